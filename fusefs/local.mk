@@ -1,0 +1,1 @@
+# txfs, the mounted test filesystem (fusefs/).

@@ -1,0 +1,313 @@
+/* fsr.h - interfaces between the parts of the shim.
+ *
+ * One allocation flows through the parts in one direction:
+ *   malloc.c (the family, hot path) -> policy.c (does a pass run?)
+ *   -> pass.c (inline or handoff) -> shrinker.c + fuse_reclaim.c (callbacks)
+ * while lock.c/graph.c learn lock order, scope.c keeps the scopes, and
+ * report.c/stack.c print what was found.
+ *
+ * Rules for all shim code: no malloc (use fsr_alloc, which goes to glibc's
+ * __libc_malloc directly), no stdio, no backtrace() outside stack.c; every
+ * entry from user code that may reach shim logic sets t->busy so that
+ * allocations made by the shim itself never recurse into a pass.
+ */
+#ifndef FSR_H
+#define FSR_H
+
+#define FSRECLAIM_SHIM 1
+#include "fsreclaim.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#define FSR_HIDDEN __attribute__((visibility("hidden")))
+#define FSR_EXPORT __attribute__((visibility("default")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- per-thread state (initial-exec TLS, touched on every malloc) ---- */
+#define FSR_PF_NOFS      0x1u   /* memalloc_nofs_save */
+#define FSR_PF_NOIO      0x2u   /* memalloc_noio_save: implies NOFS */
+#define FSR_PF_NORECLAIM 0x4u   /* memalloc_noreclaim_save (PF_MEMALLOC) */
+#define FSR_PF_IOFLUSHER 0x8u   /* prctl(PR_SET_IO_FLUSHER, 1): NOIO, never a scope */
+
+#define FSR_MAX_SCOPES 32
+#define FSR_MAX_HELD   48
+
+struct fsr_scope_rec {
+	unsigned int newly;      /* bits this save newly set (what restore takes) */
+	unsigned int kind;       /* FSR_PF_* the save asked for */
+	void *site;              /* return address of the save */
+};
+
+struct fsr_held {
+	const void *lock;        /* the lock's address (instance) */
+	unsigned int cls;        /* lock class id (graph.c), 0 = untracked */
+	unsigned short kind;     /* FSR_LOCK_* */
+	unsigned short read;     /* shared acquisition */
+	void *site;              /* acquisition pc */
+};
+
+struct fsr_pass;
+
+struct fsr_thread {
+	/* hot fields first: malloc reads these in one cache line */
+	unsigned int flags;      /* FSR_PF_* from scopes, incl. io_flusher's NOIO */
+	int busy;                /* >0: inside the shim; no pass, no tracking */
+	int nheld;               /* locks held (lock.c) */
+	int txn_depth;           /* open transactions */
+	uint64_t countdown;      /* may-reclaim allocations until the next interval hit */
+	uint64_t allocs;         /* every allocation of this thread */
+
+	uint64_t may_reclaim;    /* n: may-reclaim allocations so far (policy) */
+	uint64_t space;          /* bytes allocated, for space= */
+	unsigned int index;      /* thread index (0 = first registered) for seeds */
+	pid_t tid;
+	int in_reclaim;          /* running reclaim callbacks (pass, or fsr_reclaim_acquire) */
+	unsigned int reclaim_gfp;/* gfp of the reclaim it runs */
+	struct fsr_pass *pass;   /* the pass this thread serves (reclaimer or inline) */
+	struct fsr_pass *waiting;/* handoff: the pass this allocator waits for */
+	const void *blocked_on;  /* lock.c: lock this thread blocks on */
+
+	int nscopes;
+	struct fsr_scope_rec scopes[FSR_MAX_SCOPES];
+
+	struct fsr_held held[FSR_MAX_HELD];
+
+	const char *txn_name;    /* outermost open transaction */
+	void *txn_site;
+
+	/* FUSE op context (fuse_ops.c) */
+	const char *op;          /* name of the op in progress, or NULL */
+	int op_depth;
+	void *fuse_ctx;          /* fuse_ops.c private: session/req of the op */
+	int op_nscopes;          /* nscopes when the op began (scope-leak) */
+	unsigned int op_flags;
+
+	int registered;          /* in the thread registry */
+	struct fsr_thread *next_thread;
+};
+
+extern __thread struct fsr_thread fsr_self __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+
+static inline struct fsr_thread *fsr_thread_self(void) { return &fsr_self; }
+
+/* effective mask of an allocation (Linux current_gfp_context) */
+static inline unsigned int fsr_gfp_of(const struct fsr_thread *t)
+{
+	unsigned int f = t->flags;
+	if (f & FSR_PF_NORECLAIM)
+		return 0;
+	if (f & (FSR_PF_NOIO | FSR_PF_IOFLUSHER))
+		return 0;
+	if (f & FSR_PF_NOFS)
+		return FSR_GFP_IO;
+	return FSR_GFP_IO | FSR_GFP_FS;
+}
+
+/* ---- options (options.c) ---- */
+enum fsr_mode { FSR_MODE_HANDOFF, FSR_MODE_INLINE };
+#define FSR_CB_SHRINKERS 0x1u
+#define FSR_CB_FORGET    0x2u
+#define FSR_CB_FSYNC     0x4u
+#define FSR_CB_FLUSH     0x8u
+
+struct fsr_options {
+	uint64_t interval;       /* 0: never */
+	unsigned int probability;/* percent */
+	int64_t times;           /* -1: unbounded */
+	uint64_t space;
+	uint64_t limit;          /* 0: off */
+	uint64_t seed;
+	enum fsr_mode mode;
+	uint64_t timeout_ms;
+	unsigned int callbacks;  /* FSR_CB_* */
+	int detect_needless_nofs;
+	int halt_on_error;
+	int exitcode;
+	char log_path[4096];     /* absolute, empty: stderr */
+	char json_path[4096];
+	char suppressions[4096];
+	unsigned int stack_depth;
+	int stats;
+};
+extern struct fsr_options fsr_opt FSR_HIDDEN;
+
+/* Parse an FSRECLAIM_OPTIONS string into *o (starting from defaults when
+ * reset).  On error returns -1 and writes a one-line message naming the key
+ * into err.  Never allocates. */
+void fsr_options_defaults(struct fsr_options *o) FSR_HIDDEN;
+int fsr_options_parse(struct fsr_options *o, const char *s, char *err, size_t errlen) FSR_HIDDEN;
+
+/* ---- policy (policy.c) ---- */
+extern int fsr_ready FSR_HIDDEN;          /* init done: passes may run */
+extern int fsr_slow_all FSR_HIDDEN;       /* every allocation takes the slow path (space, limit) */
+void fsr_policy_init(void) FSR_HIDDEN;
+void fsr_policy_thread_init(struct fsr_thread *t) FSR_HIDDEN;
+/* Called by malloc.c when the hot test fires: decides and runs a pass. */
+void fsr_alloc_slow(struct fsr_thread *t, size_t size) FSR_HIDDEN;
+/* live heap accounting for limit= (only when limit is set) */
+void fsr_heap_add(size_t usable) FSR_HIDDEN;
+void fsr_heap_sub(size_t usable) FSR_HIDDEN;
+/* Pure decision, testable: would allocation number n of thread index ti,
+ * after `space_seen` bytes, with `passes_so_far` global passes, get a pass? */
+int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
+		      uint64_t space_seen, int64_t passes_so_far, int over_limit) FSR_HIDDEN;
+
+/* ---- the pass (pass.c) ---- */
+struct fsr_pass {
+	struct fsr_thread *allocator;  /* the thread whose allocation triggered it */
+	struct fsr_thread *reclaimer;  /* the thread running callbacks */
+	unsigned int gfp;              /* effective mask of the allocation */
+	int handoff;                   /* run on the reclaimer thread */
+	volatile int state;            /* FSR_PASS_* */
+	volatile int abandoned;        /* allocator released early (deadlock/timeout) */
+	unsigned long callbacks;       /* callbacks made */
+	void *fuse_ctx;                /* allocator's fuse_ctx, for fuse_get_context */
+	const char *op;                /* allocator's op */
+};
+enum { FSR_PASS_IDLE, FSR_PASS_QUEUED, FSR_PASS_RUNNING, FSR_PASS_DONE };
+
+void fsr_pass_run(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
+/* lock.c: a callback of pass p would block forever; release its allocator.
+ * The callback goes on; until it returns no new pass starts. */
+void fsr_pass_abandon(struct fsr_pass *p) FSR_HIDDEN;
+/* the pass being served now, if any (for lock.c's wait-for chain) */
+struct fsr_pass *fsr_pass_current(void) FSR_HIDDEN;
+void fsr_pass_atfork_child(void) FSR_HIDDEN;
+extern uint64_t fsr_stat_passes FSR_HIDDEN;      /* atomic */
+extern uint64_t fsr_stat_callbacks FSR_HIDDEN;   /* atomic */
+extern uint64_t fsr_stat_skipped FSR_HIDDEN;     /* passes not started: one in flight */
+
+/* ---- shrinkers (shrinker.c) ---- */
+int fsr_shrinker_register(struct fsr_shrinker *s) FSR_HIDDEN;
+void fsr_shrinker_unregister(struct fsr_shrinker *s) FSR_HIDDEN;
+/* run eligible shrinkers for gfp; returns the number of scan calls */
+unsigned long fsr_shrinkers_run(unsigned int gfp) FSR_HIDDEN;
+int fsr_shrinkers_any(unsigned int gfp) FSR_HIDDEN;
+void fsr_shrinker_atfork_child(void) FSR_HIDDEN;
+
+/* ---- FUSE ops (fuse_*.c) ---- */
+/* run forget/fsync/flush callbacks allowed by fsr_opt.callbacks; returns count */
+unsigned long fsr_fuse_reclaim(struct fsr_pass *p) FSR_HIDDEN;
+/* nonzero when FUSE callbacks could run now (a session between init and
+ * destroy, with something to call back) */
+int fsr_fuse_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
+extern uint64_t fsr_stat_fs_ops FSR_HIDDEN;      /* atomic */
+
+/* ---- scopes and transactions (scope.c) ---- */
+unsigned int fsr_scope_save(struct fsr_thread *t, unsigned int kind, void *site) FSR_HIDDEN;
+void fsr_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned int kind, void *site) FSR_HIDDEN;
+/* scope-leak check: when an op returns (what = op name) or a thread exits */
+void fsr_scope_check_leak(struct fsr_thread *t, int nscopes_before, const char *what) FSR_HIDDEN;
+extern const struct fsr_api fsr_api FSR_EXPORT;
+
+/* ---- locks and the fs_reclaim graph (lock.c, graph.c) ---- */
+#define FSR_LOCK_MUTEX  1
+#define FSR_LOCK_RWLOCK 2
+#define FSR_LOCK_SPIN   3
+#define FSR_LOCK_MTX    4
+#define FSR_LOCK_TXN    5    /* transaction pseudo-lock */
+/* slow path of an allocation that may reclaim while t holds locks:
+ * records held -> fs_reclaim / io_reclaim (the prediction) */
+void fsr_graph_might_alloc(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
+/* a thread enters/leaves reclaim (pass, or fsr_reclaim_acquire) */
+void fsr_graph_reclaim_enter(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
+void fsr_graph_reclaim_exit(struct fsr_thread *t) FSR_HIDDEN;
+void fsr_lock_exclude_addr(const void *lock) FSR_HIDDEN;
+/* judged at exit: needless-nofs (detect_needless_nofs=1) */
+void fsr_graph_exit_checks(void) FSR_HIDDEN;
+/* a thread exits: drop what it holds */
+void fsr_lock_thread_exit(struct fsr_thread *t) FSR_HIDDEN;
+
+/* ---- stacks and reports (stack.c, report.c) ---- */
+#define FSR_MAX_FRAMES 64
+struct fsr_stack {
+	const char *title;       /* "allocation", "reclaim callback", ... */
+	int n;
+	void *pc[FSR_MAX_FRAMES];
+};
+/* capture the calling thread's stack, dropping the shim's own frames */
+void fsr_stack_capture(struct fsr_stack *s, const char *title) FSR_HIDDEN;
+/* capture another thread's stack (signal); returns 0 on success */
+int fsr_stack_capture_thread(pid_t tid, struct fsr_stack *s, const char *title) FSR_HIDDEN;
+/* a stack made of one pc (a scope's or a lock's site) */
+void fsr_stack_from_pc(struct fsr_stack *s, const char *title, void *pc) FSR_HIDDEN;
+
+#define FSR_ERROR   1
+#define FSR_WARNING 2
+#define FSR_MAX_REPORT_LOCKS  16
+#define FSR_MAX_REPORT_STACKS 8
+
+struct fsr_report_lock {
+	char name[64];           /* lock's symbol or "lock@0xADDR" */
+	unsigned int cls;
+	void *site;              /* where it was taken */
+};
+
+struct fsr_hazard {
+	const char *kind;        /* contract kind, e.g. "reclaim-deadlock" */
+	int level;               /* FSR_ERROR / FSR_WARNING */
+	char message[512];       /* what happened, one sentence */
+	const char *op;          /* FUSE op of the thread, or NULL */
+	pid_t tid;
+	int nlocks;
+	struct fsr_report_lock locks[FSR_MAX_REPORT_LOCKS];
+	int nstacks;
+	struct fsr_stack stacks[FSR_MAX_REPORT_STACKS];
+	char body[4096];         /* optional preformatted text (lockdep chain, scenario) */
+};
+/* init a hazard for the calling thread: kind, level, op, tid, held locks */
+void fsr_hazard_init(struct fsr_hazard *h, const char *kind, int level) FSR_HIDDEN;
+void fsr_hazard_add_held_locks(struct fsr_hazard *h, const struct fsr_thread *t) FSR_HIDDEN;
+/* dedup, suppress, print text + JSON, count, exitcode, halt_on_error.
+ * Returns 1 when printed. Safe to call from any thread; never allocates
+ * through the hooked malloc. */
+int fsr_report(struct fsr_hazard *h) FSR_HIDDEN;
+extern uint64_t fsr_stat_hazards FSR_HIDDEN;
+extern int fsr_exit_status_hit FSR_HIDDEN;   /* a report that sets exitcode was printed */
+int fsr_suppressions_load(const char *path, char *err, size_t errlen) FSR_HIDDEN;
+int fsr_suppressions_parse(const char *text, size_t len, char *err, size_t errlen) FSR_HIDDEN;
+/* name of a lock address for reports: its symbol if static, else lock@0x... */
+void fsr_lock_name(const void *lock, char *buf, size_t len) FSR_HIDDEN;
+
+/* ---- output (out.c) ---- */
+int fsr_out_init(char *err, size_t errlen) FSR_HIDDEN;  /* dup fd 2, open log/json */
+void fsr_out_write(const char *buf, size_t len) FSR_HIDDEN;   /* reports and stats */
+void fsr_out_json(const char *buf, size_t len) FSR_HIDDEN;    /* one JSON line */
+void fsr_out_atfork_child(void) FSR_HIDDEN;
+
+/* ---- small helpers (util.c): no malloc, no stdio ---- */
+void *fsr_alloc(size_t n) FSR_HIDDEN;        /* __libc_calloc; never hooked */
+void fsr_free(void *p) FSR_HIDDEN;
+int fsr_vfmt(char *buf, size_t len, const char *fmt, va_list ap) FSR_HIDDEN;
+int fsr_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4))) FSR_HIDDEN;
+/* write a one-line message straight to the shim's stderr duplicate */
+void fsr_say(const char *fmt, ...) __attribute__((format(printf, 1, 2))) FSR_HIDDEN;
+pid_t fsr_gettid(void) FSR_HIDDEN;
+uint64_t fsr_now_ns(void) FSR_HIDDEN;
+
+/* a futex-based mutex the shim uses itself (not tracked, never allocates) */
+struct fsr_mutex { int v; };
+void fsr_mutex_lock(struct fsr_mutex *m) FSR_HIDDEN;
+void fsr_mutex_unlock(struct fsr_mutex *m) FSR_HIDDEN;
+int fsr_futex_wait(int *addr, int val, uint64_t timeout_ns) FSR_HIDDEN; /* 0, or -ETIMEDOUT */
+void fsr_futex_wake(int *addr, int n) FSR_HIDDEN;
+
+/* ---- threads and life cycle (init.c) ---- */
+void fsr_thread_register(struct fsr_thread *t) FSR_HIDDEN;
+void fsr_thread_unregister(struct fsr_thread *t) FSR_HIDDEN;
+/* run fn on every live registered thread, under the registry lock */
+void fsr_threads_foreach(void (*fn)(struct fsr_thread *, void *), void *arg) FSR_HIDDEN;
+extern pid_t fsr_pid FSR_HIDDEN;
+/* glibc's allocator, never interposed */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+#endif /* FSR_H */

@@ -1,0 +1,33 @@
+# The shim.  libfsrcore.la is everything that does not interpose a libc or
+# libfuse symbol: it links into the unit tests, which run under ASan/TSan.
+# libfsreclaim.so adds the interposers (malloc family, pthread locks, libfuse).
+SHIM_CFLAGS = -fvisibility=hidden -ftls-model=initial-exec -fno-plt -D_GNU_SOURCE -pthread
+
+noinst_LTLIBRARIES += libfsrcore.la
+libfsrcore_la_SOURCES = preload/fsr.h preload/util.c preload/options.c \
+	preload/policy.c preload/pass.c preload/shrinker.c preload/scope.c \
+	preload/out.c $(LOCK_CORE_SRCS) $(REPORT_SRCS)
+libfsrcore_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(LIBDW_CFLAGS)
+libfsrcore_la_LIBADD = $(LIBDW_LIBS) -ldl -lpthread
+
+if !SANITIZED
+lib_LTLIBRARIES += libfsreclaim.la
+libfsreclaim_la_SOURCES = preload/malloc.c preload/init.c $(LOCK_WRAP_SRCS) $(FUSE_SRCS)
+libfsreclaim_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(FUSE3_CFLAGS)
+libfsreclaim_la_LIBADD = libfsrcore.la $(LIBDW_LIBS) -ldl -lpthread
+libfsreclaim_la_LDFLAGS = -module -avoid-version -shared \
+	-Wl,--version-script=$(top_srcdir)/preload/fsreclaim.map -Wl,-z,nodelete
+EXTRA_libfsreclaim_la_DEPENDENCIES = preload/fsreclaim.map
+endif
+EXTRA_DIST += preload/fsreclaim.map preload/fsreclaim-run.in
+
+bin_SCRIPTS += preload/fsreclaim-run
+CLEANFILES += preload/fsreclaim-run
+preload/fsreclaim-run: $(top_srcdir)/preload/fsreclaim-run.in Makefile
+	$(AM_V_GEN)mkdir -p preload && sed -e 's|@libdir[@]|$(libdir)|g' \
+		-e 's|@bindir[@]|$(bindir)|g' -e 's|@VERSION[@]|$(VERSION)|g' \
+		$(top_srcdir)/preload/fsreclaim-run.in > $@ && chmod +x $@
+
+include preload/lock.mk
+include preload/report.mk
+include preload/fuse.mk

@@ -1,0 +1,2 @@
+/* lockwrap.c - pthread/C11 lock interposition. (stub) */
+#include "lockdep.h"

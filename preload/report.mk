@@ -1,0 +1,2 @@
+# Reports, stacks and symbols.
+REPORT_SRCS = preload/report.c preload/stack.c

@@ -1,0 +1,9 @@
+# Tests.  Each area keeps its own fragment.
+EXTRA_DIST += tests/bounded.sh
+include tests/core.mk
+include tests/txfs.mk
+include tests/fuse.mk
+include tests/hazard.mk
+include tests/bench/local.mk
+include tests/stress/local.mk
+include tests/fuzz/local.mk
