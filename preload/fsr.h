@@ -58,6 +58,7 @@ struct fsr_thread {
 	int nheld;               /* locks held (lock.c) */
 	int txn_depth;           /* open transactions */
 	uint64_t countdown;      /* may-reclaim allocations until the next interval hit */
+	uint64_t countdown_base; /* countdown's value at the last look (policy.c) */
 	uint64_t allocs;         /* every allocation of this thread */
 
 	uint64_t may_reclaim;    /* n: may-reclaim allocations so far (policy) */
@@ -146,7 +147,7 @@ extern int fsr_slow_all FSR_HIDDEN;       /* every allocation takes the slow pat
 void fsr_policy_init(void) FSR_HIDDEN;
 void fsr_policy_thread_init(struct fsr_thread *t) FSR_HIDDEN;
 /* Called by malloc.c when the hot test fires: decides and runs a pass. */
-void fsr_alloc_slow(struct fsr_thread *t, size_t size) FSR_HIDDEN;
+void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted) FSR_HIDDEN;
 /* live heap accounting for limit= (only when limit is set) */
 void fsr_heap_add(size_t usable) FSR_HIDDEN;
 void fsr_heap_sub(size_t usable) FSR_HIDDEN;
@@ -161,13 +162,16 @@ struct fsr_pass {
 	struct fsr_thread *reclaimer;  /* the thread running callbacks */
 	unsigned int gfp;              /* effective mask of the allocation */
 	int handoff;                   /* run on the reclaimer thread */
-	volatile int state;            /* FSR_PASS_* */
-	volatile int abandoned;        /* allocator released early (deadlock/timeout) */
+	int state;                     /* FSR_PASS_*, atomic; a futex word */
 	unsigned long callbacks;       /* callbacks made */
 	void *fuse_ctx;                /* allocator's fuse_ctx, for fuse_get_context */
 	const char *op;                /* allocator's op */
+	int txn_depth;                 /* allocator's open transactions at the pass */
+	const char *txn_name;
+	void *txn_site;
+	struct fsr_stack *alloc_stack; /* filled lazily by whoever reports */
 };
-enum { FSR_PASS_IDLE, FSR_PASS_QUEUED, FSR_PASS_RUNNING, FSR_PASS_DONE };
+enum { FSR_PASS_IDLE, FSR_PASS_QUEUED, FSR_PASS_RUNNING, FSR_PASS_DONE, FSR_PASS_ABANDONED };
 
 void fsr_pass_run(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
 /* lock.c: a callback of pass p would block forever; release its allocator.
@@ -301,6 +305,8 @@ void fsr_thread_unregister(struct fsr_thread *t) FSR_HIDDEN;
 /* run fn on every live registered thread, under the registry lock */
 void fsr_threads_foreach(void (*fn)(struct fsr_thread *, void *), void *arg) FSR_HIDDEN;
 extern pid_t fsr_pid FSR_HIDDEN;
+/* halt_on_error: stats line, then _exit(exitcode) */
+void fsr_exit_now(void) __attribute__((noreturn)) FSR_HIDDEN;
 /* glibc's allocator, never interposed */
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);

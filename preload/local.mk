@@ -1,23 +1,23 @@
-# The shim.  libfsrcore.la is everything that does not interpose a libc or
+# The shim.  preload/libfsrcore.la is everything that does not interpose a libc or
 # libfuse symbol: it links into the unit tests, which run under ASan/TSan.
 # libfsreclaim.so adds the interposers (malloc family, pthread locks, libfuse).
 SHIM_CFLAGS = -fvisibility=hidden -ftls-model=initial-exec -fno-plt -D_GNU_SOURCE -pthread
 
-noinst_LTLIBRARIES += libfsrcore.la
-libfsrcore_la_SOURCES = preload/fsr.h preload/util.c preload/options.c \
+noinst_LTLIBRARIES += preload/libfsrcore.la
+preload_libfsrcore_la_SOURCES = preload/fsr.h preload/util.c preload/options.c \
 	preload/policy.c preload/pass.c preload/shrinker.c preload/scope.c \
 	preload/out.c $(LOCK_CORE_SRCS) $(REPORT_SRCS)
-libfsrcore_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(LIBDW_CFLAGS)
-libfsrcore_la_LIBADD = $(LIBDW_LIBS) -ldl -lpthread
+preload_libfsrcore_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(LIBDW_CFLAGS)
+preload_libfsrcore_la_LIBADD = $(LIBDW_LIBS) -ldl -lpthread
 
 if !SANITIZED
-lib_LTLIBRARIES += libfsreclaim.la
-libfsreclaim_la_SOURCES = preload/malloc.c preload/init.c $(LOCK_WRAP_SRCS) $(FUSE_SRCS)
-libfsreclaim_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(FUSE3_CFLAGS)
-libfsreclaim_la_LIBADD = libfsrcore.la $(LIBDW_LIBS) -ldl -lpthread
-libfsreclaim_la_LDFLAGS = -module -avoid-version -shared \
+lib_LTLIBRARIES += preload/libfsreclaim.la
+preload_libfsreclaim_la_SOURCES = preload/malloc.c preload/init.c $(LOCK_WRAP_SRCS) $(FUSE_SRCS)
+preload_libfsreclaim_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(FUSE3_CFLAGS)
+preload_libfsreclaim_la_LIBADD = preload/libfsrcore.la $(LIBDW_LIBS) -ldl -lpthread
+preload_libfsreclaim_la_LDFLAGS = -module -avoid-version -shared \
 	-Wl,--version-script=$(top_srcdir)/preload/fsreclaim.map -Wl,-z,nodelete
-EXTRA_libfsreclaim_la_DEPENDENCIES = preload/fsreclaim.map
+EXTRA_preload_libfsreclaim_la_DEPENDENCIES = preload/fsreclaim.map
 endif
 EXTRA_DIST += preload/fsreclaim.map preload/fsreclaim-run.in
 

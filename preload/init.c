@@ -1,0 +1,198 @@
+/* init.c - the shim's life cycle: options at load, the thread registry,
+ * fork, and what happens at exit (needless-nofs verdicts, the stats line,
+ * exitcode). */
+#include "fsr.h"
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct fsr_mutex reg_lock;
+static struct fsr_thread *threads;
+static unsigned int next_index;
+static uint64_t exited_allocs;
+
+void fsr_thread_register(struct fsr_thread *t)
+{
+	if (t->registered)
+		return;
+	fsr_mutex_lock(&reg_lock);
+	t->index = next_index++;
+	t->next_thread = threads;
+	threads = t;
+	t->registered = 1;
+	fsr_mutex_unlock(&reg_lock);
+	fsr_gettid();
+	fsr_policy_thread_init(t);
+}
+
+void fsr_thread_unregister(struct fsr_thread *t)
+{
+	fsr_mutex_lock(&reg_lock);
+	for (struct fsr_thread **pp = &threads; *pp; pp = &(*pp)->next_thread)
+		if (*pp == t) {
+			*pp = t->next_thread;
+			break;
+		}
+	t->registered = 0;
+	exited_allocs += t->allocs;
+	fsr_mutex_unlock(&reg_lock);
+}
+
+void fsr_threads_foreach(void (*fn)(struct fsr_thread *, void *), void *arg)
+{
+	fsr_mutex_lock(&reg_lock);
+	for (struct fsr_thread *t = threads; t; t = t->next_thread)
+		fn(t, arg);
+	fsr_mutex_unlock(&reg_lock);
+}
+
+/* ---- threads: register at start, check scopes and locks at exit ---- */
+
+struct start { void *(*fn)(void *); void *arg; };
+
+static void thread_exit(void *unused)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	(void)unused;
+	t->busy = 0;
+	fsr_scope_check_leak(t, 0, "a thread exits");
+	t->busy++;
+	fsr_lock_thread_exit(t);
+	fsr_thread_unregister(t);
+}
+
+static void *thread_start(void *p)
+{
+	struct start s = *(struct start *)p;
+	fsr_free(p);
+	struct fsr_thread *t = fsr_thread_self();
+	fsr_thread_register(t);
+	void *r;
+	pthread_cleanup_push(thread_exit, NULL);
+	r = s.fn(s.arg);
+	pthread_cleanup_pop(1);
+	return r;
+}
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+static pthread_create_fn real_pthread_create;
+
+FSR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+	if (!real_pthread_create)
+		real_pthread_create = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+	struct start *s = fsr_alloc(sizeof *s);
+	if (!s)
+		return real_pthread_create(th, a, fn, arg);
+	s->fn = fn;
+	s->arg = arg;
+	int r = real_pthread_create(th, a, thread_start, s);
+	if (r)
+		fsr_free(s);
+	return r;
+}
+
+/* ---- fork ---- */
+
+static void atfork_prepare(void) { fsr_mutex_lock(&reg_lock); }
+static void atfork_parent(void) { fsr_mutex_unlock(&reg_lock); }
+static void atfork_child(void)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	reg_lock.v = 0;
+	/* only the forking thread lives on in the child */
+	for (struct fsr_thread *o = threads; o; o = o->next_thread)
+		if (o != t)
+			exited_allocs += o->allocs;
+	threads = t;
+	t->next_thread = NULL;
+	t->tid = 0;
+	fsr_gettid();
+	fsr_pid = getpid();
+	fsr_out_atfork_child();
+	fsr_pass_atfork_child();
+	fsr_shrinker_atfork_child();
+}
+
+/* ---- exit ---- */
+
+static uint64_t live_allocs;
+static void add_allocs(struct fsr_thread *t, void *arg) { (void)arg; live_allocs += t->allocs; }
+
+static void print_stats(void)
+{
+	char buf[256];
+	live_allocs = 0;
+	fsr_threads_foreach(add_allocs, NULL);
+	int n = fsr_fmt(buf, sizeof buf,
+			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu\n",
+			(unsigned long long)(live_allocs + exited_allocs),
+			(unsigned long long)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(&fsr_stat_callbacks, __ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(&fsr_stat_fs_ops, __ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(&fsr_stat_hazards, __ATOMIC_RELAXED));
+	fsr_out_write(buf, (size_t)n);
+}
+
+static void at_exit(int status, void *arg)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	(void)arg;
+	if (!fsr_ready)
+		return;
+	t->busy++;
+	fsr_graph_exit_checks();
+	if (fsr_opt.stats)
+		print_stats();
+	fsr_ready = 0;      /* no passes while the process tears down */
+	t->busy--;
+	if (status == 0 && fsr_exit_status_hit && fsr_opt.exitcode) {
+		fflush(NULL);
+		_exit(fsr_opt.exitcode);
+	}
+}
+
+/* halt_on_error and friends: stats, then _exit(exitcode) */
+
+void fsr_exit_now(void)
+{
+	if (fsr_opt.stats)
+		print_stats();
+	_exit(fsr_opt.exitcode);
+}
+
+static void die(const char *msg)
+{
+	size_t n = strlen(msg);
+	(void)!write(2, msg, n);
+	(void)!write(2, "\n", 1);
+	_exit(2);
+}
+
+__attribute__((constructor(101))) static void fsr_init(void)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	char err[1024];
+	t->busy++;
+	fsr_pid = getpid();
+	fsr_options_defaults(&fsr_opt);
+	/* secure_getenv: a setuid program that inherits LD_PRELOAD is not
+	 * steered by its caller's options.  FSRECLAIM_TEST_SECURE simulates
+	 * AT_SECURE for the test of exactly that. */
+	const char *s = getenv("FSRECLAIM_TEST_SECURE") ? NULL : secure_getenv("FSRECLAIM_OPTIONS");
+	if (fsr_options_parse(&fsr_opt, s, err, sizeof err))
+		die(err);
+	if (fsr_out_init(err, sizeof err))
+		die(err);
+	if (fsr_opt.suppressions[0] && fsr_suppressions_load(fsr_opt.suppressions, err, sizeof err))
+		die(err);
+	fsr_policy_init();
+	fsr_thread_register(t);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	on_exit(at_exit, NULL);
+	fsr_ready = 1;
+	t->busy--;
+}

@@ -1,0 +1,164 @@
+/* malloc.c - the malloc family, interposed.
+ *
+ * Every function forwards to glibc's own __libc_* entry points (never
+ * dlsym, which would itself call calloc) and behaves exactly as glibc does
+ * to its caller.  The hot path touches only this thread's initial-exec TLS:
+ * one counter, one OR of state words, one countdown.  Anything else (a
+ * scope, a held lock, a transaction, an interval hit) goes to policy.c. */
+#include "fsr.h"
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static size_t libc_usable(void *p);
+
+static inline __attribute__((always_inline)) void hook(size_t size)
+{
+	struct fsr_thread *t = &fsr_self;
+	t->allocs++;
+	if (unlikely(t->flags | t->busy | t->nheld | t->txn_depth | fsr_slow_all))
+		fsr_alloc_slow(t, size, 0);
+	else if (unlikely(--t->countdown == 0))
+		fsr_alloc_slow(t, size, 1);
+}
+
+/* limit= needs the live heap: only then do we look at sizes */
+static inline void track_add(void *p)
+{
+	if (unlikely(fsr_opt.limit) && p)
+		fsr_heap_add(libc_usable(p));
+}
+
+static inline void track_sub(void *p)
+{
+	if (unlikely(fsr_opt.limit) && p)
+		fsr_heap_sub(libc_usable(p));
+}
+
+FSR_EXPORT void *malloc(size_t n)
+{
+	hook(n);
+	void *p = __libc_malloc(n);
+	track_add(p);
+	return p;
+}
+
+FSR_EXPORT void free(void *p)
+{
+	track_sub(p);
+	__libc_free(p);     /* glibc's free preserves errno */
+}
+
+FSR_EXPORT void *calloc(size_t n, size_t m)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, m, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	hook(total);
+	void *p = __libc_calloc(n, m);
+	track_add(p);
+	return p;
+}
+
+FSR_EXPORT void *realloc(void *old, size_t n)
+{
+	/* realloc(p, 0) frees and returns NULL in glibc: no allocation */
+	if (old && n == 0) {
+		track_sub(old);
+		return __libc_realloc(old, 0);
+	}
+	hook(n);
+	if (unlikely(fsr_opt.limit) && old) {
+		size_t was = libc_usable(old);
+		void *p = __libc_realloc(old, n);
+		if (p) {
+			fsr_heap_sub(was);
+			fsr_heap_add(libc_usable(p));
+		}
+		return p;
+	}
+	void *p = __libc_realloc(old, n);
+	if (!old)
+		track_add(p);
+	return p;
+}
+
+FSR_EXPORT void *reallocarray(void *old, size_t n, size_t m)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, m, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(old, total);
+}
+
+FSR_EXPORT void *memalign(size_t align, size_t n)
+{
+	hook(n);
+	void *p = __libc_memalign(align, n);
+	track_add(p);
+	return p;
+}
+
+FSR_EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	/* glibc 2.36 exports aligned_alloc as an alias of memalign */
+	return memalign(align, n);
+}
+
+FSR_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	if (align % sizeof(void *) || (align & (align - 1)) || align == 0)
+		return EINVAL;             /* errno untouched, *out untouched */
+	int e = errno;
+	hook(n);
+	void *p = __libc_memalign(align, n);
+	if (!p) {
+		errno = e;
+		return ENOMEM;
+	}
+	track_add(p);
+	*out = p;
+	return 0;
+}
+
+FSR_EXPORT void *valloc(size_t n)
+{
+	hook(n);
+	void *p = __libc_valloc(n);
+	track_add(p);
+	return p;
+}
+
+FSR_EXPORT void *pvalloc(size_t n)
+{
+	hook(n);
+	void *p = __libc_pvalloc(n);
+	track_add(p);
+	return p;
+}
+
+/* glibc exports no __libc_ entry for this one and dlsym would allocate:
+ * read the chunk header the way glibc's musable() does (2.26+ layout:
+ * the size word before the pointer, low bits are flags; mmapped chunks
+ * carry two words of overhead, others one). */
+static size_t libc_usable(void *p)
+{
+	if (!p)
+		return 0;
+	size_t sz = ((size_t *)p)[-1];
+	size_t chunk = sz & ~(size_t)7;
+	if (sz & 2)                 /* IS_MMAPPED */
+		return chunk - 2 * sizeof(size_t);
+	return chunk - sizeof(size_t);
+}
+
+FSR_EXPORT size_t malloc_usable_size(void *p)
+{
+	return libc_usable(p);
+}

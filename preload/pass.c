@@ -1,0 +1,237 @@
+/* pass.c - one synthetic reclaim pass: shrinkers and FUSE-op callbacks.
+ *
+ * inline: the callbacks run on the allocating thread, under NORECLAIM, as
+ * Linux direct reclaim does.  handoff: they run on the process's reclaimer
+ * thread while the allocator waits (at most timeout_ms); this is also how an
+ * inline pass runs when the allocator holds a tracked lock, so that a
+ * callback that needs that lock is found by lock.c's wait-for chain instead
+ * of deadlocking the thread against itself.
+ *
+ * There is one pass slot per process.  A pass whose allocator was released
+ * early (a deadlock found, or a timeout) keeps the slot until its callback
+ * returns: until then no new pass starts (fsr_stat_skipped counts those). */
+#include "fsr.h"
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+uint64_t fsr_stat_passes;
+uint64_t fsr_stat_callbacks;
+uint64_t fsr_stat_skipped;
+
+static struct fsr_pass slot;
+static int slot_taken;             /* atomic: a pass is in flight */
+static int kick;                   /* futex: bumped when a pass is queued */
+static int reclaimer_state;        /* 0 none, 1 starting, 2 running */
+static struct fsr_thread *reclaimer;
+static struct fsr_stack alloc_stack;  /* the slot's allocation stack, filled on demand */
+
+struct fsr_pass *fsr_pass_current(void)
+{
+	return fsr_thread_self()->pass;
+}
+
+/* run the pass's callbacks on thread r (the allocator itself, or the reclaimer) */
+static void run_callbacks(struct fsr_thread *r, struct fsr_pass *p)
+{
+	unsigned int saved = r->flags;
+	const char *saved_op = r->op;
+	r->pass = p;
+	/* reclaim never recurses: everything a callback allocates is NORECLAIM */
+	r->flags |= FSR_PF_NORECLAIM;
+	if (r != p->allocator)
+		r->op = p->op;
+	fsr_graph_reclaim_enter(r, p->gfp);
+	unsigned long calls = 0;
+	if (fsr_opt.callbacks & FSR_CB_SHRINKERS)
+		calls += fsr_shrinkers_run(p->gfp);
+	if ((p->gfp & FSR_GFP_FS) && (fsr_opt.callbacks & (FSR_CB_FORGET | FSR_CB_FSYNC | FSR_CB_FLUSH)))
+		calls += fsr_fuse_reclaim(p);
+	fsr_graph_reclaim_exit(r);
+	r->flags = saved;
+	r->op = saved_op;
+	r->pass = NULL;
+	p->callbacks = calls;
+	__atomic_add_fetch(&fsr_stat_callbacks, calls, __ATOMIC_RELAXED);
+}
+
+static void slot_release(void)
+{
+	__atomic_store_n(&slot.state, FSR_PASS_IDLE, __ATOMIC_RELEASE);
+	__atomic_store_n(&slot_taken, 0, __ATOMIC_RELEASE);
+}
+
+static void *reclaimer_main(void *arg)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	(void)arg;
+	t->busy++;
+	fsr_gettid();
+	fsr_thread_register(t);
+	reclaimer = t;
+	__atomic_store_n(&reclaimer_state, 2, __ATOMIC_RELEASE);
+	fsr_futex_wake(&reclaimer_state, 64);
+	t->busy--;
+	for (;;) {
+		int seen = __atomic_load_n(&kick, __ATOMIC_ACQUIRE);
+		int st = FSR_PASS_QUEUED;
+		if (__atomic_compare_exchange_n(&slot.state, &st, FSR_PASS_RUNNING, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			run_callbacks(t, &slot);
+			st = FSR_PASS_RUNNING;
+			if (__atomic_compare_exchange_n(&slot.state, &st, FSR_PASS_DONE, 0,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				fsr_futex_wake(&slot.state, 1);
+			else
+				slot_release();    /* abandoned: its allocator went on */
+			continue;
+		}
+		if (st == FSR_PASS_ABANDONED) {   /* abandoned before it began */
+			slot_release();
+			continue;
+		}
+		fsr_futex_wait(&kick, seen, UINT64_MAX);
+	}
+	return NULL;
+}
+
+/* Start the reclaimer thread of this process (lazily: a forked child gets
+ * its own on its first handoff pass). */
+static int reclaimer_start(void)
+{
+	int st = 0;
+	if (__atomic_compare_exchange_n(&reclaimer_state, &st, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		pthread_attr_t a;
+		pthread_t th;
+		sigset_t all, old;
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&a, 1 << 20);
+		/* signals belong to the daemon's threads, not ours (except the one
+		 * stack.c uses to capture our stack) */
+		sigfillset(&all);
+		sigdelset(&all, SIGRTMAX - 1);
+		sigdelset(&all, SIGSEGV);
+		sigdelset(&all, SIGBUS);
+		sigdelset(&all, SIGFPE);
+		sigdelset(&all, SIGILL);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		int r = pthread_create(&th, &a, reclaimer_main, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&a);
+		if (r) {
+			__atomic_store_n(&reclaimer_state, 0, __ATOMIC_RELEASE);
+			return -1;
+		}
+		st = 1;
+	}
+	while ((st = __atomic_load_n(&reclaimer_state, __ATOMIC_ACQUIRE)) == 1)
+		fsr_futex_wait(&reclaimer_state, 1, 10000000);
+	return st == 2 ? 0 : -1;
+}
+
+static void report_timeout(struct fsr_thread *t, struct fsr_pass *p)
+{
+	struct fsr_hazard h;
+	fsr_hazard_init(&h, "reclaim-wait-timeout", FSR_ERROR);
+	fsr_fmt(h.message, sizeof h.message,
+		"a reclaim pass handed to the reclaimer thread (tid %d) did not finish in %llu ms; "
+		"the allocating thread goes on and no new pass starts until that callback returns",
+		reclaimer ? (int)reclaimer->tid : 0, (unsigned long long)fsr_opt.timeout_ms);
+	fsr_hazard_add_held_locks(&h, t);
+	fsr_stack_capture(&h.stacks[h.nstacks++], "allocation waiting for reclaim");
+	if (reclaimer && fsr_stack_capture_thread(reclaimer->tid, &h.stacks[h.nstacks], "reclaimer thread") == 0)
+		h.nstacks++;
+	(void)p;
+	fsr_report(&h);
+}
+
+void fsr_pass_abandon(struct fsr_pass *p)
+{
+	int st = FSR_PASS_RUNNING;
+	if (__atomic_compare_exchange_n(&p->state, &st, FSR_PASS_ABANDONED, 0,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		fsr_futex_wake(&p->state, 1);
+}
+
+void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
+{
+	int shrink = (fsr_opt.callbacks & FSR_CB_SHRINKERS) && fsr_shrinkers_any(gfp);
+	int fuse = (gfp & FSR_GFP_FS) && fsr_fuse_reclaim_possible(t);
+	int zero = 0;
+	if (!__atomic_compare_exchange_n(&slot_taken, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		__atomic_add_fetch(&fsr_stat_skipped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_add_fetch(&fsr_stat_passes, 1, __ATOMIC_RELAXED);
+	struct fsr_pass *p = &slot;
+	p->allocator = t;
+	p->reclaimer = NULL;
+	p->gfp = gfp;
+	p->callbacks = 0;
+	p->op = t->op;
+	p->fuse_ctx = t->fuse_ctx;
+	p->txn_depth = t->txn_depth;
+	p->txn_name = t->txn_name;
+	p->txn_site = t->txn_site;
+	p->alloc_stack = NULL;
+	if (!shrink && !fuse) {     /* nothing to call: a pass with no callbacks */
+		slot_release();
+		return;
+	}
+	p->handoff = fsr_opt.mode == FSR_MODE_HANDOFF || t->nheld > 0;
+	if (!p->handoff || reclaimer_start() != 0) {
+		if (t->nheld > 0) {       /* never run callbacks under the allocator's locks */
+			slot_release();
+			return;
+		}
+		p->handoff = 0;
+		p->reclaimer = t;
+		__atomic_store_n(&p->state, FSR_PASS_RUNNING, __ATOMIC_RELEASE);
+		run_callbacks(t, p);
+		slot_release();
+		return;
+	}
+	/* the allocation stack, for reports made on the reclaimer */
+	fsr_stack_capture(&alloc_stack, "allocation");
+	p->alloc_stack = &alloc_stack;
+	p->reclaimer = reclaimer;
+	t->waiting = p;
+	__atomic_store_n(&p->state, FSR_PASS_QUEUED, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&kick, 1, __ATOMIC_RELEASE);
+	fsr_futex_wake(&kick, 1);
+	uint64_t deadline = fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull;
+	int st;
+	int e = errno;
+	while ((st = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE)) == FSR_PASS_QUEUED || st == FSR_PASS_RUNNING) {
+		uint64_t now = fsr_now_ns();
+		if (now >= deadline) {
+			if (__atomic_compare_exchange_n(&p->state, &st, FSR_PASS_ABANDONED, 0,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				t->waiting = NULL;
+				report_timeout(t, p);
+				errno = e;
+				return;
+			}
+			continue;
+		}
+		fsr_futex_wait(&p->state, st, deadline - now);
+	}
+	t->waiting = NULL;
+	errno = e;
+	if (st == FSR_PASS_DONE)
+		slot_release();
+	/* ABANDONED: the reclaimer releases the slot when its callback returns */
+}
+
+void fsr_pass_atfork_child(void)
+{
+	/* the reclaimer thread did not survive the fork; a pass in flight in
+	 * the parent is not ours */
+	reclaimer_state = 0;
+	reclaimer = NULL;
+	kick = 0;
+	slot.state = FSR_PASS_IDLE;
+	slot_taken = 0;
+}

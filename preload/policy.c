@@ -1,0 +1,93 @@
+/* policy.c - does this allocation get a reclaim pass?
+ *
+ * Failslab's order: times, then space (bytes this thread allocated), then
+ * interval (the thread's n-th allocation that may reclaim, n from 1), then
+ * probability (a draw from seed, thread index and n, so the same seed and
+ * program give the same schedule).  limit bypasses interval and
+ * probability.
+ *
+ * malloc.c keeps a per-thread countdown to the next interval hit so that
+ * the common allocation costs one decrement; this file runs only when the
+ * countdown hits zero, or when the thread is in a state that needs a look
+ * (a scope, a held lock, a transaction, or space/limit being counted). */
+#include "fsr.h"
+
+int fsr_ready;
+int fsr_slow_all;
+static uint64_t heap_live;     /* limit=: live heap bytes (atomic) */
+
+static uint64_t splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
+		      uint64_t space_seen, int64_t passes, int over_limit)
+{
+	if (o->times >= 0 && passes >= o->times)
+		return 0;
+	if (space_seen < o->space)
+		return 0;
+	if (over_limit)
+		return 1;
+	if (!o->interval || n % o->interval)
+		return 0;
+	if (o->probability >= 100)
+		return 1;
+	uint64_t r = splitmix64(o->seed ^ splitmix64(((uint64_t)ti << 40) ^ n));
+	return r % 100 < o->probability;
+}
+
+/* may-reclaim allocations from n to the next multiple of interval */
+static uint64_t next_countdown(uint64_t n)
+{
+	uint64_t iv = fsr_opt.interval;
+	if (!iv || fsr_slow_all)
+		return UINT64_MAX;
+	return iv - n % iv;
+}
+
+void fsr_policy_init(void)
+{
+	fsr_slow_all = fsr_opt.space > 0 || fsr_opt.limit > 0;
+}
+
+void fsr_policy_thread_init(struct fsr_thread *t)
+{
+	t->countdown = next_countdown(t->may_reclaim);
+	t->countdown_base = t->countdown;
+}
+
+void fsr_heap_add(size_t n) { __atomic_add_fetch(&heap_live, n, __ATOMIC_RELAXED); }
+void fsr_heap_sub(size_t n) { __atomic_sub_fetch(&heap_live, n, __ATOMIC_RELAXED); }
+
+void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted)
+{
+	if (t->busy)
+		return;
+	/* the countdown consumed since the last look: allocations that may
+	 * reclaim and went the fast way */
+	if (!counted && !(t->flags & FSR_PF_NORECLAIM) && !t->in_reclaim)
+		t->countdown--;
+	t->may_reclaim += t->countdown_base - t->countdown;
+	t->space += size;
+	if (!fsr_ready || (t->flags & FSR_PF_NORECLAIM) || t->in_reclaim) {
+		t->countdown_base = t->countdown;
+		return;
+	}
+	t->busy++;
+	unsigned int gfp = fsr_gfp_of(t);
+	/* the prediction (lockdep's might_alloc): held locks -> fs_reclaim,
+	 * whether or not a pass runs now */
+	if (t->nheld && gfp)
+		fsr_graph_might_alloc(t, gfp);
+	int over = fsr_opt.limit && __atomic_load_n(&heap_live, __ATOMIC_RELAXED) > fsr_opt.limit;
+	int64_t passes = (int64_t)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED);
+	if (fsr_policy_decide(&fsr_opt, t->index, t->may_reclaim, t->space, passes, over))
+		fsr_pass_run(t, gfp);
+	t->countdown = t->countdown_base = next_countdown(t->may_reclaim);
+	t->busy--;
+}

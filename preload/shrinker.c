@@ -1,0 +1,112 @@
+/* shrinker.c - the registry of the filesystem's shrinkers (Linux struct
+ * shrinker) and the part of a pass that calls them.
+ *
+ * A fixed table: registration never allocates.  Each slot has a count of
+ * passes using it; fsr_shrinker_unregister() clears the slot and then waits
+ * for that count to reach zero, so after it returns the shrinker is never
+ * called again (Linux: unregister_shrinker + synchronize_srcu). */
+#include "fsr.h"
+#include <errno.h>
+#include <sched.h>
+
+#define MAX_SHRINKERS 256
+
+static struct slot {
+	struct fsr_shrinker *s;
+	int users;
+} slots[MAX_SHRINKERS];
+static struct fsr_mutex reg_lock;
+static int nslots;           /* high-water mark of used slots */
+
+/* the shrinker this thread is calling now (unregister from inside it) */
+static __thread struct fsr_shrinker *running __attribute__((tls_model("initial-exec")));
+
+int fsr_shrinker_register(struct fsr_shrinker *s)
+{
+	if (!s || !s->scan_objects || !s->count_objects)
+		return -EINVAL;
+	int r = -ENOMEM;
+	fsr_mutex_lock(&reg_lock);
+	for (int i = 0; i < MAX_SHRINKERS; i++) {
+		if (!__atomic_load_n(&slots[i].s, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&slots[i].s, s, __ATOMIC_RELEASE);
+			if (i >= nslots)
+				__atomic_store_n(&nslots, i + 1, __ATOMIC_RELEASE);
+			r = 0;
+			break;
+		}
+	}
+	fsr_mutex_unlock(&reg_lock);
+	return r;
+}
+
+void fsr_shrinker_unregister(struct fsr_shrinker *s)
+{
+	struct slot *found = NULL;
+	fsr_mutex_lock(&reg_lock);
+	for (int i = 0; i < nslots; i++)
+		if (slots[i].s == s) {
+			__atomic_store_n(&slots[i].s, NULL, __ATOMIC_SEQ_CST);
+			found = &slots[i];
+			break;
+		}
+	fsr_mutex_unlock(&reg_lock);
+	if (!found || running == s)
+		return;
+	/* wait out passes that picked it up before the slot was cleared */
+	while (__atomic_load_n(&found->users, __ATOMIC_SEQ_CST) > 0)
+		sched_yield();
+}
+
+static int eligible(const struct fsr_shrinker *s, unsigned int gfp)
+{
+	if (s->flags & FSR_SHRINKER_IO)
+		return !!(gfp & FSR_GFP_IO);
+	return !!(gfp & FSR_GFP_FS);   /* FS, or unflagged: treated as FS */
+}
+
+int fsr_shrinkers_any(unsigned int gfp)
+{
+	int n = __atomic_load_n(&nslots, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++) {
+		struct fsr_shrinker *s = __atomic_load_n(&slots[i].s, __ATOMIC_ACQUIRE);
+		if (s && eligible(s, gfp))
+			return 1;
+	}
+	return 0;
+}
+
+unsigned long fsr_shrinkers_run(unsigned int gfp)
+{
+	unsigned long calls = 0;
+	int n = __atomic_load_n(&nslots, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++) {
+		struct slot *sl = &slots[i];
+		if (!__atomic_load_n(&sl->s, __ATOMIC_ACQUIRE))
+			continue;
+		__atomic_add_fetch(&sl->users, 1, __ATOMIC_SEQ_CST);
+		struct fsr_shrinker *s = __atomic_load_n(&sl->s, __ATOMIC_SEQ_CST);
+		if (s && eligible(s, gfp)) {
+			unsigned int g = gfp;   /* as the allocation's effective mask had it */
+			running = s;
+			unsigned long have = s->count_objects(s, g);
+			if (have) {
+				/* Linux scans in batches of 128 (SHRINK_BATCH) */
+				unsigned long nr = have < 128 ? have : 128;
+				s->scan_objects(s, nr, g);
+				calls++;
+			}
+			running = NULL;
+		}
+		__atomic_sub_fetch(&sl->users, 1, __ATOMIC_SEQ_CST);
+	}
+	return calls;
+}
+
+void fsr_shrinker_atfork_child(void)
+{
+	/* the child has only the forking thread: no pass is using any slot */
+	reg_lock.v = 0;
+	for (int i = 0; i < MAX_SHRINKERS; i++)
+		slots[i].users = 0;
+}
