@@ -1,2 +1,2 @@
 # Reports, stacks and symbols.
-REPORT_SRCS = preload/report.c preload/stack.c
+REPORT_SRCS = preload/report.c preload/stack.c preload/symbols.c preload/symbols.h

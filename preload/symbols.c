@@ -1,0 +1,239 @@
+/* symbols.c - pcs and data addresses to names, with elfutils libdw.
+ *
+ * One Dwfl over the live process (dwfl_linux_proc_report), made lazily on
+ * the first report and reported again when a pc falls in no known module
+ * (a library dlopen'd since).  libdw allocates: callers mark their thread
+ * busy so that the shim's malloc passes its allocations straight through,
+ * and only reports (never the hot path) come here.
+ *
+ * For a pc: function names from DWARF (static and inlined functions
+ * included: every DW_TAG_inlined_subroutine that contains the pc becomes a
+ * frame of its own, with the call site as the caller's line), FILE:LINE
+ * from the line table; without debug info the symbol table's name and
+ * offset, and the module and offset. */
+#include "symbols.h"
+#include <dlfcn.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <dwarf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct fsr_mutex sym_lock;
+static Dwfl *dwfl;
+static pid_t sym_pid;
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static void copy(char *dst, size_t len, const char *src)
+{
+	size_t n = src ? strlen(src) : 0;
+	if (n >= len)
+		n = len - 1;
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = p ? strrchr(p, '/') : NULL;
+	return s ? s + 1 : p;
+}
+
+static int report_modules(void)
+{
+	pid_t pid = getpid();
+	if (!dwfl) {
+		dwfl = dwfl_begin(&callbacks);
+		if (!dwfl)
+			return -1;
+	}
+	dwfl_report_begin(dwfl);
+	int r = dwfl_linux_proc_report(dwfl, pid);
+	dwfl_report_end(dwfl, NULL, NULL);
+	sym_pid = pid;
+	return r == 0 ? 0 : -1;
+}
+
+/* the module of addr; refresh once if it is in none */
+static Dwfl_Module *module_of(Dwarf_Addr addr, int refresh)
+{
+	if (!dwfl || sym_pid != getpid()) {
+		if (report_modules())
+			return NULL;
+		refresh = 0;
+	}
+	Dwfl_Module *m = dwfl_addrmodule(dwfl, addr);
+	if (!m && refresh && report_modules() == 0)
+		m = dwfl_addrmodule(dwfl, addr);
+	return m;
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute a;
+	const char *n = NULL;
+	/* C++ and friends: prefer the linkage name's demangled form is left to
+	 * the reader; C names are plain */
+	if (dwarf_attr_integrate(die, DW_AT_name, &a))
+		n = dwarf_formstring(&a);
+	return n;
+}
+
+static void fill_module(struct fsr_sym *s, Dwfl_Module *m, Dwarf_Addr pc)
+{
+	Dwarf_Addr start = 0;
+	const char *name = dwfl_module_info(m, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	copy(s->module, sizeof s->module, base_name(name));
+	s->mod_off = (uintptr_t)(pc - start);
+}
+
+int fsr_sym_pc(const void *pcv, struct fsr_sym *out, int max)
+{
+	if (max <= 0)
+		return 0;
+	uintptr_t pc = (uintptr_t)pcv;
+	memset(&out[0], 0, sizeof out[0]);
+	out[0].pc = pc;
+	if (!pc)
+		return 1;
+	/* a return address: look up the call instruction before it */
+	Dwarf_Addr addr = pc - 1;
+	int n = 0;
+	fsr_mutex_lock(&sym_lock);
+	Dwfl_Module *m = module_of(addr, 1);
+	if (!m)
+		goto out;
+	fill_module(&out[0], m, pc);
+
+	/* symbol table: name and offset (also what we fall back to) */
+	GElf_Sym sym;
+	GElf_Off off = 0;
+	const char *symname = dwfl_module_addrinfo(m, addr, &off, &sym, NULL, NULL, NULL);
+	if (symname) {
+		copy(out[0].func, sizeof out[0].func, symname);
+		out[0].func_off = (uintptr_t)off + 1;
+		out[0].has_off = 1;
+	}
+
+	Dwfl_Line *l = dwfl_module_getsrc(m, addr);
+	const char *src = NULL;
+	int line = 0;
+	if (l)
+		src = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *cu = dwfl_module_addrdie(m, addr, &bias);
+	Dwarf_Die *scopes = NULL;
+	int ns = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
+	Dwarf_Files *files = NULL;
+	size_t nfiles = 0;
+	if (cu && dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
+		files = NULL;
+	for (int i = 0; i < ns && n < max; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		struct fsr_sym *s = &out[n];
+		if (n > 0) {
+			memset(s, 0, sizeof *s);
+			s->pc = pc;
+			s->mod_off = out[0].mod_off;
+			memcpy(s->module, out[0].module, sizeof s->module);
+		}
+		const char *fn = die_name(&scopes[i]);
+		if (fn)
+			copy(s->func, sizeof s->func, fn);
+		/* the symbol's offset applies only to the outermost symbol's own name */
+		s->has_off = n == 0 && symname && (!fn || !strcmp(fn, symname));
+		copy(s->file, sizeof s->file, src);
+		s->line = src ? line : 0;
+		n++;
+		if (tag == DW_TAG_subprogram)
+			break;
+		/* the caller of this inlined call: its call site */
+		out[n - 1].inlined = 1;
+		Dwarf_Attribute a;
+		Dwarf_Word w;
+		src = NULL;
+		line = 0;
+		if (files && dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &a), &w) == 0 && w < nfiles)
+			src = dwarf_filesrc(files, w, NULL, NULL);
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &a), &w) == 0)
+			line = (int)w;
+	}
+	free(scopes);
+	if (n == 0) {
+		/* no DWARF scope: symbol table name, and the line table if any */
+		copy(out[0].file, sizeof out[0].file, src);
+		out[0].line = src ? line : 0;
+		n = 1;
+	} else if (!out[n - 1].func[0] && symname) {
+		copy(out[n - 1].func, sizeof out[n - 1].func, symname);
+	}
+out:
+	fsr_mutex_unlock(&sym_lock);
+	return n ? n : 1;
+}
+
+int fsr_sym_data(const void *addr, char *buf, size_t len)
+{
+	Dl_info di;
+	/* not inside any loaded object (heap, stack, mmap): no name */
+	if (!addr || !dladdr(addr, &di))
+		return -1;
+	if (di.dli_sname && di.dli_saddr == addr) {
+		copy(buf, len, di.dli_sname);
+		return 0;
+	}
+	int r = -1;
+	fsr_mutex_lock(&sym_lock);
+	Dwfl_Module *m = module_of((Dwarf_Addr)(uintptr_t)addr, 0);
+	if (m) {
+		GElf_Sym sym;
+		GElf_Off off = 0;
+		const char *name = dwfl_module_addrinfo(m, (Dwarf_Addr)(uintptr_t)addr, &off, &sym,
+							NULL, NULL, NULL);
+		int type = name ? GELF_ST_TYPE(sym.st_info) : 0;
+		if (name && (type == STT_OBJECT || type == STT_TLS || type == STT_COMMON ||
+			     type == STT_NOTYPE) && (off < sym.st_size || off == 0)) {
+			if (off)
+				fsr_fmt(buf, len, "%s+0x%lx", name, (unsigned long)off);
+			else
+				copy(buf, len, name);
+			r = 0;
+		}
+	}
+	fsr_mutex_unlock(&sym_lock);
+	return r;
+}
+
+void fsr_sym_atfork_child(void)
+{
+	sym_lock.v = 0;
+}
+
+int fsr_sym_is_header_frame(const struct fsr_sym *s)
+{
+	static const char *const names[] = {
+		"memalloc_nofs_save", "memalloc_nofs_restore", "memalloc_noio_save",
+		"memalloc_noio_restore", "memalloc_noreclaim_save", "memalloc_noreclaim_restore",
+		"fsr_transaction_begin", "fsr_transaction_end", "fsr_reclaim_acquire",
+		"fsr_reclaim_release", "fsr_register_shrinker", "fsr_unregister_shrinker",
+		"fsr_lock_exclude",
+	};
+	const char *b = base_name(s->file);
+	if (s->file[0] && strcmp(b, "fsreclaim.h"))
+		return 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(s->func, names[i]))
+			return 1;
+	return 0;
+}

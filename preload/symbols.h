@@ -1,0 +1,34 @@
+/* symbols.h - symbolization for reports (symbols.c), private to
+ * report.c/stack.c and their tests. */
+#ifndef FSR_SYMBOLS_H
+#define FSR_SYMBOLS_H
+#include "fsr.h"
+
+struct fsr_sym {
+	uintptr_t pc;            /* as captured (a return address or a site) */
+	char func[192];          /* "" when unknown */
+	char file[256];          /* "" when unknown */
+	int line;                /* 0 when unknown */
+	char module[128];        /* basename of the object, "" when unknown */
+	uintptr_t func_off;      /* pc - start of func (symbol table), valid when has_off */
+	uintptr_t mod_off;       /* pc - start of module */
+	int has_off;
+	int inlined;             /* an inlined call expanded from the next frame */
+};
+
+/* Symbolize one pc, inline frames expanded, innermost first.  Fills at
+ * most max entries and returns how many (at least 1 when max > 0).
+ * Allocates (libdw): the caller marks its thread busy.  Thread-safe. */
+int fsr_sym_pc(const void *pc, struct fsr_sym *out, int max) FSR_HIDDEN;
+/* Name of a global or static data object containing addr ("name" or
+ * "name+0xOFF"); 0 when found, -1 otherwise.  Same rules. */
+int fsr_sym_data(const void *addr, char *buf, size_t len) FSR_HIDDEN;
+/* forked child: the locks may be held by a thread that is gone */
+void fsr_sym_atfork_child(void) FSR_HIDDEN;
+/* the frame is one of fsreclaim.h's own tiny functions (dropped) */
+int fsr_sym_is_header_frame(const struct fsr_sym *s) FSR_HIDDEN;
+/* pc inside the shim's own object (stack.c) */
+int fsr_stack_in_shim(const void *pc) FSR_HIDDEN;
+void fsr_stack_atfork_child(void) FSR_HIDDEN;
+
+#endif
