@@ -133,6 +133,20 @@ int fsr_sym_pc(const void *pcv, struct fsr_sym *out, int max)
 	Dwarf_Die *cu = dwfl_module_addrdie(m, addr, &bias);
 	Dwarf_Die *scopes = NULL;
 	int ns = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
+	if (ns > 0) {
+		/* dwarf_getscopes stops at an inlined call's abstract origin; the
+		 * DIE tree above the innermost scope has the concrete callers */
+		Dwarf_Die inner = scopes[0];
+		Dwarf_Die *chain = NULL;
+		int nc = dwarf_getscopes_die(&inner, &chain);
+		if (nc > 0) {
+			free(scopes);
+			scopes = chain;
+			ns = nc;
+		} else {
+			free(chain);
+		}
+	}
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	if (cu && dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
@@ -183,6 +197,38 @@ out:
 	return n ? n : 1;
 }
 
+static int data_type(int type)
+{
+	return type == STT_OBJECT || type == STT_TLS || type == STT_COMMON || type == STT_NOTYPE;
+}
+
+/* the symbol table's object containing addr (module m found by its base:
+ * .bss lies outside what /proc/PID/maps attributes to the file) */
+static const char *data_symbol(Dwfl_Module *m, GElf_Addr addr, GElf_Off *off)
+{
+	GElf_Sym sym;
+	const char *name = dwfl_module_addrinfo(m, addr, off, &sym, NULL, NULL, NULL);
+	if (name && data_type(GELF_ST_TYPE(sym.st_info)) && (*off < sym.st_size || *off == 0))
+		return name;
+	int n = dwfl_module_getsymtab(m);
+	const char *best = NULL;
+	GElf_Addr best_lo = 0;
+	for (int i = 1; i < n; i++) {
+		GElf_Addr lo;
+		name = dwfl_module_getsym_info(m, i, &sym, &lo, NULL, NULL, NULL);
+		if (!name || !name[0] || !data_type(GELF_ST_TYPE(sym.st_info)) || sym.st_shndx == SHN_UNDEF)
+			continue;
+		if (addr >= lo && (addr < lo + sym.st_size || (sym.st_size == 0 && addr == lo)) &&
+		    (!best || lo > best_lo)) {
+			best = name;
+			best_lo = lo;
+		}
+	}
+	if (best)
+		*off = addr - best_lo;
+	return best;
+}
+
 int fsr_sym_data(const void *addr, char *buf, size_t len)
 {
 	Dl_info di;
@@ -196,14 +242,12 @@ int fsr_sym_data(const void *addr, char *buf, size_t len)
 	int r = -1;
 	fsr_mutex_lock(&sym_lock);
 	Dwfl_Module *m = module_of((Dwarf_Addr)(uintptr_t)addr, 0);
+	if (!m && di.dli_fbase)
+		m = module_of((Dwarf_Addr)(uintptr_t)di.dli_fbase, 0);
 	if (m) {
-		GElf_Sym sym;
 		GElf_Off off = 0;
-		const char *name = dwfl_module_addrinfo(m, (Dwarf_Addr)(uintptr_t)addr, &off, &sym,
-							NULL, NULL, NULL);
-		int type = name ? GELF_ST_TYPE(sym.st_info) : 0;
-		if (name && (type == STT_OBJECT || type == STT_TLS || type == STT_COMMON ||
-			     type == STT_NOTYPE) && (off < sym.st_size || off == 0)) {
+		const char *name = data_symbol(m, (GElf_Addr)(uintptr_t)addr, &off);
+		if (name) {
 			if (off)
 				fsr_fmt(buf, len, "%s+0x%lx", name, (unsigned long)off);
 			else
