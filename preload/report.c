@@ -340,6 +340,16 @@ static void symbolize_site(void *pc, struct fsr_sym *out)
 	*out = tmp[j];
 }
 
+/* one function name against the loaded rules of a kind (tests, fuzzing) */
+int fsr_suppressed_name(const char *kind, const char *func)
+{
+	int n = __atomic_load_n(&nsupp, __ATOMIC_ACQUIRE);
+	for (int r = 0; r < n; r++)
+		if (!strcmp(supp[r].kind, kind) && glob_match(supp[r].pat, func))
+			return 1;
+	return 0;
+}
+
 static int suppressed(const struct fsr_hazard *h)
 {
 	int n = __atomic_load_n(&nsupp, __ATOMIC_ACQUIRE);
@@ -656,8 +666,6 @@ out:
 	return printed;
 }
 
-/* tests: forget what was reported (dedup) */
-void fsr_report_reset(void) FSR_HIDDEN;
 void fsr_report_reset(void)
 {
 	fsr_mutex_lock(&report_lock);

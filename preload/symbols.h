@@ -30,5 +30,9 @@ int fsr_sym_is_header_frame(const struct fsr_sym *s) FSR_HIDDEN;
 /* pc inside the shim's own object (stack.c) */
 int fsr_stack_in_shim(const void *pc) FSR_HIDDEN;
 void fsr_stack_atfork_child(void) FSR_HIDDEN;
+/* report.c: does a loaded suppression of kind match this function name? */
+int fsr_suppressed_name(const char *kind, const char *func) FSR_HIDDEN;
+/* report.c: forget what was reported (dedup), for tests */
+void fsr_report_reset(void) FSR_HIDDEN;
 
 #endif

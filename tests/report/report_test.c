@@ -18,7 +18,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-void fsr_report_reset(void);
 
 static char tmpdir[256];
 static int cap_line, site_line, inl_line, outer_line;
