@@ -504,6 +504,19 @@ static unsigned int depth(void)
 	return d ? d : 16;
 }
 
+/* libraries whose frames are not "the user's" for the SUMMARY line */
+static int system_module(const char *m)
+{
+	static const char *const sys[] = {
+		"libc.so", "libc-", "ld-linux", "ld-musl", "libpthread", "libdl", "librt", "libm.so",
+		"libgcc_s", "libstdc++", "libfuse", "libfuse3", "libfsreclaim",
+	};
+	for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
+		if (!strncmp(m, sys[i], strlen(sys[i])))
+			return 1;
+	return 0;
+}
+
 static size_t format_text(const struct fsr_hazard *h)
 {
 	struct buf b = { text_buf, sizeof text_buf - 64, 0 };
@@ -536,22 +549,29 @@ static size_t format_text(const struct fsr_hazard *h)
 			put(&b, "\n");
 	}
 	unsigned int d = depth();
-	const struct fsr_sym *first = NULL;
+	const struct fsr_sym *first = NULL, *first_user = NULL;
 	for (int i = 0; i < h->nstacks && i < FSR_MAX_REPORT_STACKS; i++) {
 		const char *title = h->stacks[i].title ? h->stacks[i].title : "stack";
 		put(&b, "\n  %s:\n", title);
 		if (!syms[i].n)
 			put(&b, "    <no frames>\n");
 		for (int j = 0; j < syms[i].n && (unsigned)j < d; j++) {
-			put_frame(&b, j, &syms[i].f[j]);
-			if (!first && syms[i].f[j].func[0])
-				first = &syms[i].f[j];
+			const struct fsr_sym *f = &syms[i].f[j];
+			put_frame(&b, j, f);
+			if (!first && f->func[0])
+				first = f;
+			if (!first_user && f->func[0] && !system_module(f->module))
+				first_user = f;
 		}
 	}
-	if (!first)
-		for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS && !first; i++)
-			if (lock_sym[i].func[0])
-				first = &lock_sym[i];
+	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++) {
+		if (!first && lock_sym[i].func[0])
+			first = &lock_sym[i];
+		if (!first_user && lock_sym[i].func[0] && !system_module(lock_sym[i].module))
+			first_user = &lock_sym[i];
+	}
+	if (first_user)
+		first = first_user;
 	put(&b, "\n");
 	/* SUMMARY always ends the report, even when the body was truncated */
 	b.cap = sizeof text_buf;
@@ -642,6 +662,7 @@ int fsr_report(struct fsr_hazard *h)
 	fsr_mutex_lock(&report_lock);
 	if (dedup_seen(hazard_hash(h)))
 		goto out;
+	fsr_sym_new_report();
 	for (int i = 0; i < h->nstacks; i++)
 		symbolize_stack(&h->stacks[i], &syms[i]);
 	for (int i = 0; i < h->nlocks; i++)

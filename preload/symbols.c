@@ -24,6 +24,7 @@ static struct fsr_mutex sym_lock;
 static Dwfl *dwfl;
 static pid_t sym_pid;
 static char *debuginfo_path;
+static int refresh_allowed = 1;   /* one re-read of the modules per report */
 
 static const Dwfl_Callbacks callbacks = {
 	.find_elf = dwfl_linux_proc_find_elf,
@@ -71,9 +72,18 @@ static Dwfl_Module *module_of(Dwarf_Addr addr, int refresh)
 		refresh = 0;
 	}
 	Dwfl_Module *m = dwfl_addrmodule(dwfl, addr);
-	if (!m && refresh && report_modules() == 0)
-		m = dwfl_addrmodule(dwfl, addr);
+	if (!m && refresh && refresh_allowed) {
+		/* a library dlopen'd since; garbage pcs cost one re-read per report */
+		refresh_allowed = 0;
+		if (report_modules() == 0)
+			m = dwfl_addrmodule(dwfl, addr);
+	}
 	return m;
+}
+
+void fsr_sym_new_report(void)
+{
+	__atomic_store_n(&refresh_allowed, 1, __ATOMIC_RELAXED);
 }
 
 static const char *die_name(Dwarf_Die *die)

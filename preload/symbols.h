@@ -23,6 +23,8 @@ int fsr_sym_pc(const void *pc, struct fsr_sym *out, int max) FSR_HIDDEN;
 /* Name of a global or static data object containing addr ("name" or
  * "name+0xOFF"); 0 when found, -1 otherwise.  Same rules. */
 int fsr_sym_data(const void *addr, char *buf, size_t len) FSR_HIDDEN;
+/* a new report may look at the process's modules again once (dlopen) */
+void fsr_sym_new_report(void) FSR_HIDDEN;
 /* forked child: the locks may be held by a thread that is gone */
 void fsr_sym_atfork_child(void) FSR_HIDDEN;
 /* the frame is one of fsreclaim.h's own tiny functions (dropped) */

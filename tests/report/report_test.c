@@ -7,6 +7,7 @@
  */
 #include "symbols.h"
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -441,6 +442,16 @@ START_TEST(test_symbols_misc)
 	ck_assert_str_eq(name, "fsr_opt");
 	int local;
 	ck_assert_int_eq(fsr_sym_data(&local, name, sizeof name), -1);
+	/* a library loaded after the first symbolization is found (refresh) */
+	void *lib = dlopen("libfuse3.so.3", RTLD_NOW | RTLD_LOCAL);
+	if (lib) {
+		void *fn = dlsym(lib, "fuse_session_new");
+		ck_assert_ptr_nonnull(fn);
+		fsr_sym_new_report();
+		k = fsr_sym_pc((char *)fn + 1, sym, 4);
+		ck_assert_msg(!strncmp(sym[k - 1].func, "fuse_session_new", 16), "%s", sym[k - 1].func);
+		ck_assert_msg(!strncmp(sym[0].module, "libfuse3.so", 11), "%s", sym[0].module);
+	}
 	/* from_pc */
 	struct fsr_stack s;
 	fsr_stack_from_pc(&s, "t", NULL);
