@@ -17,33 +17,34 @@
 uint64_t fsr_stat_hazards;
 int fsr_exit_status_hit;
 
+/* fsr_self is used directly, not through fsr_thread_self(): GCC's UBSan null
+ * check of a pointer to initial-exec TLS misfires once the linker relaxes
+ * the access into an executable (the unit tests under ASan+UBSan). */
 static struct fsr_mutex report_lock;
 
 /* ---- hazards ---- */
 
 void fsr_hazard_init(struct fsr_hazard *h, const char *kind, int level)
 {
-	struct fsr_thread *t = fsr_thread_self();
 	memset(h, 0, offsetof(struct fsr_hazard, stacks));
 	h->nstacks = 0;
 	h->body[0] = 0;
 	h->kind = kind;
 	h->level = level;
-	h->op = t->op;
+	h->op = fsr_self.op;
 	h->tid = fsr_gettid();
 }
 
 void fsr_lock_name(const void *lock, char *buf, size_t len)
 {
-	struct fsr_thread *t = fsr_thread_self();
 	if (!len)
 		return;
-	t->busy++;
+	fsr_self.busy++;
 	int e = errno;
 	if (fsr_sym_data(lock, buf, len))
 		fsr_fmt(buf, len, "lock@%p", lock);
 	errno = e;
-	t->busy--;
+	fsr_self.busy--;
 }
 
 void fsr_hazard_add_held_locks(struct fsr_hazard *h, const struct fsr_thread *t)
@@ -648,7 +649,6 @@ static size_t format_json(const struct fsr_hazard *h)
 
 int fsr_report(struct fsr_hazard *h)
 {
-	struct fsr_thread *t = fsr_thread_self();
 	int e = errno;
 	int printed = 0, halt = 0;
 	if (!h || !h->kind)
@@ -658,7 +658,7 @@ int fsr_report(struct fsr_hazard *h)
 	if (h->nlocks > FSR_MAX_REPORT_LOCKS)
 		h->nlocks = FSR_MAX_REPORT_LOCKS;
 	h->message[sizeof h->message - 1] = 0;
-	t->busy++;
+	fsr_self.busy++;
 	fsr_mutex_lock(&report_lock);
 	if (dedup_seen(hazard_hash(h)))
 		goto out;
@@ -680,7 +680,7 @@ int fsr_report(struct fsr_hazard *h)
 	halt = fsr_opt.halt_on_error && h->level == FSR_ERROR;
 out:
 	fsr_mutex_unlock(&report_lock);
-	t->busy--;
+	fsr_self.busy--;
 	errno = e;
 	if (halt)
 		fsr_exit_now();
@@ -703,8 +703,7 @@ static void report_atfork_child(void)
 
 __attribute__((constructor(103))) static void report_init(void)
 {
-	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_self.busy++;
 	pthread_atfork(NULL, NULL, report_atfork_child);
-	t->busy--;
+	fsr_self.busy--;
 }

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define SELF_MAX_SEGS 8
@@ -98,6 +99,15 @@ int fsr_stack_in_shim(const void *pc)
 	return in_self((uintptr_t)pc);
 }
 
+/* index of pc in raw[], or dflt when it is not among the first frames */
+static int first_from(void **raw, int n, const void *pc, int dflt)
+{
+	for (int i = 0; i < n && i < 8; i++)
+		if (raw[i] == pc)
+			return i;
+	return dflt < n ? dflt : n;
+}
+
 __attribute__((noinline)) void fsr_stack_capture(struct fsr_stack *s, const char *title)
 {
 	void *raw[FSR_MAX_FRAMES + 8];
@@ -105,8 +115,9 @@ __attribute__((noinline)) void fsr_stack_capture(struct fsr_stack *s, const char
 		self_range_init();
 	s->title = title;
 	int n = backtrace(raw, FSR_MAX_FRAMES + 8);
-	/* raw[0] is this function */
-	n = filter(raw, n, 1);
+	/* start at our caller: raw[0] is this function, or an interceptor of
+	 * backtrace() (ASan's) and then this function */
+	n = filter(raw, n, first_from(raw, n, __builtin_return_address(0), 1));
 	if (n > FSR_MAX_FRAMES)
 		n = FSR_MAX_FRAMES;
 	memcpy(s->pc, raw, (size_t)n * sizeof(void *));
@@ -141,8 +152,15 @@ static void cap_handler(int sig, siginfo_t *si, void *uc)
 	if (me == __atomic_load_n(&cap_tid, __ATOMIC_ACQUIRE) &&
 	    __atomic_compare_exchange_n(&cap_state, &st, CAP_WRITING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		int n = backtrace(cap_pc, FSR_MAX_FRAMES + 8);
-		/* [0] this handler, [1] the signal trampoline, [2] the interrupted pc */
-		cap_n = filter(cap_pc, n, n > 2 ? 2 : n);
+		/* [0] this handler, [1] the signal trampoline, [2] the interrupted
+		 * pc (more in front when backtrace() is intercepted) */
+		const void *ip = NULL;
+#if defined(__x86_64__)
+		ip = (const void *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+		ip = (const void *)((ucontext_t *)uc)->uc_mcontext.pc;
+#endif
+		cap_n = filter(cap_pc, n, first_from(cap_pc, n, ip, 2));
 		__atomic_store_n(&cap_state, CAP_DONE, __ATOMIC_RELEASE);
 		fsr_futex_wake(&cap_state, 1);
 	}
@@ -224,12 +242,11 @@ int fsr_stack_capture_thread(pid_t tid, struct fsr_stack *s, const char *title)
  * thread is marked busy, and learn the shim's own range. */
 __attribute__((constructor(102))) static void stack_prime(void)
 {
-	struct fsr_thread *t = fsr_thread_self();
 	void *pc[4];
-	t->busy++;
+	fsr_self.busy++;
 	self_range_init();
 	backtrace(pc, 4);
-	t->busy--;
+	fsr_self.busy--;
 }
 
 void fsr_stack_atfork_child(void)
