@@ -1,6 +1,6 @@
 /* symbols.c - pcs and data addresses to names, with elfutils libdw.
  *
- * One Dwfl over the live process (dwfl_linux_proc_report), made lazily on
+ * One Dwfl over the live process (the loader's objects), made lazily on
  * the first report and reported again when a pc falls in no known module
  * (a library dlopen'd since).  libdw allocates: callers mark their thread
  * busy so that the shim's malloc passes its allocations straight through,
@@ -13,21 +13,22 @@
  * offset, and the module and offset. */
 #include "symbols.h"
 #include <dlfcn.h>
+#include <link.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <dwarf.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static struct fsr_mutex sym_lock;
 static Dwfl *dwfl;
-static pid_t sym_pid;
 static char *debuginfo_path;
 static int refresh_allowed = 1;   /* one re-read of the modules per report */
 
 static const Dwfl_Callbacks callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
+	.find_elf = dwfl_build_id_find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -48,32 +49,86 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-static int report_modules(void)
+/* The loaded objects as the dynamic loader sees them (dl_iterate_phdr),
+ * not as /proc/PID/maps shows files: a file that is also mmap'd as data
+ * (a sanitizer runtime maps libc.so.6 that way) would otherwise stretch a
+ * module over unrelated libraries. */
+#define MAX_OBJS 1024
+struct obj { uintptr_t bias; char path[512]; };
+static struct obj objs[MAX_OBJS];
+static int nobjs;
+
+static unsigned long long cur_adds, cur_subs, seen_adds, seen_subs;
+
+static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	pid_t pid = getpid();
-	if (!dwfl) {
-		dwfl = dwfl_begin(&callbacks);
-		if (!dwfl)
-			return -1;
+	(void)arg;
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+		cur_adds = info->dlpi_adds;
+		cur_subs = info->dlpi_subs;
 	}
-	dwfl_report_begin(dwfl);
-	int r = dwfl_linux_proc_report(dwfl, pid);
-	dwfl_report_end(dwfl, NULL, NULL);
-	sym_pid = pid;
-	return r == 0 ? 0 : -1;
+	if (nobjs >= MAX_OBJS)
+		return 0;
+	const char *name = info->dlpi_name;
+	int has_load = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_LOAD)
+			has_load = 1;
+	if (!has_load)
+		return 0;
+	struct obj *o = &objs[nobjs];
+	if (!name || !name[0]) {
+		if (nobjs)      /* only the first empty name is the program */
+			return 0;
+		ssize_t n = readlink("/proc/self/exe", o->path, sizeof o->path - 1);
+		if (n <= 0)
+			copy(o->path, sizeof o->path, "/proc/self/exe");
+		else
+			o->path[n] = 0;
+	} else {
+		if (!strchr(name, '/'))
+			return 0;   /* the vDSO and other objects with no file */
+		copy(o->path, sizeof o->path, name);
+	}
+	o->bias = (uintptr_t)info->dlpi_addr;
+	nobjs++;
+	return 0;
 }
 
-/* the module of addr; refresh once if it is in none */
+/* (Re)build the Dwfl when the loader's set of objects changed since the
+ * last time (dlopen/dlclose).  libdwfl cannot report the same ELF module
+ * again into a live Dwfl ("address range overlaps"), so a change means a
+ * fresh Dwfl; that is rare, and nothing keeps pointers into the old one. */
+static int report_modules(void)
+{
+	nobjs = 0;
+	cur_adds = cur_subs = 0;
+	dl_iterate_phdr(collect_cb, NULL);
+	if (dwfl && cur_adds == seen_adds && cur_subs == seen_subs && cur_adds)
+		return 1;   /* nothing new */
+	if (dwfl)
+		dwfl_end(dwfl);
+	dwfl = dwfl_begin(&callbacks);
+	if (!dwfl)
+		return -1;
+	dwfl_report_begin(dwfl);
+	for (int i = 0; i < nobjs; i++)
+		dwfl_report_elf(dwfl, base_name(objs[i].path), objs[i].path, -1,
+				(GElf_Addr)objs[i].bias, true);
+	dwfl_report_end(dwfl, NULL, NULL);
+	seen_adds = cur_adds;
+	seen_subs = cur_subs;
+	return 0;
+}
+
+/* the module of addr; look at the loader's objects again (at most once
+ * per report) if it is in none */
 static Dwfl_Module *module_of(Dwarf_Addr addr, int refresh)
 {
-	if (!dwfl || sym_pid != getpid()) {
-		if (report_modules())
-			return NULL;
-		refresh = 0;
-	}
+	if (!dwfl && report_modules() < 0)
+		return NULL;
 	Dwfl_Module *m = dwfl_addrmodule(dwfl, addr);
 	if (!m && refresh && refresh_allowed) {
-		/* a library dlopen'd since; garbage pcs cost one re-read per report */
 		refresh_allowed = 0;
 		if (report_modules() == 0)
 			m = dwfl_addrmodule(dwfl, addr);

@@ -449,7 +449,7 @@ START_TEST(test_symbols_misc)
 		ck_assert_ptr_nonnull(fn);
 		fsr_sym_new_report();
 		k = fsr_sym_pc((char *)fn + 1, sym, 4);
-		ck_assert_msg(!strncmp(sym[k - 1].func, "fuse_session_new", 16), "%s", sym[k - 1].func);
+		ck_assert_msg(!strncmp(sym[k - 1].func, "fuse_session_new", 16), "func '%s' module '%s' k %d", sym[k - 1].func, sym[0].module, k);
 		ck_assert_msg(!strncmp(sym[0].module, "libfuse3.so", 11), "%s", sym[0].module);
 	}
 	/* from_pc */
