@@ -11,6 +11,7 @@
 #include <fsreclaim.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,15 +365,37 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct tinode *in;
 	int err = 0;
 
-	pthread_mutex_lock(&j_lock);
-	in = tree_get(ino);
-	if (!in)
-		err = ENOENT;
-	else if (S_ISDIR(in->mode))
-		err = EISDIR;
-	else
-		in->nopen++;
-	pthread_mutex_unlock(&j_lock);
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		/* FUSE_CAP_ATOMIC_O_TRUNC: the truncation is ours, a change */
+		struct timespec now;
+		struct txn t;
+		now_ts(&now);
+		txn_begin(&t);
+		in = tree_get(ino);
+		if (!in)
+			err = ENOENT;
+		else if (S_ISDIR(in->mode))
+			err = EISDIR;
+		else {
+			if (S_ISREG(in->mode) && in->size) {
+				cache_truncate(in, 0);
+				in->mtime = in->ctime = now;
+				jlog_setattr(in, FUSE_SET_ATTR_SIZE);
+			}
+			in->nopen++;
+		}
+		txn_end(&t);
+	} else {
+		pthread_mutex_lock(&j_lock);
+		in = tree_get(ino);
+		if (!in)
+			err = ENOENT;
+		else if (S_ISDIR(in->mode))
+			err = EISDIR;
+		else
+			in->nopen++;
+		pthread_mutex_unlock(&j_lock);
+	}
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
