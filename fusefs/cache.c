@@ -5,7 +5,7 @@
  * touches, possibly dirty) and store[] (what has been written back: the
  * disk, persisted by the journal's J_DATA records).  Writeback copies dirty
  * cache pages to the store and logs them; eviction drops clean cache pages.
- * All of it runs with j_lock held, inside a NOFS scope (txn or wb).
+ * All of it runs with journal_lock held, inside a NOFS scope (txn or wb).
  */
 #include "txfs.h"
 

@@ -2,7 +2,7 @@
  *
  * The journal is append-only: each record is a struct jhdr (magic, CRC32
  * over header and payload, a sequence number, type, length) followed by its
- * payload.  Records are built under j_lock (a malloc'd buffer: a real
+ * payload.  Records are built under journal_lock (a malloc'd buffer: a real
  * allocation in the journal-lock section) and handed to the IO layer,
  * jio_submit(), which numbers them, checksums them and queues them under
  * io_lock; jio_sync() writes the queue out and fdatasync()s the file.
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-pthread_mutex_t j_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t journal_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- CRC32 (IEEE, as zlib) ---------------------------------------- */
 static uint32_t crc_table[256];
@@ -50,7 +50,7 @@ uint32_t txfs_crc32(uint32_t crc, const void *buf, size_t len)
  * fsr transaction marker.  NOFS, set right after the lock is taken, protects
  * against FS reclaim entering txfs's own reclaim paths from an allocation
  * made here: the FS shrinker (fs_shrink_scan), forget, fsync and flush all
- * take j_lock, so recursing into them would self-deadlock. */
+ * take journal_lock, so recursing into them would self-deadlock. */
 void txn_begin(struct txn *t)
 {
 	t->prealloc = NULL;
@@ -61,15 +61,15 @@ void txn_begin(struct txn *t)
 		 * scope, so FS reclaim can run inside the transaction. */
 		t->cookie = fsr_transaction_begin("txfs-meta");
 		t->prealloc = malloc(512);
-		pthread_mutex_lock(&j_lock);
+		pthread_mutex_lock(&journal_lock);
 		t->nofs = memalloc_nofs_save();
 		return;
 	}
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	if (txfs_hazard != HAZARD_NOFS_MISSING)
 		t->nofs = memalloc_nofs_save();
 	/* HAZARD nofs-missing: no memalloc_nofs_save() here, so every
-	 * allocation below, under j_lock, may recurse into FS reclaim. */
+	 * allocation below, under journal_lock, may recurse into FS reclaim. */
 	t->cookie = fsr_transaction_begin("txfs-meta");
 }
 
@@ -77,7 +77,7 @@ void txn_end(struct txn *t)
 {
 	if (txfs_hazard == HAZARD_TXN_NESTING) {
 		memalloc_nofs_restore(t->nofs);
-		pthread_mutex_unlock(&j_lock);
+		pthread_mutex_unlock(&journal_lock);
 		free(t->prealloc);
 		fsr_transaction_end(t->cookie);
 		return;
@@ -85,17 +85,17 @@ void txn_end(struct txn *t)
 	fsr_transaction_end(t->cookie);
 	if (txfs_hazard != HAZARD_NOFS_MISSING)
 		memalloc_nofs_restore(t->nofs);
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 }
 
-/* The reclaim paths (FS shrinker, forget, fsync, flush) take j_lock here.
+/* The reclaim paths (FS shrinker, forget, fsync, flush) take journal_lock here.
  * They write back under it (record buffers are allocated), so the same
  * NOFS scope applies.  They never begin a transaction: the shim may run
  * them as reclaim while the allocating thread is inside one. */
 void wb_begin(struct wb *w)
 {
 	w->cookie = NULL;
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	w->nofs = memalloc_nofs_save();
 	if (txfs_hazard == HAZARD_TXN_NESTING)
 		/* HAZARD txn-nesting (2/2): a reclaim callback begins a
@@ -108,11 +108,11 @@ void wb_end(struct wb *w)
 	if (w->cookie)
 		fsr_transaction_end(w->cookie);
 	memalloc_nofs_restore(w->nofs);
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 }
 
 /* ---- the IO layer -------------------------------------------------- */
-static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
 struct jbio {                   /* one queued record, like a kernel bio */
 	struct jbio *next;
 	size_t len;
@@ -167,7 +167,7 @@ static unsigned long flush_locked(unsigned long nr)
 	return n;
 }
 
-/* Queue one record (ownership passes).  Called with j_lock held, so the
+/* Queue one record (ownership passes).  Called with journal_lock held, so the
  * order of sequence numbers is the order of the changes. */
 static void jio_submit(void *rec)
 {
@@ -273,9 +273,9 @@ void journal_close(void)
 	pthread_mutex_unlock(&io_lock);
 }
 
-/* ---- record builders (j_lock held, inside txn or wb) ---------------- */
+/* ---- record builders (journal_lock held, inside txn or wb) ---------------- */
 
-/* The record buffer is allocated here, under j_lock: the allocation the
+/* The record buffer is allocated here, under journal_lock: the allocation the
  * NOFS scope of txn_begin()/wb_begin() exists for. */
 static void *jrec_alloc(enum jtype type, const void *fixed, size_t flen,
 			const void *s1, size_t l1, const void *s2, size_t l2)

@@ -1,11 +1,11 @@
 /* ops.c - the FUSE low-level operations of txfs.
  *
- * Shape of every op: check and change the tree under j_lock, then reply
- * with no lock held.  Changes run in a transaction (txn_begin: j_lock +
+ * Shape of every op: check and change the tree under journal_lock, then reply
+ * with no lock held.  Changes run in a transaction (txn_begin: journal_lock +
  * NOFS + fsr transaction) and log a journal record.  Read-only ops take
- * j_lock plainly and never allocate under it (buffers are allocated
+ * journal_lock plainly and never allocate under it (buffers are allocated
  * before the lock is taken).  forget, fsync and flush, which the shim also
- * calls as reclaim, take j_lock through wb_begin (NOFS, no transaction).
+ * calls as reclaim, take journal_lock through wb_begin (NOFS, no transaction).
  */
 #include "txfs.h"
 #include <fsreclaim.h>
@@ -43,12 +43,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct tinode *dir, *in;
 	int err;
 
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	dir = tree_get(parent);
 	err = dir ? tree_lookup(dir, name, &in) : -ENOENT;
 	if (!err)
 		fill_entry(&e, in);
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 	if (err)
 		fuse_reply_err(req, -err);
 	else
@@ -86,11 +86,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 	struct tinode *in;
 
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	in = tree_get(ino);
 	if (in)
 		tree_stat(in, &st);
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 	if (!in)
 		fuse_reply_err(req, ENOENT);
 	else
@@ -159,7 +159,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct tinode *in;
 	int err = 0;
 
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	in = tree_get(ino);
 	if (!in)
 		err = ENOENT;
@@ -167,7 +167,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		err = EINVAL;
 	else
 		snprintf(buf, sizeof buf, "%s", in->target);
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -386,7 +386,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		txn_end(&t);
 	} else {
-		pthread_mutex_lock(&j_lock);
+		pthread_mutex_lock(&journal_lock);
 		in = tree_get(ino);
 		if (!in)
 			err = ENOENT;
@@ -394,7 +394,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			err = EISDIR;
 		else
 			in->nopen++;
-		pthread_mutex_unlock(&j_lock);
+		pthread_mutex_unlock(&journal_lock);
 	}
 	if (err) {
 		fuse_reply_err(req, err);
@@ -402,9 +402,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = ino;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
-		pthread_mutex_lock(&j_lock);
+		pthread_mutex_lock(&journal_lock);
 		tree_put_open(in);
-		pthread_mutex_unlock(&j_lock);
+		pthread_mutex_unlock(&journal_lock);
 	}
 }
 
@@ -413,18 +413,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct tinode *in;
 	size_t n = 0;
-	/* allocated before j_lock is taken: no allocation under it here */
+	/* allocated before journal_lock is taken: no allocation under it here */
 	char *buf = malloc(size ? size : 1);
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	in = tree_get(ino);
 	if (in)
 		n = cache_read(in, buf, size, off);
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 	if (!in)
 		fuse_reply_err(req, ENOENT);
 	else
@@ -487,7 +487,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct tinode *in;
 
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	in = tree_get(ino);
 	if (in) {
 		if (in->ndirty) {
@@ -498,7 +498,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 		tree_put_open(in);
 	}
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 	fuse_reply_err(req, 0);
 }
 
@@ -507,13 +507,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct tinode *in;
 	int err = 0;
 
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	in = tree_get(ino);
 	if (!in)
 		err = ENOENT;
 	else if (!S_ISDIR(in->mode))
 		err = ENOTDIR;
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -528,7 +528,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int err = 0;
 	char *buf;
 
-	/* The reply buffer is allocated before j_lock is taken: no reclaim
+	/* The reply buffer is allocated before journal_lock is taken: no reclaim
 	 * lock is held, so no scope is needed (nor wanted). */
 	if (txfs_hazard == HAZARD_NEEDLESS_NOFS) {
 		/* HAZARD needless-nofs: a NOFS scope around an allocation
@@ -543,7 +543,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	dir = tree_get(ino);
 	if (!dir)
 		err = ENOENT;
@@ -583,7 +583,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 	}
 full:
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -607,9 +607,9 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv;
 	struct tree_stats ts;
 
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	tree_stats(&ts);
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 	memset(&sv, 0, sizeof sv);
 	sv.f_bsize = TXFS_PAGE;
 	sv.f_frsize = TXFS_PAGE;

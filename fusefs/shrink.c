@@ -1,7 +1,7 @@
 /* shrink.c - txfs's reclaim entry points.
  *
  *  - "txfs-fs" (FSR_SHRINKER_FS): writes back dirty pages, drops clean
- *    cache pages and evicts unreferenced (orphan) inodes.  It takes j_lock
+ *    cache pages and evicts unreferenced (orphan) inodes.  It takes journal_lock
  *    through wb_begin(), like forget, fsync and flush.
  *  - "txfs-io" (FSR_SHRINKER_IO): trims the IO layer's queue of records
  *    (writes them out); it takes io_lock.
@@ -86,9 +86,17 @@ void shrink_unregister(void)
  * the first allocation under such a lock, not when a pass happens to hit. */
 void prime_reclaim_graph(void)
 {
+	/* FS reclaim (an allocation that allows FS and IO): the FS shrinker,
+	 * forget, fsync and flush take journal_lock, and io_lock below it */
 	fsr_reclaim_acquire(FSR_GFP_FS | FSR_GFP_IO);
-	pthread_mutex_lock(&j_lock);        /* FS shrinker, forget, fsync, flush */
-	pthread_mutex_unlock(&j_lock);
-	jio_trim(0);                        /* io_lock: the IO shrinker */
+	pthread_mutex_lock(&journal_lock);
+	pthread_mutex_unlock(&journal_lock);
+	pthread_mutex_lock(&io_lock);
+	pthread_mutex_unlock(&io_lock);
 	fsr_reclaim_release(FSR_GFP_FS | FSR_GFP_IO);
+	/* IO reclaim (allowed under NOFS too): the IO shrinker takes io_lock */
+	fsr_reclaim_acquire(FSR_GFP_IO);
+	pthread_mutex_lock(&io_lock);
+	pthread_mutex_unlock(&io_lock);
+	fsr_reclaim_release(FSR_GFP_IO);
 }

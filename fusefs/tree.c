@@ -1,6 +1,6 @@
 /* tree.c - the in-memory inodes and directory entries of txfs.
  *
- * Every function here runs with j_lock held (or single-threaded, at replay)
+ * Every function here runs with journal_lock held (or single-threaded, at replay)
  * and does no journaling: ops.c checks, calls these, then logs a record;
  * replay.c calls the same functions with the logged values.
  */

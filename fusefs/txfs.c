@@ -201,9 +201,9 @@ out_session:
 out_journal:
 	journal_close();
 out_tree:
-	pthread_mutex_lock(&j_lock);
+	pthread_mutex_lock(&journal_lock);
 	tree_destroy();
-	pthread_mutex_unlock(&j_lock);
+	pthread_mutex_unlock(&journal_lock);
 	free(journal);
 out_args:
 	free(co.mountpoint);

@@ -5,8 +5,8 @@
  * append-only journal (journal.c) written by an IO layer with its own lock,
  * replayed at mount (replay.c), and shrinkers (shrink.c).
  *
- * Locking (one order: j_lock, then io_lock):
- *  - j_lock, "the journal lock", guards the tree, the cache and the record
+ * Locking (one order: journal_lock, then io_lock):
+ *  - journal_lock, "the journal lock", guards the tree, the cache and the record
  *    stream.  Metadata changes take it through txn_begin()/txn_end(); the
  *    reclaim paths (FS shrinker, forget, fsync, flush) through
  *    wb_begin()/wb_end().  Read-only ops take it plainly and never allocate
@@ -33,7 +33,7 @@
 /* -o hazard=MODE: each one classic reclaim bug (see README / ops.c) */
 enum hazard {
 	HAZARD_NONE = 0,
-	HAZARD_NOFS_MISSING,   /* txn_begin(): no memalloc_nofs_save under j_lock */
+	HAZARD_NOFS_MISSING,   /* txn_begin(): no memalloc_nofs_save under journal_lock */
 	HAZARD_NOIO_MISSING,   /* jio_submit(): no memalloc_noio_save under io_lock */
 	HAZARD_TXN_NESTING,    /* wb_begin(): reclaim callbacks begin a transaction */
 	HAZARD_SCOPE_LEAK,     /* op_rename(): a nofs save never restored */
@@ -90,7 +90,8 @@ struct tree_stats {
 	uint64_t inodes, orphans, cache_pages, dirty_pages, store_pages;
 };
 
-extern pthread_mutex_t j_lock;
+extern pthread_mutex_t journal_lock;   /* journal.c: "the journal lock" */
+extern pthread_mutex_t io_lock;        /* journal.c: the IO layer's lock */
 
 void tree_init(void);
 void tree_destroy(void);
@@ -113,7 +114,7 @@ unsigned long tree_evict_orphans(unsigned long nr);
 void tree_stat(const struct tinode *in, struct stat *st);
 void tree_stats(struct tree_stats *s);
 int tree_check_name(const char *name);
-/* iterate every inode (j_lock held) */
+/* iterate every inode (journal_lock held) */
 void tree_for_each(void (*fn)(struct tinode *, void *), void *arg);
 uint64_t tree_max_ino(void);
 void tree_set_next_ino(uint64_t next);
@@ -122,7 +123,7 @@ void tree_set_next_ino(uint64_t next);
 int cache_write(struct tinode *in, const char *buf, size_t len, off_t off);
 size_t cache_read(struct tinode *in, char *buf, size_t len, off_t off);
 int cache_truncate(struct tinode *in, uint64_t size);
-/* write back dirty pages into the journal (j_lock held); returns pages */
+/* write back dirty pages into the journal (journal_lock held); returns pages */
 unsigned long cache_writeback(struct tinode *in);
 unsigned long cache_evict_clean(struct tinode *in, unsigned long nr);
 void cache_free(struct tinode *in);
@@ -188,7 +189,7 @@ struct wb {
 void wb_begin(struct wb *w);
 void wb_end(struct wb *w);
 
-/* record builders: allocate the record under j_lock and submit it */
+/* record builders: allocate the record under journal_lock and submit it */
 void jlog_create(const struct tinode *in, const struct tinode *dir, const char *name);
 void jlog_link(const struct tinode *in, const struct tinode *dir, const char *name);
 void jlog_unlink(const struct tinode *dir, const char *name, int rmdir);
