@@ -254,10 +254,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (txfs_hazard == HAZARD_OWN_MOUNT && txfs_mountpoint) {
 		/* HAZARD own-mount: an op that stats a path inside its own
 		 * mount (a daemon looking at "its" files through the VFS).
-		 * Under the shim this fails with EDEADLK; it is ignored. */
+		 * Under the shim this fails with EDEADLK; it is ignored.
+		 * Without the shim it needs another worker thread to answer
+		 * (with -s it hangs).  "/." needs no lookup: a name would wait
+		 * for the directory lock the kernel holds during this CREATE. */
 		char path[PATH_MAX];
 		struct stat st;
-		snprintf(path, sizeof path, "%s/.txfs-own-mount-probe", txfs_mountpoint);
+		snprintf(path, sizeof path, "%s/.", txfs_mountpoint);
 		(void)stat(path, &st);
 	}
 	err = make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &e, fi);

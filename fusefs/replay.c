@@ -137,7 +137,7 @@ static int apply_one(const struct jhdr *h, const char *pl, int apply, int verbos
 		if (!apply)
 			return 0;
 		if (!(in = tree_get(r.ino)))
-			return -ENOENT;
+			return 0;   /* an unlinked, still open file: nothing to do */
 		if (r.valid & FUSE_SET_ATTR_SIZE) {
 			if (!S_ISREG(in->mode))
 				return -EINVAL;
@@ -166,7 +166,7 @@ static int apply_one(const struct jhdr *h, const char *pl, int apply, int verbos
 		if (!apply)
 			return 0;
 		if (!(in = tree_get(r.ino)))
-			return -ENOENT;   /* deleted later: normal */
+			return 0;   /* written back after its unlink: nothing to do */
 		if (!S_ISREG(in->mode) || r.isize > TXFS_MAX_FILE)
 			return -EINVAL;
 		/* pages past the logged size are stale: drop them */

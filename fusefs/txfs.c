@@ -192,6 +192,7 @@ int main(int argc, char *argv[])
 		};
 		ret = fuse_session_loop_mt(se, &cfg);
 	}
+	ret = ret < 0 ? 1 : 0;  /* a signal ending the loop is a normal exit */
 	shrink_unregister();
 	fuse_session_unmount(se);
 out_signals:
@@ -211,5 +212,5 @@ out_args:
 	free(opts.hazard);
 	free((char *)txfs_mountpoint);
 	fuse_opt_free_args(&args);
-	return ret ? 1 : 0;
+	return ret;
 }
