@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* updated under journal_lock; read without it by the shrinker's count */
 uint64_t cache_pages_total, cache_dirty_total, store_pages_total;
+#define INC(v) __atomic_add_fetch(&(v), 1, __ATOMIC_RELAXED)
+#define DEC(v) __atomic_sub_fetch(&(v), 1, __ATOMIC_RELAXED)
 
 static int grow(struct tinode *in, size_t need)
 {
@@ -52,7 +55,7 @@ static struct cpage *page_get(struct tinode *in, size_t i)
 		memset(p->data, 0, TXFS_PAGE);
 	in->cache[i] = p;
 	in->ncache++;
-	cache_pages_total++;
+	INC(cache_pages_total);
 	return p;
 }
 
@@ -61,7 +64,7 @@ static void mark_dirty(struct tinode *in, struct cpage *p)
 	if (!p->dirty) {
 		p->dirty = 1;
 		in->ndirty++;
-		cache_dirty_total++;
+		INC(cache_dirty_total);
 	}
 }
 
@@ -126,17 +129,17 @@ static void page_drop(struct tinode *in, size_t i)
 	if (p) {
 		if (p->dirty) {
 			in->ndirty--;
-			cache_dirty_total--;
+			DEC(cache_dirty_total);
 		}
 		free(p);
 		in->cache[i] = NULL;
 		in->ncache--;
-		cache_pages_total--;
+		DEC(cache_pages_total);
 	}
 	if (in->store[i]) {
 		free(in->store[i]);
 		in->store[i] = NULL;
-		store_pages_total--;
+		DEC(store_pages_total);
 	}
 }
 
@@ -179,14 +182,14 @@ unsigned long cache_writeback(struct tinode *in)
 			in->store[i] = malloc(TXFS_PAGE);
 			if (!in->store[i])
 				break;  /* stays dirty; written back later */
-			store_pages_total++;
+			INC(store_pages_total);
 		}
 		memcpy(in->store[i], p->data, TXFS_PAGE);
 		if (len)
 			jlog_data(in, i, p->data, len);
 		p->dirty = 0;
 		in->ndirty--;
-		cache_dirty_total--;
+		DEC(cache_dirty_total);
 		n++;
 	}
 	return n;
@@ -202,7 +205,7 @@ unsigned long cache_evict_clean(struct tinode *in, unsigned long nr)
 		free(p);
 		in->cache[i] = NULL;
 		in->ncache--;
-		cache_pages_total--;
+		DEC(cache_pages_total);
 		n++;
 	}
 	return n;
@@ -230,7 +233,7 @@ int store_write(struct tinode *in, uint64_t pgidx, const char *data, size_t len)
 		in->store[pgidx] = calloc(1, TXFS_PAGE);
 		if (!in->store[pgidx])
 			return -ENOMEM;
-		store_pages_total++;
+		INC(store_pages_total);
 	}
 	memcpy(in->store[pgidx], data, len);
 	memset(in->store[pgidx] + len, 0, TXFS_PAGE - len);

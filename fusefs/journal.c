@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 pthread_mutex_t journal_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -158,7 +159,7 @@ static unsigned long flush_locked(unsigned long nr)
 		pend_head = b->next;
 		if (!pend_head)
 			pend_tail = &pend_head;
-		pend_n--;
+		__atomic_sub_fetch(&pend_n, 1, __ATOMIC_RELAXED);
 		pend_bytes -= b->len;
 		free(b->rec);
 		free(b);
@@ -190,7 +191,7 @@ static void jio_submit(void *rec)
 	b->next = NULL;
 	*pend_tail = b;
 	pend_tail = &b->next;
-	pend_n++;
+	__atomic_add_fetch(&pend_n, 1, __ATOMIC_RELAXED);
 	pend_bytes += b->len;
 	if (pend_bytes > JIO_HIGH || (jfd < 0 && pend_n > 64))
 		flush_locked(~0ul);
@@ -235,6 +236,13 @@ int journal_open(const char *path)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fprintf(stderr, "txfs: journal %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	/* one daemon per journal: a second writer would interleave records */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "txfs: journal %s: %s\n", path,
+			errno == EWOULDBLOCK ? "in use by another txfs" : strerror(errno));
+		close(fd);
 		return -1;
 	}
 	if (replay_fd(fd, 1, 0, &r) < 0) {

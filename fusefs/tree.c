@@ -436,7 +436,6 @@ void tree_stat(const struct tinode *in, struct stat *st)
 	st->st_rdev = in->rdev;
 	st->st_size = (off_t)in->size;
 	st->st_blksize = TXFS_PAGE;
-	st->st_blocks = (blkcnt_t)((in->ncache + 0) * (TXFS_PAGE / 512));
 	if (S_ISREG(in->mode))
 		st->st_blocks = (blkcnt_t)(((in->size + TXFS_PAGE - 1) / TXFS_PAGE) * (TXFS_PAGE / 512));
 	st->st_atim = in->atime;

@@ -73,6 +73,20 @@ PY
 	txfs_umount "$mnt"
 	echo "ok: round $1: $(wc -l < "$TMPD/before.$1") entries survive kill -9 and replay"
 }
+# a second daemon on a journal in use is refused, and mounts nothing
+txfs_mount "$mnt" -o journal="$J" || exit 1
+mkdir -p "$TMPD/mnt2"
+"$TXFS" -f -o journal="$J" "$TMPD/mnt2" 2>"$TMPD/err2" &
+p2=$!
+TXFS_PIDS="$TXFS_PIDS $p2"
+wait $p2
+rc=$?
+if [ $rc = 0 ] || ! grep -q "in use" "$TMPD/err2" || is_mounted "$TMPD/mnt2"; then
+	echo "FAIL: a second txfs on the same journal: status $rc: $(cat "$TMPD/err2")"
+	exit 1
+fi
+txfs_umount "$mnt"
+echo "ok: a journal in use is refused"
 round 1
 round 2
 # a clean unmount keeps it all too, in memory of the last round
