@@ -275,3 +275,25 @@ int journal_dump(const char *path)
 	       r.stop ? "cut: " : "clean", r.stop ? r.stop : "");
 	return 0;
 }
+
+/* --check-journal: replay into an in-memory tree without changing the file */
+int journal_check(const char *path)
+{
+	struct replay_result r;
+	struct tree_stats ts;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "txfs: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	tree_init();
+	replay_fd(fd, 1, 0, &r);
+	close(fd);
+	tree_stats(&ts);
+	printf("records=%" PRIu64 " applied=%" PRIu64 " failed=%" PRIu64 " inodes=%" PRIu64
+	       " data_pages=%" PRIu64 " end=%lld size=%lld %s%s\n", r.records, r.applied,
+	       r.failed, ts.inodes, ts.store_pages, (long long)r.end, (long long)r.file_size,
+	       r.stop ? "cut: " : "clean", r.stop ? r.stop : "");
+	tree_destroy();
+	return 0;
+}

@@ -385,6 +385,7 @@ void tree_maybe_orphan(struct tinode *in)
 	 * oldest are evicted here so memory stays bounded without one */
 	in->orphan = 1;
 	in->onext = NULL;
+	cache_free(in);         /* its data can never be read again */
 	if (orphan_tail)
 		orphan_tail->onext = in;
 	else

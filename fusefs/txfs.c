@@ -88,12 +88,13 @@ static const struct fuse_opt txfs_opt_spec[] = {
 static void usage(const char *prog)
 {
 	printf("usage: %s [options] MOUNTPOINT\n"
-	       "       %s --dump-journal FILE\n\n"
+	       "       %s --dump-journal FILE     print the records\n"
+	       "       %s --check-journal FILE    replay in memory, print a summary\n\n"
 	       "txfs options:\n"
 	       "    -o journal=FILE        persist to (and replay) this journal\n"
 	       "    -o hazard=MODE         none nofs-missing noio-missing txn-nesting\n"
 	       "                           scope-leak needless-nofs own-mount\n\n",
-	       prog, prog);
+	       prog, prog, prog);
 }
 
 /* an absolute path for a file that may not exist yet */
@@ -121,6 +122,8 @@ int main(int argc, char *argv[])
 
 	if (argc == 3 && strcmp(argv[1], "--dump-journal") == 0)
 		return journal_dump(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--check-journal") == 0)
+		return journal_check(argv[2]);
 
 	if (fuse_opt_parse(&args, &opts, txfs_opt_spec, NULL) == -1)
 		return 2;

@@ -217,6 +217,7 @@ struct replay_result {
 /* apply=0: only scan (dump mode prints when verbose) */
 int replay_fd(int fd, int apply, int verbose, struct replay_result *r);
 int journal_dump(const char *path);
+int journal_check(const char *path);   /* replay into memory, read-only */
 
 /* ---- shrink.c ------------------------------------------------------ */
 void shrink_register(void);
