@@ -6,3 +6,4 @@ fusefs_txfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 fusefs_txfs_LDADD = $(FUSE3_LIBS) -lpthread
 # exported symbols: the shim names our functions and locks in its reports
 fusefs_txfs_LDFLAGS = -rdynamic
+EXTRA_DIST += fusefs/README.md
