@@ -65,14 +65,14 @@ def mounted():
 
 def mount(j):
     p = subprocess.Popen([txfs, "-f", "-o", "journal=" + j, mnt], stderr=log)
-    for _ in range(200):
+    for _ in range(400):            # up to 20 s
         if mounted():
             return p
         if p.poll() is not None:
             raise SystemExit("FAIL: txfs died mounting %s (status %s)" % (j, p.returncode))
         time.sleep(0.05)
     p.kill()
-    raise SystemExit("FAIL: no mount after 10 s")
+    raise SystemExit("FAIL: no mount after 20 s")
 
 def umount(p):
     subprocess.run(["fusermount3", "-u", mnt], check=False)
