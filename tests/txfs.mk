@@ -6,3 +6,10 @@ TESTS += $(TXFS_TESTS)
 check_PROGRAMS += tests/txfs/posix
 tests_txfs_posix_SOURCES = tests/txfs/posix.c
 EXTRA_DIST += $(TXFS_TESTS) tests/txfs/lib.sh tests/workload.sh
+
+# txfs under the shim: every hazard mode in both pass modes (needs the shim,
+# so not in a sanitizer build).
+if !SANITIZED
+TESTS += tests/txfs/shim-modes.sh
+endif
+EXTRA_DIST += tests/txfs/shim-modes.sh
