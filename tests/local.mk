@@ -7,4 +7,5 @@ include tests/hazard.mk
 include tests/bench/local.mk
 include tests/stress/local.mk
 include tests/fuzz/local.mk
+include tests/faults/local.mk
 include tests/report.mk
