@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 		DIR *d = opendir(argv[a]);
 		struct dirent *e;
 		while (d && (e = readdir(d))) {
-			if (e->d_name[0] == '.')
+			if (e->d_name[0] == '.' || !strcmp(e->d_name, "README"))
 				continue;
 			char p[4096];
 			snprintf(p, sizeof p, "%s/%s", argv[a], e->d_name);
