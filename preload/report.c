@@ -496,8 +496,10 @@ static void put_json_frame(struct buf *b, const struct fsr_sym *f)
 	put(b, "}");
 }
 
-static char text_buf[256 * 1024];
-static char json_buf[256 * 1024];
+/* worst case: 8 stacks of 64 frames (plus inlined) with long names; BSS
+ * pages that no report touches cost nothing */
+static char text_buf[512 * 1024];
+static char json_buf[512 * 1024];
 
 static unsigned int depth(void)
 {
@@ -520,7 +522,7 @@ static int system_module(const char *m)
 
 static size_t format_text(const struct fsr_hazard *h)
 {
-	struct buf b = { text_buf, sizeof text_buf - 64, 0 };
+	struct buf b = { text_buf, sizeof text_buf - 1024, 0 };   /* room for SUMMARY */
 	const char *level = h->level == FSR_ERROR ? "ERROR" : "WARNING";
 	pid_t pid = fsr_pid ? fsr_pid : getpid();
 	text_buf[0] = 0;
