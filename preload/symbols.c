@@ -326,6 +326,10 @@ int fsr_sym_data(const void *addr, char *buf, size_t len)
 
 void fsr_sym_atfork_child(void)
 {
+	/* another thread was inside libdw when we forked: its Dwfl may be
+	 * half-changed; leave it (leaked) and build a new one when needed */
+	if (sym_lock.v)
+		dwfl = NULL;
 	sym_lock.v = 0;
 }
 
