@@ -11,8 +11,8 @@ trap 'rm -rf "$d"' EXIT
 fail=0
 ok() { echo "ok   $*"; }
 no() { echo "FAIL $*"; fail=1; }
-run() { # run OPTIONS PROGRAM: stdout+stderr to $d/out, status to $rc
-	timeout 60 env FSRECLAIM_OPTIONS="$1" LD_PRELOAD="$shim" "$b/tests/report/$2" >"$d/out" 2>&1
+run() { # run OPTIONS PROGRAM [ARG]: stdout+stderr to $d/out, status to $rc
+	timeout 60 env FSRECLAIM_OPTIONS="$1" LD_PRELOAD="$shim" "$b/tests/report/$2" ${3:+"$3"} >"$d/out" 2>&1
 	rc=$?
 }
 mark=$(grep -n 'MARK: bogus restore' "$s/tests/report/imbalance.c" | cut -d: -f1)
@@ -51,6 +51,13 @@ run "suppressions=$d/missing.supp" imbalance
 [ $rc = 2 ] && grep -q "suppressions.*$d/missing.supp" "$d/out" && ok "missing suppressions file: status 2" || no "missing: $rc $(cat "$d/out")"
 run "exitcode=7" imbalance
 [ $rc = 7 ] && ok "exitcode=7" || no "exitcode=7: status $rc"
+
+cmark=$(grep -n 'MARK: child restore' "$s/tests/report/imbalance.c" | cut -d: -f1)
+run "json_path=$d/f" imbalance fork
+cpid=$(sed -n 's/^child \([0-9]*\) status.*/\1/p' "$d/out")
+grep -qE "^==$cpid==fsreclaim: WARNING: scope-imbalance" "$d/out" && grep -qE "in child_restore .*imbalance\.c:$cmark\$" "$d/out" \
+	&& grep -q "^child $cpid status 66" "$d/out" && [ -s "$d/f.$cpid" ] \
+	&& ok "forked child reports with its own pid, stack and JSON file" || no "fork: $(cat "$d/out")"
 
 slow=$(grep -n 'MARK: slow scan' "$s/tests/report/slowshrink.c" | cut -d: -f1)
 run "interval=1:times=1:timeout_ms=100" slowshrink
