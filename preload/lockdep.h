@@ -1,5 +1,106 @@
-/* lockdep.h - lock classes and the fs_reclaim graph (lock.c, graph.c). */
+/* lockdep.h - lock classes and the fs_reclaim graph (lock.c, graph.c),
+ * used by the interposers in lockwrap.c.
+ *
+ * Instances (lock addresses) map to classes in a bounded, set-associative
+ * table; a class is keyed by its init site (pthread_mutex_init caller), by
+ * the lock's own address when it lives in a loaded object's data (a static
+ * initializer), else by its first acquisition site.  Classes 1 and 2 are the
+ * pseudo-locks fs_reclaim and io_reclaim.  The dependency graph is a
+ * bit-matrix of nibbles (one per class pair) read without locks; only a new
+ * edge (or a new read/write flavour of one) takes the graph lock. */
 #ifndef FSR_LOCKDEP_H
 #define FSR_LOCKDEP_H
 #include "fsr.h"
+
+#define FSR_MAX_CLASSES    4096
+#define FSR_CLS_FS_RECLAIM 1
+#define FSR_CLS_IO_RECLAIM 2
+#define FSR_CLS_FIRST      3
+
+struct fsr_lock_class {
+	uintptr_t key;           /* init site, static address or first site */
+	const void *rep;         /* first instance seen (for its name) */
+	void *site;              /* init or first acquisition site */
+	unsigned short kind;     /* FSR_LOCK_* */
+	unsigned char is_static; /* rep lives in a loaded object's data */
+	unsigned char excluded;  /* fsr_lock_exclude: kept out of the graph */
+};
+extern struct fsr_lock_class fsr_classes[FSR_MAX_CLASSES] FSR_HIDDEN;
+extern unsigned int fsr_nclasses FSR_HIDDEN;   /* ids in use: [1, fsr_nclasses) */
+
+/* ---- lock.c ---- */
+/* class of a lock instance, learned on first sight; 0: untracked/excluded */
+unsigned int fsr_lock_class(const void *lock, int kind, void *site) FSR_HIDDEN;
+/* pthread_mutex_init and friends: the instance's class is its init site */
+void fsr_lock_init_instance(const void *lock, int kind, void *site) FSR_HIDDEN;
+/* pthread_mutex_destroy: forget the instance */
+void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
+/* the lock was taken: push it on t->held[]; with edges, record held -> it
+ * and (in reclaim) fs_reclaim -> it */
+void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
+		       void *site, int edges) FSR_HIDDEN;
+void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
+static inline void fsr_lock_released(struct fsr_thread *t, const void *lock)
+{
+	int n = t->nheld;
+	if (n && t->held[n - 1].lock == lock)
+		t->nheld = n - 1;
+	else if (n)
+		fsr_lock_released_slow(t, lock);
+}
+/* a blocking acquisition found the lock taken.  Records the dependency
+ * edges now (before blocking, so a prediction is never lost to a hang) and
+ * returns the class.  For a reclaim callback of a handoff pass it first
+ * looks for a wait-for chain to the waiting allocator (*chain set). */
+unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind, int read,
+				void *site, int *chain) FSR_HIDDEN;
+/* does the calling reclaimer (serving pass p) wait, directly or through
+ * blocked threads, for a lock its allocator holds?  With report set, print
+ * reclaim-deadlock and release the allocator.  Returns 1 when a chain exists. */
+int fsr_lock_deadlock_check(struct fsr_thread *t, const void *lock, int report) FSR_HIDDEN;
+/* is t a reclaimer running a handoff pass whose allocator still waits? */
+static inline int fsr_lock_serving_handoff(const struct fsr_thread *t)
+{
+	const struct fsr_pass *p = t->pass;
+	return t->in_reclaim && p && p->handoff && p->allocator != t &&
+	       __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == FSR_PASS_RUNNING;
+}
+
+/* ---- graph.c ---- */
+/* record held -> cls for every held lock and reclaim -> cls in reclaim.
+ * quiet: a cycle found is remembered as reported but not printed (the
+ * caller reports the real deadlock instead). */
+void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;
+/* nibble of the edge a -> b: bit 1 seen, 2 source held for write, 4 target
+ * taken for write */
+#define FSR_EDGE_SEEN 1u
+#define FSR_EDGE_SRCW 2u
+#define FSR_EDGE_DSTW 4u
+extern uint8_t fsr_graph_matrix[FSR_MAX_CLASSES][FSR_MAX_CLASSES / 2] FSR_HIDDEN;
+static inline unsigned int fsr_graph_edge(unsigned int a, unsigned int b)
+{
+	uint8_t v = __atomic_load_n(&fsr_graph_matrix[a][b >> 1], __ATOMIC_RELAXED);
+	return (b & 1) ? v >> 4 : v & 15u;
+}
+void fsr_graph_edge_slow(struct fsr_thread *t, unsigned int a, unsigned int b,
+			 unsigned int flags, int quiet) FSR_HIDDEN;
+static inline void fsr_graph_edge_check(struct fsr_thread *t, unsigned int a, unsigned int b,
+					unsigned int flags, int quiet)
+{
+	if ((fsr_graph_edge(a, b) & flags) != flags)
+		fsr_graph_edge_slow(t, a, b, flags, quiet);
+}
+/* the pseudo-lock a thread in reclaim holds (0: none) */
+static inline unsigned int fsr_graph_reclaim_class(const struct fsr_thread *t)
+{
+	if (!t->in_reclaim)
+		return 0;
+	unsigned int g = t->reclaim_gfp;
+	if (!(g & (FSR_GFP_FS | FSR_GFP_IO)))
+		g = FSR_GFP_FS;
+	return (g & FSR_GFP_FS) ? FSR_CLS_FS_RECLAIM : FSR_CLS_IO_RECLAIM;
+}
+/* name of a class for reports */
+void fsr_class_name(unsigned int cls, char *buf, size_t len) FSR_HIDDEN;
+
 #endif
