@@ -1,1 +1,19 @@
-# tests tests
+# Hazard detection: small multi-threaded programs, each with one hazard
+# (or none), driven by tests/hazard/hazards.sh.
+if !SANITIZED
+HZ_CFLAGS = $(AM_CFLAGS) -g -O1 -pthread -I$(top_srcdir)/preload
+check_PROGRAMS += tests/hazard/hz_table tests/hazard/hz_cycle3 tests/hazard/hz_sync \
+	tests/hazard/hz_stress tests/hazard/hz_nofs
+tests_hazard_hz_table_CFLAGS = $(HZ_CFLAGS)
+tests_hazard_hz_table_LDADD = -lpthread
+tests_hazard_hz_cycle3_CFLAGS = $(HZ_CFLAGS)
+tests_hazard_hz_cycle3_LDADD = -lpthread
+tests_hazard_hz_sync_CFLAGS = $(HZ_CFLAGS)
+tests_hazard_hz_sync_LDADD = -lpthread
+tests_hazard_hz_stress_CFLAGS = $(HZ_CFLAGS)
+tests_hazard_hz_stress_LDADD = -lpthread
+tests_hazard_hz_nofs_CFLAGS = $(HZ_CFLAGS)
+tests_hazard_hz_nofs_LDADD = -lpthread
+TESTS += tests/hazard/hazards.sh
+endif
+EXTRA_DIST += tests/hazard/hazards.sh
