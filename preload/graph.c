@@ -281,6 +281,12 @@ static void build_inversion(struct fsr_thread *t, const uint16_t *c0, int n)
 		memcpy(l->name, nm[i], sizeof l->name);
 		l->cls = cyc[i];
 		l->site = fsr_classes[cyc[i]].site;
+		/* where this thread took it, if it holds it */
+		for (int k = 0; k < t->nheld; k++)
+			if (t->held[k].cls == cyc[i]) {
+				fsr_lock_name(t->held[k].lock, l->name, sizeof l->name);
+				l->site = t->held[k].site;
+			}
 	}
 	/* stacks: each edge's first sighting, in chain order */
 	for (int i = 0; i < n && inv.nstacks < FSR_MAX_REPORT_STACKS; i++) {
