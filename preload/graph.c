@@ -497,10 +497,18 @@ void fsr_graph_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned 
 
 /* ---- the calls from the core ---- */
 
-void fsr_graph_might_alloc(struct fsr_thread *t, unsigned int gfp)
+/* held sets (by signature) that had all their edges to the reclaim
+ * pseudo-locks at an allocation with this gfp */
+#define MA_MEMO 8
+static __thread struct { uint64_t sig; unsigned int gfp; } ma_memo[MA_MEMO] __attribute__((tls_model("initial-exec")));
+
+__attribute__((noinline)) static void might_alloc_slow(struct fsr_thread *t, unsigned int gfp, uint64_t sig)
 {
+	unsigned int slot = (unsigned int)(sig >> 61);
 	if (nofs_tls.active && !(gfp & FSR_GFP_FS))
 		nofs_note_held(t);
+	if (ma_memo[slot].sig == sig && ma_memo[slot].gfp == gfp)
+		return;
 	for (int i = 0; i < t->nheld; i++) {
 		const struct fsr_held *h = &t->held[i];
 		unsigned int c = h->cls, w = h->read ? 0 : FSR_EDGE_SRCW;
@@ -511,6 +519,17 @@ void fsr_graph_might_alloc(struct fsr_thread *t, unsigned int gfp)
 		if (gfp & FSR_GFP_IO)
 			fsr_graph_edge_check(t, c, FSR_CLS_IO_RECLAIM, FSR_EDGE_SEEN | FSR_EDGE_DSTW | w, 0);
 	}
+	ma_memo[slot].sig = sig;
+	ma_memo[slot].gfp = gfp;
+}
+
+void fsr_graph_might_alloc(struct fsr_thread *t, unsigned int gfp)
+{
+	uint64_t sig = fsr_held_sig;
+	unsigned int slot = (unsigned int)(sig >> 61);
+	if (likely(!nofs_tls.active && ma_memo[slot].sig == sig && ma_memo[slot].gfp == gfp))
+		return;
+	might_alloc_slow(t, gfp, sig);
 }
 
 void fsr_graph_reclaim_enter(struct fsr_thread *t, unsigned int gfp)

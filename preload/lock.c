@@ -18,30 +18,20 @@ struct fsr_lock_class fsr_classes[FSR_MAX_CLASSES];
 unsigned int fsr_nclasses = FSR_CLS_FIRST;
 
 /* ---- instances ---- */
-#define INST_BITS 18
-#define INST_WAYS 7
-struct inst_bucket {
-	uint32_t lock;           /* writers only */
-	uint32_t clock;          /* next way to evict */
-	uint64_t e[INST_WAYS];   /* (addr << 16) | cls; 0: empty */
-} __attribute__((aligned(64)));
-static struct inst_bucket inst[1u << INST_BITS];
+struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS];
+__thread uint64_t fsr_held_sig __attribute__((tls_model("initial-exec")));
 
-static inline struct inst_bucket *bucket_of(const void *lock)
+void fsr_held_resig(struct fsr_thread *t)
 {
-	uint64_t h = ((uintptr_t)lock >> 3) * 0x9e3779b97f4a7c15ull;
-	return &inst[h >> (64 - INST_BITS)];
+	uint64_t s = 0;
+	for (int i = 0; i < t->nheld; i++)
+		s += fsr_held_mix(t->held[i].cls, t->held[i].read);
+	fsr_held_sig = s;
 }
-
-static inline unsigned int inst_lookup(struct inst_bucket *b, uintptr_t a)
-{
-	for (int i = 0; i < INST_WAYS; i++) {
-		uint64_t w = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
-		if ((w >> 16) == a)
-			return (unsigned int)(w & 0xffff);
-	}
-	return 0;
-}
+#define INST_WAYS FSR_INST_WAYS
+#define inst_bucket fsr_inst_bucket
+#define bucket_of fsr_inst_bucket_of
+#define inst_lookup fsr_inst_lookup
 
 static void bucket_lock(struct inst_bucket *b)
 {
@@ -189,7 +179,7 @@ static unsigned int class_get(uintptr_t key, const void *rep, void *site, int ki
 	return c;
 }
 
-static unsigned int learn(const void *lock, int kind, void *site, int init)
+unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	t->busy++;
@@ -207,17 +197,9 @@ static unsigned int learn(const void *lock, int kind, void *site, int init)
 	return c;
 }
 
-unsigned int fsr_lock_class(const void *lock, int kind, void *site)
-{
-	unsigned int c = inst_lookup(bucket_of(lock), (uintptr_t)lock);
-	if (unlikely(!c))
-		c = learn(lock, kind, site, 0);
-	return c;
-}
-
 void fsr_lock_init_instance(const void *lock, int kind, void *site)
 {
-	learn(lock, kind, site, 1);
+	fsr_lock_learn(lock, kind, site, 1);
 }
 
 void fsr_lock_exclude_addr(const void *lock)
@@ -236,36 +218,18 @@ void fsr_lock_exclude_addr(const void *lock)
 	for (int i = 0; i < t->nheld; i++)
 		if (t->held[i].lock == lock)
 			t->held[i].cls = 0;
+	fsr_held_resig(t);
 	t->busy--;
 }
 
 /* ---- held locks ---- */
-
-void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
-		       void *site, int edges)
-{
-	unsigned int c = fsr_lock_class(lock, kind, site);
-	if (c && fsr_classes[c].excluded)
-		c = 0;
-	if (c && edges && (t->nheld || t->in_reclaim))
-		fsr_graph_acquire(t, c, read, 0);
-	int n = t->nheld;
-	if (n < FSR_MAX_HELD) {
-		struct fsr_held *h = &t->held[n];
-		h->lock = lock;
-		h->cls = c;
-		h->kind = (unsigned short)kind;
-		h->read = (unsigned short)read;
-		h->site = site;
-		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
-	}
-}
 
 void fsr_lock_released_slow(struct fsr_thread *t, const void *lock)
 {
 	int n = t->nheld;
 	for (int i = n - 1; i >= 0; i--)
 		if (t->held[i].lock == lock) {
+			fsr_held_sig -= fsr_held_mix(t->held[i].cls, t->held[i].read);
 			memmove(&t->held[i], &t->held[i + 1], (size_t)(n - i - 1) * sizeof t->held[0]);
 			__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
 			return;
@@ -276,6 +240,7 @@ void fsr_lock_thread_exit(struct fsr_thread *t)
 {
 	t->nheld = 0;
 	t->blocked_on = NULL;
+	fsr_held_sig = 0;
 }
 
 unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind, int read,

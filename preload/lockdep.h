@@ -29,23 +29,84 @@ extern struct fsr_lock_class fsr_classes[FSR_MAX_CLASSES] FSR_HIDDEN;
 extern unsigned int fsr_nclasses FSR_HIDDEN;   /* ids in use: [1, fsr_nclasses) */
 
 /* ---- lock.c ---- */
-/* class of a lock instance, learned on first sight; 0: untracked/excluded */
-unsigned int fsr_lock_class(const void *lock, int kind, void *site) FSR_HIDDEN;
+/* instances: 2^18 buckets of 7 words (address << 16) | class, read without locks */
+#define FSR_INST_BITS 18
+#define FSR_INST_WAYS 7
+struct fsr_inst_bucket {
+	uint32_t lock;           /* writers only */
+	uint32_t clock;          /* next way to evict */
+	uint64_t e[FSR_INST_WAYS];
+} __attribute__((aligned(64)));
+extern struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS] FSR_HIDDEN;
+/* signature of this thread's held[] (sum of a hash of each entry's class and
+ * mode): graph.c remembers which held sets had all their edges already */
+extern __thread uint64_t fsr_held_sig __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+static inline uint64_t fsr_held_mix(unsigned int cls, int read)
+{
+	return cls ? ((uint64_t)(cls * 2u + (read ? 1u : 0u)) * 0x9e3779b97f4a7c15ull) ^ 0x5851f42d4c957f2dull : 0;
+}
+
+static inline struct fsr_inst_bucket *fsr_inst_bucket_of(const void *lock)
+{
+	uint64_t h = ((uintptr_t)lock >> 3) * 0x9e3779b97f4a7c15ull;
+	return &fsr_inst[h >> (64 - FSR_INST_BITS)];
+}
+static inline unsigned int fsr_inst_lookup(const struct fsr_inst_bucket *b, uintptr_t a)
+{
+	for (int i = 0; i < FSR_INST_WAYS; i++) {
+		uint64_t w = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
+		if ((w >> 16) == a)
+			return (unsigned int)(w & 0xffff);
+	}
+	return 0;
+}
+/* learn an instance seen for the first time (or forgotten) */
+unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init) FSR_HIDDEN;
+/* class of a lock instance, learned on first sight; 0: untracked */
+static inline unsigned int fsr_lock_class(const void *lock, int kind, void *site)
+{
+	unsigned int c = fsr_inst_lookup(fsr_inst_bucket_of(lock), (uintptr_t)lock);
+	if (unlikely(!c))
+		c = fsr_lock_learn(lock, kind, site, 0);
+	return c;
+}
 /* pthread_mutex_init and friends: the instance's class is its init site */
 void fsr_lock_init_instance(const void *lock, int kind, void *site) FSR_HIDDEN;
 /* pthread_mutex_destroy: forget the instance */
 void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
+void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;
 /* the lock was taken: push it on t->held[]; with edges, record held -> it
  * and (in reclaim) fs_reclaim -> it */
-void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
-		       void *site, int edges) FSR_HIDDEN;
+static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
+				     void *site, int edges)
+{
+	unsigned int c = fsr_lock_class(lock, kind, site);
+	if (unlikely(c && fsr_classes[c].excluded))
+		c = 0;
+	if (c && edges && unlikely(t->nheld | t->in_reclaim))
+		fsr_graph_acquire(t, c, read, 0);
+	int n = t->nheld;
+	if (likely(n < FSR_MAX_HELD)) {
+		struct fsr_held *h = &t->held[n];
+		h->lock = lock;
+		h->cls = c;
+		h->kind = (unsigned short)kind;
+		h->read = (unsigned short)read;
+		h->site = site;
+		fsr_held_sig += fsr_held_mix(c, read);
+		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	}
+}
 void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
+/* recompute fsr_held_sig after held[] was changed in place */
+void fsr_held_resig(struct fsr_thread *t) FSR_HIDDEN;
 static inline void fsr_lock_released(struct fsr_thread *t, const void *lock)
 {
 	int n = t->nheld;
-	if (n && t->held[n - 1].lock == lock)
-		t->nheld = n - 1;
-	else if (n)
+	if (likely(n && t->held[n - 1].lock == lock)) {
+		fsr_held_sig -= fsr_held_mix(t->held[n - 1].cls, t->held[n - 1].read);
+		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
+	} else if (n)
 		fsr_lock_released_slow(t, lock);
 }
 /* a blocking acquisition found the lock taken.  Records the dependency

@@ -316,6 +316,7 @@ static void held_put(struct fsr_thread *t, const struct fsr_held *h)
 	int n = t->nheld;
 	if (n < FSR_MAX_HELD) {
 		t->held[n] = *h;
+		fsr_held_sig += fsr_held_mix(h->cls, h->read);
 		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
 	}
 }
