@@ -15,7 +15,7 @@
 static pthread_mutex_t inode_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lru_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t journal_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *volatile keep;
+static __thread void *volatile keep;   /* per thread: threads churn at once */
 static int ordered;
 
 static unsigned long lru_count(struct fsr_shrinker *s, unsigned int gfp) { (void)s; (void)gfp; return 10; }

@@ -19,7 +19,7 @@ static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
 static int q_items, stop;
 static unsigned long lru_n = 1000;
-static void *volatile keep;
+static __thread void *volatile keep;   /* per thread: threads churn at once */
 /* free(malloc()) would be optimised away */
 static void churn(size_t n) { keep = malloc(n); free(keep); }
 

@@ -26,7 +26,7 @@ static pthread_spinlock_t stat_lock;
 static mtx_t c11_lock;
 static int go, locked;
 static const char *mode;
-static void *volatile keep;
+static __thread void *volatile keep;   /* per thread: threads churn at once */
 
 static unsigned long count(struct fsr_shrinker *s, unsigned int gfp) { (void)s; (void)gfp; return 10; }
 __attribute__((noinline)) static unsigned long scan_state(struct fsr_shrinker *s, unsigned long nr, unsigned int gfp)

@@ -18,7 +18,7 @@
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long nentries = 1000;
 static int fixed;
-static void *volatile keep;
+static __thread void *volatile keep;   /* per thread: threads churn at once */
 
 static unsigned long count_entries(struct fsr_shrinker *s, unsigned int gfp)
 {
