@@ -495,6 +495,22 @@ void fsr_graph_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned 
 	t->busy--;
 }
 
+/* ---- fork ---- */
+void fsr_graph_atfork_prepare(void)
+{
+	fsr_mutex_lock(&graph_lock);
+	fsr_mutex_lock(&nofs_lock);
+}
+void fsr_graph_atfork_parent(void)
+{
+	fsr_mutex_unlock(&nofs_lock);
+	fsr_mutex_unlock(&graph_lock);
+}
+void fsr_graph_atfork_child(void)
+{
+	nofs_lock.v = graph_lock.v = 0;
+}
+
 /* ---- the calls from the core ---- */
 
 /* held sets (by signature) that had all their edges to the reclaim

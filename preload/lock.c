@@ -33,45 +33,46 @@ void fsr_held_resig(struct fsr_thread *t)
 #define bucket_of fsr_inst_bucket_of
 #define inst_lookup fsr_inst_lookup
 
-static void bucket_lock(struct inst_bucket *b)
-{
-	while (__atomic_exchange_n(&b->lock, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&b->lock, __ATOMIC_RELAXED))
-			__builtin_ia32_pause();
-}
-static void bucket_unlock(struct inst_bucket *b) { __atomic_store_n(&b->lock, 0, __ATOMIC_RELEASE); }
-
+/* Writers never lock a bucket (a fork could leave it locked forever): an
+ * entry changes by compare-and-swap.  Two threads learning two addresses
+ * race for a way and one retries; a duplicate entry for one address is
+ * harmless (both carry a class of it) and ages out. */
 static void inst_store(const void *lock, unsigned int cls)
 {
 	struct inst_bucket *b = bucket_of(lock);
 	uintptr_t a = (uintptr_t)lock;
 	uint64_t w = ((uint64_t)a << 16) | cls;
-	int i, freeway = -1;
-	bucket_lock(b);
-	for (i = 0; i < INST_WAYS; i++) {
-		uint64_t o = b->e[i];
-		if ((o >> 16) == a)
-			break;
-		if (!o && freeway < 0)
-			freeway = i;
+	for (int tries = 0; tries < 16; tries++) {
+		int i, freeway = -1;
+		uint64_t o = 0;
+		for (i = 0; i < INST_WAYS; i++) {
+			o = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
+			if ((o >> 16) == a)
+				break;
+			if (!o && freeway < 0)
+				freeway = i;
+		}
+		if (i == INST_WAYS) {
+			i = freeway >= 0 ? freeway
+					 : (int)(__atomic_fetch_add(&b->clock, 1, __ATOMIC_RELAXED) % INST_WAYS);
+			o = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
+			if (freeway >= 0 && o)
+				continue;
+		}
+		if (__atomic_compare_exchange_n(&b->e[i], &o, w, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			return;
 	}
-	if (i == INST_WAYS)
-		i = freeway >= 0 ? freeway : (int)(b->clock++ % INST_WAYS);
-	__atomic_store_n(&b->e[i], w, __ATOMIC_RELEASE);
-	bucket_unlock(b);
 }
 
 void fsr_lock_forget_instance(const void *lock)
 {
 	struct inst_bucket *b = bucket_of(lock);
 	uintptr_t a = (uintptr_t)lock;
-	if (!inst_lookup(b, a))
-		return;
-	bucket_lock(b);
-	for (int i = 0; i < INST_WAYS; i++)
-		if ((b->e[i] >> 16) == a)
-			__atomic_store_n(&b->e[i], 0, __ATOMIC_RELEASE);
-	bucket_unlock(b);
+	for (int i = 0; i < INST_WAYS; i++) {
+		uint64_t o = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
+		if ((o >> 16) == a)
+			__atomic_compare_exchange_n(&b->e[i], &o, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
 }
 
 /* ---- is an address in a loaded object's writable data? ---- */
@@ -135,6 +136,8 @@ static int addr_is_static(const void *p)
 static uint16_t cls_hash[CLS_HASH];
 static struct fsr_mutex cls_lock;
 static int cls_full_said;
+
+static struct fsr_mutex snap_lock;      /* the wait-for check, one at a time */
 
 #define MAX_EXCLUDED 256
 static const void *excluded[MAX_EXCLUDED];
@@ -260,6 +263,26 @@ unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind
 	return c;
 }
 
+/* ---- fork: no lock of ours may stay held in the child ---- */
+void fsr_lock_atfork_prepare(void)
+{
+	fsr_mutex_lock(&snap_lock);
+	fsr_mutex_lock(&cls_lock);
+	fsr_mutex_lock(&segs_lock);
+}
+
+void fsr_lock_atfork_parent(void)
+{
+	fsr_mutex_unlock(&segs_lock);
+	fsr_mutex_unlock(&cls_lock);
+	fsr_mutex_unlock(&snap_lock);
+}
+
+void fsr_lock_atfork_child(void)
+{
+	segs_lock.v = cls_lock.v = snap_lock.v = 0;
+}
+
 /* ---- the wait-for chain ---- */
 
 #define SNAP_THREADS 512
@@ -273,7 +296,6 @@ struct snap {
 };
 static struct snap snaps[SNAP_THREADS];
 static int nsnaps;
-static struct fsr_mutex snap_lock;
 
 static void snap_one(struct fsr_thread *t, void *arg)
 {

@@ -33,7 +33,7 @@ extern unsigned int fsr_nclasses FSR_HIDDEN;   /* ids in use: [1, fsr_nclasses) 
 #define FSR_INST_BITS 18
 #define FSR_INST_WAYS 7
 struct fsr_inst_bucket {
-	uint32_t lock;           /* writers only */
+	uint32_t unused;
 	uint32_t clock;          /* next way to evict */
 	uint64_t e[FSR_INST_WAYS];
 } __attribute__((aligned(64)));
@@ -161,6 +161,13 @@ static inline unsigned int fsr_graph_reclaim_class(const struct fsr_thread *t)
 		g = FSR_GFP_FS;
 	return (g & FSR_GFP_FS) ? FSR_CLS_FS_RECLAIM : FSR_CLS_IO_RECLAIM;
 }
+/* fork handlers (registered by lockwrap.c after the core's) */
+void fsr_lock_atfork_prepare(void) FSR_HIDDEN;
+void fsr_lock_atfork_parent(void) FSR_HIDDEN;
+void fsr_lock_atfork_child(void) FSR_HIDDEN;
+void fsr_graph_atfork_prepare(void) FSR_HIDDEN;
+void fsr_graph_atfork_parent(void) FSR_HIDDEN;
+void fsr_graph_atfork_child(void) FSR_HIDDEN;
 /* name of a class for reports */
 void fsr_class_name(unsigned int cls, char *buf, size_t len) FSR_HIDDEN;
 

@@ -103,6 +103,20 @@ __attribute__((noinline, cold)) static void resolve(void)
 	t->busy--;
 }
 
+/* fork: prepare handlers run in reverse order of registration, so ours
+ * (registered after init.c's, priority 101) take our locks before the
+ * core's registry lock, the order the wait-for check takes them in */
+static void atfork_prepare(void) { fsr_graph_atfork_prepare(); fsr_lock_atfork_prepare(); }
+static void atfork_parent(void) { fsr_lock_atfork_parent(); fsr_graph_atfork_parent(); }
+static void atfork_child(void) { fsr_lock_atfork_child(); fsr_graph_atfork_child(); }
+
+__attribute__((constructor(150))) static void lockwrap_init(void)
+{
+	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
+		resolve();
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
 #define ENSURE() do { if (unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))) resolve(); } while (0)
 
 /* tracked at all? (not inside the shim, shim initialised) */
