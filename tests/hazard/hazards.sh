@@ -67,6 +67,11 @@ expect "3-lock cycle across threads" reclaim-lock-inversion grow_inode lru_scan 
 grep -q 'journal_lock\|lock@' "$out" && grep -q 'Chain exists of' "$out" && ok "3-lock cycle: chain printed" || no "3-lock cycle: no chain"
 hz cycle3-ordered 60 interval=0 -- "$d/hz_cycle3" ordered
 expect_clean "3 locks in one order"
+# lock classes: one init site, many instances; exclusion
+hz inode 60 interval=1 -- "$d/hz_inode"
+expect "per-inode locks of one class (init site)" reclaim-lock-inversion fill_inode evict_inode
+hz inode-exclude 60 interval=1 -- "$d/hz_inode" exclude
+expect_clean "fsr_lock_exclude keeps the class out of the graph"
 # (d) condvar waits, failed trylock, rwlocks, spinlocks, C11
 hz condwait 60 interval=1 -- "$d/hz_sync" condwait
 expect_clean "cond_wait drops the mutex"
