@@ -149,11 +149,14 @@ static int op_acquired(int op, int r)
  * (for OP_MTX, thrd_* values except that a timeout is ETIMEDOUT) */
 static int op_step(int op, void *l, uint64_t ns)
 {
+	int orig = op;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += (time_t)(ns / 1000000000u);
 	ts.tv_nsec += (long)(ns % 1000000000u);
 	if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+	if (unlikely(!real.mutex_clocklock || !real.rw_clockrdlock || !real.rw_clockwrlock))
+		op = OP_SPIN;           /* an old libc: poll with trylock */
 	switch (op) {
 	case OP_MUTEX: return real.mutex_clocklock(l, CLOCK_MONOTONIC, &ts);
 	case OP_RD: return real.rw_clockrdlock(l, CLOCK_MONOTONIC, &ts);
@@ -166,8 +169,11 @@ static int op_step(int op, void *l, uint64_t ns)
 	default: {
 		uint64_t end = fsr_now_ns() + ns;
 		do {
-			if (real.spin_trylock(l) == 0)
-				return 0;
+			int r = orig == OP_SPIN ? real.spin_trylock(l) : orig == OP_MUTEX ? real.mutex_trylock(l)
+				: orig == OP_RD ? real.rw_tryrdlock(l) : orig == OP_WR ? real.rw_trywrlock(l)
+				: (real.mtx_trylock(l) == thrd_success ? 0 : EBUSY);
+			if (r != EBUSY)
+				return orig == OP_MTX ? (r == 0 ? thrd_success : thrd_error) : r;
 			struct timespec d = { 0, 50000 };
 			nanosleep(&d, NULL);
 		} while (fsr_now_ns() < end);
