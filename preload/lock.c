@@ -20,12 +20,18 @@ unsigned int fsr_nclasses = FSR_CLS_FIRST;
 /* ---- instances ---- */
 struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS];
 __thread uint64_t fsr_held_sig __attribute__((tls_model("initial-exec")));
+__thread struct fsr_cls_cache fsr_ccache[FSR_CCACHE] __attribute__((tls_model("initial-exec")));
+uint32_t fsr_inst_gen = 1;
+static void inst_gen_bump(void) { __atomic_add_fetch(&fsr_inst_gen, 1, __ATOMIC_RELEASE); }
+__thread uint64_t fsr_sig_below[FSR_MAX_HELD] __attribute__((tls_model("initial-exec")));
 
 void fsr_held_resig(struct fsr_thread *t)
 {
 	uint64_t s = 0;
-	for (int i = 0; i < t->nheld; i++)
+	for (int i = 0; i < t->nheld && i < FSR_MAX_HELD; i++) {
+		fsr_sig_below[i] = s;
 		s += fsr_held_mix(t->held[i].cls, t->held[i].read);
+	}
 	fsr_held_sig = s;
 }
 #define INST_WAYS FSR_INST_WAYS
@@ -68,6 +74,7 @@ void fsr_lock_forget_instance(const void *lock)
 {
 	struct inst_bucket *b = bucket_of(lock);
 	uintptr_t a = (uintptr_t)lock;
+	inst_gen_bump();
 	for (int i = 0; i < INST_WAYS; i++) {
 		uint64_t o = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
 		if ((o >> 16) == a)
@@ -191,8 +198,10 @@ unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 	int ex = addr_excluded(lock);
 	fsr_mutex_lock(&cls_lock);
 	unsigned int c = class_get(key, lock, site, kind, st);
-	if (c && ex)
+	if (c && ex && !fsr_classes[c].excluded) {
 		fsr_classes[c].excluded = 1;
+		inst_gen_bump();
+	}
 	fsr_mutex_unlock(&cls_lock);
 	if (c)
 		inst_store(lock, c);
@@ -202,6 +211,7 @@ unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 
 void fsr_lock_init_instance(const void *lock, int kind, void *site)
 {
+	inst_gen_bump();
 	fsr_lock_learn(lock, kind, site, 1);
 }
 
@@ -218,6 +228,7 @@ void fsr_lock_exclude_addr(const void *lock)
 	unsigned int c = inst_lookup(bucket_of(lock), (uintptr_t)lock);
 	if (c)
 		fsr_classes[c].excluded = 1;
+	inst_gen_bump();
 	for (int i = 0; i < t->nheld; i++)
 		if (t->held[i].lock == lock)
 			t->held[i].cls = 0;
@@ -232,9 +243,9 @@ void fsr_lock_released_slow(struct fsr_thread *t, const void *lock)
 	int n = t->nheld;
 	for (int i = n - 1; i >= 0; i--)
 		if (t->held[i].lock == lock) {
-			fsr_held_sig -= fsr_held_mix(t->held[i].cls, t->held[i].read);
 			memmove(&t->held[i], &t->held[i + 1], (size_t)(n - i - 1) * sizeof t->held[0]);
 			__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
+			fsr_held_resig(t);
 			return;
 		}
 }

@@ -41,6 +41,8 @@ extern struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS] FSR_HIDDEN;
 /* signature of this thread's held[] (sum of a hash of each entry's class and
  * mode): graph.c remembers which held sets had all their edges already */
 extern __thread uint64_t fsr_held_sig __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+/* the signature before held[i] was pushed: a pop restores it */
+extern __thread uint64_t fsr_sig_below[FSR_MAX_HELD] __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
 static inline uint64_t fsr_held_mix(unsigned int cls, int read)
 {
 	return cls ? ((uint64_t)(cls * 2u + (read ? 1u : 0u)) * 0x9e3779b97f4a7c15ull) ^ 0x5851f42d4c957f2dull : 0;
@@ -59,6 +61,16 @@ static inline unsigned int fsr_inst_lookup(const struct fsr_inst_bucket *b, uint
 			return (unsigned int)(w & 0xffff);
 	}
 	return 0;
+}
+/* per-thread cache of lock -> effective class (0: excluded), valid while
+ * fsr_inst_gen is unchanged (bumped by init, destroy and exclude) */
+struct fsr_cls_cache { const void *lock; uint32_t cls; uint32_t gen; };
+#define FSR_CCACHE 16
+extern __thread struct fsr_cls_cache fsr_ccache[FSR_CCACHE] __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+extern uint32_t fsr_inst_gen FSR_HIDDEN;
+static inline struct fsr_cls_cache *fsr_ccache_of(const void *lock)
+{
+	return &fsr_ccache[((uintptr_t)lock >> 4) & (FSR_CCACHE - 1)];
 }
 /* learn an instance seen for the first time (or forgotten) */
 unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init) FSR_HIDDEN;
@@ -93,6 +105,7 @@ static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int
 		h->kind = (unsigned short)kind;
 		h->read = (unsigned short)read;
 		h->site = site;
+		fsr_sig_below[n] = fsr_held_sig;
 		fsr_held_sig += fsr_held_mix(c, read);
 		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
 	}
@@ -104,7 +117,7 @@ static inline void fsr_lock_released(struct fsr_thread *t, const void *lock)
 {
 	int n = t->nheld;
 	if (likely(n && t->held[n - 1].lock == lock)) {
-		fsr_held_sig -= fsr_held_mix(t->held[n - 1].cls, t->held[n - 1].read);
+		fsr_held_sig = fsr_sig_below[n - 1];
 		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
 	} else if (n)
 		fsr_lock_released_slow(t, lock);

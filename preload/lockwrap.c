@@ -248,6 +248,75 @@ FSR_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 	return real.mutex_destroy(m);
 }
 
+/* the uncontended acquisition's bookkeeping, out of line so that the
+ * wrappers stay small (a tail call after the real trylock) */
+__attribute__((noinline)) static int took_slow(const void *l, int kind, int read, void *site)
+{
+	struct fsr_thread *t = &fsr_self;
+	struct fsr_cls_cache *e = fsr_ccache_of(l);
+	uint32_t gen = __atomic_load_n(&fsr_inst_gen, __ATOMIC_ACQUIRE);
+	unsigned int c;
+	if (e->lock == l && e->gen == gen)
+		c = e->cls;
+	else {
+		c = fsr_lock_class(l, kind, site);
+		if (c && fsr_classes[c].excluded)
+			c = 0;
+		else if (!c)
+			goto push;      /* untracked (classes full): do not cache */
+		e->lock = l;
+		e->cls = c;
+		e->gen = gen;
+	}
+	if (c && (t->nheld || t->in_reclaim))
+		fsr_graph_acquire(t, c, read, 0);
+push:;
+	int n = t->nheld;
+	if (n < FSR_MAX_HELD) {
+		struct fsr_held *h = &t->held[n];
+		h->lock = l;
+		h->cls = c;
+		h->kind = (unsigned short)kind;
+		h->read = (unsigned short)read;
+		h->site = site;
+		fsr_sig_below[n] = fsr_held_sig;
+		fsr_held_sig += fsr_held_mix(c, read);
+		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* the common case: a cached class, nothing held, not in reclaim: push */
+__attribute__((noinline)) static int took(const void *l, int kind, int read, void *site)
+{
+	struct fsr_thread *t = &fsr_self;
+	struct fsr_cls_cache *e = fsr_ccache_of(l);
+	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED) ||
+		     (t->nheld | t->in_reclaim)))
+		return took_slow(l, kind, read, site);
+	unsigned int c = e->cls;
+	struct fsr_held *h = &t->held[0];
+	h->lock = l;
+	h->cls = c;
+	h->kind = (unsigned short)kind;
+	h->read = (unsigned short)read;
+	h->site = site;
+	fsr_sig_below[0] = fsr_held_sig;
+	fsr_held_sig += fsr_held_mix(c, read);
+	__atomic_store_n(&t->nheld, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+__attribute__((noinline)) static int mutex_busy(struct fsr_thread *t, pthread_mutex_t *m, int r, void *site)
+{
+	if (r != EBUSY) {
+		if (r == EOWNERDEAD)
+			fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, site, 1);
+		return r;
+	}
+	return contended(t, m, OP_MUTEX, FSR_LOCK_MUTEX, 0, site);
+}
+
 FSR_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	struct fsr_thread *t = &fsr_self;
@@ -255,16 +324,9 @@ FSR_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 	if (!TRACK(t))
 		return real.mutex_lock(m);
 	int r = real.mutex_trylock(m);
-	if (likely(r == 0)) {
-		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 1);
-		return 0;
-	}
-	if (r != EBUSY) {
-		if (r == EOWNERDEAD)
-			fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 1);
-		return r;
-	}
-	return contended(t, m, OP_MUTEX, FSR_LOCK_MUTEX, 0, SITE);
+	if (likely(r == 0))
+		return took(m, FSR_LOCK_MUTEX, 0, SITE);
+	return mutex_busy(t, m, r, SITE);
 }
 
 FSR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
@@ -336,6 +398,7 @@ static void held_put(struct fsr_thread *t, const struct fsr_held *h)
 	int n = t->nheld;
 	if (n < FSR_MAX_HELD) {
 		t->held[n] = *h;
+		fsr_sig_below[n] = fsr_held_sig;
 		fsr_held_sig += fsr_held_mix(h->cls, h->read);
 		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
 	}
@@ -399,10 +462,8 @@ FSR_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 	if (!TRACK(t))                                                         \
 		return blockfn(l);                                             \
 	int r = tryfn(l);                                                      \
-	if (likely(r == 0)) {                                                  \
-		fsr_lock_acquired(t, l, FSR_LOCK_RWLOCK, read, SITE, 1);      \
-		return 0;                                                      \
-	}                                                                      \
+	if (likely(r == 0))                                                    \
+		return took(l, FSR_LOCK_RWLOCK, read, SITE);                   \
 	if (r != EBUSY)                                                        \
 		return r;                                                      \
 	return contended(t, l, op, FSR_LOCK_RWLOCK, read, SITE)
@@ -487,10 +548,8 @@ FSR_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 	if (!TRACK(t))
 		return real.spin_lock(l);
 	int r = real.spin_trylock(l);
-	if (likely(r == 0)) {
-		fsr_lock_acquired(t, (const void *)l, FSR_LOCK_SPIN, 0, SITE, 1);
-		return 0;
-	}
+	if (likely(r == 0))
+		return took((const void *)l, FSR_LOCK_SPIN, 0, SITE);
 	return contended(t, (void *)l, OP_SPIN, FSR_LOCK_SPIN, 0, SITE);
 }
 
@@ -536,10 +595,8 @@ FSR_EXPORT int mtx_lock(mtx_t *m)
 	if (!TRACK(t))
 		return real.mtx_lock(m);
 	int r = real.mtx_trylock(m);
-	if (likely(r == thrd_success)) {
-		fsr_lock_acquired(t, m, FSR_LOCK_MTX, 0, SITE, 1);
-		return r;
-	}
+	if (likely(r == thrd_success))
+		return took(m, FSR_LOCK_MTX, 0, SITE) + thrd_success;
 	if (r != thrd_busy)
 		return r;
 	return contended(t, m, OP_MTX, FSR_LOCK_MTX, 0, SITE);

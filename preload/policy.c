@@ -64,6 +64,8 @@ void fsr_policy_thread_init(struct fsr_thread *t)
 void fsr_heap_add(size_t n) { __atomic_add_fetch(&heap_live, n, __ATOMIC_RELAXED); }
 void fsr_heap_sub(size_t n) { __atomic_sub_fetch(&heap_live, n, __ATOMIC_RELAXED); }
 
+static void alloc_slow_full(struct fsr_thread *t, size_t size, int counted);
+
 void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted)
 {
 	/* only locks held, and no interval hit: the prediction and the
@@ -75,6 +77,11 @@ void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted)
 		fsr_graph_might_alloc(t, FSR_GFP_IO | FSR_GFP_FS);
 		return;
 	}
+	alloc_slow_full(t, size, counted);
+}
+
+__attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size_t size, int counted)
+{
 	if (t->busy)
 		return;
 	/* the countdown consumed since the last look: allocations that may
