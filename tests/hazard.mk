@@ -3,7 +3,7 @@
 if !SANITIZED
 HZ_CFLAGS = $(AM_CFLAGS) -g -O1 -pthread -I$(top_srcdir)/preload
 check_PROGRAMS += tests/hazard/hz_table tests/hazard/hz_cycle3 tests/hazard/hz_sync \
-	tests/hazard/hz_stress tests/hazard/hz_nofs tests/hazard/hz_inode
+	tests/hazard/hz_stress tests/hazard/hz_nofs tests/hazard/hz_inode tests/hazard/hz_io
 tests_hazard_hz_table_CFLAGS = $(HZ_CFLAGS)
 tests_hazard_hz_table_LDADD = -lpthread
 tests_hazard_hz_cycle3_CFLAGS = $(HZ_CFLAGS)
@@ -16,6 +16,8 @@ tests_hazard_hz_nofs_CFLAGS = $(HZ_CFLAGS)
 tests_hazard_hz_nofs_LDADD = -lpthread
 tests_hazard_hz_inode_CFLAGS = $(HZ_CFLAGS)
 tests_hazard_hz_inode_LDADD = -lpthread
+tests_hazard_hz_io_CFLAGS = $(HZ_CFLAGS)
+tests_hazard_hz_io_LDADD = -lpthread
 TESTS += tests/hazard/hazards.sh
 endif
 EXTRA_DIST += tests/hazard/hazards.sh

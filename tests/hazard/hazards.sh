@@ -67,6 +67,17 @@ expect "3-lock cycle across threads" reclaim-lock-inversion grow_inode lru_scan 
 grep -q 'journal_lock\|lock@' "$out" && grep -q 'Chain exists of' "$out" && ok "3-lock cycle: chain printed" || no "3-lock cycle: no chain"
 hz cycle3-ordered 60 interval=0 -- "$d/hz_cycle3" ordered
 expect_clean "3 locks in one order"
+# the IO flavour: NOFS still allows IO reclaim; NOIO is the fix
+hz io-deadlock 60 interval=1 -- "$d/hz_io" deadlock
+expect "IO shrinker, allocation under its lock in NOFS" reclaim-deadlock queue_page wb_writeback
+hz io-predict 60 interval=0 -- "$d/hz_io" predict
+expect "io_reclaim predicted (fsr_reclaim_acquire(FSR_GFP_IO))" reclaim-lock-inversion queue_page wb_writeback
+grep -q 'io_reclaim' "$out" && ok "io_reclaim named in the chain" || no "io_reclaim not in the report"
+for m in deadlock predict; do
+	o="interval=1"; [ $m = predict ] && o="interval=0"
+	hz io-fixed-$m 60 $o -- "$d/hz_io" $m fixed
+	expect_clean "IO $m, fixed with memalloc_noio_save"
+done
 # lock classes: one init site, many instances; exclusion
 hz inode 60 interval=1 -- "$d/hz_inode"
 expect "per-inode locks of one class (init site)" reclaim-lock-inversion fill_inode evict_inode
