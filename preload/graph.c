@@ -111,7 +111,7 @@ static int bfs(unsigned int src, unsigned int dst, uint16_t *path, int max)
 		if (u == dst)
 			break;
 		for (unsigned int v = 1; v < n; v++) {
-			if (bfs_seen[v] || !(fsr_graph_edge(u, v) & FSR_EDGE_SEEN) || fsr_classes[v].excluded)
+			if (bfs_seen[v] || !(fsr_graph_edge(u, v) & FSR_EDGE_SEEN) || fsr_class_excluded(v))
 				continue;
 			bfs_seen[v] = 1;
 			bfs_parent[v] = (uint16_t)u;
@@ -362,7 +362,7 @@ void fsr_graph_edge_slow(struct fsr_thread *t, unsigned int a, unsigned int b,
 {
 	uint16_t cyc[MAX_CYCLE];
 	int report = 0, n = 0;
-	if (a == b || fsr_classes[a].excluded || fsr_classes[b].excluded)
+	if (a == b || fsr_class_excluded(a) || fsr_class_excluded(b))
 		return;
 	t->busy++;
 	fsr_mutex_lock(&graph_lock);

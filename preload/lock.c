@@ -103,9 +103,9 @@ static int segs_cb(struct dl_phdr_info *i, size_t sz, void *arg)
 		const ElfW(Phdr) *ph = &i->dlpi_phdr[k];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || nsegs >= MAX_SEGS)
 			continue;
-		segs[nsegs].lo = i->dlpi_addr + ph->p_vaddr;
-		segs[nsegs].hi = i->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-		nsegs++;
+		__atomic_store_n(&segs[nsegs].lo, i->dlpi_addr + ph->p_vaddr, __ATOMIC_RELAXED);
+		__atomic_store_n(&segs[nsegs].hi, i->dlpi_addr + ph->p_vaddr + ph->p_memsz, __ATOMIC_RELAXED);
+		__atomic_store_n(&nsegs, nsegs + 1, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -114,7 +114,7 @@ static int in_segs(uintptr_t a)
 {
 	int n = __atomic_load_n(&nsegs, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < n; i++)
-		if (a >= segs[i].lo && a < segs[i].hi)
+		if (a >= __atomic_load_n(&segs[i].lo, __ATOMIC_RELAXED) && a < __atomic_load_n(&segs[i].hi, __ATOMIC_RELAXED))
 			return 1;
 	return 0;
 }
@@ -198,8 +198,8 @@ unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 	int ex = addr_excluded(lock);
 	fsr_mutex_lock(&cls_lock);
 	unsigned int c = class_get(key, lock, site, kind, st);
-	if (c && ex && !fsr_classes[c].excluded) {
-		fsr_classes[c].excluded = 1;
+	if (c && ex && !fsr_class_excluded(c)) {
+		__atomic_store_n(&fsr_classes[c].excluded, 1, __ATOMIC_RELAXED);
 		inst_gen_bump();
 	}
 	fsr_mutex_unlock(&cls_lock);
@@ -227,7 +227,7 @@ void fsr_lock_exclude_addr(const void *lock)
 	fsr_mutex_unlock(&cls_lock);
 	unsigned int c = inst_lookup(bucket_of(lock), (uintptr_t)lock);
 	if (c)
-		fsr_classes[c].excluded = 1;
+		__atomic_store_n(&fsr_classes[c].excluded, 1, __ATOMIC_RELAXED);
 	inst_gen_bump();
 	for (int i = 0; i < t->nheld; i++)
 		if (t->held[i].lock == lock)
@@ -264,7 +264,7 @@ unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind
 	t->busy++;
 	*chain = 0;
 	c = fsr_lock_class(lock, kind, site);
-	if (c && fsr_classes[c].excluded)
+	if (c && fsr_class_excluded(c))
 		c = 0;
 	if (fsr_lock_serving_handoff(t))
 		*chain = fsr_lock_deadlock_check(t, lock, 0);
@@ -322,7 +322,15 @@ static void snap_one(struct fsr_thread *t, void *arg)
 	if (n > FSR_MAX_HELD)
 		n = FSR_MAX_HELD;
 	s->nheld = n;
-	memcpy(s->held, t->held, (size_t)n * sizeof t->held[0]);
+	/* field by field, atomically: the owner may be changing them (a stale
+	 * view is caught by the second look before any report) */
+	for (int i = 0; i < n; i++) {
+		s->held[i].lock = __atomic_load_n(&t->held[i].lock, __ATOMIC_RELAXED);
+		s->held[i].cls = __atomic_load_n(&t->held[i].cls, __ATOMIC_RELAXED);
+		s->held[i].site = __atomic_load_n(&t->held[i].site, __ATOMIC_RELAXED);
+		s->held[i].kind = __atomic_load_n(&t->held[i].kind, __ATOMIC_RELAXED);
+		s->held[i].read = __atomic_load_n(&t->held[i].read, __ATOMIC_RELAXED);
+	}
 }
 
 #define MAX_CHAIN 8

@@ -27,6 +27,10 @@ struct fsr_lock_class {
 };
 extern struct fsr_lock_class fsr_classes[FSR_MAX_CLASSES] FSR_HIDDEN;
 extern unsigned int fsr_nclasses FSR_HIDDEN;   /* ids in use: [1, fsr_nclasses) */
+static inline int fsr_class_excluded(unsigned int c)
+{
+	return __atomic_load_n(&fsr_classes[c].excluded, __ATOMIC_RELAXED);
+}
 
 /* ---- lock.c ---- */
 /* instances: 2^18 buckets of 7 words (address << 16) | class, read without locks */
@@ -56,7 +60,7 @@ static inline struct fsr_inst_bucket *fsr_inst_bucket_of(const void *lock)
 static inline unsigned int fsr_inst_lookup(const struct fsr_inst_bucket *b, uintptr_t a)
 {
 	for (int i = 0; i < FSR_INST_WAYS; i++) {
-		uint64_t w = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
+		uint64_t w = __atomic_load_n(&b->e[i], __ATOMIC_ACQUIRE);
 		if ((w >> 16) == a)
 			return (unsigned int)(w & 0xffff);
 	}
@@ -93,7 +97,7 @@ static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int
 				     void *site, int edges)
 {
 	unsigned int c = fsr_lock_class(lock, kind, site);
-	if (unlikely(c && fsr_classes[c].excluded))
+	if (unlikely(c && fsr_class_excluded(c)))
 		c = 0;
 	if (c && edges && unlikely(t->nheld | t->in_reclaim))
 		fsr_graph_acquire(t, c, read, 0);

@@ -260,7 +260,7 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 		c = e->cls;
 	else {
 		c = fsr_lock_class(l, kind, site);
-		if (c && fsr_classes[c].excluded)
+		if (c && fsr_class_excluded(c))
 			c = 0;
 		else if (!c)
 			goto push;      /* untracked (classes full): do not cache */
