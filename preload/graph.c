@@ -515,8 +515,8 @@ void fsr_graph_atfork_child(void)
 
 /* held sets (by signature) that had all their edges to the reclaim
  * pseudo-locks at an allocation with this gfp */
-#define MA_MEMO 8
-static __thread struct { uint64_t sig; unsigned int gfp; } ma_memo[MA_MEMO] __attribute__((tls_model("initial-exec")));
+__thread struct fsr_ma_memo fsr_ma_memo[FSR_MA_MEMO] __attribute__((tls_model("initial-exec")));
+#define ma_memo fsr_ma_memo
 
 __attribute__((noinline)) static void might_alloc_slow(struct fsr_thread *t, unsigned int gfp, uint64_t sig)
 {
@@ -541,11 +541,9 @@ __attribute__((noinline)) static void might_alloc_slow(struct fsr_thread *t, uns
 
 void fsr_graph_might_alloc(struct fsr_thread *t, unsigned int gfp)
 {
-	uint64_t sig = fsr_held_sig;
-	unsigned int slot = (unsigned int)(sig >> 61);
-	if (likely(!nofs_tls.active && ma_memo[slot].sig == sig && ma_memo[slot].gfp == gfp))
+	if (likely(!nofs_tls.active && fsr_graph_alloc_known(gfp)))
 		return;
-	might_alloc_slow(t, gfp, sig);
+	might_alloc_slow(t, gfp, fsr_held_sig);
 }
 
 void fsr_graph_reclaim_enter(struct fsr_thread *t, unsigned int gfp)

@@ -185,6 +185,19 @@ void fsr_lock_atfork_child(void) FSR_HIDDEN;
 void fsr_graph_atfork_prepare(void) FSR_HIDDEN;
 void fsr_graph_atfork_parent(void) FSR_HIDDEN;
 void fsr_graph_atfork_child(void) FSR_HIDDEN;
+/* held sets (by signature) known to have all their edges to the reclaim
+ * pseudo-locks at an allocation with this gfp */
+#define FSR_MA_MEMO 8
+struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
+extern __thread struct fsr_ma_memo fsr_ma_memo[FSR_MA_MEMO] __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+/* an allocation with gfp under the held locks adds nothing to the graph
+ * (policy.c's fast path tests this before calling fsr_graph_might_alloc) */
+static inline int fsr_graph_alloc_known(unsigned int gfp)
+{
+	uint64_t sig = fsr_held_sig;
+	const struct fsr_ma_memo *m = &fsr_ma_memo[sig >> 61];
+	return m->sig == sig && m->gfp == gfp;
+}
 /* name of a class for reports */
 void fsr_class_name(unsigned int cls, char *buf, size_t len) FSR_HIDDEN;
 

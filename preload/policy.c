@@ -11,6 +11,7 @@
  * countdown hits zero, or when the thread is in a state that needs a look
  * (a scope, a held lock, a transaction, or space/limit being counted). */
 #include "fsr.h"
+#include "lockdep.h"
 
 int fsr_ready;
 int fsr_slow_all;
@@ -74,7 +75,8 @@ void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted)
 		   !counted && t->countdown > 1 && fsr_ready)) {
 		t->countdown--;
 		t->space += size;
-		fsr_graph_might_alloc(t, FSR_GFP_IO | FSR_GFP_FS);
+		if (!fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS))   /* needless-nofs is NOFS only */
+			fsr_graph_might_alloc(t, FSR_GFP_IO | FSR_GFP_FS);
 		return;
 	}
 	alloc_slow_full(t, size, counted);
