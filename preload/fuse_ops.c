@@ -14,8 +14,10 @@
  * for FUSE_2.x, never reach a libfuse3 wrapper.  libfuse2 entry points are
  * passed through with a one-time note. */
 #include "fuse_shim.h"
+#include <fuse3/fuse.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +28,9 @@ int fsr_nfsessions;
 int fsr_fuse_libfuse_seen;
 static struct fsr_mutex sess_lock;
 static __thread int in_fuse_new __attribute__((tls_model("initial-exec")));
+static __thread const struct fuse_operations *hl_ops __attribute__((tls_model("initial-exec")));
+static __thread size_t hl_ops_size __attribute__((tls_model("initial-exec")));
+#define HL_HAS(f) (hl_ops && offsetof(struct fuse_operations, f) + sizeof(void *) <= hl_ops_size && hl_ops->f)
 
 /* a versioned definition: C function fn is exported as sym@ver (@@ver: the default) */
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
@@ -376,6 +381,10 @@ struct fuse_session *fsrw_session_new(struct fuse_args *args, const struct fuse_
 	build_wrap(s);
 	s->userdata = userdata;
 	s->highlevel = in_fuse_new > 0;
+	if (s->highlevel) {
+		s->hl_fsync = HL_HAS(fsync) != 0;
+		s->hl_flush = HL_HAS(flush) != 0;
+	}
 	fsr_mutex_lock(&sess_lock);
 	int i;
 	for (i = 0; i < fsr_nfsessions; i++)
@@ -521,9 +530,17 @@ static void *fuse_new_common(struct fuse_args *args, const void *op, size_t size
 		*real = (fuse_new_fn)fsr_fuse_real(name, ver);
 	if (!*real)
 		return NULL;
-	in_fuse_new++;
+	const struct fuse_operations *oo = hl_ops;
+	size_t os = hl_ops_size;
+	if (!in_fuse_new++) {
+		hl_ops = op;
+		hl_ops_size = size;
+	}
 	void *f = (*real)(args, op, size, ud);
-	in_fuse_new--;
+	if (!--in_fuse_new) {
+		hl_ops = oo;
+		hl_ops_size = os;
+	}
 	return f;
 }
 #define FUSE_NEW(fn, name, symver, ver) \

@@ -65,6 +65,7 @@ struct fsr_fsess {
 	void *userdata;                /* the daemon's userdata */
 	struct fuse_session *se;
 	int highlevel;                 /* made by fuse_new: libfuse keeps forget to itself */
+	int hl_fsync, hl_flush;        /* high level: the daemon has these ops */
 	int mt;                        /* runs a multi-threaded loop */
 	int live;                      /* between init and destroy (atomic) */
 	int cb_active;                 /* callbacks running (atomic) */

@@ -175,8 +175,11 @@ static int ino_in_flight(struct fsr_fsess *s, fuse_ino_t ino)
 	return 0;
 }
 
-static int wants_handles(void)
+static int wants_handles(struct fsr_fsess *s)
 {
+	if (s->highlevel)
+		return ((fsr_opt.callbacks & FSR_CB_FSYNC) && s->hl_fsync) ||
+		       ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->hl_flush);
 	return (fsr_opt.callbacks & (FSR_CB_FSYNC | FSR_CB_FLUSH)) != 0;
 }
 
@@ -184,7 +187,7 @@ static int usable(struct fsr_fsess *s, struct fsr_thread *alloc)
 {
 	if (!__atomic_load_n(&s->live, __ATOMIC_ACQUIRE))
 		return 0;
-	if (!(s->nhandles && wants_handles()) &&
+	if (!(s->nhandles && wants_handles(s)) &&
 	    !(s->nentries && !s->highlevel && (fsr_opt.callbacks & FSR_CB_FORGET)))
 		return 0;
 	if (!__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE) && __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
@@ -249,7 +252,9 @@ static void cb_end(struct cbctx *x)
 
 static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)
 {
-	if (!wants_handles() || (!s->real.fsync && !s->real.flush) || !s->nhandles)
+	int do_fsync = (fsr_opt.callbacks & FSR_CB_FSYNC) && s->real.fsync && (!s->highlevel || s->hl_fsync);
+	int do_flush = (fsr_opt.callbacks & FSR_CB_FLUSH) && s->real.flush && (!s->highlevel || s->hl_flush);
+	if ((!do_fsync && !do_flush) || !s->nhandles)
 		return 0;
 	struct fsr_handle *h = NULL;
 	fsr_mutex_lock(&s->lock);
@@ -270,7 +275,7 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 	unsigned long n = 0;
 	struct fuse_file_info fi;
 	struct cbctx x;
-	if ((fsr_opt.callbacks & FSR_CB_FSYNC) && s->real.fsync) {
+	if (do_fsync) {
 		memset(&fi, 0, sizeof fi);
 		fi.fh = h->fh;
 		fi.flags = h->flags;
@@ -279,7 +284,7 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		cb_end(&x);
 		n++;
 	}
-	if ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->real.flush) {
+	if (do_flush) {
 		memset(&fi, 0, sizeof fi);
 		fi.fh = h->fh;
 		fi.flags = h->flags;

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Every fuse_reply_* and fuse_req_* that libfuse3 exports is interposed by the
+# shim, at the same symbol version: a request the shim makes for a callback
+# must never reach real libfuse.
+set -u
+: "${top_builddir:?}"
+SHIM=$top_builddir/preload/.libs/libfsreclaim.so
+LIB=
+for d in "$(pkg-config --variable=libdir fuse3 2>/dev/null)" /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /usr/lib /lib; do
+	[ -n "$d" ] && [ -e "$d/libfuse3.so.3" ] && { LIB=$d/libfuse3.so.3; break; }
+done
+[ -n "$LIB" ] || { echo "FAIL: libfuse3.so.3 not found"; exit 1; }
+[ -f "$SHIM" ] || { echo "FAIL: $SHIM not built"; exit 1; }
+syms() { nm -D --defined-only --with-symbol-versions "$1" | awk '{print $3}' | grep -E '^fuse_(reply|req)_' | sed 's/@@*/@/' | sort -u; }
+syms "$LIB" > /tmp/fsr-replies.want.$$
+syms "$SHIM" > /tmp/fsr-replies.have.$$
+missing=$(comm -23 /tmp/fsr-replies.want.$$ /tmp/fsr-replies.have.$$)
+n=$(wc -l < /tmp/fsr-replies.want.$$)
+rm -f /tmp/fsr-replies.want.$$ /tmp/fsr-replies.have.$$
+[ "$n" -gt 20 ] || { echo "FAIL: only $n fuse_reply_/fuse_req_ symbols found in $LIB"; exit 1; }
+if [ -n "$missing" ]; then echo "FAIL: not interposed:"; echo "$missing"; exit 1; fi
+echo "all $n fuse_reply_*/fuse_req_* of $LIB are interposed"
