@@ -258,12 +258,13 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		return 0;
 	struct fsr_handle *h = NULL;
 	fsr_mutex_lock(&s->lock);
-	unsigned long start = s->cursor_h++;
+	unsigned long start = s->cursor_h;
 	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !h; k++) {
 		for (struct fsr_handle *x = s->handles[(start + k) % FSR_HASH_BUCKETS]; x; x = x->next) {
 			if (x->dir || x->refs <= 0 || ino_in_flight(s, x->ino))
 				continue;
 			h = x;
+			s->cursor_h = start + k + 1;   /* the next pass starts after it */
 			break;
 		}
 	}
@@ -312,7 +313,7 @@ static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx 
 	fuse_ino_t ino = 0, parent = 0;
 	int found = 0;
 	fsr_mutex_lock(&s->lock);
-	unsigned long start = s->cursor_e++;
+	unsigned long start = s->cursor_e;
 	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !found; k++) {
 		for (struct fsr_entry *e = s->entries[(start + k) % FSR_HASH_BUCKETS]; e; e = e->next) {
 			if (e->count <= 0 || !e->name[0] || strlen(e->name) >= sizeof name)
@@ -330,6 +331,7 @@ static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx 
 			parent = e->parent;
 			strcpy(name, e->name);
 			found = 1;
+			s->cursor_e = start + k + 1;
 			break;
 		}
 	}

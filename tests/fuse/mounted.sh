@@ -104,6 +104,7 @@ run() {
 	hello) args=("$T/bin/hello" "$M"); W=$M ;;
 	passthrough|passthrough_fh) args=("$T/bin/$name" "$M"); W=$M$R/src ;;
 	passthrough_ll) args=("$T/bin/passthrough_ll" -o "source=$R/src" "$M"); W=$M ;;
+	passthrough_ll-s) args=("$T/bin/passthrough_ll" -s -o "source=$R/src" "$M"); W=$M ;;
 	fuse-overlayfs) args=("$OVL" -o "lowerdir=$R/lower,upperdir=$R/up,workdir=$R/work" "$M"); W=$M ;;
 	esac
 	[ "$fg" = 1 ] && args=("${args[0]}" -f "${args[@]:1}")
@@ -149,7 +150,7 @@ run() {
 	if grep -q "==[0-9]*==" "$R/daemon.out"; then FAIL "$name/$mode: report on stderr"; cat "$R/daemon.out"; fi
 }
 
-for d in hello passthrough passthrough_fh passthrough_ll fuse-overlayfs; do
+for d in hello passthrough passthrough_fh passthrough_ll passthrough_ll-s fuse-overlayfs; do
 	for mode in none handoff inline; do
 		run $d $mode 1
 	done
