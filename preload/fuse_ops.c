@@ -11,8 +11,7 @@
  *
  * libfuse2 uses the same names with other signatures: every definition here
  * is bound to a symbol version (.symver) so that libfuse2's callers, which ask
- * for FUSE_2.x, never reach a libfuse3 wrapper.  libfuse2 entry points are
- * passed through with a one-time note. */
+ * for FUSE_2.x, never reach a libfuse3 wrapper (libfuse2: fuse2.c). */
 #include "fuse_shim.h"
 #include <fuse3/fuse.h>
 #include <dlfcn.h>
@@ -104,6 +103,7 @@ static struct fsr_fsess *op_enter(struct fsr_opctx *c, fuse_req_t req, struct fs
 	struct fsr_thread *t = fsr_thread_self();
 	if (!s)
 		s = fsr_fsess_of_userdata(fsr_real_req_userdata(req));
+	c->api = FSR_CTX_V3;
 	c->s = s;
 	c->req = req;
 	c->name = name;
@@ -554,61 +554,4 @@ FUSE_NEW(fsrw_fuse_new_31v, "fuse_new", "fuse_new@@FUSE_3.1", "FUSE_3.1")
 FUSE_NEW(fsrw_fuse_new_30, "fuse_new_30", "fuse_new_30@@FUSE_3.1", "FUSE_3.1")
 FUSE_NEW(fsrw_fuse_new_31, "fuse_new_31", "fuse_new_31@@FUSE_3.1", "FUSE_3.1")
 
-/* ---- libfuse2: passed through, with a note ---- */
-
-static void fuse2_note(void)
-{
-	static int said;
-	fsr_fuse_libfuse_seen = 1;
-	if (!__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
-		fsr_say("fsreclaim: this daemon uses libfuse2: allocations, scopes and locks are checked, "
-			"but its FUSE ops are not wrapped or called back (only libfuse3 is)");
-}
-
-typedef int (*f2_main_fn)(int, char **, const void *, size_t, void *);
-FSRW int fsrw2_main_real(int argc, char **argv, const void *op, size_t size, void *ud);
-FSR_SYMVER(fsrw2_main_real, "fuse_main_real@FUSE_2.6");
-int fsrw2_main_real(int argc, char **argv, const void *op, size_t size, void *ud)
-{
-	static f2_main_fn real;
-	fuse2_note();
-	if (!real)
-		real = (f2_main_fn)fsr_fuse_real("fuse_main_real", "FUSE_2.6");
-	return real ? real(argc, argv, op, size, ud) : 1;
-}
-
-typedef void *(*f2_new_fn)(void *, void *, const void *, size_t, void *);
-FSRW void *fsrw2_new(void *ch, void *args, const void *op, size_t size, void *ud);
-FSR_SYMVER(fsrw2_new, "fuse_new@FUSE_2.6");
-void *fsrw2_new(void *ch, void *args, const void *op, size_t size, void *ud)
-{
-	static f2_new_fn real;
-	fuse2_note();
-	if (!real)
-		real = (f2_new_fn)fsr_fuse_real("fuse_new", "FUSE_2.6");
-	return real ? real(ch, args, op, size, ud) : NULL;
-}
-
-typedef void *(*f2_setup_fn)(int, char **, const void *, size_t, char **, int *, void *);
-FSRW void *fsrw2_setup(int argc, char **argv, const void *op, size_t size, char **mp, int *mt, void *ud);
-FSR_SYMVER(fsrw2_setup, "fuse_setup@FUSE_2.6");
-void *fsrw2_setup(int argc, char **argv, const void *op, size_t size, char **mp, int *mt, void *ud)
-{
-	static f2_setup_fn real;
-	fuse2_note();
-	if (!real)
-		real = (f2_setup_fn)fsr_fuse_real("fuse_setup", "FUSE_2.6");
-	return real ? real(argc, argv, op, size, mp, mt, ud) : NULL;
-}
-
-typedef void *(*f2_llnew_fn)(void *, const void *, size_t, void *);
-FSRW void *fsrw2_lowlevel_new(void *args, const void *op, size_t size, void *ud);
-FSR_SYMVER(fsrw2_lowlevel_new, "fuse_lowlevel_new@FUSE_2.6");
-void *fsrw2_lowlevel_new(void *args, const void *op, size_t size, void *ud)
-{
-	static f2_llnew_fn real;
-	fuse2_note();
-	if (!real)
-		real = (f2_llnew_fn)fsr_fuse_real("fuse_lowlevel_new", "FUSE_2.6");
-	return real ? real(args, op, size, ud) : NULL;
-}
+/* libfuse2 entry points: fuse2.c */

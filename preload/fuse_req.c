@@ -49,7 +49,7 @@ struct fsr_opctx *fsr_opctx_of_req(fuse_req_t req)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	for (struct fsr_opctx *c = t->fuse_ctx; c; c = c->prev_ctx)
-		if (c->req == req)
+		if (c->api == FSR_CTX_V3 && c->req == req)
 			return c;
 	return NULL;
 }

@@ -20,8 +20,19 @@
 #define FSR_INFLIGHT_MAX  256      /* in-flight kernel requests tracked per session */
 #define FSR_HASH_BUCKETS  1024
 
+/* What t->fuse_ctx points to begins with this: the API (3: struct
+ * fsr_opctx below; 2: fuse2.c's context) and the context it nests in. */
+#define FSR_CTX_V3 3
+#define FSR_CTX_V2 2
+struct fsr_ctxhdr {
+	int api;
+	void *prev_ctx;
+};
+
 /* the context of one op on one thread (on its stack; t->fuse_ctx points here) */
 struct fsr_opctx {
+	int api;                       /* FSR_CTX_V3 */
+	void *prev_ctx;                /* t->fuse_ctx before */
 	struct fsr_fsess *s;
 	fuse_req_t req;                /* real request, or a fake one (callbacks) */
 	const char *name;              /* op name */
@@ -31,7 +42,6 @@ struct fsr_opctx {
 	int kind;                      /* FSR_OPK_* */
 	int slot;                      /* index in s->inflight, or -1 */
 	int nscopes;                   /* t->nscopes at entry */
-	void *prev_ctx;                /* t->fuse_ctx before */
 	const char *prev_op;
 	int gated;                     /* holds a reference on s->gate */
 	struct fuse_file_info fi;      /* open-like ops: the fi of the request */
@@ -109,6 +119,10 @@ void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir
 void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n) FSR_HIDDEN;
 /* a reply for req: the opctx that made it (this thread's, or in flight) */
 struct fsr_opctx *fsr_opctx_of_req(fuse_req_t req) FSR_HIDDEN;
+
+/* fuse2.c: libfuse2 high-level daemons */
+int fsr_fuse2_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
+unsigned long fsr_fuse2_reclaim(struct fsr_pass *p) FSR_HIDDEN;
 
 /* reentry.c */
 void fsr_reentry_add_mount(const char *mountpoint) FSR_HIDDEN;

@@ -196,7 +196,7 @@ static int usable(struct fsr_fsess *s, struct fsr_thread *alloc)
 	 * a callback from inside one of its ops could wait for them */
 	if (s->highlevel && alloc) {
 		for (struct fsr_opctx *c = alloc->fuse_ctx; c; c = c->prev_ctx)
-			if (c->s == s)
+			if (c->api == FSR_CTX_V3 && c->s == s)
 				return 0;
 	}
 	return 1;
@@ -204,6 +204,8 @@ static int usable(struct fsr_fsess *s, struct fsr_thread *alloc)
 
 int fsr_fuse_reclaim_possible(struct fsr_thread *t)
 {
+	if (fsr_fuse2_reclaim_possible(t))
+		return 1;
 	int n = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < n; i++) {
 		struct fsr_fsess *s = __atomic_load_n(&fsr_fsessions[i], __ATOMIC_ACQUIRE);
@@ -225,6 +227,7 @@ static fuse_req_t cb_begin(struct cbctx *x, struct fsr_fsess *s, const char *nam
 	struct fsr_thread *t = fsr_thread_self();
 	fuse_req_t req = fsr_fake_req_new(s, ctx);
 	memset(&x->c, 0, sizeof x->c);
+	x->c.api = FSR_CTX_V3;
 	x->t = t;
 	x->c.s = s;
 	x->c.req = req;
@@ -370,7 +373,7 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 	memset(&ctx, 0, sizeof ctx);
 	/* the allocator's context, for fuse_req_ctx / fuse_get_context */
 	struct fsr_opctx *ac = p->fuse_ctx;
-	if (ac && ac->req) {
+	if (ac && ac->api == FSR_CTX_V3 && ac->req) {
 		const struct fuse_ctx *rc = fsr_req_is_fake(ac->req)
 			? &((struct fsr_fake_req *)(void *)ac->req)->ctx : fsr_real_req_ctx(ac->req);
 		if (rc)
@@ -402,5 +405,5 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 		}
 	}
 	t->busy--;
-	return n;
+	return n + fsr_fuse2_reclaim(p);
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Mounted test of reclaim into the FUSE ops of unmodified daemons: libfuse3's
-# examples (hello, passthrough, passthrough_fh, passthrough_ll) and Debian's
-# fuse-overlayfs.  For each, the same workload runs without the shim and with
+# examples (hello, passthrough, passthrough_fh, passthrough_ll, also -s) and
+# Debian's fuse-overlayfs (libfuse3) and bindfs (libfuse2, also
+# --multithreaded).  For each, the same workload runs without the shim and with
 # it in both modes (interval=1, stats=1): the resulting trees (names, types,
 # sizes, modes, link targets, contents) must be equal, fs_ops counted,
 # callbacks made wherever the daemon has fsync/flush or a low-level forget,
@@ -44,6 +45,7 @@ for e in hello passthrough passthrough_fh passthrough_ll; do
 		|| FAIL "cannot build example $e"
 done
 OVL=$(command -v fuse-overlayfs) || FAIL "fuse-overlayfs is not installed"
+BINDFS=$(command -v bindfs) || FAIL "bindfs is not installed"
 [ $fail = 0 ] || exit 1
 
 # deterministic data
@@ -106,6 +108,8 @@ run() {
 	passthrough_ll) args=("$T/bin/passthrough_ll" -o "source=$R/src" "$M"); W=$M ;;
 	passthrough_ll-s) args=("$T/bin/passthrough_ll" -s -o "source=$R/src" "$M"); W=$M ;;
 	fuse-overlayfs) args=("$OVL" -o "lowerdir=$R/lower,upperdir=$R/up,workdir=$R/work" "$M"); W=$M ;;
+	bindfs) args=("$BINDFS" "$R/src" "$M"); W=$M ;;
+	bindfs-mt) args=("$BINDFS" --multithreaded "$R/src" "$M"); W=$M ;;
 	esac
 	[ "$fg" = 1 ] && args=("${args[0]}" -f "${args[@]:1}")
 	if [ "$mode" != none ]; then
@@ -150,7 +154,7 @@ run() {
 	if grep -q "==[0-9]*==" "$R/daemon.out"; then FAIL "$name/$mode: report on stderr"; cat "$R/daemon.out"; fi
 }
 
-for d in hello passthrough passthrough_fh passthrough_ll passthrough_ll-s fuse-overlayfs; do
+for d in hello passthrough passthrough_fh passthrough_ll passthrough_ll-s fuse-overlayfs bindfs bindfs-mt; do
 	for mode in none handoff inline; do
 		run $d $mode 1
 	done
