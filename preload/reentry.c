@@ -609,3 +609,20 @@ IPOS(struct dirent64 *, readdir64, (DIR *d))
 	REAL(struct dirent64 *, readdir64, (DIR *));
 	return real_readdir64(d);
 }
+
+/* resolve the hot ones now, not on a first call that may come from a signal
+ * handler or with the loader's lock in an odd state */
+__attribute__((constructor(110))) static void reentry_prime(void)
+{
+	int e = errno;
+	struct stat st;
+	char c;
+	(void)!fsrr_read(-1, &c, 0);
+	(void)!fsrr_write(-1, &c, 0);
+	(void)!fsrr_pread(-1, &c, 0, 0);
+	(void)!fsrr_pwrite(-1, &c, 0, 0);
+	(void)!fsrr_fstat(-1, &st);
+	(void)!fsrr_fsync(-1);
+	(void)!fsrr_fdatasync(-1);
+	errno = e;
+}

@@ -44,6 +44,18 @@ for e in hello passthrough passthrough_fh passthrough_ll; do
 	gcc -w -O2 -D_FILE_OFFSET_BITS=64 -I"$T/bin" "$src" -o "$T/bin/$e" $(pkg-config --cflags --libs fuse3) \
 		|| FAIL "cannot build example $e"
 done
+# the libfuse2 examples (libfuse-dev): fusexmp_fh, a high-level passthrough with fh
+EX2=${FUSE2_EXAMPLES:-/usr/share/doc/libfuse-dev/examples}
+HAVE_FUSE2_EX=0
+if pkg-config --exists fuse && [ -f "$EX2/fusexmp_fh.c" -o -f "$EX2/fusexmp_fh.c.gz" ]; then
+	src=$EX2/fusexmp_fh.c
+	[ -f "$src" ] || { zcat "$src.gz" > "$T/bin/fusexmp_fh.c"; src=$T/bin/fusexmp_fh.c; }
+	gcc -w -O2 "$src" -o "$T/bin/fusexmp_fh" $(pkg-config --cflags --libs fuse) -lulockmgr ||
+		FAIL "cannot build the libfuse2 example fusexmp_fh"
+	HAVE_FUSE2_EX=1
+else
+	echo "note: libfuse2 examples not found (libfuse-dev): fusexmp_fh not tested"
+fi
 OVL=$(command -v fuse-overlayfs) || FAIL "fuse-overlayfs is not installed"
 BINDFS=$(command -v bindfs) || FAIL "bindfs is not installed"
 [ $fail = 0 ] || exit 1
@@ -104,7 +116,7 @@ run() {
 	MOUNTS+=("$M")
 	case $name in
 	hello) args=("$T/bin/hello" "$M"); W=$M ;;
-	passthrough|passthrough_fh) args=("$T/bin/$name" "$M"); W=$M$R/src ;;
+	passthrough|passthrough_fh|fusexmp_fh) args=("$T/bin/$name" "$M"); W=$M$R/src ;;
 	passthrough_ll) args=("$T/bin/passthrough_ll" -o "source=$R/src" "$M"); W=$M ;;
 	passthrough_ll-s) args=("$T/bin/passthrough_ll" -s -o "source=$R/src" "$M"); W=$M ;;
 	fuse-overlayfs) args=("$OVL" -o "lowerdir=$R/lower,upperdir=$R/up,workdir=$R/work" "$M"); W=$M ;;
@@ -154,7 +166,9 @@ run() {
 	if grep -q "==[0-9]*==" "$R/daemon.out"; then FAIL "$name/$mode: report on stderr"; cat "$R/daemon.out"; fi
 }
 
-for d in hello passthrough passthrough_fh passthrough_ll passthrough_ll-s fuse-overlayfs bindfs bindfs-mt; do
+DAEMONS="hello passthrough passthrough_fh passthrough_ll passthrough_ll-s fuse-overlayfs bindfs bindfs-mt"
+[ $HAVE_FUSE2_EX = 1 ] && DAEMONS="$DAEMONS fusexmp_fh"
+for d in $DAEMONS; do
 	for mode in none handoff inline; do
 		run $d $mode 1
 	done

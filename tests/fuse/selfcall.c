@@ -66,6 +66,14 @@ static void self_calls(void)
 	result("stat-own-mount", stat(p, &st));
 	result("openat-own-dirfd", openat(mnt_dirfd, "data", O_RDONLY));
 	result("read-own-file", (int)read(mnt_filefd, buf, sizeof buf));
+	/* lexical resolution: up and back into the mount, a sibling with the same prefix */
+	const char *base = strrchr(mnt, '/');
+	snprintf(p, sizeof p, "%s/..%s/data", mnt, base ? base : "/");
+	result("stat-dotdot-own-mount", stat(p, &st));
+	snprintf(p, sizeof p, "..%s/data", base ? base : "/");
+	result("openat-hidden-up-own-mount", openat(hidden_fd, p, O_RDONLY));
+	snprintf(p, sizeof p, "%s2/data", mnt);
+	result("stat-sibling", stat(p, &st) < 0 && errno == ENOENT ? 0 : -1);
 	result("stat-root", stat("/", &st));
 	int fd = openat(hidden_fd, "under", O_RDONLY);
 	result("openat-hidden-dir", fd);

@@ -38,10 +38,10 @@ timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M
 wait $pid; rc=$?
 cat "$T/out"; cat "$T/log".* 2>/dev/null
 EDEADLK=35
-for c in stat-own-mount openat-own-dirfd read-own-file; do
+for c in stat-own-mount openat-own-dirfd read-own-file stat-dotdot-own-mount openat-hidden-up-own-mount; do
 	grep -qx "$c: errno $EDEADLK" "$T/out" || FAIL "$c did not fail with EDEADLK"
 done
-for c in stat-root openat-hidden-dir; do
+for c in stat-root openat-hidden-dir stat-sibling; do
 	grep -qx "$c: ok" "$T/out" || FAIL "$c failed (a call off the mount)"
 done
 n=$(cat "$T/log".* 2>/dev/null | grep -cE '^==[0-9]+== ?fsreclaim: ERROR: fs-reentry')
