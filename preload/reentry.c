@@ -316,12 +316,44 @@ static int check_at(const char *fn, int dirfd, const char *path, int flags)
 	return 1;
 }
 
+/* A per-thread cache of the last fd judged, valid while that fd number was
+ * not closed or replaced through the calls below (fd_gen[fd] unchanged):
+ * a daemon's data ops use the same few fds over and over. */
+#define FD_GEN_MAX 65536
+static unsigned int fd_gen[FD_GEN_MAX];
+static __thread int cache_fd __attribute__((tls_model("initial-exec"))) = -1;
+static __thread unsigned int cache_gen __attribute__((tls_model("initial-exec")));
+static __thread uint64_t cache_mnt __attribute__((tls_model("initial-exec")));
+static __thread int cache_nmounts __attribute__((tls_model("initial-exec")));
+
+static inline void fd_changed(int fd)
+{
+	if (fd >= 0 && fd < FD_GEN_MAX)
+		__atomic_add_fetch(&fd_gen[fd], 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t fd_mnt_id_cached(int fd)
+{
+	int nm = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
+	if (fd >= FD_GEN_MAX)
+		return fd_mnt_id(fd);
+	unsigned int g = __atomic_load_n(&fd_gen[fd], __ATOMIC_ACQUIRE);
+	if (fd == cache_fd && g == cache_gen && nm == cache_nmounts)
+		return cache_mnt;
+	uint64_t id = fd_mnt_id(fd);
+	cache_fd = fd;
+	cache_gen = g;
+	cache_mnt = id;
+	cache_nmounts = nm;
+	return id;
+}
+
 static int check_fd(const char *fn, int fd)
 {
 	if (likely(!checking()) || fd < 0)
 		return 0;
 	int e = errno;
-	struct fmount *m = mount_of_id(fd_mnt_id(fd));
+	struct fmount *m = mount_of_id(fd_mnt_id_cached(fd));
 	errno = e;
 	if (!m)
 		return 0;
@@ -610,6 +642,61 @@ IPOS(struct dirent64 *, readdir64, (DIR *d))
 	return real_readdir64(d);
 }
 
+/* fd numbers that change what they refer to */
+IPOS(int, close, (int fd))
+{
+	fd_changed(fd);
+	REAL(int, close, (int));
+	int r = real_close(fd);
+	fd_changed(fd);         /* again: a judgement made in between is stale */
+	return r;
+}
+IPOS(int, dup2, (int a, int b))
+{
+	fd_changed(b);
+	REAL(int, dup2, (int, int));
+	int r = real_dup2(a, b);
+	fd_changed(b);
+	return r;
+}
+IPOS(int, dup3, (int a, int b, int f))
+{
+	fd_changed(b);
+	REAL(int, dup3, (int, int, int));
+	int r = real_dup3(a, b, f);
+	fd_changed(b);
+	return r;
+}
+IPOS(int, fclose, (FILE *f))
+{
+	int fd = f ? fileno(f) : -1;
+	fd_changed(fd);
+	REAL(int, fclose, (FILE *));
+	int r = real_fclose(f);
+	fd_changed(fd);
+	return r;
+}
+IPOS(int, closedir, (DIR *d))
+{
+	int fd = d ? dirfd(d) : -1;
+	fd_changed(fd);
+	REAL(int, closedir, (DIR *));
+	int r = real_closedir(d);
+	fd_changed(fd);
+	return r;
+}
+IPOS(int, close_range, (unsigned int lo, unsigned int hi, int f))
+{
+	unsigned int top = hi < FD_GEN_MAX - 1 ? hi : FD_GEN_MAX - 1;
+	for (unsigned int i = lo; i <= top; i++)
+		fd_changed((int)i);
+	REAL(int, close_range, (unsigned int, unsigned int, int));
+	int r = real_close_range(lo, hi, f);
+	for (unsigned int i = lo; i <= top; i++)
+		fd_changed((int)i);
+	return r;
+}
+
 /* resolve the hot ones now, not on a first call that may come from a signal
  * handler or with the loader's lock in an odd state */
 __attribute__((constructor(110))) static void reentry_prime(void)
@@ -624,5 +711,6 @@ __attribute__((constructor(110))) static void reentry_prime(void)
 	(void)!fsrr_fstat(-1, &st);
 	(void)!fsrr_fsync(-1);
 	(void)!fsrr_fdatasync(-1);
+	(void)!fsrr_close(-1);
 	errno = e;
 }
