@@ -20,3 +20,13 @@ rm -f /tmp/fsr-replies.want.$$ /tmp/fsr-replies.have.$$
 [ "$n" -gt 20 ] || { echo "FAIL: only $n fuse_reply_/fuse_req_ symbols found in $LIB"; exit 1; }
 if [ -n "$missing" ]; then echo "FAIL: not interposed:"; echo "$missing"; exit 1; fi
 echo "all $n fuse_reply_*/fuse_req_* of $LIB are interposed"
+
+# A program that opens /dev/fuse without a libfuse the shim sees (statically
+# linked, or its own FUSE code) is told once that its ops are not visible.
+if [ -c /dev/fuse ]; then
+	RUN=$top_builddir/preload/fsreclaim-run
+	out=$("$RUN" -- sh -c ': 3<>/dev/fuse; : 4<>/dev/fuse' 2>&1)
+	n=$(printf '%s\n' "$out" | grep -c "FUSE ops are not visible")
+	[ "$n" = 1 ] || { echo "FAIL: expected one 'not visible' note, got $n: $out"; exit 1; }
+	echo "the invisible-libfuse note is printed once"
+fi
