@@ -13,7 +13,6 @@
  * is bound to a symbol version (.symver) so that libfuse2's callers, which ask
  * for FUSE_2.x, never reach a libfuse3 wrapper (libfuse2: fuse2.c). */
 #include "fuse_shim.h"
-#include <fuse3/fuse.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
@@ -27,9 +26,7 @@ int fsr_nfsessions;
 int fsr_fuse_libfuse_seen;
 static struct fsr_mutex sess_lock;
 static __thread int in_fuse_new __attribute__((tls_model("initial-exec")));
-static __thread const struct fuse_operations *hl_ops __attribute__((tls_model("initial-exec")));
-static __thread size_t hl_ops_size __attribute__((tls_model("initial-exec")));
-#define HL_HAS(f) (hl_ops && offsetof(struct fuse_operations, f) + sizeof(void *) <= hl_ops_size && hl_ops->f)
+static __thread struct fsr_hl *pending_hl __attribute__((tls_model("initial-exec")));
 
 /* a versioned definition: C function fn is exported as sym@ver (@@ver: the default) */
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
@@ -110,6 +107,7 @@ static struct fsr_fsess *op_enter(struct fsr_opctx *c, fuse_req_t req, struct fs
 	c->ino = ino;
 	c->parent = 0;
 	c->entry_name = NULL;
+	c->hl_path = NULL;
 	c->kind = FSR_OPK_OTHER;
 	c->gated = 0;
 	c->slot = -1;
@@ -382,8 +380,8 @@ struct fuse_session *fsrw_session_new(struct fuse_args *args, const struct fuse_
 	s->userdata = userdata;
 	s->highlevel = in_fuse_new > 0;
 	if (s->highlevel) {
-		s->hl_fsync = HL_HAS(fsync) != 0;
-		s->hl_flush = HL_HAS(flush) != 0;
+		s->hl = pending_hl;
+		pending_hl = NULL;
 	}
 	fsr_mutex_lock(&sess_lock);
 	int i;
@@ -521,7 +519,60 @@ LOOP_MT(fsrw_session_loop_mt_31, "fuse_session_loop_mt_31", "fuse_session_loop_m
 LOOP_MT(fsrw_session_loop_mt_32, "fuse_session_loop_mt_32", "fuse_session_loop_mt_32@@FUSE_3.2", "FUSE_3.2")
 LOOP_MT(fsrw_session_loop_mt_312, "fuse_session_loop_mt_312", "fuse_session_loop_mt_312@@FUSE_3.12", "FUSE_3.12")
 
-/* fuse_new (high level): mark the session libfuse makes inside as high level */
+/* fuse_new (high level): the daemon's struct fuse_operations, wrapped once
+ * (open/create to learn the path of each handle, init for its private
+ * data); the session libfuse makes inside is marked high level */
+static struct fsr_opctx *cur_opctx(void)
+{
+	struct fsr_opctx *c = fsr_thread_self()->fuse_ctx;
+	return c && c->api == FSR_CTX_V3 ? c : NULL;
+}
+
+static struct fsr_hl *cur_hl(void)
+{
+	struct fsr_opctx *c = cur_opctx();
+	return c && c->s ? c->s->hl : NULL;
+}
+
+static void *hl_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct fsr_hl *hl = cur_hl();
+	void *pd;
+	if (hl && hl->real.init) {
+		pd = hl->real.init(conn, cfg);
+	} else {
+		struct fuse_context *c = fuse_get_context();
+		pd = c ? c->private_data : NULL;
+	}
+	if (hl)
+		hl->private_data = pd;
+	return pd;
+}
+
+static int hl_open(const char *path, struct fuse_file_info *fi)
+{
+	struct fsr_opctx *c = cur_opctx();
+	struct fsr_hl *hl = c && c->s ? c->s->hl : NULL;
+	if (!hl)
+		return -EIO;
+	int r = hl->real.open(path, fi);
+	if (r == 0 && c)
+		c->hl_path = path;      /* the reply that follows records it */
+	return r;
+}
+
+static int hl_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct fsr_opctx *c = cur_opctx();
+	struct fsr_hl *hl = c && c->s ? c->s->hl : NULL;
+	if (!hl)
+		return -EIO;
+	int r = hl->real.create(path, mode, fi);
+	if (r == 0 && c)
+		c->hl_path = path;
+	return r;
+}
+
 typedef void *(*fuse_new_fn)(struct fuse_args *, const void *, size_t, void *);
 static void *fuse_new_common(struct fuse_args *args, const void *op, size_t size, void *ud,
 			     fuse_new_fn *real, const char *name, const char *ver)
@@ -530,17 +581,29 @@ static void *fuse_new_common(struct fuse_args *args, const void *op, size_t size
 		*real = (fuse_new_fn)fsr_fuse_real(name, ver);
 	if (!*real)
 		return NULL;
-	const struct fuse_operations *oo = hl_ops;
-	size_t os = hl_ops_size;
-	if (!in_fuse_new++) {
-		hl_ops = op;
-		hl_ops_size = size;
+	const void *use = op;
+	if (!in_fuse_new && op) {
+		struct fsr_thread *t = fsr_thread_self();
+		t->busy++;
+		struct fsr_hl *hl = fsr_alloc(sizeof *hl);
+		t->busy--;
+		if (hl) {
+			memcpy(&hl->real, op, size < sizeof hl->real ? size : sizeof hl->real);
+			hl->wrap = hl->real;
+			hl->wrap.init = hl_init;
+			if (hl->real.open)
+				hl->wrap.open = hl_open;
+			if (hl->real.create)
+				hl->wrap.create = hl_create;
+			pending_hl = hl;
+			use = &hl->wrap;
+		}
 	}
-	void *f = (*real)(args, op, size, ud);
-	if (!--in_fuse_new) {
-		hl_ops = oo;
-		hl_ops_size = os;
-	}
+	in_fuse_new++;
+	void *f = (*real)(args, use, size, ud);
+	in_fuse_new--;
+	if (!in_fuse_new)
+		pending_hl = NULL;     /* taken by the session, or unused (leaks) */
 	return f;
 }
 #define FUSE_NEW(fn, name, symver, ver) \

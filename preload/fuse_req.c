@@ -225,3 +225,17 @@ DEF(int, fuse_req_interrupted, (fuse_req_t req))
 	REAL(fuse_req_interrupted);
 	return real_fuse_req_interrupted ? real_fuse_req_interrupted(req) : 0;
 }
+
+/* ---- fuse_get_context: during a high-level callback, the allocator's ---- */
+
+__thread struct fuse_context *fsr_cb_context __attribute__((tls_model("initial-exec")));
+
+FSR_EXPORT struct fuse_context *fsrw_fuse_get_context(void);
+FSR_SYMVER(fsrw_fuse_get_context, "fuse_get_context@@FUSE_3.0");
+struct fuse_context *fsrw_fuse_get_context(void)
+{
+	if (fsr_cb_context)
+		return fsr_cb_context;
+	REAL(fuse_get_context);
+	return real_fuse_get_context ? real_fuse_get_context() : NULL;
+}

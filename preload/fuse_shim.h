@@ -14,6 +14,7 @@
 #define FUSE_USE_VERSION 312
 #include "fsr.h"
 #include <fuse3/fuse_lowlevel.h>
+#include <fuse3/fuse.h>
 #include <limits.h>
 
 #define FSR_FSESS_MAX     16       /* sessions per process */
@@ -45,6 +46,7 @@ struct fsr_opctx {
 	const char *prev_op;
 	int gated;                     /* holds a reference on s->gate */
 	struct fuse_file_info fi;      /* open-like ops: the fi of the request */
+	const char *hl_path;           /* high level: the path the daemon's open/create got */
 };
 enum { FSR_OPK_OTHER, FSR_OPK_ENTRY, FSR_OPK_OPEN, FSR_OPK_OPENDIR, FSR_OPK_CREATE };
 
@@ -56,6 +58,7 @@ struct fsr_handle {
 	int dir;
 	int refs;                      /* opens with this (ino, fh) not yet released */
 	int pin;                       /* callbacks using it now */
+	char *path;                    /* high level: its path at the latest open */
 };
 
 struct fsr_entry {
@@ -69,13 +72,20 @@ struct fsr_entry {
 
 #define FSR_GATE_CB 0x40000000     /* a callback runs on this single-threaded session */
 
+/* a high-level daemon's ops (libfuse3 fuse_new): callbacks call them
+ * directly, never through libfuse's own locks */
+struct fsr_hl {
+	struct fuse_operations real, wrap;
+	void *private_data;            /* what init returned */
+};
+
 struct fsr_fsess {
 	struct fuse_lowlevel_ops real; /* the daemon's ops (or libfuse's, for high level) */
 	struct fuse_lowlevel_ops wrap; /* what libfuse calls */
 	void *userdata;                /* the daemon's userdata */
 	struct fuse_session *se;
 	int highlevel;                 /* made by fuse_new: libfuse keeps forget to itself */
-	int hl_fsync, hl_flush;        /* high level: the daemon has these ops */
+	struct fsr_hl *hl;             /* high level: the daemon's own ops */
 	int mt;                        /* runs a multi-threaded loop */
 	int live;                      /* between init and destroy (atomic) */
 	int cb_active;                 /* callbacks running (atomic) */
@@ -96,6 +106,9 @@ extern int fsr_nfsessions FSR_HIDDEN;
 /* fuse_ops.c */
 struct fsr_fsess *fsr_fsess_of_userdata(void *u) FSR_HIDDEN;
 void *fsr_fuse_real(const char *name, const char *version) FSR_HIDDEN;
+
+/* fuse_req.c: fuse_get_context during a high-level callback */
+extern __thread struct fuse_context *fsr_cb_context FSR_HIDDEN;
 
 /* fuse_req.c: fake requests for callbacks */
 struct fsr_fake_req {

@@ -124,12 +124,26 @@ void fsr_state_open_reply(struct fsr_opctx *c, const struct fuse_file_info *fi)
 	struct fsr_thread *t = fsr_thread_self();
 	t->busy++;
 	fsr_mutex_lock(&s->lock);
+	char *path = NULL;
+	if (s->hl && c->hl_path) {
+		size_t l = strlen(c->hl_path);
+		path = fsr_alloc(l + 1);
+		if (path)
+			memcpy(path, c->hl_path, l + 1);
+	}
 	struct fsr_handle **pp = handle_slot(s, c->ino, fi->fh, dir);
 	if (*pp) {
 		(*pp)->refs++;
+		if (path && !(*pp)->pin) {    /* the latest path (a pinned one is in use) */
+			fsr_free((*pp)->path);
+			(*pp)->path = path;
+			path = NULL;
+		}
 	} else {
 		struct fsr_handle *h = fsr_alloc(sizeof *h);
 		if (h) {
+			h->path = path;
+			path = NULL;
 			h->ino = c->ino;
 			h->fh = fi->fh;
 			h->flags = c->fi.flags;
@@ -142,6 +156,7 @@ void fsr_state_open_reply(struct fsr_opctx *c, const struct fuse_file_info *fi)
 		}
 	}
 	fsr_mutex_unlock(&s->lock);
+	fsr_free(path);
 	t->busy--;
 }
 
@@ -159,6 +174,7 @@ void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir
 	if (h && --h->refs <= 0) {
 		*pp = h->next;
 		s->nhandles--;
+		fsr_free(h->path);
 		fsr_free(h);
 	}
 	fsr_mutex_unlock(&s->lock);
@@ -178,8 +194,8 @@ static int ino_in_flight(struct fsr_fsess *s, fuse_ino_t ino)
 static int wants_handles(struct fsr_fsess *s)
 {
 	if (s->highlevel)
-		return ((fsr_opt.callbacks & FSR_CB_FSYNC) && s->hl_fsync) ||
-		       ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->hl_flush);
+		return s->hl && (((fsr_opt.callbacks & FSR_CB_FSYNC) && s->hl->real.fsync) ||
+				 ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->hl->real.flush));
 	return (fsr_opt.callbacks & (FSR_CB_FSYNC | FSR_CB_FLUSH)) != 0;
 }
 
@@ -192,13 +208,7 @@ static int usable(struct fsr_fsess *s, struct fsr_thread *alloc)
 		return 0;
 	if (!__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE) && __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
 		return 0;   /* single-threaded, an op in progress */
-	/* high level: libfuse holds its own locks (tree, node table) inside an op;
-	 * a callback from inside one of its ops could wait for them */
-	if (s->highlevel && alloc) {
-		for (struct fsr_opctx *c = alloc->fuse_ctx; c; c = c->prev_ctx)
-			if (c->api == FSR_CTX_V3 && c->s == s)
-				return 0;
-	}
+	(void)alloc;
 	return 1;
 }
 
@@ -222,8 +232,11 @@ struct cbctx {
 	int busy;
 };
 
+static __thread struct fuse_context *cb_hctx __attribute__((tls_model("initial-exec")));
+
 static fuse_req_t cb_begin(struct cbctx *x, struct fsr_fsess *s, const char *name, const struct fuse_ctx *ctx)
 {
+	fsr_cb_context = cb_hctx;
 	struct fsr_thread *t = fsr_thread_self();
 	fuse_req_t req = fsr_fake_req_new(s, ctx);
 	memset(&x->c, 0, sizeof x->c);
@@ -247,6 +260,7 @@ static fuse_req_t cb_begin(struct cbctx *x, struct fsr_fsess *s, const char *nam
 static void cb_end(struct cbctx *x)
 {
 	struct fsr_thread *t = x->t;
+	fsr_cb_context = NULL;
 	t->busy = x->busy;
 	t->fuse_ctx = x->c.prev_ctx;
 	t->op = x->c.prev_op;
@@ -255,16 +269,32 @@ static void cb_end(struct cbctx *x)
 
 static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)
 {
-	int do_fsync = (fsr_opt.callbacks & FSR_CB_FSYNC) && s->real.fsync && (!s->highlevel || s->hl_fsync);
-	int do_flush = (fsr_opt.callbacks & FSR_CB_FLUSH) && s->real.flush && (!s->highlevel || s->hl_flush);
+	/* high level: the daemon's own ops, by path, never through libfuse (whose
+	 * node-table and path locks the allocating thread may hold) */
+	struct fsr_hl *hl = s->highlevel ? s->hl : NULL;
+	if (s->highlevel && !hl)
+		return 0;
+	int do_fsync = (fsr_opt.callbacks & FSR_CB_FSYNC) && (hl ? hl->real.fsync != NULL : s->real.fsync != NULL);
+	int do_flush = (fsr_opt.callbacks & FSR_CB_FLUSH) && (hl ? hl->real.flush != NULL : s->real.flush != NULL);
 	if ((!do_fsync && !do_flush) || !s->nhandles)
 		return 0;
+	struct fuse_context hctx;
+	if (hl) {
+		/* what libfuse would give the daemon for a request of the allocator's */
+		memset(&hctx, 0, sizeof hctx);
+		hctx.fuse = s->userdata;           /* libfuse's struct fuse */
+		hctx.uid = ctx->uid;
+		hctx.gid = ctx->gid;
+		hctx.pid = ctx->pid;
+		hctx.umask = ctx->umask;
+		hctx.private_data = hl->private_data;
+	}
 	struct fsr_handle *h = NULL;
 	fsr_mutex_lock(&s->lock);
 	unsigned long start = s->cursor_h;
 	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !h; k++) {
 		for (struct fsr_handle *x = s->handles[(start + k) % FSR_HASH_BUCKETS]; x; x = x->next) {
-			if (x->dir || x->refs <= 0 || ino_in_flight(s, x->ino))
+			if (x->dir || x->refs <= 0 || (hl && !x->path) || ino_in_flight(s, x->ino))
 				continue;
 			h = x;
 			s->cursor_h = start + k + 1;   /* the next pass starts after it */
@@ -279,12 +309,16 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 	unsigned long n = 0;
 	struct fuse_file_info fi;
 	struct cbctx x;
+	cb_hctx = hl ? &hctx : NULL;
 	if (do_fsync) {
 		memset(&fi, 0, sizeof fi);
 		fi.fh = h->fh;
 		fi.flags = h->flags;
 		fuse_req_t req = cb_begin(&x, s, "fsync", ctx);
-		s->real.fsync(req, h->ino, 1, &fi);
+		if (hl)
+			hl->real.fsync(h->path, 1, &fi);
+		else
+			s->real.fsync(req, h->ino, 1, &fi);
 		cb_end(&x);
 		n++;
 	}
@@ -296,10 +330,14 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		/* an owner no process has: the flush releases nobody's POSIX locks */
 		fi.lock_owner = 0x66737265636c6d00ull ^ (uint64_t)(uintptr_t)s;
 		fuse_req_t req = cb_begin(&x, s, "flush", ctx);
-		s->real.flush(req, h->ino, &fi);
+		if (hl)
+			hl->real.flush(h->path, &fi);
+		else
+			s->real.flush(req, h->ino, &fi);
 		cb_end(&x);
 		n++;
 	}
+	cb_hctx = NULL;
 	fsr_mutex_lock(&s->lock);
 	h->pin--;
 	fsr_mutex_unlock(&s->lock);
