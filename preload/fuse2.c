@@ -675,3 +675,83 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 		strcpy(fs2.mountpoint, *mp);
 	return r;
 }
+
+/* ---- libfuse2's fuse_reply_* and fuse_req_*: passed through ----
+ * The shim makes no libfuse2 request of its own (its callbacks call the
+ * high-level ops directly), but every reply libfuse2 or a daemon sends goes
+ * through here, bound by version, so the two libraries' same-named functions
+ * never meet.  Non-default versions: libfuse3's names are the defaults. */
+#define PASS2(ret, nm, ver, params, args) \
+	FSR_EXPORT ret fsrw2_##nm params; \
+	FSR_SYMVER(fsrw2_##nm, #nm "@" ver); \
+	ret fsrw2_##nm params \
+	{ \
+		static ret (*real) params; \
+		if (!real) real = (ret (*) params)real2(#nm, ver); \
+		return real args; \
+	}
+#define PASS2V(nm, ver, params, args) \
+	FSR_EXPORT void fsrw2_##nm params; \
+	FSR_SYMVER(fsrw2_##nm, #nm "@" ver); \
+	void fsrw2_##nm params \
+	{ \
+		static void (*real) params; \
+		if (!real) real = (void (*) params)real2(#nm, ver); \
+		real args; \
+	}
+PASS2(int, fuse_reply_err, "FUSE_2.4", (fuse_req_t r, int e), (r, e))
+PASS2V(fuse_reply_none, "FUSE_2.4", (fuse_req_t r), (r))
+PASS2(int, fuse_reply_entry, "FUSE_2.4", (fuse_req_t r, const struct fuse_entry_param *e), (r, e))
+PASS2(int, fuse_reply_create, "FUSE_2.5", (fuse_req_t r, const struct fuse_entry_param *e,
+					  const struct fuse_file_info *fi), (r, e, fi))
+PASS2(int, fuse_reply_attr, "FUSE_2.4", (fuse_req_t r, const struct stat *a, double t), (r, a, t))
+PASS2(int, fuse_reply_readlink, "FUSE_2.4", (fuse_req_t r, const char *l), (r, l))
+PASS2(int, fuse_reply_open, "FUSE_2.5", (fuse_req_t r, const struct fuse_file_info *fi), (r, fi))
+PASS2(int, fuse_reply_write, "FUSE_2.4", (fuse_req_t r, size_t n), (r, n))
+PASS2(int, fuse_reply_buf, "FUSE_2.4", (fuse_req_t r, const char *b, size_t n), (r, b, n))
+PASS2(int, fuse_reply_data, "FUSE_2.9", (fuse_req_t r, struct fuse_bufvec *b, enum fuse_buf_copy_flags f), (r, b, f))
+PASS2(int, fuse_reply_iov, "FUSE_2.7", (fuse_req_t r, const struct iovec *v, int n), (r, v, n))
+PASS2(int, fuse_reply_statfs, "FUSE_2.5", (fuse_req_t r, const struct statvfs *s), (r, s))
+PASS2(int, fuse_reply_xattr, "FUSE_2.4", (fuse_req_t r, size_t n), (r, n))
+PASS2(int, fuse_reply_lock, "FUSE_2.6", (fuse_req_t r, const struct flock *l), (r, l))
+PASS2(int, fuse_reply_bmap, "FUSE_2.7.5", (fuse_req_t r, uint64_t i), (r, i))
+PASS2(int, fuse_reply_ioctl_retry, "FUSE_2.8", (fuse_req_t r, const struct iovec *a, size_t na,
+					       const struct iovec *b, size_t nb), (r, a, na, b, nb))
+PASS2(int, fuse_reply_ioctl, "FUSE_2.8", (fuse_req_t r, int res, const void *b, size_t n), (r, res, b, n))
+PASS2(int, fuse_reply_ioctl_iov, "FUSE_2.8", (fuse_req_t r, int res, const struct iovec *v, int n), (r, res, v, n))
+PASS2(int, fuse_reply_poll, "FUSE_2.8", (fuse_req_t r, unsigned ev), (r, ev))
+/* the 2.4 ABI of open/statfs and their _compat names: pointer arguments only */
+PASS2(int, fuse_reply_open_compat, "FUSE_2.5", (fuse_req_t r, const void *fi), (r, fi))
+PASS2(int, fuse_reply_statfs_compat, "FUSE_2.5", (fuse_req_t r, const void *s), (r, s))
+FSR_EXPORT int fsrw2_reply_open_24(fuse_req_t r, const void *fi);
+FSR_SYMVER(fsrw2_reply_open_24, "fuse_reply_open@FUSE_2.4");
+int fsrw2_reply_open_24(fuse_req_t r, const void *fi)
+{
+	static int (*real)(fuse_req_t, const void *);
+	if (!real)
+		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_open", "FUSE_2.4");
+	return real(r, fi);
+}
+FSR_EXPORT int fsrw2_reply_statfs_24(fuse_req_t r, const void *s);
+FSR_SYMVER(fsrw2_reply_statfs_24, "fuse_reply_statfs@FUSE_2.4");
+int fsrw2_reply_statfs_24(fuse_req_t r, const void *s)
+{
+	static int (*real)(fuse_req_t, const void *);
+	if (!real)
+		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_statfs", "FUSE_2.4");
+	return real(r, s);
+}
+PASS2(void *, fuse_req_userdata, "FUSE_2.4", (fuse_req_t r), (r))
+PASS2(const struct fuse_ctx *, fuse_req_ctx, "FUSE_2.8", (fuse_req_t r), (r))
+FSR_EXPORT const void *fsrw2_req_ctx_24(fuse_req_t r);
+FSR_SYMVER(fsrw2_req_ctx_24, "fuse_req_ctx@FUSE_2.4");
+const void *fsrw2_req_ctx_24(fuse_req_t r)
+{
+	static const void *(*real)(fuse_req_t);
+	if (!real)
+		real = (const void *(*)(fuse_req_t))real2("fuse_req_ctx", "FUSE_2.4");
+	return real(r);
+}
+PASS2(int, fuse_req_getgroups, "FUSE_2.8", (fuse_req_t r, int n, gid_t *l), (r, n, l))
+PASS2V(fuse_req_interrupt_func, "FUSE_2.6", (fuse_req_t r, fuse_interrupt_func_t f, void *d), (r, f, d))
+PASS2(int, fuse_req_interrupted, "FUSE_2.6", (fuse_req_t r), (r))

@@ -21,6 +21,23 @@ rm -f /tmp/fsr-replies.want.$$ /tmp/fsr-replies.have.$$
 if [ -n "$missing" ]; then echo "FAIL: not interposed:"; echo "$missing"; exit 1; fi
 echo "all $n fuse_reply_*/fuse_req_* of $LIB are interposed"
 
+# libfuse2 too (same names, other versions), when it is installed
+LIB2=
+for d in "$(pkg-config --variable=libdir fuse 2>/dev/null)" /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /usr/lib /lib; do
+	[ -n "$d" ] && [ -e "$d/libfuse.so.2" ] && { LIB2=$d/libfuse.so.2; break; }
+done
+if [ -n "$LIB2" ]; then
+	syms "$LIB2" > /tmp/fsr-replies.want.$$
+	syms "$SHIM" > /tmp/fsr-replies.have.$$
+	missing=$(comm -23 /tmp/fsr-replies.want.$$ /tmp/fsr-replies.have.$$)
+	n=$(wc -l < /tmp/fsr-replies.want.$$)
+	rm -f /tmp/fsr-replies.want.$$ /tmp/fsr-replies.have.$$
+	if [ -n "$missing" ]; then echo "FAIL: not interposed (libfuse2):"; echo "$missing"; exit 1; fi
+	echo "all $n fuse_reply_*/fuse_req_* of $LIB2 are interposed"
+else
+	echo "note: libfuse.so.2 not installed, its replies not compared"
+fi
+
 # A program that opens /dev/fuse without a libfuse the shim sees (statically
 # linked, or its own FUSE code) is told once that its ops are not visible.
 if [ -c /dev/fuse ]; then
