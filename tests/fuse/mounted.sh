@@ -108,6 +108,12 @@ manifest() {     # dir -> stdout
 	  find . -type f -print0 | sort -z | xargs -0 -r md5sum && find . -type f -printf '%s %p\n' | sort )
 }
 
+bounded() {      # seconds function args...: run a shell function under timeout(1)
+	local t=$1; shift
+	timeout -k 5 "$t" bash -c "$(declare -f workload read_workload manifest); \"\$@\"" _ "$@"
+}
+export T
+
 # one run: name mode(none|handoff|inline) foreground(1|0)
 run() {
 	local name=$1 mode=$2 fg=$3
@@ -133,11 +139,12 @@ run() {
 	if ! wait_mount "$M" "$([ "$fg" = 1 ] && echo $pid)"; then
 		FAIL "$name/$mode: no mount"; cat "$R/daemon.out"; return
 	fi
+	# each step bounded: a hung mount fails the test, it never hangs it
 	if [ $name = hello ]; then
-		read_workload "$W" "$mode" || FAIL "$name/$mode: read workload failed"
+		bounded 30 read_workload "$W" "$mode" || FAIL "$name/$mode: read workload failed"
 	else
-		( workload "$W" ) > "$R/work.out" 2>&1 || { FAIL "$name/$mode: workload failed"; cat "$R/work.out"; }
-		manifest "$W" > "$T/manifest.$name.$mode"
+		bounded 90 workload "$W" > "$R/work.out" 2>&1 || { FAIL "$name/$mode: workload failed"; cat "$R/work.out"; }
+		bounded 30 manifest "$W" > "$T/manifest.$name.$mode" || FAIL "$name/$mode: manifest failed"
 	fi
 	if ! timeout 20 fusermount3 -u "$M"; then
 		FAIL "$name/$mode: unmount failed"; fusermount3 -u -z "$M"
