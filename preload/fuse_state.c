@@ -347,8 +347,8 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 
 static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)
 {
-	if (!(fsr_opt.callbacks & FSR_CB_FORGET) || s->highlevel || !s->real.lookup || !s->real.forget ||
-	    !s->nentries)
+	if (!(fsr_opt.callbacks & FSR_CB_FORGET) || s->highlevel || !s->real.lookup ||
+	    (!s->real.forget && !s->real.forget_multi) || !s->nentries)
 		return 0;
 	char name[256];
 	fuse_ino_t ino = 0, parent = 0;
@@ -389,7 +389,12 @@ static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx 
 	if (got) {
 		/* give back exactly the reference the lookup took */
 		req = cb_begin(&x, s, "forget", ctx);
-		s->real.forget(req, got, 1);
+		if (s->real.forget) {
+			s->real.forget(req, got, 1);
+		} else {
+			struct fuse_forget_data fd = { .ino = got, .nlookup = 1 };
+			s->real.forget_multi(req, 1, &fd);
+		}
 		cb_end(&x);
 		n++;
 	}

@@ -616,6 +616,15 @@ IPOS(DIR *, fdopendir, (int fd))
 	return real_fdopendir(fd);
 }
 
+/* _FORTIFY_SOURCE variants */
+FD1(ssize_t, __read_chk, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl))
+FD1(ssize_t, __pread_chk, (int fd, void *b, size_t n, off_t o, size_t bl), (fd, b, n, o, bl))
+FD1(ssize_t, __pread64_chk, (int fd, void *b, size_t n, off64_t o, size_t bl), (fd, b, n, o, bl))
+PATH1(ssize_t, __readlink_chk, (const char *path, char *b, size_t n, size_t bl), (path, b, n, bl), -1)
+PATH1(char *, __realpath_chk, (const char *path, char *r, size_t rl), (path, r, rl), NULL)
+PATHAT(ssize_t, __readlinkat_chk, (int dirfd, const char *path, char *b, size_t n, size_t bl),
+       (dirfd, path, b, n, bl), AT_EMPTY_PATH)
+
 #define FXSTAT(sym, st) \
 	IPOS(int, sym, (int ver, int fd, st *b)) \
 	{ \
