@@ -6,10 +6,13 @@
  * not reach the mount must keep working: stat("/") and openat() relative to
  * the directory hidden under the mountpoint (opened before mounting).
  *
+ * `stat MOUNTPOINT/leak` leaves a memalloc_nofs_save() scope open in lookup.
+ *
  * Usage: selfcall [-f] MOUNTPOINT; `stat MOUNTPOINT/trigger` runs the checks;
  * results go to stdout as lines "NAME: ok" or "NAME: errno N". */
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse_lowlevel.h>
+#include "fsreclaim.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -87,6 +90,12 @@ static void st_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == 1 && strcmp(name, "trigger") == 0 && ready) {
 		self_calls();
 		done = 1;
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == 1 && strcmp(name, "leak") == 0) {
+		/* a NOFS scope left open when the op returns: scope-leak */
+		(void)memalloc_nofs_save();
 		fuse_reply_err(req, ENOENT);
 		return;
 	}

@@ -2,7 +2,8 @@
 # A single-threaded FUSE daemon whose op stats, openat(dirfd)s and reads on
 # its own mount: each call is an fs-reentry report and fails with EDEADLK
 # instead of hanging; calls off the mount (including the directory hidden
-# under the mountpoint) still work.
+# under the mountpoint) still work.  An op that returns with a NOFS scope
+# open is a scope-leak naming the op.
 set -u
 : "${top_builddir:?}"
 RUN=$top_builddir/preload/fsreclaim-run
@@ -34,6 +35,8 @@ for i in $(seq 200); do grep -q "^opened:" "$T/out" && break; sleep 0.1; done
 timeout 20 stat "$M/trigger" > /dev/null 2>&1
 [ $? = 124 ] && FAIL "stat of the trigger hung"
 for i in $(seq 100); do grep -q "^closed" "$T/out" && break; sleep 0.1; done
+timeout 20 stat "$M/leak" > /dev/null 2>&1
+[ $? = 124 ] && FAIL "stat of leak hung"
 timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M"; }
 wait $pid; rc=$?
 cat "$T/out"; cat "$T/log".* 2>/dev/null
@@ -48,5 +51,7 @@ n=$(cat "$T/log".* 2>/dev/null | grep -cE '^==[0-9]+== ?fsreclaim: ERROR: fs-ree
 [ "$n" -ge 1 ] || FAIL "no fs-reentry report"
 grep -q "SUMMARY: fsreclaim: fs-reentry" "$T/log".* || FAIL "no SUMMARY line"
 grep -q "lookup" "$T/log".* || FAIL "the report does not name the op (lookup)"
+grep -q "WARNING: scope-leak" "$T/log".* || FAIL "no scope-leak report for the scope left open in lookup"
+grep -q "FUSE op lookup returns" "$T/log".* || FAIL "the scope-leak report does not name the op"
 [ $rc = 66 ] || FAIL "daemon exit status $rc, expected 66 (exitcode after an ERROR report)"
 exit $fail
