@@ -31,6 +31,10 @@
 /* from fuse_shim.h, which includes libfuse3's headers */
 void fsr_reentry_add_mount(const char *mountpoint) FSR_HIDDEN;
 extern int fsr_fuse_libfuse_seen FSR_HIDDEN;
+struct fsr_ids { unsigned int uid, gid, pid, umask; };
+int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids) FSR_HIDDEN;
+unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids) FSR_HIDDEN;
+int fsr_fuse2_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
 
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
 #define FSR_CTX_V2 2
@@ -486,7 +490,19 @@ static int ino_in_flight(uint64_t ino)
 	return 0;
 }
 
-unsigned long fsr_fuse2_reclaim(struct fsr_pass *p)
+int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids)
+{
+	struct ctx2 *c = ctx;
+	if (!c || c->api != FSR_CTX_V2)
+		return 0;
+	ids->uid = c->uid;
+	ids->gid = c->gid;
+	ids->pid = c->pid;
+	ids->umask = 0;
+	return 1;
+}
+
+unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	if (!fsr_fuse2_reclaim_possible(t))
@@ -506,12 +522,10 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.fuse = fs2.fuse;
 	ctx.private_data = fs2.private_data;
-	struct ctx2 *ac = p->fuse_ctx;
-	if (ac && ac->api == FSR_CTX_V2) {
-		ctx.uid = ac->uid;
-		ctx.gid = ac->gid;
-		ctx.pid = (pid_t)ac->pid;
-	}
+	(void)p;
+	ctx.uid = ids->uid;
+	ctx.gid = ids->gid;
+	ctx.pid = (pid_t)ids->pid;
 	t->busy++;
 	struct handle2 *h = NULL;
 	fsr_mutex_lock(&fs2.lock);

@@ -134,8 +134,13 @@ void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n) FSR_HIDDE
 struct fsr_opctx *fsr_opctx_of_req(fuse_req_t req) FSR_HIDDEN;
 
 /* fuse2.c: libfuse2 high-level daemons */
+/* the ids of the request a thread serves, snapshotted on the allocating
+ * thread before a pass: a callback never reads the allocator's stack (an
+ * abandoned pass's allocator has gone on) */
+struct fsr_ids { unsigned int uid, gid, pid, umask; };
 int fsr_fuse2_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
-unsigned long fsr_fuse2_reclaim(struct fsr_pass *p) FSR_HIDDEN;
+unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids) FSR_HIDDEN;
+int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids) FSR_HIDDEN;   /* ctx: a FSR_CTX_V2 context */
 
 /* reentry.c */
 void fsr_reentry_add_mount(const char *mountpoint) FSR_HIDDEN;

@@ -212,17 +212,62 @@ static int usable(struct fsr_fsess *s, struct fsr_thread *alloc)
 	return 1;
 }
 
+/* per-thread snapshots of the allocator's request ids (slot = thread index) */
+#define NSNAP 256
+static struct snap {
+	struct fsr_thread *t;
+	struct fsr_ids ids;
+} snaps[NSNAP];
+
+static void snapshot(struct fsr_thread *t)
+{
+	struct snap *sn = &snaps[t->index % NSNAP];
+	struct fsr_ids ids;
+	memset(&ids, 0, sizeof ids);
+	struct fsr_ctxhdr *h = t->fuse_ctx;
+	if (h && h->api == FSR_CTX_V3) {
+		struct fsr_opctx *c = t->fuse_ctx;
+		const struct fuse_ctx *rc = NULL;
+		if (c->req)
+			rc = fsr_req_is_fake(c->req) ? &((struct fsr_fake_req *)(void *)c->req)->ctx
+						     : fsr_real_req_ctx(c->req);
+		if (rc) {
+			ids.uid = rc->uid;
+			ids.gid = rc->gid;
+			ids.pid = (unsigned int)rc->pid;
+			ids.umask = rc->umask;
+		}
+	} else if (h && h->api == FSR_CTX_V2) {
+		fsr_fuse2_ids(h, &ids);
+	}
+	__atomic_store_n(&sn->t, NULL, __ATOMIC_RELEASE);
+	sn->ids = ids;
+	__atomic_store_n(&sn->t, t, __ATOMIC_RELEASE);
+}
+
+static void snapshot_of(struct fsr_thread *alloc, struct fsr_ids *ids)
+{
+	memset(ids, 0, sizeof *ids);
+	for (int i = 0; i < NSNAP; i++)
+		if (__atomic_load_n(&snaps[i].t, __ATOMIC_ACQUIRE) == alloc) {
+			*ids = snaps[i].ids;
+			return;
+		}
+}
+
+/* called by fsr_pass_run on the allocating thread, before the pass */
 int fsr_fuse_reclaim_possible(struct fsr_thread *t)
 {
-	if (fsr_fuse2_reclaim_possible(t))
-		return 1;
+	int yes = fsr_fuse2_reclaim_possible(t);
 	int n = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && !yes; i++) {
 		struct fsr_fsess *s = __atomic_load_n(&fsr_fsessions[i], __ATOMIC_ACQUIRE);
 		if (s && usable(s, t))
-			return 1;
+			yes = 1;
 	}
-	return 0;
+	if (yes && t == fsr_thread_self())
+		snapshot(t);
+	return yes;
 }
 
 /* run op fn of s on this thread as a callback: op context for reports */
@@ -412,16 +457,16 @@ static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx 
 unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 {
 	struct fsr_thread *t = fsr_thread_self();
+	/* the allocator's context, for fuse_req_ctx / fuse_get_context: from the
+	 * snapshot its thread took, never from p->fuse_ctx (its stack) */
+	struct fsr_ids ids;
+	snapshot_of(p->allocator, &ids);
 	struct fuse_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);
-	/* the allocator's context, for fuse_req_ctx / fuse_get_context */
-	struct fsr_opctx *ac = p->fuse_ctx;
-	if (ac && ac->api == FSR_CTX_V3 && ac->req) {
-		const struct fuse_ctx *rc = fsr_req_is_fake(ac->req)
-			? &((struct fsr_fake_req *)(void *)ac->req)->ctx : fsr_real_req_ctx(ac->req);
-		if (rc)
-			ctx = *rc;
-	}
+	ctx.uid = ids.uid;
+	ctx.gid = ids.gid;
+	ctx.pid = (pid_t)ids.pid;
+	ctx.umask = ids.umask;
 	unsigned long n = 0;
 	t->busy++;
 	int ns = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
@@ -448,5 +493,5 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 		}
 	}
 	t->busy--;
-	return n + fsr_fuse2_reclaim(p);
+	return n + fsr_fuse2_reclaim(p, &ids);
 }
