@@ -115,13 +115,10 @@ FSR_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
 	if (align % sizeof(void *) || (align & (align - 1)) || align == 0)
 		return EINVAL;             /* errno untouched, *out untouched */
-	int e = errno;
 	hook(n);
 	void *p = __libc_memalign(align, n);
-	if (!p) {
-		errno = e;
-		return ENOMEM;
-	}
+	if (!p)
+		return ENOMEM;         /* errno ENOMEM, as glibc's posix_memalign leaves it */
 	track_add(p);
 	*out = p;
 	return 0;
