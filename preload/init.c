@@ -51,7 +51,7 @@ void fsr_threads_foreach(void (*fn)(struct fsr_thread *, void *), void *arg)
 
 /* ---- threads: register at start, check scopes and locks at exit ---- */
 
-struct start { void *(*fn)(void *); void *arg; };
+struct start { void *(*fn)(void *); void *arg; unsigned int inherit; };
 
 static void thread_exit(void *unused)
 {
@@ -69,6 +69,7 @@ static void *thread_start(void *p)
 	struct start s = *(struct start *)p;
 	fsr_free(p);
 	struct fsr_thread *t = fsr_thread_self();
+	t->flags |= s.inherit;     /* Linux copies the task flags: IO_FLUSHER */
 	fsr_thread_register(t);
 	void *r;
 	pthread_cleanup_push(thread_exit, NULL);
@@ -89,6 +90,7 @@ FSR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *a, void *(*fn
 		return real_pthread_create(th, a, fn, arg);
 	s->fn = fn;
 	s->arg = arg;
+	s->inherit = fsr_self.flags & FSR_PF_IOFLUSHER;
 	int r = real_pthread_create(th, a, thread_start, s);
 	if (r)
 		fsr_free(s);
@@ -190,6 +192,7 @@ __attribute__((constructor(101))) static void fsr_init(void)
 	if (fsr_opt.suppressions[0] && fsr_suppressions_load(fsr_opt.suppressions, err, sizeof err))
 		die(err);
 	fsr_policy_init();
+	fsr_ioflusher_init(t);
 	fsr_thread_register(t);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	on_exit(at_exit, NULL);
