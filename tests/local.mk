@@ -7,3 +7,4 @@ include tests/hazard.mk
 include tests/bench/local.mk
 include tests/stress/local.mk
 include tests/fuzz/local.mk
+include tests/faults/local.mk

@@ -1,0 +1,76 @@
+#!/bin/sh
+# The main job: build fsreclaim, mount txfs under the shim with one classic
+# reclaim bug switched on, run the standard workload, show the report; then
+# the same with the bug fixed (hazard=none) and show that it is clean.
+#   ./demo.sh [HAZARD]     (default nofs-missing; see README for the modes)
+# As root on a fresh Debian machine it installs the packages it needs.
+set -u
+top=$(cd "$(dirname "$0")" && pwd)
+hazard=${1:-nofs-missing}
+missing=
+for p in $(grep -v '^#' "$top/.ci/deps"); do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "== installing:$missing"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null || exit 1
+	else
+		echo "demo.sh: please install (as root): apt-get install$missing" >&2
+		exit 2
+	fi
+fi
+[ -e /dev/fuse ] || { echo "demo.sh: /dev/fuse is missing: cannot mount txfs" >&2; exit 2; }
+
+build=$top/_demo
+echo "== building in $build"
+[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1) || exit 1
+mkdir -p "$build" && cd "$build" || exit 1
+[ -f Makefile ] || "$top/configure" -q >/dev/null || exit 1
+make -j"$(nproc)" >make.log 2>&1 || { tail -n 30 make.log; exit 1; }
+
+work=$(mktemp -d /tmp/fsr-demo.XXXXXX)
+mnt=$work/mnt pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	fusermount3 -u -z "$mnt" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+mkdir -p "$mnt"
+
+run_one() { # run_one HAZARD: mount txfs under the shim, workload, unmount
+	h=$1
+	rm -f "$work"/journal "$work"/log.*
+	opts="--opt log_path=$work/log --opt stats=1"
+	[ "$h" = needless-nofs ] && opts="$opts --opt detect_needless_nofs=1"
+	echo
+	echo "== txfs -o hazard=$h under fsreclaim-run, workload: tests/workload.sh"
+	"$build/preload/fsreclaim-run" $opts -- "$build/fusefs/txfs" -f \
+		-o journal="$work/journal" -o hazard="$h" "$mnt" &
+	pid=$!
+	i=0
+	while ! grep -q " $mnt " /proc/mounts; do
+		kill -0 "$pid" 2>/dev/null || { echo "txfs did not mount"; return 1; }
+		i=$((i+1)); [ $i -gt 200 ] && { echo "mount timed out"; return 1; }
+		sleep 0.1
+	done
+	timeout 300 "$top/tests/workload.sh" "$mnt" || echo "(workload status $?)"
+	fusermount3 -u "$mnt" || fusermount3 -u -z "$mnt"
+	wait "$pid"; rc=$?; pid=
+	if grep -q '^==[0-9]*==fsreclaim' "$work"/log.* 2>/dev/null; then
+		# the first report in full, then one line per further report
+		awk '/^==[0-9]+==fsreclaim/{n++} n==1' "$work"/log.*
+		echo "== all reports of this run:"
+		grep -h '^SUMMARY: fsreclaim' "$work"/log.* | sort | uniq -c
+	else
+		echo "no reports"
+	fi
+	grep -h 'fsreclaim: stats' "$work"/log.*
+	echo "txfs exit status: $rc (66 = reports were printed, 0 = clean)"
+}
+
+run_one "$hazard"
+run_one none

@@ -1,0 +1,65 @@
+#!/bin/sh
+# txfs under fsreclaim-run, every hazard mode, both pass modes, with the
+# standard workload (tests/workload.sh): each mode's kind must be among the
+# reports (read from json_path), the first report's stack must name the
+# faulty function, and hazard=none must produce no report at all.
+#   SHIM_MODES ("handoff inline")  HAZARDS (all)
+set -u
+: "${top_builddir:?}" "${top_srcdir:?}"
+[ -e /dev/fuse ] || { echo "SKIP: /dev/fuse is missing: cannot mount txfs"; exit 77; }
+txfs=$top_builddir/fusefs/txfs run=$top_builddir/preload/fsreclaim-run
+work=$(mktemp -d /tmp/fsr-modes.XXXXXX)
+mnt=$work/mnt pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	fusermount3 -u -z "$mnt" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+mkdir -p "$mnt"
+
+# mode  expected kinds (extended regex)  function the stacks must name
+cases='nofs-missing reclaim-deadlock|reclaim-lock-inversion
+noio-missing reclaim-deadlock|reclaim-lock-inversion
+txn-nesting nested-transaction
+scope-leak scope-leak
+needless-nofs needless-nofs
+own-mount fs-reentry
+none -'
+fail=0
+for smode in ${SHIM_MODES:-handoff inline}; do
+echo "$cases" | while read -r hz kinds; do
+	case " ${HAZARDS:-$hz} " in *" $hz "*) ;; *) continue ;; esac
+	rm -f "$work"/j.* "$work"/log.* "$work/journal"
+	extra=
+	[ "$hz" = needless-nofs ] && extra="--opt detect_needless_nofs=1"
+	"$run" --opt mode="$smode" --opt json_path="$work/j" --opt log_path="$work/log" --opt stats=1 $extra \
+		-- "$txfs" -f -o journal="$work/journal" -o hazard="$hz" "$mnt" 2>"$work/err" &
+	pid=$!
+	i=0
+	while ! grep -q " $mnt " /proc/mounts; do
+		kill -0 "$pid" 2>/dev/null || { echo "FAIL $smode/$hz: txfs died at mount"; cat "$work/err"; exit 1; }
+		i=$((i+1)); [ $i -gt 200 ] && { echo "FAIL $smode/$hz: mount timed out"; exit 1; }
+		sleep 0.1
+	done
+	timeout 240 "$top_srcdir/tests/workload.sh" "$mnt" >"$work/wl" 2>&1
+	wrc=$?
+	fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt"
+	i=0; while kill -0 "$pid" 2>/dev/null; do i=$((i+1)); [ $i -gt 300 ] && kill -9 "$pid"; sleep 0.1; done
+	wait "$pid"; rc=$?; pid=
+	got=$(cat "$work"/j.* 2>/dev/null | sed -n 's/.*"kind" *: *"\([a-z-]*\)".*/\1/p' | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+	if [ "$kinds" = - ]; then
+		if [ -n "$got" ] || [ "$rc" != 0 ] || [ "$wrc" != 0 ]; then
+			echo "FAIL $smode/$hz: expected a clean run, got reports [$got] status $rc workload $wrc"
+			head -n 60 "$work"/log.* 2>/dev/null; cat "$work/wl"; exit 1
+		fi
+	elif ! cat "$work"/j.* 2>/dev/null | grep -Eq "\"kind\" *: *\"($kinds)\""; then
+		echo "FAIL $smode/$hz: expected ($kinds), got [$got]"; head -n 60 "$work"/log.* 2>/dev/null; exit 1
+	elif [ "$rc" != 66 ]; then
+		[ "$hz" = needless-nofs ] && [ "$rc" = 0 ] || { echo "FAIL $smode/$hz: txfs status $rc, expected 66"; exit 1; }
+	fi
+	echo "ok $smode/$hz: [$got] status $rc, workload status $wrc"
+done || fail=1
+done
+exit $fail
