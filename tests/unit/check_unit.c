@@ -640,13 +640,14 @@ START_TEST(alloc_slow_interval)
 	for (int i = 0; i < 30; i++)
 		fake_alloc(t, 10);
 	ck_assert_int_eq(c.scans, 10);
-	/* under NOFS the count goes on (slow path each time), the FS shrinker waits */
+	/* under NOFS the count goes on (slow path each time), the FS shrinker
+	 * waits, and a pass with nothing to call is no pass (times=) */
 	unsigned a = fsr_api.nofs_save(NULL);
 	uint64_t p0 = fsr_stat_passes;
 	for (int i = 0; i < 30; i++)
 		fake_alloc(t, 10);
 	ck_assert_int_eq(c.scans, 10);
-	ck_assert_uint_eq(fsr_stat_passes, p0 + 10);
+	ck_assert_uint_eq(fsr_stat_passes, p0);
 	fsr_api.nofs_restore(a, NULL);
 	for (int i = 0; i < 30; i++)
 		fake_alloc(t, 10);
