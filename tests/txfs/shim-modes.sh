@@ -19,17 +19,18 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 mkdir -p "$mnt"
 
-# mode  expected kinds (extended regex)  function the stacks must name
-cases='nofs-missing reclaim-deadlock|reclaim-lock-inversion
-noio-missing reclaim-deadlock|reclaim-lock-inversion
-txn-nesting nested-transaction
-scope-leak scope-leak
-needless-nofs needless-nofs
-own-mount fs-reentry
-none -'
+# mode  expected kinds (extended regex)  the faulty function the reports must name
+# (fusefs/README.md lists where each mode's bug lives)
+cases='nofs-missing reclaim-deadlock|reclaim-lock-inversion txn_begin
+noio-missing reclaim-deadlock|reclaim-lock-inversion jio_submit
+txn-nesting nested-transaction wb_begin
+scope-leak scope-leak op_rename
+needless-nofs needless-nofs op_readdir
+own-mount fs-reentry op_create
+none - -'
 fail=0
 for smode in ${SHIM_MODES:-handoff inline}; do
-echo "$cases" | while read -r hz kinds; do
+echo "$cases" | while read -r hz kinds func; do
 	case " ${HAZARDS:-$hz} " in *" $hz "*) ;; *) continue ;; esac
 	rm -f "$work"/j.* "$work"/log.* "$work/journal"
 	extra=
@@ -56,6 +57,8 @@ echo "$cases" | while read -r hz kinds; do
 		fi
 	elif ! cat "$work"/j.* 2>/dev/null | grep -Eq "\"kind\" *: *\"($kinds)\""; then
 		echo "FAIL $smode/$hz: expected ($kinds), got [$got]"; head -n 60 "$work"/log.* 2>/dev/null; exit 1
+	elif ! grep -q "in $func " "$work"/log.*; then
+		echo "FAIL $smode/$hz: no report stack names $func"; head -n 80 "$work"/log.*; exit 1
 	elif [ "$rc" != 66 ]; then
 		[ "$hz" = needless-nofs ] && [ "$rc" = 0 ] || { echo "FAIL $smode/$hz: txfs status $rc, expected 66"; exit 1; }
 	fi
