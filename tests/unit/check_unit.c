@@ -285,9 +285,13 @@ static unsigned long c_scan(struct fsr_shrinker *s, unsigned long nr, unsigned i
 	c->tid = syscall(SYS_gettid);
 	c->flags_seen = fsr_self.flags;
 	if (c->sleep_ms) {
-		int ms = c->sleep_ms;
-		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
+		/* until the deadline: a report may signal this thread for its stack */
+		struct timespec t0, t1, ts = { 0, 1000000L };
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			nanosleep(&ts, NULL);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+		} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < c->sleep_ms);
 	}
 	return nr;
 }
