@@ -54,8 +54,8 @@ struct ctr {
 /* volatile: glibc declares malloc and free `leaf` (they never call back
  * into this file), which is untrue under the shim: without it the compiler
  * may keep these in registers across an allocation that ran a shrinker. */
-static volatile __thread long tl_fs_scans, tl_io_scans;
-static volatile __thread unsigned tl_last_gfp;
+static __thread volatile long tl_fs_scans, tl_io_scans;
+static __thread volatile unsigned tl_last_gfp;
 
 static unsigned long ctr_count(struct fsr_shrinker *s, unsigned int gfp)
 {
@@ -407,6 +407,43 @@ static int child_imbalance(int status)
 	return status;
 }
 
+/* a daemon that points fd 2 at /dev/null and reuses the shim's fd number
+ * for a file of its own: reports still reach the real stderr (or log_path)
+ * and never land in the daemon's file */
+static int child_steal_fd(const char *dir)
+{
+	int devnull = open("/dev/null", O_WRONLY);
+	dup2(devnull, 2);
+	close(devnull);
+	char path[4200];
+	snprintf(path, sizeof path, "%s/daemon.txt", dir);
+	int own = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int stolen = 0;
+	for (int fd = 3; fd < 1024; fd++) {
+		if (fd == own || fd == 1 || fcntl(fd, F_GETFD) < 0)
+			continue;
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+			continue;            /* the pipe to the test: stdout's twin */
+		dup2(own, fd);
+		stolen++;
+	}
+	unsigned a = memalloc_nofs_save();
+	memalloc_nofs_restore(a);
+	memalloc_nofs_restore(12345);
+	printf("stolen=%d\n", stolen);
+	return 0;
+}
+
+static int child_daemonize(void)
+{
+	int devnull = open("/dev/null", O_WRONLY);
+	dup2(devnull, 2);
+	close(devnull);
+	memalloc_nofs_restore(12345);
+	return 0;
+}
+
 static int child_clean(void)
 {
 	unsigned a = memalloc_nofs_save();
@@ -486,6 +523,8 @@ static int child_main(const char *name)
 	if (!strcmp(name, "imbalance")) return child_imbalance(0);
 	if (!strcmp(name, "imbalance-exit5")) return child_imbalance(5);
 	if (!strcmp(name, "clean")) return child_clean();
+	if (!strcmp(name, "daemonize")) return child_daemonize();
+	if (!strncmp(name, "steal-fd:", 9)) return child_steal_fd(name + 9);
 	if (!strcmp(name, "allocs")) return child_allocs();
 	if (!strcmp(name, "ioflusher")) return child_ioflusher();
 	fprintf(stderr, "unknown scenario %s\n", name);
@@ -1442,6 +1481,35 @@ START_TEST(options_log_path)
 }
 END_TEST
 
+START_TEST(output_fd)
+{
+	/* fd 2 pointed at /dev/null: the report still reaches the original stderr */
+	child(NULL, "daemonize", NULL);
+	ck_assert_int_eq(R.status, 66);
+	ck_assert_ptr_nonnull(strstr(R.err, "scope-imbalance"));
+	/* the shim's fd number reused for a file of the daemon: never written to */
+	mk_tmpdir();
+	char scen[4300], path[4300];
+	snprintf(scen, sizeof scen, "steal-fd:%s", tmpdir);
+	child(NULL, scen, NULL);
+	ck_assert_int_eq(R.status, 66);
+	ck_assert_int_ge(kv(R.out, "stolen"), 1);
+	snprintf(path, sizeof path, "grep -q fsreclaim %s/daemon.txt", tmpdir);
+	ck_assert_msg(system(path) != 0, "a report landed in the daemon's own file");
+	/* with log_path: reopened, the report is in PATH.PID */
+	char opts[4300];
+	snprintf(opts, sizeof opts, "log_path=%s/log", tmpdir);
+	child(opts, scen, NULL);
+	ck_assert_int_eq(R.status, 66);
+	snprintf(path, sizeof path, "grep -q fsreclaim %s/daemon.txt", tmpdir);
+	ck_assert_msg(system(path) != 0, "a report landed in the daemon's own file (log_path)");
+	snprintf(path, sizeof path, "cat %s/log.* | grep -q 'SUMMARY: fsreclaim: scope-imbalance'", tmpdir);
+	ck_assert_msg(system(path) == 0, "the report is not in log_path");
+	snprintf(path, sizeof path, "rm -rf %s", tmpdir);
+	(void)!system(path);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* exit status, stats line, the header without the shim               */
 
@@ -1564,6 +1632,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, options_secure);
 	tcase_add_test(tc, options_log_path);
 	tcase_add_test(tc, exit_status);
+	tcase_add_test(tc, output_fd);
 	tcase_add_test(tc, stats_line);
 	tcase_add_test(tc, header_without_shim);
 	suite_add_tcase(s, tc);
