@@ -222,6 +222,9 @@ void fsr_graph_reclaim_exit(struct fsr_thread *t) FSR_HIDDEN;
 void fsr_lock_exclude_addr(const void *lock) FSR_HIDDEN;
 /* judged at exit: needless-nofs (detect_needless_nofs=1) */
 void fsr_graph_exit_checks(void) FSR_HIDDEN;
+/* scope.c tells graph.c about NOFS scopes (needless-nofs bookkeeping) */
+void fsr_graph_scope_save(struct fsr_thread *t, unsigned int kind, unsigned int newly, void *site) FSR_HIDDEN;
+void fsr_graph_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned int kind) FSR_HIDDEN;
 /* a thread exits: drop what it holds */
 void fsr_lock_thread_exit(struct fsr_thread *t) FSR_HIDDEN;
 

@@ -1,6 +1,620 @@
-/* fuse_ops.c - libfuse op wrapping. (stub) */
-#include "fsr.h"
+/* fuse_ops.c - find the ops of libfuse3 daemons and wrap them.
+ *
+ * libfuse3 (3.14) calls its own exported functions through the PLT, so
+ * interposing the low-level entry points catches every session: the daemon's
+ * own fuse_session_new, and the one libfuse's fuse_new makes for a
+ * high-level daemon (fuse_main_real -> fuse_new_31 -> fuse_session_new).
+ * Each op of the session's table is wrapped once: the wrapper sets the
+ * thread's op context (op name, nesting, the request), counts the kernel
+ * request in fs_ops, keeps a single-threaded session closed to callbacks while
+ * the op runs, calls the real op and checks for a scope leak when it returns.
+ *
+ * libfuse2 uses the same names with other signatures: every definition here
+ * is bound to a symbol version (.symver) so that libfuse2's callers, which ask
+ * for FUSE_2.x, never reach a libfuse3 wrapper (libfuse2: fuse2.c). */
+#include "fuse_shim.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 uint64_t fsr_stat_fs_ops;
-unsigned long fsr_fuse_reclaim(struct fsr_pass *p) { (void)p; return 0; }
-int fsr_fuse_reclaim_possible(struct fsr_thread *t) { (void)t; return 0; }
+struct fsr_fsess *fsr_fsessions[FSR_FSESS_MAX];
+int fsr_nfsessions;
+int fsr_fuse_libfuse_seen;
+static struct fsr_mutex sess_lock;
+static __thread int in_fuse_new __attribute__((tls_model("initial-exec")));
+static __thread struct fsr_hl *pending_hl __attribute__((tls_model("initial-exec")));
+
+/* a versioned definition: C function fn is exported as sym@ver (@@ver: the default) */
+#define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
+#define FSRW FSR_EXPORT
+
+void *fsr_fuse_real(const char *name, const char *version)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	void *p = dlvsym(RTLD_NEXT, name, version);
+	t->busy--;
+	if (!p)
+		fsr_say("fsreclaim: cannot find the real %s@%s in libfuse", name, version);
+	return p;
+}
+
+struct fsr_fsess *fsr_fsess_of_userdata(void *u)
+{
+	int n = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (fsr_fsessions[i] && (void *)fsr_fsessions[i] == u)
+			return fsr_fsessions[i];
+	return NULL;
+}
+
+static struct fsr_fsess *fsess_of_se(struct fuse_session *se)
+{
+	int n = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (fsr_fsessions[i] && fsr_fsessions[i]->se == se)
+			return fsr_fsessions[i];
+	return NULL;
+}
+
+/* ---- the op context ---- */
+
+static void gate_enter(struct fsr_fsess *s)
+{
+	for (;;) {
+		int v = __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE);
+		if (v & FSR_GATE_CB) {
+			fsr_futex_wait(&s->gate, v, 100000000ull);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&s->gate, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return;
+	}
+}
+
+static void inflight_add(struct fsr_opctx *c)
+{
+	struct fsr_fsess *s = c->s;
+	c->slot = -1;
+	if (!c->ino)
+		return;
+	unsigned int start = (unsigned int)fsr_thread_self()->index * 7u;
+	for (unsigned int k = 0; k < FSR_INFLIGHT_MAX; k++) {
+		unsigned int i = (start + k) % FSR_INFLIGHT_MAX;
+		fuse_ino_t z = 0;
+		if (!__atomic_load_n(&s->inflight[i], __ATOMIC_RELAXED) &&
+		    __atomic_compare_exchange_n(&s->inflight[i], &z, c->ino, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			c->slot = (int)i;
+			return;
+		}
+	}
+}
+
+static struct fsr_fsess *op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s,
+				  const char *name, fuse_ino_t ino)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	if (!s)
+		s = fsr_fsess_of_userdata(fsr_real_req_userdata(req));
+	c->api = FSR_CTX_V3;
+	c->s = s;
+	c->req = req;
+	c->name = name;
+	c->ino = ino;
+	c->parent = 0;
+	c->entry_name = NULL;
+	c->hl_path = NULL;
+	c->kind = FSR_OPK_OTHER;
+	c->gated = 0;
+	c->slot = -1;
+	if (s) {
+		if (!__atomic_load_n(&s->mt, __ATOMIC_RELAXED)) {
+			gate_enter(s);
+			c->gated = 1;
+		}
+		inflight_add(c);
+	}
+	c->prev_ctx = t->fuse_ctx;
+	c->prev_op = t->op;
+	c->nscopes = t->nscopes;
+	t->fuse_ctx = c;
+	t->op = name;
+	t->op_depth++;
+	if (t->op_depth == 1)
+		t->op_nscopes = t->nscopes;
+	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+static void op_exit(struct fsr_opctx *c, const char *returns)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	struct fsr_fsess *s = c->s;
+	t->fuse_ctx = c->prev_ctx;
+	t->op = c->prev_op;
+	t->op_depth--;
+	if (s) {
+		if (c->slot >= 0)
+			__atomic_store_n(&s->inflight[c->slot], 0, __ATOMIC_RELEASE);
+		if (c->gated)
+			__atomic_sub_fetch(&s->gate, 1, __ATOMIC_ACQ_REL);
+	}
+	if (!t->busy)
+		fsr_scope_check_leak(t, c->nscopes, returns);
+}
+
+/* ---- the wrappers ---- */
+
+#define ENTER(nm, ino) struct fsr_opctx c; struct fsr_fsess *s = op_enter(&c, req, NULL, #nm, (ino))
+#define LEAVE(nm) op_exit(&c, "FUSE op " #nm " returns")
+#define SIMPLE(nm, ino, params, args) \
+	static void w_##nm params { ENTER(nm, ino); s->real.nm args; LEAVE(nm); }
+
+static void w_init(void *ud, struct fuse_conn_info *conn)
+{
+	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
+	struct fsr_opctx c;
+	op_enter(&c, NULL, s, "init", 0);
+	if (s && s->real.init)
+		s->real.init(s->userdata, conn);
+	LEAVE(init);
+	if (s)
+		__atomic_store_n(&s->live, 1, __ATOMIC_SEQ_CST);
+}
+
+static void w_destroy(void *ud)
+{
+	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
+	if (s) {
+		/* no callback after destroy: close the session, wait for those running */
+		__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&s->cb_active, __ATOMIC_SEQ_CST))
+			fsr_futex_wait(&s->cb_active, 1, 1000000ull);
+	}
+	struct fsr_opctx c;
+	op_enter(&c, NULL, s, "destroy", 0);
+	if (s && s->real.destroy)
+		s->real.destroy(s->userdata);
+	LEAVE(destroy);
+}
+
+static void w_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	ENTER(lookup, parent);
+	c.kind = FSR_OPK_ENTRY; c.parent = parent; c.entry_name = name;
+	s->real.lookup(req, parent, name);
+	LEAVE(lookup);
+}
+
+static void w_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	ENTER(forget, 0);
+	fsr_state_forget(s, ino, nlookup);
+	s->real.forget(req, ino, nlookup);
+	LEAVE(forget);
+}
+
+static void w_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	ENTER(forget_multi, 0);
+	for (size_t i = 0; i < count; i++)
+		fsr_state_forget(s, forgets[i].ino, forgets[i].nlookup);
+	s->real.forget_multi(req, count, forgets);
+	LEAVE(forget_multi);
+}
+
+SIMPLE(getattr, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+SIMPLE(setattr, ino, (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi),
+       (req, ino, attr, to_set, fi))
+SIMPLE(readlink, ino, (fuse_req_t req, fuse_ino_t ino), (req, ino))
+
+static void w_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	ENTER(mknod, parent);
+	c.kind = FSR_OPK_ENTRY; c.parent = parent; c.entry_name = name;
+	s->real.mknod(req, parent, name, mode, rdev);
+	LEAVE(mknod);
+}
+
+static void w_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	ENTER(mkdir, parent);
+	c.kind = FSR_OPK_ENTRY; c.parent = parent; c.entry_name = name;
+	s->real.mkdir(req, parent, name, mode);
+	LEAVE(mkdir);
+}
+
+SIMPLE(unlink, parent, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
+SIMPLE(rmdir, parent, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
+
+static void w_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	ENTER(symlink, parent);
+	c.kind = FSR_OPK_ENTRY; c.parent = parent; c.entry_name = name;
+	s->real.symlink(req, link, parent, name);
+	LEAVE(symlink);
+}
+
+SIMPLE(rename, parent, (fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+			const char *newname, unsigned int flags), (req, parent, name, newparent, newname, flags))
+
+static void w_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	ENTER(link, ino);
+	c.kind = FSR_OPK_ENTRY; c.parent = newparent; c.entry_name = newname;
+	s->real.link(req, ino, newparent, newname);
+	LEAVE(link);
+}
+
+static void w_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	ENTER(open, ino);
+	c.kind = FSR_OPK_OPEN; c.fi = *fi;
+	s->real.open(req, ino, fi);
+	LEAVE(open);
+}
+
+SIMPLE(read, ino, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+       (req, ino, size, off, fi))
+SIMPLE(write, ino, (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi), (req, ino, buf, size, off, fi))
+SIMPLE(flush, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+
+static void w_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	ENTER(release, ino);
+	fsr_state_release(s, ino, fi->fh, 0);
+	s->real.release(req, ino, fi);
+	LEAVE(release);
+}
+
+SIMPLE(fsync, ino, (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
+       (req, ino, datasync, fi))
+
+static void w_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	ENTER(opendir, ino);
+	c.kind = FSR_OPK_OPENDIR; c.fi = *fi;
+	s->real.opendir(req, ino, fi);
+	LEAVE(opendir);
+}
+
+SIMPLE(readdir, ino, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+       (req, ino, size, off, fi))
+
+static void w_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	ENTER(releasedir, ino);
+	fsr_state_release(s, ino, fi->fh, 1);
+	s->real.releasedir(req, ino, fi);
+	LEAVE(releasedir);
+}
+
+SIMPLE(fsyncdir, ino, (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
+       (req, ino, datasync, fi))
+SIMPLE(statfs, ino, (fuse_req_t req, fuse_ino_t ino), (req, ino))
+SIMPLE(setxattr, ino, (fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+		       int flags), (req, ino, name, value, size, flags))
+SIMPLE(getxattr, ino, (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size), (req, ino, name, size))
+SIMPLE(listxattr, ino, (fuse_req_t req, fuse_ino_t ino, size_t size), (req, ino, size))
+SIMPLE(removexattr, ino, (fuse_req_t req, fuse_ino_t ino, const char *name), (req, ino, name))
+SIMPLE(access, ino, (fuse_req_t req, fuse_ino_t ino, int mask), (req, ino, mask))
+
+static void w_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
+{
+	ENTER(create, parent);
+	c.kind = FSR_OPK_CREATE; c.parent = parent; c.entry_name = name; c.fi = *fi;
+	s->real.create(req, parent, name, mode, fi);
+	LEAVE(create);
+}
+
+SIMPLE(getlk, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock),
+       (req, ino, fi, lock))
+SIMPLE(setlk, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock, int sleep),
+       (req, ino, fi, lock, sleep))
+SIMPLE(bmap, ino, (fuse_req_t req, fuse_ino_t ino, size_t blocksize, uint64_t idx), (req, ino, blocksize, idx))
+SIMPLE(ioctl, ino, (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg, struct fuse_file_info *fi,
+		    unsigned flags, const void *in_buf, size_t in_bufsz, size_t out_bufsz),
+       (req, ino, cmd, arg, fi, flags, in_buf, in_bufsz, out_bufsz))
+SIMPLE(poll, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph),
+       (req, ino, fi, ph))
+SIMPLE(write_buf, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
+			struct fuse_file_info *fi), (req, ino, bufv, off, fi))
+SIMPLE(retrieve_reply, ino, (fuse_req_t req, void *cookie, fuse_ino_t ino, off_t offset,
+			     struct fuse_bufvec *bufv), (req, cookie, ino, offset, bufv))
+SIMPLE(flock, ino, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op), (req, ino, fi, op))
+SIMPLE(fallocate, ino, (fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+			struct fuse_file_info *fi), (req, ino, mode, offset, length, fi))
+SIMPLE(readdirplus, ino, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+       (req, ino, size, off, fi))
+SIMPLE(copy_file_range, ino_in, (fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in,
+				 fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len,
+				 int flags), (req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags))
+SIMPLE(lseek, ino, (fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi),
+       (req, ino, off, whence, fi))
+
+static void build_wrap(struct fsr_fsess *s)
+{
+	struct fuse_lowlevel_ops *w = &s->wrap, *r = &s->real;
+	w->init = w_init;          /* always: init and destroy bound the callbacks */
+	w->destroy = w_destroy;
+#define W(nm) if (r->nm) w->nm = w_##nm
+	W(lookup); W(forget); W(getattr); W(setattr); W(readlink); W(mknod); W(mkdir);
+	W(unlink); W(rmdir); W(symlink); W(rename); W(link); W(open); W(read); W(write);
+	W(flush); W(release); W(fsync); W(opendir); W(readdir); W(releasedir); W(fsyncdir);
+	W(statfs); W(setxattr); W(getxattr); W(listxattr); W(removexattr); W(access);
+	W(create); W(getlk); W(setlk); W(bmap); W(ioctl); W(poll); W(write_buf);
+	W(retrieve_reply); W(forget_multi); W(flock); W(fallocate); W(readdirplus);
+	W(copy_file_range); W(lseek);
+#undef W
+}
+
+/* ---- libfuse3 entry points ---- */
+
+typedef struct fuse_session *(*session_new_fn)(struct fuse_args *, const struct fuse_lowlevel_ops *, size_t, void *);
+
+FSRW struct fuse_session *fsrw_session_new(struct fuse_args *args, const struct fuse_lowlevel_ops *op,
+					   size_t op_size, void *userdata);
+FSR_SYMVER(fsrw_session_new, "fuse_session_new@@FUSE_3.0");
+struct fuse_session *fsrw_session_new(struct fuse_args *args, const struct fuse_lowlevel_ops *op,
+				      size_t op_size, void *userdata)
+{
+	static session_new_fn real;
+	if (!real)
+		real = (session_new_fn)fsr_fuse_real("fuse_session_new", "FUSE_3.0");
+	if (!real)
+		return NULL;
+	fsr_fuse_libfuse_seen = 1;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	struct fsr_fsess *s = op ? fsr_alloc(sizeof *s) : NULL;
+	t->busy--;
+	if (!s)
+		return real(args, op, op_size, userdata);
+	memcpy(&s->real, op, op_size < sizeof s->real ? op_size : sizeof s->real);
+	build_wrap(s);
+	s->userdata = userdata;
+	s->highlevel = in_fuse_new > 0;
+	if (s->highlevel) {
+		s->hl = pending_hl;
+		pending_hl = NULL;
+	}
+	fsr_mutex_lock(&sess_lock);
+	int i;
+	for (i = 0; i < fsr_nfsessions; i++)
+		if (!fsr_fsessions[i])
+			break;
+	if (i >= FSR_FSESS_MAX) {
+		fsr_mutex_unlock(&sess_lock);
+		fsr_free(s);
+		return real(args, op, op_size, userdata);
+	}
+	__atomic_store_n(&fsr_fsessions[i], s, __ATOMIC_RELEASE);
+	if (i == fsr_nfsessions)
+		__atomic_store_n(&fsr_nfsessions, i + 1, __ATOMIC_RELEASE);
+	fsr_mutex_unlock(&sess_lock);
+	struct fuse_session *se = real(args, &s->wrap, sizeof s->wrap, s);
+	if (!se) {
+		fsr_mutex_lock(&sess_lock);
+		__atomic_store_n(&fsr_fsessions[i], NULL, __ATOMIC_RELEASE);
+		fsr_mutex_unlock(&sess_lock);
+		return NULL;     /* s leaks: a reply may still name it */
+	}
+	s->se = se;
+	return se;
+}
+
+typedef int (*session_mount_fn)(struct fuse_session *, const char *);
+FSRW int fsrw_session_mount(struct fuse_session *se, const char *mountpoint);
+FSR_SYMVER(fsrw_session_mount, "fuse_session_mount@@FUSE_3.0");
+int fsrw_session_mount(struct fuse_session *se, const char *mountpoint)
+{
+	static session_mount_fn real;
+	if (!real)
+		real = (session_mount_fn)fsr_fuse_real("fuse_session_mount", "FUSE_3.0");
+	if (!real)
+		return -1;
+	struct fsr_fsess *s = fsess_of_se(se);
+	char abs[PATH_MAX];
+	abs[0] = 0;
+	/* resolve before mounting: afterwards the path is on the mount */
+	if (s && mountpoint && strncmp(mountpoint, "/dev/fd/", 8) != 0) {
+		struct fsr_thread *t = fsr_thread_self();
+		t->busy++;
+		if (!realpath(mountpoint, abs))
+			abs[0] = 0;
+		t->busy--;
+	}
+	int r = real(se, mountpoint);
+	if (r == 0 && s && abs[0]) {
+		memcpy(s->mountpoint, abs, sizeof abs);
+		fsr_reentry_add_mount(s->mountpoint);
+	}
+	return r;
+}
+
+typedef void (*session_unmount_fn)(struct fuse_session *);
+FSRW void fsrw_session_unmount(struct fuse_session *se);
+FSR_SYMVER(fsrw_session_unmount, "fuse_session_unmount@@FUSE_3.0");
+void fsrw_session_unmount(struct fuse_session *se)
+{
+	static session_unmount_fn real;
+	if (!real)
+		real = (session_unmount_fn)fsr_fuse_real("fuse_session_unmount", "FUSE_3.0");
+	struct fsr_fsess *s = fsess_of_se(se);
+	if (s && s->mountpoint[0]) {
+		fsr_reentry_del_mount(s->mountpoint);
+		s->mountpoint[0] = 0;
+	}
+	if (real)
+		real(se);
+}
+
+typedef void (*session_destroy_fn)(struct fuse_session *);
+FSRW void fsrw_session_destroy(struct fuse_session *se);
+FSR_SYMVER(fsrw_session_destroy, "fuse_session_destroy@@FUSE_3.0");
+void fsrw_session_destroy(struct fuse_session *se)
+{
+	static session_destroy_fn real;
+	if (!real)
+		real = (session_destroy_fn)fsr_fuse_real("fuse_session_destroy", "FUSE_3.0");
+	struct fsr_fsess *s = fsess_of_se(se);
+	if (real)
+		real(se);       /* calls destroy (our wrapper) if the kernel did not */
+	if (s) {
+		__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
+		if (s->mountpoint[0]) {
+			fsr_reentry_del_mount(s->mountpoint);
+			s->mountpoint[0] = 0;
+		}
+		s->se = NULL;   /* s itself stays: a late reply may still name it */
+	}
+}
+
+/* loops: a single-threaded loop keeps the session closed to callbacks while
+ * an op runs; a multi-threaded one lets them in */
+typedef int (*session_loop_fn)(struct fuse_session *);
+FSRW int fsrw_session_loop(struct fuse_session *se);
+FSR_SYMVER(fsrw_session_loop, "fuse_session_loop@@FUSE_3.0");
+int fsrw_session_loop(struct fuse_session *se)
+{
+	static session_loop_fn real;
+	if (!real)
+		real = (session_loop_fn)fsr_fuse_real("fuse_session_loop", "FUSE_3.0");
+	struct fsr_fsess *s = fsess_of_se(se);
+	if (s)
+		__atomic_store_n(&s->mt, 0, __ATOMIC_RELEASE);
+	return real ? real(se) : -1;
+}
+
+typedef int (*session_loop_mt_fn)(struct fuse_session *, void *);
+static int loop_mt(struct fuse_session *se, void *arg, session_loop_mt_fn *real, const char *name, const char *ver)
+{
+	if (!*real)
+		*real = (session_loop_mt_fn)fsr_fuse_real(name, ver);
+	struct fsr_fsess *s = fsess_of_se(se);
+	if (s && !__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE)) {
+		/* wait for ops begun single-threaded, then open the gate for good */
+		while (__atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
+			fsr_futex_wait(&s->gate, __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE), 1000000ull);
+		__atomic_store_n(&s->mt, 1, __ATOMIC_RELEASE);
+	}
+	return *real ? (*real)(se, arg) : -1;
+}
+
+#define LOOP_MT(fn, name, symver, ver) \
+	FSRW int fn(struct fuse_session *se, void *arg); \
+	FSR_SYMVER(fn, symver); \
+	int fn(struct fuse_session *se, void *arg) \
+	{ static session_loop_mt_fn real; return loop_mt(se, arg, &real, name, ver); }
+
+LOOP_MT(fsrw_session_loop_mt_30, "fuse_session_loop_mt", "fuse_session_loop_mt@FUSE_3.0", "FUSE_3.0")
+LOOP_MT(fsrw_session_loop_mt_32v, "fuse_session_loop_mt", "fuse_session_loop_mt@FUSE_3.2", "FUSE_3.2")
+LOOP_MT(fsrw_session_loop_mt_312v, "fuse_session_loop_mt", "fuse_session_loop_mt@@FUSE_3.12", "FUSE_3.12")
+LOOP_MT(fsrw_session_loop_mt_31, "fuse_session_loop_mt_31", "fuse_session_loop_mt_31@@FUSE_3.2", "FUSE_3.2")
+LOOP_MT(fsrw_session_loop_mt_32, "fuse_session_loop_mt_32", "fuse_session_loop_mt_32@@FUSE_3.2", "FUSE_3.2")
+LOOP_MT(fsrw_session_loop_mt_312, "fuse_session_loop_mt_312", "fuse_session_loop_mt_312@@FUSE_3.12", "FUSE_3.12")
+
+/* fuse_new (high level): the daemon's struct fuse_operations, wrapped once
+ * (open/create to learn the path of each handle, init for its private
+ * data); the session libfuse makes inside is marked high level */
+static struct fsr_opctx *cur_opctx(void)
+{
+	struct fsr_opctx *c = fsr_thread_self()->fuse_ctx;
+	return c && c->api == FSR_CTX_V3 ? c : NULL;
+}
+
+static struct fsr_hl *cur_hl(void)
+{
+	struct fsr_opctx *c = cur_opctx();
+	return c && c->s ? c->s->hl : NULL;
+}
+
+static void *hl_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct fsr_hl *hl = cur_hl();
+	void *pd;
+	if (hl && hl->real.init) {
+		pd = hl->real.init(conn, cfg);
+	} else {
+		struct fuse_context *c = fuse_get_context();
+		pd = c ? c->private_data : NULL;
+	}
+	if (hl)
+		hl->private_data = pd;
+	return pd;
+}
+
+static int hl_open(const char *path, struct fuse_file_info *fi)
+{
+	struct fsr_opctx *c = cur_opctx();
+	struct fsr_hl *hl = c && c->s ? c->s->hl : NULL;
+	if (!hl)
+		return -EIO;
+	int r = hl->real.open(path, fi);
+	if (r == 0 && c)
+		c->hl_path = path;      /* the reply that follows records it */
+	return r;
+}
+
+static int hl_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct fsr_opctx *c = cur_opctx();
+	struct fsr_hl *hl = c && c->s ? c->s->hl : NULL;
+	if (!hl)
+		return -EIO;
+	int r = hl->real.create(path, mode, fi);
+	if (r == 0 && c)
+		c->hl_path = path;
+	return r;
+}
+
+typedef void *(*fuse_new_fn)(struct fuse_args *, const void *, size_t, void *);
+static void *fuse_new_common(struct fuse_args *args, const void *op, size_t size, void *ud,
+			     fuse_new_fn *real, const char *name, const char *ver)
+{
+	if (!*real)
+		*real = (fuse_new_fn)fsr_fuse_real(name, ver);
+	if (!*real)
+		return NULL;
+	const void *use = op;
+	if (!in_fuse_new && op) {
+		struct fsr_thread *t = fsr_thread_self();
+		t->busy++;
+		struct fsr_hl *hl = fsr_alloc(sizeof *hl);
+		t->busy--;
+		if (hl) {
+			memcpy(&hl->real, op, size < sizeof hl->real ? size : sizeof hl->real);
+			hl->wrap = hl->real;
+			hl->wrap.init = hl_init;
+			if (hl->real.open)
+				hl->wrap.open = hl_open;
+			if (hl->real.create)
+				hl->wrap.create = hl_create;
+			pending_hl = hl;
+			use = &hl->wrap;
+		}
+	}
+	in_fuse_new++;
+	void *f = (*real)(args, use, size, ud);
+	in_fuse_new--;
+	if (!in_fuse_new)
+		pending_hl = NULL;     /* taken by the session, or unused (leaks) */
+	return f;
+}
+#define FUSE_NEW(fn, name, symver, ver) \
+	FSRW void *fn(struct fuse_args *args, const void *op, size_t size, void *ud); \
+	FSR_SYMVER(fn, symver); \
+	void *fn(struct fuse_args *args, const void *op, size_t size, void *ud) \
+	{ static fuse_new_fn real; return fuse_new_common(args, op, size, ud, &real, name, ver); }
+
+FUSE_NEW(fsrw_fuse_new_30v, "fuse_new", "fuse_new@FUSE_3.0", "FUSE_3.0")
+FUSE_NEW(fsrw_fuse_new_31v, "fuse_new", "fuse_new@@FUSE_3.1", "FUSE_3.1")
+FUSE_NEW(fsrw_fuse_new_30, "fuse_new_30", "fuse_new_30@@FUSE_3.1", "FUSE_3.1")
+FUSE_NEW(fsrw_fuse_new_31, "fuse_new_31", "fuse_new_31@@FUSE_3.1", "FUSE_3.1")
+
+/* libfuse2 entry points: fuse2.c */

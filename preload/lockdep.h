@@ -1,5 +1,204 @@
-/* lockdep.h - lock classes and the fs_reclaim graph (lock.c, graph.c). */
+/* lockdep.h - lock classes and the fs_reclaim graph (lock.c, graph.c),
+ * used by the interposers in lockwrap.c.
+ *
+ * Instances (lock addresses) map to classes in a bounded, set-associative
+ * table; a class is keyed by its init site (pthread_mutex_init caller), by
+ * the lock's own address when it lives in a loaded object's data (a static
+ * initializer), else by its first acquisition site.  Classes 1 and 2 are the
+ * pseudo-locks fs_reclaim and io_reclaim.  The dependency graph is a
+ * bit-matrix of nibbles (one per class pair) read without locks; only a new
+ * edge (or a new read/write flavour of one) takes the graph lock. */
 #ifndef FSR_LOCKDEP_H
 #define FSR_LOCKDEP_H
 #include "fsr.h"
+
+#define FSR_MAX_CLASSES    4096
+#define FSR_CLS_FS_RECLAIM 1
+#define FSR_CLS_IO_RECLAIM 2
+#define FSR_CLS_FIRST      3
+
+struct fsr_lock_class {
+	uintptr_t key;           /* init site, static address or first site */
+	const void *rep;         /* first instance seen (for its name) */
+	void *site;              /* init or first acquisition site */
+	unsigned short kind;     /* FSR_LOCK_* */
+	unsigned char is_static; /* rep lives in a loaded object's data */
+	unsigned char excluded;  /* fsr_lock_exclude: kept out of the graph */
+};
+extern struct fsr_lock_class fsr_classes[FSR_MAX_CLASSES] FSR_HIDDEN;
+extern unsigned int fsr_nclasses FSR_HIDDEN;   /* ids in use: [1, fsr_nclasses) */
+static inline int fsr_class_excluded(unsigned int c)
+{
+	return __atomic_load_n(&fsr_classes[c].excluded, __ATOMIC_RELAXED);
+}
+
+/* ---- lock.c ---- */
+/* instances: 2^18 buckets of 7 words (address << 16) | class, read without locks */
+#define FSR_INST_BITS 18
+#define FSR_INST_WAYS 7
+struct fsr_inst_bucket {
+	uint32_t unused;
+	uint32_t clock;          /* next way to evict */
+	uint64_t e[FSR_INST_WAYS];
+} __attribute__((aligned(64)));
+extern struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS] FSR_HIDDEN;
+/* signature of this thread's held[] (sum of a hash of each entry's class and
+ * mode): graph.c remembers which held sets had all their edges already */
+extern __thread uint64_t fsr_held_sig __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+/* the signature before held[i] was pushed: a pop restores it */
+extern __thread uint64_t fsr_sig_below[FSR_MAX_HELD] __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+static inline uint64_t fsr_held_mix(unsigned int cls, int read)
+{
+	return cls ? ((uint64_t)(cls * 2u + (read ? 1u : 0u)) * 0x9e3779b97f4a7c15ull) ^ 0x5851f42d4c957f2dull : 0;
+}
+
+static inline struct fsr_inst_bucket *fsr_inst_bucket_of(const void *lock)
+{
+	uint64_t h = ((uintptr_t)lock >> 3) * 0x9e3779b97f4a7c15ull;
+	return &fsr_inst[h >> (64 - FSR_INST_BITS)];
+}
+static inline unsigned int fsr_inst_lookup(const struct fsr_inst_bucket *b, uintptr_t a)
+{
+	for (int i = 0; i < FSR_INST_WAYS; i++) {
+		uint64_t w = __atomic_load_n(&b->e[i], __ATOMIC_ACQUIRE);
+		if ((w >> 16) == a)
+			return (unsigned int)(w & 0xffff);
+	}
+	return 0;
+}
+/* per-thread cache of lock -> effective class (0: excluded), valid while
+ * fsr_inst_gen is unchanged (bumped by init, destroy and exclude) */
+struct fsr_cls_cache { const void *lock; uint32_t cls; uint32_t gen; };
+#define FSR_CCACHE 16
+extern __thread struct fsr_cls_cache fsr_ccache[FSR_CCACHE] __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+extern uint32_t fsr_inst_gen FSR_HIDDEN;
+static inline struct fsr_cls_cache *fsr_ccache_of(const void *lock)
+{
+	return &fsr_ccache[((uintptr_t)lock >> 4) & (FSR_CCACHE - 1)];
+}
+/* learn an instance seen for the first time (or forgotten) */
+unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init) FSR_HIDDEN;
+/* class of a lock instance, learned on first sight; 0: untracked */
+static inline unsigned int fsr_lock_class(const void *lock, int kind, void *site)
+{
+	unsigned int c = fsr_inst_lookup(fsr_inst_bucket_of(lock), (uintptr_t)lock);
+	if (unlikely(!c))
+		c = fsr_lock_learn(lock, kind, site, 0);
+	return c;
+}
+/* pthread_mutex_init and friends: the instance's class is its init site */
+void fsr_lock_init_instance(const void *lock, int kind, void *site) FSR_HIDDEN;
+/* pthread_mutex_destroy: forget the instance */
+void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
+void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;
+/* the lock was taken: push it on t->held[]; with edges, record held -> it
+ * and (in reclaim) fs_reclaim -> it */
+static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
+				     void *site, int edges)
+{
+	unsigned int c = fsr_lock_class(lock, kind, site);
+	if (unlikely(c && fsr_class_excluded(c)))
+		c = 0;
+	if (c && edges && unlikely(t->nheld | t->in_reclaim))
+		fsr_graph_acquire(t, c, read, 0);
+	int n = t->nheld;
+	if (likely(n < FSR_MAX_HELD)) {
+		struct fsr_held *h = &t->held[n];
+		h->lock = lock;
+		h->cls = c;
+		h->kind = (unsigned short)kind;
+		h->read = (unsigned short)read;
+		h->site = site;
+		fsr_sig_below[n] = fsr_held_sig;
+		fsr_held_sig += fsr_held_mix(c, read);
+		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	}
+}
+void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
+/* recompute fsr_held_sig after held[] was changed in place */
+void fsr_held_resig(struct fsr_thread *t) FSR_HIDDEN;
+static inline void fsr_lock_released(struct fsr_thread *t, const void *lock)
+{
+	int n = t->nheld;
+	if (likely(n && t->held[n - 1].lock == lock)) {
+		fsr_held_sig = fsr_sig_below[n - 1];
+		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
+	} else if (n)
+		fsr_lock_released_slow(t, lock);
+}
+/* a blocking acquisition found the lock taken.  Records the dependency
+ * edges now (before blocking, so a prediction is never lost to a hang) and
+ * returns the class.  For a reclaim callback of a handoff pass it first
+ * looks for a wait-for chain to the waiting allocator (*chain set). */
+unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind, int read,
+				void *site, int *chain) FSR_HIDDEN;
+/* does the calling reclaimer (serving pass p) wait, directly or through
+ * blocked threads, for a lock its allocator holds?  With report set, print
+ * reclaim-deadlock and release the allocator.  Returns 1 when a chain exists. */
+int fsr_lock_deadlock_check(struct fsr_thread *t, const void *lock, int report) FSR_HIDDEN;
+/* is t a reclaimer running a handoff pass whose allocator still waits? */
+static inline int fsr_lock_serving_handoff(const struct fsr_thread *t)
+{
+	const struct fsr_pass *p = t->pass;
+	return t->in_reclaim && p && p->handoff && p->allocator != t &&
+	       __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == FSR_PASS_RUNNING;
+}
+
+/* ---- graph.c ---- */
+/* record held -> cls for every held lock and reclaim -> cls in reclaim.
+ * quiet: a cycle found is remembered as reported but not printed (the
+ * caller reports the real deadlock instead). */
+void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;
+/* nibble of the edge a -> b: bit 1 seen, 2 source held for write, 4 target
+ * taken for write */
+#define FSR_EDGE_SEEN 1u
+#define FSR_EDGE_SRCW 2u
+#define FSR_EDGE_DSTW 4u
+extern uint8_t fsr_graph_matrix[FSR_MAX_CLASSES][FSR_MAX_CLASSES / 2] FSR_HIDDEN;
+static inline unsigned int fsr_graph_edge(unsigned int a, unsigned int b)
+{
+	uint8_t v = __atomic_load_n(&fsr_graph_matrix[a][b >> 1], __ATOMIC_RELAXED);
+	return (b & 1) ? v >> 4 : v & 15u;
+}
+void fsr_graph_edge_slow(struct fsr_thread *t, unsigned int a, unsigned int b,
+			 unsigned int flags, int quiet) FSR_HIDDEN;
+static inline void fsr_graph_edge_check(struct fsr_thread *t, unsigned int a, unsigned int b,
+					unsigned int flags, int quiet)
+{
+	if ((fsr_graph_edge(a, b) & flags) != flags)
+		fsr_graph_edge_slow(t, a, b, flags, quiet);
+}
+/* the pseudo-lock a thread in reclaim holds (0: none) */
+static inline unsigned int fsr_graph_reclaim_class(const struct fsr_thread *t)
+{
+	if (!t->in_reclaim)
+		return 0;
+	unsigned int g = t->reclaim_gfp;
+	if (!(g & (FSR_GFP_FS | FSR_GFP_IO)))
+		g = FSR_GFP_FS;
+	return (g & FSR_GFP_FS) ? FSR_CLS_FS_RECLAIM : FSR_CLS_IO_RECLAIM;
+}
+/* fork handlers (registered by lockwrap.c after the core's) */
+void fsr_lock_atfork_prepare(void) FSR_HIDDEN;
+void fsr_lock_atfork_parent(void) FSR_HIDDEN;
+void fsr_lock_atfork_child(void) FSR_HIDDEN;
+void fsr_graph_atfork_prepare(void) FSR_HIDDEN;
+void fsr_graph_atfork_parent(void) FSR_HIDDEN;
+void fsr_graph_atfork_child(void) FSR_HIDDEN;
+/* held sets (by signature) known to have all their edges to the reclaim
+ * pseudo-locks at an allocation with this gfp */
+#define FSR_MA_MEMO 8
+struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
+extern __thread struct fsr_ma_memo fsr_ma_memo[FSR_MA_MEMO] __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+/* an allocation with gfp under the held locks adds nothing to the graph
+ * (policy.c's fast path tests this before calling fsr_graph_might_alloc) */
+static inline int fsr_graph_alloc_known(unsigned int gfp)
+{
+	uint64_t sig = fsr_held_sig;
+	const struct fsr_ma_memo *m = &fsr_ma_memo[sig >> 61];
+	return m->sig == sig && m->gfp == gfp;
+}
+/* name of a class for reports */
+void fsr_class_name(unsigned int cls, char *buf, size_t len) FSR_HIDDEN;
+
 #endif

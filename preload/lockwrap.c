@@ -1,2 +1,652 @@
-/* lockwrap.c - pthread/C11 lock interposition. (stub) */
+/* lockwrap.c - pthread/C11 lock interposition.
+ *
+ * Every blocking acquisition is "trylock first": uncontended, the real
+ * trylock takes the lock and the shim records it (held[], and the edges
+ * held -> it, which are already known almost always: a few loads).  When
+ * the lock is taken, lock.c records the edges before the thread blocks (a
+ * prediction is never lost to a hang) and marks the thread blocked_on it;
+ * a reclaim callback serving a handoff pass instead waits in short timed
+ * steps, looking each time for a wait-for chain back to its allocator
+ * (reclaim-deadlock, then the allocator is released).
+ *
+ * Real functions come from dlsym(RTLD_NEXT) on first use, with t->busy set
+ * (dlsym may call calloc).  A thread inside the shim (t->busy) is never
+ * tracked; an unlock always pops what was tracked. */
 #include "lockdep.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <threads.h>
+#include <time.h>
+
+#define SITE __builtin_return_address(0)
+
+static struct {
+	int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
+	int (*mutex_destroy)(pthread_mutex_t *);
+	int (*mutex_lock)(pthread_mutex_t *);
+	int (*mutex_trylock)(pthread_mutex_t *);
+	int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
+	int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
+	int (*mutex_unlock)(pthread_mutex_t *);
+	int (*rw_init)(pthread_rwlock_t *, const pthread_rwlockattr_t *);
+	int (*rw_destroy)(pthread_rwlock_t *);
+	int (*rw_rdlock)(pthread_rwlock_t *);
+	int (*rw_wrlock)(pthread_rwlock_t *);
+	int (*rw_tryrdlock)(pthread_rwlock_t *);
+	int (*rw_trywrlock)(pthread_rwlock_t *);
+	int (*rw_timedrdlock)(pthread_rwlock_t *, const struct timespec *);
+	int (*rw_timedwrlock)(pthread_rwlock_t *, const struct timespec *);
+	int (*rw_clockrdlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+	int (*rw_clockwrlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+	int (*rw_unlock)(pthread_rwlock_t *);
+	int (*spin_init)(pthread_spinlock_t *, int);
+	int (*spin_destroy)(pthread_spinlock_t *);
+	int (*spin_lock)(pthread_spinlock_t *);
+	int (*spin_trylock)(pthread_spinlock_t *);
+	int (*spin_unlock)(pthread_spinlock_t *);
+	int (*cond_wait)(pthread_cond_t *, pthread_mutex_t *);
+	int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+	int (*cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
+	int (*mtx_init)(mtx_t *, int);
+	void (*mtx_destroy)(mtx_t *);
+	int (*mtx_lock)(mtx_t *);
+	int (*mtx_trylock)(mtx_t *);
+	int (*mtx_timedlock)(mtx_t *__restrict, const struct timespec *__restrict);
+	int (*mtx_unlock)(mtx_t *);
+	int (*cnd_wait)(cnd_t *, mtx_t *);
+	int (*cnd_timedwait)(cnd_t *__restrict, mtx_t *__restrict, const struct timespec *__restrict);
+} real;
+static int resolved;
+
+__attribute__((noinline, cold)) static void resolve(void)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+#define R(f, name) do { void *p_ = dlsym(RTLD_NEXT, name); if (p_) __atomic_store_n((void **)&real.f, p_, __ATOMIC_RELEASE); } while (0)
+	R(mutex_init, "pthread_mutex_init");
+	R(mutex_destroy, "pthread_mutex_destroy");
+	R(mutex_trylock, "pthread_mutex_trylock");
+	R(mutex_timedlock, "pthread_mutex_timedlock");
+	R(mutex_clocklock, "pthread_mutex_clocklock");
+	R(mutex_unlock, "pthread_mutex_unlock");
+	R(rw_init, "pthread_rwlock_init");
+	R(rw_destroy, "pthread_rwlock_destroy");
+	R(rw_rdlock, "pthread_rwlock_rdlock");
+	R(rw_wrlock, "pthread_rwlock_wrlock");
+	R(rw_tryrdlock, "pthread_rwlock_tryrdlock");
+	R(rw_trywrlock, "pthread_rwlock_trywrlock");
+	R(rw_timedrdlock, "pthread_rwlock_timedrdlock");
+	R(rw_timedwrlock, "pthread_rwlock_timedwrlock");
+	R(rw_clockrdlock, "pthread_rwlock_clockrdlock");
+	R(rw_clockwrlock, "pthread_rwlock_clockwrlock");
+	R(rw_unlock, "pthread_rwlock_unlock");
+	R(spin_init, "pthread_spin_init");
+	R(spin_destroy, "pthread_spin_destroy");
+	R(spin_lock, "pthread_spin_lock");
+	R(spin_trylock, "pthread_spin_trylock");
+	R(spin_unlock, "pthread_spin_unlock");
+	R(cond_wait, "pthread_cond_wait");
+	R(cond_timedwait, "pthread_cond_timedwait");
+	R(cond_clockwait, "pthread_cond_clockwait");
+	R(mtx_init, "mtx_init");
+	R(mtx_destroy, "mtx_destroy");
+	R(mtx_lock, "mtx_lock");
+	R(mtx_trylock, "mtx_trylock");
+	R(mtx_timedlock, "mtx_timedlock");
+	R(mtx_unlock, "mtx_unlock");
+	R(cnd_wait, "cnd_wait");
+	R(cnd_timedwait, "cnd_timedwait");
+	R(mutex_lock, "pthread_mutex_lock");    /* last: the "resolved" test */
+#undef R
+	__atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
+	t->busy--;
+}
+
+/* fork: prepare handlers run in reverse order of registration, so ours
+ * (registered after init.c's, priority 101) take our locks before the
+ * core's registry lock, the order the wait-for check takes them in */
+static void atfork_prepare(void) { fsr_graph_atfork_prepare(); fsr_lock_atfork_prepare(); }
+static void atfork_parent(void) { fsr_lock_atfork_parent(); fsr_graph_atfork_parent(); }
+static void atfork_child(void) { fsr_lock_atfork_child(); fsr_graph_atfork_child(); }
+
+__attribute__((constructor(150))) static void lockwrap_init(void)
+{
+	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
+		resolve();
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+#define ENSURE() do { if (unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))) resolve(); } while (0)
+
+/* tracked at all? (not inside the shim, shim initialised) */
+#define TRACK(t) likely(!((t)->busy | !fsr_ready))
+
+/* ---- blocking with a wait-for check ---- */
+enum { OP_MUTEX, OP_RD, OP_WR, OP_SPIN, OP_MTX };
+
+static int op_block(int op, void *l)
+{
+	switch (op) {
+	case OP_MUTEX: return real.mutex_lock(l);
+	case OP_RD: return real.rw_rdlock(l);
+	case OP_WR: return real.rw_wrlock(l);
+	case OP_SPIN: return real.spin_lock(l);
+	default: return real.mtx_lock(l);
+	}
+}
+
+static int op_acquired(int op, int r)
+{
+	if (op == OP_MUTEX)
+		return r == 0 || r == EOWNERDEAD;
+	if (op == OP_MTX)
+		return r == thrd_success;
+	return r == 0;
+}
+
+/* one timed attempt of at most ns: 0/EOWNERDEAD acquired, ETIMEDOUT, or an error
+ * (for OP_MTX, thrd_* values except that a timeout is ETIMEDOUT) */
+static int op_step(int op, void *l, uint64_t ns)
+{
+	int orig = op;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ns / 1000000000u);
+	ts.tv_nsec += (long)(ns % 1000000000u);
+	if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+	if (unlikely(!real.mutex_clocklock || !real.rw_clockrdlock || !real.rw_clockwrlock))
+		op = OP_SPIN;           /* an old libc: poll with trylock */
+	switch (op) {
+	case OP_MUTEX: return real.mutex_clocklock(l, CLOCK_MONOTONIC, &ts);
+	case OP_RD: return real.rw_clockrdlock(l, CLOCK_MONOTONIC, &ts);
+	case OP_WR: return real.rw_clockwrlock(l, CLOCK_MONOTONIC, &ts);
+	case OP_MTX: {
+		/* glibc's mtx_t is a pthread_mutex_t */
+		int r = real.mutex_clocklock(l, CLOCK_MONOTONIC, &ts);
+		return r == 0 ? thrd_success : r == ETIMEDOUT ? ETIMEDOUT : thrd_error;
+	}
+	default: {
+		uint64_t end = fsr_now_ns() + ns;
+		do {
+			int r = orig == OP_SPIN ? real.spin_trylock(l) : orig == OP_MUTEX ? real.mutex_trylock(l)
+				: orig == OP_RD ? real.rw_tryrdlock(l) : orig == OP_WR ? real.rw_trywrlock(l)
+				: (real.mtx_trylock(l) == thrd_success ? 0 : EBUSY);
+			if (r != EBUSY)
+				return orig == OP_MTX ? (r == 0 ? thrd_success : thrd_error) : r;
+			struct timespec d = { 0, 50000 };
+			nanosleep(&d, NULL);
+		} while (fsr_now_ns() < end);
+		return ETIMEDOUT;
+	}
+	}
+}
+
+static int reclaim_wait(struct fsr_thread *t, void *l, int op, int chain)
+{
+	uint64_t step = 1000000;
+	int r, prev = chain;
+	for (;;) {
+		r = op_step(op, l, step);
+		if (r != ETIMEDOUT)
+			return r;
+		if (!fsr_lock_serving_handoff(t))
+			return op_block(op, l);
+		int found = fsr_lock_deadlock_check(t, l, prev);
+		if (found && prev)          /* reported, the allocator released */
+			return op_block(op, l);
+		prev = found;
+		if (step < 16000000)
+			step *= 2;
+	}
+}
+
+/* the lock was busy: record, then block (or wait in steps in reclaim) */
+__attribute__((noinline)) static int contended(struct fsr_thread *t, void *l, int op, int kind,
+					       int read, void *site)
+{
+	int chain, r;
+	fsr_lock_contended(t, l, kind, read, site, &chain);
+	__atomic_store_n(&t->blocked_on, l, __ATOMIC_RELEASE);
+	if (fsr_lock_serving_handoff(t))
+		r = reclaim_wait(t, l, op, chain);
+	else
+		r = op_block(op, l);
+	__atomic_store_n(&t->blocked_on, NULL, __ATOMIC_RELEASE);
+	if (op_acquired(op, r))
+		fsr_lock_acquired(t, l, kind, read, site, 0);
+	return r;
+}
+
+/* a user's timed acquisition that found the lock busy */
+#define TIMED_CONTENDED(t, l, kind, read, site, call)                         \
+	do {                                                                    \
+		int chain_;                                                     \
+		fsr_lock_contended(t, l, kind, read, site, &chain_);            \
+		__atomic_store_n(&(t)->blocked_on, (const void *)(l), __ATOMIC_RELEASE); \
+		r = (call);                                                     \
+		__atomic_store_n(&(t)->blocked_on, NULL, __ATOMIC_RELEASE);     \
+	} while (0)
+
+/* ---- mutexes ---- */
+
+FSR_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
+{
+	ENSURE();
+	int r = real.mutex_init(m, a);
+	struct fsr_thread *t = &fsr_self;
+	if (r == 0 && !t->busy)
+		fsr_lock_init_instance(m, FSR_LOCK_MUTEX, SITE);
+	return r;
+}
+
+FSR_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	ENSURE();
+	if (!fsr_self.busy)
+		fsr_lock_forget_instance(m);
+	return real.mutex_destroy(m);
+}
+
+/* the uncontended acquisition's bookkeeping, out of line so that the
+ * wrappers stay small (a tail call after the real trylock) */
+__attribute__((noinline)) static int took_slow(const void *l, int kind, int read, void *site)
+{
+	struct fsr_thread *t = &fsr_self;
+	struct fsr_cls_cache *e = fsr_ccache_of(l);
+	uint32_t gen = __atomic_load_n(&fsr_inst_gen, __ATOMIC_ACQUIRE);
+	unsigned int c;
+	if (e->lock == l && e->gen == gen)
+		c = e->cls;
+	else {
+		c = fsr_lock_class(l, kind, site);
+		if (c && fsr_class_excluded(c))
+			c = 0;
+		else if (!c)
+			goto push;      /* untracked (classes full): do not cache */
+		e->lock = l;
+		e->cls = c;
+		e->gen = gen;
+	}
+	if (c && (t->nheld || t->in_reclaim))
+		fsr_graph_acquire(t, c, read, 0);
+push:;
+	int n = t->nheld;
+	if (n < FSR_MAX_HELD) {
+		struct fsr_held *h = &t->held[n];
+		h->lock = l;
+		h->cls = c;
+		h->kind = (unsigned short)kind;
+		h->read = (unsigned short)read;
+		h->site = site;
+		fsr_sig_below[n] = fsr_held_sig;
+		fsr_held_sig += fsr_held_mix(c, read);
+		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* the common case: a cached class, nothing held, not in reclaim: push */
+__attribute__((noinline)) static int took(const void *l, int kind, int read, void *site)
+{
+	struct fsr_thread *t = &fsr_self;
+	struct fsr_cls_cache *e = fsr_ccache_of(l);
+	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED) ||
+		     (t->nheld | t->in_reclaim)))
+		return took_slow(l, kind, read, site);
+	unsigned int c = e->cls;
+	struct fsr_held *h = &t->held[0];
+	h->lock = l;
+	h->cls = c;
+	h->kind = (unsigned short)kind;
+	h->read = (unsigned short)read;
+	h->site = site;
+	fsr_sig_below[0] = fsr_held_sig;
+	fsr_held_sig += fsr_held_mix(c, read);
+	__atomic_store_n(&t->nheld, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+__attribute__((noinline)) static int mutex_busy(struct fsr_thread *t, pthread_mutex_t *m, int r, void *site)
+{
+	if (r != EBUSY) {
+		if (r == EOWNERDEAD)
+			fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, site, 1);
+		return r;
+	}
+	return contended(t, m, OP_MUTEX, FSR_LOCK_MUTEX, 0, site);
+}
+
+FSR_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	if (!TRACK(t))
+		return real.mutex_lock(m);
+	int r = real.mutex_trylock(m);
+	if (likely(r == 0))
+		return took(m, FSR_LOCK_MUTEX, 0, SITE);
+	return mutex_busy(t, m, r, SITE);
+}
+
+FSR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	int r = real.mutex_trylock(m);
+	if ((r == 0 || r == EOWNERDEAD) && TRACK(t))
+		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 0);
+	return r;
+}
+
+FSR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	if (!TRACK(t))
+		return real.mutex_timedlock(m, ts);
+	int r = real.mutex_trylock(m);
+	if (r == EBUSY)
+		TIMED_CONTENDED(t, m, FSR_LOCK_MUTEX, 0, SITE, real.mutex_timedlock(m, ts));
+	else if (r == 0 || r == EOWNERDEAD) {
+		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 1);
+		return r;
+	}
+	if (r == 0 || r == EOWNERDEAD)
+		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 0);
+	return r;
+}
+
+FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const struct timespec *ts)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	if (!TRACK(t))
+		return real.mutex_clocklock(m, c, ts);
+	int r = real.mutex_trylock(m);
+	if (r == EBUSY)
+		TIMED_CONTENDED(t, m, FSR_LOCK_MUTEX, 0, SITE, real.mutex_clocklock(m, c, ts));
+	else if (r == 0 || r == EOWNERDEAD) {
+		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 1);
+		return r;
+	}
+	if (r == 0 || r == EOWNERDEAD)
+		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 0);
+	return r;
+}
+
+FSR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	fsr_lock_released(t, m);
+	return real.mutex_unlock(m);
+}
+
+/* ---- condition variables: the mutex is dropped for the wait ---- */
+
+static int held_index(struct fsr_thread *t, const void *l)
+{
+	for (int i = t->nheld - 1; i >= 0; i--)
+		if (t->held[i].lock == l)
+			return i;
+	return -1;
+}
+
+static void held_put(struct fsr_thread *t, const struct fsr_held *h)
+{
+	int n = t->nheld;
+	if (n < FSR_MAX_HELD) {
+		t->held[n] = *h;
+		fsr_sig_below[n] = fsr_held_sig;
+		fsr_held_sig += fsr_held_mix(h->cls, h->read);
+		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	}
+}
+
+#define COND_WAIT(t, m, call)                                           \
+	do {                                                            \
+		int i_ = held_index(t, m);                              \
+		if (i_ < 0)                                             \
+			return (call);                                  \
+		struct fsr_held h_ = t->held[i_];                      \
+		fsr_lock_released(t, m);                                \
+		int r_ = (call);                                        \
+		held_put(t, &h_);                                       \
+		return r_;                                              \
+	} while (0)
+
+FSR_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	COND_WAIT(t, m, real.cond_wait(c, m));
+}
+
+FSR_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *ts)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	COND_WAIT(t, m, real.cond_timedwait(c, m, ts));
+}
+
+FSR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t ck, const struct timespec *ts)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	COND_WAIT(t, m, real.cond_clockwait(c, m, ck, ts));
+}
+
+/* ---- rwlocks ---- */
+
+FSR_EXPORT int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *a)
+{
+	ENSURE();
+	int r = real.rw_init(l, a);
+	if (r == 0 && !fsr_self.busy)
+		fsr_lock_init_instance(l, FSR_LOCK_RWLOCK, SITE);
+	return r;
+}
+
+FSR_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
+{
+	ENSURE();
+	if (!fsr_self.busy)
+		fsr_lock_forget_instance(l);
+	return real.rw_destroy(l);
+}
+
+#define RW_LOCK(l, read, tryfn, blockfn, op)                                    \
+	struct fsr_thread *t = &fsr_self;                                      \
+	ENSURE();                                                              \
+	if (!TRACK(t))                                                         \
+		return blockfn(l);                                             \
+	int r = tryfn(l);                                                      \
+	if (likely(r == 0))                                                    \
+		return took(l, FSR_LOCK_RWLOCK, read, SITE);                   \
+	if (r != EBUSY)                                                        \
+		return r;                                                      \
+	return contended(t, l, op, FSR_LOCK_RWLOCK, read, SITE)
+
+FSR_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l) { RW_LOCK(l, 1, real.rw_tryrdlock, real.rw_rdlock, OP_RD); }
+FSR_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l) { RW_LOCK(l, 0, real.rw_trywrlock, real.rw_wrlock, OP_WR); }
+
+FSR_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
+{
+	ENSURE();
+	int r = real.rw_tryrdlock(l);
+	if (r == 0 && TRACK(&fsr_self))
+		fsr_lock_acquired(&fsr_self, l, FSR_LOCK_RWLOCK, 1, SITE, 0);
+	return r;
+}
+
+FSR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
+{
+	ENSURE();
+	int r = real.rw_trywrlock(l);
+	if (r == 0 && TRACK(&fsr_self))
+		fsr_lock_acquired(&fsr_self, l, FSR_LOCK_RWLOCK, 0, SITE, 0);
+	return r;
+}
+
+#define RW_TIMED(l, read, tryfn, call)                                          \
+	struct fsr_thread *t = &fsr_self;                                      \
+	ENSURE();                                                              \
+	if (!TRACK(t))                                                         \
+		return (call);                                                 \
+	int r = tryfn(l);                                                      \
+	if (r == 0) {                                                          \
+		fsr_lock_acquired(t, l, FSR_LOCK_RWLOCK, read, SITE, 1);      \
+		return 0;                                                      \
+	}                                                                      \
+	if (r != EBUSY)                                                        \
+		return r;                                                      \
+	TIMED_CONTENDED(t, l, FSR_LOCK_RWLOCK, read, SITE, (call));            \
+	if (r == 0)                                                            \
+		fsr_lock_acquired(t, l, FSR_LOCK_RWLOCK, read, SITE, 0);      \
+	return r
+
+FSR_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *ts)
+{ RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_timedrdlock(l, ts)); }
+FSR_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *ts)
+{ RW_TIMED(l, 0, real.rw_trywrlock, real.rw_timedwrlock(l, ts)); }
+FSR_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t c, const struct timespec *ts)
+{ RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_clockrdlock(l, c, ts)); }
+FSR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c, const struct timespec *ts)
+{ RW_TIMED(l, 0, real.rw_trywrlock, real.rw_clockwrlock(l, c, ts)); }
+
+FSR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
+{
+	ENSURE();
+	fsr_lock_released(&fsr_self, l);
+	return real.rw_unlock(l);
+}
+
+/* ---- spinlocks ---- */
+
+FSR_EXPORT int pthread_spin_init(pthread_spinlock_t *l, int pshared)
+{
+	ENSURE();
+	int r = real.spin_init(l, pshared);
+	if (r == 0 && !fsr_self.busy)
+		fsr_lock_init_instance((const void *)l, FSR_LOCK_SPIN, SITE);
+	return r;
+}
+
+FSR_EXPORT int pthread_spin_destroy(pthread_spinlock_t *l)
+{
+	ENSURE();
+	if (!fsr_self.busy)
+		fsr_lock_forget_instance((const void *)l);
+	return real.spin_destroy(l);
+}
+
+FSR_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	if (!TRACK(t))
+		return real.spin_lock(l);
+	int r = real.spin_trylock(l);
+	if (likely(r == 0))
+		return took((const void *)l, FSR_LOCK_SPIN, 0, SITE);
+	return contended(t, (void *)l, OP_SPIN, FSR_LOCK_SPIN, 0, SITE);
+}
+
+FSR_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
+{
+	ENSURE();
+	int r = real.spin_trylock(l);
+	if (r == 0 && TRACK(&fsr_self))
+		fsr_lock_acquired(&fsr_self, (const void *)l, FSR_LOCK_SPIN, 0, SITE, 0);
+	return r;
+}
+
+FSR_EXPORT int pthread_spin_unlock(pthread_spinlock_t *l)
+{
+	ENSURE();
+	fsr_lock_released(&fsr_self, (const void *)l);
+	return real.spin_unlock(l);
+}
+
+/* ---- C11 ---- */
+
+FSR_EXPORT int mtx_init(mtx_t *m, int type)
+{
+	ENSURE();
+	int r = real.mtx_init(m, type);
+	if (r == thrd_success && !fsr_self.busy)
+		fsr_lock_init_instance(m, FSR_LOCK_MTX, SITE);
+	return r;
+}
+
+FSR_EXPORT void mtx_destroy(mtx_t *m)
+{
+	ENSURE();
+	if (!fsr_self.busy)
+		fsr_lock_forget_instance(m);
+	real.mtx_destroy(m);
+}
+
+FSR_EXPORT int mtx_lock(mtx_t *m)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	if (!TRACK(t))
+		return real.mtx_lock(m);
+	int r = real.mtx_trylock(m);
+	if (likely(r == thrd_success))
+		return took(m, FSR_LOCK_MTX, 0, SITE) + thrd_success;
+	if (r != thrd_busy)
+		return r;
+	return contended(t, m, OP_MTX, FSR_LOCK_MTX, 0, SITE);
+}
+
+FSR_EXPORT int mtx_trylock(mtx_t *m)
+{
+	ENSURE();
+	int r = real.mtx_trylock(m);
+	if (r == thrd_success && TRACK(&fsr_self))
+		fsr_lock_acquired(&fsr_self, m, FSR_LOCK_MTX, 0, SITE, 0);
+	return r;
+}
+
+FSR_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restrict ts)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	if (!TRACK(t))
+		return real.mtx_timedlock(m, ts);
+	int r = real.mtx_trylock(m);
+	if (r == thrd_success) {
+		fsr_lock_acquired(t, m, FSR_LOCK_MTX, 0, SITE, 1);
+		return r;
+	}
+	if (r != thrd_busy)
+		return r;
+	TIMED_CONTENDED(t, m, FSR_LOCK_MTX, 0, SITE, real.mtx_timedlock(m, ts));
+	if (r == thrd_success)
+		fsr_lock_acquired(t, m, FSR_LOCK_MTX, 0, SITE, 0);
+	return r;
+}
+
+FSR_EXPORT int mtx_unlock(mtx_t *m)
+{
+	ENSURE();
+	fsr_lock_released(&fsr_self, m);
+	return real.mtx_unlock(m);
+}
+
+FSR_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	COND_WAIT(t, m, real.cnd_wait(c, m));
+}
+
+FSR_EXPORT int cnd_timedwait(cnd_t *__restrict c, mtx_t *__restrict m, const struct timespec *__restrict ts)
+{
+	struct fsr_thread *t = &fsr_self;
+	ENSURE();
+	COND_WAIT(t, m, real.cnd_timedwait(c, m, ts));
+}

@@ -37,7 +37,9 @@ static void run_callbacks(struct fsr_thread *r, struct fsr_pass *p)
 {
 	unsigned int saved = r->flags;
 	const char *saved_op = r->op;
+	int saved_busy = r->busy;
 	r->pass = p;
+	r->busy = 0;        /* the callbacks are user code: their locks are tracked */
 	/* reclaim never recurses: everything a callback allocates is NORECLAIM */
 	r->flags |= FSR_PF_NORECLAIM;
 	if (r != p->allocator)
@@ -49,6 +51,7 @@ static void run_callbacks(struct fsr_thread *r, struct fsr_pass *p)
 	if ((p->gfp & FSR_GFP_FS) && (fsr_opt.callbacks & (FSR_CB_FORGET | FSR_CB_FSYNC | FSR_CB_FLUSH)))
 		calls += fsr_fuse_reclaim(p);
 	fsr_graph_reclaim_exit(r);
+	r->busy = saved_busy;
 	r->flags = saved;
 	r->op = saved_op;
 	r->pass = NULL;

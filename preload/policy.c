@@ -12,6 +12,7 @@
  * (a scope, a held lock, a transaction, or space/limit being counted). */
 #include "fsr.h"
 #include <errno.h>
+#include "lockdep.h"
 
 int fsr_ready;
 int fsr_slow_all;
@@ -65,7 +66,24 @@ void fsr_policy_thread_init(struct fsr_thread *t)
 void fsr_heap_add(size_t n) { __atomic_add_fetch(&heap_live, n, __ATOMIC_RELAXED); }
 void fsr_heap_sub(size_t n) { __atomic_sub_fetch(&heap_live, n, __ATOMIC_RELAXED); }
 
+static void alloc_slow_full(struct fsr_thread *t, size_t size, int counted);
+
 void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted)
+{
+	/* only locks held, and no interval hit: the prediction and the
+	 * countdown, nothing else (the lock benchmark's path) */
+	if (likely(!(t->flags | t->busy | t->txn_depth | t->in_reclaim | fsr_slow_all) &&
+		   !counted && t->countdown > 1 && fsr_ready)) {
+		t->countdown--;
+		t->space += size;
+		if (!fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS))   /* needless-nofs is NOFS only */
+			fsr_graph_might_alloc(t, FSR_GFP_IO | FSR_GFP_FS);
+		return;
+	}
+	alloc_slow_full(t, size, counted);
+}
+
+__attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size_t size, int counted)
 {
 	if (t->busy)
 		return;

@@ -26,6 +26,7 @@ unsigned int fsr_scope_save(struct fsr_thread *t, unsigned int kind, void *site)
 		r->site = site;
 	}
 	t->nscopes++;
+	fsr_graph_scope_save(t, kind, newly, site);
 	return newly;
 }
 
@@ -52,6 +53,7 @@ static void report_imbalance(struct fsr_thread *t, unsigned int newly, unsigned 
 
 void fsr_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned int kind, void *site)
 {
+	fsr_graph_scope_restore(t, newly, kind);
 	int n = t->nscopes < FSR_MAX_SCOPES ? t->nscopes : FSR_MAX_SCOPES;
 	if (t->nscopes > FSR_MAX_SCOPES) {
 		/* deeper than we record: trust the caller */

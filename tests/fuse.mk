@@ -1,1 +1,15 @@
-# tests tests
+# Mounted tests of reclaim into the FUSE ops, the reply interposition, and
+# fs-reentry.  The scripts get top_builddir/top_srcdir from
+# AM_TESTS_ENVIRONMENT and run under tests/bounded.sh.
+TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh
+EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh
+check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs
+tests_fuse_selfcall_SOURCES = tests/fuse/selfcall.c
+tests_fuse_selfcall_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
+tests_fuse_selfcall_LDADD = $(FUSE3_LIBS) -lpthread
+tests_fuse_ctxcheck_SOURCES = tests/fuse/ctxcheck.c
+tests_fuse_ctxcheck_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
+tests_fuse_ctxcheck_LDADD = $(FUSE3_LIBS) -lpthread
+tests_fuse_lockfs_SOURCES = tests/fuse/lockfs.c
+tests_fuse_lockfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
+tests_fuse_lockfs_LDADD = $(FUSE3_LIBS) -lpthread

@@ -22,3 +22,11 @@ bench: all $(bench_programs)
 			$(SHELL) $(abs_top_srcdir)/$$s || st=1; \
 	done; exit $$st
 .PHONY: bench
+# lock microbenchmark (make bench runs tests/bench/locks.sh)
+if !SANITIZED
+check_PROGRAMS += tests/bench/lock_bench
+tests_bench_lock_bench_CFLAGS = $(AM_CFLAGS) -O2 -pthread
+tests_bench_lock_bench_LDADD = -lpthread
+endif
+BENCH_SCRIPTS += tests/bench/locks.sh
+EXTRA_DIST += tests/bench/locks.sh

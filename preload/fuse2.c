@@ -1,0 +1,771 @@
+/* fuse2.c - libfuse2 (2.9) high-level daemons: bindfs, fuse2fs, unionfs ...
+ *
+ * libfuse2 shares names with libfuse3 (other signatures): every definition
+ * here is bound to a FUSE_2.x version with .symver.  libfuse2 builds its
+ * high-level session internally (fuse_new_common is not exported), so the
+ * daemon's struct fuse_operations is wrapped at the outermost entry it hands
+ * it to: fuse_main_real, fuse_setup or fuse_new (FUSE_2.6).  Kernel requests
+ * are seen where libfuse2's loops pass them on, fuse_session_process_buf
+ * (through the PLT): each one is an op context (named by its opcode), counted
+ * in fs_ops once, and a single-threaded session stays closed to callbacks
+ * while it runs.  Callbacks call the daemon's own fsync (datasync) and flush
+ * on its open handles with the path and fh of their open; libfuse2 keeps
+ * forget to itself.  During a callback fuse_get_context() returns a context
+ * made from the allocator's request (uid, gid, pid) and the daemon's
+ * private data, as libfuse2 would give it.
+ *
+ * libfuse2 low-level daemons (fuse_lowlevel_new) get op contexts and fs_ops,
+ * not callbacks.  One libfuse2 file system per process is called back. */
+#define _FILE_OFFSET_BITS 64
+#define FUSE_USE_VERSION 26
+#include "fsr.h"
+#include <fuse/fuse.h>
+#include <fuse/fuse_lowlevel.h>
+#include <linux/fuse.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* from fuse_shim.h, which includes libfuse3's headers */
+void fsr_reentry_add_mount(const char *mountpoint) FSR_HIDDEN;
+extern int fsr_fuse_libfuse_seen FSR_HIDDEN;
+struct fsr_ids { unsigned int uid, gid, pid, umask; };
+int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids) FSR_HIDDEN;
+unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids) FSR_HIDDEN;
+int fsr_fuse2_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
+
+#define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
+#define FSR_CTX_V2 2
+#define GATE_CB 0x40000000
+#define NBUCKETS 256
+#define INFLIGHT 256
+
+struct ctx2 {                   /* t->fuse_ctx during a libfuse2 request */
+	int api;                /* FSR_CTX_V2 */
+	void *prev_ctx;
+	uint64_t nodeid;
+	uint32_t uid, gid, pid;
+	int slot;
+	int gated;
+	int nscopes;
+	const char *prev_op;
+};
+
+struct handle2 {
+	struct handle2 *next;
+	uint64_t fh;
+	uint64_t ino;           /* nodeid of the open request (0: unknown) */
+	int flags;
+	int refs;
+	int pin;
+	char path[];
+};
+
+static struct {
+	struct fuse_operations real, wrap;
+	int wrapped;            /* the one file system that is called back */
+	int live, mt, gate, cb_active, unpin_seq;
+	struct fsr_mutex lock;
+	unsigned long nhandles, cursor;
+	struct handle2 *handles[NBUCKETS];
+	uint64_t inflight[INFLIGHT];
+	struct fuse *fuse;      /* from the context at init */
+	char mountpoint[PATH_MAX];  /* from fuse_parse_cmdline, added at init */
+	void *private_data;
+} fs2;
+
+static __thread struct fuse_context *cb_context __attribute__((tls_model("initial-exec")));
+
+static void *real2(const char *name, const char *ver)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	void *p = dlvsym(RTLD_NEXT, name, ver);
+	t->busy--;
+	if (!p)
+		fsr_say("fsreclaim: cannot find the real %s@%s in libfuse2", name, ver);
+	return p;
+}
+
+typedef struct fuse_context *(*get_context_fn)(void);
+static get_context_fn real_get_context;
+
+/* ---- request contexts ---- */
+
+static const char *opname(uint32_t op)
+{
+	static const char *const names[] = {
+		[FUSE_LOOKUP] = "lookup", [FUSE_FORGET] = "forget", [FUSE_GETATTR] = "getattr",
+		[FUSE_SETATTR] = "setattr", [FUSE_READLINK] = "readlink", [FUSE_SYMLINK] = "symlink",
+		[FUSE_MKNOD] = "mknod", [FUSE_MKDIR] = "mkdir", [FUSE_UNLINK] = "unlink",
+		[FUSE_RMDIR] = "rmdir", [FUSE_RENAME] = "rename", [FUSE_LINK] = "link",
+		[FUSE_OPEN] = "open", [FUSE_READ] = "read", [FUSE_WRITE] = "write",
+		[FUSE_STATFS] = "statfs", [FUSE_RELEASE] = "release", [FUSE_FSYNC] = "fsync",
+		[FUSE_SETXATTR] = "setxattr", [FUSE_GETXATTR] = "getxattr", [FUSE_LISTXATTR] = "listxattr",
+		[FUSE_REMOVEXATTR] = "removexattr", [FUSE_FLUSH] = "flush", [FUSE_INIT] = "init",
+		[FUSE_OPENDIR] = "opendir", [FUSE_READDIR] = "readdir", [FUSE_RELEASEDIR] = "releasedir",
+		[FUSE_FSYNCDIR] = "fsyncdir", [FUSE_GETLK] = "getlk", [FUSE_SETLK] = "setlk",
+		[FUSE_SETLKW] = "setlkw", [FUSE_ACCESS] = "access", [FUSE_CREATE] = "create",
+		[FUSE_INTERRUPT] = "interrupt", [FUSE_BMAP] = "bmap", [FUSE_DESTROY] = "destroy",
+		[FUSE_IOCTL] = "ioctl", [FUSE_POLL] = "poll", [FUSE_NOTIFY_REPLY] = "notify_reply",
+		[FUSE_BATCH_FORGET] = "batch_forget", [FUSE_FALLOCATE] = "fallocate",
+		[FUSE_READDIRPLUS] = "readdirplus", [FUSE_RENAME2] = "rename2", [FUSE_LSEEK] = "lseek",
+	};
+	if (op < sizeof names / sizeof names[0] && names[op])
+		return names[op];
+	return "fuse-request";
+}
+
+static void gate_enter(void)
+{
+	for (;;) {
+		int v = __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE);
+		if (v & GATE_CB) {
+			fsr_futex_wait(&fs2.gate, v, 100000000ull);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&fs2.gate, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return;
+	}
+}
+
+static void req_enter(struct ctx2 *c, const void *mem, size_t len)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	const struct fuse_in_header *in = mem && len >= sizeof *in ? mem : NULL;
+	c->api = FSR_CTX_V2;
+	c->nodeid = in ? in->nodeid : 0;
+	c->uid = in ? in->uid : 0;
+	c->gid = in ? in->gid : 0;
+	c->pid = in ? in->pid : 0;
+	c->slot = -1;
+	c->gated = 0;
+	if (c->nodeid) {
+		unsigned int start = t->index * 7u;
+		for (unsigned int k = 0; k < INFLIGHT; k++) {
+			unsigned int i = (start + k) % INFLIGHT;
+			uint64_t z = 0;
+			if (__atomic_compare_exchange_n(&fs2.inflight[i], &z, c->nodeid, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED)) {
+				c->slot = (int)i;
+				break;
+			}
+		}
+	}
+	c->prev_ctx = t->fuse_ctx;
+	c->prev_op = t->op;
+	c->nscopes = t->nscopes;
+	t->fuse_ctx = c;
+	t->op = in ? opname(in->opcode) : "fuse-request";
+	t->op_depth++;
+	if (t->op_depth == 1)
+		t->op_nscopes = t->nscopes;
+	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
+}
+
+static void req_exit(struct ctx2 *c)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	const char *op = t->op;
+	t->fuse_ctx = c->prev_ctx;
+	t->op = c->prev_op;
+	t->op_depth--;
+	if (c->slot >= 0)
+		__atomic_store_n(&fs2.inflight[c->slot], 0, __ATOMIC_RELEASE);
+	if (c->gated)
+		__atomic_sub_fetch(&fs2.gate, 1, __ATOMIC_ACQ_REL);
+	if (!t->busy && t->nscopes > c->nscopes) {
+		char what[96];
+		fsr_fmt(what, sizeof what, "FUSE op %s returns", op);
+		fsr_scope_check_leak(t, c->nscopes, what);
+	}
+}
+
+typedef void (*process_buf_fn)(struct fuse_session *, const struct fuse_buf *, struct fuse_chan *);
+FSR_EXPORT void fsrw2_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch);
+FSR_SYMVER(fsrw2_session_process_buf, "fuse_session_process_buf@FUSE_2.9");
+void fsrw2_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch)
+{
+	static process_buf_fn real;
+	if (!real)
+		real = (process_buf_fn)real2("fuse_session_process_buf", "FUSE_2.9");
+	struct ctx2 c;
+	int mem = buf && !(buf->flags & FUSE_BUF_IS_FD);
+	req_enter(&c, mem ? buf->mem : NULL, mem ? buf->size : 0);
+	if (real)
+		real(se, buf, ch);
+	req_exit(&c);
+}
+
+typedef void (*process_fn)(struct fuse_session *, const char *, size_t, struct fuse_chan *);
+FSR_EXPORT void fsrw2_session_process(struct fuse_session *se, const char *buf, size_t len, struct fuse_chan *ch);
+FSR_SYMVER(fsrw2_session_process, "fuse_session_process@FUSE_2.4");
+void fsrw2_session_process(struct fuse_session *se, const char *buf, size_t len, struct fuse_chan *ch)
+{
+	static process_fn real;
+	if (!real)
+		real = (process_fn)real2("fuse_session_process", "FUSE_2.4");
+	struct ctx2 c;
+	req_enter(&c, buf, len);
+	if (real)
+		real(se, buf, len, ch);
+	req_exit(&c);
+}
+
+typedef int (*loop_fn)(struct fuse_session *);
+FSR_EXPORT int fsrw2_session_loop_mt(struct fuse_session *se);
+FSR_SYMVER(fsrw2_session_loop_mt, "fuse_session_loop_mt@FUSE_2.4");
+int fsrw2_session_loop_mt(struct fuse_session *se)
+{
+	static loop_fn real;
+	if (!real)
+		real = (loop_fn)real2("fuse_session_loop_mt", "FUSE_2.4");
+	while (__atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE))
+		fsr_futex_wait(&fs2.gate, __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE), 1000000ull);
+	__atomic_store_n(&fs2.mt, 1, __ATOMIC_RELEASE);
+	return real ? real(se) : -1;
+}
+
+FSR_EXPORT struct fuse_context *fsrw2_get_context(void);
+FSR_SYMVER(fsrw2_get_context, "fuse_get_context@FUSE_2.8");
+struct fuse_context *fsrw2_get_context(void)
+{
+	if (cb_context)
+		return cb_context;
+	if (!real_get_context)
+		real_get_context = (get_context_fn)real2("fuse_get_context", "FUSE_2.8");
+	return real_get_context ? real_get_context() : NULL;
+}
+
+/* ---- the wrapped high-level ops: live state ---- */
+
+static unsigned int bucket(uint64_t fh)
+{
+	return (unsigned int)((fh * 0x9e3779b97f4a7c15ull) >> 40) % NBUCKETS;
+}
+
+static uint64_t cur_nodeid(void)
+{
+	struct ctx2 *c = fsr_thread_self()->fuse_ctx;
+	return c && c->api == FSR_CTX_V2 ? c->nodeid : 0;
+}
+
+static void handle_add(const char *path, struct fuse_file_info *fi, uint64_t ino)
+{
+	if (!path)
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	size_t len = strlen(path);
+	t->busy++;
+	fsr_mutex_lock(&fs2.lock);
+	struct handle2 **pp = &fs2.handles[bucket(fi->fh)];
+	while (*pp && (*pp)->fh != fi->fh)
+		pp = &(*pp)->next;
+	struct handle2 *old = *pp;
+	if (old && !old->pin && strcmp(old->path, path) == 0) {
+		old->refs++;
+	} else if (!old || !old->pin) {
+		struct handle2 *h = fsr_alloc(sizeof *h + len + 1);
+		if (h) {
+			h->fh = fi->fh;
+			h->ino = ino;
+			h->flags = fi->flags;
+			h->refs = 1 + (old ? old->refs : 0);
+			h->pin = 0;
+			memcpy(h->path, path, len + 1);
+			h->next = old ? old->next : NULL;
+			*pp = h;
+			if (old)
+				fsr_free(old);
+			else
+				fs2.nhandles++;
+		} else if (old) {
+			old->refs++;
+		}
+	} else {
+		old->refs++;       /* pinned: keep its path for now */
+	}
+	fsr_mutex_unlock(&fs2.lock);
+	t->busy--;
+}
+
+static void handle_release(struct fuse_file_info *fi)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&fs2.lock);
+	struct handle2 **pp;
+	for (;;) {
+		pp = &fs2.handles[bucket(fi->fh)];
+		while (*pp && (*pp)->fh != fi->fh)
+			pp = &(*pp)->next;
+		if (!*pp || !(*pp)->pin)
+			break;
+		int seq = __atomic_load_n(&fs2.unpin_seq, __ATOMIC_ACQUIRE);
+		fsr_mutex_unlock(&fs2.lock);
+		fsr_futex_wait(&fs2.unpin_seq, seq, 50000000ull);
+		fsr_mutex_lock(&fs2.lock);
+	}
+	struct handle2 *h = *pp;
+	if (h && --h->refs <= 0) {
+		*pp = h->next;
+		fs2.nhandles--;
+		fsr_free(h);
+	}
+	fsr_mutex_unlock(&fs2.lock);
+	t->busy--;
+}
+
+/* single-threaded: the gate is closed to callbacks while a daemon op runs
+ * (libfuse2's own code around it is not touched by callbacks, which call the
+ * daemon's ops directly) */
+static int gate2_enter(void)
+{
+	if (__atomic_load_n(&fs2.mt, __ATOMIC_ACQUIRE))
+		return 0;
+	gate_enter();
+	return 1;
+}
+
+static void gate2_exit(int g)
+{
+	if (g)
+		__atomic_sub_fetch(&fs2.gate, 1, __ATOMIC_ACQ_REL);
+}
+
+#define G(nm, params, args) \
+	static int g2_##nm params { int g = gate2_enter(); int r = fs2.real.nm args; gate2_exit(g); return r; }
+G(getattr, (const char *p, struct stat *b), (p, b))
+G(readlink, (const char *p, char *b, size_t n), (p, b, n))
+G(getdir, (const char *p, fuse_dirh_t h, fuse_dirfil_t f), (p, h, f))
+G(mknod, (const char *p, mode_t m, dev_t d), (p, m, d))
+G(mkdir, (const char *p, mode_t m), (p, m))
+G(unlink, (const char *p), (p))
+G(rmdir, (const char *p), (p))
+G(symlink, (const char *a, const char *b), (a, b))
+G(rename, (const char *a, const char *b), (a, b))
+G(link, (const char *a, const char *b), (a, b))
+G(chmod, (const char *p, mode_t m), (p, m))
+G(chown, (const char *p, uid_t u, gid_t g2), (p, u, g2))
+G(truncate, (const char *p, off_t o), (p, o))
+G(utime, (const char *p, struct utimbuf *u), (p, u))
+G(read, (const char *p, char *b, size_t n, off_t o, struct fuse_file_info *fi), (p, b, n, o, fi))
+G(write, (const char *p, const char *b, size_t n, off_t o, struct fuse_file_info *fi), (p, b, n, o, fi))
+G(statfs, (const char *p, struct statvfs *b), (p, b))
+G(flush, (const char *p, struct fuse_file_info *fi), (p, fi))
+G(fsync, (const char *p, int d, struct fuse_file_info *fi), (p, d, fi))
+G(setxattr, (const char *p, const char *n, const char *v, size_t z, int f), (p, n, v, z, f))
+G(getxattr, (const char *p, const char *n, char *v, size_t z), (p, n, v, z))
+G(listxattr, (const char *p, char *l, size_t z), (p, l, z))
+G(removexattr, (const char *p, const char *n), (p, n))
+G(opendir, (const char *p, struct fuse_file_info *fi), (p, fi))
+G(readdir, (const char *p, void *b, fuse_fill_dir_t f, off_t o, struct fuse_file_info *fi), (p, b, f, o, fi))
+G(releasedir, (const char *p, struct fuse_file_info *fi), (p, fi))
+G(fsyncdir, (const char *p, int d, struct fuse_file_info *fi), (p, d, fi))
+G(access, (const char *p, int m), (p, m))
+G(ftruncate, (const char *p, off_t o, struct fuse_file_info *fi), (p, o, fi))
+G(fgetattr, (const char *p, struct stat *b, struct fuse_file_info *fi), (p, b, fi))
+G(lock, (const char *p, struct fuse_file_info *fi, int cmd, struct flock *l), (p, fi, cmd, l))
+G(utimens, (const char *p, const struct timespec tv[2]), (p, tv))
+G(bmap, (const char *p, size_t bs, uint64_t *idx), (p, bs, idx))
+G(ioctl, (const char *p, int cmd, void *arg, struct fuse_file_info *fi, unsigned int fl, void *d),
+  (p, cmd, arg, fi, fl, d))
+G(poll, (const char *p, struct fuse_file_info *fi, struct fuse_pollhandle *ph, unsigned *rev), (p, fi, ph, rev))
+G(write_buf, (const char *p, struct fuse_bufvec *b, off_t o, struct fuse_file_info *fi), (p, b, o, fi))
+G(read_buf, (const char *p, struct fuse_bufvec **b, size_t n, off_t o, struct fuse_file_info *fi), (p, b, n, o, fi))
+G(flock, (const char *p, struct fuse_file_info *fi, int op), (p, fi, op))
+G(fallocate, (const char *p, int m, off_t o, off_t l, struct fuse_file_info *fi), (p, m, o, l, fi))
+
+static int w2_open(const char *path, struct fuse_file_info *fi)
+{
+	int g = gate2_enter();
+	int r = fs2.real.open(path, fi);
+	gate2_exit(g);
+	if (r == 0)
+		handle_add(path, fi, cur_nodeid());
+	return r;
+}
+
+static int w2_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	int g = gate2_enter();
+	int r = fs2.real.create(path, mode, fi);
+	gate2_exit(g);
+	if (r == 0)
+		handle_add(path, fi, 0);
+	return r;
+}
+
+static int w2_release(const char *path, struct fuse_file_info *fi)
+{
+	handle_release(fi);
+	int g = gate2_enter();
+	int r = fs2.real.release ? fs2.real.release(path, fi) : 0;
+	gate2_exit(g);
+	return r;
+}
+
+static void *w2_init(struct fuse_conn_info *conn)
+{
+	if (!real_get_context)
+		real_get_context = (get_context_fn)real2("fuse_get_context", "FUSE_2.8");
+	struct fuse_context *c = real_get_context ? real_get_context() : NULL;
+	int g = gate2_enter();
+	void *pd = fs2.real.init ? fs2.real.init(conn) : (c ? c->private_data : NULL);
+	gate2_exit(g);
+	fs2.fuse = c ? c->fuse : NULL;
+	fs2.private_data = pd;
+	if (fs2.mountpoint[0])
+		fsr_reentry_add_mount(fs2.mountpoint);   /* mounted by now */
+	__atomic_store_n(&fs2.live, 1, __ATOMIC_SEQ_CST);
+	return pd;
+}
+
+static void w2_destroy(void *pd)
+{
+	__atomic_store_n(&fs2.live, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&fs2.cb_active, __ATOMIC_SEQ_CST))
+		fsr_futex_wait(&fs2.cb_active, 1, 1000000ull);
+	int g = gate2_enter();
+	if (fs2.real.destroy)
+		fs2.real.destroy(pd);
+	gate2_exit(g);
+}
+
+static const struct fuse_operations *wrap_ops(const struct fuse_operations *op, size_t size)
+{
+	static int said;
+	fsr_fuse_libfuse_seen = 1;
+	if (!op || __atomic_exchange_n(&fs2.wrapped, 1, __ATOMIC_ACQ_REL)) {
+		if (op && !__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
+			fsr_say("fsreclaim: a second libfuse2 file system in this process is not called back");
+		return op;
+	}
+	memset(&fs2.real, 0, sizeof fs2.real);
+	memcpy(&fs2.real, op, size < sizeof fs2.real ? size : sizeof fs2.real);
+	fs2.wrap = fs2.real;
+	fs2.wrap.init = w2_init;
+	fs2.wrap.destroy = w2_destroy;
+#define W(nm) if (fs2.real.nm) fs2.wrap.nm = g2_##nm
+	W(getattr); W(readlink); W(getdir); W(mknod); W(mkdir); W(unlink); W(rmdir); W(symlink);
+	W(rename); W(link); W(chmod); W(chown); W(truncate); W(utime); W(read); W(write);
+	W(statfs); W(flush); W(fsync); W(setxattr); W(getxattr); W(listxattr); W(removexattr);
+	W(opendir); W(readdir); W(releasedir); W(fsyncdir); W(access); W(ftruncate);
+	W(fgetattr); W(lock); W(utimens); W(bmap); W(ioctl); W(poll); W(write_buf);
+	W(read_buf); W(flock); W(fallocate);
+#undef W
+	if (fs2.real.open)
+		fs2.wrap.open = w2_open;
+	if (fs2.real.create)
+		fs2.wrap.create = w2_create;
+	if (fs2.real.open || fs2.real.create)
+		fs2.wrap.release = w2_release;
+	return &fs2.wrap;
+}
+
+/* ---- callbacks ---- */
+
+int fsr_fuse2_reclaim_possible(struct fsr_thread *t)
+{
+	(void)t;
+	if (!__atomic_load_n(&fs2.live, __ATOMIC_ACQUIRE) || !fs2.nhandles)
+		return 0;
+	if (!(((fsr_opt.callbacks & FSR_CB_FSYNC) && fs2.real.fsync) ||
+	      ((fsr_opt.callbacks & FSR_CB_FLUSH) && fs2.real.flush)))
+		return 0;
+	if (!__atomic_load_n(&fs2.mt, __ATOMIC_ACQUIRE) && __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE))
+		return 0;
+	return 1;
+}
+
+static int ino_in_flight(uint64_t ino)
+{
+	if (!ino)
+		return 0;
+	for (int i = 0; i < INFLIGHT; i++)
+		if (__atomic_load_n(&fs2.inflight[i], __ATOMIC_RELAXED) == ino)
+			return 1;
+	return 0;
+}
+
+int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids)
+{
+	struct ctx2 *c = ctx;
+	if (!c || c->api != FSR_CTX_V2)
+		return 0;
+	ids->uid = c->uid;
+	ids->gid = c->gid;
+	ids->pid = c->pid;
+	ids->umask = 0;
+	return 1;
+}
+
+unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	if (!fsr_fuse2_reclaim_possible(t))
+		return 0;
+	int st = !__atomic_load_n(&fs2.mt, __ATOMIC_ACQUIRE);
+	if (st) {
+		int z = 0;
+		if (!__atomic_compare_exchange_n(&fs2.gate, &z, GATE_CB, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return 0;
+	}
+	unsigned long n = 0;
+	__atomic_add_fetch(&fs2.cb_active, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&fs2.live, __ATOMIC_SEQ_CST))
+		goto out;
+	/* the context the daemon sees: the allocator's request */
+	struct fuse_context ctx;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.fuse = fs2.fuse;
+	ctx.private_data = fs2.private_data;
+	(void)p;
+	ctx.uid = ids->uid;
+	ctx.gid = ids->gid;
+	ctx.pid = (pid_t)ids->pid;
+	t->busy++;
+	struct handle2 *h = NULL;
+	fsr_mutex_lock(&fs2.lock);
+	unsigned long start = fs2.cursor;
+	for (unsigned long k = 0; k < NBUCKETS && !h; k++)
+		for (struct handle2 *x = fs2.handles[(start + k) % NBUCKETS]; x; x = x->next)
+			if (x->refs > 0 && !ino_in_flight(x->ino)) {
+				h = x;
+				fs2.cursor = start + k + 1;
+				break;
+			}
+	if (h)
+		h->pin++;
+	fsr_mutex_unlock(&fs2.lock);
+	t->busy--;
+	if (h) {
+		struct fuse_file_info fi;
+		struct ctx2 cc;
+		memset(&cc, 0, sizeof cc);
+		cc.api = FSR_CTX_V2;
+		cc.prev_ctx = t->fuse_ctx;
+		cc.nodeid = h->ino;
+		const char *saved_op = t->op;
+		int busy = t->busy;
+		t->fuse_ctx = &cc;
+		t->busy = 0;
+		cb_context = &ctx;
+		if ((fsr_opt.callbacks & FSR_CB_FSYNC) && fs2.real.fsync) {
+			memset(&fi, 0, sizeof fi);
+			fi.fh = h->fh;
+			fi.fh_old = (unsigned long)h->fh;
+			fi.flags = h->flags;
+			t->op = "fsync";
+			fs2.real.fsync(h->path, 1, &fi);
+			n++;
+		}
+		if ((fsr_opt.callbacks & FSR_CB_FLUSH) && fs2.real.flush) {
+			memset(&fi, 0, sizeof fi);
+			fi.fh = h->fh;
+			fi.fh_old = (unsigned long)h->fh;
+			fi.flags = h->flags;
+			fi.flush = 1;
+			fi.lock_owner = 0x66737265636c6d02ull;
+			t->op = "flush";
+			fs2.real.flush(h->path, &fi);
+			n++;
+		}
+		cb_context = NULL;
+		t->busy = busy;
+		t->op = saved_op;
+		t->fuse_ctx = cc.prev_ctx;
+		t->busy++;
+		fsr_mutex_lock(&fs2.lock);
+		h->pin--;
+		fsr_mutex_unlock(&fs2.lock);
+		t->busy--;
+		__atomic_add_fetch(&fs2.unpin_seq, 1, __ATOMIC_RELEASE);
+		fsr_futex_wake(&fs2.unpin_seq, 0x7fffffff);
+	}
+out:
+	if (__atomic_sub_fetch(&fs2.cb_active, 1, __ATOMIC_SEQ_CST) == 0)
+		fsr_futex_wake(&fs2.cb_active, 0x7fffffff);
+	if (st) {
+		__atomic_store_n(&fs2.gate, 0, __ATOMIC_RELEASE);
+		fsr_futex_wake(&fs2.gate, 0x7fffffff);
+	}
+	return n;
+}
+
+/* ---- the entry points that take the ops ---- */
+
+typedef int (*f2_main_fn)(int, char **, const struct fuse_operations *, size_t, void *);
+FSR_EXPORT int fsrw2_main_real(int argc, char **argv, const struct fuse_operations *op, size_t size, void *ud);
+FSR_SYMVER(fsrw2_main_real, "fuse_main_real@FUSE_2.6");
+int fsrw2_main_real(int argc, char **argv, const struct fuse_operations *op, size_t size, void *ud)
+{
+	static f2_main_fn real;
+	if (!real)
+		real = (f2_main_fn)real2("fuse_main_real", "FUSE_2.6");
+	return real ? real(argc, argv, wrap_ops(op, size), size, ud) : 1;
+}
+
+typedef struct fuse *(*f2_new_fn)(struct fuse_chan *, struct fuse_args *, const struct fuse_operations *, size_t, void *);
+FSR_EXPORT struct fuse *fsrw2_new(struct fuse_chan *ch, struct fuse_args *args, const struct fuse_operations *op,
+				 size_t size, void *ud);
+FSR_SYMVER(fsrw2_new, "fuse_new@FUSE_2.6");
+struct fuse *fsrw2_new(struct fuse_chan *ch, struct fuse_args *args, const struct fuse_operations *op,
+		       size_t size, void *ud)
+{
+	static f2_new_fn real;
+	if (!real)
+		real = (f2_new_fn)real2("fuse_new", "FUSE_2.6");
+	return real ? real(ch, args, wrap_ops(op, size), size, ud) : NULL;
+}
+
+typedef struct fuse *(*f2_setup_fn)(int, char **, const struct fuse_operations *, size_t, char **, int *, void *);
+FSR_EXPORT struct fuse *fsrw2_setup(int argc, char **argv, const struct fuse_operations *op, size_t size,
+				   char **mp, int *mt, void *ud);
+FSR_SYMVER(fsrw2_setup, "fuse_setup@FUSE_2.6");
+struct fuse *fsrw2_setup(int argc, char **argv, const struct fuse_operations *op, size_t size,
+			 char **mp, int *mt, void *ud)
+{
+	static f2_setup_fn real;
+	if (!real)
+		real = (f2_setup_fn)real2("fuse_setup", "FUSE_2.6");
+	return real ? real(argc, argv, wrap_ops(op, size), size, mp, mt, ud) : NULL;
+}
+
+typedef struct fuse_session *(*f2_llnew_fn)(struct fuse_args *, const struct fuse_lowlevel_ops *, size_t, void *);
+FSR_EXPORT struct fuse_session *fsrw2_lowlevel_new(struct fuse_args *args, const struct fuse_lowlevel_ops *op,
+						  size_t size, void *ud);
+FSR_SYMVER(fsrw2_lowlevel_new, "fuse_lowlevel_new@FUSE_2.6");
+struct fuse_session *fsrw2_lowlevel_new(struct fuse_args *args, const struct fuse_lowlevel_ops *op,
+					size_t size, void *ud)
+{
+	static f2_llnew_fn real;
+	static int said;
+	fsr_fuse_libfuse_seen = 1;
+	if (!__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
+		fsr_say("fsreclaim: libfuse2 low-level session: its ops are counted and named, but not called back");
+	if (!real)
+		real = (f2_llnew_fn)real2("fuse_lowlevel_new", "FUSE_2.6");
+	return real ? real(args, op, size, ud) : NULL;
+}
+
+/* mountpoints, for fs-reentry */
+typedef struct fuse_chan *(*f2_mount_fn)(const char *, struct fuse_args *);
+FSR_EXPORT struct fuse_chan *fsrw2_mount(const char *mp, struct fuse_args *args);
+FSR_SYMVER(fsrw2_mount, "fuse_mount@FUSE_2.6");
+struct fuse_chan *fsrw2_mount(const char *mp, struct fuse_args *args)
+{
+	static f2_mount_fn real;
+	if (!real)
+		real = (f2_mount_fn)real2("fuse_mount", "FUSE_2.6");
+	char abs[PATH_MAX];
+	abs[0] = 0;
+	if (mp) {
+		struct fsr_thread *t = fsr_thread_self();
+		t->busy++;
+		if (!realpath(mp, abs))
+			abs[0] = 0;
+		t->busy--;
+	}
+	struct fuse_chan *ch = real ? real(mp, args) : NULL;
+	if (ch && abs[0])
+		fsr_reentry_add_mount(abs);
+	return ch;
+}
+
+/* fuse_main_real and fuse_setup find the mountpoint here (through the PLT) */
+typedef int (*f2_parse_fn)(struct fuse_args *, char **, int *, int *);
+FSR_EXPORT int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg);
+FSR_SYMVER(fsrw2_parse_cmdline, "fuse_parse_cmdline@FUSE_2.5");
+int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
+{
+	static f2_parse_fn real;
+	if (!real)
+		real = (f2_parse_fn)real2("fuse_parse_cmdline", "FUSE_2.5");
+	int r = real ? real(args, mp, mt, fg) : -1;
+	if (r == 0 && mp && *mp && (*mp)[0] == '/' && strlen(*mp) < sizeof fs2.mountpoint)
+		strcpy(fs2.mountpoint, *mp);
+	return r;
+}
+
+/* ---- libfuse2's fuse_reply_* and fuse_req_*: passed through ----
+ * The shim makes no libfuse2 request of its own (its callbacks call the
+ * high-level ops directly), but every reply libfuse2 or a daemon sends goes
+ * through here, bound by version, so the two libraries' same-named functions
+ * never meet.  Non-default versions: libfuse3's names are the defaults. */
+#define PASS2(ret, nm, ver, params, args) \
+	FSR_EXPORT ret fsrw2_##nm params; \
+	FSR_SYMVER(fsrw2_##nm, #nm "@" ver); \
+	ret fsrw2_##nm params \
+	{ \
+		static ret (*real) params; \
+		if (!real) real = (ret (*) params)real2(#nm, ver); \
+		return real args; \
+	}
+#define PASS2V(nm, ver, params, args) \
+	FSR_EXPORT void fsrw2_##nm params; \
+	FSR_SYMVER(fsrw2_##nm, #nm "@" ver); \
+	void fsrw2_##nm params \
+	{ \
+		static void (*real) params; \
+		if (!real) real = (void (*) params)real2(#nm, ver); \
+		real args; \
+	}
+PASS2(int, fuse_reply_err, "FUSE_2.4", (fuse_req_t r, int e), (r, e))
+PASS2V(fuse_reply_none, "FUSE_2.4", (fuse_req_t r), (r))
+PASS2(int, fuse_reply_entry, "FUSE_2.4", (fuse_req_t r, const struct fuse_entry_param *e), (r, e))
+PASS2(int, fuse_reply_create, "FUSE_2.5", (fuse_req_t r, const struct fuse_entry_param *e,
+					  const struct fuse_file_info *fi), (r, e, fi))
+PASS2(int, fuse_reply_attr, "FUSE_2.4", (fuse_req_t r, const struct stat *a, double t), (r, a, t))
+PASS2(int, fuse_reply_readlink, "FUSE_2.4", (fuse_req_t r, const char *l), (r, l))
+PASS2(int, fuse_reply_open, "FUSE_2.5", (fuse_req_t r, const struct fuse_file_info *fi), (r, fi))
+PASS2(int, fuse_reply_write, "FUSE_2.4", (fuse_req_t r, size_t n), (r, n))
+PASS2(int, fuse_reply_buf, "FUSE_2.4", (fuse_req_t r, const char *b, size_t n), (r, b, n))
+PASS2(int, fuse_reply_data, "FUSE_2.9", (fuse_req_t r, struct fuse_bufvec *b, enum fuse_buf_copy_flags f), (r, b, f))
+PASS2(int, fuse_reply_iov, "FUSE_2.7", (fuse_req_t r, const struct iovec *v, int n), (r, v, n))
+PASS2(int, fuse_reply_statfs, "FUSE_2.5", (fuse_req_t r, const struct statvfs *s), (r, s))
+PASS2(int, fuse_reply_xattr, "FUSE_2.4", (fuse_req_t r, size_t n), (r, n))
+PASS2(int, fuse_reply_lock, "FUSE_2.6", (fuse_req_t r, const struct flock *l), (r, l))
+PASS2(int, fuse_reply_bmap, "FUSE_2.7.5", (fuse_req_t r, uint64_t i), (r, i))
+PASS2(int, fuse_reply_ioctl_retry, "FUSE_2.8", (fuse_req_t r, const struct iovec *a, size_t na,
+					       const struct iovec *b, size_t nb), (r, a, na, b, nb))
+PASS2(int, fuse_reply_ioctl, "FUSE_2.8", (fuse_req_t r, int res, const void *b, size_t n), (r, res, b, n))
+PASS2(int, fuse_reply_ioctl_iov, "FUSE_2.8", (fuse_req_t r, int res, const struct iovec *v, int n), (r, res, v, n))
+PASS2(int, fuse_reply_poll, "FUSE_2.8", (fuse_req_t r, unsigned ev), (r, ev))
+/* the 2.4 ABI of open/statfs and their _compat names: pointer arguments only */
+PASS2(int, fuse_reply_open_compat, "FUSE_2.5", (fuse_req_t r, const void *fi), (r, fi))
+PASS2(int, fuse_reply_statfs_compat, "FUSE_2.5", (fuse_req_t r, const void *s), (r, s))
+FSR_EXPORT int fsrw2_reply_open_24(fuse_req_t r, const void *fi);
+FSR_SYMVER(fsrw2_reply_open_24, "fuse_reply_open@FUSE_2.4");
+int fsrw2_reply_open_24(fuse_req_t r, const void *fi)
+{
+	static int (*real)(fuse_req_t, const void *);
+	if (!real)
+		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_open", "FUSE_2.4");
+	return real(r, fi);
+}
+FSR_EXPORT int fsrw2_reply_statfs_24(fuse_req_t r, const void *s);
+FSR_SYMVER(fsrw2_reply_statfs_24, "fuse_reply_statfs@FUSE_2.4");
+int fsrw2_reply_statfs_24(fuse_req_t r, const void *s)
+{
+	static int (*real)(fuse_req_t, const void *);
+	if (!real)
+		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_statfs", "FUSE_2.4");
+	return real(r, s);
+}
+PASS2(void *, fuse_req_userdata, "FUSE_2.4", (fuse_req_t r), (r))
+PASS2(const struct fuse_ctx *, fuse_req_ctx, "FUSE_2.8", (fuse_req_t r), (r))
+FSR_EXPORT const void *fsrw2_req_ctx_24(fuse_req_t r);
+FSR_SYMVER(fsrw2_req_ctx_24, "fuse_req_ctx@FUSE_2.4");
+const void *fsrw2_req_ctx_24(fuse_req_t r)
+{
+	static const void *(*real)(fuse_req_t);
+	if (!real)
+		real = (const void *(*)(fuse_req_t))real2("fuse_req_ctx", "FUSE_2.4");
+	return real(r);
+}
+PASS2(int, fuse_req_getgroups, "FUSE_2.8", (fuse_req_t r, int n, gid_t *l), (r, n, l))
+PASS2V(fuse_req_interrupt_func, "FUSE_2.6", (fuse_req_t r, fuse_interrupt_func_t f, void *d), (r, f, d))
+PASS2(int, fuse_req_interrupted, "FUSE_2.6", (fuse_req_t r), (r))

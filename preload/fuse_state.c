@@ -1,0 +1,497 @@
+/* fuse_state.c - what the kernel holds of each session (open handles, looked
+ * up entries) and the reclaim callbacks made from it.
+ *
+ * Entries: the shim's count of an inode is never above the daemon's own (it
+ * is raised before the reply reaches the kernel and lowered before the
+ * daemon's forget runs; lookups it does not see, such as readdirplus, only
+ * make it lower), so an entry the shim calls back on is always alive in the
+ * daemon.  A callback pins the entry and its parent, a handle it uses pins
+ * the handle: the forget and release wrappers wait for the pin to drop.
+ *
+ * Callbacks run on the thread serving the pass (the allocator inline, the
+ * reclaimer in handoff) under NORECLAIM; a single-threaded session takes them
+ * only while none of its ops runs, and no op enters it until they are done. */
+#include "fuse_shim.h"
+#include <errno.h>
+#include <string.h>
+
+static inline unsigned int hash_ino(fuse_ino_t ino)
+{
+	uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull;
+	return (unsigned int)(x >> 40) % FSR_HASH_BUCKETS;
+}
+
+static struct fsr_entry **entry_slot(struct fsr_fsess *s, fuse_ino_t ino)
+{
+	struct fsr_entry **pp = &s->entries[hash_ino(ino)];
+	while (*pp && (*pp)->ino != ino)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static struct fsr_handle **handle_slot(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir)
+{
+	struct fsr_handle **pp = &s->handles[hash_ino(ino ^ fh)];
+	while (*pp && ((*pp)->ino != ino || (*pp)->fh != fh || (*pp)->dir != dir))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* wait (s->lock held, dropped while waiting) until a pin drops */
+static void wait_unpin(struct fsr_fsess *s)
+{
+	int seq = __atomic_load_n(&s->unpin_seq, __ATOMIC_ACQUIRE);
+	fsr_mutex_unlock(&s->lock);
+	fsr_futex_wait(&s->unpin_seq, seq, 50000000ull);
+	fsr_mutex_lock(&s->lock);
+}
+
+static void unpin_wake(struct fsr_fsess *s)
+{
+	__atomic_add_fetch(&s->unpin_seq, 1, __ATOMIC_RELEASE);
+	fsr_futex_wake(&s->unpin_seq, 0x7fffffff);
+}
+
+void fsr_state_entry_reply(struct fsr_opctx *c, const struct fuse_entry_param *e)
+{
+	struct fsr_fsess *s = c->s;
+	if (!s || s->highlevel || !e->ino || c->kind == FSR_OPK_OTHER || !c->entry_name)
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	size_t len = strlen(c->entry_name);
+	t->busy++;
+	fsr_mutex_lock(&s->lock);
+	struct fsr_entry **pp = entry_slot(s, e->ino), *old = *pp;
+	if (old && old->parent == c->parent && strcmp(old->name, c->entry_name) == 0) {
+		old->count++;
+	} else {
+		struct fsr_entry *n = fsr_alloc(sizeof *n + len + 1);
+		if (n) {
+			n->ino = e->ino;
+			n->parent = c->parent;
+			memcpy(n->name, c->entry_name, len + 1);
+			n->count = 1;
+			if (old) {       /* same inode by another name: keep the newest name */
+				n->count += old->count;
+				n->pin = old->pin;
+				n->next = old->next;
+				*pp = n;
+				if (!old->pin)
+					fsr_free(old);
+				/* a pinned old one stays allocated: its callback looks it up again by ino */
+			} else {
+				n->next = NULL;
+				*pp = n;
+				s->nentries++;
+			}
+		} else if (old) {
+			old->count++;
+		}
+	}
+	fsr_mutex_unlock(&s->lock);
+	t->busy--;
+}
+
+void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n)
+{
+	if (!s || s->highlevel)
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&s->lock);
+	struct fsr_entry **pp;
+	while (*(pp = entry_slot(s, ino)) && (*pp)->pin)
+		wait_unpin(s);
+	struct fsr_entry *e = *pp;
+	if (e) {
+		e->count -= (int64_t)n;
+		if (e->count <= 0) {
+			*pp = e->next;
+			s->nentries--;
+			fsr_free(e);
+		}
+	}
+	fsr_mutex_unlock(&s->lock);
+	t->busy--;
+}
+
+void fsr_state_open_reply(struct fsr_opctx *c, const struct fuse_file_info *fi)
+{
+	struct fsr_fsess *s = c->s;
+	if (!s || (c->kind != FSR_OPK_OPEN && c->kind != FSR_OPK_OPENDIR && c->kind != FSR_OPK_CREATE))
+		return;
+	int dir = c->kind == FSR_OPK_OPENDIR;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&s->lock);
+	char *path = NULL;
+	if (s->hl && c->hl_path) {
+		size_t l = strlen(c->hl_path);
+		path = fsr_alloc(l + 1);
+		if (path)
+			memcpy(path, c->hl_path, l + 1);
+	}
+	struct fsr_handle **pp = handle_slot(s, c->ino, fi->fh, dir);
+	if (*pp) {
+		(*pp)->refs++;
+		if (path && !(*pp)->pin) {    /* the latest path (a pinned one is in use) */
+			fsr_free((*pp)->path);
+			(*pp)->path = path;
+			path = NULL;
+		}
+	} else {
+		struct fsr_handle *h = fsr_alloc(sizeof *h);
+		if (h) {
+			h->path = path;
+			path = NULL;
+			h->ino = c->ino;
+			h->fh = fi->fh;
+			h->flags = c->fi.flags;
+			h->dir = dir;
+			h->refs = 1;
+			h->pin = 0;
+			h->next = NULL;
+			*pp = h;
+			s->nhandles++;
+		}
+	}
+	fsr_mutex_unlock(&s->lock);
+	fsr_free(path);
+	t->busy--;
+}
+
+void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir)
+{
+	if (!s)
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&s->lock);
+	struct fsr_handle **pp;
+	while (*(pp = handle_slot(s, ino, fh, dir)) && (*pp)->pin)
+		wait_unpin(s);
+	struct fsr_handle *h = *pp;
+	if (h && --h->refs <= 0) {
+		*pp = h->next;
+		s->nhandles--;
+		fsr_free(h->path);
+		fsr_free(h);
+	}
+	fsr_mutex_unlock(&s->lock);
+	t->busy--;
+}
+
+/* ---- callbacks ---- */
+
+static int ino_in_flight(struct fsr_fsess *s, fuse_ino_t ino)
+{
+	for (int i = 0; i < FSR_INFLIGHT_MAX; i++)
+		if (__atomic_load_n(&s->inflight[i], __ATOMIC_RELAXED) == ino)
+			return 1;
+	return 0;
+}
+
+static int wants_handles(struct fsr_fsess *s)
+{
+	if (s->highlevel)
+		return s->hl && (((fsr_opt.callbacks & FSR_CB_FSYNC) && s->hl->real.fsync) ||
+				 ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->hl->real.flush));
+	return (fsr_opt.callbacks & (FSR_CB_FSYNC | FSR_CB_FLUSH)) != 0;
+}
+
+static int usable(struct fsr_fsess *s, struct fsr_thread *alloc)
+{
+	if (!__atomic_load_n(&s->live, __ATOMIC_ACQUIRE))
+		return 0;
+	if (!(s->nhandles && wants_handles(s)) &&
+	    !(s->nentries && !s->highlevel && (fsr_opt.callbacks & FSR_CB_FORGET)))
+		return 0;
+	if (!__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE) && __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
+		return 0;   /* single-threaded, an op in progress */
+	(void)alloc;
+	return 1;
+}
+
+/* per-thread snapshots of the allocator's request ids (slot = thread index) */
+#define NSNAP 256
+static struct snap {
+	struct fsr_thread *t;
+	struct fsr_ids ids;
+} snaps[NSNAP];
+
+static void snapshot(struct fsr_thread *t)
+{
+	struct snap *sn = &snaps[t->index % NSNAP];
+	struct fsr_ids ids;
+	memset(&ids, 0, sizeof ids);
+	struct fsr_ctxhdr *h = t->fuse_ctx;
+	if (h && h->api == FSR_CTX_V3) {
+		struct fsr_opctx *c = t->fuse_ctx;
+		const struct fuse_ctx *rc = NULL;
+		if (c->req)
+			rc = fsr_req_is_fake(c->req) ? &((struct fsr_fake_req *)(void *)c->req)->ctx
+						     : fsr_real_req_ctx(c->req);
+		if (rc) {
+			ids.uid = rc->uid;
+			ids.gid = rc->gid;
+			ids.pid = (unsigned int)rc->pid;
+			ids.umask = rc->umask;
+		}
+	} else if (h && h->api == FSR_CTX_V2) {
+		fsr_fuse2_ids(h, &ids);
+	}
+	__atomic_store_n(&sn->t, NULL, __ATOMIC_RELEASE);
+	sn->ids = ids;
+	__atomic_store_n(&sn->t, t, __ATOMIC_RELEASE);
+}
+
+static void snapshot_of(struct fsr_thread *alloc, struct fsr_ids *ids)
+{
+	memset(ids, 0, sizeof *ids);
+	for (int i = 0; i < NSNAP; i++)
+		if (__atomic_load_n(&snaps[i].t, __ATOMIC_ACQUIRE) == alloc) {
+			*ids = snaps[i].ids;
+			return;
+		}
+}
+
+/* called by fsr_pass_run on the allocating thread, before the pass */
+int fsr_fuse_reclaim_possible(struct fsr_thread *t)
+{
+	int yes = fsr_fuse2_reclaim_possible(t);
+	int n = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n && !yes; i++) {
+		struct fsr_fsess *s = __atomic_load_n(&fsr_fsessions[i], __ATOMIC_ACQUIRE);
+		if (s && usable(s, t))
+			yes = 1;
+	}
+	if (yes && t == fsr_thread_self())
+		snapshot(t);
+	return yes;
+}
+
+/* run op fn of s on this thread as a callback: op context for reports */
+struct cbctx {
+	struct fsr_opctx c;
+	struct fsr_thread *t;
+	int busy;
+};
+
+static __thread struct fuse_context *cb_hctx __attribute__((tls_model("initial-exec")));
+
+static fuse_req_t cb_begin(struct cbctx *x, struct fsr_fsess *s, const char *name, const struct fuse_ctx *ctx)
+{
+	fsr_cb_context = cb_hctx;
+	struct fsr_thread *t = fsr_thread_self();
+	fuse_req_t req = fsr_fake_req_new(s, ctx);
+	memset(&x->c, 0, sizeof x->c);
+	x->c.api = FSR_CTX_V3;
+	x->t = t;
+	x->c.s = s;
+	x->c.req = req;
+	x->c.name = name;
+	x->c.slot = -1;
+	x->c.prev_ctx = t->fuse_ctx;
+	x->c.prev_op = t->op;
+	x->c.nscopes = t->nscopes;
+	t->fuse_ctx = &x->c;
+	t->op = name;
+	t->op_depth++;
+	x->busy = t->busy;
+	t->busy = 0;      /* the daemon's own code runs now: track its locks, check its calls */
+	return req;
+}
+
+static void cb_end(struct cbctx *x)
+{
+	struct fsr_thread *t = x->t;
+	fsr_cb_context = NULL;
+	t->busy = x->busy;
+	t->fuse_ctx = x->c.prev_ctx;
+	t->op = x->c.prev_op;
+	t->op_depth--;
+}
+
+static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)
+{
+	/* high level: the daemon's own ops, by path, never through libfuse (whose
+	 * node-table and path locks the allocating thread may hold) */
+	struct fsr_hl *hl = s->highlevel ? s->hl : NULL;
+	if (s->highlevel && !hl)
+		return 0;
+	int do_fsync = (fsr_opt.callbacks & FSR_CB_FSYNC) && (hl ? hl->real.fsync != NULL : s->real.fsync != NULL);
+	int do_flush = (fsr_opt.callbacks & FSR_CB_FLUSH) && (hl ? hl->real.flush != NULL : s->real.flush != NULL);
+	if ((!do_fsync && !do_flush) || !s->nhandles)
+		return 0;
+	struct fuse_context hctx;
+	if (hl) {
+		/* what libfuse would give the daemon for a request of the allocator's */
+		memset(&hctx, 0, sizeof hctx);
+		hctx.fuse = s->userdata;           /* libfuse's struct fuse */
+		hctx.uid = ctx->uid;
+		hctx.gid = ctx->gid;
+		hctx.pid = ctx->pid;
+		hctx.umask = ctx->umask;
+		hctx.private_data = hl->private_data;
+	}
+	struct fsr_handle *h = NULL;
+	fsr_mutex_lock(&s->lock);
+	unsigned long start = s->cursor_h;
+	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !h; k++) {
+		for (struct fsr_handle *x = s->handles[(start + k) % FSR_HASH_BUCKETS]; x; x = x->next) {
+			if (x->dir || x->refs <= 0 || (hl && !x->path) || ino_in_flight(s, x->ino))
+				continue;
+			h = x;
+			s->cursor_h = start + k + 1;   /* the next pass starts after it */
+			break;
+		}
+	}
+	if (h)
+		h->pin++;
+	fsr_mutex_unlock(&s->lock);
+	if (!h)
+		return 0;
+	unsigned long n = 0;
+	struct fuse_file_info fi;
+	struct cbctx x;
+	cb_hctx = hl ? &hctx : NULL;
+	if (do_fsync) {
+		memset(&fi, 0, sizeof fi);
+		fi.fh = h->fh;
+		fi.flags = h->flags;
+		fuse_req_t req = cb_begin(&x, s, "fsync", ctx);
+		if (hl)
+			hl->real.fsync(h->path, 1, &fi);
+		else
+			s->real.fsync(req, h->ino, 1, &fi);
+		cb_end(&x);
+		n++;
+	}
+	if (do_flush) {
+		memset(&fi, 0, sizeof fi);
+		fi.fh = h->fh;
+		fi.flags = h->flags;
+		fi.flush = 1;
+		/* an owner no process has: the flush releases nobody's POSIX locks */
+		fi.lock_owner = 0x66737265636c6d00ull ^ (uint64_t)(uintptr_t)s;
+		fuse_req_t req = cb_begin(&x, s, "flush", ctx);
+		if (hl)
+			hl->real.flush(h->path, &fi);
+		else
+			s->real.flush(req, h->ino, &fi);
+		cb_end(&x);
+		n++;
+	}
+	cb_hctx = NULL;
+	fsr_mutex_lock(&s->lock);
+	h->pin--;
+	fsr_mutex_unlock(&s->lock);
+	unpin_wake(s);
+	return n;
+}
+
+static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)
+{
+	if (!(fsr_opt.callbacks & FSR_CB_FORGET) || s->highlevel || !s->real.lookup ||
+	    (!s->real.forget && !s->real.forget_multi) || !s->nentries)
+		return 0;
+	char name[256];
+	fuse_ino_t ino = 0, parent = 0;
+	int found = 0;
+	fsr_mutex_lock(&s->lock);
+	unsigned long start = s->cursor_e;
+	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !found; k++) {
+		for (struct fsr_entry *e = s->entries[(start + k) % FSR_HASH_BUCKETS]; e; e = e->next) {
+			if (e->count <= 0 || !e->name[0] || strlen(e->name) >= sizeof name)
+				continue;
+			struct fsr_entry *pe = NULL;
+			if (e->parent != FUSE_ROOT_ID) {
+				pe = *entry_slot(s, e->parent);
+				if (!pe || pe->count <= 0)
+					continue;
+			}
+			e->pin++;
+			if (pe)
+				pe->pin++;
+			ino = e->ino;
+			parent = e->parent;
+			strcpy(name, e->name);
+			found = 1;
+			s->cursor_e = start + k + 1;
+			break;
+		}
+	}
+	fsr_mutex_unlock(&s->lock);
+	if (!found)
+		return 0;
+	unsigned long n = 1;
+	struct cbctx x;
+	fuse_req_t req = cb_begin(&x, s, "lookup", ctx);
+	s->real.lookup(req, parent, name);
+	cb_end(&x);
+	struct fsr_fake_req *f = (struct fsr_fake_req *)(void *)req;
+	fuse_ino_t got = f->replied ? f->entry_ino : 0;
+	if (got) {
+		/* give back exactly the reference the lookup took */
+		req = cb_begin(&x, s, "forget", ctx);
+		if (s->real.forget) {
+			s->real.forget(req, got, 1);
+		} else {
+			struct fuse_forget_data fd = { .ino = got, .nlookup = 1 };
+			s->real.forget_multi(req, 1, &fd);
+		}
+		cb_end(&x);
+		n++;
+	}
+	fsr_mutex_lock(&s->lock);
+	struct fsr_entry *e = *entry_slot(s, ino);
+	if (e && e->pin)
+		e->pin--;
+	if (parent != FUSE_ROOT_ID && (e = *entry_slot(s, parent)) && e->pin)
+		e->pin--;
+	fsr_mutex_unlock(&s->lock);
+	unpin_wake(s);
+	return n;
+}
+
+unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	/* the allocator's context, for fuse_req_ctx / fuse_get_context: from the
+	 * snapshot its thread took, never from p->fuse_ctx (its stack) */
+	struct fsr_ids ids;
+	snapshot_of(p->allocator, &ids);
+	struct fuse_ctx ctx;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.uid = ids.uid;
+	ctx.gid = ids.gid;
+	ctx.pid = (pid_t)ids.pid;
+	ctx.umask = ids.umask;
+	unsigned long n = 0;
+	t->busy++;
+	int ns = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < ns; i++) {
+		struct fsr_fsess *s = __atomic_load_n(&fsr_fsessions[i], __ATOMIC_ACQUIRE);
+		if (!s || !usable(s, p->allocator))
+			continue;
+		int st = !__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE);
+		if (st) {
+			int z = 0;
+			if (!__atomic_compare_exchange_n(&s->gate, &z, FSR_GATE_CB, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				continue;
+		}
+		__atomic_add_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&s->live, __ATOMIC_SEQ_CST)) {
+			n += handle_callbacks(s, &ctx);
+			n += entry_callbacks(s, &ctx);
+		}
+		if (__atomic_sub_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST) == 0)
+			fsr_futex_wake(&s->cb_active, 0x7fffffff);
+		if (st) {
+			__atomic_store_n(&s->gate, 0, __ATOMIC_RELEASE);
+			fsr_futex_wake(&s->gate, 0x7fffffff);
+		}
+	}
+	t->busy--;
+	return n + fsr_fuse2_reclaim(p, &ids);
+}

@@ -1,0 +1,725 @@
+/* reentry.c - fs-reentry: a thread inside a FUSE op that reaches the
+ * daemon's own mount.
+ *
+ * The kernel waits for the daemon to serve such a call, and the daemon waits
+ * for the call: a single-threaded daemon always deadlocks, a multi-threaded
+ * one whenever the kernel holds a lock for the op in progress.  The decision
+ * never touches the mount: each mount's ID comes from /proc/self/mountinfo;
+ * an fd's (or dirfd's, or the cwd's) mount ID from statx(AT_EMPTY_PATH |
+ * AT_STATX_DONT_SYNC, STATX_MNT_ID), which FUSE answers from its cache (or
+ * /proc/self/fdinfo when statx has no mount ID); a path's components are then
+ * resolved lexically from there.  A directory hidden under the mountpoint
+ * (bindfs /a /a) is judged by its mount ID, not by its path string.  The call
+ * is reported and fails with EDEADLK; it never reaches the kernel.
+ *
+ * Only threads inside an op (t->op) are checked; the rest pay one TLS load. */
+#undef _FORTIFY_SOURCE
+#include "fuse_shim.h"
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <linux/stat.h>
+
+#define MAX_MOUNTS 8
+struct fmount {
+	uint64_t mnt_id;          /* 0: unknown (path check only) */
+	size_t len;
+	const char *base;         /* last component of path */
+	char path[PATH_MAX];
+};
+static struct fmount mounts[MAX_MOUNTS];
+static int nmounts;           /* atomic; entries are never moved while > 0 */
+static struct fsr_mutex mlock;
+
+/* ---- mount IDs ---- */
+
+static uint64_t mountinfo_id(const char *path)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	static char buf[65536];   /* under mlock */
+	char line[8192];
+	size_t ll = 0;
+	uint64_t found = 0;
+	ssize_t n;
+	while ((n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			char ch = buf[i];
+			if (ch != '\n') {
+				if (ll < sizeof line - 1)
+					line[ll++] = ch;
+				continue;
+			}
+			line[ll] = 0;
+			ll = 0;
+			/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPER */
+			char *f[5], *p = line;
+			int k;
+			for (k = 0; k < 5 && p; k++) {
+				f[k] = p;
+				p = strchr(p, ' ');
+				if (p)
+					*p++ = 0;
+			}
+			if (k < 5 || !p)
+				continue;
+			char *dash = strstr(p, " - ");
+			if (!dash || strncmp(dash + 3, "fuse", 4) != 0)
+				continue;
+			/* unescape \040 etc. in the mount point */
+			char mp[PATH_MAX];
+			size_t m = 0;
+			for (char *q = f[4]; *q && m < sizeof mp - 1; q++) {
+				if (q[0] == '\\' && q[1] >= '0' && q[1] <= '7' && q[2] && q[3]) {
+					mp[m++] = (char)(((q[1] - '0') << 6) | ((q[2] - '0') << 3) | (q[3] - '0'));
+					q += 3;
+				} else {
+					mp[m++] = *q;
+				}
+			}
+			mp[m] = 0;
+			if (strcmp(mp, path) == 0) {
+				uint64_t id = 0;
+				for (char *q = f[0]; *q >= '0' && *q <= '9'; q++)
+					id = id * 10 + (uint64_t)(*q - '0');
+				found = id;      /* the last one: mounted on top */
+			}
+		}
+	}
+	syscall(SYS_close, fd);
+	return found;
+}
+
+void fsr_reentry_add_mount(const char *path)
+{
+	fsr_mutex_lock(&mlock);
+	int n = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
+	if (n < MAX_MOUNTS) {
+		struct fmount *m = &mounts[n];
+		size_t len = strlen(path);
+		if (len < sizeof m->path) {
+			memcpy(m->path, path, len + 1);
+			while (len > 1 && m->path[len - 1] == '/')
+				m->path[--len] = 0;
+			m->len = len;
+			const char *b = strrchr(m->path, '/');
+			m->base = b ? b + 1 : m->path;
+			m->mnt_id = mountinfo_id(m->path);
+			__atomic_store_n(&nmounts, n + 1, __ATOMIC_RELEASE);
+		}
+	}
+	fsr_mutex_unlock(&mlock);
+}
+
+void fsr_reentry_del_mount(const char *path)
+{
+	fsr_mutex_lock(&mlock);
+	int n = nmounts;
+	for (int i = 0; i < n; i++)
+		if (strcmp(mounts[i].path, path) == 0) {
+			/* keep the slot readable: mark it dead rather than move others */
+			mounts[i].mnt_id = 0;
+			mounts[i].path[0] = 0;
+			mounts[i].len = 0;
+			break;
+		}
+	fsr_mutex_unlock(&mlock);
+}
+
+static uint64_t fd_mnt_id(int fd)
+{
+	struct statx stx;
+	memset(&stx, 0, sizeof stx);
+	if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW,
+		    STATX_MNT_ID, &stx) == 0 && (stx.stx_mask & STATX_MNT_ID))
+		return stx.stx_mnt_id;
+	if (fd == AT_FDCWD)
+		return 0;
+	char p[64], buf[1024];
+	fsr_fmt(p, sizeof p, "/proc/self/fdinfo/%d", fd);
+	int f = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	ssize_t n = syscall(SYS_read, f, buf, sizeof buf - 1);
+	syscall(SYS_close, f);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *q = strstr(buf, "mnt_id:");
+	if (!q)
+		return 0;
+	q += 7;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	uint64_t id = 0;
+	for (; *q >= '0' && *q <= '9'; q++)
+		id = id * 10 + (uint64_t)(*q - '0');
+	return id;
+}
+
+static struct fmount *mount_of_id(uint64_t id)
+{
+	if (!id)
+		return NULL;
+	int n = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (mounts[i].len && mounts[i].mnt_id == id)
+			return &mounts[i];
+	return NULL;
+}
+
+static struct fmount *mount_of_path(const char *p, size_t len)
+{
+	int n = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (mounts[i].len && mounts[i].len == len && memcmp(mounts[i].path, p, len) == 0)
+			return &mounts[i];
+	return NULL;
+}
+
+/* could a relative path descend into a mountpoint? (no "..", no component
+ * equal to a mountpoint's last name: then it cannot) */
+static int may_cross(const char *path)
+{
+	const char *p = path;
+	int n = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *e = p;
+		while (*e && *e != '/')
+			e++;
+		size_t l = (size_t)(e - p);
+		if (l == 2 && p[0] == '.' && p[1] == '.')
+			return 1;
+		for (int i = 0; i < n; i++)
+			if (mounts[i].len && strlen(mounts[i].base) == l && memcmp(mounts[i].base, p, l) == 0)
+				return 1;
+		p = e;
+	}
+	return 0;
+}
+
+/* Is (dirfd, path) on one of the mounts?  Returns the mount, or NULL. */
+static struct fmount *path_on_mount(int dirfd, const char *path, int empty_is_fd)
+{
+	if (!path)
+		return NULL;
+	if (!path[0])
+		return empty_is_fd ? mount_of_id(fd_mnt_id(dirfd)) : NULL;
+	char buf[2 * PATH_MAX];
+	size_t len = 0;
+	struct fmount *on = NULL;
+	if (path[0] != '/') {
+		on = mount_of_id(fd_mnt_id(dirfd));
+		if (!may_cross(path))
+			return on;
+		/* the base directory's path, to resolve ".." and descents */
+		ssize_t r;
+		if (dirfd == AT_FDCWD) {
+			r = syscall(SYS_getcwd, buf, sizeof buf / 2);
+			r = r > 0 ? (ssize_t)strlen(buf) : -1;
+		} else {
+			char lp[64];
+			fsr_fmt(lp, sizeof lp, "/proc/self/fd/%d", dirfd);
+			r = syscall(SYS_readlinkat, AT_FDCWD, lp, buf, sizeof buf / 2 - 1);
+		}
+		if (r <= 0 || buf[0] != '/')
+			return on;
+		len = (size_t)r;
+		buf[len] = 0;
+		if (len == 1)
+			len = 0;           /* "/" is the empty prefix */
+	}
+	const char *p = path;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *e = p;
+		while (*e && *e != '/')
+			e++;
+		size_t l = (size_t)(e - p);
+		if (l == 1 && p[0] == '.') {
+			/* nothing */
+		} else if (l == 2 && p[0] == '.' && p[1] == '.') {
+			if (on && on->len == len && memcmp(on->path, buf, len) == 0)
+				on = NULL;     /* up out of the mount */
+			while (len > 0 && buf[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+		} else {
+			if (len + 1 + l >= sizeof buf)
+				return on;
+			buf[len++] = '/';
+			memcpy(buf + len, p, l);
+			len += l;
+			if (!on)
+				on = mount_of_path(buf, len);
+		}
+		p = e;
+	}
+	return on;
+}
+
+static void report(const char *fn, const char *path, int fd, const struct fmount *m)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	struct fsr_hazard h;
+	t->busy++;
+	fsr_hazard_init(&h, "fs-reentry", FSR_ERROR);
+	if (path)
+		fsr_fmt(h.message, sizeof h.message,
+			"%s(\"%s\") inside FUSE op '%s' reaches the daemon's own mount %s: the kernel would "
+			"wait for this daemon to serve it (deadlock); the call fails with EDEADLK",
+			fn, path, t->op ? t->op : "?", m->path);
+	else
+		fsr_fmt(h.message, sizeof h.message,
+			"%s(fd %d) inside FUSE op '%s' uses a file on the daemon's own mount %s: the kernel "
+			"would wait for this daemon to serve it (deadlock); the call fails with EDEADLK",
+			fn, fd, t->op ? t->op : "?", m->path);
+	fsr_hazard_add_held_locks(&h, t);
+	fsr_stack_capture(&h.stacks[h.nstacks++], "call to the own mount");
+	fsr_report(&h);
+	t->busy--;
+}
+
+static inline int checking(void)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	return unlikely(t->op != NULL) && !t->busy && __atomic_load_n(&nmounts, __ATOMIC_RELAXED) > 0;
+}
+
+/* nonzero: refuse the call (reported, errno = EDEADLK) */
+static int check_at(const char *fn, int dirfd, const char *path, int flags)
+{
+	if (likely(!checking()))
+		return 0;
+	int e = errno;
+	struct fmount *m = path_on_mount(dirfd, path, (flags & AT_EMPTY_PATH) != 0);
+	errno = e;
+	if (!m)
+		return 0;
+	report(fn, path, -1, m);
+	errno = EDEADLK;
+	return 1;
+}
+
+/* A per-thread cache of the last fd judged, valid while that fd number was
+ * not closed or replaced through the calls below (fd_gen[fd] unchanged):
+ * a daemon's data ops use the same few fds over and over. */
+#define FD_GEN_MAX 65536
+static unsigned int fd_gen[FD_GEN_MAX];
+static __thread int cache_fd __attribute__((tls_model("initial-exec"))) = -1;
+static __thread unsigned int cache_gen __attribute__((tls_model("initial-exec")));
+static __thread uint64_t cache_mnt __attribute__((tls_model("initial-exec")));
+static __thread int cache_nmounts __attribute__((tls_model("initial-exec")));
+
+static inline void fd_changed(int fd)
+{
+	if (fd >= 0 && fd < FD_GEN_MAX)
+		__atomic_add_fetch(&fd_gen[fd], 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t fd_mnt_id_cached(int fd)
+{
+	int nm = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
+	if (fd >= FD_GEN_MAX)
+		return fd_mnt_id(fd);
+	unsigned int g = __atomic_load_n(&fd_gen[fd], __ATOMIC_ACQUIRE);
+	if (fd == cache_fd && g == cache_gen && nm == cache_nmounts)
+		return cache_mnt;
+	uint64_t id = fd_mnt_id(fd);
+	cache_fd = fd;
+	cache_gen = g;
+	cache_mnt = id;
+	cache_nmounts = nm;
+	return id;
+}
+
+static int check_fd(const char *fn, int fd)
+{
+	if (likely(!checking()) || fd < 0)
+		return 0;
+	int e = errno;
+	struct fmount *m = mount_of_id(fd_mnt_id_cached(fd));
+	errno = e;
+	if (!m)
+		return 0;
+	report(fn, NULL, fd, m);
+	errno = EDEADLK;
+	return 1;
+}
+
+/* /dev/fuse opened without a libfuse the shim sees: say so once */
+void fsr_reentry_dev_fuse_opened(void)
+{
+	static int said;
+	if (fsr_fuse_libfuse_seen || __atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
+		return;
+	const char *prog = program_invocation_short_name;
+	if (prog && strncmp(prog, "fusermount", 10) == 0)
+		return;
+	fsr_say("fsreclaim: this program opens /dev/fuse without a libfuse the shim can see "
+		"(statically linked or its own): allocations, scopes and locks are checked, but its "
+		"FUSE ops are not visible");
+}
+
+/* ---- the interposers ---- */
+
+#define REAL(ret, sym, params) \
+	static ret (*real_##sym) params; \
+	if (!real_##sym) real_##sym = (ret (*) params)dlsym(RTLD_NEXT, #sym)
+
+/* define exported symbol `sym` as C function fsrr_sym */
+#define IPOS(ret, sym, params) \
+	FSR_EXPORT ret fsrr_##sym params __asm__(#sym); \
+	ret fsrr_##sym params
+
+static mode_t va_mode(int flags, va_list ap)
+{
+	return (flags & (O_CREAT | __O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+}
+
+#define OPEN_LIKE(sym, realsym) \
+	IPOS(int, sym, (const char *path, int flags, ...)) \
+	{ \
+		va_list ap; va_start(ap, flags); mode_t mode = va_mode(flags, ap); va_end(ap); \
+		if (check_at(#sym, AT_FDCWD, path, 0)) return -1; \
+		if (unlikely(path && path[0] == '/' && strcmp(path, "/dev/fuse") == 0)) fsr_reentry_dev_fuse_opened(); \
+		REAL(int, realsym, (const char *, int, ...)); \
+		return real_##realsym(path, flags, mode); \
+	}
+OPEN_LIKE(open, open)
+OPEN_LIKE(open64, open64)
+
+#define OPENAT_LIKE(sym) \
+	IPOS(int, sym, (int dirfd, const char *path, int flags, ...)) \
+	{ \
+		va_list ap; va_start(ap, flags); mode_t mode = va_mode(flags, ap); va_end(ap); \
+		if (check_at(#sym, dirfd, path, 0)) return -1; \
+		REAL(int, sym, (int, const char *, int, ...)); \
+		return real_##sym(dirfd, path, flags, mode); \
+	}
+OPENAT_LIKE(openat)
+OPENAT_LIKE(openat64)
+
+#define OPEN2_LIKE(sym) \
+	IPOS(int, sym, (const char *path, int flags)) \
+	{ \
+		if (check_at(#sym, AT_FDCWD, path, 0)) return -1; \
+		REAL(int, sym, (const char *, int)); \
+		return real_##sym(path, flags); \
+	}
+OPEN2_LIKE(__open_2)
+OPEN2_LIKE(__open64_2)
+
+#define OPENAT2_LIKE(sym) \
+	IPOS(int, sym, (int dirfd, const char *path, int flags)) \
+	{ \
+		if (check_at(#sym, dirfd, path, 0)) return -1; \
+		REAL(int, sym, (int, const char *, int)); \
+		return real_##sym(dirfd, path, flags); \
+	}
+OPENAT2_LIKE(__openat_2)
+OPENAT2_LIKE(__openat64_2)
+
+#define CREAT_LIKE(sym) \
+	IPOS(int, sym, (const char *path, mode_t mode)) \
+	{ \
+		if (check_at(#sym, AT_FDCWD, path, 0)) return -1; \
+		REAL(int, sym, (const char *, mode_t)); \
+		return real_##sym(path, mode); \
+	}
+CREAT_LIKE(creat)
+CREAT_LIKE(creat64)
+
+/* path calls: (const char *path, REST...) */
+#define PATH1(ret, sym, params, args, fail) \
+	IPOS(ret, sym, params) \
+	{ \
+		if (check_at(#sym, AT_FDCWD, path, 0)) return fail; \
+		REAL(ret, sym, params); \
+		return real_##sym args; \
+	}
+PATH1(int, stat, (const char *path, struct stat *b), (path, b), -1)
+PATH1(int, stat64, (const char *path, struct stat64 *b), (path, b), -1)
+PATH1(int, lstat, (const char *path, struct stat *b), (path, b), -1)
+PATH1(int, lstat64, (const char *path, struct stat64 *b), (path, b), -1)
+PATH1(int, access, (const char *path, int mode), (path, mode), -1)
+PATH1(int, euidaccess, (const char *path, int mode), (path, mode), -1)
+PATH1(int, eaccess, (const char *path, int mode), (path, mode), -1)
+PATH1(ssize_t, readlink, (const char *path, char *b, size_t n), (path, b, n), -1)
+PATH1(int, mkdir, (const char *path, mode_t m), (path, m), -1)
+PATH1(int, rmdir, (const char *path), (path), -1)
+PATH1(int, unlink, (const char *path), (path), -1)
+PATH1(int, chmod, (const char *path, mode_t m), (path, m), -1)
+PATH1(int, chown, (const char *path, uid_t u, gid_t g), (path, u, g), -1)
+PATH1(int, lchown, (const char *path, uid_t u, gid_t g), (path, u, g), -1)
+PATH1(int, truncate, (const char *path, off_t n), (path, n), -1)
+PATH1(int, truncate64, (const char *path, off64_t n), (path, n), -1)
+PATH1(int, mknod, (const char *path, mode_t m, dev_t d), (path, m, d), -1)
+PATH1(int, chdir, (const char *path), (path), -1)
+PATH1(int, statfs, (const char *path, void *b), (path, b), -1)
+PATH1(int, statfs64, (const char *path, void *b), (path, b), -1)
+PATH1(int, statvfs, (const char *path, void *b), (path, b), -1)
+PATH1(int, statvfs64, (const char *path, void *b), (path, b), -1)
+PATH1(ssize_t, getxattr, (const char *path, const char *n, void *v, size_t s), (path, n, v, s), -1)
+PATH1(ssize_t, lgetxattr, (const char *path, const char *n, void *v, size_t s), (path, n, v, s), -1)
+PATH1(int, setxattr, (const char *path, const char *n, const void *v, size_t s, int f), (path, n, v, s, f), -1)
+PATH1(int, lsetxattr, (const char *path, const char *n, const void *v, size_t s, int f), (path, n, v, s, f), -1)
+PATH1(ssize_t, listxattr, (const char *path, char *l, size_t s), (path, l, s), -1)
+PATH1(ssize_t, llistxattr, (const char *path, char *l, size_t s), (path, l, s), -1)
+PATH1(int, removexattr, (const char *path, const char *n), (path, n), -1)
+PATH1(int, lremovexattr, (const char *path, const char *n), (path, n), -1)
+PATH1(int, utimes, (const char *path, const struct timeval *tv), (path, tv), -1)
+PATH1(DIR *, opendir, (const char *path), (path), NULL)
+PATH1(FILE *, fopen, (const char *path, const char *mode), (path, mode), NULL)
+PATH1(FILE *, fopen64, (const char *path, const char *mode), (path, mode), NULL)
+PATH1(char *, realpath, (const char *path, char *resolved), (path, resolved), NULL)
+
+/* glibc < 2.33 binaries: __xstat and friends */
+#define XSTAT(sym, st) \
+	IPOS(int, sym, (int ver, const char *path, st *b)) \
+	{ \
+		if (check_at(#sym, AT_FDCWD, path, 0)) return -1; \
+		REAL(int, sym, (int, const char *, st *)); \
+		return real_##sym(ver, path, b); \
+	}
+XSTAT(__xstat, struct stat)
+XSTAT(__xstat64, struct stat64)
+XSTAT(__lxstat, struct stat)
+XSTAT(__lxstat64, struct stat64)
+
+/* dirfd calls: (int dirfd, const char *path, REST...) with the AT_EMPTY_PATH flag at `fl` */
+#define PATHAT(ret, sym, params, args, fl) \
+	IPOS(ret, sym, params) \
+	{ \
+		if (check_at(#sym, dirfd, path, (fl))) return -1; \
+		REAL(ret, sym, params); \
+		return real_##sym args; \
+	}
+PATHAT(int, fstatat, (int dirfd, const char *path, struct stat *b, int f), (dirfd, path, b, f), f)
+PATHAT(int, fstatat64, (int dirfd, const char *path, struct stat64 *b, int f), (dirfd, path, b, f), f)
+PATHAT(int, statx, (int dirfd, const char *path, int f, unsigned int mask, struct statx *b),
+       (dirfd, path, f, mask, b), f)
+PATHAT(int, faccessat, (int dirfd, const char *path, int mode, int f), (dirfd, path, mode, f), 0)
+PATHAT(ssize_t, readlinkat, (int dirfd, const char *path, char *b, size_t n), (dirfd, path, b, n), AT_EMPTY_PATH)
+PATHAT(int, mkdirat, (int dirfd, const char *path, mode_t m), (dirfd, path, m), 0)
+PATHAT(int, unlinkat, (int dirfd, const char *path, int f), (dirfd, path, f), 0)
+PATHAT(int, fchmodat, (int dirfd, const char *path, mode_t m, int f), (dirfd, path, m, f), 0)
+PATHAT(int, fchownat, (int dirfd, const char *path, uid_t u, gid_t g, int f), (dirfd, path, u, g, f), f)
+PATHAT(int, mknodat, (int dirfd, const char *path, mode_t m, dev_t d), (dirfd, path, m, d), 0)
+PATHAT(int, utimensat, (int dirfd, const char *path, const struct timespec *ts, int f), (dirfd, path, ts, f), 0)
+PATHAT(int, __fxstatat, (int ver, int dirfd, const char *path, struct stat *b, int f), (ver, dirfd, path, b, f), f)
+PATHAT(int, __fxstatat64, (int ver, int dirfd, const char *path, struct stat64 *b, int f), (ver, dirfd, path, b, f), f)
+
+/* two paths */
+IPOS(int, rename, (const char *a, const char *b))
+{
+	if (check_at("rename", AT_FDCWD, a, 0) || check_at("rename", AT_FDCWD, b, 0))
+		return -1;
+	REAL(int, rename, (const char *, const char *));
+	return real_rename(a, b);
+}
+IPOS(int, renameat, (int da, const char *a, int db, const char *b))
+{
+	if (check_at("renameat", da, a, 0) || check_at("renameat", db, b, 0))
+		return -1;
+	REAL(int, renameat, (int, const char *, int, const char *));
+	return real_renameat(da, a, db, b);
+}
+IPOS(int, renameat2, (int da, const char *a, int db, const char *b, unsigned int f))
+{
+	if (check_at("renameat2", da, a, 0) || check_at("renameat2", db, b, 0))
+		return -1;
+	REAL(int, renameat2, (int, const char *, int, const char *, unsigned int));
+	return real_renameat2(da, a, db, b, f);
+}
+IPOS(int, link, (const char *a, const char *b))
+{
+	if (check_at("link", AT_FDCWD, a, 0) || check_at("link", AT_FDCWD, b, 0))
+		return -1;
+	REAL(int, link, (const char *, const char *));
+	return real_link(a, b);
+}
+IPOS(int, linkat, (int da, const char *a, int db, const char *b, int f))
+{
+	if (check_at("linkat", da, a, f) || check_at("linkat", db, b, 0))
+		return -1;
+	REAL(int, linkat, (int, const char *, int, const char *, int));
+	return real_linkat(da, a, db, b, f);
+}
+IPOS(int, symlink, (const char *target, const char *path))
+{
+	if (check_at("symlink", AT_FDCWD, path, 0))
+		return -1;
+	REAL(int, symlink, (const char *, const char *));
+	return real_symlink(target, path);
+}
+IPOS(int, symlinkat, (const char *target, int dirfd, const char *path))
+{
+	if (check_at("symlinkat", dirfd, path, 0))
+		return -1;
+	REAL(int, symlinkat, (const char *, int, const char *));
+	return real_symlinkat(target, dirfd, path);
+}
+
+/* fd calls: data and metadata of a file on the mount */
+#define FD1(ret, sym, params, args) \
+	IPOS(ret, sym, params) \
+	{ \
+		if (check_fd(#sym, fd)) return -1; \
+		REAL(ret, sym, params); \
+		return real_##sym args; \
+	}
+FD1(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n))
+FD1(ssize_t, pread, (int fd, void *b, size_t n, off_t o), (fd, b, n, o))
+FD1(ssize_t, pread64, (int fd, void *b, size_t n, off64_t o), (fd, b, n, o))
+FD1(ssize_t, readv, (int fd, const struct iovec *v, int n), (fd, v, n))
+FD1(ssize_t, preadv, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o))
+FD1(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n))
+FD1(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o))
+FD1(ssize_t, pwrite64, (int fd, const void *b, size_t n, off64_t o), (fd, b, n, o))
+FD1(int, fstat, (int fd, struct stat *b), (fd, b))
+FD1(int, fstat64, (int fd, struct stat64 *b), (fd, b))
+FD1(int, fsync, (int fd), (fd))
+FD1(int, fdatasync, (int fd), (fd))
+FD1(int, ftruncate, (int fd, off_t n), (fd, n))
+FD1(int, ftruncate64, (int fd, off64_t n), (fd, n))
+FD1(int, fchmod, (int fd, mode_t m), (fd, m))
+FD1(int, fchown, (int fd, uid_t u, gid_t g), (fd, u, g))
+FD1(int, fchdir, (int fd), (fd))
+FD1(int, fstatfs, (int fd, void *b), (fd, b))
+FD1(int, fstatvfs, (int fd, void *b), (fd, b))
+FD1(ssize_t, fgetxattr, (int fd, const char *n, void *v, size_t s), (fd, n, v, s))
+FD1(int, fsetxattr, (int fd, const char *n, const void *v, size_t s, int f), (fd, n, v, s, f))
+FD1(ssize_t, flistxattr, (int fd, char *l, size_t s), (fd, l, s))
+FD1(int, fallocate, (int fd, int mode, off_t o, off_t l), (fd, mode, o, l))
+FD1(ssize_t, getdents64, (int fd, void *b, size_t n), (fd, b, n))
+IPOS(DIR *, fdopendir, (int fd))
+{
+	if (check_fd("fdopendir", fd))
+		return NULL;
+	REAL(DIR *, fdopendir, (int));
+	return real_fdopendir(fd);
+}
+
+/* _FORTIFY_SOURCE variants */
+FD1(ssize_t, __read_chk, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl))
+FD1(ssize_t, __pread_chk, (int fd, void *b, size_t n, off_t o, size_t bl), (fd, b, n, o, bl))
+FD1(ssize_t, __pread64_chk, (int fd, void *b, size_t n, off64_t o, size_t bl), (fd, b, n, o, bl))
+PATH1(ssize_t, __readlink_chk, (const char *path, char *b, size_t n, size_t bl), (path, b, n, bl), -1)
+PATH1(char *, __realpath_chk, (const char *path, char *r, size_t rl), (path, r, rl), NULL)
+PATHAT(ssize_t, __readlinkat_chk, (int dirfd, const char *path, char *b, size_t n, size_t bl),
+       (dirfd, path, b, n, bl), AT_EMPTY_PATH)
+
+#define FXSTAT(sym, st) \
+	IPOS(int, sym, (int ver, int fd, st *b)) \
+	{ \
+		if (check_fd(#sym, fd)) return -1; \
+		REAL(int, sym, (int, int, st *)); \
+		return real_##sym(ver, fd, b); \
+	}
+FXSTAT(__fxstat, struct stat)
+FXSTAT(__fxstat64, struct stat64)
+
+/* directory streams: readdir on a DIR of the mount */
+IPOS(struct dirent *, readdir, (DIR *d))
+{
+	if (checking() && d && check_fd("readdir", dirfd(d)))
+		return NULL;
+	REAL(struct dirent *, readdir, (DIR *));
+	return real_readdir(d);
+}
+IPOS(struct dirent64 *, readdir64, (DIR *d))
+{
+	if (checking() && d && check_fd("readdir64", dirfd(d)))
+		return NULL;
+	REAL(struct dirent64 *, readdir64, (DIR *));
+	return real_readdir64(d);
+}
+
+/* fd numbers that change what they refer to */
+IPOS(int, close, (int fd))
+{
+	fd_changed(fd);
+	REAL(int, close, (int));
+	int r = real_close(fd);
+	fd_changed(fd);         /* again: a judgement made in between is stale */
+	return r;
+}
+IPOS(int, dup2, (int a, int b))
+{
+	fd_changed(b);
+	REAL(int, dup2, (int, int));
+	int r = real_dup2(a, b);
+	fd_changed(b);
+	return r;
+}
+IPOS(int, dup3, (int a, int b, int f))
+{
+	fd_changed(b);
+	REAL(int, dup3, (int, int, int));
+	int r = real_dup3(a, b, f);
+	fd_changed(b);
+	return r;
+}
+IPOS(int, fclose, (FILE *f))
+{
+	int fd = f ? fileno(f) : -1;
+	fd_changed(fd);
+	REAL(int, fclose, (FILE *));
+	int r = real_fclose(f);
+	fd_changed(fd);
+	return r;
+}
+IPOS(int, closedir, (DIR *d))
+{
+	int fd = d ? dirfd(d) : -1;
+	fd_changed(fd);
+	REAL(int, closedir, (DIR *));
+	int r = real_closedir(d);
+	fd_changed(fd);
+	return r;
+}
+IPOS(int, close_range, (unsigned int lo, unsigned int hi, int f))
+{
+	unsigned int top = hi < FD_GEN_MAX - 1 ? hi : FD_GEN_MAX - 1;
+	for (unsigned int i = lo; i <= top; i++)
+		fd_changed((int)i);
+	REAL(int, close_range, (unsigned int, unsigned int, int));
+	int r = real_close_range(lo, hi, f);
+	for (unsigned int i = lo; i <= top; i++)
+		fd_changed((int)i);
+	return r;
+}
+
+/* resolve the hot ones now, not on a first call that may come from a signal
+ * handler or with the loader's lock in an odd state */
+__attribute__((constructor(110))) static void reentry_prime(void)
+{
+	int e = errno;
+	struct stat st;
+	char c;
+	(void)!fsrr_read(-1, &c, 0);
+	(void)!fsrr_write(-1, &c, 0);
+	(void)!fsrr_pread(-1, &c, 0, 0);
+	(void)!fsrr_pwrite(-1, &c, 0, 0);
+	(void)!fsrr_fstat(-1, &st);
+	(void)!fsrr_fsync(-1);
+	(void)!fsrr_fdatasync(-1);
+	(void)!fsrr_close(-1);
+	errno = e;
+}

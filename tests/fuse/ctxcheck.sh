@@ -1,0 +1,56 @@
+#!/bin/bash
+# What a high-level daemon's fsync and flush see when fsreclaim calls them
+# back (both modes, single- and multi-threaded): fuse_get_context() with the
+# daemon's private data, only between init and destroy, only on open handles.
+set -u
+: "${top_builddir:?}"
+RUN=$top_builddir/preload/fsreclaim-run
+BIN=$top_builddir/tests/fuse/ctxcheck
+if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
+[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+T=$(mktemp -d /tmp/fsr-ctxcheck.XXXXXX) || exit 99
+M=$T/mnt; mkdir "$M"
+pid=
+cleanup() {
+	grep -q " $M " /proc/mounts && fusermount3 -u -z "$M" 2>/dev/null
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+fail=0
+FAIL() { echo "FAIL: $*"; fail=1; }
+
+for mode in handoff inline; do
+	for st in "" -s; do
+		rm -f "$T"/log.*
+		timeout -k 5 60 "$RUN" --opt interval=1 --opt stats=1 --opt "mode=$mode" --opt "log_path=$T/log" -- \
+			"$BIN" -f $st "$M" > "$T/out" 2>&1 &
+		pid=$!
+		for i in $(seq 200); do
+			grep -q " $M " /proc/mounts && break
+			kill -0 $pid 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q " $M " /proc/mounts || { FAIL "$mode$st: no mount"; cat "$T/out"; continue; }
+		(
+			exec 3> "$M/f"
+			for i in $(seq 50); do echo "line $i" >&3; done
+			exec 4< "$M/f"
+			for i in $(seq 20); do echo "more $i" >&3; head -c 10 <&4 > /dev/null; done
+			exec 3>&- 4<&-
+		)
+		n=$(wc -l < "$M/f")
+		[ "$n" = 70 ] || FAIL "$mode$st: file has $n lines, expected 70"
+		timeout 20 fusermount3 -u "$M" || { FAIL "$mode$st: unmount failed"; fusermount3 -u -z "$M"; }
+		wait $pid; rc=$?; pid=
+		[ $rc = 0 ] || FAIL "$mode$st: daemon exit status $rc"
+		cat "$T/out"
+		grep -q "^ctxcheck: calls=[0-9]* bad=0 private=1" "$T/out" || FAIL "$mode$st: bad contexts"
+		st_line=$(grep -h "fsreclaim: stats:" "$T"/log.* 2>/dev/null | tail -1)
+		echo "$mode$st: $st_line"
+		cb=${st_line##*callbacks=}; cb=${cb%% *}
+		[ -n "$cb" ] && [ "$cb" -gt 0 ] || FAIL "$mode$st: no callbacks"
+	done
+done
+exit $fail

@@ -1,0 +1,145 @@
+/* lockfs - a multi-threaded libfuse3 high-level daemon with a reclaim
+ * deadlock: its write op allocates while holding the file system's mutex,
+ * and its fsync takes that mutex.  When fsreclaim calls fsync back from that
+ * allocation (on another open file), the callback waits for the allocating
+ * thread, which waits for the callback.  fsreclaim must report
+ * reclaim-deadlock (or predict reclaim-lock-inversion), release the
+ * allocation and let both go on; the data must stay right.
+ * Two in-memory files, "a" and "b". */
+#define FUSE_USE_VERSION 312
+#include <fuse3/fuse.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t fs_lock = PTHREAD_MUTEX_INITIALIZER;
+static char data[2][1 << 16];
+static size_t size[2];
+
+static int which(const char *path)
+{
+	if (strcmp(path, "/a") == 0)
+		return 0;
+	if (strcmp(path, "/b") == 0)
+		return 1;
+	return -1;
+}
+
+static void *lf_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	cfg->direct_io = 1;
+	return NULL;
+}
+
+static int lf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	(void)fi;
+	memset(st, 0, sizeof *st);
+	if (strcmp(path, "/") == 0) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return 0;
+	}
+	int w = which(path);
+	if (w < 0)
+		return -ENOENT;
+	st->st_mode = S_IFREG | 0644;
+	st->st_nlink = 1;
+	pthread_mutex_lock(&fs_lock);
+	st->st_size = (off_t)size[w];
+	pthread_mutex_unlock(&fs_lock);
+	return 0;
+}
+
+static int lf_open(const char *path, struct fuse_file_info *fi)
+{
+	int w = which(path);
+	if (w < 0)
+		return -ENOENT;
+	fi->fh = (uint64_t)w;
+	if (fi->flags & O_TRUNC) {
+		pthread_mutex_lock(&fs_lock);
+		size[w] = 0;
+		pthread_mutex_unlock(&fs_lock);
+	}
+	return 0;
+}
+
+static int lf_read(const char *path, char *buf, size_t n, off_t off, struct fuse_file_info *fi)
+{
+	(void)path;
+	int w = (int)fi->fh;
+	pthread_mutex_lock(&fs_lock);
+	size_t r = (size_t)off >= size[w] ? 0 : (size[w] - (size_t)off < n ? size[w] - (size_t)off : n);
+	memcpy(buf, data[w] + off, r);
+	pthread_mutex_unlock(&fs_lock);
+	return (int)r;
+}
+
+static int lf_write(const char *path, const char *buf, size_t n, off_t off, struct fuse_file_info *fi)
+{
+	(void)path;
+	int w = (int)fi->fh;
+	if ((size_t)off + n > sizeof data[w])
+		return -EFBIG;
+	pthread_mutex_lock(&fs_lock);
+	char *tmp = malloc(n);      /* the hazard: an allocation under fs_lock */
+	if (!tmp) {
+		pthread_mutex_unlock(&fs_lock);
+		return -ENOMEM;
+	}
+	memcpy(tmp, buf, n);
+	memcpy(data[w] + off, tmp, n);
+	if ((size_t)off + n > size[w])
+		size[w] = (size_t)off + n;
+	free(tmp);
+	pthread_mutex_unlock(&fs_lock);
+	return (int)n;
+}
+
+static int lf_truncate(const char *path, off_t n, struct fuse_file_info *fi)
+{
+	(void)fi;
+	int w = which(path);
+	if (w < 0)
+		return -ENOENT;
+	pthread_mutex_lock(&fs_lock);
+	size[w] = (size_t)n;
+	pthread_mutex_unlock(&fs_lock);
+	return 0;
+}
+
+static int lf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path; (void)datasync; (void)fi;
+	pthread_mutex_lock(&fs_lock);     /* reclaim takes fs_lock */
+	pthread_mutex_unlock(&fs_lock);
+	return 0;
+}
+
+static int lf_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	(void)off; (void)fi; (void)flags;
+	if (strcmp(path, "/"))
+		return -ENOENT;
+	fill(buf, ".", NULL, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	fill(buf, "a", NULL, 0, 0);
+	fill(buf, "b", NULL, 0, 0);
+	return 0;
+}
+
+static const struct fuse_operations ops = {
+	.init = lf_init, .getattr = lf_getattr, .open = lf_open, .read = lf_read,
+	.write = lf_write, .truncate = lf_truncate, .fsync = lf_fsync, .readdir = lf_readdir,
+};
+
+int main(int argc, char *argv[])
+{
+	return fuse_main(argc, argv, &ops, NULL);
+}

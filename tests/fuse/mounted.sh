@@ -1,0 +1,201 @@
+#!/bin/bash
+# Mounted test of reclaim into the FUSE ops of unmodified daemons: libfuse3's
+# examples (hello, passthrough, passthrough_fh, passthrough_ll, also -s) and
+# Debian's fuse-overlayfs (libfuse3) and bindfs (libfuse2, also
+# --multithreaded).  For each, the same workload runs without the shim and with
+# it in both modes (interval=1, stats=1): the resulting trees (names, types,
+# sizes, modes, link targets, contents) must be equal, fs_ops counted,
+# callbacks made wherever the daemon has fsync/flush or a low-level forget,
+# the unmount clean and the daemon's exit status 0.  One run starts
+# passthrough_ll without -f (it daemonizes) and still gets its stats line.
+set -u
+: "${top_builddir:?}" "${top_srcdir:?}"
+RUN=$top_builddir/preload/fsreclaim-run
+EX=${FUSE_EXAMPLES:-/usr/share/doc/libfuse3-dev/examples}
+
+if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
+
+base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
+T=$(mktemp -d "$base/fsr-mounted.XXXXXX") || exit 99
+MOUNTS=() PIDS=()
+cleanup() {
+	for m in "${MOUNTS[@]}"; do
+		grep -q " $m " /proc/mounts 2>/dev/null && fusermount3 -u -z "$m" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+fail=0
+FAIL() { echo "FAIL: $*"; fail=1; }
+
+# ---- build the examples ----
+mkdir -p "$T/bin"
+for e in hello passthrough passthrough_fh passthrough_ll; do
+	src=$EX/$e.c
+	[ -f "$src" ] || { [ -f "$src.gz" ] && zcat "$src.gz" > "$T/bin/$e.c" && src=$T/bin/$e.c; }
+	if [ ! -f "$src" ]; then FAIL "example $e.c not found in $EX"; continue; fi
+	for h in passthrough_helpers.h; do
+		[ -f "$EX/$h" ] && cp "$EX/$h" "$T/bin/"
+		[ -f "$EX/$h.gz" ] && zcat "$EX/$h.gz" > "$T/bin/$h"
+	done
+	gcc -w -O2 -D_FILE_OFFSET_BITS=64 -I"$T/bin" "$src" -o "$T/bin/$e" $(pkg-config --cflags --libs fuse3) \
+		|| FAIL "cannot build example $e"
+done
+# the libfuse2 examples (libfuse-dev): fusexmp_fh, a high-level passthrough with fh
+EX2=${FUSE2_EXAMPLES:-/usr/share/doc/libfuse-dev/examples}
+HAVE_FUSE2_EX=0
+if pkg-config --exists fuse && [ -f "$EX2/fusexmp_fh.c" -o -f "$EX2/fusexmp_fh.c.gz" ]; then
+	src=$EX2/fusexmp_fh.c
+	[ -f "$src" ] || { zcat "$src.gz" > "$T/bin/fusexmp_fh.c"; src=$T/bin/fusexmp_fh.c; }
+	gcc -w -O2 "$src" -o "$T/bin/fusexmp_fh" $(pkg-config --cflags --libs fuse) -lulockmgr ||
+		FAIL "cannot build the libfuse2 example fusexmp_fh"
+	HAVE_FUSE2_EX=1
+else
+	echo "note: libfuse2 examples not found (libfuse-dev): fusexmp_fh not tested"
+fi
+OVL=$(command -v fuse-overlayfs) || FAIL "fuse-overlayfs is not installed"
+BINDFS=$(command -v bindfs) || FAIL "bindfs is not installed"
+[ $fail = 0 ] || exit 1
+
+# deterministic data
+seq 1 200000 > "$T/blob"                 # ~1.2 MB
+head -c 65536 "$T/blob" > "$T/small"
+
+wait_mount() {   # mountpoint pid
+	local i
+	for i in $(seq 200); do
+		grep -q " $1 " /proc/mounts && return 0
+		[ -n "$2" ] && ! kill -0 "$2" 2>/dev/null && { echo "daemon died before mounting $1"; return 1; }
+		sleep 0.1
+	done
+	echo "timeout waiting for the mount of $1"; return 1
+}
+
+workload() {     # dir
+	local W=$1 i
+	set -e
+	mkdir "$W/d1" "$W/d2"
+	cp "$T/blob" "$W/big"
+	cmp "$T/blob" "$W/big"
+	printf 'hello world\n' > "$W/d1/f1"
+	cat "$W/d1/f1" > /dev/null
+	mv "$W/d1/f1" "$W/d2/f2"
+	truncate -s 12345 "$W/big"
+	cp "$T/small" "$W/tmp1"; rm "$W/tmp1"
+	ln -s ../big "$W/d1/lnk"
+	chmod 600 "$W/d2/f2"
+	dd if="$T/small" of="$W/synced" bs=4096 conv=fsync status=none
+	sync "$W/synced"
+	ls -laR "$W" > /dev/null
+	for i in 1 2 3 4; do
+		( for j in 1 2 3 4 5 6 7 8; do cat "$T/small" >> "$W/par$i"; done; sync "$W/par$i" ) &
+	done
+	wait
+	mkdir "$W/d3"; rmdir "$W/d3"
+	cat "$W/big" "$W/par1" > "$W/d1/cat"
+	set +e
+}
+
+read_workload() {
+	cat "$1/hello" > "$T/hello.out.$2" && ls -la "$1" > /dev/null
+}
+
+manifest() {     # dir -> stdout
+	( cd "$1" && find . -mindepth 1 -printf '%y %p %m %l\n' | sort &&
+	  find . -type f -print0 | sort -z | xargs -0 -r md5sum && find . -type f -printf '%s %p\n' | sort )
+}
+
+bounded() {      # seconds function args...: run a shell function under timeout(1)
+	local t=$1; shift
+	timeout -k 5 "$t" bash -c "$(declare -f workload read_workload manifest); \"\$@\"" _ "$@"
+}
+export T
+
+# one run: name mode(none|handoff|inline) foreground(1|0)
+run() {
+	local name=$1 mode=$2 fg=$3
+	local R=$T/$name.$mode; mkdir -p "$R/src" "$R/mnt" "$R/up" "$R/work" "$R/lower"
+	local M=$R/mnt W args=() pre=() log=$R/fsr.log
+	MOUNTS+=("$M")
+	case $name in
+	hello) args=("$T/bin/hello" "$M"); W=$M ;;
+	passthrough|passthrough_fh|fusexmp_fh) args=("$T/bin/$name" "$M"); W=$M$R/src ;;
+	passthrough_ll) args=("$T/bin/passthrough_ll" -o "source=$R/src" "$M"); W=$M ;;
+	passthrough_ll-s) args=("$T/bin/passthrough_ll" -s -o "source=$R/src" "$M"); W=$M ;;
+	fuse-overlayfs) args=("$OVL" -o "lowerdir=$R/lower,upperdir=$R/up,workdir=$R/work" "$M"); W=$M ;;
+	bindfs) args=("$BINDFS" "$R/src" "$M"); W=$M ;;
+	bindfs-mt) args=("$BINDFS" --multithreaded "$R/src" "$M"); W=$M ;;
+	esac
+	[ "$fg" = 1 ] && args=("${args[0]}" -f "${args[@]:1}")
+	if [ "$mode" != none ]; then
+		pre=("$RUN" --opt interval=1 --opt stats=1 --opt "mode=${mode%-bg}" --opt "log_path=$log" --)
+	fi
+	timeout -k 5 120 "${pre[@]}" "${args[@]}" > "$R/daemon.out" 2>&1 &
+	local pid=$!
+	PIDS+=("$pid")
+	if ! wait_mount "$M" "$([ "$fg" = 1 ] && echo $pid)"; then
+		FAIL "$name/$mode: no mount"; cat "$R/daemon.out"; return
+	fi
+	# each step bounded: a hung mount fails the test, it never hangs it
+	if [ $name = hello ]; then
+		bounded 30 read_workload "$W" "$mode" || FAIL "$name/$mode: read workload failed"
+	else
+		bounded 90 workload "$W" > "$R/work.out" 2>&1 || { FAIL "$name/$mode: workload failed"; cat "$R/work.out"; }
+		bounded 30 manifest "$W" > "$T/manifest.$name.$mode" || FAIL "$name/$mode: manifest failed"
+	fi
+	if ! timeout 20 fusermount3 -u "$M"; then
+		FAIL "$name/$mode: unmount failed"; fusermount3 -u -z "$M"
+	fi
+	local rc=0
+	if [ "$fg" = 1 ]; then
+		wait $pid; rc=$?
+	else
+		wait $pid; rc=$?     # the parent exits once mounted
+	fi
+	[ $rc = 0 ] || { FAIL "$name/$mode: daemon exit status $rc"; cat "$R/daemon.out"; cat "$log".* 2>/dev/null; }
+	[ "$mode" = none ] && return
+	# the stats line (a daemonized child writes it when it exits)
+	local st="" i
+	for i in $(seq 100); do
+		st=$(grep -h "fsreclaim: stats:" "$log".* 2>/dev/null | grep -v "fs_ops=0" | tail -1)
+		[ -n "$st" ] && break
+		sleep 0.1
+	done
+	echo "$name/$mode: $st"
+	[ -n "$st" ] || { FAIL "$name/$mode: no stats line with fs_ops > 0"; cat "$log".* "$R/daemon.out" 2>/dev/null; return; }
+	local cb=${st##*callbacks=}; cb=${cb%% *}
+	local hz=${st##*hazards=}; hz=${hz%% *}
+	case $name in hello) ;; *) [ "$cb" -gt 0 ] || FAIL "$name/$mode: no callbacks";; esac
+	[ "$hz" = 0 ] || { FAIL "$name/$mode: $hz hazard reports"; cat "$log".*; }
+	if grep -q "==[0-9]*==" "$R/daemon.out"; then FAIL "$name/$mode: report on stderr"; cat "$R/daemon.out"; fi
+}
+
+DAEMONS="hello passthrough passthrough_fh passthrough_ll passthrough_ll-s fuse-overlayfs"
+# libfuse2 daemons, when the shim was built with libfuse2 support
+if nm -D --with-symbol-versions "$top_builddir/preload/.libs/libfsreclaim.so" | grep -q 'fuse_main_real@FUSE_2.6'; then
+	DAEMONS="$DAEMONS bindfs bindfs-mt"
+	[ $HAVE_FUSE2_EX = 1 ] && DAEMONS="$DAEMONS fusexmp_fh"
+else
+	echo "note: the shim was built without libfuse2 headers: bindfs and fusexmp_fh not tested"
+fi
+for d in $DAEMONS; do
+	for mode in none handoff inline; do
+		run $d $mode 1
+	done
+	if [ $d = hello ]; then
+		for mode in handoff inline; do
+			cmp -s "$T/hello.out.none" "$T/hello.out.$mode" || FAIL "hello/$mode: read differs"
+		done
+		continue
+	fi
+	for mode in handoff inline; do
+		diff -u "$T/manifest.$d.none" "$T/manifest.$d.$mode" > "$T/diff" ||
+			{ FAIL "$d/$mode: tree differs from the run without the shim"; head -40 "$T/diff"; }
+	done
+done
+# a daemon that daemonizes (no -f) still writes its stats line
+run passthrough_ll handoff-bg 0
+exit $fail

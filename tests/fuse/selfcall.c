@@ -1,0 +1,208 @@
+/* selfcall - a single-threaded low-level FUSE daemon whose lookup op touches
+ * its own mount: stat() of a path under it, openat() relative to a dirfd on
+ * it, read() of a file on it.  Without fsreclaim this hangs forever (the
+ * kernel waits for the daemon, which waits for the kernel).  Under the shim
+ * each call is reported as fs-reentry and fails with EDEADLK.  Calls that do
+ * not reach the mount must keep working: stat("/") and openat() relative to
+ * the directory hidden under the mountpoint (opened before mounting).
+ *
+ * `stat MOUNTPOINT/leak` leaves a memalloc_nofs_save() scope open in lookup.
+ *
+ * Usage: selfcall [-f] MOUNTPOINT; `stat MOUNTPOINT/trigger` runs the checks;
+ * results go to stdout as lines "NAME: ok" or "NAME: errno N". */
+#define FUSE_USE_VERSION 312
+#include <fuse3/fuse_lowlevel.h>
+#include "fsreclaim.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char mnt[4096];
+static int hidden_fd = -1;            /* the directory under the mountpoint */
+static int mnt_dirfd = -1, mnt_filefd = -1;
+static volatile int inited, ready, done;
+static const char data[] = "data\n";
+
+static void result(const char *what, int r)
+{
+	if (r < 0)
+		printf("%s: errno %d\n", what, errno);
+	else
+		printf("%s: ok\n", what);
+	fflush(stdout);
+}
+
+static void st_init(void *ud, struct fuse_conn_info *conn)
+{
+	(void)ud; (void)conn;
+	inited = 1;
+}
+
+static int attr_of(fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	if (ino == 1) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+	} else if (ino == 2) {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = sizeof data - 1;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static void self_calls(void)
+{
+	char p[4200];
+	struct stat st;
+	char buf[16];
+	snprintf(p, sizeof p, "%s/data", mnt);
+	result("stat-own-mount", stat(p, &st));
+	result("openat-own-dirfd", openat(mnt_dirfd, "data", O_RDONLY));
+	result("read-own-file", (int)read(mnt_filefd, buf, sizeof buf));
+	/* lexical resolution: up and back into the mount, a sibling with the same prefix */
+	const char *base = strrchr(mnt, '/');
+	snprintf(p, sizeof p, "%s/..%s/data", mnt, base ? base : "/");
+	result("stat-dotdot-own-mount", stat(p, &st));
+	snprintf(p, sizeof p, "..%s/data", base ? base : "/");
+	result("openat-hidden-up-own-mount", openat(hidden_fd, p, O_RDONLY));
+	snprintf(p, sizeof p, "%s2/data", mnt);
+	result("stat-sibling", stat(p, &st) < 0 && errno == ENOENT ? 0 : -1);
+	result("stat-root", stat("/", &st));
+	int fd = openat(hidden_fd, "under", O_RDONLY);
+	result("openat-hidden-dir", fd);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void st_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	if (parent == 1 && strcmp(name, "trigger") == 0 && ready) {
+		self_calls();
+		done = 1;
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == 1 && strcmp(name, "leak") == 0) {
+		/* a NOFS scope left open when the op returns: scope-leak */
+		(void)memalloc_nofs_save();
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent != 1 || strcmp(name, "data") != 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	memset(&e, 0, sizeof e);
+	e.ino = 2;
+	e.attr_timeout = 1.0;
+	e.entry_timeout = 1.0;
+	attr_of(2, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void st_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	(void)fi;
+	if (attr_of(ino, &st) < 0)
+		fuse_reply_err(req, ENOENT);
+	else
+		fuse_reply_attr(req, &st, 1.0);
+}
+
+static void st_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ino != 2)
+		fuse_reply_err(req, EISDIR);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void st_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino; (void)fi;
+	size_t len = sizeof data - 1;
+	if ((size_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, data + off, size < len - (size_t)off ? size : len - (size_t)off);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = st_init,
+	.lookup = st_lookup,
+	.getattr = st_getattr,
+	.open = st_open,
+	.read = st_read,
+};
+
+/* opens fds on the mount once it is up (the loop thread serves them) */
+static void *opener(void *arg)
+{
+	char p[4200];
+	(void)arg;
+	while (!inited)
+		usleep(10000);
+	snprintf(p, sizeof p, "%s/data", mnt);
+	for (int i = 0; i < 500 && (mnt_dirfd < 0 || mnt_filefd < 0); i++) {
+		if (mnt_dirfd < 0)
+			mnt_dirfd = open(mnt, O_RDONLY | O_DIRECTORY);
+		if (mnt_filefd < 0)
+			mnt_filefd = open(p, O_RDONLY);
+		if (mnt_dirfd < 0 || mnt_filefd < 0)
+			usleep(10000);
+	}
+	printf("opened: %d %d\n", mnt_dirfd, mnt_filefd);
+	fflush(stdout);
+	ready = 1;
+	/* close them outside any op: a close on the mount sends FLUSH */
+	while (!done)
+		usleep(10000);
+	close(mnt_dirfd);
+	close(mnt_filefd);
+	printf("closed\n");
+	fflush(stdout);
+	return NULL;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts;
+	int ret = 1;
+	if (fuse_parse_cmdline(&args, &opts) != 0 || !opts.mountpoint) {
+		fprintf(stderr, "usage: %s [-f] MOUNTPOINT\n", argv[0]);
+		return 1;
+	}
+	snprintf(mnt, sizeof mnt, "%s", opts.mountpoint);
+	hidden_fd = open(mnt, O_RDONLY | O_DIRECTORY);
+	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, NULL);
+	if (!se)
+		return 1;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	if (fuse_session_mount(se, opts.mountpoint) != 0)
+		goto out;
+	pthread_t th;
+	pthread_create(&th, NULL, opener, NULL);
+	pthread_detach(th);
+	ret = fuse_session_loop(se);     /* single-threaded */
+	fuse_session_unmount(se);
+out:
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	return ret ? 1 : 0;
+}

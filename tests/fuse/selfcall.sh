@@ -1,0 +1,57 @@
+#!/bin/bash
+# A single-threaded FUSE daemon whose op stats, openat(dirfd)s and reads on
+# its own mount: each call is an fs-reentry report and fails with EDEADLK
+# instead of hanging; calls off the mount (including the directory hidden
+# under the mountpoint) still work.  An op that returns with a NOFS scope
+# open is a scope-leak naming the op.
+set -u
+: "${top_builddir:?}"
+RUN=$top_builddir/preload/fsreclaim-run
+BIN=$top_builddir/tests/fuse/selfcall
+if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
+[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+T=$(mktemp -d /tmp/fsr-selfcall.XXXXXX) || exit 99
+M=$T/mnt; mkdir "$M"; echo under > "$M/under"
+pid=
+cleanup() {
+	grep -q " $M " /proc/mounts && fusermount3 -u -z "$M" 2>/dev/null
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+fail=0
+FAIL() { echo "FAIL: $*"; fail=1; }
+
+timeout -k 5 60 "$RUN" --opt "log_path=$T/log" --opt interval=0 -- "$BIN" -f "$M" > "$T/out" 2>&1 &
+pid=$!
+for i in $(seq 200); do
+	grep -q " $M " /proc/mounts && break
+	kill -0 $pid 2>/dev/null || { cat "$T/out"; echo "FAIL: daemon died"; exit 1; }
+	sleep 0.1
+done
+grep -q " $M " /proc/mounts || { echo "FAIL: no mount"; exit 1; }
+for i in $(seq 200); do grep -q "^opened:" "$T/out" && break; sleep 0.1; done
+timeout 20 stat "$M/trigger" > /dev/null 2>&1
+[ $? = 124 ] && FAIL "stat of the trigger hung"
+for i in $(seq 100); do grep -q "^closed" "$T/out" && break; sleep 0.1; done
+timeout 20 stat "$M/leak" > /dev/null 2>&1
+[ $? = 124 ] && FAIL "stat of leak hung"
+timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M"; }
+wait $pid; rc=$?
+cat "$T/out"; cat "$T/log".* 2>/dev/null
+EDEADLK=35
+for c in stat-own-mount openat-own-dirfd read-own-file stat-dotdot-own-mount openat-hidden-up-own-mount; do
+	grep -qx "$c: errno $EDEADLK" "$T/out" || FAIL "$c did not fail with EDEADLK"
+done
+for c in stat-root openat-hidden-dir stat-sibling; do
+	grep -qx "$c: ok" "$T/out" || FAIL "$c failed (a call off the mount)"
+done
+n=$(cat "$T/log".* 2>/dev/null | grep -cE '^==[0-9]+== ?fsreclaim: ERROR: fs-reentry')
+[ "$n" -ge 1 ] || FAIL "no fs-reentry report"
+grep -q "SUMMARY: fsreclaim: fs-reentry" "$T/log".* || FAIL "no SUMMARY line"
+grep -q "lookup" "$T/log".* || FAIL "the report does not name the op (lookup)"
+grep -q "WARNING: scope-leak" "$T/log".* || FAIL "no scope-leak report for the scope left open in lookup"
+grep -q "FUSE op lookup returns" "$T/log".* || FAIL "the scope-leak report does not name the op"
+[ $rc = 66 ] || FAIL "daemon exit status $rc, expected 66 (exitcode after an ERROR report)"
+exit $fail
