@@ -728,8 +728,18 @@ static void *scoped_thread(void *arg)
 	t->save_ret = s;
 	tl_fs_scans = tl_io_scans = 0;
 	long i;
-	/* others' passes may hold the one pass slot: go on until ours ran */
-	for (i = 0; i < 300000; i++) {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* others' passes may hold the one pass slot (for long, on a loaded
+	 * machine, when their thread is preempted in a pass): go on until ours
+	 * ran, for at most 60 s */
+	for (i = 0; ; i++) {
+		if ((i & 1023) == 1023) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if (t1.tv_sec - t0.tv_sec > 60)
+				break;
+			sched_yield();
+		}
 		churn(16 + (size_t)(i & 511));
 		if (i >= 5000 && t->kind == 0 && tl_fs_scans > 2 && tl_io_scans > 2)
 			break;
