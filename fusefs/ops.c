@@ -284,7 +284,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink and rmdir share this: one transaction */
+static void remove_node(fuse_req_t req, fuse_ino_t parent, const char *name, int rmdir)
 {
 	struct timespec now;
 	struct tinode *dir;
@@ -294,28 +295,21 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	now_ts(&now);
 	txn_begin(&t);
 	dir = tree_get(parent);
-	err = dir ? tree_unlink(dir, name, 0, &now) : -ENOENT;
+	err = dir ? tree_unlink(dir, name, rmdir, &now) : -ENOENT;
 	if (!err)
-		jlog_unlink(dir, name, 0);
+		jlog_unlink(dir, name, rmdir);
 	txn_end(&t);
 	fuse_reply_err(req, -err);
 }
 
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_node(req, parent, name, 0);
+}
+
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct timespec now;
-	struct tinode *dir;
-	struct txn t;
-	int err;
-
-	now_ts(&now);
-	txn_begin(&t);
-	dir = tree_get(parent);
-	err = dir ? tree_unlink(dir, name, 1, &now) : -ENOENT;
-	if (!err)
-		jlog_unlink(dir, name, 1);
-	txn_end(&t);
-	fuse_reply_err(req, -err);
+	remove_node(req, parent, name, 1);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -34,6 +34,16 @@ static int field(const char **p, const char *end, size_t len, char *out, size_t 
 	return 0;
 }
 
+/* a copy of a record's fixed part (the payload must hold all of it) */
+static int fixed(const char **p, const char *end, void *out, size_t size)
+{
+	if ((size_t)(end - *p) < size)
+		return -1;
+	memcpy(out, *p, size);
+	*p += size;
+	return 0;
+}
+
 static struct timespec ts(int64_t s, uint32_t ns)
 {
 	struct timespec t = { .tv_sec = s, .tv_nsec = ns < 1000000000u ? ns : 0 };
@@ -52,11 +62,8 @@ static int apply_one(const struct jhdr *h, const char *pl, int apply, int verbos
 	switch (h->type) {
 	case J_CREATE: {
 		struct jr_create r;
-		if (h->len < sizeof r)
-			return -EINVAL;
-		memcpy(&r, p, sizeof r);
-		p += sizeof r;
-		if (field(&p, end, r.namelen, name, sizeof name) ||
+		if (fixed(&p, end, &r, sizeof r) ||
+		    field(&p, end, r.namelen, name, sizeof name) ||
 		    field(&p, end, r.tgtlen, target, sizeof target))
 			return -EINVAL;
 		if (verbose)
@@ -75,11 +82,8 @@ static int apply_one(const struct jhdr *h, const char *pl, int apply, int verbos
 	}
 	case J_LINK: {
 		struct jr_link r;
-		if (h->len < sizeof r)
-			return -EINVAL;
-		memcpy(&r, p, sizeof r);
-		p += sizeof r;
-		if (field(&p, end, r.namelen, name, sizeof name))
+		if (fixed(&p, end, &r, sizeof r) ||
+		    field(&p, end, r.namelen, name, sizeof name))
 			return -EINVAL;
 		if (verbose)
 			printf(" ino=%" PRIu64 " parent=%" PRIu64 " name=%s\n", r.ino, r.parent, name);
@@ -92,11 +96,8 @@ static int apply_one(const struct jhdr *h, const char *pl, int apply, int verbos
 	}
 	case J_UNLINK: {
 		struct jr_unlink r;
-		if (h->len < sizeof r)
-			return -EINVAL;
-		memcpy(&r, p, sizeof r);
-		p += sizeof r;
-		if (field(&p, end, r.namelen, name, sizeof name))
+		if (fixed(&p, end, &r, sizeof r) ||
+		    field(&p, end, r.namelen, name, sizeof name))
 			return -EINVAL;
 		if (verbose)
 			printf(" parent=%" PRIu64 " name=%s%s\n", r.parent, name, r.rmdir ? " (rmdir)" : "");
@@ -109,11 +110,8 @@ static int apply_one(const struct jhdr *h, const char *pl, int apply, int verbos
 	}
 	case J_RENAME: {
 		struct jr_rename r;
-		if (h->len < sizeof r)
-			return -EINVAL;
-		memcpy(&r, p, sizeof r);
-		p += sizeof r;
-		if (field(&p, end, r.namelen, name, sizeof name) ||
+		if (fixed(&p, end, &r, sizeof r) ||
+		    field(&p, end, r.namelen, name, sizeof name) ||
 		    field(&p, end, r.newnamelen, name2, sizeof name2))
 			return -EINVAL;
 		if (verbose)
@@ -128,9 +126,8 @@ static int apply_one(const struct jhdr *h, const char *pl, int apply, int verbos
 	}
 	case J_SETATTR: {
 		struct jr_setattr r;
-		if (h->len < sizeof r)
+		if (fixed(&p, end, &r, sizeof r))
 			return -EINVAL;
-		memcpy(&r, p, sizeof r);
 		if (verbose)
 			printf(" ino=%" PRIu64 " valid=0x%x size=%" PRIu64 " mode=0%o\n",
 			       r.ino, r.valid, r.size, r.mode);
@@ -154,10 +151,8 @@ static int apply_one(const struct jhdr *h, const char *pl, int apply, int verbos
 	}
 	case J_DATA: {
 		struct jr_data r;
-		if (h->len < sizeof r)
+		if (fixed(&p, end, &r, sizeof r))
 			return -EINVAL;
-		memcpy(&r, p, sizeof r);
-		p += sizeof r;
 		if (r.len > TXFS_PAGE || (size_t)(end - p) < r.len)
 			return -EINVAL;
 		if (verbose)

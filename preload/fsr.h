@@ -302,6 +302,10 @@ void fsr_mutex_unlock(struct fsr_mutex *m) FSR_HIDDEN;
 int fsr_futex_wait(int *addr, int val, uint64_t timeout_ns) FSR_HIDDEN; /* 0, or -ETIMEDOUT */
 void fsr_futex_wake(int *addr, int n) FSR_HIDDEN;
 
+/* ---- prctl(PR_SET_IO_FLUSHER) (prctl.c) ---- */
+/* at load: take the IO_FLUSHER state the kernel kept across execve */
+void fsr_ioflusher_init(struct fsr_thread *t) FSR_HIDDEN;
+
 /* ---- threads and life cycle (init.c) ---- */
 void fsr_thread_register(struct fsr_thread *t) FSR_HIDDEN;
 void fsr_thread_unregister(struct fsr_thread *t) FSR_HIDDEN;

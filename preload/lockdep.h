@@ -93,6 +93,22 @@ void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
 void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;
 /* the lock was taken: push it on t->held[]; with edges, record held -> it
  * and (in reclaim) fs_reclaim -> it */
+/* put a lock at held[n] (the caller has checked n < FSR_MAX_HELD) and make
+ * it the top: n + 1 held, the signature extended by it */
+static inline __attribute__((always_inline)) void
+fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int kind, int read,
+	      void *site)
+{
+	struct fsr_held *h = &t->held[n];
+	h->lock = lock;
+	h->cls = c;
+	h->kind = (unsigned short)kind;
+	h->read = (unsigned short)read;
+	h->site = site;
+	fsr_sig_below[n] = fsr_held_sig;
+	fsr_held_sig += fsr_held_mix(c, read);
+	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+}
 static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
 				     void *site, int edges)
 {
@@ -102,17 +118,8 @@ static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int
 	if (c && edges && unlikely(t->nheld | t->in_reclaim))
 		fsr_graph_acquire(t, c, read, 0);
 	int n = t->nheld;
-	if (likely(n < FSR_MAX_HELD)) {
-		struct fsr_held *h = &t->held[n];
-		h->lock = lock;
-		h->cls = c;
-		h->kind = (unsigned short)kind;
-		h->read = (unsigned short)read;
-		h->site = site;
-		fsr_sig_below[n] = fsr_held_sig;
-		fsr_held_sig += fsr_held_mix(c, read);
-		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
-	}
+	if (likely(n < FSR_MAX_HELD))
+		fsr_held_push(t, n, lock, c, kind, read, site);
 }
 void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
 /* recompute fsr_held_sig after held[] was changed in place */

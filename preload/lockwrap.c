@@ -272,17 +272,8 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 		fsr_graph_acquire(t, c, read, 0);
 push:;
 	int n = t->nheld;
-	if (n < FSR_MAX_HELD) {
-		struct fsr_held *h = &t->held[n];
-		h->lock = l;
-		h->cls = c;
-		h->kind = (unsigned short)kind;
-		h->read = (unsigned short)read;
-		h->site = site;
-		fsr_sig_below[n] = fsr_held_sig;
-		fsr_held_sig += fsr_held_mix(c, read);
-		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
-	}
+	if (n < FSR_MAX_HELD)
+		fsr_held_push(t, n, l, c, kind, read, site);
 	return 0;
 }
 
@@ -294,16 +285,7 @@ __attribute__((noinline)) static int took(const void *l, int kind, int read, voi
 	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED) ||
 		     (t->nheld | t->in_reclaim)))
 		return took_slow(l, kind, read, site);
-	unsigned int c = e->cls;
-	struct fsr_held *h = &t->held[0];
-	h->lock = l;
-	h->cls = c;
-	h->kind = (unsigned short)kind;
-	h->read = (unsigned short)read;
-	h->site = site;
-	fsr_sig_below[0] = fsr_held_sig;
-	fsr_held_sig += fsr_held_mix(c, read);
-	__atomic_store_n(&t->nheld, 1, __ATOMIC_RELEASE);
+	fsr_held_push(t, 0, l, e->cls, kind, read, site);
 	return 0;
 }
 
@@ -339,41 +321,27 @@ FSR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 	return r;
 }
 
-FSR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
-{
-	struct fsr_thread *t = &fsr_self;
-	ENSURE();
-	if (!TRACK(t))
-		return real.mutex_timedlock(m, ts);
-	int r = real.mutex_trylock(m);
-	if (r == EBUSY)
-		TIMED_CONTENDED(t, m, FSR_LOCK_MUTEX, 0, SITE, real.mutex_timedlock(m, ts));
-	else if (r == 0 || r == EOWNERDEAD) {
-		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 1);
-		return r;
-	}
-	if (r == 0 || r == EOWNERDEAD)
-		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 0);
-	return r;
-}
+/* a timed mutex acquisition: CALL is the real timed lock of m */
+#define MUTEX_TIMED(m, call)                                                    \
+	struct fsr_thread *t = &fsr_self;                                      \
+	ENSURE();                                                              \
+	if (!TRACK(t))                                                         \
+		return (call);                                                 \
+	int r = real.mutex_trylock(m);                                         \
+	if (r == EBUSY)                                                        \
+		TIMED_CONTENDED(t, m, FSR_LOCK_MUTEX, 0, SITE, (call));        \
+	else if (r == 0 || r == EOWNERDEAD) {                                  \
+		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 1);           \
+		return r;                                                      \
+	}                                                                      \
+	if (r == 0 || r == EOWNERDEAD)                                         \
+		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 0);           \
+	return r
 
+FSR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
+{ MUTEX_TIMED(m, real.mutex_timedlock(m, ts)); }
 FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const struct timespec *ts)
-{
-	struct fsr_thread *t = &fsr_self;
-	ENSURE();
-	if (!TRACK(t))
-		return real.mutex_clocklock(m, c, ts);
-	int r = real.mutex_trylock(m);
-	if (r == EBUSY)
-		TIMED_CONTENDED(t, m, FSR_LOCK_MUTEX, 0, SITE, real.mutex_clocklock(m, c, ts));
-	else if (r == 0 || r == EOWNERDEAD) {
-		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 1);
-		return r;
-	}
-	if (r == 0 || r == EOWNERDEAD)
-		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 0);
-	return r;
-}
+{ MUTEX_TIMED(m, real.mutex_clocklock(m, c, ts)); }
 
 FSR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
@@ -396,12 +364,8 @@ static int held_index(struct fsr_thread *t, const void *l)
 static void held_put(struct fsr_thread *t, const struct fsr_held *h)
 {
 	int n = t->nheld;
-	if (n < FSR_MAX_HELD) {
-		t->held[n] = *h;
-		fsr_sig_below[n] = fsr_held_sig;
-		fsr_held_sig += fsr_held_mix(h->cls, h->read);
-		__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
-	}
+	if (n < FSR_MAX_HELD)
+		fsr_held_push(t, n, h->lock, h->cls, h->kind, h->read, h->site);
 }
 
 #define COND_WAIT(t, m, call)                                           \
@@ -471,23 +435,15 @@ FSR_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 FSR_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l) { RW_LOCK(l, 1, real.rw_tryrdlock, real.rw_rdlock, OP_RD); }
 FSR_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l) { RW_LOCK(l, 0, real.rw_trywrlock, real.rw_wrlock, OP_WR); }
 
-FSR_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
-{
-	ENSURE();
-	int r = real.rw_tryrdlock(l);
-	if (r == 0 && TRACK(&fsr_self))
-		fsr_lock_acquired(&fsr_self, l, FSR_LOCK_RWLOCK, 1, SITE, 0);
-	return r;
-}
+#define RW_TRY(l, read, tryfn)                                                  \
+	ENSURE();                                                              \
+	int r = tryfn(l);                                                      \
+	if (r == 0 && TRACK(&fsr_self))                                        \
+		fsr_lock_acquired(&fsr_self, l, FSR_LOCK_RWLOCK, read, SITE, 0); \
+	return r
 
-FSR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
-{
-	ENSURE();
-	int r = real.rw_trywrlock(l);
-	if (r == 0 && TRACK(&fsr_self))
-		fsr_lock_acquired(&fsr_self, l, FSR_LOCK_RWLOCK, 0, SITE, 0);
-	return r;
-}
+FSR_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l) { RW_TRY(l, 1, real.rw_tryrdlock); }
+FSR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l) { RW_TRY(l, 0, real.rw_trywrlock); }
 
 #define RW_TIMED(l, read, tryfn, call)                                          \
 	struct fsr_thread *t = &fsr_self;                                      \

@@ -163,6 +163,11 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 	int shrink = (fsr_opt.callbacks & FSR_CB_SHRINKERS) && fsr_shrinkers_any(gfp);
 	int fuse = (gfp & FSR_GFP_FS) && fsr_fuse_reclaim_possible(t);
 	int zero = 0;
+	/* nothing this allocation's mask allows could be called: no pass, and
+	 * nothing counted against times= (failslab does not count calls its
+	 * gfp filter lets through either) */
+	if (!shrink && !fuse)
+		return;
 	if (!__atomic_compare_exchange_n(&slot_taken, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		__atomic_add_fetch(&fsr_stat_skipped, 1, __ATOMIC_RELAXED);
 		return;
@@ -179,10 +184,6 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 	p->txn_name = t->txn_name;
 	p->txn_site = t->txn_site;
 	p->alloc_stack = NULL;
-	if (!shrink && !fuse) {     /* nothing to call: a pass with no callbacks */
-		slot_release();
-		return;
-	}
 	p->handoff = fsr_opt.mode == FSR_MODE_HANDOFF || t->nheld > 0;
 	if (!p->handoff || reclaimer_start() != 0) {
 		if (t->nheld > 0) {       /* never run callbacks under the allocator's locks */

@@ -11,6 +11,7 @@
  * countdown hits zero, or when the thread is in a state that needs a look
  * (a scope, a held lock, a transaction, or space/limit being counted). */
 #include "fsr.h"
+#include <errno.h>
 #include "lockdep.h"
 
 int fsr_ready;
@@ -104,8 +105,13 @@ __attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size
 		fsr_graph_might_alloc(t, gfp);
 	int over = fsr_opt.limit && __atomic_load_n(&heap_live, __ATOMIC_RELAXED) > fsr_opt.limit;
 	int64_t passes = (int64_t)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED);
-	if (fsr_policy_decide(&fsr_opt, t->index, t->may_reclaim, t->space, passes, over))
+	if (fsr_policy_decide(&fsr_opt, t->index, t->may_reclaim, t->space, passes, over)) {
+		/* the caller's errno is not the callbacks' business (glibc's
+		 * malloc leaves it alone when it succeeds) */
+		int e = errno;
 		fsr_pass_run(t, gfp);
+		errno = e;
+	}
 	t->countdown = t->countdown_base = next_countdown(t->may_reclaim);
 	t->busy--;
 }

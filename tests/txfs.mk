@@ -5,7 +5,7 @@ TXFS_TESTS = tests/txfs/posix.sh tests/txfs/durability.sh \
 TESTS += $(TXFS_TESTS)
 check_PROGRAMS += tests/txfs/posix
 tests_txfs_posix_SOURCES = tests/txfs/posix.c
-EXTRA_DIST += $(TXFS_TESTS) tests/txfs/lib.sh tests/workload.sh
+EXTRA_DIST += $(TXFS_TESTS) tests/txfs/lib.sh tests/lib/mount.sh tests/workload.sh
 
 # txfs under the shim: every hazard mode in both pass modes (needs the shim,
 # so not in a sanitizer build).

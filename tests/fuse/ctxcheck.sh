@@ -3,21 +3,16 @@
 # back (both modes, single- and multi-threaded): fuse_get_context() with the
 # daemon's private data, only between init and destroy, only on open handles.
 set -u
-: "${top_builddir:?}"
+: "${top_builddir:?}" "${top_srcdir:?}"
 RUN=$top_builddir/preload/fsreclaim-run
 BIN=$top_builddir/tests/fuse/ctxcheck
-if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
+. "$top_srcdir/tests/lib/mount.sh"
+fsr_require_fuse
 [ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
 T=$(mktemp -d /tmp/fsr-ctxcheck.XXXXXX) || exit 99
 M=$T/mnt; mkdir "$M"
 pid=
-cleanup() {
-	grep -q " $M " /proc/mounts && fusermount3 -u -z "$M" 2>/dev/null
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
 fail=0
 FAIL() { echo "FAIL: $*"; fail=1; }
 
@@ -27,12 +22,7 @@ for mode in handoff inline; do
 		timeout -k 5 60 "$RUN" --opt interval=1 --opt stats=1 --opt "mode=$mode" --opt "log_path=$T/log" -- \
 			"$BIN" -f $st "$M" > "$T/out" 2>&1 &
 		pid=$!
-		for i in $(seq 200); do
-			grep -q " $M " /proc/mounts && break
-			kill -0 $pid 2>/dev/null || break
-			sleep 0.1
-		done
-		grep -q " $M " /proc/mounts || { FAIL "$mode$st: no mount"; cat "$T/out"; continue; }
+		fsr_wait_mount "$M" $pid || { FAIL "$mode$st: no mount"; cat "$T/out"; continue; }
 		(
 			exec 3> "$M/f"
 			for i in $(seq 50); do echo "line $i" >&3; done

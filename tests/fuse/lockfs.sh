@@ -7,11 +7,12 @@
 # daemon exits with exitcode (66).  Needs the shim's lock tracking: skipped
 # (77) when the shim does not interpose pthread_mutex_lock.
 set -u
-: "${top_builddir:?}"
+: "${top_builddir:?}" "${top_srcdir:?}"
 RUN=$top_builddir/preload/fsreclaim-run
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
 BIN=$top_builddir/tests/fuse/lockfs
-if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
+. "$top_srcdir/tests/lib/mount.sh"
+fsr_require_fuse
 if ! nm -D --defined-only "$SHIM" | grep -q ' pthread_mutex_lock$'; then
 	echo "SKIP: this shim has no lock tracking (pthread_mutex_lock not interposed)"; exit 77
 fi
@@ -19,13 +20,7 @@ fi
 T=$(mktemp -d /tmp/fsr-lockfs.XXXXXX) || exit 99
 M=$T/mnt; mkdir "$M"
 pid=
-cleanup() {
-	grep -q " $M " /proc/mounts && fusermount3 -u -z "$M" 2>/dev/null
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
 fail=0
 FAIL() { echo "FAIL: $*"; fail=1; }
 seq 1 3000 > "$T/want"
@@ -35,12 +30,7 @@ for mode in handoff inline; do
 	timeout -k 5 90 "$RUN" --opt interval=1 --opt stats=1 --opt "mode=$mode" --opt timeout_ms=60000 \
 		--opt "log_path=$T/log" -- "$BIN" -f "$M" > "$T/out" 2>&1 &
 	pid=$!
-	for i in $(seq 200); do
-		grep -q " $M " /proc/mounts && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.1
-	done
-	grep -q " $M " /proc/mounts || { FAIL "$mode: no mount"; cat "$T/out"; continue; }
+	fsr_wait_mount "$M" $pid || { FAIL "$mode: no mount"; cat "$T/out"; continue; }
 	t0=$(date +%s)
 	(
 		exec 3> "$M/a"          # a handle open on a: the callbacks fsync it

@@ -5,32 +5,26 @@
 # under the mountpoint) still work.  An op that returns with a NOFS scope
 # open is a scope-leak naming the op.
 set -u
-: "${top_builddir:?}"
+: "${top_builddir:?}" "${top_srcdir:?}"
 RUN=$top_builddir/preload/fsreclaim-run
 BIN=$top_builddir/tests/fuse/selfcall
-if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
+. "$top_srcdir/tests/lib/mount.sh"
+fsr_require_fuse
 [ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
 T=$(mktemp -d /tmp/fsr-selfcall.XXXXXX) || exit 99
 M=$T/mnt; mkdir "$M"; echo under > "$M/under"
 pid=
-cleanup() {
-	grep -q " $M " /proc/mounts && fusermount3 -u -z "$M" 2>/dev/null
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
 fail=0
 FAIL() { echo "FAIL: $*"; fail=1; }
 
 timeout -k 5 60 "$RUN" --opt "log_path=$T/log" --opt interval=0 -- "$BIN" -f "$M" > "$T/out" 2>&1 &
 pid=$!
-for i in $(seq 200); do
-	grep -q " $M " /proc/mounts && break
-	kill -0 $pid 2>/dev/null || { cat "$T/out"; echo "FAIL: daemon died"; exit 1; }
-	sleep 0.1
-done
-grep -q " $M " /proc/mounts || { echo "FAIL: no mount"; exit 1; }
+fsr_wait_mount "$M" $pid
+case $? in
+2) cat "$T/out"; echo "FAIL: daemon died"; exit 1 ;;
+1) echo "FAIL: no mount"; exit 1 ;;
+esac
 for i in $(seq 200); do grep -q "^opened:" "$T/out" && break; sleep 0.1; done
 timeout 20 stat "$M/trigger" > /dev/null 2>&1
 [ $? = 124 ] && FAIL "stat of the trigger hung"

@@ -10,39 +10,29 @@
 set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-[ -e /dev/fuse ] || { echo "SKIP: /dev/fuse is missing: cannot mount"; exit 77; }
+. "$top_srcdir/tests/lib/mount.sh"
+fsr_require_fuse "cannot mount"
 secs=${STRESS_SECONDS:-30} nclients=${STRESS_CLIENTS:-4}
 seeds=${STRESS_SEEDS:-1 2} modes=${STRESS_MODES:-handoff inline} hazard=${STRESS_HAZARD:-none}
 txfs=$top_builddir/fusefs/txfs run=$top_builddir/preload/fsreclaim-run
 client=$top_srcdir/tests/stress/client.py
 work=$(mktemp -d /tmp/fsr-stress.XXXXXX)
 mnt=$work/mnt pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	fusermount3 -u -z "$mnt" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
 mkdir -p "$mnt"
 
 mount_txfs() { # mount_txfs OPTS...: txfs under the shim, journal in $work
 	"$run" "$@" -- "$txfs" -f -o journal="$work/journal" -o hazard="$hazard" "$mnt" 2>"$work/daemon.err" &
 	pid=$!
-	i=0
-	while ! grep -q " $mnt " /proc/mounts; do
-		kill -0 "$pid" 2>/dev/null || { echo "FAIL: txfs died at mount"; cat "$work/daemon.err"; exit 1; }
-		i=$((i+1)); [ $i -gt 200 ] && { echo "FAIL: mount timed out"; exit 1; }
-		sleep 0.1
-	done
+	fsr_wait_mount "$mnt" "$pid"
+	case $? in
+	2) echo "FAIL: txfs died at mount"; cat "$work/daemon.err"; exit 1 ;;
+	1) echo "FAIL: mount timed out"; exit 1 ;;
+	esac
 }
 unmount_txfs() {
-	fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt"
-	i=0
-	while kill -0 "$pid" 2>/dev/null; do
-		i=$((i+1)); [ $i -gt 300 ] && { echo "FAIL: txfs did not exit after unmount"; dump; kill -9 "$pid"; exit 1; }
-		sleep 0.1
-	done
+	fsr_unmount "$mnt" "$pid" 300 ||
+		{ echo "FAIL: txfs did not exit after unmount"; dump; kill -9 "$pid"; exit 1; }
 	wait "$pid"; rc=$?; pid=
 	return $rc
 }
@@ -86,7 +76,7 @@ for seed in $seeds; do
 	# integrity: remount from the journal (no shim) and check every manifest
 	"$txfs" -f -o journal="$work/journal" "$mnt" 2>>"$work/daemon.err" &
 	pid=$!
-	i=0; while ! grep -q " $mnt " /proc/mounts; do i=$((i+1)); [ $i -gt 200 ] && { echo "FAIL: remount"; exit 1; }; sleep 0.1; done
+	fsr_wait_mount "$mnt" "$pid" || { echo "FAIL: remount"; exit 1; }
 	for c in $(seq 0 $((nclients - 1))); do
 		if ! (cd "$mnt/c$c" && sed 's/^\(.*\) \(.*\)$/\2  \1/' .manifest | sha256sum -c --quiet -); then
 			echo "FAIL: integrity of client $c after remount"; bad=1

@@ -6,17 +6,12 @@
 #   SHIM_MODES ("handoff inline")  HAZARDS (all)
 set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
-[ -e /dev/fuse ] || { echo "SKIP: /dev/fuse is missing: cannot mount txfs"; exit 77; }
+. "$top_srcdir/tests/lib/mount.sh"
+fsr_require_fuse "cannot mount txfs"
 txfs=$top_builddir/fusefs/txfs run=$top_builddir/preload/fsreclaim-run
 work=$(mktemp -d /tmp/fsr-modes.XXXXXX)
 mnt=$work/mnt pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	fusermount3 -u -z "$mnt" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
 mkdir -p "$mnt"
 
 # mode  expected kinds (extended regex)  the faulty function the reports must name
@@ -38,16 +33,14 @@ echo "$cases" | while read -r hz kinds func; do
 	"$run" --opt mode="$smode" --opt json_path="$work/j" --opt log_path="$work/log" --opt stats=1 $extra \
 		-- "$txfs" -f -o journal="$work/journal" -o hazard="$hz" "$mnt" 2>"$work/err" &
 	pid=$!
-	i=0
-	while ! grep -q " $mnt " /proc/mounts; do
-		kill -0 "$pid" 2>/dev/null || { echo "FAIL $smode/$hz: txfs died at mount"; cat "$work/err"; exit 1; }
-		i=$((i+1)); [ $i -gt 200 ] && { echo "FAIL $smode/$hz: mount timed out"; exit 1; }
-		sleep 0.1
-	done
+	fsr_wait_mount "$mnt" "$pid"
+	case $? in
+	2) echo "FAIL $smode/$hz: txfs died at mount"; cat "$work/err"; exit 1 ;;
+	1) echo "FAIL $smode/$hz: mount timed out"; exit 1 ;;
+	esac
 	timeout 240 "$top_srcdir/tests/workload.sh" "$mnt" >"$work/wl" 2>&1
 	wrc=$?
-	fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt"
-	i=0; while kill -0 "$pid" 2>/dev/null; do i=$((i+1)); [ $i -gt 300 ] && kill -9 "$pid"; sleep 0.1; done
+	fsr_unmount "$mnt" "$pid" 300 || kill -9 "$pid"
 	wait "$pid"; rc=$?; pid=
 	got=$(cat "$work"/j.* 2>/dev/null | sed -n 's/.*"kind" *: *"\([a-z-]*\)".*/\1/p' | sort | uniq -c | tr -s ' ' | tr '\n' ',')
 	if [ "$kinds" = - ]; then

@@ -1,0 +1,73 @@
+# mount.sh - mount, wait and clean-up helpers shared by the shell tests that
+# mount FUSE filesystems (sourced, POSIX sh).  Scripts load it as
+#   . "$top_srcdir/tests/lib/mount.sh"
+
+# fsr_require_fuse [WHY]: exit 77 (skip), saying so, when /dev/fuse is missing
+fsr_require_fuse() {
+	if [ ! -c /dev/fuse ]; then
+		echo "SKIP: /dev/fuse is missing${1:+: $1}"
+		exit 77
+	fi
+}
+
+# fsr_is_mounted MNT: is MNT a mountpoint (an entry of /proc/mounts)?
+fsr_is_mounted() {
+	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
+}
+
+# fsr_wait_mount MNT PID: poll /proc/mounts every 0.1 s, up to 20 s, until
+# MNT is mounted.  Returns 0 once it is, 2 as soon as PID (the daemon) has
+# died, 1 after 20 s.
+fsr_wait_mount() {
+	_fsr_i=0
+	while [ $_fsr_i -lt 200 ]; do
+		fsr_is_mounted "$1" && return 0
+		kill -0 "$2" 2>/dev/null || return 2
+		sleep 0.1
+		_fsr_i=$((_fsr_i + 1))
+	done
+	fsr_is_mounted "$1"
+}
+
+# fsr_unmount MNT PID [TENTHS]: unmount MNT (fusermount3 -u, else a lazy
+# -u -z), then wait up to TENTHS/10 s (default 10 s) for the daemon PID to
+# exit.  Returns 0 once it has, 1 if it still runs; it does not reap PID.
+fsr_unmount() {
+	fusermount3 -u "$1" 2>/dev/null || fusermount3 -u -z "$1"
+	_fsr_i=0
+	while kill -0 "$2" 2>/dev/null; do
+		[ $_fsr_i -lt "${3:-100}" ] || return 1
+		sleep 0.1
+		_fsr_i=$((_fsr_i + 1))
+	done
+	return 0
+}
+
+# fsr_cleanup DIR [PID...]: lazily unmount every mount under DIR (deepest
+# first), kill -9 the PIDs, then remove DIR unless a mount survived.
+fsr_cleanup() {
+	_fsr_d=$1
+	shift
+	for _fsr_m in $(awk -v d="$_fsr_d" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
+		fusermount3 -u -z "$_fsr_m" 2>/dev/null || umount -l "$_fsr_m" 2>/dev/null
+	done
+	for _fsr_p in "$@"; do
+		kill -9 "$_fsr_p" 2>/dev/null
+	done
+	if awk -v d="$_fsr_d" 'index($2, d) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+		echo "WARNING: a mount under $_fsr_d survived; not removing it" >&2
+	else
+		rm -rf "$_fsr_d"
+	fi
+}
+
+# fsr_trap_exit CMD [STATUS]: run CMD (evaluated then, e.g.
+# 'fsr_cleanup "$T" $pid') on every exit path, keeping the exit status.
+# HUP, INT and TERM (tests/bounded.sh's timeout sends TERM) exit with
+# STATUS, by default 128 + the signal number.
+fsr_trap_exit() {
+	trap '_fsr_rc=$?; trap - EXIT; '"$1"'; exit $_fsr_rc' EXIT
+	trap "exit ${2:-129}" HUP
+	trap "exit ${2:-130}" INT
+	trap "exit ${2:-143}" TERM
+}
