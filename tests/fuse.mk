@@ -1,7 +1,10 @@
 # Mounted tests of reclaim into the FUSE ops, the reply interposition, and
 # fs-reentry.  The scripts get top_builddir/top_srcdir from
 # AM_TESTS_ENVIRONMENT and run under tests/bounded.sh.
+# they preload the shim, which a sanitizer build does not have
+if !SANITIZED
 TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh
+endif
 EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh
 check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs
 tests_fuse_selfcall_SOURCES = tests/fuse/selfcall.c
