@@ -30,3 +30,6 @@ tests_bench_lock_bench_LDADD = -lpthread
 endif
 BENCH_SCRIPTS += tests/bench/locks.sh
 EXTRA_DIST += tests/bench/locks.sh
+# file-system throughput through FUSE (passthrough_ll and txfs)
+BENCH_SCRIPTS += tests/bench/fuse.sh tests/bench/txfs.sh
+EXTRA_DIST += tests/bench/fuse.sh tests/bench/txfs.sh
