@@ -58,7 +58,7 @@ os.unlink(m + "/big")
 PY
 	t1=$(date +%s.%N)
 	fusermount3 -u "$mnt"; wait "$pid"; pid=
-	echo "$t1 - $t0" | bc -l
+	awk "BEGIN { print $t1 - $t0 }"
 }
 
 for r in $(seq "$runs"); do
@@ -69,5 +69,5 @@ p=$(median "$work/plain")
 printf '%s (%d runs, %d small files + %d MiB): plain %.3fs\n' "$which" "$runs" "$nsmall" "$bigmb" "$p"
 for v in idle i1000; do
 	m=$(median "$work/$v")
-	printf '  %-6s %.3fs  ratio %.3fx\n' "$v" "$m" "$(echo "$m / $p" | bc -l)"
+	printf '  %-6s %.3fs  ratio %.3fx\n' "$v" "$m" "$(awk "BEGIN { print $m / $p }")"
 done
