@@ -53,8 +53,8 @@ if pkg-config --exists fuse && [ -f "$EX2/fusexmp_fh.c" -o -f "$EX2/fusexmp_fh.c
 	gcc -w -O2 "$src" -o "$T/bin/fusexmp_fh" $(pkg-config --cflags --libs fuse) -lulockmgr ||
 		FAIL "cannot build the libfuse2 example fusexmp_fh"
 	HAVE_FUSE2_EX=1
-else
-	echo "note: libfuse2 examples not found (libfuse-dev): fusexmp_fh not tested"
+elif pkg-config --exists fuse; then
+	FAIL "the libfuse2 example fusexmp_fh is missing from $EX2 (libfuse-dev)"
 fi
 OVL=$(command -v fuse-overlayfs) || FAIL "fuse-overlayfs is not installed"
 BINDFS=$(command -v bindfs) || FAIL "bindfs is not installed"
@@ -178,8 +178,10 @@ DAEMONS="hello passthrough passthrough_fh passthrough_ll passthrough_ll-s fuse-o
 if nm -D --with-symbol-versions "$top_builddir/preload/.libs/libfsreclaim.so" | grep -q 'fuse_main_real@FUSE_2.6'; then
 	DAEMONS="$DAEMONS bindfs bindfs-mt"
 	[ $HAVE_FUSE2_EX = 1 ] && DAEMONS="$DAEMONS fusexmp_fh"
+elif pkg-config --exists fuse; then
+	FAIL "libfuse2 is installed but the shim was built without its wrappers"
 else
-	echo "note: the shim was built without libfuse2 headers: bindfs and fusexmp_fh not tested"
+	echo "note: the shim was built without libfuse2 headers (no libfuse-dev): bindfs and fusexmp_fh not tested"
 fi
 for d in $DAEMONS; do
 	for mode in none handoff inline; do
