@@ -1,7 +1,7 @@
 # txfs, the mounted test filesystem (fusefs/).
 bin_PROGRAMS += fusefs/txfs
 fusefs_txfs_SOURCES = fusefs/txfs.h fusefs/txfs.c fusefs/ops.c fusefs/tree.c \
-	fusefs/cache.c fusefs/journal.c fusefs/replay.c fusefs/shrink.c
+	fusefs/cache.c fusefs/journal.c fusefs/replay.c fusefs/shrink.c fusefs/util.c
 fusefs_txfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 fusefs_txfs_LDADD = $(FUSE3_LIBS) -lpthread
 # exported symbols: the shim names our functions and locks in its reports

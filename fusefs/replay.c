@@ -241,7 +241,8 @@ int replay_fd(int fd, int apply, int verbose, struct replay_result *r)
 		if (verbose)
 			printf("%lld seq=%" PRIu64 " %s len=%u", (long long)pos, h.seq,
 			       type_name(h.type), h.len);
-		int e = apply_one(&h, pl, apply, verbose);
+		/* pl is still NULL when every record so far had no payload */
+		int e = apply_one(&h, pl ? pl : "", apply, verbose);
 		if (e)
 			r->failed++;
 		else

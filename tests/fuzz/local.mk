@@ -1,6 +1,6 @@
-# Fuzzing (issue 6): libFuzzer targets for the options parser and the
-# suppressions parser, built with clang straight from the core sources (not
-# the shim).  `make fuzz-smoke` runs each for FUZZ_SECONDS (default 20) on
+# Fuzzing (issue 6): libFuzzer targets for the options parser, the
+# suppressions parser and txfs's journal replay, built with clang straight
+# from the sources (not the shim).  `make fuzz-smoke` runs each for FUZZ_SECONDS (default 20) on
 # its seed corpus (tests/fuzz/corpus/TARGET, committed); new inputs go to
 # tests/fuzz/work/TARGET in the build tree, crashes to
 # tests/fuzz/artifacts/.  A crash is fixed and its input copied to
@@ -15,7 +15,10 @@ FUZZ_OPTIONS_SRCS = tests/fuzz/fuzz_options.c tests/fuzz/stub.c \
 FUZZ_SUPPRESSIONS_SRCS = tests/fuzz/fuzz_suppressions.c tests/fuzz/stub.c \
 	preload/report.c preload/stack.c preload/symbols.c \
 	preload/options.c preload/util.c preload/out.c
-FUZZ_TARGETS = tests/fuzz/fuzz_options tests/fuzz/fuzz_suppressions
+TXFS_CORE_SRCS = fusefs/replay.c fusefs/tree.c fusefs/cache.c fusefs/journal.c \
+	fusefs/shrink.c fusefs/util.c
+FUZZ_JOURNAL_SRCS = tests/fuzz/fuzz_journal.c $(TXFS_CORE_SRCS)
+FUZZ_TARGETS = tests/fuzz/fuzz_options tests/fuzz/fuzz_suppressions tests/fuzz/fuzz_journal
 FUZZ_HDRS = $(top_srcdir)/preload/fsr.h $(top_srcdir)/preload/fsreclaim.h $(top_srcdir)/preload/symbols.h
 
 tests/fuzz/fuzz_options: $(FUZZ_OPTIONS_SRCS:%=$(top_srcdir)/%) $(FUZZ_HDRS)
@@ -25,10 +28,14 @@ tests/fuzz/fuzz_suppressions: $(FUZZ_SUPPRESSIONS_SRCS:%=$(top_srcdir)/%) $(FUZZ
 	$(AM_V_CC)mkdir -p tests/fuzz && $(FUZZ_CLANG) $(FUZZ_FLAGS) -o $@ \
 		$(FUZZ_SUPPRESSIONS_SRCS:%=$(top_srcdir)/%) $(LIBDW_LIBS) -ldl
 
+tests/fuzz/fuzz_journal: $(FUZZ_JOURNAL_SRCS:%=$(top_srcdir)/%) $(top_srcdir)/fusefs/txfs.h $(FUZZ_HDRS)
+	$(AM_V_CC)mkdir -p tests/fuzz && $(FUZZ_CLANG) $(FUZZ_FLAGS) -I$(top_srcdir)/fusefs $(FUSE3_CFLAGS) \
+		-o $@ $(FUZZ_JOURNAL_SRCS:%=$(top_srcdir)/%)
+
 fuzz-build: $(FUZZ_TARGETS)
 
 fuzz-smoke: $(FUZZ_TARGETS)
-	@set -e; for t in options suppressions; do \
+	@set -e; for t in options suppressions journal; do \
 		mkdir -p tests/fuzz/work/$$t tests/fuzz/artifacts; \
 		echo "fuzz-smoke: $$t for $(FUZZ_SECONDS) s"; \
 		ASAN_OPTIONS=detect_leaks=1 ./tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
@@ -55,5 +62,9 @@ tests_fuzz_replay_options_LDADD = preload/libfsrcore.la -lpthread
 tests_fuzz_replay_suppressions_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_suppressions.c tests/fuzz/stub.c
 tests_fuzz_replay_suppressions_CFLAGS = $(AM_CFLAGS) -D_GNU_SOURCE -pthread
 tests_fuzz_replay_suppressions_LDADD = preload/libfsrcore.la -lpthread
+check_PROGRAMS += tests/fuzz/replay_journal
+tests_fuzz_replay_journal_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_journal.c $(TXFS_CORE_SRCS)
+tests_fuzz_replay_journal_CFLAGS = $(AM_CFLAGS) -D_GNU_SOURCE -pthread -I$(top_srcdir)/fusefs $(FUSE3_CFLAGS)
+tests_fuzz_replay_journal_LDADD = -lpthread
 TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/corpus tests/fuzz/regressions

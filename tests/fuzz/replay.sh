@@ -4,7 +4,7 @@
 b=${top_builddir:-.}
 s=${top_srcdir:-.}
 fail=0
-for t in options suppressions; do
+for t in options suppressions journal; do
 	"$b/tests/fuzz/replay_$t" "$s/tests/fuzz/corpus/$t" "$s/tests/fuzz/regressions/$t" || fail=1
 done
 exit $fail
