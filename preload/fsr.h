@@ -306,11 +306,15 @@ void fsr_futex_wake(int *addr, int n) FSR_HIDDEN;
 /* at load: take the IO_FLUSHER state the kernel kept across execve */
 void fsr_ioflusher_init(struct fsr_thread *t) FSR_HIDDEN;
 
-/* ---- threads and life cycle (init.c) ---- */
+/* ---- the thread registry (threads.c) and life cycle (init.c) ---- */
 void fsr_thread_register(struct fsr_thread *t) FSR_HIDDEN;
 void fsr_thread_unregister(struct fsr_thread *t) FSR_HIDDEN;
 /* run fn on every live registered thread, under the registry lock */
 void fsr_threads_foreach(void (*fn)(struct fsr_thread *, void *), void *arg) FSR_HIDDEN;
+uint64_t fsr_threads_allocs(void) FSR_HIDDEN;    /* live and exited threads' allocations */
+void fsr_threads_atfork_prepare(void) FSR_HIDDEN;
+void fsr_threads_atfork_parent(void) FSR_HIDDEN;
+void fsr_threads_atfork_child(struct fsr_thread *self) FSR_HIDDEN;
 extern pid_t fsr_pid FSR_HIDDEN;
 /* halt_on_error: stats line, then _exit(exitcode) */
 void fsr_exit_now(void) __attribute__((noreturn)) FSR_HIDDEN;

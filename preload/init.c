@@ -1,5 +1,6 @@
-/* init.c - the shim's life cycle: options at load, the thread registry,
- * fork, and what happens at exit (needless-nofs verdicts, the stats line,
+/* init.c - the shim's life cycle: options at load, threads (started
+ * through our pthread_create wrapper, so they are registered and checked at
+ * exit), fork, and what happens at exit (needless-nofs verdicts, the stats line,
  * exitcode). */
 #include "fsr.h"
 #include <dlfcn.h>
@@ -8,46 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static struct fsr_mutex reg_lock;
-static struct fsr_thread *threads;
-static unsigned int next_index;
-static uint64_t exited_allocs;
-
-void fsr_thread_register(struct fsr_thread *t)
-{
-	if (t->registered)
-		return;
-	fsr_mutex_lock(&reg_lock);
-	t->index = next_index++;
-	t->next_thread = threads;
-	threads = t;
-	t->registered = 1;
-	fsr_mutex_unlock(&reg_lock);
-	fsr_gettid();
-	fsr_policy_thread_init(t);
-}
-
-void fsr_thread_unregister(struct fsr_thread *t)
-{
-	fsr_mutex_lock(&reg_lock);
-	for (struct fsr_thread **pp = &threads; *pp; pp = &(*pp)->next_thread)
-		if (*pp == t) {
-			*pp = t->next_thread;
-			break;
-		}
-	t->registered = 0;
-	exited_allocs += t->allocs;
-	fsr_mutex_unlock(&reg_lock);
-}
-
-void fsr_threads_foreach(void (*fn)(struct fsr_thread *, void *), void *arg)
-{
-	fsr_mutex_lock(&reg_lock);
-	for (struct fsr_thread *t = threads; t; t = t->next_thread)
-		fn(t, arg);
-	fsr_mutex_unlock(&reg_lock);
-}
 
 /* ---- threads: register at start, check scopes and locks at exit ---- */
 
@@ -128,18 +89,10 @@ FSR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *a, void *(*fn
 
 /* ---- fork ---- */
 
-static void atfork_prepare(void) { fsr_mutex_lock(&reg_lock); }
-static void atfork_parent(void) { fsr_mutex_unlock(&reg_lock); }
 static void atfork_child(void)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	reg_lock.v = 0;
-	/* only the forking thread lives on in the child */
-	for (struct fsr_thread *o = threads; o; o = o->next_thread)
-		if (o != t)
-			exited_allocs += o->allocs;
-	threads = t;
-	t->next_thread = NULL;
+	fsr_threads_atfork_child(t);
 	/* threads the parent was starting do not exist here */
 	for (int i = 0; i < START_POOL; i++)
 		start_used[i] = 0;
@@ -153,17 +106,12 @@ static void atfork_child(void)
 
 /* ---- exit ---- */
 
-static uint64_t live_allocs;
-static void add_allocs(struct fsr_thread *t, void *arg) { (void)arg; live_allocs += t->allocs; }
-
 static void print_stats(void)
 {
 	char buf[256];
-	live_allocs = 0;
-	fsr_threads_foreach(add_allocs, NULL);
 	int n = fsr_fmt(buf, sizeof buf,
 			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu\n",
-			(unsigned long long)(live_allocs + exited_allocs),
+			(unsigned long long)fsr_threads_allocs(),
 			(unsigned long long)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_callbacks, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_fs_ops, __ATOMIC_RELAXED),
@@ -226,7 +174,7 @@ __attribute__((constructor(101))) static void fsr_init(void)
 	fsr_policy_init();
 	fsr_ioflusher_init(t);
 	fsr_thread_register(t);
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	pthread_atfork(fsr_threads_atfork_prepare, fsr_threads_atfork_parent, atfork_child);
 	on_exit(at_exit, NULL);
 	fsr_ready = 1;
 	t->busy--;

@@ -8,7 +8,7 @@
 EXTRA_DIST += tests/core/common.h tests/core/runner.sh tests/contract.sh
 
 check_PROGRAMS += tests/unit/check_unit
-tests_unit_check_unit_SOURCES = tests/unit/check_unit.c tests/unit/stubs.c
+tests_unit_check_unit_SOURCES = tests/unit/check_unit.c tests/shim_stub.c
 tests_unit_check_unit_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -D_GNU_SOURCE -pthread
 tests_unit_check_unit_LDADD = preload/libfsrcore.la $(CHECK_LIBS) -ldl -lpthread
 tests_unit_check_unit_LDFLAGS = $(SAN_CFLAGS)

@@ -2,7 +2,7 @@
 # (or none), driven by tests/hazard/hazards.sh; lockdep_test drives lock.c
 # and graph.c directly (also in the sanitizer builds).
 check_PROGRAMS += tests/hazard/lockdep_test
-tests_hazard_lockdep_test_SOURCES = tests/hazard/lockdep_test.c tests/hazard/stub.c
+tests_hazard_lockdep_test_SOURCES = tests/hazard/lockdep_test.c tests/shim_stub.c
 tests_hazard_lockdep_test_CFLAGS = $(AM_CFLAGS) -D_GNU_SOURCE -pthread -I$(top_srcdir)/preload
 tests_hazard_lockdep_test_LDADD = preload/libfsrcore.la -lpthread
 TESTS += tests/hazard/lockdep_test

@@ -9,3 +9,4 @@ include tests/stress/local.mk
 include tests/fuzz/local.mk
 include tests/faults/local.mk
 include tests/report.mk
+EXTRA_DIST += tests/shim_stub.c

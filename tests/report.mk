@@ -1,7 +1,7 @@
 # Reports: unit tests of report.c/stack.c/symbols.c against the core
 # library, the JSON check, and a preloaded end-to-end run.
 check_PROGRAMS += tests/report/report_test
-tests_report_report_test_SOURCES = tests/report/report_test.c tests/report/stub.c
+tests_report_report_test_SOURCES = tests/report/report_test.c tests/shim_stub.c
 tests_report_report_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -D_GNU_SOURCE -pthread \
 	-O1 -fno-inline -fno-ipa-icf -fno-optimize-sibling-calls -fno-omit-frame-pointer
 tests_report_report_test_LDADD = preload/libfsrcore.la $(CHECK_LIBS) -lpthread

@@ -10,9 +10,9 @@ FUZZ_SECONDS = 20
 FUZZ_CLANG = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-D_GNU_SOURCE -pthread -std=gnu11 -I$(top_srcdir)/preload $(LIBDW_CFLAGS)
-FUZZ_OPTIONS_SRCS = tests/fuzz/fuzz_options.c tests/fuzz/stub.c \
+FUZZ_OPTIONS_SRCS = tests/fuzz/fuzz_options.c tests/shim_stub.c \
 	preload/options.c preload/util.c preload/out.c
-FUZZ_SUPPRESSIONS_SRCS = tests/fuzz/fuzz_suppressions.c tests/fuzz/stub.c \
+FUZZ_SUPPRESSIONS_SRCS = tests/fuzz/fuzz_suppressions.c tests/shim_stub.c \
 	preload/report.c preload/stack.c preload/symbols.c \
 	preload/options.c preload/util.c preload/out.c
 TXFS_CORE_SRCS = fusefs/replay.c fusefs/tree.c fusefs/cache.c fusefs/journal.c \
@@ -56,10 +56,10 @@ CLEANFILES += $(FUZZ_TARGETS)
 
 # make check: replay corpus and regressions through the same targets (gcc)
 check_PROGRAMS += tests/fuzz/replay_options tests/fuzz/replay_suppressions
-tests_fuzz_replay_options_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_options.c tests/fuzz/stub.c
+tests_fuzz_replay_options_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_options.c tests/shim_stub.c
 tests_fuzz_replay_options_CFLAGS = $(AM_CFLAGS) -D_GNU_SOURCE -pthread
 tests_fuzz_replay_options_LDADD = preload/libfsrcore.la -lpthread
-tests_fuzz_replay_suppressions_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_suppressions.c tests/fuzz/stub.c
+tests_fuzz_replay_suppressions_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_suppressions.c tests/shim_stub.c
 tests_fuzz_replay_suppressions_CFLAGS = $(AM_CFLAGS) -D_GNU_SOURCE -pthread
 tests_fuzz_replay_suppressions_LDADD = preload/libfsrcore.la -lpthread
 check_PROGRAMS += tests/fuzz/replay_journal
