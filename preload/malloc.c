@@ -29,11 +29,12 @@ static inline __attribute__((always_inline)) int hot(void)
 {
 	struct fsr_thread *t = &fsr_self;
 	t->allocs++;
-	/* flags | busy | nheld | txn_depth, two loads instead of four */
-	uint64_t a, b;
-	memcpy(&a, &t->flags, 8);
-	memcpy(&b, (char *)&t->flags + 8, 8);
-	if (unlikely(a | b | (uint64_t)fsr_slow_all))
+	/* four 32-bit loads, not two 64-bit ones: nheld was often just stored
+	 * (a lock taken), and a wide load over a narrow store misses store
+	 * forwarding (measured: a stall that was most of the lock benchmark's
+	 * cost in malloc) */
+	if (unlikely(t->flags | (unsigned int)t->busy | (unsigned int)t->nheld |
+		     (unsigned int)t->txn_depth | (unsigned int)fsr_slow_all))
 		return 1;
 	if (unlikely(--t->countdown == 0))
 		return 2;
