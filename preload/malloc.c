@@ -23,7 +23,7 @@ static size_t libc_usable(void *p);
 _Static_assert(offsetof(struct fsr_thread, busy) == offsetof(struct fsr_thread, flags) + 4 &&
 	       offsetof(struct fsr_thread, nheld) == offsetof(struct fsr_thread, flags) + 8 &&
 	       offsetof(struct fsr_thread, txn_depth) == offsetof(struct fsr_thread, flags) + 12,
-	       "flags, busy, nheld, txn_depth: one 16-byte block read as two words");
+	       "flags, busy, nheld, txn_depth: adjacent, one cache line for the hot test");
 
 static inline __attribute__((always_inline)) int hot(void)
 {
