@@ -7,20 +7,7 @@
 set -u
 top=$(cd "$(dirname "$0")" && pwd)
 hazard=${1:-nofs-missing}
-missing=
-for p in $(grep -v '^#' "$top/.ci/deps"); do
-	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" = 0 ]; then
-		echo "== installing:$missing"
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null || exit 1
-	else
-		echo "demo.sh: please install (as root): apt-get install$missing" >&2
-		exit 2
-	fi
-fi
+"$top/.ci/ensure-deps" || exit 2
 [ -e /dev/fuse ] || { echo "demo.sh: /dev/fuse is missing: cannot mount txfs" >&2; exit 2; }
 
 build=$top/_demo

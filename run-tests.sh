@@ -14,6 +14,7 @@ if [ -f config.status ]; then
 	echo "run-tests.sh: this tree is configured in place; run 'make distclean' first" >&2
 	exit 2
 fi
+command -v dpkg >/dev/null 2>&1 && { "$top/.ci/ensure-deps" || exit 2; }
 [ -x configure ] || autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed (see .ci/deps)" >&2; exit 2; }
 
 pass=0 fail=0 skip=0
