@@ -587,18 +587,24 @@ static size_t format_text(const struct fsr_hazard *h)
 	return b.len;
 }
 
+/* the fields every JSON line has, also a truncated one */
+static void json_head(struct buf *b, const struct fsr_hazard *h, pid_t pid)
+{
+	put(b, "{\"kind\":");
+	put_json_str(b, h->kind);
+	put(b, ",\"level\":\"%s\",\"pid\":%d,\"tid\":%d,\"op\":",
+	    h->level == FSR_ERROR ? "ERROR" : "WARNING", (int)pid, (int)h->tid);
+	put_json_str(b, h->op);
+	put(b, ",\"message\":");
+	put_json_str(b, h->message);
+}
+
 static size_t format_json(const struct fsr_hazard *h)
 {
 	struct buf b = { json_buf, sizeof json_buf - 16, 0 };
 	pid_t pid = fsr_pid ? fsr_pid : getpid();
 	json_buf[0] = 0;
-	put(&b, "{\"kind\":");
-	put_json_str(&b, h->kind);
-	put(&b, ",\"level\":\"%s\",\"pid\":%d,\"tid\":%d,\"op\":",
-	    h->level == FSR_ERROR ? "ERROR" : "WARNING", (int)pid, (int)h->tid);
-	put_json_str(&b, h->op);
-	put(&b, ",\"message\":");
-	put_json_str(&b, h->message);
+	json_head(&b, h, pid);
 	put(&b, ",\"locks\":[");
 	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++) {
 		put(&b, "%s{\"name\":", i ? "," : "");
@@ -635,13 +641,7 @@ static size_t format_json(const struct fsr_hazard *h)
 	if (b.len + 1 >= b.cap) {
 		b.len = 0;
 		b.cap = sizeof json_buf - 16;
-		put(&b, "{\"kind\":");
-		put_json_str(&b, h->kind);
-		put(&b, ",\"level\":\"%s\",\"pid\":%d,\"tid\":%d,\"op\":",
-		    h->level == FSR_ERROR ? "ERROR" : "WARNING", (int)pid, (int)h->tid);
-		put_json_str(&b, h->op);
-		put(&b, ",\"message\":");
-		put_json_str(&b, h->message);
+		json_head(&b, h, pid);
 		put(&b, ",\"locks\":[],\"stacks\":[],\"truncated\":true");
 	}
 	b.cap = sizeof json_buf;
