@@ -6,6 +6,7 @@
  * one counter, one OR of state words, one countdown.  Anything else (a
  * scope, a held lock, a transaction, an interval hit) goes to policy.c. */
 #include "fsr.h"
+#include "lockdep.h"
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -46,7 +47,9 @@ static inline __attribute__((always_inline)) int hot(void)
  * glibc (measured: the extra call level cost ~10% on 16-512 B malloc/free). */
 static __attribute__((noinline)) void slow(size_t size, int how)
 {
-	fsr_alloc_slow(&fsr_self, size, how == 2);
+	struct fsr_thread *t = &fsr_self;
+	if (!fsr_alloc_locked_fast(t, size, how == 2))
+		fsr_alloc_slow(t, size, how == 2);
 }
 
 /* limit= needs the live heap: only then do we look at sizes */

@@ -70,17 +70,8 @@ static void alloc_slow_full(struct fsr_thread *t, size_t size, int counted);
 
 void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted)
 {
-	/* only locks held, and no interval hit: the prediction and the
-	 * countdown, nothing else (the lock benchmark's path) */
-	if (likely(!(t->flags | t->busy | t->txn_depth | t->in_reclaim | fsr_slow_all) &&
-		   !counted && t->countdown > 1 && fsr_ready)) {
-		t->countdown--;
-		t->space += size;
-		if (!fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS))   /* needless-nofs is NOFS only */
-			fsr_graph_might_alloc(t, FSR_GFP_IO | FSR_GFP_FS);
-		return;
-	}
-	alloc_slow_full(t, size, counted);
+	if (!fsr_alloc_locked_fast(t, size, counted))
+		alloc_slow_full(t, size, counted);
 }
 
 __attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size_t size, int counted)
