@@ -88,6 +88,12 @@ unsigned long fsr_shrinkers_run(unsigned int gfp)
 		struct fsr_shrinker *s = __atomic_load_n(&sl->s, __ATOMIC_SEQ_CST);
 		if (s && eligible(s, gfp)) {
 			unsigned int g = gfp;   /* as the allocation's effective mask had it */
+			/* an IO shrinker is IO reclaim, also in a pass that could do
+			 * FS too: the locks it takes are learned as io_reclaim -> L,
+			 * which a NOFS (but not NOIO) allocation under L closes */
+			unsigned int saved_gfp = fsr_self.reclaim_gfp;
+			if (s->flags & FSR_SHRINKER_IO)
+				fsr_self.reclaim_gfp = FSR_GFP_IO;
 			running = s;
 			unsigned long have = s->count_objects(s, g);
 			if (have) {
@@ -97,6 +103,7 @@ unsigned long fsr_shrinkers_run(unsigned int gfp)
 				calls++;
 			}
 			running = NULL;
+			fsr_self.reclaim_gfp = saved_gfp;
 		}
 		__atomic_sub_fetch(&sl->users, 1, __ATOMIC_SEQ_CST);
 	}

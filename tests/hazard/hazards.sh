@@ -73,8 +73,10 @@ expect "IO shrinker, allocation under its lock in NOFS" reclaim-deadlock queue_p
 hz io-predict 60 interval=0 -- "$d/hz_io" predict
 expect "io_reclaim predicted (fsr_reclaim_acquire(FSR_GFP_IO))" reclaim-lock-inversion queue_page wb_writeback
 grep -q 'io_reclaim' "$out" && ok "io_reclaim named in the chain" || no "io_reclaim not in the report"
-for m in deadlock predict; do
-	o="interval=1"; [ $m = predict ] && o="interval=0"
+hz io-mixed 60 interval=1:times=5 -- "$d/hz_io" mixed
+expect "io_reclaim learned from an IO shrinker in a pass that could do FS too" reclaim-lock-inversion queue_page wb_writeback
+for m in deadlock predict mixed; do
+	o="interval=1"; [ $m = predict ] && o="interval=0"; [ $m = mixed ] && o="interval=1:times=5"
 	hz io-fixed-$m 60 $o -- "$d/hz_io" $m fixed
 	expect_clean "IO $m, fixed with memalloc_noio_save"
 done

@@ -3,7 +3,11 @@
  * reclaim.  NOIO is the fix.
  *   hz_io deadlock [fixed]   interval=1: the IO pass deadlocks (handoff)
  *   hz_io predict [fixed]    interval=0: fsr_reclaim_acquire(FSR_GFP_IO)
- *                            teaches io_reclaim -> wb_lock */
+ *                            teaches io_reclaim -> wb_lock
+ *   hz_io mixed [fixed]      interval=1:times=5: the passes all come from
+ *                            plain allocations (FS and IO allowed), none
+ *                            from queue_page: the IO shrinker in them must
+ *                            still teach io_reclaim -> wb_lock */
 #include <fsreclaim.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -55,6 +59,11 @@ int main(int argc, char **argv)
 	fsr_register_shrinker(&shrinker);
 	if (!strcmp(mode, "predict"))
 		teach_io_reclaim();
+	if (!strcmp(mode, "mixed"))
+		for (int i = 0; i < 10; i++) {   /* uses up times=5 with FS+IO passes */
+			keep = malloc(64);
+			free(keep);
+		}
 	pthread_t t;
 	pthread_create(&t, NULL, queue_page, NULL);
 	pthread_join(t, NULL);
