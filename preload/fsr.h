@@ -84,7 +84,6 @@ struct fsr_thread {
 	int op_depth;
 	void *fuse_ctx;          /* fuse_ops.c private: session/req of the op */
 	int op_nscopes;          /* nscopes when the op began (scope-leak) */
-	unsigned int op_flags;
 
 	int registered;          /* in the thread registry */
 	struct fsr_thread *next_thread;
@@ -159,12 +158,9 @@ int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
 /* ---- the pass (pass.c) ---- */
 struct fsr_pass {
 	struct fsr_thread *allocator;  /* the thread whose allocation triggered it */
-	struct fsr_thread *reclaimer;  /* the thread running callbacks */
 	unsigned int gfp;              /* effective mask of the allocation */
-	int handoff;                   /* run on the reclaimer thread */
+	int shrink, fuse;              /* what it may call: decided once, at its start */
 	int state;                     /* FSR_PASS_*, atomic; a futex word */
-	unsigned long callbacks;       /* callbacks made */
-	void *fuse_ctx;                /* allocator's fuse_ctx, for fuse_get_context */
 	const char *op;                /* allocator's op */
 	int txn_depth;                 /* allocator's open transactions at the pass */
 	const char *txn_name;
@@ -177,8 +173,6 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
 /* lock.c: a callback of pass p would block forever; release its allocator.
  * The callback goes on; until it returns no new pass starts. */
 void fsr_pass_abandon(struct fsr_pass *p) FSR_HIDDEN;
-/* the pass being served now, if any (for lock.c's wait-for chain) */
-struct fsr_pass *fsr_pass_current(void) FSR_HIDDEN;
 void fsr_pass_atfork_child(void) FSR_HIDDEN;
 extern uint64_t fsr_stat_passes FSR_HIDDEN;      /* atomic */
 extern uint64_t fsr_stat_callbacks FSR_HIDDEN;   /* atomic */

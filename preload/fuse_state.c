@@ -458,7 +458,7 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	/* the allocator's context, for fuse_req_ctx / fuse_get_context: from the
-	 * snapshot its thread took, never from p->fuse_ctx (its stack) */
+	 * snapshot its thread took, never from its stack */
 	struct fsr_ids ids;
 	snapshot_of(p->allocator, &ids);
 	struct fuse_ctx ctx;

@@ -143,11 +143,12 @@ unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind
  * blocked threads, for a lock its allocator holds?  With report set, print
  * reclaim-deadlock and release the allocator.  Returns 1 when a chain exists. */
 int fsr_lock_deadlock_check(struct fsr_thread *t, const void *lock, int report) FSR_HIDDEN;
-/* is t a reclaimer running a handoff pass whose allocator still waits? */
+/* is t a reclaimer running a handoff pass whose allocator still waits?
+ * (a pass run by a thread other than its allocator is a handoff) */
 static inline int fsr_lock_serving_handoff(const struct fsr_thread *t)
 {
 	const struct fsr_pass *p = t->pass;
-	return t->in_reclaim && p && p->handoff && p->allocator != t &&
+	return t->in_reclaim && p && p->allocator != t &&
 	       __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == FSR_PASS_RUNNING;
 }
 

@@ -27,11 +27,6 @@ static int reclaimer_state;        /* 0 none, 1 starting, 2 running */
 static struct fsr_thread *reclaimer;
 static struct fsr_stack alloc_stack;  /* the slot's allocation stack, filled on demand */
 
-struct fsr_pass *fsr_pass_current(void)
-{
-	return fsr_thread_self()->pass;
-}
-
 /* run the pass's callbacks on thread r (the allocator itself, or the reclaimer) */
 static void run_callbacks(struct fsr_thread *r, struct fsr_pass *p)
 {
@@ -46,16 +41,15 @@ static void run_callbacks(struct fsr_thread *r, struct fsr_pass *p)
 		r->op = p->op;
 	fsr_graph_reclaim_enter(r, p->gfp);
 	unsigned long calls = 0;
-	if (fsr_opt.callbacks & FSR_CB_SHRINKERS)
+	if (p->shrink)
 		calls += fsr_shrinkers_run(p->gfp);
-	if ((p->gfp & FSR_GFP_FS) && (fsr_opt.callbacks & (FSR_CB_FORGET | FSR_CB_FSYNC | FSR_CB_FLUSH)))
+	if (p->fuse)
 		calls += fsr_fuse_reclaim(p);
 	fsr_graph_reclaim_exit(r);
 	r->busy = saved_busy;
 	r->flags = saved;
 	r->op = saved_op;
 	r->pass = NULL;
-	p->callbacks = calls;
 	__atomic_add_fetch(&fsr_stat_callbacks, calls, __ATOMIC_RELAXED);
 }
 
@@ -175,23 +169,20 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 	__atomic_add_fetch(&fsr_stat_passes, 1, __ATOMIC_RELAXED);
 	struct fsr_pass *p = &slot;
 	p->allocator = t;
-	p->reclaimer = NULL;
 	p->gfp = gfp;
-	p->callbacks = 0;
+	p->shrink = shrink;
+	p->fuse = fuse && (fsr_opt.callbacks & (FSR_CB_FORGET | FSR_CB_FSYNC | FSR_CB_FLUSH));
 	p->op = t->op;
-	p->fuse_ctx = t->fuse_ctx;
 	p->txn_depth = t->txn_depth;
 	p->txn_name = t->txn_name;
 	p->txn_site = t->txn_site;
 	p->alloc_stack = NULL;
-	p->handoff = fsr_opt.mode == FSR_MODE_HANDOFF || t->nheld > 0;
-	if (!p->handoff || reclaimer_start() != 0) {
+	int handoff = fsr_opt.mode == FSR_MODE_HANDOFF || t->nheld > 0;
+	if (!handoff || reclaimer_start() != 0) {
 		if (t->nheld > 0) {       /* never run callbacks under the allocator's locks */
 			slot_release();
 			return;
 		}
-		p->handoff = 0;
-		p->reclaimer = t;
 		__atomic_store_n(&p->state, FSR_PASS_RUNNING, __ATOMIC_RELEASE);
 		run_callbacks(t, p);
 		slot_release();
@@ -200,7 +191,6 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 	/* the allocation stack, for reports made on the reclaimer */
 	fsr_stack_capture(&alloc_stack, "allocation");
 	p->alloc_stack = &alloc_stack;
-	p->reclaimer = reclaimer;
 	t->waiting = p;
 	__atomic_store_n(&p->state, FSR_PASS_QUEUED, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&kick, 1, __ATOMIC_RELEASE);

@@ -91,14 +91,6 @@ static int filter(void **pc, int n, int skip)
 	return o;
 }
 
-/* nonzero when pc is inside the shim (for tests and report.c) */
-int fsr_stack_in_shim(const void *pc)
-{
-	if (__atomic_load_n(&self_done, __ATOMIC_ACQUIRE) != 2)
-		self_range_init();
-	return in_self((uintptr_t)pc);
-}
-
 /* index of pc in raw[], or dflt when it is not among the first frames */
 static int first_from(void **raw, int n, const void *pc, int dflt)
 {
