@@ -5,7 +5,7 @@ set -u
 b=${top_builddir:-.}
 s=${top_srcdir:-.}
 shim=$b/preload/.libs/libfsreclaim.so
-[ -f "$shim" ] || { echo "no shim at $shim"; exit 77; }
+[ -f "$shim" ] || { echo "FAIL: no shim at $shim"; exit 1; }
 d=$(mktemp -d) || exit 99
 trap 'rm -rf "$d"' EXIT
 fail=0
