@@ -14,8 +14,8 @@
  * made from the allocator's request (uid, gid, pid) and the daemon's
  * private data, as libfuse2 would give it.
  *
- * libfuse2 low-level daemons (fuse_lowlevel_new) get op contexts and fs_ops,
- * not callbacks.  One libfuse2 file system per process is called back. */
+ * libfuse2 low-level daemons (fuse_lowlevel_new): fuse2_ll.c.  One libfuse2
+ * high-level file system per process is called back. */
 #define _FILE_OFFSET_BITS 64
 #define FUSE_USE_VERSION 26
 #include "fsr.h"
@@ -27,6 +27,37 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include "fuse2_abi.h"
+
+/* fuse2_abi.h declares libfuse2's low-level ABI for fuse2_ll.c: check it */
+#define SAME_OFF(a, b, m) _Static_assert(offsetof(a, m) == offsetof(b, m), "fuse2_abi.h: " #a "." #m)
+#define SAME_OP(m) SAME_OFF(struct fuse_lowlevel_ops, struct fsr_ll2_ops, m)
+SAME_OP(init); SAME_OP(destroy); SAME_OP(lookup); SAME_OP(forget); SAME_OP(getattr); SAME_OP(setattr);
+SAME_OP(readlink); SAME_OP(mknod); SAME_OP(mkdir); SAME_OP(unlink); SAME_OP(rmdir); SAME_OP(symlink);
+SAME_OP(rename); SAME_OP(link); SAME_OP(open); SAME_OP(read); SAME_OP(write); SAME_OP(flush);
+SAME_OP(release); SAME_OP(fsync); SAME_OP(opendir); SAME_OP(readdir); SAME_OP(releasedir);
+SAME_OP(fsyncdir); SAME_OP(statfs); SAME_OP(setxattr); SAME_OP(getxattr); SAME_OP(listxattr);
+SAME_OP(removexattr); SAME_OP(access); SAME_OP(create); SAME_OP(getlk); SAME_OP(setlk); SAME_OP(bmap);
+SAME_OP(ioctl); SAME_OP(poll); SAME_OP(write_buf); SAME_OP(retrieve_reply); SAME_OP(forget_multi);
+SAME_OP(flock); SAME_OP(fallocate);
+_Static_assert(sizeof(struct fuse_lowlevel_ops) == sizeof(struct fsr_ll2_ops), "fuse2_abi.h: ops size");
+SAME_OFF(struct fuse_file_info, struct fsr_fi2, flags);
+SAME_OFF(struct fuse_file_info, struct fsr_fi2, fh_old);
+SAME_OFF(struct fuse_file_info, struct fsr_fi2, writepage);
+SAME_OFF(struct fuse_file_info, struct fsr_fi2, fh);
+SAME_OFF(struct fuse_file_info, struct fsr_fi2, lock_owner);
+_Static_assert(sizeof(struct fuse_file_info) == sizeof(struct fsr_fi2), "fuse2_abi.h: fi size");
+SAME_OFF(struct fuse_forget_data, struct fsr_forget2, ino);
+SAME_OFF(struct fuse_forget_data, struct fsr_forget2, nlookup);
+/* the layouts fuse2_ll.c relies on being libfuse3's too (it checks those) */
+_Static_assert(offsetof(struct fuse_entry_param, ino) == 0 &&
+	       offsetof(struct fuse_entry_param, attr) == 16 &&
+	       offsetof(struct fuse_entry_param, entry_timeout) == 24 + sizeof(struct stat) &&
+	       sizeof(struct fuse_entry_param) == 32 + sizeof(struct stat), "fuse_entry_param");
+_Static_assert(offsetof(struct fuse_ctx, uid) == 0 && offsetof(struct fuse_ctx, gid) == 4 &&
+	       offsetof(struct fuse_ctx, pid) == 8 && offsetof(struct fuse_ctx, umask) == 12 &&
+	       sizeof(struct fuse_ctx) == 16, "fuse_ctx");
 
 /* from fuse_shim.h, which includes libfuse3's headers */
 void fsr_reentry_add_mount(const char *mountpoint) FSR_HIDDEN;
@@ -35,6 +66,12 @@ struct fsr_ids { unsigned int uid, gid, pid, umask; };
 int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids) FSR_HIDDEN;
 unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids) FSR_HIDDEN;
 int fsr_fuse2_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
+int fsr_req_is_fake(const void *req) FSR_HIDDEN;
+int fsr_fake_reply(const void *req, int err, uint64_t ino) FSR_HIDDEN;
+const void *fsr_fake_ctx(const void *req) FSR_HIDDEN;
+/* fuse2_ll.c: libfuse2 low-level sessions */
+int fsr_ll2_owns(const void *se) FSR_HIDDEN;
+void fsr_ll2_set_mt(const void *se) FSR_HIDDEN;
 
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
 #define FSR_CTX_V2 2
@@ -191,6 +228,11 @@ void fsrw2_session_process_buf(struct fuse_session *se, const struct fuse_buf *b
 	static process_buf_fn real;
 	if (!real)
 		real = (process_buf_fn)real2("fuse_session_process_buf", "FUSE_2.9");
+	if (fsr_ll2_owns(se)) {         /* its op wrappers make the context */
+		if (real)
+			real(se, buf, ch);
+		return;
+	}
 	struct ctx2 c;
 	int mem = buf && !(buf->flags & FUSE_BUF_IS_FD);
 	req_enter(&c, mem ? buf->mem : NULL, mem ? buf->size : 0);
@@ -207,6 +249,11 @@ void fsrw2_session_process(struct fuse_session *se, const char *buf, size_t len,
 	static process_fn real;
 	if (!real)
 		real = (process_fn)real2("fuse_session_process", "FUSE_2.4");
+	if (fsr_ll2_owns(se)) {
+		if (real)
+			real(se, buf, len, ch);
+		return;
+	}
 	struct ctx2 c;
 	req_enter(&c, buf, len);
 	if (real)
@@ -224,7 +271,10 @@ int fsrw2_session_loop_mt(struct fuse_session *se)
 		real = (loop_fn)real2("fuse_session_loop_mt", "FUSE_2.4");
 	while (__atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE))
 		fsr_futex_wait(&fs2.gate, __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE), 1000000ull);
-	__atomic_store_n(&fs2.mt, 1, __ATOMIC_RELEASE);
+	if (fsr_ll2_owns(se))
+		fsr_ll2_set_mt(se);
+	else
+		__atomic_store_n(&fs2.mt, 1, __ATOMIC_RELEASE);
 	return real ? real(se) : -1;
 }
 
@@ -634,23 +684,6 @@ struct fuse *fsrw2_setup(int argc, char **argv, const struct fuse_operations *op
 	return real ? real(argc, argv, wrap_ops(op, size), size, mp, mt, ud) : NULL;
 }
 
-typedef struct fuse_session *(*f2_llnew_fn)(struct fuse_args *, const struct fuse_lowlevel_ops *, size_t, void *);
-FSR_EXPORT struct fuse_session *fsrw2_lowlevel_new(struct fuse_args *args, const struct fuse_lowlevel_ops *op,
-						  size_t size, void *ud);
-FSR_SYMVER(fsrw2_lowlevel_new, "fuse_lowlevel_new@FUSE_2.6");
-struct fuse_session *fsrw2_lowlevel_new(struct fuse_args *args, const struct fuse_lowlevel_ops *op,
-					size_t size, void *ud)
-{
-	static f2_llnew_fn real;
-	static int said;
-	fsr_fuse_libfuse_seen = 1;
-	if (!__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
-		fsr_say("fsreclaim: libfuse2 low-level session: its ops are counted and named, but not called back");
-	if (!real)
-		real = (f2_llnew_fn)real2("fuse_lowlevel_new", "FUSE_2.6");
-	return real ? real(args, op, size, ud) : NULL;
-}
-
 /* mountpoints, for fs-reentry */
 typedef struct fuse_chan *(*f2_mount_fn)(const char *, struct fuse_args *);
 FSR_EXPORT struct fuse_chan *fsrw2_mount(const char *mp, struct fuse_args *args);
@@ -690,17 +723,20 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 	return r;
 }
 
-/* ---- libfuse2's fuse_reply_* and fuse_req_*: passed through ----
- * The shim makes no libfuse2 request of its own (its callbacks call the
- * high-level ops directly), but every reply libfuse2 or a daemon sends goes
- * through here, bound by version, so the two libraries' same-named functions
- * never meet.  Non-default versions: libfuse3's names are the defaults. */
+/* ---- libfuse2's other fuse_reply_* and fuse_req_* ----
+ * Bound by version, so the two libraries' same-named functions never meet;
+ * a request of the shim's own (a low-level callback's, fuse2_ll.c, which
+ * also has the replies that make kernel references) is absorbed here and
+ * never reaches libfuse2.  Non-default versions: libfuse3's names are the
+ * defaults. */
 #define PASS2(ret, nm, ver, params, args) \
 	FSR_EXPORT ret fsrw2_##nm params; \
 	FSR_SYMVER(fsrw2_##nm, #nm "@" ver); \
 	ret fsrw2_##nm params \
 	{ \
 		static ret (*real) params; \
+		if (fsr_fake_reply(r, 0, 0)) \
+			return (ret)0; \
 		if (!real) real = (ret (*) params)real2(#nm, ver); \
 		return real args; \
 	}
@@ -710,17 +746,13 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 	void fsrw2_##nm params \
 	{ \
 		static void (*real) params; \
+		if (fsr_fake_reply(r, 0, 0)) \
+			return; \
 		if (!real) real = (void (*) params)real2(#nm, ver); \
 		real args; \
 	}
-PASS2(int, fuse_reply_err, "FUSE_2.4", (fuse_req_t r, int e), (r, e))
-PASS2V(fuse_reply_none, "FUSE_2.4", (fuse_req_t r), (r))
-PASS2(int, fuse_reply_entry, "FUSE_2.4", (fuse_req_t r, const struct fuse_entry_param *e), (r, e))
-PASS2(int, fuse_reply_create, "FUSE_2.5", (fuse_req_t r, const struct fuse_entry_param *e,
-					  const struct fuse_file_info *fi), (r, e, fi))
 PASS2(int, fuse_reply_attr, "FUSE_2.4", (fuse_req_t r, const struct stat *a, double t), (r, a, t))
 PASS2(int, fuse_reply_readlink, "FUSE_2.4", (fuse_req_t r, const char *l), (r, l))
-PASS2(int, fuse_reply_open, "FUSE_2.5", (fuse_req_t r, const struct fuse_file_info *fi), (r, fi))
 PASS2(int, fuse_reply_write, "FUSE_2.4", (fuse_req_t r, size_t n), (r, n))
 PASS2(int, fuse_reply_buf, "FUSE_2.4", (fuse_req_t r, const char *b, size_t n), (r, b, n))
 PASS2(int, fuse_reply_data, "FUSE_2.9", (fuse_req_t r, struct fuse_bufvec *b, enum fuse_buf_copy_flags f), (r, b, f))
@@ -742,6 +774,8 @@ FSR_SYMVER(fsrw2_reply_open_24, "fuse_reply_open@FUSE_2.4");
 int fsrw2_reply_open_24(fuse_req_t r, const void *fi)
 {
 	static int (*real)(fuse_req_t, const void *);
+	if (fsr_fake_reply(r, 0, 0))
+		return 0;
 	if (!real)
 		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_open", "FUSE_2.4");
 	return real(r, fi);
@@ -751,17 +785,19 @@ FSR_SYMVER(fsrw2_reply_statfs_24, "fuse_reply_statfs@FUSE_2.4");
 int fsrw2_reply_statfs_24(fuse_req_t r, const void *s)
 {
 	static int (*real)(fuse_req_t, const void *);
+	if (fsr_fake_reply(r, 0, 0))
+		return 0;
 	if (!real)
 		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_statfs", "FUSE_2.4");
 	return real(r, s);
 }
-PASS2(void *, fuse_req_userdata, "FUSE_2.4", (fuse_req_t r), (r))
-PASS2(const struct fuse_ctx *, fuse_req_ctx, "FUSE_2.8", (fuse_req_t r), (r))
 FSR_EXPORT const void *fsrw2_req_ctx_24(fuse_req_t r);
 FSR_SYMVER(fsrw2_req_ctx_24, "fuse_req_ctx@FUSE_2.4");
 const void *fsrw2_req_ctx_24(fuse_req_t r)
 {
 	static const void *(*real)(fuse_req_t);
+	if (fsr_req_is_fake(r))
+		return fsr_fake_ctx(r);   /* uid, gid, pid: the 2.4 layout's start */
 	if (!real)
 		real = (const void *(*)(fuse_req_t))real2("fuse_req_ctx", "FUSE_2.4");
 	return real(r);

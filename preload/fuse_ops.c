@@ -52,13 +52,50 @@ struct fsr_fsess *fsr_fsess_of_userdata(void *u)
 	return NULL;
 }
 
-static struct fsr_fsess *fsess_of_se(struct fuse_session *se)
+struct fsr_fsess *fsr_fsess_of_se(const void *se)
 {
 	int n = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < n; i++)
-		if (fsr_fsessions[i] && fsr_fsessions[i]->se == se)
+		if (fsr_fsessions[i] && (const void *)fsr_fsessions[i]->se == se)
 			return fsr_fsessions[i];
 	return NULL;
+}
+
+struct fsr_fsess *fsr_fsess_add(const struct fsr_llapi *api, void *userdata)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	struct fsr_fsess *s = fsr_alloc(sizeof *s);
+	t->busy--;
+	if (!s)
+		return NULL;
+	s->api = api;
+	s->userdata = userdata;
+	fsr_mutex_lock(&sess_lock);
+	int i;
+	for (i = 0; i < fsr_nfsessions; i++)
+		if (!fsr_fsessions[i])
+			break;
+	if (i >= FSR_FSESS_MAX) {
+		fsr_mutex_unlock(&sess_lock);
+		fsr_free(s);
+		return NULL;
+	}
+	__atomic_store_n(&fsr_fsessions[i], s, __ATOMIC_RELEASE);
+	if (i == fsr_nfsessions)
+		__atomic_store_n(&fsr_nfsessions, i + 1, __ATOMIC_RELEASE);
+	fsr_mutex_unlock(&sess_lock);
+	return s;
+}
+
+/* s itself stays allocated: a late reply may still name it */
+void fsr_fsess_drop(struct fsr_fsess *s)
+{
+	fsr_mutex_lock(&sess_lock);
+	for (int i = 0; i < fsr_nfsessions; i++)
+		if (fsr_fsessions[i] == s)
+			__atomic_store_n(&fsr_fsessions[i], NULL, __ATOMIC_RELEASE);
+	fsr_mutex_unlock(&sess_lock);
 }
 
 /* ---- the op context ---- */
@@ -94,12 +131,9 @@ static void inflight_add(struct fsr_opctx *c)
 	}
 }
 
-static struct fsr_fsess *op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s,
-				  const char *name, fuse_ino_t ino)
+void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, const char *name, fuse_ino_t ino)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	if (!s)
-		s = fsr_fsess_of_userdata(fsr_real_req_userdata(req));
 	c->api = FSR_CTX_V3;
 	c->s = s;
 	c->req = req;
@@ -109,6 +143,9 @@ static struct fsr_fsess *op_enter(struct fsr_opctx *c, fuse_req_t req, struct fs
 	c->entry_name = NULL;
 	c->hl_path = NULL;
 	c->kind = FSR_OPK_OTHER;
+	c->open_flags = 0;
+	c->pend = -1;
+	c->replied = 0;
 	c->gated = 0;
 	c->slot = -1;
 	if (s) {
@@ -127,16 +164,17 @@ static struct fsr_fsess *op_enter(struct fsr_opctx *c, fuse_req_t req, struct fs
 	if (t->op_depth == 1)
 		t->op_nscopes = t->nscopes;
 	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
-	return s;
 }
 
-static void op_exit(struct fsr_opctx *c, const char *returns)
+void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	struct fsr_fsess *s = c->s;
 	t->fuse_ctx = c->prev_ctx;
 	t->op = c->prev_op;
 	t->op_depth--;
+	if (c->pend >= 0)
+		fsr_state_untrack(c);
 	if (s) {
 		if (c->slot >= 0)
 			__atomic_store_n(&s->inflight[c->slot], 0, __ATOMIC_RELEASE);
@@ -147,10 +185,47 @@ static void op_exit(struct fsr_opctx *c, const char *returns)
 		fsr_scope_check_leak(t, c->nscopes, returns);
 }
 
+void fsr_fsess_init_done(struct fsr_fsess *s)
+{
+	if (s)
+		__atomic_store_n(&s->live, 1, __ATOMIC_SEQ_CST);
+}
+
+/* no callback after destroy: close the session, wait for those running;
+ * forgets still owed are paid first, as the kernel's come before destroy */
+void fsr_fsess_destroy_begin(struct fsr_fsess *s)
+{
+	if (!s)
+		return;
+	if (__atomic_load_n(&s->nowed, __ATOMIC_ACQUIRE) && __atomic_load_n(&s->live, __ATOMIC_ACQUIRE)) {
+		struct fuse_ctx ctx;
+		memset(&ctx, 0, sizeof ctx);
+		__atomic_add_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST);
+		unsigned long n = fsr_state_pay_owed(s, &ctx);
+		__atomic_add_fetch(&fsr_stat_callbacks, n, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST);
+	}
+	__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&s->cb_active, __ATOMIC_SEQ_CST))
+		fsr_futex_wait(&s->cb_active, 1, 1000000ull);
+}
+
+void fsr_fsess_set_mt(struct fsr_fsess *s)
+{
+	if (!s || __atomic_load_n(&s->mt, __ATOMIC_ACQUIRE))
+		return;
+	while (__atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
+		fsr_futex_wait(&s->gate, __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE), 1000000ull);
+	__atomic_store_n(&s->mt, 1, __ATOMIC_RELEASE);
+}
+
 /* ---- the wrappers ---- */
 
-#define ENTER(nm, ino) struct fsr_opctx c; struct fsr_fsess *s = op_enter(&c, req, NULL, #nm, (ino))
-#define LEAVE(nm) op_exit(&c, "FUSE op " #nm " returns")
+#define ENTER(nm, ino) \
+	struct fsr_opctx c; \
+	struct fsr_fsess *s = fsr_fsess_of_userdata(fsr_real_req_userdata(req)); \
+	fsr_op_enter(&c, req, s, #nm, (ino))
+#define LEAVE(nm) fsr_op_exit(&c, "FUSE op " #nm " returns")
 #define SIMPLE(nm, ino, params, args) \
 	static void w_##nm params { ENTER(nm, ino); s->real.nm args; LEAVE(nm); }
 
@@ -158,25 +233,19 @@ static void w_init(void *ud, struct fuse_conn_info *conn)
 {
 	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
 	struct fsr_opctx c;
-	op_enter(&c, NULL, s, "init", 0);
+	fsr_op_enter(&c, NULL, s, "init", 0);
 	if (s && s->real.init)
 		s->real.init(s->userdata, conn);
 	LEAVE(init);
-	if (s)
-		__atomic_store_n(&s->live, 1, __ATOMIC_SEQ_CST);
+	fsr_fsess_init_done(s);
 }
 
 static void w_destroy(void *ud)
 {
 	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
-	if (s) {
-		/* no callback after destroy: close the session, wait for those running */
-		__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
-		while (__atomic_load_n(&s->cb_active, __ATOMIC_SEQ_CST))
-			fsr_futex_wait(&s->cb_active, 1, 1000000ull);
-	}
+	fsr_fsess_destroy_begin(s);
 	struct fsr_opctx c;
-	op_enter(&c, NULL, s, "destroy", 0);
+	fsr_op_enter(&c, NULL, s, "destroy", 0);
 	if (s && s->real.destroy)
 		s->real.destroy(s->userdata);
 	LEAVE(destroy);
@@ -186,6 +255,7 @@ static void w_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	ENTER(lookup, parent);
 	c.kind = FSR_OPK_ENTRY; c.parent = parent; c.entry_name = name;
+	fsr_state_track(&c);
 	s->real.lookup(req, parent, name);
 	LEAVE(lookup);
 }
@@ -216,6 +286,7 @@ static void w_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 {
 	ENTER(mknod, parent);
 	c.kind = FSR_OPK_ENTRY; c.parent = parent; c.entry_name = name;
+	fsr_state_track(&c);
 	s->real.mknod(req, parent, name, mode, rdev);
 	LEAVE(mknod);
 }
@@ -224,6 +295,7 @@ static void w_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 {
 	ENTER(mkdir, parent);
 	c.kind = FSR_OPK_ENTRY; c.parent = parent; c.entry_name = name;
+	fsr_state_track(&c);
 	s->real.mkdir(req, parent, name, mode);
 	LEAVE(mkdir);
 }
@@ -235,6 +307,7 @@ static void w_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const
 {
 	ENTER(symlink, parent);
 	c.kind = FSR_OPK_ENTRY; c.parent = parent; c.entry_name = name;
+	fsr_state_track(&c);
 	s->real.symlink(req, link, parent, name);
 	LEAVE(symlink);
 }
@@ -246,6 +319,7 @@ static void w_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const c
 {
 	ENTER(link, ino);
 	c.kind = FSR_OPK_ENTRY; c.parent = newparent; c.entry_name = newname;
+	fsr_state_track(&c);
 	s->real.link(req, ino, newparent, newname);
 	LEAVE(link);
 }
@@ -253,7 +327,8 @@ static void w_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const c
 static void w_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	ENTER(open, ino);
-	c.kind = FSR_OPK_OPEN; c.fi = *fi;
+	c.kind = FSR_OPK_OPEN; c.open_flags = fi->flags;
+	fsr_state_track(&c);
 	s->real.open(req, ino, fi);
 	LEAVE(open);
 }
@@ -278,7 +353,8 @@ SIMPLE(fsync, ino, (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fi
 static void w_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	ENTER(opendir, ino);
-	c.kind = FSR_OPK_OPENDIR; c.fi = *fi;
+	c.kind = FSR_OPK_OPENDIR; c.open_flags = fi->flags;
+	fsr_state_track(&c);
 	s->real.opendir(req, ino, fi);
 	LEAVE(opendir);
 }
@@ -307,7 +383,8 @@ SIMPLE(access, ino, (fuse_req_t req, fuse_ino_t ino, int mask), (req, ino, mask)
 static void w_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
 {
 	ENTER(create, parent);
-	c.kind = FSR_OPK_CREATE; c.parent = parent; c.entry_name = name; c.fi = *fi;
+	c.kind = FSR_OPK_CREATE; c.parent = parent; c.entry_name = name; c.open_flags = fi->flags;
+	fsr_state_track(&c);
 	s->real.create(req, parent, name, mode, fi);
 	LEAVE(create);
 }
@@ -353,6 +430,58 @@ static void build_wrap(struct fsr_fsess *s)
 #undef W
 }
 
+/* ---- how callbacks call a libfuse3 session's ops ---- */
+
+static int ll3_has(struct fsr_fsess *s, int cb)
+{
+	switch (cb) {
+	case FSR_CB_FSYNC: return s->real.fsync != NULL;
+	case FSR_CB_FLUSH: return s->real.flush != NULL;
+	case FSR_CB_FORGET: return s->real.lookup && (s->real.forget || s->real.forget_multi);
+	}
+	return 0;
+}
+
+static void ll3_fsync(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h)
+{
+	struct fuse_file_info fi;
+	memset(&fi, 0, sizeof fi);
+	fi.fh = h->fh;
+	fi.flags = h->flags;
+	s->real.fsync(req, h->ino, 1, &fi);
+}
+
+static void ll3_flush(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h, uint64_t owner)
+{
+	struct fuse_file_info fi;
+	memset(&fi, 0, sizeof fi);
+	fi.fh = h->fh;
+	fi.flags = h->flags;
+	fi.flush = 1;
+	fi.lock_owner = owner;
+	s->real.flush(req, h->ino, &fi);
+}
+
+static void ll3_lookup(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	s->real.lookup(req, parent, name);
+}
+
+static void ll3_forget(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t ino, uint64_t n)
+{
+	if (s->real.forget) {
+		s->real.forget(req, ino, n);
+	} else {
+		struct fuse_forget_data fd = { .ino = ino, .nlookup = n };
+		s->real.forget_multi(req, 1, &fd);
+	}
+}
+
+static const struct fsr_llapi ll3_api = {
+	.version = 3, .has = ll3_has, .fsync = ll3_fsync, .flush = ll3_flush,
+	.lookup = ll3_lookup, .forget = ll3_forget, .req_ctx = fsr_real_req_ctx,
+};
+
 /* ---- libfuse3 entry points ---- */
 
 typedef struct fuse_session *(*session_new_fn)(struct fuse_args *, const struct fuse_lowlevel_ops *, size_t, void *);
@@ -369,40 +498,20 @@ struct fuse_session *fsrw_session_new(struct fuse_args *args, const struct fuse_
 	if (!real)
 		return NULL;
 	fsr_fuse_libfuse_seen = 1;
-	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
-	struct fsr_fsess *s = op ? fsr_alloc(sizeof *s) : NULL;
-	t->busy--;
+	struct fsr_fsess *s = op ? fsr_fsess_add(&ll3_api, userdata) : NULL;
 	if (!s)
 		return real(args, op, op_size, userdata);
 	memcpy(&s->real, op, op_size < sizeof s->real ? op_size : sizeof s->real);
 	build_wrap(s);
-	s->userdata = userdata;
 	s->highlevel = in_fuse_new > 0;
 	if (s->highlevel) {
 		s->hl = pending_hl;
 		pending_hl = NULL;
 	}
-	fsr_mutex_lock(&sess_lock);
-	int i;
-	for (i = 0; i < fsr_nfsessions; i++)
-		if (!fsr_fsessions[i])
-			break;
-	if (i >= FSR_FSESS_MAX) {
-		fsr_mutex_unlock(&sess_lock);
-		fsr_free(s);
-		return real(args, op, op_size, userdata);
-	}
-	__atomic_store_n(&fsr_fsessions[i], s, __ATOMIC_RELEASE);
-	if (i == fsr_nfsessions)
-		__atomic_store_n(&fsr_nfsessions, i + 1, __ATOMIC_RELEASE);
-	fsr_mutex_unlock(&sess_lock);
 	struct fuse_session *se = real(args, &s->wrap, sizeof s->wrap, s);
 	if (!se) {
-		fsr_mutex_lock(&sess_lock);
-		__atomic_store_n(&fsr_fsessions[i], NULL, __ATOMIC_RELEASE);
-		fsr_mutex_unlock(&sess_lock);
-		return NULL;     /* s leaks: a reply may still name it */
+		fsr_fsess_drop(s);
+		return NULL;
 	}
 	s->se = se;
 	return se;
@@ -418,7 +527,7 @@ int fsrw_session_mount(struct fuse_session *se, const char *mountpoint)
 		real = (session_mount_fn)fsr_fuse_real("fuse_session_mount", "FUSE_3.0");
 	if (!real)
 		return -1;
-	struct fsr_fsess *s = fsess_of_se(se);
+	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	char abs[PATH_MAX];
 	abs[0] = 0;
 	/* resolve before mounting: afterwards the path is on the mount */
@@ -445,7 +554,7 @@ void fsrw_session_unmount(struct fuse_session *se)
 	static session_unmount_fn real;
 	if (!real)
 		real = (session_unmount_fn)fsr_fuse_real("fuse_session_unmount", "FUSE_3.0");
-	struct fsr_fsess *s = fsess_of_se(se);
+	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	if (s && s->mountpoint[0]) {
 		fsr_reentry_del_mount(s->mountpoint);
 		s->mountpoint[0] = 0;
@@ -462,7 +571,7 @@ void fsrw_session_destroy(struct fuse_session *se)
 	static session_destroy_fn real;
 	if (!real)
 		real = (session_destroy_fn)fsr_fuse_real("fuse_session_destroy", "FUSE_3.0");
-	struct fsr_fsess *s = fsess_of_se(se);
+	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	if (real)
 		real(se);       /* calls destroy (our wrapper) if the kernel did not */
 	if (s) {
@@ -485,7 +594,7 @@ int fsrw_session_loop(struct fuse_session *se)
 	static session_loop_fn real;
 	if (!real)
 		real = (session_loop_fn)fsr_fuse_real("fuse_session_loop", "FUSE_3.0");
-	struct fsr_fsess *s = fsess_of_se(se);
+	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	if (s)
 		__atomic_store_n(&s->mt, 0, __ATOMIC_RELEASE);
 	return real ? real(se) : -1;
@@ -496,13 +605,7 @@ static int loop_mt(struct fuse_session *se, void *arg, session_loop_mt_fn *real,
 {
 	if (!*real)
 		*real = (session_loop_mt_fn)fsr_fuse_real(name, ver);
-	struct fsr_fsess *s = fsess_of_se(se);
-	if (s && !__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE)) {
-		/* wait for ops begun single-threaded, then open the gate for good */
-		while (__atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
-			fsr_futex_wait(&s->gate, __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE), 1000000ull);
-		__atomic_store_n(&s->mt, 1, __ATOMIC_RELEASE);
-	}
+	fsr_fsess_set_mt(fsr_fsess_of_se(se));
 	return *real ? (*real)(se, arg) : -1;
 }
 

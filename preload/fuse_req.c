@@ -27,21 +27,47 @@ fuse_req_t fsr_fake_req_new(struct fsr_fsess *s, const struct fuse_ctx *ctx)
 		f->ctx = *ctx;
 	else
 		memset(&f->ctx, 0, sizeof f->ctx);
-	f->replied = 0;
 	f->err = 0;
 	f->entry_ino = 0;
+	__atomic_store_n(&f->replied, FSR_FAKE_OPEN, __ATOMIC_RELEASE);
 	return (fuse_req_t)(void *)f;
 }
 
-int fsr_req_is_fake(fuse_req_t req)
+int fsr_req_is_fake(const void *req)
 {
-	const char *p = (const char *)(void *)req;
+	const char *p = req;
 	return p >= (const char *)fakes && p < (const char *)(fakes + NFAKE);
 }
 
-static inline struct fsr_fake_req *fake_of(fuse_req_t req)
+static inline struct fsr_fake_req *fake_of(const void *req)
 {
-	return fsr_req_is_fake(req) ? (struct fsr_fake_req *)(void *)req : NULL;
+	return fsr_req_is_fake(req) ? (struct fsr_fake_req *)req : NULL;
+}
+
+int fsr_fake_reply(const void *req, int err, fuse_ino_t ino)
+{
+	struct fsr_fake_req *f = fake_of(req);
+	if (!f)
+		return 0;
+	f->err = err;
+	__atomic_store_n(&f->entry_ino, ino, __ATOMIC_RELAXED);
+	int st = FSR_FAKE_OPEN;
+	if (!__atomic_compare_exchange_n(&f->replied, &st, FSR_FAKE_REPLIED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+	    st == FSR_FAKE_CLOSED && ino && f->s)
+		fsr_state_owe_forget(f->s, ino);   /* the lookup callback is over */
+	return 1;
+}
+
+void *fsr_fake_userdata(const void *req)
+{
+	struct fsr_fake_req *f = fake_of(req);
+	return f && f->s ? f->s->userdata : NULL;
+}
+
+const struct fuse_ctx *fsr_fake_ctx(const void *req)
+{
+	struct fsr_fake_req *f = fake_of(req);
+	return f ? &f->ctx : NULL;
 }
 
 /* the op context a reply belongs to: this thread's (innermost first) */
@@ -52,6 +78,11 @@ struct fsr_opctx *fsr_opctx_of_req(fuse_req_t req)
 		if (c->api == FSR_CTX_V3 && c->req == req)
 			return c;
 	return NULL;
+}
+
+static struct fsr_fsess *sess3(fuse_req_t req)
+{
+	return fsr_fsess_of_userdata(fsr_real_req_userdata(req));
 }
 
 #define REAL(nm) \
@@ -68,8 +99,8 @@ struct fsr_opctx *fsr_opctx_of_req(fuse_req_t req)
 #define REPLY(nm, params, args) \
 	DEF(int, nm, params) \
 	{ \
-		struct fsr_fake_req *f = fake_of(req); \
-		if (f) { f->replied = 1; return 0; } \
+		if (fsr_fake_reply(req, 0, 0)) \
+			return 0; \
 		REAL(nm); \
 		return real_##nm ? real_##nm args : -ENOSYS; \
 	}
@@ -88,23 +119,17 @@ const struct fuse_ctx *fsr_real_req_ctx(fuse_req_t req)
 
 DEF(int, fuse_reply_err, (fuse_req_t req, int err))
 {
-	struct fsr_fake_req *f = fake_of(req);
-	if (f) {
-		f->replied = 1;
-		f->err = err;
+	if (fsr_fake_reply(req, err, 0))
 		return 0;
-	}
+	fsr_state_reply(req, sess3, 0, 0, 0);   /* the end of a tracked op */
 	REAL(fuse_reply_err);
 	return real_fuse_reply_err ? real_fuse_reply_err(req, err) : -ENOSYS;
 }
 
 DEF(void, fuse_reply_none, (fuse_req_t req))
 {
-	struct fsr_fake_req *f = fake_of(req);
-	if (f) {
-		f->replied = 1;
+	if (fsr_fake_reply(req, 0, 0))
 		return;
-	}
 	REAL(fuse_reply_none);
 	if (real_fuse_reply_none)
 		real_fuse_reply_none(req);
@@ -112,52 +137,30 @@ DEF(void, fuse_reply_none, (fuse_req_t req))
 
 DEF(int, fuse_reply_entry, (fuse_req_t req, const struct fuse_entry_param *e))
 {
-	struct fsr_fake_req *f = fake_of(req);
-	if (f) {
-		f->replied = 1;
-		f->entry_ino = e ? e->ino : 0;
+	if (fsr_fake_reply(req, 0, e ? e->ino : 0))
 		return 0;
-	}
 	REAL(fuse_reply_entry);
-	struct fsr_opctx *c = fsr_opctx_of_req(req);
-	if (c && e)
-		fsr_state_entry_reply(c, e);    /* before the kernel can forget it */
+	fsr_state_reply(req, sess3, e ? e->ino : 0, 0, 0);
 	return real_fuse_reply_entry ? real_fuse_reply_entry(req, e) : -ENOSYS;
 }
 
 DEF(int, fuse_reply_create, (fuse_req_t req, const struct fuse_entry_param *e, const struct fuse_file_info *fi))
 {
-	struct fsr_fake_req *f = fake_of(req);
-	if (f) {
-		f->replied = 1;
-		f->entry_ino = e ? e->ino : 0;
+	if (fsr_fake_reply(req, 0, e ? e->ino : 0))
 		return 0;
-	}
 	REAL(fuse_reply_create);
-	struct fsr_opctx *c = fsr_opctx_of_req(req);
-	if (c && e) {
-		fsr_state_entry_reply(c, e);
-		if (fi) {
-			fuse_ino_t ino = c->ino;
-			c->ino = e->ino;        /* the handle is on the new inode */
-			fsr_state_open_reply(c, fi);
-			c->ino = ino;
-		}
-	}
+	if (e)
+		fsr_state_reply(req, sess3, e->ino, fi != NULL, fi ? fi->fh : 0);
 	return real_fuse_reply_create ? real_fuse_reply_create(req, e, fi) : -ENOSYS;
 }
 
 DEF(int, fuse_reply_open, (fuse_req_t req, const struct fuse_file_info *fi))
 {
-	struct fsr_fake_req *f = fake_of(req);
-	if (f) {
-		f->replied = 1;
+	if (fsr_fake_reply(req, 0, 0))
 		return 0;
-	}
 	REAL(fuse_reply_open);
-	struct fsr_opctx *c = fsr_opctx_of_req(req);
-	if (c && fi)
-		fsr_state_open_reply(c, fi);    /* before the kernel can release it */
+	if (fi)
+		fsr_state_reply(req, sess3, 0, 1, fi->fh);
 	return real_fuse_reply_open ? real_fuse_reply_open(req, fi) : -ENOSYS;
 }
 
@@ -185,9 +188,8 @@ REPLY(fuse_reply_xattr, (fuse_req_t req, size_t count), (req, count))
 
 DEF(void *, fuse_req_userdata, (fuse_req_t req))
 {
-	struct fsr_fake_req *f = fake_of(req);
-	if (f)
-		return f->s ? f->s->userdata : NULL;
+	if (fsr_req_is_fake(req))
+		return fsr_fake_userdata(req);
 	void *u = fsr_real_req_userdata(req);
 	struct fsr_fsess *s = fsr_fsess_of_userdata(u);
 	return s ? s->userdata : u;
@@ -195,9 +197,8 @@ DEF(void *, fuse_req_userdata, (fuse_req_t req))
 
 DEF(const struct fuse_ctx *, fuse_req_ctx, (fuse_req_t req))
 {
-	struct fsr_fake_req *f = fake_of(req);
-	if (f)
-		return &f->ctx;
+	if (fsr_req_is_fake(req))
+		return fsr_fake_ctx(req);
 	return fsr_real_req_ctx(req);
 }
 

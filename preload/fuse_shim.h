@@ -21,8 +21,10 @@
 #define FSR_INFLIGHT_MAX  256      /* in-flight kernel requests tracked per session */
 #define FSR_HASH_BUCKETS  1024
 
-/* What t->fuse_ctx points to begins with this: the API (3: struct
- * fsr_opctx below; 2: fuse2.c's context) and the context it nests in. */
+/* What t->fuse_ctx points to begins with this: which struct it is (3: struct
+ * fsr_opctx below, an op of a libfuse3 session or of a libfuse2 low-level
+ * one; 2: fuse2.c's context of a libfuse2 high-level request) and the
+ * context it nests in. */
 #define FSR_CTX_V3 3
 #define FSR_CTX_V2 2
 struct fsr_ctxhdr {
@@ -45,7 +47,10 @@ struct fsr_opctx {
 	int nscopes;                   /* t->nscopes at entry */
 	const char *prev_op;
 	int gated;                     /* holds a reference on s->gate */
-	struct fuse_file_info fi;      /* open-like ops: the fi of the request */
+	int open_flags;                /* open-like ops: the flags of the request */
+	int pend;                      /* its slot in s->pending, or -1 */
+	unsigned int pend_gen;
+	int replied;                   /* a reply was seen on this thread */
 	const char *hl_path;           /* high level: the path the daemon's open/create got */
 };
 enum { FSR_OPK_OTHER, FSR_OPK_ENTRY, FSR_OPK_OPEN, FSR_OPK_OPENDIR, FSR_OPK_CREATE };
@@ -79,9 +84,41 @@ struct fsr_hl {
 	void *private_data;            /* what init returned */
 };
 
+struct fsr_fsess;
+
+/* How callbacks reach the daemon's low-level ops: one table per library
+ * (libfuse3: fuse_ops.c; libfuse2 low level: fuse2_ll.c), whose ops and
+ * struct fuse_file_info differ. */
+struct fsr_llapi {
+	int version;                   /* 3 or 2 */
+	int (*has)(struct fsr_fsess *s, int cb);     /* FSR_CB_FSYNC, _FLUSH, _FORGET */
+	void (*fsync)(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h);
+	void (*flush)(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h, uint64_t owner);
+	void (*lookup)(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t parent, const char *name);
+	void (*forget)(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t ino, uint64_t n);
+	const struct fuse_ctx *(*req_ctx)(fuse_req_t req);  /* the real library's, of a real request */
+};
+
+#define FSR_OWED_MAX 64            /* lookups answered after their callback ended */
+#define FSR_PENDING_MAX 256        /* ops whose reply may come from another thread */
+
+/* A low-level op that makes a kernel reference (lookup-like, open-like),
+ * copied so that its reply is understood also when it comes from another
+ * thread, during the op or after it returned. */
+struct fsr_pending {
+	fuse_req_t req;                /* NULL: free */
+	unsigned int gen;
+	int async;                     /* its op returned without a reply */
+	int kind, open_flags;
+	fuse_ino_t ino, parent;
+	char name[256];
+};
+
 struct fsr_fsess {
-	struct fuse_lowlevel_ops real; /* the daemon's ops (or libfuse's, for high level) */
-	struct fuse_lowlevel_ops wrap; /* what libfuse calls */
+	const struct fsr_llapi *api;
+	struct fuse_lowlevel_ops real; /* libfuse3: the daemon's ops (or libfuse's, for high level) */
+	struct fuse_lowlevel_ops wrap; /* libfuse3: what libfuse calls */
+	void *ops2;                    /* libfuse2 low level: fuse2_ll.c's tables */
 	void *userdata;                /* the daemon's userdata */
 	struct fuse_session *se;
 	int highlevel;                 /* made by fuse_new: libfuse keeps forget to itself */
@@ -97,6 +134,10 @@ struct fsr_fsess {
 	struct fsr_handle *handles[FSR_HASH_BUCKETS];
 	struct fsr_entry *entries[FSR_HASH_BUCKETS];
 	fuse_ino_t inflight[FSR_INFLIGHT_MAX];   /* inodes of kernel ops in progress (0: free) */
+	int nowed;                     /* forgets owed for late lookup replies (s->lock) */
+	fuse_ino_t owed[FSR_OWED_MAX];
+	unsigned int pend_gen, pend_hint;   /* s->lock */
+	struct fsr_pending pending[FSR_PENDING_MAX];
 	char mountpoint[PATH_MAX];
 };
 
@@ -105,7 +146,20 @@ extern int fsr_nfsessions FSR_HIDDEN;
 
 /* fuse_ops.c */
 struct fsr_fsess *fsr_fsess_of_userdata(void *u) FSR_HIDDEN;
+struct fsr_fsess *fsr_fsess_of_se(const void *se) FSR_HIDDEN;
+/* a new session's record, registered (NULL: none free); drop: unregister it */
+struct fsr_fsess *fsr_fsess_add(const struct fsr_llapi *api, void *userdata) FSR_HIDDEN;
+void fsr_fsess_drop(struct fsr_fsess *s) FSR_HIDDEN;
 void *fsr_fuse_real(const char *name, const char *version) FSR_HIDDEN;
+/* an op of a session on this thread: its context, counted in fs_ops */
+void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, const char *name,
+		  fuse_ino_t ino) FSR_HIDDEN;
+void fsr_op_exit(struct fsr_opctx *c, const char *returns) FSR_HIDDEN;
+/* init and destroy of a session: callbacks are possible only in between */
+void fsr_fsess_init_done(struct fsr_fsess *s) FSR_HIDDEN;
+void fsr_fsess_destroy_begin(struct fsr_fsess *s) FSR_HIDDEN;
+/* a multi-threaded loop takes the session: wait for ops begun single-threaded */
+void fsr_fsess_set_mt(struct fsr_fsess *s) FSR_HIDDEN;
 
 /* fuse_req.c: fuse_get_context during a high-level callback */
 extern __thread struct fuse_context *fsr_cb_context FSR_HIDDEN;
@@ -115,19 +169,37 @@ struct fsr_fake_req {
 	unsigned int magic;
 	struct fsr_fsess *s;
 	struct fuse_ctx ctx;
-	int replied;                   /* 1 after any reply */
+	int replied;                   /* FSR_FAKE_*: the reply and the callback's end race */
 	int err;                       /* fuse_reply_err's value */
 	fuse_ino_t entry_ino;          /* fuse_reply_entry's ino */
 };
+enum { FSR_FAKE_OPEN, FSR_FAKE_REPLIED, FSR_FAKE_CLOSED };
 fuse_req_t fsr_fake_req_new(struct fsr_fsess *s, const struct fuse_ctx *ctx) FSR_HIDDEN;
-int fsr_req_is_fake(fuse_req_t req) FSR_HIDDEN;
+int fsr_req_is_fake(const void *req) FSR_HIDDEN;
+/* a reply to req: 1 if req is the shim's (absorbed; ino: an entry reply's
+ * inode, 0 for others), 0 if it is real and goes on to libfuse */
+int fsr_fake_reply(const void *req, int err, fuse_ino_t ino) FSR_HIDDEN;
+/* a fake request's userdata and ctx (req must be fake) */
+void *fsr_fake_userdata(const void *req) FSR_HIDDEN;
+const struct fuse_ctx *fsr_fake_ctx(const void *req) FSR_HIDDEN;
 /* the real libfuse functions the op wrappers need */
 void *fsr_real_req_userdata(fuse_req_t req) FSR_HIDDEN;
 const struct fuse_ctx *fsr_real_req_ctx(fuse_req_t req) FSR_HIDDEN;
 
 /* fuse_state.c */
-void fsr_state_entry_reply(struct fsr_opctx *c, const struct fuse_entry_param *e) FSR_HIDDEN;
-void fsr_state_open_reply(struct fsr_opctx *c, const struct fuse_file_info *fi) FSR_HIDDEN;
+/* an op that makes a kernel reference: remember it until its reply (after
+ * c->kind and its fields are set); its end (fsr_op_exit) */
+void fsr_state_track(struct fsr_opctx *c) FSR_HIDDEN;
+void fsr_state_untrack(struct fsr_opctx *c) FSR_HIDDEN;
+/* a reply to real request req, on any thread: the entry (ino) and the open
+ * handle (has_fh, fh) it gives the kernel, 0 for a reply that gives none;
+ * sess_of finds the session of a request not served on this thread */
+void fsr_state_reply(fuse_req_t req, struct fsr_fsess *(*sess_of)(fuse_req_t), fuse_ino_t ino,
+		     int has_fh, uint64_t fh) FSR_HIDDEN;
+/* a lookup callback's reply came after the callback ended: forget it later */
+void fsr_state_owe_forget(struct fsr_fsess *s, fuse_ino_t ino) FSR_HIDDEN;
+/* pay the forgets owed (a callback context; the session is live) */
+unsigned long fsr_state_pay_owed(struct fsr_fsess *s, const struct fuse_ctx *ctx) FSR_HIDDEN;
 void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir) FSR_HIDDEN;
 void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n) FSR_HIDDEN;
 /* a reply for req: the opctx that made it (this thread's, or in flight) */

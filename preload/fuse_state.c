@@ -52,22 +52,22 @@ static void unpin_wake(struct fsr_fsess *s)
 	fsr_futex_wake(&s->unpin_seq, 0x7fffffff);
 }
 
-void fsr_state_entry_reply(struct fsr_opctx *c, const struct fuse_entry_param *e)
+static void entry_reply(struct fsr_opctx *c, fuse_ino_t ino)
 {
 	struct fsr_fsess *s = c->s;
-	if (!s || s->highlevel || !e->ino || c->kind == FSR_OPK_OTHER || !c->entry_name)
+	if (!s || s->highlevel || !ino || c->kind == FSR_OPK_OTHER || !c->entry_name)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
 	size_t len = strlen(c->entry_name);
 	t->busy++;
 	fsr_mutex_lock(&s->lock);
-	struct fsr_entry **pp = entry_slot(s, e->ino), *old = *pp;
+	struct fsr_entry **pp = entry_slot(s, ino), *old = *pp;
 	if (old && old->parent == c->parent && strcmp(old->name, c->entry_name) == 0) {
 		old->count++;
 	} else {
 		struct fsr_entry *n = fsr_alloc(sizeof *n + len + 1);
 		if (n) {
-			n->ino = e->ino;
+			n->ino = ino;
 			n->parent = c->parent;
 			memcpy(n->name, c->entry_name, len + 1);
 			n->count = 1;
@@ -115,7 +115,7 @@ void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n)
 	t->busy--;
 }
 
-void fsr_state_open_reply(struct fsr_opctx *c, const struct fuse_file_info *fi)
+static void open_reply(struct fsr_opctx *c, uint64_t fh)
 {
 	struct fsr_fsess *s = c->s;
 	if (!s || (c->kind != FSR_OPK_OPEN && c->kind != FSR_OPK_OPENDIR && c->kind != FSR_OPK_CREATE))
@@ -131,7 +131,7 @@ void fsr_state_open_reply(struct fsr_opctx *c, const struct fuse_file_info *fi)
 		if (path)
 			memcpy(path, c->hl_path, l + 1);
 	}
-	struct fsr_handle **pp = handle_slot(s, c->ino, fi->fh, dir);
+	struct fsr_handle **pp = handle_slot(s, c->ino, fh, dir);
 	if (*pp) {
 		(*pp)->refs++;
 		if (path && !(*pp)->pin) {    /* the latest path (a pinned one is in use) */
@@ -145,8 +145,8 @@ void fsr_state_open_reply(struct fsr_opctx *c, const struct fuse_file_info *fi)
 			h->path = path;
 			path = NULL;
 			h->ino = c->ino;
-			h->fh = fi->fh;
-			h->flags = c->fi.flags;
+			h->fh = fh;
+			h->flags = c->open_flags;
 			h->dir = dir;
 			h->refs = 1;
 			h->pin = 0;
@@ -158,6 +158,128 @@ void fsr_state_open_reply(struct fsr_opctx *c, const struct fuse_file_info *fi)
 	fsr_mutex_unlock(&s->lock);
 	fsr_free(path);
 	t->busy--;
+}
+
+/* ---- replies, on the op's thread or another ---- */
+
+static int npending;    /* all sessions' occupied pending slots (atomic) */
+
+void fsr_state_track(struct fsr_opctx *c)
+{
+	struct fsr_fsess *s = c->s;
+	c->pend = -1;
+	if (!s || s->highlevel || !c->req || (c->entry_name && strlen(c->entry_name) >= sizeof s->pending[0].name))
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&s->lock);
+	for (unsigned int k = 0; k < FSR_PENDING_MAX; k++) {
+		unsigned int i = (s->pend_hint + k) % FSR_PENDING_MAX;
+		struct fsr_pending *p = &s->pending[i];
+		if (p->req)
+			continue;
+		p->req = c->req;
+		p->gen = c->pend_gen = ++s->pend_gen;
+		p->async = 0;
+		p->kind = c->kind;
+		p->open_flags = c->open_flags;
+		p->ino = c->ino;
+		p->parent = c->parent;
+		if (c->entry_name)
+			strcpy(p->name, c->entry_name);
+		else
+			p->name[0] = 0;
+		c->pend = (int)i;
+		s->pend_hint = i + 1;
+		__atomic_add_fetch(&npending, 1, __ATOMIC_RELAXED);
+		break;
+	}
+	/* full: a reply from another thread is not seen (the shim's counts
+	 * stay at or below the daemon's: safe) */
+	fsr_mutex_unlock(&s->lock);
+	t->busy--;
+}
+
+static void pending_free(struct fsr_pending *p)
+{
+	p->req = NULL;
+	__atomic_sub_fetch(&npending, 1, __ATOMIC_RELAXED);
+}
+
+/* the op returns: without a reply yet, its slot waits for one from another thread */
+void fsr_state_untrack(struct fsr_opctx *c)
+{
+	struct fsr_fsess *s = c->s;
+	if (c->pend < 0 || !s)
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&s->lock);
+	struct fsr_pending *p = &s->pending[c->pend];
+	if (p->req == c->req && p->gen == c->pend_gen) {
+		if (c->replied)
+			pending_free(p);
+		else
+			p->async = 1;
+	}
+	fsr_mutex_unlock(&s->lock);
+	t->busy--;
+	c->pend = -1;
+}
+
+void fsr_state_reply(fuse_req_t req, struct fsr_fsess *(*sess_of)(fuse_req_t), fuse_ino_t ino,
+		     int has_fh, uint64_t fh)
+{
+	struct fsr_opctx tmp, *c = fsr_opctx_of_req(req);
+	if (c) {
+		c->replied = 1;
+	} else {
+		/* not this thread's op: one tracked by another thread, or whose op is over */
+		if (!__atomic_load_n(&npending, __ATOMIC_RELAXED))
+			return;
+		struct fsr_fsess *s = sess_of(req);
+		if (!s)
+			return;
+		struct fsr_thread *t = fsr_thread_self();
+		t->busy++;
+		fsr_mutex_lock(&s->lock);
+		for (int i = 0; i < FSR_PENDING_MAX && !c; i++) {
+			struct fsr_pending *p = &s->pending[i];
+			if (p->req != req)
+				continue;
+			memset(&tmp, 0, sizeof tmp);
+			tmp.api = FSR_CTX_V3;
+			tmp.s = s;
+			tmp.req = req;
+			tmp.kind = p->kind;
+			tmp.open_flags = p->open_flags;
+			tmp.ino = p->ino;
+			tmp.parent = p->parent;
+			tmp.pend = -1;
+			c = &tmp;
+			if (p->kind != FSR_OPK_OPEN && p->kind != FSR_OPK_OPENDIR) {
+				/* the name outlives the slot: copy it to the stack */
+				size_t len = strlen(p->name);
+				char *name = __builtin_alloca(len + 1);
+				memcpy(name, p->name, len + 1);
+				tmp.entry_name = name;
+			}
+			pending_free(p);
+		}
+		fsr_mutex_unlock(&s->lock);
+		t->busy--;
+		if (!c)
+			return;
+	}
+	if (ino)
+		entry_reply(c, ino);       /* before the kernel can forget it */
+	if (has_fh) {
+		fuse_ino_t saved = c->ino;
+		if (c->kind == FSR_OPK_CREATE && ino)
+			c->ino = ino;          /* the handle is on the new inode */
+		open_reply(c, fh);         /* before the kernel can release it */
+		c->ino = saved;
+	}
 }
 
 void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir)
@@ -196,14 +318,15 @@ static int wants_handles(struct fsr_fsess *s)
 	if (s->highlevel)
 		return s->hl && (((fsr_opt.callbacks & FSR_CB_FSYNC) && s->hl->real.fsync) ||
 				 ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->hl->real.flush));
-	return (fsr_opt.callbacks & (FSR_CB_FSYNC | FSR_CB_FLUSH)) != 0;
+	return ((fsr_opt.callbacks & FSR_CB_FSYNC) && s->api->has(s, FSR_CB_FSYNC)) ||
+	       ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->api->has(s, FSR_CB_FLUSH));
 }
 
 static int usable(struct fsr_fsess *s, struct fsr_thread *alloc)
 {
 	if (!__atomic_load_n(&s->live, __ATOMIC_ACQUIRE))
 		return 0;
-	if (!(s->nhandles && wants_handles(s)) &&
+	if (!(s->nhandles && wants_handles(s)) && !__atomic_load_n(&s->nowed, __ATOMIC_RELAXED) &&
 	    !(s->nentries && !s->highlevel && (fsr_opt.callbacks & FSR_CB_FORGET)))
 		return 0;
 	if (!__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE) && __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
@@ -228,9 +351,10 @@ static void snapshot(struct fsr_thread *t)
 	if (h && h->api == FSR_CTX_V3) {
 		struct fsr_opctx *c = t->fuse_ctx;
 		const struct fuse_ctx *rc = NULL;
-		if (c->req)
-			rc = fsr_req_is_fake(c->req) ? &((struct fsr_fake_req *)(void *)c->req)->ctx
-						     : fsr_real_req_ctx(c->req);
+		if (c->req && fsr_req_is_fake(c->req))
+			rc = fsr_fake_ctx(c->req);
+		else if (c->req && c->s)
+			rc = c->s->api->req_ctx(c->req);
 		if (rc) {
 			ids.uid = rc->uid;
 			ids.gid = rc->gid;
@@ -319,8 +443,10 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 	struct fsr_hl *hl = s->highlevel ? s->hl : NULL;
 	if (s->highlevel && !hl)
 		return 0;
-	int do_fsync = (fsr_opt.callbacks & FSR_CB_FSYNC) && (hl ? hl->real.fsync != NULL : s->real.fsync != NULL);
-	int do_flush = (fsr_opt.callbacks & FSR_CB_FLUSH) && (hl ? hl->real.flush != NULL : s->real.flush != NULL);
+	int do_fsync = (fsr_opt.callbacks & FSR_CB_FSYNC) &&
+		       (hl ? hl->real.fsync != NULL : s->api->has(s, FSR_CB_FSYNC));
+	int do_flush = (fsr_opt.callbacks & FSR_CB_FLUSH) &&
+		       (hl ? hl->real.flush != NULL : s->api->has(s, FSR_CB_FLUSH));
 	if ((!do_fsync && !do_flush) || !s->nhandles)
 		return 0;
 	struct fuse_context hctx;
@@ -363,22 +489,23 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		if (hl)
 			hl->real.fsync(h->path, 1, &fi);
 		else
-			s->real.fsync(req, h->ino, 1, &fi);
+			s->api->fsync(s, req, h);
 		cb_end(&x);
 		n++;
 	}
 	if (do_flush) {
+		/* an owner no process has: the flush releases nobody's POSIX locks */
+		uint64_t owner = 0x66737265636c6d00ull ^ (uint64_t)(uintptr_t)s;
 		memset(&fi, 0, sizeof fi);
 		fi.fh = h->fh;
 		fi.flags = h->flags;
 		fi.flush = 1;
-		/* an owner no process has: the flush releases nobody's POSIX locks */
-		fi.lock_owner = 0x66737265636c6d00ull ^ (uint64_t)(uintptr_t)s;
+		fi.lock_owner = owner;
 		fuse_req_t req = cb_begin(&x, s, "flush", ctx);
 		if (hl)
 			hl->real.flush(h->path, &fi);
 		else
-			s->real.flush(req, h->ino, &fi);
+			s->api->flush(s, req, h, owner);
 		cb_end(&x);
 		n++;
 	}
@@ -390,11 +517,53 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 	return n;
 }
 
+/* A lookup callback's reply may come after the callback returned, from
+ * another thread (a daemon that answers asynchronously): the reference it
+ * gave is owed back, and paid by the session's next callback (or before its
+ * destroy).  A reply to a fake whose ring slot was reused meanwhile (1024
+ * callbacks later) would be missed: that reference stays with the daemon. */
+void fsr_state_owe_forget(struct fsr_fsess *s, fuse_ino_t ino)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&s->lock);
+	if (s->nowed < FSR_OWED_MAX)
+		s->owed[s->nowed++] = ino;
+	fsr_mutex_unlock(&s->lock);
+	t->busy--;
+}
+
+static void forget_one(struct fsr_fsess *s, const struct fuse_ctx *ctx, fuse_ino_t ino)
+{
+	struct cbctx x;
+	fuse_req_t req = cb_begin(&x, s, "forget", ctx);
+	s->api->forget(s, req, ino, 1);
+	cb_end(&x);
+}
+
+unsigned long fsr_state_pay_owed(struct fsr_fsess *s, const struct fuse_ctx *ctx)
+{
+	unsigned long n = 0;
+	for (;;) {
+		fuse_ino_t ino = 0;
+		fsr_mutex_lock(&s->lock);
+		if (s->nowed)
+			ino = s->owed[--s->nowed];
+		fsr_mutex_unlock(&s->lock);
+		if (!ino)
+			return n;
+		forget_one(s, ctx, ino);
+		n++;
+	}
+}
+
 static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)
 {
-	if (!(fsr_opt.callbacks & FSR_CB_FORGET) || s->highlevel || !s->real.lookup ||
-	    (!s->real.forget && !s->real.forget_multi) || !s->nentries)
+	if (s->highlevel || !s->api->has(s, FSR_CB_FORGET))
 		return 0;
+	unsigned long n = fsr_state_pay_owed(s, ctx);
+	if (!(fsr_opt.callbacks & FSR_CB_FORGET) || !s->nentries)
+		return n;
 	char name[256];
 	fuse_ino_t ino = 0, parent = 0;
 	int found = 0;
@@ -423,25 +592,21 @@ static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx 
 	}
 	fsr_mutex_unlock(&s->lock);
 	if (!found)
-		return 0;
-	unsigned long n = 1;
+		return n;
+	n++;
 	struct cbctx x;
 	fuse_req_t req = cb_begin(&x, s, "lookup", ctx);
-	s->real.lookup(req, parent, name);
+	s->api->lookup(s, req, parent, name);
 	cb_end(&x);
 	struct fsr_fake_req *f = (struct fsr_fake_req *)(void *)req;
-	fuse_ino_t got = f->replied ? f->entry_ino : 0;
-	if (got) {
-		/* give back exactly the reference the lookup took */
-		req = cb_begin(&x, s, "forget", ctx);
-		if (s->real.forget) {
-			s->real.forget(req, got, 1);
-		} else {
-			struct fuse_forget_data fd = { .ino = got, .nlookup = 1 };
-			s->real.forget_multi(req, 1, &fd);
+	int st = FSR_FAKE_OPEN;
+	/* no reply yet: close the request, a later entry reply is owed back */
+	if (!__atomic_compare_exchange_n(&f->replied, &st, FSR_FAKE_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		fuse_ino_t got = __atomic_load_n(&f->entry_ino, __ATOMIC_ACQUIRE);
+		if (got) {
+			forget_one(s, ctx, got);   /* give back exactly the reference the lookup took */
+			n++;
 		}
-		cb_end(&x);
-		n++;
 	}
 	fsr_mutex_lock(&s->lock);
 	struct fsr_entry *e = *entry_slot(s, ino);

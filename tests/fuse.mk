@@ -3,10 +3,12 @@
 # AM_TESTS_ENVIRONMENT and run under tests/bounded.sh.
 # they preload the shim, which a sanitizer build does not have
 if !SANITIZED
-TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh
+TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
+	tests/fuse/asyncll.sh
 endif
-EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh
-check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs
+EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
+	tests/fuse/asyncll.sh
+check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll
 tests_fuse_selfcall_SOURCES = tests/fuse/selfcall.c
 tests_fuse_selfcall_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_selfcall_LDADD = $(FUSE3_LIBS) -lpthread
@@ -16,3 +18,6 @@ tests_fuse_ctxcheck_LDADD = $(FUSE3_LIBS) -lpthread
 tests_fuse_lockfs_SOURCES = tests/fuse/lockfs.c
 tests_fuse_lockfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_lockfs_LDADD = $(FUSE3_LIBS) -lpthread
+tests_fuse_asyncll_SOURCES = tests/fuse/asyncll.c
+tests_fuse_asyncll_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
+tests_fuse_asyncll_LDADD = $(FUSE3_LIBS) -lpthread
