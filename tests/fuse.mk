@@ -21,3 +21,11 @@ tests_fuse_lockfs_LDADD = $(FUSE3_LIBS) -lpthread
 tests_fuse_asyncll_SOURCES = tests/fuse/asyncll.c
 tests_fuse_asyncll_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_asyncll_LDADD = $(FUSE3_LIBS) -lpthread
+# ll2fs: a libfuse2 low-level passthrough that checks its own lookup counts
+# (mounted.sh runs it where the shim has libfuse2 support)
+if HAVE_FUSE2
+check_PROGRAMS += tests/fuse/ll2fs
+tests_fuse_ll2fs_SOURCES = tests/fuse/ll2fs.c
+tests_fuse_ll2fs_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS)
+tests_fuse_ll2fs_LDADD = $(FUSE2_LIBS)
+endif

@@ -1,8 +1,11 @@
 #!/bin/bash
 # Mounted test of reclaim into the FUSE ops of unmodified daemons: libfuse3's
 # examples (hello, passthrough, passthrough_fh, passthrough_ll, also -s) and
-# Debian's fuse-overlayfs (libfuse3) and bindfs (libfuse2, also
-# --multithreaded).  For each, the same workload runs without the shim and with
+# Debian's fuse-overlayfs (libfuse3), bindfs (libfuse2, also
+# --multithreaded), libfuse2's fusexmp_fh and our ll2fs (tests/fuse/ll2fs.c,
+# a libfuse2 low-level passthrough, also -s, that checks its own lookup
+# counts: an unbalanced forget makes it print "ll2fs: ERROR" and exit 1).
+# For each, the same workload runs without the shim and with
 # it in both modes (interval=1, stats=1): the resulting trees (names, types,
 # sizes, modes, link targets, contents) must be equal, fs_ops counted,
 # callbacks made wherever the daemon has fsync/flush or a low-level forget,
@@ -128,6 +131,8 @@ run() {
 	fuse-overlayfs) args=("$OVL" -o "lowerdir=$R/lower,upperdir=$R/up,workdir=$R/work" "$M"); W=$M ;;
 	bindfs) args=("$BINDFS" "$R/src" "$M"); W=$M ;;
 	bindfs-mt) args=("$BINDFS" --multithreaded "$R/src" "$M"); W=$M ;;
+	ll2fs) args=("$LL2FS" -o "source=$R/src" "$M"); W=$M ;;
+	ll2fs-s) args=("$LL2FS" -s -o "source=$R/src" "$M"); W=$M ;;
 	esac
 	[ "$fg" = 1 ] && args=("${args[0]}" -f "${args[@]:1}")
 	if [ "$mode" != none ]; then
@@ -146,6 +151,16 @@ run() {
 		bounded 90 workload "$W" > "$R/work.out" 2>&1 || { FAIL "$name/$mode: workload failed"; cat "$R/work.out"; }
 		bounded 30 manifest "$W" > "$T/manifest.$name.$mode" || FAIL "$name/$mode: manifest failed"
 	fi
+	# ll2fs: make the kernel forget every inode it can (all of them, nothing
+	# is open), so that ll2fs sees at unmount whether the lookups and
+	# forgets it got netted out: a lookup never forgotten stays live
+	local dropped=0
+	case $name in ll2fs*)
+		if [ -w /proc/sys/vm/drop_caches ]; then
+			sync; echo 2 > /proc/sys/vm/drop_caches && dropped=1
+			timeout 10 ls "$M" > /dev/null   # a round trip after the forgets
+		fi ;;
+	esac
 	if ! timeout 20 fusermount3 -u "$M"; then
 		FAIL "$name/$mode: unmount failed"; fusermount3 -u -z "$M"
 	fi
@@ -156,6 +171,15 @@ run() {
 		wait $pid; rc=$?     # the parent exits once mounted
 	fi
 	[ $rc = 0 ] || { FAIL "$name/$mode: daemon exit status $rc"; cat "$R/daemon.out"; cat "$log".* 2>/dev/null; }
+	case $name in ll2fs*)   # its own check of the lookup counts, at destroy
+		grep -q "^ll2fs: destroy: " "$R/daemon.out" || FAIL "$name/$mode: no destroy line from ll2fs"
+		if grep -q "^ll2fs: ERROR" "$R/daemon.out"; then
+			FAIL "$name/$mode: ll2fs found its lookup counts broken"; grep "^ll2fs: " "$R/daemon.out" | head -20
+		fi
+		grep -h "^ll2fs: destroy: " "$R/daemon.out" | sed "s|^|$name/$mode: |"
+		[ $dropped = 0 ] || grep -q "^ll2fs: destroy: 0 inodes live" "$R/daemon.out" ||
+			FAIL "$name/$mode: inodes still live after the kernel forgot all (drop_caches): lookups without a forget" ;;
+	esac
 	[ "$mode" = none ] && return
 	# the stats line (a daemonized child writes it when it exits)
 	local st="" i
@@ -178,11 +202,15 @@ DAEMONS="hello passthrough passthrough_fh passthrough_ll passthrough_ll-s fuse-o
 if nm -D --with-symbol-versions "$top_builddir/preload/.libs/libfsreclaim.so" | grep -q 'fuse_main_real@FUSE_2.6'; then
 	DAEMONS="$DAEMONS bindfs bindfs-mt"
 	[ $HAVE_FUSE2_EX = 1 ] && DAEMONS="$DAEMONS fusexmp_fh"
+	LL2FS=$top_builddir/tests/fuse/ll2fs
+	if [ -x "$LL2FS" ]; then DAEMONS="$DAEMONS ll2fs ll2fs-s"
+	else FAIL "$LL2FS was not built (make check builds it where libfuse2 is)"; fi
 elif pkg-config --exists fuse; then
 	FAIL "libfuse2 is installed but the shim was built without its wrappers"
 else
 	echo "note: the shim was built without libfuse2 headers (no libfuse-dev): bindfs and fusexmp_fh not tested"
 fi
+DAEMONS=${MOUNTED_DAEMONS:-$DAEMONS}   # e.g. MOUNTED_DAEMONS="ll2fs ll2fs-s" to run a few
 for d in $DAEMONS; do
 	for mode in none handoff inline; do
 		run $d $mode 1
