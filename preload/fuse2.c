@@ -50,14 +50,7 @@ SAME_OFF(struct fuse_file_info, struct fsr_fi2, lock_owner);
 _Static_assert(sizeof(struct fuse_file_info) == sizeof(struct fsr_fi2), "fuse2_abi.h: fi size");
 SAME_OFF(struct fuse_forget_data, struct fsr_forget2, ino);
 SAME_OFF(struct fuse_forget_data, struct fsr_forget2, nlookup);
-/* the layouts fuse2_ll.c relies on being libfuse3's too (it checks those) */
-_Static_assert(offsetof(struct fuse_entry_param, ino) == 0 &&
-	       offsetof(struct fuse_entry_param, attr) == 16 &&
-	       offsetof(struct fuse_entry_param, entry_timeout) == 24 + sizeof(struct stat) &&
-	       sizeof(struct fuse_entry_param) == 32 + sizeof(struct stat), "fuse_entry_param");
-_Static_assert(offsetof(struct fuse_ctx, uid) == 0 && offsetof(struct fuse_ctx, gid) == 4 &&
-	       offsetof(struct fuse_ctx, pid) == 8 && offsetof(struct fuse_ctx, umask) == 12 &&
-	       sizeof(struct fuse_ctx) == 16, "fuse_ctx");
+FSR_SAME_IN_BOTH_LIBRARIES();   /* fuse2_ll.c checks libfuse3's */
 
 /* from fuse_shim.h, which includes libfuse3's headers */
 void fsr_reentry_add_mount(const char *mountpoint) FSR_HIDDEN;

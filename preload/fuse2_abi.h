@@ -85,8 +85,18 @@ struct fsr_ll2_ops {
 	void (*fallocate)(fsr_req2_t req, fsr_ino2_t ino, int mode, off_t offset, off_t length, struct fsr_fi2 *fi);
 };
 
-/* struct fuse_entry_param and struct fuse_ctx: the same in both libraries
- * (fuse2.c and fuse2_ll.c check it); struct fuse_forget_data: { ino, nlookup } */
+/* struct fuse_entry_param and struct fuse_ctx: one layout in both libraries,
+ * which fuse2.c checks of libfuse2's headers and fuse2_ll.c of libfuse3's */
+#define FSR_SAME_IN_BOTH_LIBRARIES() \
+	_Static_assert(offsetof(struct fuse_entry_param, ino) == 0 && \
+		       offsetof(struct fuse_entry_param, attr) == 16 && \
+		       offsetof(struct fuse_entry_param, entry_timeout) == 24 + sizeof(struct stat) && \
+		       sizeof(struct fuse_entry_param) == 32 + sizeof(struct stat), "fuse_entry_param"); \
+	_Static_assert(offsetof(struct fuse_ctx, uid) == 0 && offsetof(struct fuse_ctx, gid) == 4 && \
+		       offsetof(struct fuse_ctx, pid) == 8 && offsetof(struct fuse_ctx, umask) == 12 && \
+		       sizeof(struct fuse_ctx) == 16, "fuse_ctx")
+
+/* struct fuse_forget_data: { ino, nlookup } */
 struct fsr_forget2 {
 	uint64_t ino;
 	uint64_t nlookup;

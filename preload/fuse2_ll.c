@@ -17,15 +17,7 @@
 #include <errno.h>
 #include <string.h>
 
-/* what fuse2.c checks of libfuse2, checked here of libfuse3: one struct
- * fuse_entry_param and struct fuse_ctx serves both */
-_Static_assert(offsetof(struct fuse_entry_param, ino) == 0 &&
-	       offsetof(struct fuse_entry_param, attr) == 16 &&
-	       offsetof(struct fuse_entry_param, entry_timeout) == 24 + sizeof(struct stat) &&
-	       sizeof(struct fuse_entry_param) == 32 + sizeof(struct stat), "fuse_entry_param");
-_Static_assert(offsetof(struct fuse_ctx, uid) == 0 && offsetof(struct fuse_ctx, gid) == 4 &&
-	       offsetof(struct fuse_ctx, pid) == 8 && offsetof(struct fuse_ctx, umask) == 12 &&
-	       sizeof(struct fuse_ctx) == 16, "fuse_ctx");
+FSR_SAME_IN_BOTH_LIBRARIES();   /* fuse2.c checks libfuse2's */
 
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
 
@@ -158,26 +150,22 @@ SIMPLE(write, ino, (fsr_req2_t req, fsr_ino2_t ino, const char *buf, size_t size
        (req, ino, buf, size, off, fi))
 SIMPLE(flush, ino, (fsr_req2_t req, fsr_ino2_t ino, struct fsr_fi2 *fi), (req, ino, fi))
 
-static void w_release(fsr_req2_t req, fsr_ino2_t ino, struct fsr_fi2 *fi)
-{
-	ENTER(release, ino);
-	fsr_state_release(s, ino, fi->fh, 0);
-	ops(s)->release(req, ino, fi);
-	LEAVE(release);
-}
+#define RELEASE(nm, dir) \
+	static void w_##nm(fsr_req2_t req, fsr_ino2_t ino, struct fsr_fi2 *fi) \
+	{ \
+		ENTER(nm, ino); \
+		fsr_state_release(s, ino, fi->fh, dir); \
+		ops(s)->nm(req, ino, fi); \
+		LEAVE(nm); \
+	}
+RELEASE(release, 0)
 
 SIMPLE(fsync, ino, (fsr_req2_t req, fsr_ino2_t ino, int datasync, struct fsr_fi2 *fi), (req, ino, datasync, fi))
 OPEN(opendir, FSR_OPK_OPENDIR, (fsr_req2_t req, fsr_ino2_t ino, struct fsr_fi2 *fi), (req, ino, fi))
 SIMPLE(readdir, ino, (fsr_req2_t req, fsr_ino2_t ino, size_t size, off_t off, struct fsr_fi2 *fi),
        (req, ino, size, off, fi))
 
-static void w_releasedir(fsr_req2_t req, fsr_ino2_t ino, struct fsr_fi2 *fi)
-{
-	ENTER(releasedir, ino);
-	fsr_state_release(s, ino, fi->fh, 1);
-	ops(s)->releasedir(req, ino, fi);
-	LEAVE(releasedir);
-}
+RELEASE(releasedir, 1)
 
 SIMPLE(fsyncdir, ino, (fsr_req2_t req, fsr_ino2_t ino, int datasync, struct fsr_fi2 *fi), (req, ino, datasync, fi))
 SIMPLE(statfs, ino, (fsr_req2_t req, fsr_ino2_t ino), (req, ino))
@@ -345,10 +333,8 @@ void fsrw2_session_destroy(struct fuse_session *se)
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	if (real)
 		real(se);       /* calls destroy (our wrapper) */
-	if (s && s->api == &ll2_api) {
-		__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
-		s->se = NULL;   /* s itself stays: a late reply may still name it */
-	}
+	if (s && s->api == &ll2_api)
+		fsr_fsess_destroyed(s);
 }
 
 /* ---- the replies and requests it takes part in ---- */

@@ -210,6 +210,17 @@ void fsr_fsess_destroy_begin(struct fsr_fsess *s)
 		fsr_futex_wait(&s->cb_active, 1, 1000000ull);
 }
 
+/* its libfuse session is gone; s itself stays: a late reply may still name it */
+void fsr_fsess_destroyed(struct fsr_fsess *s)
+{
+	__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
+	if (s->mountpoint[0]) {
+		fsr_reentry_del_mount(s->mountpoint);
+		s->mountpoint[0] = 0;
+	}
+	s->se = NULL;
+}
+
 void fsr_fsess_set_mt(struct fsr_fsess *s)
 {
 	if (!s || __atomic_load_n(&s->mt, __ATOMIC_ACQUIRE))
@@ -574,14 +585,8 @@ void fsrw_session_destroy(struct fuse_session *se)
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	if (real)
 		real(se);       /* calls destroy (our wrapper) if the kernel did not */
-	if (s) {
-		__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
-		if (s->mountpoint[0]) {
-			fsr_reentry_del_mount(s->mountpoint);
-			s->mountpoint[0] = 0;
-		}
-		s->se = NULL;   /* s itself stays: a late reply may still name it */
-	}
+	if (s)
+		fsr_fsess_destroyed(s);
 }
 
 /* loops: a single-threaded loop keeps the session closed to callbacks while

@@ -158,6 +158,7 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns) FSR_HIDDEN;
 /* init and destroy of a session: callbacks are possible only in between */
 void fsr_fsess_init_done(struct fsr_fsess *s) FSR_HIDDEN;
 void fsr_fsess_destroy_begin(struct fsr_fsess *s) FSR_HIDDEN;
+void fsr_fsess_destroyed(struct fsr_fsess *s) FSR_HIDDEN;   /* after fuse_session_destroy */
 /* a multi-threaded loop takes the session: wait for ops begun single-threaded */
 void fsr_fsess_set_mt(struct fsr_fsess *s) FSR_HIDDEN;
 
