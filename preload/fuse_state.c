@@ -352,33 +352,34 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 	if (!h)
 		return 0;
 	unsigned long n = 0;
-	struct fuse_file_info fi;
+	union fsr_fi u;                        /* a 3.17 daemon's fi is larger */
+	struct fuse_file_info *fi = &u.fi;
 	struct cbctx x;
 	cb_hctx = hl ? &hctx : NULL;
 	if (do_fsync) {
-		memset(&fi, 0, sizeof fi);
-		fi.fh = h->fh;
-		fi.flags = h->flags;
+		memset(&u, 0, sizeof u);
+		fi->fh = h->fh;
+		fi->flags = h->flags;
 		fuse_req_t req = cb_begin(&x, s, "fsync", ctx);
 		if (hl)
-			hl->real.fsync(h->path, 1, &fi);
+			hl->real.fsync(h->path, 1, fi);
 		else
-			s->real.fsync(req, h->ino, 1, &fi);
+			s->real.fsync(req, h->ino, 1, fi);
 		cb_end(&x);
 		n++;
 	}
 	if (do_flush) {
-		memset(&fi, 0, sizeof fi);
-		fi.fh = h->fh;
-		fi.flags = h->flags;
-		fi.flush = 1;
+		memset(&u, 0, sizeof u);
+		fi->fh = h->fh;
+		fi->flags = h->flags;
+		fi->flush = 1;
 		/* an owner no process has: the flush releases nobody's POSIX locks */
-		fi.lock_owner = 0x66737265636c6d00ull ^ (uint64_t)(uintptr_t)s;
+		fi->lock_owner = 0x66737265636c6d00ull ^ (uint64_t)(uintptr_t)s;
 		fuse_req_t req = cb_begin(&x, s, "flush", ctx);
 		if (hl)
-			hl->real.flush(h->path, &fi);
+			hl->real.flush(h->path, fi);
 		else
-			s->real.flush(req, h->ino, &fi);
+			s->real.flush(req, h->ino, fi);
 		cb_end(&x);
 		n++;
 	}
