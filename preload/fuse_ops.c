@@ -1,9 +1,11 @@
 /* fuse_ops.c - find the ops of libfuse3 daemons and wrap them.
  *
- * libfuse3 (3.14) calls its own exported functions through the PLT, so
+ * libfuse3 calls its own exported functions through the PLT, so
  * interposing the low-level entry points catches every session: the daemon's
  * own fuse_session_new, and the one libfuse's fuse_new makes for a
- * high-level daemon (fuse_main_real -> fuse_new_31 -> fuse_session_new).
+ * high-level daemon (3.14: fuse_main_real -> fuse_new_31 -> fuse_session_new;
+ * 3.17's entry points, fuse317.c: fuse_main_real_versioned -> _fuse_new_31
+ * -> fuse_session_new_versioned).
  * Each op of the session's table is wrapped once: the wrapper sets the
  * thread's op context (op name, nesting, the request), counts the kernel
  * request in fs_ops, keeps a single-threaded session closed to callbacks while
@@ -27,9 +29,8 @@ int fsr_fuse_libfuse_seen;
 static struct fsr_mutex sess_lock;
 static __thread int in_fuse_new __attribute__((tls_model("initial-exec")));
 static __thread struct fsr_hl *pending_hl __attribute__((tls_model("initial-exec")));
+static __thread int in_session_new __attribute__((tls_model("initial-exec")));
 
-/* a versioned definition: C function fn is exported as sym@ver (@@ver: the default) */
-#define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
 #define FSRW FSR_EXPORT
 
 void *fsr_fuse_real(const char *name, const char *version)
@@ -425,9 +426,19 @@ SIMPLE(copy_file_range, ino_in, (fuse_req_t req, fuse_ino_t ino_in, off_t off_in
 SIMPLE(lseek, ino, (fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi),
        (req, ino, off, whence, fi))
 
+/* 3.17: an anonymous file, answered like create (entry and handle) */
+static void w_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fuse_file_info *fi)
+{
+	ENTER(tmpfile, parent);
+	c.kind = FSR_OPK_CREATE; c.parent = parent; c.open_flags = fi->flags;   /* no name: the entry is not recalled */
+	fsr_state_track(&c);
+	s->real_tmpfile(req, parent, mode, fi);
+	LEAVE(tmpfile);
+}
+
 static void build_wrap(struct fsr_fsess *s)
 {
-	struct fuse_lowlevel_ops *w = &s->wrap, *r = &s->real;
+	struct fuse_lowlevel_ops *w = &s->wrap.ops, *r = &s->real;
 	w->init = w_init;          /* always: init and destroy bound the callbacks */
 	w->destroy = w_destroy;
 #define W(nm) if (r->nm) w->nm = w_##nm
@@ -439,6 +450,8 @@ static void build_wrap(struct fsr_fsess *s)
 	W(retrieve_reply); W(forget_multi); W(flock); W(fallocate); W(readdirplus);
 	W(copy_file_range); W(lseek);
 #undef W
+	if (s->real_tmpfile)
+		FSR_LL_TMPFILE(&s->wrap) = w_tmpfile;
 }
 
 /* ---- how callbacks call a libfuse3 session's ops ---- */
@@ -455,22 +468,22 @@ static int ll3_has(struct fsr_fsess *s, int cb)
 
 static void ll3_fsync(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h)
 {
-	struct fuse_file_info fi;
-	memset(&fi, 0, sizeof fi);
-	fi.fh = h->fh;
-	fi.flags = h->flags;
-	s->real.fsync(req, h->ino, 1, &fi);
+	union fsr_fi u;                /* a 3.17 daemon's fi is larger */
+	memset(&u, 0, sizeof u);
+	u.fi.fh = h->fh;
+	u.fi.flags = h->flags;
+	s->real.fsync(req, h->ino, 1, &u.fi);
 }
 
 static void ll3_flush(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h, uint64_t owner)
 {
-	struct fuse_file_info fi;
-	memset(&fi, 0, sizeof fi);
-	fi.fh = h->fh;
-	fi.flags = h->flags;
-	fi.flush = 1;
-	fi.lock_owner = owner;
-	s->real.flush(req, h->ino, &fi);
+	union fsr_fi u;
+	memset(&u, 0, sizeof u);
+	u.fi.fh = h->fh;
+	u.fi.flags = h->flags;
+	u.fi.flush = 1;
+	u.fi.lock_owner = owner;
+	s->real.flush(req, h->ino, &u.fi);
 }
 
 static void ll3_lookup(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -495,7 +508,53 @@ static const struct fsr_llapi ll3_api = {
 
 /* ---- libfuse3 entry points ---- */
 
+/* A session: the daemon's table copied (as much of it as the shim knows),
+ * the wrappers handed to libfuse with the same op_size.  A constructor that
+ * libfuse reaches from inside another (3.17's fuse_session_new@FUSE_3.0 ->
+ * fuse_session_new_versioned) already gets the wrappers: it passes through. */
+struct fuse_session *fsr_session_new(fsr_session_call_fn call, void *real, struct fuse_args *args,
+				     const struct fuse_lowlevel_ops *op, size_t op_size,
+				     void *version, void *userdata)
+{
+	if (in_session_new)
+		return call(real, args, op, op_size, version, userdata);
+	fsr_fuse_libfuse_seen = 1;
+	struct fsr_fsess *s = op ? fsr_fsess_add(&ll3_api, userdata) : NULL;
+	if (!s)
+		return call(real, args, op, op_size, version, userdata);
+	if (op_size > sizeof s->wrap) {
+		static int said;
+		if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+			fsr_say("fsreclaim: the daemon's FUSE ops table (%zu bytes) is newer than the shim's (%zu):"
+				" its later ops are not offered to the kernel", op_size, sizeof s->wrap);
+		op_size = sizeof s->wrap;
+	}
+	memcpy(&s->real, op, op_size < sizeof s->real ? op_size : sizeof s->real);
+	if (op_size >= FSR_LL_TMPFILE_END)
+		s->real_tmpfile = FSR_LL_TMPFILE((const struct fsr_llops *)(const void *)op);
+	build_wrap(s);
+	s->highlevel = in_fuse_new > 0;
+	if (s->highlevel) {
+		s->hl = pending_hl;
+		pending_hl = NULL;
+	}
+	in_session_new++;
+	struct fuse_session *se = call(real, args, &s->wrap.ops, op_size, version, s);
+	in_session_new--;
+	if (!se) {
+		fsr_fsess_drop(s);
+		return NULL;
+	}
+	s->se = se;
+	return se;
+}
+
 typedef struct fuse_session *(*session_new_fn)(struct fuse_args *, const struct fuse_lowlevel_ops *, size_t, void *);
+static struct fuse_session *call_session_new(void *real, struct fuse_args *args, const struct fuse_lowlevel_ops *op,
+					     size_t op_size, void *version, void *userdata)
+{
+	return ((session_new_fn)real)(args, op, op_size, userdata);
+}
 
 FSRW struct fuse_session *fsrw_session_new(struct fuse_args *args, const struct fuse_lowlevel_ops *op,
 					   size_t op_size, void *userdata);
@@ -508,24 +567,7 @@ struct fuse_session *fsrw_session_new(struct fuse_args *args, const struct fuse_
 		real = (session_new_fn)fsr_fuse_real("fuse_session_new", "FUSE_3.0");
 	if (!real)
 		return NULL;
-	fsr_fuse_libfuse_seen = 1;
-	struct fsr_fsess *s = op ? fsr_fsess_add(&ll3_api, userdata) : NULL;
-	if (!s)
-		return real(args, op, op_size, userdata);
-	memcpy(&s->real, op, op_size < sizeof s->real ? op_size : sizeof s->real);
-	build_wrap(s);
-	s->highlevel = in_fuse_new > 0;
-	if (s->highlevel) {
-		s->hl = pending_hl;
-		pending_hl = NULL;
-	}
-	struct fuse_session *se = real(args, &s->wrap, sizeof s->wrap, s);
-	if (!se) {
-		fsr_fsess_drop(s);
-		return NULL;
-	}
-	s->se = se;
-	return se;
+	return fsr_session_new(call_session_new, (void *)real, args, op, op_size, NULL, userdata);
 }
 
 typedef int (*session_mount_fn)(struct fuse_session *, const char *);
@@ -681,14 +723,9 @@ static int hl_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return r;
 }
 
-typedef void *(*fuse_new_fn)(struct fuse_args *, const void *, size_t, void *);
-static void *fuse_new_common(struct fuse_args *args, const void *op, size_t size, void *ud,
-			     fuse_new_fn *real, const char *name, const char *ver)
+void *fsr_fuse_new(fsr_fuse_new_call_fn call, void *real, struct fuse_args *args, const void *op,
+		   size_t size, void *version, void *ud)
 {
-	if (!*real)
-		*real = (fuse_new_fn)fsr_fuse_real(name, ver);
-	if (!*real)
-		return NULL;
 	const void *use = op;
 	if (!in_fuse_new && op) {
 		struct fsr_thread *t = fsr_thread_self();
@@ -696,7 +733,9 @@ static void *fuse_new_common(struct fuse_args *args, const void *op, size_t size
 		struct fsr_hl *hl = fsr_alloc(sizeof *hl);
 		t->busy--;
 		if (hl) {
-			memcpy(&hl->real, op, size < sizeof hl->real ? size : sizeof hl->real);
+			if (size > sizeof hl->real)
+				size = sizeof hl->real;    /* libfuse reads size bytes of the copy */
+			memcpy(&hl->real, op, size);
 			hl->wrap = hl->real;
 			hl->wrap.init = hl_init;
 			if (hl->real.open)
@@ -708,17 +747,29 @@ static void *fuse_new_common(struct fuse_args *args, const void *op, size_t size
 		}
 	}
 	in_fuse_new++;
-	void *f = (*real)(args, use, size, ud);
+	void *f = call(real, args, use, size, version, ud);
 	in_fuse_new--;
 	if (!in_fuse_new)
 		pending_hl = NULL;     /* taken by the session, or unused (leaks) */
 	return f;
 }
+
+typedef void *(*fuse_new_real_fn)(struct fuse_args *, const void *, size_t, void *);
+static void *call_fuse_new(void *real, struct fuse_args *args, const void *op, size_t size, void *version, void *ud)
+{
+	return ((fuse_new_real_fn)real)(args, op, size, ud);
+}
+
 #define FUSE_NEW(fn, name, symver, ver) \
 	FSRW void *fn(struct fuse_args *args, const void *op, size_t size, void *ud); \
 	FSR_SYMVER(fn, symver); \
 	void *fn(struct fuse_args *args, const void *op, size_t size, void *ud) \
-	{ static fuse_new_fn real; return fuse_new_common(args, op, size, ud, &real, name, ver); }
+	{ \
+		static fuse_new_real_fn real; \
+		if (!real) \
+			real = (fuse_new_real_fn)fsr_fuse_real(name, ver); \
+		return real ? fsr_fuse_new(call_fuse_new, (void *)real, args, op, size, NULL, ud) : NULL; \
+	}
 
 FUSE_NEW(fsrw_fuse_new_30v, "fuse_new", "fuse_new@FUSE_3.0", "FUSE_3.0")
 FUSE_NEW(fsrw_fuse_new_31v, "fuse_new", "fuse_new@@FUSE_3.1", "FUSE_3.1")

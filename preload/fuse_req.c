@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
 #define FAKE_MAGIC 0x66737271u
 #define NFAKE 1024
 

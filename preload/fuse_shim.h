@@ -1,13 +1,14 @@
 /* fuse_shim.h - shared state of the libfuse interposition (fuse_ops.c,
- * fuse_req.c, fuse_state.c, reentry.c).
+ * fuse317.c, fuse_req.c, fuse_state.c, reentry.c).
  *
  * The shim never links libfuse: every real libfuse function is found with
  * dlvsym(RTLD_NEXT, name, version), so a program without FUSE loads nothing
- * more.  Each libfuse3 session made through fuse_session_new@FUSE_3.0 (which
- * libfuse's own high-level fuse_new also calls) gets a struct fsr_fsess: the
- * daemon's ops table copied, a table of wrappers handed to libfuse instead,
- * and the session itself handed to libfuse as its userdata (the interposed
- * fuse_req_userdata gives the daemon its own back). */
+ * more.  Each libfuse3 session made through fuse_session_new@FUSE_3.0 or
+ * 3.17's fuse_session_new_versioned (which libfuse's own high-level fuse_new
+ * also calls) gets a struct fsr_fsess: the daemon's ops table copied, a
+ * table of wrappers handed to libfuse instead, and the session itself handed
+ * to libfuse as its userdata (the interposed fuse_req_userdata gives the
+ * daemon its own back). */
 #ifndef FSR_FUSE_SHIM_H
 #define FSR_FUSE_SHIM_H
 
@@ -16,6 +17,7 @@
 #include <fuse3/fuse_lowlevel.h>
 #include <fuse3/fuse.h>
 #include <limits.h>
+#include <stddef.h>
 
 #define FSR_FSESS_MAX     16       /* sessions per process */
 #define FSR_INFLIGHT_MAX  256      /* in-flight kernel requests tracked per session */
@@ -77,6 +79,26 @@ struct fsr_entry {
 
 #define FSR_GATE_CB 0x40000000     /* a callback runs on this single-threaded session */
 
+/* struct fuse_lowlevel_ops as libfuse 3.17 lays it out: 3.14's table, then
+ * tmpfile.  Headers older than 3.17 lack the member, so it is appended
+ * here; the daemon's op_size says how much of this it has. */
+typedef void (*fsr_tmpfile_fn)(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fuse_file_info *fi);
+#if FUSE_MAJOR_VERSION * 100 + FUSE_MINOR_VERSION >= 317
+struct fsr_llops { struct fuse_lowlevel_ops ops; };
+#define FSR_LL_TMPFILE(l) ((l)->ops.tmpfile)
+#define FSR_LL_TMPFILE_END (offsetof(struct fuse_lowlevel_ops, tmpfile) + sizeof(fsr_tmpfile_fn))
+#else
+struct fsr_llops { struct fuse_lowlevel_ops ops; fsr_tmpfile_fn tmpfile; };
+#define FSR_LL_TMPFILE(l) ((l)->tmpfile)
+#define FSR_LL_TMPFILE_END (offsetof(struct fsr_llops, tmpfile) + sizeof(fsr_tmpfile_fn))
+#endif
+
+/* 3.17 grew struct fuse_file_info to 64 bytes (backing_id, compat_flags
+ * after 3.14's 40): the fi a callback makes is that large and zeroed, so a
+ * daemon built against 3.17 never reads past it */
+#define FSR_FI_BYTES 64
+union fsr_fi { struct fuse_file_info fi; char bytes[FSR_FI_BYTES]; };
+
 /* a high-level daemon's ops (libfuse3 fuse_new): callbacks call them
  * directly, never through libfuse's own locks */
 struct fsr_hl {
@@ -117,7 +139,8 @@ struct fsr_pending {
 struct fsr_fsess {
 	const struct fsr_llapi *api;
 	struct fuse_lowlevel_ops real; /* libfuse3: the daemon's ops (or libfuse's, for high level) */
-	struct fuse_lowlevel_ops wrap; /* libfuse3: what libfuse calls */
+	fsr_tmpfile_fn real_tmpfile;   /* libfuse3: 3.17's op past the 3.14 table */
+	struct fsr_llops wrap;         /* libfuse3: what libfuse calls */
 	void *ops2;                    /* libfuse2 low level: fuse2_ll.c's tables */
 	void *userdata;                /* the daemon's userdata */
 	struct fuse_session *se;
@@ -161,6 +184,23 @@ void fsr_fsess_destroy_begin(struct fsr_fsess *s) FSR_HIDDEN;
 void fsr_fsess_destroyed(struct fsr_fsess *s) FSR_HIDDEN;   /* after fuse_session_destroy */
 /* a multi-threaded loop takes the session: wait for ops begun single-threaded */
 void fsr_fsess_set_mt(struct fsr_fsess *s) FSR_HIDDEN;
+/* The wrapping of a session (low level) and of a struct fuse_operations
+ * (high level), shared by every version of the entry points.  real is the
+ * libfuse function found for the entry point, call calls it as that version
+ * takes its arguments; version is 3.17's struct libfuse_version, handed on
+ * unchanged (NULL for the older entry points, which have none). */
+typedef struct fuse_session *(*fsr_session_call_fn)(void *real, struct fuse_args *args,
+						    const struct fuse_lowlevel_ops *op, size_t op_size,
+						    void *version, void *userdata);
+struct fuse_session *fsr_session_new(fsr_session_call_fn call, void *real, struct fuse_args *args,
+				     const struct fuse_lowlevel_ops *op, size_t op_size,
+				     void *version, void *userdata) FSR_HIDDEN;
+typedef void *(*fsr_fuse_new_call_fn)(void *real, struct fuse_args *args, const void *op, size_t size,
+				      void *version, void *ud);
+void *fsr_fuse_new(fsr_fuse_new_call_fn call, void *real, struct fuse_args *args, const void *op,
+		   size_t size, void *version, void *ud) FSR_HIDDEN;
+/* a versioned definition: C function fn is exported as sym@ver (@@ver: the default) */
+#define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
 
 /* fuse_req.c: fuse_get_context during a high-level callback */
 extern __thread struct fuse_context *fsr_cb_context FSR_HIDDEN;

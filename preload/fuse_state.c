@@ -257,7 +257,7 @@ void fsr_state_reply(fuse_req_t req, struct fsr_fsess *(*sess_of)(fuse_req_t), f
 			tmp.parent = p->parent;
 			tmp.pend = -1;
 			c = &tmp;
-			if (p->kind != FSR_OPK_OPEN && p->kind != FSR_OPK_OPENDIR) {
+			if (p->name[0]) {
 				/* the name outlives the slot: copy it to the stack */
 				size_t len = strlen(p->name);
 				char *name = __builtin_alloca(len + 1);
@@ -478,16 +478,17 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 	if (!h)
 		return 0;
 	unsigned long n = 0;
-	struct fuse_file_info fi;
+	union fsr_fi u;                        /* a 3.17 daemon's fi is larger */
+	struct fuse_file_info *fi = &u.fi;
 	struct cbctx x;
 	cb_hctx = hl ? &hctx : NULL;
 	if (do_fsync) {
-		memset(&fi, 0, sizeof fi);
-		fi.fh = h->fh;
-		fi.flags = h->flags;
+		memset(&u, 0, sizeof u);
+		fi->fh = h->fh;
+		fi->flags = h->flags;
 		fuse_req_t req = cb_begin(&x, s, "fsync", ctx);
 		if (hl)
-			hl->real.fsync(h->path, 1, &fi);
+			hl->real.fsync(h->path, 1, fi);
 		else
 			s->api->fsync(s, req, h);
 		cb_end(&x);
@@ -496,14 +497,14 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 	if (do_flush) {
 		/* an owner no process has: the flush releases nobody's POSIX locks */
 		uint64_t owner = 0x66737265636c6d00ull ^ (uint64_t)(uintptr_t)s;
-		memset(&fi, 0, sizeof fi);
-		fi.fh = h->fh;
-		fi.flags = h->flags;
-		fi.flush = 1;
-		fi.lock_owner = owner;
+		memset(&u, 0, sizeof u);
+		fi->fh = h->fh;
+		fi->flags = h->flags;
+		fi->flush = 1;
+		fi->lock_owner = owner;
 		fuse_req_t req = cb_begin(&x, s, "flush", ctx);
 		if (hl)
-			hl->real.flush(h->path, &fi);
+			hl->real.flush(h->path, fi);
 		else
 			s->api->flush(s, req, h, owner);
 		cb_end(&x);

@@ -15,6 +15,7 @@ set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
 RUN=$top_builddir/preload/fsreclaim-run
 EX=${FUSE_EXAMPLES:-/usr/share/doc/libfuse3-dev/examples}
+. "$top_srcdir/tests/lib/tree.sh"
 
 if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
 
@@ -63,9 +64,7 @@ OVL=$(command -v fuse-overlayfs) || FAIL "fuse-overlayfs is not installed"
 BINDFS=$(command -v bindfs) || FAIL "bindfs is not installed"
 [ $fail = 0 ] || exit 1
 
-# deterministic data
-seq 1 200000 > "$T/blob"                 # ~1.2 MB
-head -c 65536 "$T/blob" > "$T/small"
+fsr_tree_data "$T"
 
 wait_mount() {   # mountpoint pid
 	local i
@@ -77,43 +76,16 @@ wait_mount() {   # mountpoint pid
 	echo "timeout waiting for the mount of $1"; return 1
 }
 
-workload() {     # dir
-	local W=$1 i
-	set -e
-	mkdir "$W/d1" "$W/d2"
-	cp "$T/blob" "$W/big"
-	cmp "$T/blob" "$W/big"
-	printf 'hello world\n' > "$W/d1/f1"
-	cat "$W/d1/f1" > /dev/null
-	mv "$W/d1/f1" "$W/d2/f2"
-	truncate -s 12345 "$W/big"
-	cp "$T/small" "$W/tmp1"; rm "$W/tmp1"
-	ln -s ../big "$W/d1/lnk"
-	chmod 600 "$W/d2/f2"
-	dd if="$T/small" of="$W/synced" bs=4096 conv=fsync status=none
-	sync "$W/synced"
-	ls -laR "$W" > /dev/null
-	for i in 1 2 3 4; do
-		( for j in 1 2 3 4 5 6 7 8; do cat "$T/small" >> "$W/par$i"; done; sync "$W/par$i" ) &
-	done
-	wait
-	mkdir "$W/d3"; rmdir "$W/d3"
-	cat "$W/big" "$W/par1" > "$W/d1/cat"
-	set +e
-}
-
+workload() { fsr_tree_workload "$1" "$T"; }
 read_workload() {
 	cat "$1/hello" > "$T/hello.out.$2" && ls -la "$1" > /dev/null
 }
 
-manifest() {     # dir -> stdout
-	( cd "$1" && find . -mindepth 1 -printf '%y %p %m %l\n' | sort &&
-	  find . -type f -print0 | sort -z | xargs -0 -r md5sum && find . -type f -printf '%s %p\n' | sort )
-}
+manifest() { fsr_tree_manifest "$1"; }
 
 bounded() {      # seconds function args...: run a shell function under timeout(1)
 	local t=$1; shift
-	timeout -k 5 "$t" bash -c "$(declare -f workload read_workload manifest); \"\$@\"" _ "$@"
+	timeout -k 5 "$t" bash -c "$(declare -f workload read_workload manifest fsr_tree_workload fsr_tree_manifest); \"\$@\"" _ "$@"
 }
 export T
 
