@@ -7,7 +7,7 @@
 set -u
 top=$(cd "$(dirname "$0")" && pwd)
 hazard=${1:-nofs-missing}
-"$top/.ci/ensure-deps" || exit 2
+"$top/.ci/ensure-deps" --packages || exit 2
 [ -e /dev/fuse ] || { echo "demo.sh: /dev/fuse is missing: cannot mount txfs" >&2; exit 2; }
 
 build=$top/_demo
