@@ -193,22 +193,24 @@ void fsr_fsess_init_done(struct fsr_fsess *s)
 }
 
 /* no callback after destroy: close the session, wait for those running;
- * forgets still owed are paid first, as the kernel's come before destroy */
+ * then the forgets still owed are paid, as the kernel's come before destroy
+ * (no other callback can run now, and the daemon's loop is over) */
 void fsr_fsess_destroy_begin(struct fsr_fsess *s)
 {
 	if (!s)
 		return;
-	if (__atomic_load_n(&s->nowed, __ATOMIC_ACQUIRE) && __atomic_load_n(&s->live, __ATOMIC_ACQUIRE)) {
-		struct fuse_ctx ctx;
-		memset(&ctx, 0, sizeof ctx);
-		__atomic_add_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST);
-		unsigned long n = fsr_state_pay_owed(s, &ctx);
-		__atomic_add_fetch(&fsr_stat_callbacks, n, __ATOMIC_RELAXED);
-		__atomic_sub_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST);
-	}
 	__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&s->cb_active, __ATOMIC_SEQ_CST))
 		fsr_futex_wait(&s->cb_active, 1, 1000000ull);
+	if (__atomic_load_n(&s->nowed, __ATOMIC_ACQUIRE)) {
+		struct fuse_ctx ctx;
+		memset(&ctx, 0, sizeof ctx);
+		struct fsr_thread *t = fsr_thread_self();
+		t->busy++;
+		unsigned long n = fsr_state_pay_owed(s, &ctx);
+		t->busy--;
+		__atomic_add_fetch(&fsr_stat_callbacks, n, __ATOMIC_RELAXED);
+	}
 }
 
 /* its libfuse session is gone; s itself stays: a late reply may still name it */
