@@ -12,6 +12,11 @@
  * (bindfs /a /a) is judged by its mount ID, not by its path string.  The call
  * is reported and fails with EDEADLK; it never reaches the kernel.
  *
+ * A mount learned from "/dev/fd/N" (a privileged parent opened /dev/fuse and
+ * mounted it) is found by the fd's FUSE connection, which the kernel names in
+ * /proc/self/fdinfo/N (fuse_connection, Linux 6.16 on) and which is the device
+ * of the mount in mountinfo.  Without it the mount stays unchecked, said once.
+ *
  * Only threads inside an op (t->op) are checked; the rest pay one TLS load. */
 #undef _FORTIFY_SOURCE
 #include "fuse_shim.h"
@@ -28,9 +33,11 @@
 #include <unistd.h>
 #include <linux/stat.h>
 
-#define MAX_MOUNTS 8
+#define MAX_MOUNTS 16
 struct fmount {
 	uint64_t mnt_id;          /* 0: unknown (path check only) */
+	uint32_t dev;             /* the superblock's device, kernel encoding (0: unknown) */
+	int devfd;                /* learned from /dev/fd/N: N; else -1 */
 	size_t len;
 	const char *base;         /* last component of path */
 	char path[PATH_MAX];
@@ -39,17 +46,28 @@ static struct fmount mounts[MAX_MOUNTS];
 static int nmounts;           /* atomic; entries are never moved while > 0 */
 static struct fsr_mutex mlock;
 
+/* /dev/fd/N sessions whose mount is not known yet (retried at FUSE_INIT) */
+#define MAX_PENDING 4
+static int pending_fd[MAX_PENDING] = { -1, -1, -1, -1 };
+
 /* ---- mount IDs ---- */
 
-static uint64_t mountinfo_id(const char *path)
+struct mi_line {
+	uint64_t id;
+	uint32_t dev;             /* MKDEV(major, minor) as the kernel prints a dev_t */
+	const char *mp;           /* unescaped */
+};
+
+/* calls fn for each FUSE mount (fuse, fuseblk, fuse.*, fuseblk.*) of this
+ * process's mount namespace; under mlock (static buffer) */
+static void mountinfo_scan(void (*fn)(const struct mi_line *, void *), void *arg)
 {
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	static char buf[65536];   /* under mlock */
+		return;
+	static char buf[65536];
 	char line[8192];
 	size_t ll = 0;
-	uint64_t found = 0;
 	ssize_t n;
 	while ((n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
@@ -87,51 +105,212 @@ static uint64_t mountinfo_id(const char *path)
 				}
 			}
 			mp[m] = 0;
-			if (strcmp(mp, path) == 0) {
-				uint64_t id = 0;
-				for (char *q = f[0]; *q >= '0' && *q <= '9'; q++)
-					id = id * 10 + (uint64_t)(*q - '0');
-				found = id;      /* the last one: mounted on top */
-			}
+			struct mi_line l = { 0, 0, mp };
+			for (char *q = f[0]; *q >= '0' && *q <= '9'; q++)
+				l.id = l.id * 10 + (uint64_t)(*q - '0');
+			uint32_t maj = 0, min = 0;
+			char *q = f[2];
+			for (; *q >= '0' && *q <= '9'; q++)
+				maj = maj * 10 + (uint32_t)(*q - '0');
+			if (*q == ':')
+				for (q++; *q >= '0' && *q <= '9'; q++)
+					min = min * 10 + (uint32_t)(*q - '0');
+			l.dev = (maj << 20) | min;
+			fn(&l, arg);
 		}
 	}
 	syscall(SYS_close, fd);
-	return found;
+}
+
+struct mi_find { const char *path; uint64_t id; uint32_t dev; };
+static void mi_by_path(const struct mi_line *l, void *arg)
+{
+	struct mi_find *f = arg;
+	if (strcmp(l->mp, f->path) == 0) {
+		f->id = l->id;           /* the last one: mounted on top */
+		f->dev = l->dev;
+	}
+}
+
+/* under mlock */
+static void add_entry(const char *path, uint64_t id, uint32_t dev, int devfd)
+{
+	int n = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (mounts[i].len && mounts[i].devfd == devfd &&
+		    ((id && mounts[i].mnt_id == id) || strcmp(mounts[i].path, path) == 0))
+			return;          /* known already */
+	if (n >= MAX_MOUNTS)
+		return;
+	struct fmount *m = &mounts[n];
+	size_t len = strlen(path);
+	if (len >= sizeof m->path)
+		return;
+	memcpy(m->path, path, len + 1);
+	while (len > 1 && m->path[len - 1] == '/')
+		m->path[--len] = 0;
+	m->len = len;
+	const char *b = strrchr(m->path, '/');
+	m->base = b ? b + 1 : m->path;
+	m->mnt_id = id;
+	m->dev = dev;
+	m->devfd = devfd;
+	__atomic_store_n(&nmounts, n + 1, __ATOMIC_RELEASE);
+}
+
+/* the other mounts of the same file system (bind mounts of it or of a
+ * directory in it): a call there reaches the daemon just the same */
+struct mi_dev { uint32_t dev; int devfd; int found; };
+static void mi_by_dev(const struct mi_line *l, void *arg)
+{
+	struct mi_dev *d = arg;
+	if (l->dev == d->dev) {
+		add_entry(l->mp, l->id, l->dev, d->devfd);
+		d->found++;
+	}
 }
 
 void fsr_reentry_add_mount(const char *path)
 {
 	fsr_mutex_lock(&mlock);
-	int n = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
-	if (n < MAX_MOUNTS) {
-		struct fmount *m = &mounts[n];
-		size_t len = strlen(path);
-		if (len < sizeof m->path) {
-			memcpy(m->path, path, len + 1);
-			while (len > 1 && m->path[len - 1] == '/')
-				m->path[--len] = 0;
-			m->len = len;
-			const char *b = strrchr(m->path, '/');
-			m->base = b ? b + 1 : m->path;
-			m->mnt_id = mountinfo_id(m->path);
-			__atomic_store_n(&nmounts, n + 1, __ATOMIC_RELEASE);
-		}
+	struct mi_find f = { path, 0, 0 };
+	mountinfo_scan(mi_by_path, &f);
+	add_entry(path, f.id, f.dev, -1);
+	if (f.dev) {
+		struct mi_dev d = { f.dev, -1, 0 };
+		mountinfo_scan(mi_by_dev, &d);
 	}
 	fsr_mutex_unlock(&mlock);
 }
 
+/* The FUSE connection of /dev/fuse fd `fd`: the kernel names it in fdinfo
+ * ("fuse_connection:\tID", ID being the superblock's dev_t) once the fd is
+ * mounted.  0: not named (an older kernel, or not mounted). */
+static uint32_t devfd_connection(int fd)
+{
+	char p[64], buf[1024];
+	fsr_fmt(p, sizeof p, "/proc/self/fdinfo/%d", fd);
+	int f = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	ssize_t n = syscall(SYS_read, f, buf, sizeof buf - 1);
+	syscall(SYS_close, f);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *q = strstr(buf, "fuse_connection:");
+	if (!q)
+		return 0;
+	q += 16;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	uint32_t id = 0;
+	for (; *q >= '0' && *q <= '9'; q++)
+		id = id * 10 + (uint32_t)(*q - '0');
+	return id;
+}
+
+/* 0: the mounts of fd's connection are known; else why not (under mlock) */
+enum { DEVFD_OK, DEVFD_NO_CONN, DEVFD_NO_MOUNT };
+static int devfd_learn(int fd, uint32_t *conn)
+{
+	*conn = devfd_connection(fd);
+	if (!*conn)
+		return DEVFD_NO_CONN;
+	struct mi_dev d = { *conn, fd, 0 };
+	mountinfo_scan(mi_by_dev, &d);
+	return d.found ? DEVFD_OK : DEVFD_NO_MOUNT;
+}
+
+int fsr_devfd_of(const char *mp)
+{
+	if (strncmp(mp, "/dev/fd/", 8) != 0 || !mp[8])
+		return -1;
+	int fd = 0;
+	for (const char *q = mp + 8; *q; q++) {
+		if (*q < '0' || *q > '9' || fd > 100000000)
+			return -1;
+		fd = fd * 10 + (*q - '0');
+	}
+	return fd;
+}
+
+int fsr_reentry_add_devfd(int fd)
+{
+	uint32_t conn;
+	fsr_mutex_lock(&mlock);
+	int r = devfd_learn(fd, &conn);
+	if (r != DEVFD_OK)
+		for (int i = 0; i < MAX_PENDING; i++)
+			if (pending_fd[i] < 0) {
+				pending_fd[i] = fd;
+				break;
+			}
+	fsr_mutex_unlock(&mlock);
+	return r == DEVFD_OK ? 0 : -1;
+}
+
+/* at FUSE_INIT (the kernel has mounted the fd by then): the /dev/fd/N mounts
+ * not known yet; a mount that stays unknown is said once, with why */
+void fsr_reentry_devfd_retry(void)
+{
+	int any = 0;
+	for (int i = 0; i < MAX_PENDING; i++)
+		any |= __atomic_load_n(&pending_fd[i], __ATOMIC_RELAXED) >= 0;
+	if (!any)
+		return;
+	fsr_mutex_lock(&mlock);
+	for (int i = 0; i < MAX_PENDING; i++) {
+		int fd = pending_fd[i];
+		if (fd < 0)
+			continue;
+		pending_fd[i] = -1;
+		uint32_t conn;
+		int r = devfd_learn(fd, &conn);
+		if (r == DEVFD_NO_CONN)
+			fsr_say("fsreclaim: fs-reentry is off for the mount behind /dev/fd/%d: /proc/self/fdinfo/%d "
+				"names no fuse_connection (a kernel before 6.16), so which mount this daemon serves "
+				"is unknown; the shim does not guess", fd, fd);
+		else if (r == DEVFD_NO_MOUNT)
+			fsr_say("fsreclaim: fs-reentry is off for the mount behind /dev/fd/%d: FUSE connection %u "
+				"has no mount in this process's mount namespace", fd, (unsigned)conn);
+	}
+	fsr_mutex_unlock(&mlock);
+}
+
+static void kill_entry(struct fmount *m)
+{
+	/* keep the slot readable: mark it dead rather than move others */
+	m->mnt_id = 0;
+	m->dev = 0;
+	m->path[0] = 0;
+	m->len = 0;
+}
+
+/* path: what add_mount got, or "/dev/fd/N" for add_devfd(N) */
 void fsr_reentry_del_mount(const char *path)
 {
 	fsr_mutex_lock(&mlock);
 	int n = nmounts;
-	for (int i = 0; i < n; i++)
-		if (strcmp(mounts[i].path, path) == 0) {
-			/* keep the slot readable: mark it dead rather than move others */
-			mounts[i].mnt_id = 0;
-			mounts[i].path[0] = 0;
-			mounts[i].len = 0;
-			break;
-		}
+	int devfd = fsr_devfd_of(path);
+	if (devfd >= 0) {
+		for (int i = 0; i < n; i++)
+			if (mounts[i].len && mounts[i].devfd == devfd)
+				kill_entry(&mounts[i]);
+		for (int i = 0; i < MAX_PENDING; i++)
+			if (pending_fd[i] == devfd)
+				pending_fd[i] = -1;
+	} else {
+		for (int i = 0; i < n; i++)
+			if (mounts[i].len && mounts[i].devfd < 0 && strcmp(mounts[i].path, path) == 0) {
+				uint32_t dev = mounts[i].dev;
+				kill_entry(&mounts[i]);
+				for (int j = 0; dev && j < n; j++)
+					if (mounts[j].len && mounts[j].devfd < 0 && mounts[j].dev == dev)
+						kill_entry(&mounts[j]);
+				break;
+			}
+	}
 	fsr_mutex_unlock(&mlock);
 }
 

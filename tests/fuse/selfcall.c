@@ -9,7 +9,9 @@
  * `stat MOUNTPOINT/leak` leaves a memalloc_nofs_save() scope open in lookup.
  *
  * Usage: selfcall [-f] MOUNTPOINT; `stat MOUNTPOINT/trigger` runs the checks;
- * results go to stdout as lines "NAME: ok" or "NAME: errno N". */
+ * results go to stdout as lines "NAME: ok" or "NAME: errno N".  With
+ * MOUNTPOINT /dev/fd/N (a /dev/fuse fd a parent mounted, see devfd.sh),
+ * SELFCALL_MOUNT names the mount for the calls. */
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse_lowlevel.h>
 #include "fsreclaim.h"
@@ -185,8 +187,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [-f] MOUNTPOINT\n", argv[0]);
 		return 1;
 	}
-	snprintf(mnt, sizeof mnt, "%s", opts.mountpoint);
-	hidden_fd = open(mnt, O_RDONLY | O_DIRECTORY);
+	const char *real_mnt = getenv("SELFCALL_MOUNT");
+	snprintf(mnt, sizeof mnt, "%s", real_mnt ? real_mnt : opts.mountpoint);
+	if (!real_mnt)   /* else mounted already: an open here would wait for this daemon */
+		hidden_fd = open(mnt, O_RDONLY | O_DIRECTORY);
 	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, NULL);
 	if (!se)
 		return 1;

@@ -26,10 +26,10 @@ case $? in
 1) echo "FAIL: no mount"; exit 1 ;;
 esac
 for i in $(seq 200); do grep -q "^opened:" "$T/out" && break; sleep 0.1; done
-timeout 20 stat "$M/trigger" > /dev/null 2>&1
+fsr_bounded_stat "$M/trigger" "$M"
 [ $? = 124 ] && FAIL "stat of the trigger hung"
 for i in $(seq 100); do grep -q "^closed" "$T/out" && break; sleep 0.1; done
-timeout 20 stat "$M/leak" > /dev/null 2>&1
+fsr_bounded_stat "$M/leak" "$M"
 [ $? = 124 ] && FAIL "stat of leak hung"
 timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M"; }
 wait $pid; rc=$?
