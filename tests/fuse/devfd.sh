@@ -18,6 +18,7 @@ fsr_require_fuse
 for b in "$BIN" "$LAUNCH"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
 T=$(mktemp -d /tmp/fsr-devfd.XXXXXX) || exit 99
 M=$T/mnt; mkdir "$M" "$T/mnt2"
+ln -s "$M/data" "$T/link-abs"
 pid=
 fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
 fail=0
@@ -40,7 +41,7 @@ fsr_unmount "$M" $pid 200 || FAIL "the daemon did not exit after the unmount"
 wait $pid; rc=$?; pid=
 cat "$T/out"; cat "$T/log".* 2>/dev/null
 EDEADLK=35
-for c in stat-own-mount openat-own-dirfd read-own-file stat-dotdot-own-mount; do
+for c in stat-own-mount openat-own-dirfd read-own-file stat-dotdot-own-mount link-abs; do
 	grep -qx "$c: errno $EDEADLK" "$T/out" || FAIL "$c did not fail with EDEADLK"
 done
 for c in stat-root stat-sibling; do
