@@ -247,6 +247,7 @@ static void w_init(void *ud, struct fuse_conn_info *conn)
 {
 	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
 	struct fsr_opctx c;
+	fsr_reentry_devfd_retry();       /* a /dev/fd/N mount not known at fuse_session_mount */
 	fsr_op_enter(&c, NULL, s, "init", 0);
 	if (s && s->real.init)
 		s->real.init(s->userdata, conn);
@@ -586,7 +587,7 @@ int fsrw_session_mount(struct fuse_session *se, const char *mountpoint)
 	char abs[PATH_MAX];
 	abs[0] = 0;
 	/* resolve before mounting: afterwards the path is on the mount */
-	if (s && mountpoint && strncmp(mountpoint, "/dev/fd/", 8) != 0) {
+	if (s && mountpoint && fsr_devfd_of(mountpoint) < 0) {
 		struct fsr_thread *t = fsr_thread_self();
 		t->busy++;
 		if (!realpath(mountpoint, abs))
@@ -597,6 +598,10 @@ int fsrw_session_mount(struct fuse_session *se, const char *mountpoint)
 	if (r == 0 && s && abs[0]) {
 		memcpy(s->mountpoint, abs, sizeof abs);
 		fsr_reentry_add_mount(s->mountpoint);
+	} else if (r == 0 && s && mountpoint && fsr_devfd_of(mountpoint) >= 0) {
+		/* a parent mounted /dev/fuse and passed its fd: the mount is found by the fd */
+		fsr_fmt(s->mountpoint, sizeof s->mountpoint, "%s", mountpoint);
+		fsr_reentry_add_devfd(fsr_devfd_of(mountpoint));
 	}
 	return r;
 }

@@ -257,7 +257,11 @@ int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids) FSR_HIDDEN;   /* ctx: a FSR_CT
 
 /* reentry.c */
 void fsr_reentry_add_mount(const char *mountpoint) FSR_HIDDEN;
-void fsr_reentry_del_mount(const char *mountpoint) FSR_HIDDEN;
+void fsr_reentry_del_mount(const char *mountpoint) FSR_HIDDEN;   /* or "/dev/fd/N" */
+/* mountpoint "/dev/fd/N" (libfuse's form for a /dev/fuse fd a parent mounted): N, else -1 */
+int fsr_devfd_of(const char *mountpoint) FSR_HIDDEN;
+int fsr_reentry_add_devfd(int fd) FSR_HIDDEN;   /* 0: its mounts are known; else retried at init */
+void fsr_reentry_devfd_retry(void) FSR_HIDDEN;
 void fsr_reentry_dev_fuse_opened(void) FSR_HIDDEN;
 extern int fsr_fuse_libfuse_seen FSR_HIDDEN;   /* a libfuse session or a libfuse2 entry was seen */
 

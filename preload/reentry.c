@@ -8,9 +8,22 @@
  * an fd's (or dirfd's, or the cwd's) mount ID from statx(AT_EMPTY_PATH |
  * AT_STATX_DONT_SYNC, STATX_MNT_ID), which FUSE answers from its cache (or
  * /proc/self/fdinfo when statx has no mount ID); a path's components are then
- * resolved lexically from there.  A directory hidden under the mountpoint
- * (bindfs /a /a) is judged by its mount ID, not by its path string.  The call
- * is reported and fails with EDEADLK; it never reaches the kernel.
+ * resolved from there, lexically first.  A directory hidden under the
+ * mountpoint (bindfs /a /a) is judged by its mount ID, not by its path string.
+ * The call is reported and fails with EDEADLK; it never reaches the kernel.
+ *
+ * Symlinks: when the lexical walk stays off every mount, one openat2(O_PATH,
+ * RESOLVE_NO_SYMLINKS) of the path - a walk that cannot enter a mount the
+ * lexical walk did not - tells whether the kernel's walk meets a symlink.
+ * Only then (or when the lexical walk reaches a mount) is the path resolved
+ * component by component, lstat()ing and readlink()ing only components off
+ * the mounts: a name looked up on a mount is the answer, wherever the walk
+ * would go next.
+ *
+ * A mount learned from "/dev/fd/N" (a privileged parent opened /dev/fuse and
+ * mounted it) is found by the fd's FUSE connection, which the kernel names in
+ * /proc/self/fdinfo/N (fuse_connection, Linux 6.16 on) and which is the device
+ * of the mount in mountinfo.  Without it the mount stays unchecked, said once.
  *
  * Only threads inside an op (t->op) are checked; the rest pay one TLS load. */
 #undef _FORTIFY_SOURCE
@@ -27,10 +40,31 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <linux/stat.h>
+#if defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#endif
+#endif
+#ifndef RESOLVE_NO_SYMLINKS
+struct open_how { uint64_t flags, mode, resolve; };
+#define RESOLVE_NO_SYMLINKS 0x04
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
 
-#define MAX_MOUNTS 8
+/* check_at's flags: AT_EMPTY_PATH (an empty path is dirfd itself),
+ * AT_SYMLINK_NOFOLLOW (a last component that is a symlink is not followed,
+ * unless a slash follows it) and this: a creating or removing call, whose last
+ * component is never followed */
+#define FSR_AT_NOFOLLOW_ANY 0x40000000
+#define MAXLINKS 40                 /* the kernel's limit of links in one walk */
+
+#define MAX_MOUNTS 16
 struct fmount {
 	uint64_t mnt_id;          /* 0: unknown (path check only) */
+	uint32_t dev;             /* the superblock's device, kernel encoding (0: unknown) */
+	int devfd;                /* learned from /dev/fd/N: N; else -1 */
 	size_t len;
 	const char *base;         /* last component of path */
 	char path[PATH_MAX];
@@ -39,17 +73,28 @@ static struct fmount mounts[MAX_MOUNTS];
 static int nmounts;           /* atomic; entries are never moved while > 0 */
 static struct fsr_mutex mlock;
 
+/* /dev/fd/N sessions whose mount is not known yet (retried at FUSE_INIT) */
+#define MAX_PENDING 4
+static int pending_fd[MAX_PENDING] = { -1, -1, -1, -1 };
+
 /* ---- mount IDs ---- */
 
-static uint64_t mountinfo_id(const char *path)
+struct mi_line {
+	uint64_t id;
+	uint32_t dev;             /* MKDEV(major, minor) as the kernel prints a dev_t */
+	const char *mp;           /* unescaped */
+};
+
+/* calls fn for each FUSE mount (fuse, fuseblk, fuse.*, fuseblk.*) of this
+ * process's mount namespace; under mlock (static buffer) */
+static void mountinfo_scan(void (*fn)(const struct mi_line *, void *), void *arg)
 {
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	static char buf[65536];   /* under mlock */
+		return;
+	static char buf[65536];
 	char line[8192];
 	size_t ll = 0;
-	uint64_t found = 0;
 	ssize_t n;
 	while ((n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
@@ -87,51 +132,212 @@ static uint64_t mountinfo_id(const char *path)
 				}
 			}
 			mp[m] = 0;
-			if (strcmp(mp, path) == 0) {
-				uint64_t id = 0;
-				for (char *q = f[0]; *q >= '0' && *q <= '9'; q++)
-					id = id * 10 + (uint64_t)(*q - '0');
-				found = id;      /* the last one: mounted on top */
-			}
+			struct mi_line l = { 0, 0, mp };
+			for (char *q = f[0]; *q >= '0' && *q <= '9'; q++)
+				l.id = l.id * 10 + (uint64_t)(*q - '0');
+			uint32_t maj = 0, min = 0;
+			char *q = f[2];
+			for (; *q >= '0' && *q <= '9'; q++)
+				maj = maj * 10 + (uint32_t)(*q - '0');
+			if (*q == ':')
+				for (q++; *q >= '0' && *q <= '9'; q++)
+					min = min * 10 + (uint32_t)(*q - '0');
+			l.dev = (maj << 20) | min;
+			fn(&l, arg);
 		}
 	}
 	syscall(SYS_close, fd);
-	return found;
+}
+
+struct mi_find { const char *path; uint64_t id; uint32_t dev; };
+static void mi_by_path(const struct mi_line *l, void *arg)
+{
+	struct mi_find *f = arg;
+	if (strcmp(l->mp, f->path) == 0) {
+		f->id = l->id;           /* the last one: mounted on top */
+		f->dev = l->dev;
+	}
+}
+
+/* under mlock */
+static void add_entry(const char *path, uint64_t id, uint32_t dev, int devfd)
+{
+	int n = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (mounts[i].len && mounts[i].devfd == devfd &&
+		    ((id && mounts[i].mnt_id == id) || strcmp(mounts[i].path, path) == 0))
+			return;          /* known already */
+	if (n >= MAX_MOUNTS)
+		return;
+	struct fmount *m = &mounts[n];
+	size_t len = strlen(path);
+	if (len >= sizeof m->path)
+		return;
+	memcpy(m->path, path, len + 1);
+	while (len > 1 && m->path[len - 1] == '/')
+		m->path[--len] = 0;
+	m->len = len;
+	const char *b = strrchr(m->path, '/');
+	m->base = b ? b + 1 : m->path;
+	m->mnt_id = id;
+	m->dev = dev;
+	m->devfd = devfd;
+	__atomic_store_n(&nmounts, n + 1, __ATOMIC_RELEASE);
+}
+
+/* the other mounts of the same file system (bind mounts of it or of a
+ * directory in it): a call there reaches the daemon just the same */
+struct mi_dev { uint32_t dev; int devfd; int found; };
+static void mi_by_dev(const struct mi_line *l, void *arg)
+{
+	struct mi_dev *d = arg;
+	if (l->dev == d->dev) {
+		add_entry(l->mp, l->id, l->dev, d->devfd);
+		d->found++;
+	}
 }
 
 void fsr_reentry_add_mount(const char *path)
 {
 	fsr_mutex_lock(&mlock);
-	int n = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
-	if (n < MAX_MOUNTS) {
-		struct fmount *m = &mounts[n];
-		size_t len = strlen(path);
-		if (len < sizeof m->path) {
-			memcpy(m->path, path, len + 1);
-			while (len > 1 && m->path[len - 1] == '/')
-				m->path[--len] = 0;
-			m->len = len;
-			const char *b = strrchr(m->path, '/');
-			m->base = b ? b + 1 : m->path;
-			m->mnt_id = mountinfo_id(m->path);
-			__atomic_store_n(&nmounts, n + 1, __ATOMIC_RELEASE);
-		}
+	struct mi_find f = { path, 0, 0 };
+	mountinfo_scan(mi_by_path, &f);
+	add_entry(path, f.id, f.dev, -1);
+	if (f.dev) {
+		struct mi_dev d = { f.dev, -1, 0 };
+		mountinfo_scan(mi_by_dev, &d);
 	}
 	fsr_mutex_unlock(&mlock);
 }
 
+/* The FUSE connection of /dev/fuse fd `fd`: the kernel names it in fdinfo
+ * ("fuse_connection:\tID", ID being the superblock's dev_t) once the fd is
+ * mounted.  0: not named (an older kernel, or not mounted). */
+static uint32_t devfd_connection(int fd)
+{
+	char p[64], buf[1024];
+	fsr_fmt(p, sizeof p, "/proc/self/fdinfo/%d", fd);
+	int f = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	ssize_t n = syscall(SYS_read, f, buf, sizeof buf - 1);
+	syscall(SYS_close, f);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *q = strstr(buf, "fuse_connection:");
+	if (!q)
+		return 0;
+	q += 16;
+	while (*q == ' ' || *q == '\t')
+		q++;
+	uint32_t id = 0;
+	for (; *q >= '0' && *q <= '9'; q++)
+		id = id * 10 + (uint32_t)(*q - '0');
+	return id;
+}
+
+/* 0: the mounts of fd's connection are known; else why not (under mlock) */
+enum { DEVFD_OK, DEVFD_NO_CONN, DEVFD_NO_MOUNT };
+static int devfd_learn(int fd, uint32_t *conn)
+{
+	*conn = devfd_connection(fd);
+	if (!*conn)
+		return DEVFD_NO_CONN;
+	struct mi_dev d = { *conn, fd, 0 };
+	mountinfo_scan(mi_by_dev, &d);
+	return d.found ? DEVFD_OK : DEVFD_NO_MOUNT;
+}
+
+int fsr_devfd_of(const char *mp)
+{
+	if (strncmp(mp, "/dev/fd/", 8) != 0 || !mp[8])
+		return -1;
+	int fd = 0;
+	for (const char *q = mp + 8; *q; q++) {
+		if (*q < '0' || *q > '9' || fd > 100000000)
+			return -1;
+		fd = fd * 10 + (*q - '0');
+	}
+	return fd;
+}
+
+int fsr_reentry_add_devfd(int fd)
+{
+	uint32_t conn;
+	fsr_mutex_lock(&mlock);
+	int r = devfd_learn(fd, &conn);
+	if (r != DEVFD_OK)
+		for (int i = 0; i < MAX_PENDING; i++)
+			if (pending_fd[i] < 0) {
+				pending_fd[i] = fd;
+				break;
+			}
+	fsr_mutex_unlock(&mlock);
+	return r == DEVFD_OK ? 0 : -1;
+}
+
+/* at FUSE_INIT (the kernel has mounted the fd by then): the /dev/fd/N mounts
+ * not known yet; a mount that stays unknown is said once, with why */
+void fsr_reentry_devfd_retry(void)
+{
+	int any = 0;
+	for (int i = 0; i < MAX_PENDING; i++)
+		any |= __atomic_load_n(&pending_fd[i], __ATOMIC_RELAXED) >= 0;
+	if (!any)
+		return;
+	fsr_mutex_lock(&mlock);
+	for (int i = 0; i < MAX_PENDING; i++) {
+		int fd = pending_fd[i];
+		if (fd < 0)
+			continue;
+		pending_fd[i] = -1;
+		uint32_t conn;
+		int r = devfd_learn(fd, &conn);
+		if (r == DEVFD_NO_CONN)
+			fsr_say("fsreclaim: fs-reentry is off for the mount behind /dev/fd/%d: /proc/self/fdinfo/%d "
+				"names no fuse_connection (a kernel before 6.16), so which mount this daemon serves "
+				"is unknown; the shim does not guess", fd, fd);
+		else if (r == DEVFD_NO_MOUNT)
+			fsr_say("fsreclaim: fs-reentry is off for the mount behind /dev/fd/%d: FUSE connection %u "
+				"has no mount in this process's mount namespace", fd, (unsigned)conn);
+	}
+	fsr_mutex_unlock(&mlock);
+}
+
+static void kill_entry(struct fmount *m)
+{
+	/* keep the slot readable: mark it dead rather than move others */
+	m->mnt_id = 0;
+	m->dev = 0;
+	m->path[0] = 0;
+	m->len = 0;
+}
+
+/* path: what add_mount got, or "/dev/fd/N" for add_devfd(N) */
 void fsr_reentry_del_mount(const char *path)
 {
 	fsr_mutex_lock(&mlock);
 	int n = nmounts;
-	for (int i = 0; i < n; i++)
-		if (strcmp(mounts[i].path, path) == 0) {
-			/* keep the slot readable: mark it dead rather than move others */
-			mounts[i].mnt_id = 0;
-			mounts[i].path[0] = 0;
-			mounts[i].len = 0;
-			break;
-		}
+	int devfd = fsr_devfd_of(path);
+	if (devfd >= 0) {
+		for (int i = 0; i < n; i++)
+			if (mounts[i].len && mounts[i].devfd == devfd)
+				kill_entry(&mounts[i]);
+		for (int i = 0; i < MAX_PENDING; i++)
+			if (pending_fd[i] == devfd)
+				pending_fd[i] = -1;
+	} else {
+		for (int i = 0; i < n; i++)
+			if (mounts[i].len && mounts[i].devfd < 0 && strcmp(mounts[i].path, path) == 0) {
+				uint32_t dev = mounts[i].dev;
+				kill_entry(&mounts[i]);
+				for (int j = 0; dev && j < n; j++)
+					if (mounts[j].len && mounts[j].devfd < 0 && mounts[j].dev == dev)
+						kill_entry(&mounts[j]);
+				break;
+			}
+	}
 	fsr_mutex_unlock(&mlock);
 }
 
@@ -186,6 +392,18 @@ static struct fmount *mount_of_path(const char *p, size_t len)
 	return NULL;
 }
 
+/* is a mountpoint a proper prefix of p (a walk of p from "/" enters it)? */
+static int under_a_mount(const char *p, size_t len)
+{
+	int n = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++) {
+		size_t l = mounts[i].len;
+		if (l && l < len && memcmp(mounts[i].path, p, l) == 0 && p[l] == '/')
+			return 1;
+	}
+	return 0;
+}
+
 /* could a relative path descend into a mountpoint? (no "..", no component
  * equal to a mountpoint's last name: then it cannot) */
 static int may_cross(const char *path)
@@ -209,39 +427,78 @@ static int may_cross(const char *path)
 	return 0;
 }
 
-/* Is (dirfd, path) on one of the mounts?  Returns the mount, or NULL. */
-static struct fmount *path_on_mount(int dirfd, const char *path, int empty_is_fd)
-{
-	if (!path)
-		return NULL;
-	if (!path[0])
-		return empty_is_fd ? mount_of_id(fd_mnt_id(dirfd)) : NULL;
+/* ---- the walk ----
+ * buf is the canonical path of the directory reached; while it extends the
+ * base directory's path (len >= alen), anchor (dirfd) reaches it
+ * physically, so a directory hidden under a mountpoint is lstat()ed through
+ * its fd, never through its path string (which would enter the mount). */
+#define REM_SIZE (2 * PATH_MAX)
+#define LNK_SIZE PATH_MAX
+struct walk {
 	char buf[2 * PATH_MAX];
-	size_t len = 0;
+	size_t len;
+	int anchor;               /* dirfd, or -1: walk buf from "/" */
+	size_t alen;
+	char *rem;                /* REM_SIZE: the path still to walk, after a symlink */
+	char *lnk;                /* LNK_SIZE: a link's target */
+};
+
+/* the component just appended (buf extends the anchor's path by at least one
+ * name when anchor != -1) */
+static int walk_lstat(struct walk *w, struct stat *st)
+{
+	if (w->anchor != -1)
+		return (int)syscall(SYS_newfstatat, w->anchor, w->buf + w->alen + 1, st, AT_SYMLINK_NOFOLLOW);
+	return (int)syscall(SYS_newfstatat, AT_FDCWD, w->buf, st, AT_SYMLINK_NOFOLLOW);
+}
+
+static ssize_t walk_readlink(struct walk *w)
+{
+	if (w->anchor != -1)
+		return syscall(SYS_readlinkat, w->anchor, w->buf + w->alen + 1, w->lnk, LNK_SIZE - 1);
+	return syscall(SYS_readlinkat, AT_FDCWD, w->buf, w->lnk, LNK_SIZE - 1);
+}
+
+/* Walks (dirfd, path): returns the mount the walk looks a name up on or ends
+ * on, or NULL.  links 0: lexically (every component taken for a directory);
+ * links 1 (w->rem and w->lnk set): lstat()s each component off the mounts
+ * and follows symlinks the way the kernel would (at most MAXLINKS; a loop
+ * gives NULL, and the real call its ELOOP).  *passed: the walk reached a
+ * mount root. */
+static struct fmount *walk(struct walk *w, int dirfd, const char *path, int flags, int links, int *passed)
+{
 	struct fmount *on = NULL;
+	int nlinks = 0;
+	w->len = 0;
+	w->anchor = -1;
+	w->alen = 0;
 	if (path[0] != '/') {
 		on = mount_of_id(fd_mnt_id(dirfd));
-		if (!may_cross(path))
+		if (on)
+			*passed = 1;
+		if (!links && !may_cross(path))
 			return on;
 		/* the base directory's path, to resolve ".." and descents */
 		ssize_t r;
 		if (dirfd == AT_FDCWD) {
-			r = syscall(SYS_getcwd, buf, sizeof buf / 2);
-			r = r > 0 ? (ssize_t)strlen(buf) : -1;
+			r = syscall(SYS_getcwd, w->buf, sizeof w->buf / 2);
+			r = r > 0 ? (ssize_t)strlen(w->buf) : -1;
 		} else {
 			char lp[64];
 			fsr_fmt(lp, sizeof lp, "/proc/self/fd/%d", dirfd);
-			r = syscall(SYS_readlinkat, AT_FDCWD, lp, buf, sizeof buf / 2 - 1);
+			r = syscall(SYS_readlinkat, AT_FDCWD, lp, w->buf, sizeof w->buf / 2 - 1);
 		}
-		if (r <= 0 || buf[0] != '/')
+		if (r <= 0 || w->buf[0] != '/')
 			return on;
-		len = (size_t)r;
-		buf[len] = 0;
-		if (len == 1)
-			len = 0;           /* "/" is the empty prefix */
+		w->len = (size_t)r;
+		w->buf[w->len] = 0;
+		if (w->len == 1)
+			w->len = 0;       /* "/" is the empty prefix */
+		w->anchor = dirfd;
+		w->alen = w->len;
 	}
 	const char *p = path;
-	while (*p) {
+	for (;;) {
 		while (*p == '/')
 			p++;
 		if (!*p)
@@ -251,26 +508,196 @@ static struct fmount *path_on_mount(int dirfd, const char *path, int empty_is_fd
 			e++;
 		size_t l = (size_t)(e - p);
 		if (l == 1 && p[0] == '.') {
-			/* nothing */
-		} else if (l == 2 && p[0] == '.' && p[1] == '.') {
-			if (on && on->len == len && memcmp(on->path, buf, len) == 0)
-				on = NULL;     /* up out of the mount */
-			while (len > 0 && buf[len - 1] != '/')
-				len--;
-			if (len > 0)
-				len--;
-		} else {
-			if (len + 1 + l >= sizeof buf)
-				return on;
-			buf[len++] = '/';
-			memcpy(buf + len, p, l);
-			len += l;
-			if (!on)
-				on = mount_of_path(buf, len);
+			p = e;
+			continue;
 		}
-		p = e;
+		if (l == 2 && p[0] == '.' && p[1] == '.') {
+			if (on && on->len == w->len && memcmp(on->path, w->buf, w->len) == 0)
+				on = NULL;     /* up out of the mount */
+			while (w->len > 0 && w->buf[w->len - 1] != '/')
+				w->len--;
+			if (w->len > 0)
+				w->len--;
+			if (w->anchor != -1 && w->len < w->alen)
+				w->anchor = -1;   /* above the base: walk from "/" */
+			p = e;
+			continue;
+		}
+		if (on)
+			return on;     /* a name looked up on the mount */
+		if (w->len + 1 + l >= sizeof w->buf)
+			return NULL;
+		size_t plen = w->len;
+		w->buf[w->len++] = '/';
+		memcpy(w->buf + w->len, p, l);
+		w->len += l;
+		w->buf[w->len] = 0;
+		on = mount_of_path(w->buf, w->len);
+		if (on) {
+			*passed = 1;
+			p = e;
+			continue;
+		}
+		if (!links) {
+			p = e;
+			continue;
+		}
+		const char *q = e;
+		while (*q == '/')
+			q++;
+		if (!*q) {
+			/* the last component: is it followed? */
+			int follow = !(flags & (AT_SYMLINK_NOFOLLOW | FSR_AT_NOFOLLOW_ANY)) ||
+				     (*e == '/' && !(flags & FSR_AT_NOFOLLOW_ANY));
+			if (!follow)
+				break;
+		}
+		struct stat st;
+		if (w->anchor == -1 && under_a_mount(w->buf, w->len)) {
+			/* reached by ".." from a directory hidden under a mountpoint:
+			 * its path string enters the mount; taken for a directory */
+			p = e;
+			continue;
+		}
+		if (walk_lstat(w, &st) != 0)
+			return NULL;   /* the real call fails here too (or creates it) */
+		if (!S_ISLNK(st.st_mode)) {
+			if (*q && !S_ISDIR(st.st_mode))
+				return NULL;   /* ENOTDIR */
+			p = e;
+			continue;
+		}
+		if (++nlinks > MAXLINKS)
+			return NULL;   /* the real call fails with ELOOP */
+		ssize_t tl = walk_readlink(w);
+		if (tl <= 0)
+			return NULL;
+		/* rem = target + what follows the link (its slash included) */
+		size_t rl = strlen(e);
+		if ((size_t)tl + rl + 1 > REM_SIZE)
+			return NULL;
+		memmove(w->rem + tl, e, rl + 1);
+		memcpy(w->rem, w->lnk, (size_t)tl);
+		p = w->rem;
+		if (w->lnk[0] == '/') {
+			w->len = 0;
+			w->anchor = -1;
+		} else {
+			w->len = plen;    /* the target is relative to the link's directory */
+			w->buf[w->len] = 0;
+		}
 	}
 	return on;
+}
+
+/* the walk that follows symlinks, with its buffers off the common path's stack */
+static __attribute__((noinline)) struct fmount *walk_links(struct walk *w, int dirfd, const char *path,
+							    int flags, int *passed)
+{
+	char rem[REM_SIZE], lnk[LNK_SIZE];
+	w->rem = rem;
+	w->lnk = lnk;
+	struct fmount *m = walk(w, dirfd, path, flags, 1, passed);
+	w->rem = w->lnk = NULL;
+	return m;
+}
+
+/* 1: the kernel's walk of (dirfd, path) meets no symlink, so the lexical walk
+ * is exact; 0: it may meet one (or cannot tell).  Called only when the
+ * lexical walk reaches no mount: then neither does this walk. */
+static int openat2_usable = 1;
+static int no_symlinks(int dirfd, const char *path, int flags)
+{
+	int follow = !(flags & (AT_SYMLINK_NOFOLLOW | FSR_AT_NOFOLLOW_ANY));
+	const char *s = path;
+	while (*s == '/')
+		s++;
+	const char *e = s;
+	while (*e && *e != '/')
+		e++;
+	if (!*e && !follow)
+		return 1;          /* one name, not followed: no symlink to meet */
+	if (!__atomic_load_n(&openat2_usable, __ATOMIC_RELAXED))
+		return 0;
+	/* O_DIRECTORY: a file ends the walk with ENOTDIR, and no fd to close */
+	struct open_how how;
+	memset(&how, 0, sizeof how);
+	how.flags = O_PATH | O_CLOEXEC | O_DIRECTORY | (follow ? 0 : O_NOFOLLOW);
+	how.resolve = RESOLVE_NO_SYMLINKS;
+	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+	if (fd >= 0) {
+		syscall(SYS_close, fd);
+		return 1;
+	}
+	switch (errno) {
+	case ENOTDIR:          /* the walk ended at a file, or failed the real call's way */
+	case ENOENT:
+	case EACCES:
+	case ENAMETOOLONG:
+		return 1;
+	case ENOSYS:           /* before Linux 5.6, or a seccomp filter */
+	case EPERM:
+	case E2BIG:
+		__atomic_store_n(&openat2_usable, 0, __ATOMIC_RELAXED);
+		return 0;
+	default:               /* ELOOP: a symlink */
+		return 0;
+	}
+}
+
+/* "/proc/self/fd/N..." or "/proc/thread-self/fd/N...": N, *rest what
+ * follows it ("" or "/..."); else -1 */
+static int proc_fd_path(const char *path, const char **rest)
+{
+	const char *q;
+	if (strncmp(path, "/proc/self/fd/", 14) == 0)
+		q = path + 14;
+	else if (strncmp(path, "/proc/thread-self/fd/", 21) == 0)
+		q = path + 21;
+	else
+		return -1;
+	if (*q < '0' || *q > '9')
+		return -1;
+	int fd = 0;
+	for (; *q >= '0' && *q <= '9'; q++)
+		if ((fd = fd * 10 + (*q - '0')) > (1 << 24))
+			return -1;
+	if (*q && *q != '/')
+		return -1;
+	*rest = q;
+	return fd;
+}
+
+static uint64_t fd_mnt_id_cached(int fd);
+
+/* Is (dirfd, path) on one of the mounts?  Returns the mount, or NULL. */
+static struct fmount *path_on_mount(int dirfd, const char *path, int flags)
+{
+	if (!path)
+		return NULL;
+	if (!path[0])
+		return (flags & AT_EMPTY_PATH) ? mount_of_id(fd_mnt_id(dirfd)) : NULL;
+	const char *rest;
+	int pfd = path[0] == '/' ? proc_fd_path(path, &rest) : -1;
+	if (pfd >= 0) {
+		/* a magic link: the kernel goes to fd N's file without a walk
+		 * (passthrough_ll opens its inodes so), and from there */
+		int slash = *rest == '/';
+		while (*rest == '/')
+			rest++;
+		if (*rest)
+			return path_on_mount(pfd, rest, flags & ~AT_EMPTY_PATH);
+		if ((flags & FSR_AT_NOFOLLOW_ANY) || ((flags & AT_SYMLINK_NOFOLLOW) && !slash))
+			return NULL;   /* the link itself, on /proc */
+		return mount_of_id(fd_mnt_id_cached(pfd));
+	}
+	struct walk w;
+	int passed = 0;
+	w.rem = w.lnk = NULL;
+	struct fmount *m = walk(&w, dirfd, path, flags, 0, &passed);
+	if (!m && !passed && no_symlinks(dirfd, path, flags))
+		return NULL;
+	return walk_links(&w, dirfd, path, flags, &passed);
 }
 
 static void report(const char *fn, const char *path, int fd, const struct fmount *m)
@@ -307,7 +734,7 @@ static int check_at(const char *fn, int dirfd, const char *path, int flags)
 	if (likely(!checking()))
 		return 0;
 	int e = errno;
-	struct fmount *m = path_on_mount(dirfd, path, (flags & AT_EMPTY_PATH) != 0);
+	struct fmount *m = path_on_mount(dirfd, path, flags);
 	errno = e;
 	if (!m)
 		return 0;
@@ -392,11 +819,20 @@ static mode_t va_mode(int flags, va_list ap)
 	return (flags & (O_CREAT | __O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
 }
 
+/* check_at's flags for open(2)'s: O_CREAT | O_EXCL never follows the last
+ * component, O_NOFOLLOW does not follow a symlink there */
+static inline int open_at_flags(int flags)
+{
+	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+		return FSR_AT_NOFOLLOW_ANY;
+	return (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0;
+}
+
 #define OPEN_LIKE(sym, realsym) \
 	IPOS(int, sym, (const char *path, int flags, ...)) \
 	{ \
 		va_list ap; va_start(ap, flags); mode_t mode = va_mode(flags, ap); va_end(ap); \
-		if (check_at(#sym, AT_FDCWD, path, 0)) return -1; \
+		if (check_at(#sym, AT_FDCWD, path, open_at_flags(flags))) return -1; \
 		if (unlikely(path && path[0] == '/' && strcmp(path, "/dev/fuse") == 0)) fsr_reentry_dev_fuse_opened(); \
 		REAL(int, realsym, (const char *, int, ...)); \
 		return real_##realsym(path, flags, mode); \
@@ -408,7 +844,7 @@ OPEN_LIKE(open64, open64)
 	IPOS(int, sym, (int dirfd, const char *path, int flags, ...)) \
 	{ \
 		va_list ap; va_start(ap, flags); mode_t mode = va_mode(flags, ap); va_end(ap); \
-		if (check_at(#sym, dirfd, path, 0)) return -1; \
+		if (check_at(#sym, dirfd, path, open_at_flags(flags))) return -1; \
 		REAL(int, sym, (int, const char *, int, ...)); \
 		return real_##sym(dirfd, path, flags, mode); \
 	}
@@ -418,7 +854,7 @@ OPENAT_LIKE(openat64)
 #define OPEN2_LIKE(sym) \
 	IPOS(int, sym, (const char *path, int flags)) \
 	{ \
-		if (check_at(#sym, AT_FDCWD, path, 0)) return -1; \
+		if (check_at(#sym, AT_FDCWD, path, open_at_flags(flags))) return -1; \
 		REAL(int, sym, (const char *, int)); \
 		return real_##sym(path, flags); \
 	}
@@ -428,7 +864,7 @@ OPEN2_LIKE(__open64_2)
 #define OPENAT2_LIKE(sym) \
 	IPOS(int, sym, (int dirfd, const char *path, int flags)) \
 	{ \
-		if (check_at(#sym, dirfd, path, 0)) return -1; \
+		if (check_at(#sym, dirfd, path, open_at_flags(flags))) return -1; \
 		REAL(int, sym, (int, const char *, int)); \
 		return real_##sym(dirfd, path, flags); \
 	}
@@ -445,64 +881,76 @@ OPENAT2_LIKE(__openat64_2)
 CREAT_LIKE(creat)
 CREAT_LIKE(creat64)
 
-/* path calls: (const char *path, REST...) */
-#define PATH1(ret, sym, params, args, fail) \
+/* path calls: (const char *path, REST...); PATH1 follows a symlink as the
+ * last component, PATH1N does not, PATH1C creates or removes that name */
+#define PATH1F(ret, sym, params, args, fail, fl) \
 	IPOS(ret, sym, params) \
 	{ \
-		if (check_at(#sym, AT_FDCWD, path, 0)) return fail; \
+		if (check_at(#sym, AT_FDCWD, path, (fl))) return fail; \
 		REAL(ret, sym, params); \
 		return real_##sym args; \
 	}
+#define PATH1(ret, sym, params, args, fail) PATH1F(ret, sym, params, args, fail, 0)
+#define PATH1N(ret, sym, params, args, fail) PATH1F(ret, sym, params, args, fail, AT_SYMLINK_NOFOLLOW)
+#define PATH1C(ret, sym, params, args, fail) PATH1F(ret, sym, params, args, fail, FSR_AT_NOFOLLOW_ANY)
 PATH1(int, stat, (const char *path, struct stat *b), (path, b), -1)
 PATH1(int, stat64, (const char *path, struct stat64 *b), (path, b), -1)
-PATH1(int, lstat, (const char *path, struct stat *b), (path, b), -1)
-PATH1(int, lstat64, (const char *path, struct stat64 *b), (path, b), -1)
+PATH1N(int, lstat, (const char *path, struct stat *b), (path, b), -1)
+PATH1N(int, lstat64, (const char *path, struct stat64 *b), (path, b), -1)
 PATH1(int, access, (const char *path, int mode), (path, mode), -1)
 PATH1(int, euidaccess, (const char *path, int mode), (path, mode), -1)
 PATH1(int, eaccess, (const char *path, int mode), (path, mode), -1)
-PATH1(ssize_t, readlink, (const char *path, char *b, size_t n), (path, b, n), -1)
-PATH1(int, mkdir, (const char *path, mode_t m), (path, m), -1)
-PATH1(int, rmdir, (const char *path), (path), -1)
-PATH1(int, unlink, (const char *path), (path), -1)
+PATH1N(ssize_t, readlink, (const char *path, char *b, size_t n), (path, b, n), -1)
+PATH1C(int, mkdir, (const char *path, mode_t m), (path, m), -1)
+PATH1C(int, rmdir, (const char *path), (path), -1)
+PATH1C(int, unlink, (const char *path), (path), -1)
 PATH1(int, chmod, (const char *path, mode_t m), (path, m), -1)
 PATH1(int, chown, (const char *path, uid_t u, gid_t g), (path, u, g), -1)
-PATH1(int, lchown, (const char *path, uid_t u, gid_t g), (path, u, g), -1)
+PATH1N(int, lchown, (const char *path, uid_t u, gid_t g), (path, u, g), -1)
 PATH1(int, truncate, (const char *path, off_t n), (path, n), -1)
 PATH1(int, truncate64, (const char *path, off64_t n), (path, n), -1)
-PATH1(int, mknod, (const char *path, mode_t m, dev_t d), (path, m, d), -1)
+PATH1C(int, mknod, (const char *path, mode_t m, dev_t d), (path, m, d), -1)
 PATH1(int, chdir, (const char *path), (path), -1)
 PATH1(int, statfs, (const char *path, void *b), (path, b), -1)
 PATH1(int, statfs64, (const char *path, void *b), (path, b), -1)
 PATH1(int, statvfs, (const char *path, void *b), (path, b), -1)
 PATH1(int, statvfs64, (const char *path, void *b), (path, b), -1)
 PATH1(ssize_t, getxattr, (const char *path, const char *n, void *v, size_t s), (path, n, v, s), -1)
-PATH1(ssize_t, lgetxattr, (const char *path, const char *n, void *v, size_t s), (path, n, v, s), -1)
+PATH1N(ssize_t, lgetxattr, (const char *path, const char *n, void *v, size_t s), (path, n, v, s), -1)
 PATH1(int, setxattr, (const char *path, const char *n, const void *v, size_t s, int f), (path, n, v, s, f), -1)
-PATH1(int, lsetxattr, (const char *path, const char *n, const void *v, size_t s, int f), (path, n, v, s, f), -1)
+PATH1N(int, lsetxattr, (const char *path, const char *n, const void *v, size_t s, int f), (path, n, v, s, f), -1)
 PATH1(ssize_t, listxattr, (const char *path, char *l, size_t s), (path, l, s), -1)
-PATH1(ssize_t, llistxattr, (const char *path, char *l, size_t s), (path, l, s), -1)
+PATH1N(ssize_t, llistxattr, (const char *path, char *l, size_t s), (path, l, s), -1)
 PATH1(int, removexattr, (const char *path, const char *n), (path, n), -1)
-PATH1(int, lremovexattr, (const char *path, const char *n), (path, n), -1)
+PATH1N(int, lremovexattr, (const char *path, const char *n), (path, n), -1)
 PATH1(int, utimes, (const char *path, const struct timeval *tv), (path, tv), -1)
 PATH1(DIR *, opendir, (const char *path), (path), NULL)
-PATH1(FILE *, fopen, (const char *path, const char *mode), (path, mode), NULL)
-PATH1(FILE *, fopen64, (const char *path, const char *mode), (path, mode), NULL)
+#define FOPEN_LIKE(sym) \
+	IPOS(FILE *, sym, (const char *path, const char *mode)) \
+	{ \
+		if (check_at(#sym, AT_FDCWD, path, mode && strchr(mode, 'x') ? FSR_AT_NOFOLLOW_ANY : 0)) return NULL; \
+		REAL(FILE *, sym, (const char *, const char *)); \
+		return real_##sym(path, mode); \
+	}
+FOPEN_LIKE(fopen)
+FOPEN_LIKE(fopen64)
 PATH1(char *, realpath, (const char *path, char *resolved), (path, resolved), NULL)
 
 /* glibc < 2.33 binaries: __xstat and friends */
-#define XSTAT(sym, st) \
+#define XSTAT(sym, st, fl) \
 	IPOS(int, sym, (int ver, const char *path, st *b)) \
 	{ \
-		if (check_at(#sym, AT_FDCWD, path, 0)) return -1; \
+		if (check_at(#sym, AT_FDCWD, path, (fl))) return -1; \
 		REAL(int, sym, (int, const char *, st *)); \
 		return real_##sym(ver, path, b); \
 	}
-XSTAT(__xstat, struct stat)
-XSTAT(__xstat64, struct stat64)
-XSTAT(__lxstat, struct stat)
-XSTAT(__lxstat64, struct stat64)
+XSTAT(__xstat, struct stat, 0)
+XSTAT(__xstat64, struct stat64, 0)
+XSTAT(__lxstat, struct stat, AT_SYMLINK_NOFOLLOW)
+XSTAT(__lxstat64, struct stat64, AT_SYMLINK_NOFOLLOW)
 
-/* dirfd calls: (int dirfd, const char *path, REST...) with the AT_EMPTY_PATH flag at `fl` */
+/* dirfd calls: (int dirfd, const char *path, REST...) with check_at's flags `fl`
+ * (AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW: the call's own, where it has them) */
 #define PATHAT(ret, sym, params, args, fl) \
 	IPOS(ret, sym, params) \
 	{ \
@@ -514,67 +962,71 @@ PATHAT(int, fstatat, (int dirfd, const char *path, struct stat *b, int f), (dirf
 PATHAT(int, fstatat64, (int dirfd, const char *path, struct stat64 *b, int f), (dirfd, path, b, f), f)
 PATHAT(int, statx, (int dirfd, const char *path, int f, unsigned int mask, struct statx *b),
        (dirfd, path, f, mask, b), f)
-PATHAT(int, faccessat, (int dirfd, const char *path, int mode, int f), (dirfd, path, mode, f), 0)
-PATHAT(ssize_t, readlinkat, (int dirfd, const char *path, char *b, size_t n), (dirfd, path, b, n), AT_EMPTY_PATH)
-PATHAT(int, mkdirat, (int dirfd, const char *path, mode_t m), (dirfd, path, m), 0)
-PATHAT(int, unlinkat, (int dirfd, const char *path, int f), (dirfd, path, f), 0)
-PATHAT(int, fchmodat, (int dirfd, const char *path, mode_t m, int f), (dirfd, path, m, f), 0)
+PATHAT(int, faccessat, (int dirfd, const char *path, int mode, int f), (dirfd, path, mode, f), f)
+PATHAT(ssize_t, readlinkat, (int dirfd, const char *path, char *b, size_t n), (dirfd, path, b, n),
+       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+PATHAT(int, mkdirat, (int dirfd, const char *path, mode_t m), (dirfd, path, m), FSR_AT_NOFOLLOW_ANY)
+PATHAT(int, unlinkat, (int dirfd, const char *path, int f), (dirfd, path, f), FSR_AT_NOFOLLOW_ANY)
+PATHAT(int, fchmodat, (int dirfd, const char *path, mode_t m, int f), (dirfd, path, m, f), f)
 PATHAT(int, fchownat, (int dirfd, const char *path, uid_t u, gid_t g, int f), (dirfd, path, u, g, f), f)
-PATHAT(int, mknodat, (int dirfd, const char *path, mode_t m, dev_t d), (dirfd, path, m, d), 0)
-PATHAT(int, utimensat, (int dirfd, const char *path, const struct timespec *ts, int f), (dirfd, path, ts, f), 0)
+PATHAT(int, mknodat, (int dirfd, const char *path, mode_t m, dev_t d), (dirfd, path, m, d), FSR_AT_NOFOLLOW_ANY)
+PATHAT(int, utimensat, (int dirfd, const char *path, const struct timespec *ts, int f), (dirfd, path, ts, f), f)
 PATHAT(int, __fxstatat, (int ver, int dirfd, const char *path, struct stat *b, int f), (ver, dirfd, path, b, f), f)
 PATHAT(int, __fxstatat64, (int ver, int dirfd, const char *path, struct stat64 *b, int f), (ver, dirfd, path, b, f), f)
 
-/* two paths */
+/* two paths: the names renamed, linked or created are never followed */
+#define C FSR_AT_NOFOLLOW_ANY
 IPOS(int, rename, (const char *a, const char *b))
 {
-	if (check_at("rename", AT_FDCWD, a, 0) || check_at("rename", AT_FDCWD, b, 0))
+	if (check_at("rename", AT_FDCWD, a, C) || check_at("rename", AT_FDCWD, b, C))
 		return -1;
 	REAL(int, rename, (const char *, const char *));
 	return real_rename(a, b);
 }
 IPOS(int, renameat, (int da, const char *a, int db, const char *b))
 {
-	if (check_at("renameat", da, a, 0) || check_at("renameat", db, b, 0))
+	if (check_at("renameat", da, a, C) || check_at("renameat", db, b, C))
 		return -1;
 	REAL(int, renameat, (int, const char *, int, const char *));
 	return real_renameat(da, a, db, b);
 }
 IPOS(int, renameat2, (int da, const char *a, int db, const char *b, unsigned int f))
 {
-	if (check_at("renameat2", da, a, 0) || check_at("renameat2", db, b, 0))
+	if (check_at("renameat2", da, a, C) || check_at("renameat2", db, b, C))
 		return -1;
 	REAL(int, renameat2, (int, const char *, int, const char *, unsigned int));
 	return real_renameat2(da, a, db, b, f);
 }
 IPOS(int, link, (const char *a, const char *b))
 {
-	if (check_at("link", AT_FDCWD, a, 0) || check_at("link", AT_FDCWD, b, 0))
+	if (check_at("link", AT_FDCWD, a, AT_SYMLINK_NOFOLLOW) || check_at("link", AT_FDCWD, b, C))
 		return -1;
 	REAL(int, link, (const char *, const char *));
 	return real_link(a, b);
 }
 IPOS(int, linkat, (int da, const char *a, int db, const char *b, int f))
 {
-	if (check_at("linkat", da, a, f) || check_at("linkat", db, b, 0))
+	int fa = (f & AT_EMPTY_PATH) | ((f & AT_SYMLINK_FOLLOW) ? 0 : AT_SYMLINK_NOFOLLOW);
+	if (check_at("linkat", da, a, fa) || check_at("linkat", db, b, C))
 		return -1;
 	REAL(int, linkat, (int, const char *, int, const char *, int));
 	return real_linkat(da, a, db, b, f);
 }
 IPOS(int, symlink, (const char *target, const char *path))
 {
-	if (check_at("symlink", AT_FDCWD, path, 0))
+	if (check_at("symlink", AT_FDCWD, path, C))
 		return -1;
 	REAL(int, symlink, (const char *, const char *));
 	return real_symlink(target, path);
 }
 IPOS(int, symlinkat, (const char *target, int dirfd, const char *path))
 {
-	if (check_at("symlinkat", dirfd, path, 0))
+	if (check_at("symlinkat", dirfd, path, C))
 		return -1;
 	REAL(int, symlinkat, (const char *, int, const char *));
 	return real_symlinkat(target, dirfd, path);
 }
+#undef C
 
 /* fd calls: data and metadata of a file on the mount */
 #define FD1(ret, sym, params, args) \
@@ -620,10 +1072,10 @@ IPOS(DIR *, fdopendir, (int fd))
 FD1(ssize_t, __read_chk, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl))
 FD1(ssize_t, __pread_chk, (int fd, void *b, size_t n, off_t o, size_t bl), (fd, b, n, o, bl))
 FD1(ssize_t, __pread64_chk, (int fd, void *b, size_t n, off64_t o, size_t bl), (fd, b, n, o, bl))
-PATH1(ssize_t, __readlink_chk, (const char *path, char *b, size_t n, size_t bl), (path, b, n, bl), -1)
+PATH1N(ssize_t, __readlink_chk, (const char *path, char *b, size_t n, size_t bl), (path, b, n, bl), -1)
 PATH1(char *, __realpath_chk, (const char *path, char *r, size_t rl), (path, r, rl), NULL)
 PATHAT(ssize_t, __readlinkat_chk, (int dirfd, const char *path, char *b, size_t n, size_t bl),
-       (dirfd, path, b, n, bl), AT_EMPTY_PATH)
+       (dirfd, path, b, n, bl), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
 
 #define FXSTAT(sym, st) \
 	IPOS(int, sym, (int ver, int fd, st *b)) \

@@ -33,3 +33,12 @@ EXTRA_DIST += tests/bench/locks.sh
 # file-system throughput through FUSE (passthrough_ll and txfs)
 BENCH_SCRIPTS += tests/bench/fuse.sh tests/bench/txfs.sh
 EXTRA_DIST += tests/bench/fuse.sh tests/bench/txfs.sh
+# the fs-reentry check's cost (stat() inside a FUSE op)
+BENCH_SCRIPTS += tests/bench/reentry.sh
+bench_programs += tests/bench/reentry_bench$(EXEEXT)
+EXTRA_PROGRAMS += tests/bench/reentry_bench
+tests_bench_reentry_bench_SOURCES = tests/bench/reentry_bench.c
+tests_bench_reentry_bench_CFLAGS = -O2 -g $(FUSE3_CFLAGS) -pthread
+tests_bench_reentry_bench_LDADD = $(FUSE3_LIBS) -lpthread
+EXTRA_DIST += tests/bench/reentry.sh
+CLEANFILES += tests/bench/reentry_bench$(EXEEXT)

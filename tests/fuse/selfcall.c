@@ -6,10 +6,16 @@
  * not reach the mount must keep working: stat("/") and openat() relative to
  * the directory hidden under the mountpoint (opened before mounting).
  *
+ * Symlinks: the calls through the links selfcall.sh makes next to the
+ * mountpoint (see links_calls) must be judged where the kernel would take
+ * them: into the mount (EDEADLK) or not (the real call's result).
+ *
  * `stat MOUNTPOINT/leak` leaves a memalloc_nofs_save() scope open in lookup.
  *
  * Usage: selfcall [-f] MOUNTPOINT; `stat MOUNTPOINT/trigger` runs the checks;
- * results go to stdout as lines "NAME: ok" or "NAME: errno N". */
+ * results go to stdout as lines "NAME: ok" or "NAME: errno N".  With
+ * MOUNTPOINT /dev/fd/N (a /dev/fuse fd a parent mounted, see devfd.sh),
+ * SELFCALL_MOUNT names the mount for the calls. */
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse_lowlevel.h>
 #include "fsreclaim.h"
@@ -84,11 +90,72 @@ static void self_calls(void)
 		close(fd);
 }
 
+/* through symlinks in the mountpoint's parent directory T (selfcall.sh):
+ *   link-abs -> MNT/data        chain1 -> chain2 -> MNT/data
+ *   link-rel -> mnt/data        link-dir -> MNT       dl -> deep/a
+ *   loop1 -> loop2 -> loop1     src/link-in -> file   src/link-out -> ../other/f
+ * and through /proc/self/fd/N (magic links) */
+static void links_calls(void)
+{
+	char t[4200], p[4300], buf[64];
+	struct stat st;
+	snprintf(t, sizeof t, "%s", mnt);
+	char *sl = strrchr(t, '/');
+	if (!sl)
+		return;
+	*sl = 0;
+	int tfd = open(t, O_RDONLY | O_DIRECTORY);
+	snprintf(p, sizeof p, "%s/link-abs", t);
+	result("link-abs", stat(p, &st));
+	result("link-abs-lstat", lstat(p, &st));        /* the link itself: off the mount */
+	result("link-abs-readlink", (int)readlink(p, buf, sizeof buf));
+	result("link-abs-open", open(p, O_RDONLY));
+	result("link-abs-nofollow", open(p, O_RDONLY | O_NOFOLLOW) < 0 && errno == ELOOP ? 0 : -1);
+	snprintf(p, sizeof p, "%s/chain1", t);
+	result("link-chain", stat(p, &st));
+	snprintf(p, sizeof p, "%s/link-rel", t);
+	result("link-rel", stat(p, &st));
+	result("link-rel-openat", openat(tfd, "link-rel", O_RDONLY));
+	result("link-chain-fstatat", fstatat(tfd, "chain1", &st, 0));
+	result("link-chain-fstatat-nofollow", fstatat(tfd, "chain1", &st, AT_SYMLINK_NOFOLLOW));
+	snprintf(p, sizeof p, "%s/link-dir/data", t);
+	result("link-dir-descend", stat(p, &st));
+	snprintf(p, sizeof p, "%s/link-dir/", t);
+	result("link-dir-slash-lstat", lstat(p, &st));  /* a trailing slash follows it */
+	/* ".." after a symlink is the target's parent: T/deep, then T */
+	snprintf(p, sizeof p, "%s/dl/../../mnt/data", t);
+	result("dotdot-after-link-into-mount", stat(p, &st));
+	snprintf(p, sizeof p, "%s/dl/../mnt/data", t);   /* T/deep/mnt/data: none */
+	result("dotdot-after-link-off-mount", stat(p, &st) < 0 && errno == ENOENT ? 0 : -1);
+	snprintf(p, sizeof p, "%s/loop1", t);
+	result("link-loop", stat(p, &st) < 0 && errno == ELOOP ? 0 : -1);
+	snprintf(p, sizeof p, "%s/src/link-in", t);
+	result("src-link-in", stat(p, &st));
+	snprintf(p, sizeof p, "%s/src/link-out", t);
+	int fd = open(p, O_RDONLY);
+	result("src-link-out", fd);
+	if (fd >= 0)
+		close(fd);
+	/* magic links: /proc/self/fd/N is fd N's file, wherever its path leads */
+	snprintf(p, sizeof p, "/proc/self/fd/%d", mnt_filefd);
+	result("proc-fd-own-file", stat(p, &st));
+	result("proc-fd-own-file-lstat", lstat(p, &st));  /* the link itself */
+	snprintf(p, sizeof p, "/proc/self/fd/%d/data", mnt_dirfd);
+	result("proc-fd-own-dir-descend", stat(p, &st));
+	snprintf(p, sizeof p, "/proc/thread-self/fd/%d/link-abs", tfd);
+	result("proc-fd-then-link", stat(p, &st));
+	snprintf(p, sizeof p, "/proc/self/fd/%d/src/link-in", tfd);
+	result("proc-fd-off-mount", stat(p, &st));
+	if (tfd >= 0)
+		close(tfd);
+}
+
 static void st_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
 	if (parent == 1 && strcmp(name, "trigger") == 0 && ready) {
 		self_calls();
+		links_calls();
 		done = 1;
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -185,8 +252,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [-f] MOUNTPOINT\n", argv[0]);
 		return 1;
 	}
-	snprintf(mnt, sizeof mnt, "%s", opts.mountpoint);
-	hidden_fd = open(mnt, O_RDONLY | O_DIRECTORY);
+	const char *real_mnt = getenv("SELFCALL_MOUNT");
+	snprintf(mnt, sizeof mnt, "%s", real_mnt ? real_mnt : opts.mountpoint);
+	if (!real_mnt)   /* else mounted already: an open here would wait for this daemon */
+		hidden_fd = open(mnt, O_RDONLY | O_DIRECTORY);
 	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, NULL);
 	if (!se)
 		return 1;

@@ -13,6 +13,15 @@ fsr_require_fuse
 [ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
 T=$(mktemp -d /tmp/fsr-selfcall.XXXXXX) || exit 99
 M=$T/mnt; mkdir "$M"; echo under > "$M/under"
+# symlinks for selfcall.c's links_calls (none of them on the mount itself)
+ln -s "$M/data" "$T/link-abs"
+ln -s "$T/chain2" "$T/chain1"; ln -s "$M/data" "$T/chain2"
+ln -s mnt/data "$T/link-rel"
+ln -s "$M" "$T/link-dir"
+mkdir -p "$T/deep/a" "$T/src" "$T/other"; ln -s deep/a "$T/dl"
+ln -s loop2 "$T/loop1"; ln -s loop1 "$T/loop2"
+echo f > "$T/src/file"; ln -s file "$T/src/link-in"
+echo f > "$T/other/f"; ln -s ../other/f "$T/src/link-out"
 pid=
 fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
 fail=0
@@ -26,10 +35,10 @@ case $? in
 1) echo "FAIL: no mount"; exit 1 ;;
 esac
 for i in $(seq 200); do grep -q "^opened:" "$T/out" && break; sleep 0.1; done
-timeout 20 stat "$M/trigger" > /dev/null 2>&1
+fsr_bounded_stat "$M/trigger" "$M"
 [ $? = 124 ] && FAIL "stat of the trigger hung"
 for i in $(seq 100); do grep -q "^closed" "$T/out" && break; sleep 0.1; done
-timeout 20 stat "$M/leak" > /dev/null 2>&1
+fsr_bounded_stat "$M/leak" "$M"
 [ $? = 124 ] && FAIL "stat of leak hung"
 timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M"; }
 wait $pid; rc=$?
@@ -41,6 +50,17 @@ done
 for c in stat-root openat-hidden-dir stat-sibling; do
 	grep -qx "$c: ok" "$T/out" || FAIL "$c failed (a call off the mount)"
 done
+# through symlinks: into the mount, or not (the link itself, a loop, links
+# elsewhere: no report, the real call's result)
+for c in link-abs link-abs-open link-chain link-rel link-rel-openat link-chain-fstatat link-dir-descend \
+	link-dir-slash-lstat dotdot-after-link-into-mount proc-fd-own-file proc-fd-own-dir-descend proc-fd-then-link; do
+	grep -qx "$c: errno $EDEADLK" "$T/out" || FAIL "$c did not fail with EDEADLK"
+done
+for c in link-abs-lstat link-abs-readlink link-abs-nofollow link-chain-fstatat-nofollow \
+	dotdot-after-link-off-mount link-loop src-link-in src-link-out proc-fd-own-file-lstat proc-fd-off-mount; do
+	grep -qx "$c: ok" "$T/out" || FAIL "$c: not the real call's result (a false fs-reentry?)"
+done
+grep -q '/link-abs")' "$T/log".* || FAIL "no report names the symlink's path"
 n=$(cat "$T/log".* 2>/dev/null | grep -cE '^==[0-9]+== ?fsreclaim: ERROR: fs-reentry')
 [ "$n" -ge 1 ] || FAIL "no fs-reentry report"
 grep -q "SUMMARY: fsreclaim: fs-reentry" "$T/log".* || FAIL "no SUMMARY line"

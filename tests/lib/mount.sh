@@ -71,3 +71,39 @@ fsr_trap_exit() {
 	trap "exit ${2:-130}" INT
 	trap "exit ${2:-143}" TERM
 }
+
+# fsr_abort_conn MNT: abort the FUSE connection of the mount MNT through
+# fusectl (mounted on /sys/fs/fuse/connections for the while if need be, as
+# root): what frees a daemon deadlocked on its own mount, which even SIGKILL
+# leaves stuck (its exit flushes its files on the mount).
+fsr_abort_conn() {
+	_fsr_dev=$(awk -v m="$1" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
+	[ -n "$_fsr_dev" ] || return 1
+	_fsr_c=$(( (${_fsr_dev%%:*} << 20) | ${_fsr_dev#*:} ))
+	_fsr_ctl=/sys/fs/fuse/connections _fsr_m=
+	if [ ! -e "$_fsr_ctl/$_fsr_c" ] && mount -t fusectl fusectl "$_fsr_ctl" 2>/dev/null; then _fsr_m=1; fi
+	echo 1 2>/dev/null > "$_fsr_ctl/$_fsr_c/abort"
+	_fsr_r=$?
+	[ -z "$_fsr_m" ] || umount "$_fsr_ctl"
+	[ $_fsr_r = 0 ] && echo "aborted the FUSE connection $_fsr_c of $1"
+	return $_fsr_r
+}
+
+# fsr_bounded_stat PATH MNT [SECS]: stat PATH, on the FUSE mount MNT; when it
+# takes more than SECS (20) s, abort MNT's connection (see fsr_abort_conn)
+# and return 124, else return stat's status.
+fsr_bounded_stat() {
+	stat "$1" > /dev/null 2>&1 &
+	_fsr_sp=$!
+	_fsr_i=0
+	while kill -0 $_fsr_sp 2>/dev/null; do
+		if [ $_fsr_i -ge $((${3:-20} * 10)) ]; then
+			fsr_abort_conn "$2"
+			wait $_fsr_sp
+			return 124
+		fi
+		sleep 0.1
+		_fsr_i=$((_fsr_i + 1))
+	done
+	wait $_fsr_sp
+}
