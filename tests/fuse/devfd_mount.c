@@ -62,6 +62,19 @@ int main(int argc, char *argv[])
 		}
 		close(home);
 	}
+	/* say whether this kernel names the fd's connection (Linux 6.16 on):
+	 * the test expects detection, or the shim's notice that it cannot */
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	int fi = open(path, O_RDONLY), named = 0;
+	if (fi >= 0) {
+		ssize_t n = read(fi, buf, sizeof buf - 1);
+		buf[n > 0 ? n : 0] = 0;
+		named = strstr(buf, "fuse_connection") != NULL;
+		close(fi);
+	}
+	printf("devfd_mount: connection in fdinfo: %s\n", named ? "yes" : "no");
+	fflush(stdout);
 	char devfd[32];
 	snprintf(devfd, sizeof devfd, "/dev/fd/%d", fd);
 	for (char **p = cmd; *p; p++)
