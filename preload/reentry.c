@@ -210,10 +210,8 @@ void fsr_reentry_add_mount(const char *path)
 	fsr_mutex_unlock(&mlock);
 }
 
-/* The FUSE connection of /dev/fuse fd `fd`: the kernel names it in fdinfo
- * ("fuse_connection:\tID", ID being the superblock's dev_t) once the fd is
- * mounted.  0: not named (an older kernel, or not mounted). */
-static uint32_t devfd_connection(int fd)
+/* The number after "key" in /proc/self/fdinfo/FD (0: none, or no such fd) */
+static uint64_t fdinfo_number(int fd, const char *key)
 {
 	char p[64], buf[1024];
 	fsr_fmt(p, sizeof p, "/proc/self/fdinfo/%d", fd);
@@ -225,16 +223,24 @@ static uint32_t devfd_connection(int fd)
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
-	char *q = strstr(buf, "fuse_connection:");
+	char *q = strstr(buf, key);
 	if (!q)
 		return 0;
-	q += 16;
+	q += strlen(key);
 	while (*q == ' ' || *q == '\t')
 		q++;
-	uint32_t id = 0;
+	uint64_t id = 0;
 	for (; *q >= '0' && *q <= '9'; q++)
-		id = id * 10 + (uint32_t)(*q - '0');
+		id = id * 10 + (uint64_t)(*q - '0');
 	return id;
+}
+
+/* The FUSE connection of /dev/fuse fd `fd`: the kernel names it in fdinfo
+ * ("fuse_connection:\tID", ID being the superblock's dev_t) once the fd is
+ * mounted.  0: not named (an older kernel, or not mounted). */
+static uint32_t devfd_connection(int fd)
+{
+	return (uint32_t)fdinfo_number(fd, "fuse_connection:");
 }
 
 /* 0: the mounts of fd's connection are known; else why not (under mlock) */
@@ -350,26 +356,7 @@ static uint64_t fd_mnt_id(int fd)
 		return stx.stx_mnt_id;
 	if (fd == AT_FDCWD)
 		return 0;
-	char p[64], buf[1024];
-	fsr_fmt(p, sizeof p, "/proc/self/fdinfo/%d", fd);
-	int f = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return 0;
-	ssize_t n = syscall(SYS_read, f, buf, sizeof buf - 1);
-	syscall(SYS_close, f);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	char *q = strstr(buf, "mnt_id:");
-	if (!q)
-		return 0;
-	q += 7;
-	while (*q == ' ' || *q == '\t')
-		q++;
-	uint64_t id = 0;
-	for (; *q >= '0' && *q <= '9'; q++)
-		id = id * 10 + (uint64_t)(*q - '0');
-	return id;
+	return fdinfo_number(fd, "mnt_id:");
 }
 
 static struct fmount *mount_of_id(uint64_t id)
