@@ -330,11 +330,7 @@ void fsrw2_session_destroy(struct fuse_session *se)
 	static sdestroy_fn real;
 	if (!real)
 		real = (sdestroy_fn)fsr_fuse_real("fuse_session_destroy", "FUSE_2.4");
-	struct fsr_fsess *s = fsr_fsess_of_se(se);
-	if (real)
-		real(se);       /* calls destroy (our wrapper) */
-	if (s && s->api == &ll2_api)
-		fsr_fsess_destroyed(s);
+	fsr_session_destroy(real, se);
 }
 
 /* ---- the replies and requests it takes part in ---- */

@@ -631,9 +631,16 @@ void fsrw_session_destroy(struct fuse_session *se)
 	static session_destroy_fn real;
 	if (!real)
 		real = (session_destroy_fn)fsr_fuse_real("fuse_session_destroy", "FUSE_3.0");
+	fsr_session_destroy(real, se);
+}
+
+/* fuse_session_destroy of either library: real calls the session's destroy
+ * op (our wrapper) if the kernel did not; then its record ends */
+void fsr_session_destroy(void (*real)(struct fuse_session *), struct fuse_session *se)
+{
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	if (real)
-		real(se);       /* calls destroy (our wrapper) if the kernel did not */
+		real(se);
 	if (s)
 		fsr_fsess_destroyed(s);
 }

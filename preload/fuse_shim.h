@@ -182,6 +182,7 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns) FSR_HIDDEN;
 void fsr_fsess_init_done(struct fsr_fsess *s) FSR_HIDDEN;
 void fsr_fsess_destroy_begin(struct fsr_fsess *s) FSR_HIDDEN;
 void fsr_fsess_destroyed(struct fsr_fsess *s) FSR_HIDDEN;   /* after fuse_session_destroy */
+void fsr_session_destroy(void (*real)(struct fuse_session *), struct fuse_session *se) FSR_HIDDEN;
 /* a multi-threaded loop takes the session: wait for ops begun single-threaded */
 void fsr_fsess_set_mt(struct fsr_fsess *s) FSR_HIDDEN;
 /* The wrapping of a session (low level) and of a struct fuse_operations
