@@ -146,7 +146,6 @@ void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, cons
 	c->kind = FSR_OPK_OTHER;
 	c->open_flags = 0;
 	c->pend = -1;
-	c->replied = 0;
 	c->gated = 0;
 	c->slot = -1;
 	if (s) {
@@ -174,8 +173,6 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 	t->fuse_ctx = c->prev_ctx;
 	t->op = c->prev_op;
 	t->op_depth--;
-	if (c->pend >= 0)
-		fsr_state_untrack(c);
 	if (s) {
 		if (c->slot >= 0)
 			__atomic_store_n(&s->inflight[c->slot], 0, __ATOMIC_RELEASE);

@@ -50,9 +50,8 @@ struct fsr_opctx {
 	const char *prev_op;
 	int gated;                     /* holds a reference on s->gate */
 	int open_flags;                /* open-like ops: the flags of the request */
-	int pend;                      /* its slot in s->pending, or -1 */
+	int pend;                      /* its slot in s->pending until the reply, or -1 */
 	unsigned int pend_gen;
-	int replied;                   /* a reply was seen on this thread */
 	const char *hl_path;           /* high level: the path the daemon's open/create got */
 };
 enum { FSR_OPK_OTHER, FSR_OPK_ENTRY, FSR_OPK_OPEN, FSR_OPK_OPENDIR, FSR_OPK_CREATE };
@@ -130,7 +129,6 @@ struct fsr_llapi {
 struct fsr_pending {
 	fuse_req_t req;                /* NULL: free */
 	unsigned int gen;
-	int async;                     /* its op returned without a reply */
 	int kind, open_flags;
 	fuse_ino_t ino, parent;
 	char name[256];
@@ -229,10 +227,9 @@ void *fsr_real_req_userdata(fuse_req_t req) FSR_HIDDEN;
 const struct fuse_ctx *fsr_real_req_ctx(fuse_req_t req) FSR_HIDDEN;
 
 /* fuse_state.c */
-/* an op that makes a kernel reference: remember it until its reply (after
- * c->kind and its fields are set); its end (fsr_op_exit) */
+/* an op that makes a kernel reference: remember it until its reply, also
+ * one sent after the op returned (after c->kind and its fields are set) */
 void fsr_state_track(struct fsr_opctx *c) FSR_HIDDEN;
-void fsr_state_untrack(struct fsr_opctx *c) FSR_HIDDEN;
 /* a reply to real request req, on any thread: the entry (ino) and the open
  * handle (has_fh, fh) it gives the kernel, 0 for a reply that gives none;
  * sess_of finds the session of a request not served on this thread */

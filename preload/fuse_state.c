@@ -180,7 +180,6 @@ void fsr_state_track(struct fsr_opctx *c)
 			continue;
 		p->req = c->req;
 		p->gen = c->pend_gen = ++s->pend_gen;
-		p->async = 0;
 		p->kind = c->kind;
 		p->open_flags = c->open_flags;
 		p->ino = c->ino;
@@ -206,33 +205,24 @@ static void pending_free(struct fsr_pending *p)
 	__atomic_sub_fetch(&npending, 1, __ATOMIC_RELAXED);
 }
 
-/* the op returns: without a reply yet, its slot waits for one from another thread */
-void fsr_state_untrack(struct fsr_opctx *c)
-{
-	struct fsr_fsess *s = c->s;
-	if (c->pend < 0 || !s)
-		return;
-	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
-	fsr_mutex_lock(&s->lock);
-	struct fsr_pending *p = &s->pending[c->pend];
-	if (p->req == c->req && p->gen == c->pend_gen) {
-		if (c->replied)
-			pending_free(p);
-		else
-			p->async = 1;
-	}
-	fsr_mutex_unlock(&s->lock);
-	t->busy--;
-	c->pend = -1;
-}
-
 void fsr_state_reply(fuse_req_t req, struct fsr_fsess *(*sess_of)(fuse_req_t), fuse_ino_t ino,
 		     int has_fh, uint64_t fh)
 {
 	struct fsr_opctx tmp, *c = fsr_opctx_of_req(req);
 	if (c) {
-		c->replied = 1;
+		/* this thread's op: its slot is free again (a reply after the op
+		 * returned is found by its slot, below) */
+		if (c->pend >= 0 && c->s) {
+			struct fsr_thread *t = fsr_thread_self();
+			t->busy++;
+			fsr_mutex_lock(&c->s->lock);
+			struct fsr_pending *p = &c->s->pending[c->pend];
+			if (p->req == c->req && p->gen == c->pend_gen)
+				pending_free(p);
+			fsr_mutex_unlock(&c->s->lock);
+			t->busy--;
+			c->pend = -1;
+		}
 	} else {
 		/* not this thread's op: one tracked by another thread, or whose op is over */
 		if (!__atomic_load_n(&npending, __ATOMIC_RELAXED))
