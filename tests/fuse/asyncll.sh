@@ -39,6 +39,7 @@ for mode in handoff inline; do
 			done' _ "$M" || FAIL "$mode$st: workload failed"
 		# the kernel forgets what it held; give the daemon time to take the forgets
 		sync; echo 2 > /proc/sys/vm/drop_caches; sleep 1
+		timeout 10 stat "$M" > /dev/null   # a round trip: the kernel sends queued forgets first
 		timeout 20 fusermount3 -u "$M" || { FAIL "$mode$st: unmount failed"; fusermount3 -u -z "$M"; }
 		wait $pid; rc=$?; pid=
 		cat "$T/out"
