@@ -60,11 +60,11 @@ int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids) FSR_HIDDEN;
 unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids) FSR_HIDDEN;
 int fsr_fuse2_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
 int fsr_req_is_fake(const void *req) FSR_HIDDEN;
-int fsr_fake_reply(const void *req, int err, uint64_t ino) FSR_HIDDEN;
+int fsr_fake_reply(const void *req, uint64_t ino) FSR_HIDDEN;
 const void *fsr_fake_ctx(const void *req) FSR_HIDDEN;
 /* fuse2_ll.c: libfuse2 low-level sessions */
 int fsr_ll2_owns(const void *se) FSR_HIDDEN;
-void fsr_ll2_set_mt(const void *se) FSR_HIDDEN;
+int fsr_ll2_set_mt(const void *se) FSR_HIDDEN;
 
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
 #define FSR_CTX_V2 2
@@ -264,9 +264,7 @@ int fsrw2_session_loop_mt(struct fuse_session *se)
 		real = (loop_fn)real2("fuse_session_loop_mt", "FUSE_2.4");
 	while (__atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE))
 		fsr_futex_wait(&fs2.gate, __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE), 1000000ull);
-	if (fsr_ll2_owns(se))
-		fsr_ll2_set_mt(se);
-	else
+	if (!fsr_ll2_set_mt(se))        /* a libfuse2 low-level session, or the high-level one */
 		__atomic_store_n(&fs2.mt, 1, __ATOMIC_RELEASE);
 	return real ? real(se) : -1;
 }
@@ -728,7 +726,7 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 	ret fsrw2_##nm params \
 	{ \
 		static ret (*real) params; \
-		if (fsr_fake_reply(r, 0, 0)) \
+		if (fsr_fake_reply(r, 0)) \
 			return (ret)0; \
 		if (!real) real = (ret (*) params)real2(#nm, ver); \
 		return real args; \
@@ -739,7 +737,7 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 	void fsrw2_##nm params \
 	{ \
 		static void (*real) params; \
-		if (fsr_fake_reply(r, 0, 0)) \
+		if (fsr_fake_reply(r, 0)) \
 			return; \
 		if (!real) real = (void (*) params)real2(#nm, ver); \
 		real args; \
@@ -767,7 +765,7 @@ FSR_SYMVER(fsrw2_reply_open_24, "fuse_reply_open@FUSE_2.4");
 int fsrw2_reply_open_24(fuse_req_t r, const void *fi)
 {
 	static int (*real)(fuse_req_t, const void *);
-	if (fsr_fake_reply(r, 0, 0))
+	if (fsr_fake_reply(r, 0))
 		return 0;
 	if (!real)
 		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_open", "FUSE_2.4");
@@ -778,7 +776,7 @@ FSR_SYMVER(fsrw2_reply_statfs_24, "fuse_reply_statfs@FUSE_2.4");
 int fsrw2_reply_statfs_24(fuse_req_t r, const void *s)
 {
 	static int (*real)(fuse_req_t, const void *);
-	if (fsr_fake_reply(r, 0, 0))
+	if (fsr_fake_reply(r, 0))
 		return 0;
 	if (!real)
 		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_statfs", "FUSE_2.4");

@@ -268,7 +268,7 @@ static void ll2_forget(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t ino, uint
 }
 
 static const struct fsr_llapi ll2_api = {
-	.version = 2, .has = ll2_has, .fsync = ll2_fsync, .flush = ll2_flush,
+	.has = ll2_has, .fsync = ll2_fsync, .flush = ll2_flush,
 	.lookup = ll2_lookup, .forget = ll2_forget, .req_ctx = real2_ctx,
 };
 
@@ -314,11 +314,14 @@ int fsr_ll2_owns(const void *se)
 	return s && s->api == &ll2_api;
 }
 
-void fsr_ll2_set_mt(const void *se)
+/* a multi-threaded loop runs se: 1 if se is one of these (now multi-threaded) */
+int fsr_ll2_set_mt(const void *se)
 {
 	struct fsr_fsess *s = se ? fsr_fsess_of_se(se) : NULL;
-	if (s && s->api == &ll2_api)
-		fsr_fsess_set_mt(s);
+	if (!s || s->api != &ll2_api)
+		return 0;
+	fsr_fsess_set_mt(s);
+	return 1;
 }
 
 /* its destroy: a later session may get the same address */
@@ -344,7 +347,7 @@ DEF2(int, fuse_reply_err, "FUSE_2.4", (fuse_req_t req, int err))
 {
 	typedef int (*fn)(fuse_req_t, int);
 	REAL2(fn, real, "fuse_reply_err", "FUSE_2.4");
-	if (fsr_fake_reply(req, err, 0))
+	if (fsr_fake_reply(req, 0))
 		return 0;
 	fsr_state_reply(req, sess2, 0, 0, 0);   /* the end of a tracked op */
 	return real ? real(req, err) : -ENOSYS;
@@ -354,7 +357,7 @@ DEF2(void, fuse_reply_none, "FUSE_2.4", (fuse_req_t req))
 {
 	typedef void (*fn)(fuse_req_t);
 	REAL2(fn, real, "fuse_reply_none", "FUSE_2.4");
-	if (fsr_fake_reply(req, 0, 0))
+	if (fsr_fake_reply(req, 0))
 		return;
 	if (real)
 		real(req);
@@ -364,7 +367,7 @@ DEF2(int, fuse_reply_entry, "FUSE_2.4", (fuse_req_t req, const struct fuse_entry
 {
 	typedef int (*fn)(fuse_req_t, const struct fuse_entry_param *);
 	REAL2(fn, real, "fuse_reply_entry", "FUSE_2.4");
-	if (fsr_fake_reply(req, 0, e ? e->ino : 0))
+	if (fsr_fake_reply(req, e ? e->ino : 0))
 		return 0;
 	fsr_state_reply(req, sess2, e ? e->ino : 0, 0, 0);
 	return real ? real(req, e) : -ENOSYS;
@@ -375,7 +378,7 @@ DEF2(int, fuse_reply_create, "FUSE_2.5", (fuse_req_t req, const struct fuse_entr
 {
 	typedef int (*fn)(fuse_req_t, const struct fuse_entry_param *, const struct fsr_fi2 *);
 	REAL2(fn, real, "fuse_reply_create", "FUSE_2.5");
-	if (fsr_fake_reply(req, 0, e ? e->ino : 0))
+	if (fsr_fake_reply(req, e ? e->ino : 0))
 		return 0;
 	if (e)
 		fsr_state_reply(req, sess2, e->ino, fi != NULL, fi ? fi->fh : 0);
@@ -386,7 +389,7 @@ DEF2(int, fuse_reply_open, "FUSE_2.5", (fuse_req_t req, const struct fsr_fi2 *fi
 {
 	typedef int (*fn)(fuse_req_t, const struct fsr_fi2 *);
 	REAL2(fn, real, "fuse_reply_open", "FUSE_2.5");
-	if (fsr_fake_reply(req, 0, 0))
+	if (fsr_fake_reply(req, 0))
 		return 0;
 	if (fi)
 		fsr_state_reply(req, sess2, 0, 1, fi->fh);

@@ -210,14 +210,20 @@ void fsr_fsess_destroy_begin(struct fsr_fsess *s)
 	}
 }
 
-/* its libfuse session is gone; s itself stays: a late reply may still name it */
-void fsr_fsess_destroyed(struct fsr_fsess *s)
+/* fs-reentry forgets the session's mount (unmount, destroy) */
+static void mount_gone(struct fsr_fsess *s)
 {
-	__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
 	if (s->mountpoint[0]) {
 		fsr_reentry_del_mount(s->mountpoint);
 		s->mountpoint[0] = 0;
 	}
+}
+
+/* its libfuse session is gone; s itself stays: a late reply may still name it */
+void fsr_fsess_destroyed(struct fsr_fsess *s)
+{
+	__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
+	mount_gone(s);
 	s->se = NULL;
 }
 
@@ -234,7 +240,7 @@ void fsr_fsess_set_mt(struct fsr_fsess *s)
 
 #define ENTER(nm, ino) \
 	struct fsr_opctx c; \
-	struct fsr_fsess *s = fsr_fsess_of_userdata(fsr_real_req_userdata(req)); \
+	struct fsr_fsess *s = fsr_fsess_of_req(req); \
 	fsr_op_enter(&c, req, s, #nm, (ino))
 #define LEAVE(nm) fsr_op_exit(&c, "FUSE op " #nm " returns")
 #define SIMPLE(nm, ino, params, args) \
@@ -502,7 +508,7 @@ static void ll3_forget(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t ino, uint
 }
 
 static const struct fsr_llapi ll3_api = {
-	.version = 3, .has = ll3_has, .fsync = ll3_fsync, .flush = ll3_flush,
+	.has = ll3_has, .fsync = ll3_fsync, .flush = ll3_flush,
 	.lookup = ll3_lookup, .forget = ll3_forget, .req_ctx = fsr_real_req_ctx,
 };
 
@@ -612,10 +618,8 @@ void fsrw_session_unmount(struct fuse_session *se)
 	if (!real)
 		real = (session_unmount_fn)fsr_fuse_real("fuse_session_unmount", "FUSE_3.0");
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
-	if (s && s->mountpoint[0]) {
-		fsr_reentry_del_mount(s->mountpoint);
-		s->mountpoint[0] = 0;
-	}
+	if (s)
+		mount_gone(s);
 	if (real)
 		real(se);
 }

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define FAKE_MAGIC 0x66737271u
 #define NFAKE 1024
 
 static struct fsr_fake_req fakes[NFAKE];
@@ -20,15 +19,13 @@ fuse_req_t fsr_fake_req_new(struct fsr_fsess *s, const struct fuse_ctx *ctx)
 {
 	unsigned int i = __atomic_fetch_add(&fake_next, 1, __ATOMIC_RELAXED) % NFAKE;
 	struct fsr_fake_req *f = &fakes[i];
-	f->magic = FAKE_MAGIC;
 	f->s = s;
 	if (ctx)
 		f->ctx = *ctx;
 	else
 		memset(&f->ctx, 0, sizeof f->ctx);
-	f->err = 0;
 	f->entry_ino = 0;
-	__atomic_store_n(&f->replied, FSR_FAKE_OPEN, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->state, FSR_FAKE_OPEN, __ATOMIC_RELEASE);
 	return (fuse_req_t)(void *)f;
 }
 
@@ -43,15 +40,14 @@ static inline struct fsr_fake_req *fake_of(const void *req)
 	return fsr_req_is_fake(req) ? (struct fsr_fake_req *)req : NULL;
 }
 
-int fsr_fake_reply(const void *req, int err, fuse_ino_t ino)
+int fsr_fake_reply(const void *req, fuse_ino_t ino)
 {
 	struct fsr_fake_req *f = fake_of(req);
 	if (!f)
 		return 0;
-	f->err = err;
 	__atomic_store_n(&f->entry_ino, ino, __ATOMIC_RELAXED);
 	int st = FSR_FAKE_OPEN;
-	if (!__atomic_compare_exchange_n(&f->replied, &st, FSR_FAKE_REPLIED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+	if (!__atomic_compare_exchange_n(&f->state, &st, FSR_FAKE_REPLIED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
 	    st == FSR_FAKE_CLOSED && ino && f->s)
 		fsr_state_owe_forget(f->s, ino);   /* the lookup callback is over */
 	return 1;
@@ -79,7 +75,7 @@ struct fsr_opctx *fsr_opctx_of_req(fuse_req_t req)
 	return NULL;
 }
 
-static struct fsr_fsess *sess3(fuse_req_t req)
+struct fsr_fsess *fsr_fsess_of_req(fuse_req_t req)
 {
 	return fsr_fsess_of_userdata(fsr_real_req_userdata(req));
 }
@@ -98,7 +94,7 @@ static struct fsr_fsess *sess3(fuse_req_t req)
 #define REPLY(nm, params, args) \
 	DEF(int, nm, params) \
 	{ \
-		if (fsr_fake_reply(req, 0, 0)) \
+		if (fsr_fake_reply(req, 0)) \
 			return 0; \
 		REAL(nm); \
 		return real_##nm ? real_##nm args : -ENOSYS; \
@@ -118,16 +114,16 @@ const struct fuse_ctx *fsr_real_req_ctx(fuse_req_t req)
 
 DEF(int, fuse_reply_err, (fuse_req_t req, int err))
 {
-	if (fsr_fake_reply(req, err, 0))
+	if (fsr_fake_reply(req, 0))
 		return 0;
-	fsr_state_reply(req, sess3, 0, 0, 0);   /* the end of a tracked op */
+	fsr_state_reply(req, fsr_fsess_of_req, 0, 0, 0);   /* the end of a tracked op */
 	REAL(fuse_reply_err);
 	return real_fuse_reply_err ? real_fuse_reply_err(req, err) : -ENOSYS;
 }
 
 DEF(void, fuse_reply_none, (fuse_req_t req))
 {
-	if (fsr_fake_reply(req, 0, 0))
+	if (fsr_fake_reply(req, 0))
 		return;
 	REAL(fuse_reply_none);
 	if (real_fuse_reply_none)
@@ -136,30 +132,30 @@ DEF(void, fuse_reply_none, (fuse_req_t req))
 
 DEF(int, fuse_reply_entry, (fuse_req_t req, const struct fuse_entry_param *e))
 {
-	if (fsr_fake_reply(req, 0, e ? e->ino : 0))
+	if (fsr_fake_reply(req, e ? e->ino : 0))
 		return 0;
 	REAL(fuse_reply_entry);
-	fsr_state_reply(req, sess3, e ? e->ino : 0, 0, 0);
+	fsr_state_reply(req, fsr_fsess_of_req, e ? e->ino : 0, 0, 0);
 	return real_fuse_reply_entry ? real_fuse_reply_entry(req, e) : -ENOSYS;
 }
 
 DEF(int, fuse_reply_create, (fuse_req_t req, const struct fuse_entry_param *e, const struct fuse_file_info *fi))
 {
-	if (fsr_fake_reply(req, 0, e ? e->ino : 0))
+	if (fsr_fake_reply(req, e ? e->ino : 0))
 		return 0;
 	REAL(fuse_reply_create);
 	if (e)
-		fsr_state_reply(req, sess3, e->ino, fi != NULL, fi ? fi->fh : 0);
+		fsr_state_reply(req, fsr_fsess_of_req, e->ino, fi != NULL, fi ? fi->fh : 0);
 	return real_fuse_reply_create ? real_fuse_reply_create(req, e, fi) : -ENOSYS;
 }
 
 DEF(int, fuse_reply_open, (fuse_req_t req, const struct fuse_file_info *fi))
 {
-	if (fsr_fake_reply(req, 0, 0))
+	if (fsr_fake_reply(req, 0))
 		return 0;
 	REAL(fuse_reply_open);
 	if (fi)
-		fsr_state_reply(req, sess3, 0, 1, fi->fh);
+		fsr_state_reply(req, fsr_fsess_of_req, 0, 1, fi->fh);
 	return real_fuse_reply_open ? real_fuse_reply_open(req, fi) : -ENOSYS;
 }
 

@@ -111,7 +111,6 @@ struct fsr_fsess;
  * (libfuse3: fuse_ops.c; libfuse2 low level: fuse2_ll.c), whose ops and
  * struct fuse_file_info differ. */
 struct fsr_llapi {
-	int version;                   /* 3 or 2 */
 	int (*has)(struct fsr_fsess *s, int cb);     /* FSR_CB_FSYNC, _FLUSH, _FORGET */
 	void (*fsync)(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h);
 	void (*flush)(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h, uint64_t owner);
@@ -206,11 +205,9 @@ extern __thread struct fuse_context *fsr_cb_context FSR_HIDDEN;
 
 /* fuse_req.c: fake requests for callbacks */
 struct fsr_fake_req {
-	unsigned int magic;
 	struct fsr_fsess *s;
 	struct fuse_ctx ctx;
-	int replied;                   /* FSR_FAKE_*: the reply and the callback's end race */
-	int err;                       /* fuse_reply_err's value */
+	int state;                     /* FSR_FAKE_*: the reply and the callback's end race */
 	fuse_ino_t entry_ino;          /* fuse_reply_entry's ino */
 };
 enum { FSR_FAKE_OPEN, FSR_FAKE_REPLIED, FSR_FAKE_CLOSED };
@@ -218,12 +215,13 @@ fuse_req_t fsr_fake_req_new(struct fsr_fsess *s, const struct fuse_ctx *ctx) FSR
 int fsr_req_is_fake(const void *req) FSR_HIDDEN;
 /* a reply to req: 1 if req is the shim's (absorbed; ino: an entry reply's
  * inode, 0 for others), 0 if it is real and goes on to libfuse */
-int fsr_fake_reply(const void *req, int err, fuse_ino_t ino) FSR_HIDDEN;
-/* a fake request's userdata and ctx (req must be fake) */
+int fsr_fake_reply(const void *req, fuse_ino_t ino) FSR_HIDDEN;
+/* a fake request's userdata and ctx (NULL: not fake) */
 void *fsr_fake_userdata(const void *req) FSR_HIDDEN;
 const struct fuse_ctx *fsr_fake_ctx(const void *req) FSR_HIDDEN;
-/* the real libfuse functions the op wrappers need */
+/* the real libfuse functions the op wrappers need; the session of a real request */
 void *fsr_real_req_userdata(fuse_req_t req) FSR_HIDDEN;
+struct fsr_fsess *fsr_fsess_of_req(fuse_req_t req) FSR_HIDDEN;
 const struct fuse_ctx *fsr_real_req_ctx(fuse_req_t req) FSR_HIDDEN;
 
 /* fuse_state.c */

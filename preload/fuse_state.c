@@ -592,7 +592,7 @@ static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx 
 	struct fsr_fake_req *f = (struct fsr_fake_req *)(void *)req;
 	int st = FSR_FAKE_OPEN;
 	/* no reply yet: close the request, a later entry reply is owed back */
-	if (!__atomic_compare_exchange_n(&f->replied, &st, FSR_FAKE_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+	if (!__atomic_compare_exchange_n(&f->state, &st, FSR_FAKE_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		fuse_ino_t got = __atomic_load_n(&f->entry_ino, __ATOMIC_ACQUIRE);
 		if (got) {
 			forget_one(s, ctx, got);   /* give back exactly the reference the lookup took */
