@@ -51,7 +51,6 @@ struct fsr_opctx {
 	int gated;                     /* holds a reference on s->gate */
 	int open_flags;                /* open-like ops: the flags of the request */
 	int pend;                      /* its slot in s->pending until the reply, or -1 */
-	unsigned int pend_gen;
 	const char *hl_path;           /* high level: the path the daemon's open/create got */
 };
 enum { FSR_OPK_OTHER, FSR_OPK_ENTRY, FSR_OPK_OPEN, FSR_OPK_OPENDIR, FSR_OPK_CREATE };
@@ -127,7 +126,6 @@ struct fsr_llapi {
  * thread, during the op or after it returned. */
 struct fsr_pending {
 	fuse_req_t req;                /* NULL: free */
-	unsigned int gen;
 	int kind, open_flags;
 	fuse_ino_t ino, parent;
 	char name[256];
@@ -156,7 +154,7 @@ struct fsr_fsess {
 	fuse_ino_t inflight[FSR_INFLIGHT_MAX];   /* inodes of kernel ops in progress (0: free) */
 	int nowed;                     /* forgets owed for late lookup replies (s->lock) */
 	fuse_ino_t owed[FSR_OWED_MAX];
-	unsigned int pend_gen, pend_hint;   /* s->lock */
+	unsigned int pend_hint;        /* s->lock */
 	struct fsr_pending pending[FSR_PENDING_MAX];
 	char mountpoint[PATH_MAX];
 };

@@ -179,7 +179,6 @@ void fsr_state_track(struct fsr_opctx *c)
 		if (p->req)
 			continue;
 		p->req = c->req;
-		p->gen = c->pend_gen = ++s->pend_gen;
 		p->kind = c->kind;
 		p->open_flags = c->open_flags;
 		p->ino = c->ino;
@@ -209,6 +208,7 @@ void fsr_state_reply(fuse_req_t req, struct fsr_fsess *(*sess_of)(fuse_req_t), f
 		     int has_fh, uint64_t fh)
 {
 	struct fsr_opctx tmp, *c = fsr_opctx_of_req(req);
+	char name[sizeof c->s->pending[0].name];
 	if (c) {
 		/* this thread's op: its slot is free again (a reply after the op
 		 * returned is found by its slot, below) */
@@ -217,7 +217,7 @@ void fsr_state_reply(fuse_req_t req, struct fsr_fsess *(*sess_of)(fuse_req_t), f
 			t->busy++;
 			fsr_mutex_lock(&c->s->lock);
 			struct fsr_pending *p = &c->s->pending[c->pend];
-			if (p->req == c->req && p->gen == c->pend_gen)
+			if (p->req == c->req)    /* one reply per request: still its own */
 				pending_free(p);
 			fsr_mutex_unlock(&c->s->lock);
 			t->busy--;
@@ -247,11 +247,8 @@ void fsr_state_reply(fuse_req_t req, struct fsr_fsess *(*sess_of)(fuse_req_t), f
 			tmp.parent = p->parent;
 			tmp.pend = -1;
 			c = &tmp;
-			if (p->name[0]) {
-				/* the name outlives the slot: copy it to the stack */
-				size_t len = strlen(p->name);
-				char *name = __builtin_alloca(len + 1);
-				memcpy(name, p->name, len + 1);
+			if (p->name[0]) {      /* the name outlives the slot */
+				strcpy(name, p->name);
 				tmp.entry_name = name;
 			}
 			pending_free(p);
