@@ -79,6 +79,15 @@ static int pending_fd[MAX_PENDING] = { -1, -1, -1, -1 };
 
 /* ---- mount IDs ---- */
 
+/* the decimal number at *q (0: no digit), *q moved past it; saturates */
+static uint64_t decimal(const char **q)
+{
+	uint64_t n = 0;
+	for (; **q >= '0' && **q <= '9'; (*q)++)
+		n = n > UINT64_MAX / 10 - 1 ? UINT64_MAX : n * 10 + (uint64_t)(**q - '0');
+	return n;
+}
+
 struct mi_line {
 	uint64_t id;
 	uint32_t dev;             /* MKDEV(major, minor) as the kernel prints a dev_t */
@@ -132,16 +141,14 @@ static void mountinfo_scan(void (*fn)(const struct mi_line *, void *), void *arg
 				}
 			}
 			mp[m] = 0;
-			struct mi_line l = { 0, 0, mp };
-			for (char *q = f[0]; *q >= '0' && *q <= '9'; q++)
-				l.id = l.id * 10 + (uint64_t)(*q - '0');
-			uint32_t maj = 0, min = 0;
-			char *q = f[2];
-			for (; *q >= '0' && *q <= '9'; q++)
-				maj = maj * 10 + (uint32_t)(*q - '0');
-			if (*q == ':')
-				for (q++; *q >= '0' && *q <= '9'; q++)
-					min = min * 10 + (uint32_t)(*q - '0');
+			const char *q = f[0];
+			struct mi_line l = { decimal(&q), 0, mp };
+			q = f[2];
+			uint32_t maj = (uint32_t)decimal(&q), min = 0;
+			if (*q == ':') {
+				q++;
+				min = (uint32_t)decimal(&q);
+			}
 			l.dev = (maj << 20) | min;
 			fn(&l, arg);
 		}
@@ -223,16 +230,13 @@ static uint64_t fdinfo_number(int fd, const char *key)
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
-	char *q = strstr(buf, key);
+	const char *q = strstr(buf, key);
 	if (!q)
 		return 0;
 	q += strlen(key);
 	while (*q == ' ' || *q == '\t')
 		q++;
-	uint64_t id = 0;
-	for (; *q >= '0' && *q <= '9'; q++)
-		id = id * 10 + (uint64_t)(*q - '0');
-	return id;
+	return decimal(&q);
 }
 
 /* The FUSE connection of /dev/fuse fd `fd`: the kernel names it in fdinfo
@@ -259,13 +263,9 @@ int fsr_devfd_of(const char *mp)
 {
 	if (strncmp(mp, "/dev/fd/", 8) != 0 || !mp[8])
 		return -1;
-	int fd = 0;
-	for (const char *q = mp + 8; *q; q++) {
-		if (*q < '0' || *q > '9' || fd > 100000000)
-			return -1;
-		fd = fd * 10 + (*q - '0');
-	}
-	return fd;
+	const char *q = mp + 8;
+	uint64_t fd = decimal(&q);
+	return *q || fd > 1000000000 ? -1 : (int)fd;
 }
 
 int fsr_reentry_add_devfd(int fd)
@@ -645,14 +645,11 @@ static int proc_fd_path(const char *path, const char **rest)
 		return -1;
 	if (*q < '0' || *q > '9')
 		return -1;
-	int fd = 0;
-	for (; *q >= '0' && *q <= '9'; q++)
-		if ((fd = fd * 10 + (*q - '0')) > (1 << 24))
-			return -1;
-	if (*q && *q != '/')
+	uint64_t fd = decimal(&q);
+	if (fd > (1 << 24) || (*q && *q != '/'))
 		return -1;
 	*rest = q;
-	return fd;
+	return (int)fd;
 }
 
 static uint64_t fd_mnt_id_cached(int fd);
