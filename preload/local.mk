@@ -30,4 +30,4 @@ preload/fsreclaim-run: $(top_srcdir)/preload/fsreclaim-run.in Makefile
 
 include preload/lock.mk
 include preload/report.mk
-include preload/fuse.mk
+include preload/fuse/local.mk
