@@ -3,6 +3,7 @@
  * exit), fork, and what happens at exit (needless-nofs verdicts, the stats line,
  * exitcode). */
 #include "fsr.h"
+#include "modules.h"
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -171,6 +172,7 @@ __attribute__((constructor(101))) static void fsr_init(void)
 		die(err);
 	if (fsr_opt.suppressions[0] && fsr_suppressions_load(fsr_opt.suppressions, err, sizeof err))
 		die(err);
+	fsr_modules_refresh();
 	fsr_policy_init();
 	fsr_ioflusher_init(t);
 	fsr_thread_register(t);

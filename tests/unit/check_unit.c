@@ -2,7 +2,9 @@
  * the malloc interposer: options, policy decisions, the shrinker registry
  * with threads, scopes through fsr_api, inline and handoff passes.  Built
  * and run in plain, ASan and TSan builds. */
+#include <dlfcn.h>
 #include "fsr.h"
+#include "modules.h"
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
@@ -726,6 +728,32 @@ START_TEST(util_fmt)
 }
 END_TEST
 
+
+/* the loaded-object table: this program, libc and the test's own code are
+ * told apart by pc, with no dladdr */
+START_TEST(util_modules)
+{
+	fsr_modules_refresh();
+	const struct fsr_module *self = fsr_module_of((uintptr_t)&util_fmt);
+	ck_assert_ptr_nonnull(self);
+	ck_assert(self->flags & FSR_MOD_MAIN);
+	ck_assert_int_gt(self->build_id_len, 0);
+	ck_assert(fsr_module_flags((uintptr_t)&strlen) & FSR_MOD_LIBC);
+	ck_assert(fsr_module_flags((uintptr_t)&fsr_modules_refresh) & FSR_MOD_MAIN); /* linked in */
+	ck_assert_ptr_null(fsr_module_of(0x10));
+	const struct fsr_module *again = (fsr_modules_refresh(), fsr_module_of((uintptr_t)&util_fmt));
+	ck_assert_ptr_eq(again, self);   /* nothing loaded: the same snapshot */
+	void *h = dlopen("libresolv.so.2", RTLD_NOW);
+	ck_assert_ptr_nonnull(h);
+	fsr_modules_refresh();
+	void *f = dlsym(h, "__res_state");
+	if (!f)
+		f = dlsym(h, "ns_name_ntop");
+	ck_assert_ptr_nonnull(f);
+	ck_assert(fsr_module_flags((uintptr_t)f) & FSR_MOD_LIBC);
+}
+END_TEST
+
 static struct fsr_mutex mu;
 static long counter;
 static void *mutex_thread(void *a)
@@ -788,6 +816,7 @@ static Suite *suite(void)
 	tc = tcase_create("util");
 	tcase_add_test(tc, util_fmt);
 	tcase_add_test(tc, util_mutex);
+	tcase_add_test(tc, util_modules);
 	suite_add_tcase(s, tc);
 	return s;
 }
