@@ -103,7 +103,7 @@ run_scratch() {
 }
 n=$fail
 run_scratch
-[ "$fail" = "$n" ] && pass "fsreclaim-run -- txfs -o hazard=nofs-missing from dpkg -x: $kind, SUMMARY $summary"
+[ "$fail" = "$n" ] && pass "fsreclaim-run -- txfs -o hazard=nofs-missing from dpkg -x: $kind, $summary"
 
 # 5: dpkg -i and dpkg -r, last, where we are root
 if [ "$(id -u)" != 0 ]; then
