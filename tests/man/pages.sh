@@ -33,7 +33,9 @@ for tool in mandoc man groff; do
 done
 
 # --- lint: mandoc's warnings, and groff's through man-db, as lintian runs it
-for p in $pages; do
+# (the four pages, and any other page man/ has)
+all=$( (echo $pages | tr ' ' '\n'; cd "$man" && ls *.[1-8]) | sort -u)
+for p in $all; do
 	[ -f "$man/$p" ] || { bad "$p: missing"; continue; }
 	mandoc -T lint -W warning "$man/$p" >"$t/lint" 2>&1 || { cat "$t/lint"; bad "$p: mandoc -T lint -W warning"; }
 	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$man/$p" >"$t/out" 2>"$t/warn"
