@@ -31,3 +31,7 @@ preload/fsreclaim-run: $(top_srcdir)/preload/fsreclaim-run.in Makefile
 include preload/lock.mk
 include preload/report.mk
 include preload/fuse/local.mk
+
+# the Linux-compat header, <fsreclaim/linux.h> (the .pc's -I covers it)
+fsreclaimincdir = $(includedir)/fsreclaim
+fsreclaiminc_HEADERS = preload/fsreclaim/linux.h
