@@ -11,7 +11,7 @@ tests_gfp_check_gfp_LDADD = preload/libfsrcore.la $(CHECK_LIBS) -ldl -lpthread
 tests_gfp_check_gfp_LDFLAGS = $(SAN_CFLAGS)
 TESTS += tests/gfp/check_gfp
 EXTRA_DIST += tests/gfp/shape.c tests/gfp/shape_main.c tests/gfp/shapes.sh \
-	tests/gfp/exports.sh tests/gfp/exports.py tests/gfp/kdaemon.sh tests/gfp/passes.sh
+	tests/gfp/exports.sh tests/gfp/exports.py tests/gfp/kdaemon.sh tests/gfp/passes.sh tests/gfp/txfs-nopie.sh
 if !SANITIZED
 check_PROGRAMS += tests/gfp/exports_dlsym tests/gfp/gfp_passes tests/gfp/kdaemon
 tests_gfp_exports_dlsym_CFLAGS = $(AM_CFLAGS) -O1 -g -pthread
@@ -21,5 +21,5 @@ tests_gfp_gfp_passes_LDADD = -lpthread
 tests_gfp_kdaemon_CFLAGS = $(AM_CFLAGS) -O1 -g -pthread
 tests_gfp_kdaemon_LDADD = -lpthread
 tests_gfp_kdaemon_LDFLAGS = -rdynamic
-TESTS += tests/gfp/shapes.sh tests/gfp/exports.sh tests/gfp/passes.sh tests/gfp/kdaemon.sh
+TESTS += tests/gfp/shapes.sh tests/gfp/exports.sh tests/gfp/passes.sh tests/gfp/kdaemon.sh tests/gfp/txfs-nopie.sh
 endif
