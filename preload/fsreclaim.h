@@ -179,9 +179,17 @@ FSR_INLINE_ void fsr_lock_exclude(const void *lock)
 
 /* The GFP calls.  Inlined, so that the shim's return address is in the
  * caller; without the shim they are malloc/calloc/realloc/free and the mask
- * is ignored (except __GFP_ZERO). */
+ * is ignored (except __GFP_ZERO).  A mask that allows all reclaim and asks
+ * nothing else (GFP_KERNEL, also with __GFP_NOFAIL etc.) is what the shim's
+ * interposed malloc does by itself, scopes included: it goes there
+ * directly, at malloc's own cost. */
+#define FSR_GFP_PLAIN_(gfp) (((gfp) & (FSR___GFP_DIRECT_RECLAIM | FSR___GFP_IO | FSR___GFP_FS | \
+				       FSR___GFP_ZERO | ~((1u << 27) - 1))) == \
+			     (FSR___GFP_DIRECT_RECLAIM | FSR___GFP_IO | FSR___GFP_FS))
 FSR_INLINE_ void *fsr_kmalloc(__SIZE_TYPE__ size, unsigned int gfp)
 {
+	if (__builtin_expect(FSR_GFP_PLAIN_(gfp), 1))
+		return malloc(size);
 	const struct fsr_api *a = fsr_api_gfp_();
 	if (a)
 		return a->kmalloc(size, gfp);
@@ -222,6 +230,7 @@ FSR_INLINE_ void fsr_might_alloc(unsigned int gfp)
 
 #undef FSR_INLINE_
 #undef FSR_SITE_
+#undef FSR_GFP_PLAIN_
 #endif /* FSRECLAIM_SHIM */
 
 #ifdef __cplusplus

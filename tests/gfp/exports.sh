@@ -17,8 +17,10 @@ if [ $rc != 66 ] || ! grep -q 'checks done: 0 failed' "$t/out"; then
 	echo "FAIL: exports_dlsym status $rc (want 66: its checks pass, then the seeded scope-leak)"; cat "$t/err"; fail=1
 elif ! grep -A3 'scope opened at' "$t/err" | grep -q 'in leak_scope_here '; then
 	echo "FAIL: the scope-leak does not name the caller of memalloc_nofs_save as the site"; cat "$t/err"; fail=1
+elif [ "$(grep -c 'are not Linux GFP bits; they are ignored (said once)' "$t/err")" != 1 ]; then
+	echo "FAIL: unknown mask bits not said exactly once"; cat "$t/err"; fail=1
 else
-	echo "ok: every exported name resolves by dlsym; the site is the caller"
+	echo "ok: every exported name resolves by dlsym; the site is the caller; unknown bits said once"
 fi
 py=/usr/bin/python3
 [ -x $py ] || py=$(command -v python3)
