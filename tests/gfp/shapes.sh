@@ -27,4 +27,17 @@ for s in pie nopie so cxx; do
 	out=$("$t/$s" noshim 2>&1); rc=$?
 	[ $rc = 0 ] && echo "ok $s without the shim: $out" || { echo "FAIL $s without the shim (status $rc): $out"; fail=1; }
 done
+# installed: <fsreclaim.h> and <fsreclaim/linux.h> through the .pc's Cflags
+${MAKE:-make} -s -C "$top_builddir" install-includeHEADERS install-fsreclaimincHEADERS \
+	install-pkgconfigDATA DESTDIR="$t/dest" >"$t/install.log" 2>&1 || { cat "$t/install.log"; echo "FAIL: header install"; exit 1; }
+pc=$(find "$t/dest" -name fsreclaim.pc | head -n1)
+cflags=$(PKG_CONFIG_SYSROOT_DIR="$t/dest" PKG_CONFIG_LIBDIR=$(dirname "$pc") pkg-config --cflags fsreclaim)
+printf '%s\n' '#include <fsreclaim/linux.h>' \
+	'int main(void) { struct shrinker *s = shrinker_alloc(0, "x"); shrinker_free(s);' \
+	'  kfree(kmalloc(8, GFP_NOFS)); return current_gfp_context(GFP_KERNEL) != GFP_KERNEL; }' >"$t/inst.c"
+if $cc $cflags "$t/inst.c" -o "$t/inst" && $cxx -x c++ $cflags "$t/inst.c" -o "$t/inst-cxx" && "$t/inst" && "$t/inst-cxx"; then
+	echo "ok: installed fsreclaim/linux.h builds (C, C++) with pkg-config's flags ($cflags)"
+else
+	echo "FAIL: installed fsreclaim/linux.h with '$cflags'"; fail=1
+fi
 exit $fail
