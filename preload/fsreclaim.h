@@ -182,14 +182,22 @@ FSR_INLINE_ void fsr_lock_exclude(const void *lock)
  * is ignored (except __GFP_ZERO).  A mask that allows all reclaim and asks
  * nothing else (GFP_KERNEL, also with __GFP_NOFAIL etc.) is what the shim's
  * interposed malloc does by itself, scopes included: it goes there
- * directly, at malloc's own cost. */
+ * directly, at malloc's own cost.  The compiler barriers keep it a call
+ * that may run reclaim (shrinkers, FUSE callbacks that change the program's
+ * memory), as the shim's entry is: a builtin malloc is assumed to touch no
+ * global and, unused, to be removable. */
 #define FSR_GFP_PLAIN_(gfp) (((gfp) & (FSR___GFP_DIRECT_RECLAIM | FSR___GFP_IO | FSR___GFP_FS | \
 				       FSR___GFP_ZERO | ~((1u << 27) - 1))) == \
 			     (FSR___GFP_DIRECT_RECLAIM | FSR___GFP_IO | FSR___GFP_FS))
 FSR_INLINE_ void *fsr_kmalloc(__SIZE_TYPE__ size, unsigned int gfp)
 {
-	if (__builtin_expect(FSR_GFP_PLAIN_(gfp), 1))
-		return malloc(size);
+	if (__builtin_expect(FSR_GFP_PLAIN_(gfp), 1)) {
+		void *p;
+		__asm__ __volatile__("" ::: "memory");
+		p = malloc(size);
+		__asm__ __volatile__("" : : "r"(p) : "memory");
+		return p;
+	}
 	const struct fsr_api *a = fsr_api_gfp_();
 	if (a)
 		return a->kmalloc(size, gfp);

@@ -10,6 +10,9 @@
 #include <string.h>
 
 static unsigned long fs_scans, io_scans;
+/* the block is kept here: an allocation whose result is never used may be
+ * elided by the compiler (fsr_kmalloc(GFP_KERNEL) is malloc itself) */
+static void *volatile sink;
 static unsigned long cnt(struct fsr_shrinker *s, unsigned int gfp) { (void)s; (void)gfp; return 4; }
 static unsigned long fs_scan(struct fsr_shrinker *s, unsigned long nr, unsigned int gfp)
 { (void)s; (void)gfp; fs_scans++; return nr; }
@@ -75,11 +78,11 @@ int main(int argc, char **argv)
 				char got[16];
 				unsigned int f = open_scope(s);
 				fs_scans = io_scans = 0;
-				void *p = call == 0 ? fsr_kmalloc(64, table[i].gfp) : call == 1 ?
+				sink = call == 0 ? fsr_kmalloc(64, table[i].gfp) : call == 1 ?
 					fsr_kvmalloc(64, table[i].gfp) : fsr___vmalloc(64, table[i].gfp);
 				ran(got);
 				close_scope(s, f);
-				fsr_kfree(p);
+				fsr_kfree(sink);
 				const char *want = legacy && call ? legacy_vmalloc[i][s] : table[i].want[s];
 				const char *cn = call == 0 ? "kmalloc" : call == 1 ? "kvmalloc" : "__vmalloc";
 				if (strcmp(got, want)) {

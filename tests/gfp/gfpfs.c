@@ -25,6 +25,7 @@ static const char *const names[NCASES] = { "GFP_KERNEL", "GFP_NOFS", "GFP_NOIO",
 static const unsigned int masks[NCASES] = { FSR_GFP_KERNEL, FSR_GFP_NOFS, FSR_GFP_NOIO,
 	FSR_GFP_NOWAIT, FSR_GFP_ATOMIC, FSR_GFP_KERNEL, FSR_GFP_KERNEL };
 static long got[NCASES];
+static void *volatile sink;      /* an unused block's malloc/free may be elided */
 
 static void *gf_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
@@ -74,14 +75,14 @@ static int gf_write(const char *path, const char *buf, size_t n, off_t off, stru
 		unsigned int scope = i == KERNEL_IN_NOFS ? memalloc_nofs_save() :
 				     i == KERNEL_IN_NOIO ? memalloc_noio_save() : 0;
 		long before = __atomic_load_n(&callbacks, __ATOMIC_ACQUIRE);
-		void *p = fsr_kmalloc(n, masks[i]);
+		sink = fsr_kmalloc(n, masks[i]);
 		long after = __atomic_load_n(&callbacks, __ATOMIC_ACQUIRE);
 		if (i == KERNEL_IN_NOFS)
 			memalloc_nofs_restore(scope);
 		else if (i == KERNEL_IN_NOIO)
 			memalloc_noio_restore(scope);
 		__atomic_add_fetch(&got[i], after - before, __ATOMIC_RELAXED);
-		fsr_kfree(p);
+		fsr_kfree(sink);
 	}
 	memcpy(data + off, buf, n);
 	if ((size_t)off + n > size)

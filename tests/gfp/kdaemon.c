@@ -19,6 +19,10 @@
 #include <string.h>
 
 static pthread_mutex_t sb_lock = PTHREAD_MUTEX_INITIALIZER;
+/* an allocation whose result is never used may be elided by the compiler
+ * (kmalloc(GFP_KERNEL) is malloc itself): the blocks go through here */
+static void *volatile sink;
+#define USE(p) (sink = (p), sink)
 static unsigned long cached = 1000, new_scans, old_scans;
 
 static unsigned long sb_count(struct shrinker *s, struct shrink_control *sc)
@@ -49,24 +53,24 @@ __attribute__((noinline)) void sb_write_locked(void)
 {
 	pthread_mutex_lock(&sb_lock);
 	unsigned int nofs = memalloc_nofs_save();      /* sb_lock is taken by reclaim */
-	kfree(kmalloc(128, GFP_KERNEL));
-	vfree(__vmalloc(4096, GFP_KERNEL));
+	kfree(USE(kmalloc(128, GFP_KERNEL)));
+	vfree(USE(__vmalloc(4096, GFP_KERNEL)));
 	memalloc_nofs_restore(nofs);
-	kfree(kmalloc(64, GFP_NOFS));                  /* the traditional way: also right */
+	kfree(USE(kmalloc(64, GFP_NOFS)));                  /* the traditional way: also right */
 	might_alloc(GFP_NOFS);
-	kfree(kmalloc(32, GFP_NOWAIT));                /* never reclaims */
+	kfree(USE(kmalloc(32, GFP_NOWAIT)));                /* never reclaims */
 	pthread_mutex_unlock(&sb_lock);
-	kvfree(kvmalloc(8192, GFP_KERNEL));
+	kvfree(USE(kvmalloc(8192, GFP_KERNEL)));
 	char *z = kzalloc(64, GFP_KERNEL);
-	kfree(krealloc(z, 256, GFP_KERNEL));
-	kfree(kcalloc(4, 16, GFP_KERNEL));
+	kfree(USE(krealloc(z, 256, GFP_KERNEL)));
+	kfree(USE(kcalloc(4, 16, GFP_KERNEL)));
 }
 
 /* ---- the seeded bugs ---- */
 __attribute__((noinline)) void sb_alloc_under_lock(void)
 {
 	pthread_mutex_lock(&sb_lock);
-	kfree(kmalloc(128, GFP_KERNEL));   /* BUG: reclaim may run sb_scan, which takes sb_lock */
+	kfree(USE(kmalloc(128, GFP_KERNEL)));   /* BUG: reclaim may run sb_scan, which takes sb_lock */
 	pthread_mutex_unlock(&sb_lock);
 }
 
@@ -80,20 +84,20 @@ __attribute__((noinline)) void sb_might_alloc_locked(void)
 __attribute__((noinline)) void sb_vmalloc_locked(void)
 {
 	pthread_mutex_lock(&sb_lock);
-	vfree(__vmalloc(4096, GFP_NOFS));  /* BUG before Linux 5.17: vmalloc ignores the mask */
+	vfree(USE(__vmalloc(4096, GFP_NOFS)));  /* BUG before Linux 5.17: vmalloc ignores the mask */
 	pthread_mutex_unlock(&sb_lock);
 }
 
 __attribute__((noinline)) void sb_stat_unlocked(void)
 {
-	kfree(kmalloc(64, GFP_NOFS));      /* "just in case": no lock that reclaim takes is held */
+	kfree(USE(kmalloc(64, GFP_NOFS)));      /* "just in case": no lock that reclaim takes is held */
 }
 
 __attribute__((noinline)) void sb_scoped_redundant(void)
 {
 	pthread_mutex_lock(&sb_lock);
 	unsigned int nofs = memalloc_nofs_save();
-	kfree(kmalloc(64, GFP_NOFS));      /* the scope already says NOFS */
+	kfree(USE(kmalloc(64, GFP_NOFS)));      /* the scope already says NOFS */
 	memalloc_nofs_restore(nofs);
 	pthread_mutex_unlock(&sb_lock);
 }
@@ -104,7 +108,7 @@ static void *worker(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < 20; i++) {
-		kfree(kmalloc(256, GFP_KERNEL));   /* outside locks: reclaim runs the shrinkers */
+		kfree(USE(kmalloc(256, GFP_KERNEL)));   /* outside locks: reclaim runs the shrinkers */
 		if (!strcmp(mode, "clean"))
 			sb_write_locked();
 		else if (!strcmp(mode, "gfp-kernel-under-lock"))

@@ -11,6 +11,7 @@
 #include <string.h>
 
 static unsigned long scans;
+static void *volatile sink;   /* an unused block's malloc/free may be elided */
 static unsigned long shape_count(struct fsr_shrinker *s, unsigned int gfp) { (void)s; (void)gfp; return 10; }
 static unsigned long shape_scan(struct fsr_shrinker *s, unsigned long nr, unsigned int gfp)
 {
@@ -34,7 +35,7 @@ int shape_run(int shim)
 	fsr_transaction_end(cookie);
 	/* interval=1 inline: this allocation's pass runs the FS shrinker */
 	for (int i = 0; i < 4; i++)
-		fsr_kfree(fsr_kmalloc(100, FSR_GFP_KERNEL));
+		sink = fsr_kmalloc(100, FSR_GFP_KERNEL), fsr_kfree(sink);
 	volatile size_t too_big = SIZE_MAX;   /* volatile: no compile-time size warning */
 	errno = 0;
 	void *huge = fsr_kmalloc(too_big, FSR_GFP_KERNEL);
