@@ -190,9 +190,11 @@ FSR_EXPORT __attribute__((noinline)) void *fsr_kcalloc(size_t n, size_t size, un
 
 FSR_EXPORT __attribute__((noinline)) void *fsr_krealloc(void *old, size_t size, unsigned int gfp)
 {
-	size_t had = old && (gfp & FSR___GFP_ZERO) ? malloc_usable_size(old) : 0;
+	if (!old)   /* a new block: kmalloc's, __GFP_ZERO included */
+		return gfp_alloc(K_MALLOC, NULL, size, 0, gfp, __builtin_return_address(0), "krealloc");
+	size_t had = gfp & FSR___GFP_ZERO ? malloc_usable_size(old) : 0;
 	char *p = gfp_alloc(K_REALLOC, old, size, 0, gfp, __builtin_return_address(0), "krealloc");
-	if (p && size > had && had)
+	if (p && (gfp & FSR___GFP_ZERO) && size > had)
 		memset(p + had, 0, size - had);   /* __GFP_ZERO: the grown part */
 	return p;
 }

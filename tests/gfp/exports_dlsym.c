@@ -95,6 +95,24 @@ int main(void)
 		zero &= z[i] == 0;
 	CHECK(z && zero, "fsr_kzalloc did not zero");
 	kfree(z);
+	/* krealloc keeps the data; with __GFP_ZERO the grown part is zero */
+	void *(*krealloc)(void *, size_t, unsigned int) = sym("fsr_krealloc");
+	char *r = kmalloc(16, 0xcc0);
+	memset(r, 'a', 16);
+	r = krealloc(r, 64, 0xcc0);
+	CHECK(r && r[0] == 'a' && r[15] == 'a', "fsr_krealloc lost the data");
+	r = krealloc(r, 8192, 0xcc0 | 0x100);
+	int tail_zero = 1;
+	for (int i = 4096; r && i < 8192; i++)
+		tail_zero &= r[i] == 0;
+	CHECK(r && r[0] == 'a' && r[15] == 'a' && tail_zero, "fsr_krealloc(__GFP_ZERO): data or zeroed tail wrong");
+	kfree(r);
+	r = krealloc(NULL, 256, 0xcc0 | 0x100);
+	zero = 1;
+	for (int i = 0; r && i < 256; i++)
+		zero &= r[i] == 0;
+	CHECK(r && zero, "fsr_krealloc(NULL, __GFP_ZERO) did not zero");
+	kfree(r);
 	volatile size_t big = SIZE_MAX;
 	errno = 0;
 	CHECK(!kmalloc(big, 0xcc0) && errno == ENOMEM, "fsr_kmalloc(SIZE_MAX): want NULL/ENOMEM");
