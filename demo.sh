@@ -2,7 +2,9 @@
 # The main job: build fsreclaim, mount txfs under the shim with one classic
 # reclaim bug switched on, run the standard workload, show the report; then
 # the same with the bug fixed (hazard=none) and show that it is clean.
-#   ./demo.sh [HAZARD]     (default nofs-missing; see README for the modes)
+#   ./demo.sh [HAZARD]     (default nofs-missing; see README for the modes:
+#   nofs-missing noio-missing txn-nesting scope-leak needless-nofs own-mount
+#   gfp-kernel-under-lock vmalloc-nofs needless-gfp-nofs)
 # As root on a fresh Debian machine it installs the packages it needs.
 set -u
 top=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +34,10 @@ run_one() { # run_one HAZARD: mount txfs under the shim, workload, unmount
 	h=$1
 	rm -f "$work"/journal "$work"/log.*
 	opts="--opt log_path=$work/log --opt stats=1"
-	[ "$h" = needless-nofs ] && opts="$opts --opt detect_needless_nofs=1"
+	case $h in
+	needless-nofs|needless-gfp-nofs) opts="$opts --opt detect_needless_nofs=1" ;;
+	vmalloc-nofs) opts="$opts --opt vmalloc_model=legacy" ;;   # a bug on kernels before 5.17
+	esac
 	echo
 	echo "== txfs -o hazard=$h under fsreclaim-run, workload: tests/workload.sh"
 	"$build/preload/fsreclaim-run" $opts -- "$build/fusefs/txfs" -f \

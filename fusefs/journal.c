@@ -7,9 +7,14 @@
  * jio_submit(), which numbers them, checksums them and queues them under
  * io_lock; jio_sync() writes the queue out and fdatasync()s the file.
  * Without -o journal the IO layer runs all the same and drops the bytes.
+ *
+ * The journal is written the way kernel filesystem code is: through the
+ * Linux-compat header (kmalloc/kfree, GFP_KERNEL), with the NOFS/NOIO
+ * scopes doing the masking, as Documentation/core-api/gfp_mask-from-fs-io.rst
+ * advises, instead of GFP_NOFS on each call.
  */
 #include "txfs.h"
-#include <fsreclaim.h>
+#include <fsreclaim/linux.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +57,21 @@ uint32_t txfs_crc32(uint32_t crc, const void *buf, size_t len)
  * against FS reclaim entering txfs's own reclaim paths from an allocation
  * made here: the FS shrinker (fs_shrink_scan), forget, fsync and flush all
  * take journal_lock, so recursing into them would self-deadlock. */
+/* HAZARD gfp-kernel-under-lock: a reservation allocated with GFP_KERNEL
+ * right after journal_lock is taken, before the NOFS scope opens. */
+__attribute__((noinline)) void txn_reserve(struct txn *t)
+{
+	t->prealloc = kmalloc(256, GFP_KERNEL);
+}
+
+/* HAZARD vmalloc-nofs: a large buffer from __vmalloc(GFP_NOFS) under
+ * journal_lock, no scope: right since Linux 5.17, a deadlock before (the
+ * mask is ignored; reported under vmalloc_model=legacy). */
+__attribute__((noinline)) void txn_vbuf(struct txn *t)
+{
+	t->prealloc = __vmalloc(16384, GFP_NOFS);
+}
+
 void txn_begin(struct txn *t)
 {
 	t->prealloc = NULL;
@@ -67,6 +87,10 @@ void txn_begin(struct txn *t)
 		return;
 	}
 	pthread_mutex_lock(&journal_lock);
+	if (txfs_hazard == HAZARD_GFP_KERNEL_UNDER_LOCK)
+		txn_reserve(t);
+	else if (txfs_hazard == HAZARD_VMALLOC_NOFS)
+		txn_vbuf(t);
 	if (txfs_hazard != HAZARD_NOFS_MISSING)
 		t->nofs = memalloc_nofs_save();
 	/* HAZARD nofs-missing: no memalloc_nofs_save() here, so every
@@ -87,6 +111,7 @@ void txn_end(struct txn *t)
 	if (txfs_hazard != HAZARD_NOFS_MISSING)
 		memalloc_nofs_restore(t->nofs);
 	pthread_mutex_unlock(&journal_lock);
+	kvfree(t->prealloc);
 }
 
 /* The reclaim paths (FS shrinker, forget, fsync, flush) take journal_lock here.
@@ -110,6 +135,19 @@ void wb_end(struct wb *w)
 		fsr_transaction_end(w->cookie);
 	memalloc_nofs_restore(w->nofs);
 	pthread_mutex_unlock(&journal_lock);
+}
+
+/* Journal memory: GFP_KERNEL, inside the caller's scope (journal_lock holds
+ * NOFS, io_lock NOIO): the scope, not the mask, keeps reclaim out.  Never
+ * NULL, as xmalloc. */
+static void *jmalloc(size_t n)
+{
+	void *p = kmalloc(n ? n : 1, GFP_KERNEL);
+	if (!p) {
+		fprintf(stderr, "txfs: out of memory\n");
+		abort();
+	}
+	return p;
 }
 
 /* ---- the IO layer -------------------------------------------------- */
@@ -161,8 +199,8 @@ static unsigned long flush_locked(unsigned long nr)
 			pend_tail = &pend_head;
 		__atomic_sub_fetch(&pend_n, 1, __ATOMIC_RELAXED);
 		pend_bytes -= b->len;
-		free(b->rec);
-		free(b);
+		kfree(b->rec);
+		kfree(b);
 		n++;
 	}
 	return n;
@@ -185,7 +223,7 @@ static void jio_submit(void *rec)
 	h->seq = next_seq++;
 	h->crc = 0;
 	h->crc = txfs_crc32(0, rec, sizeof *h + h->len);
-	struct jbio *b = xmalloc(sizeof *b);
+	struct jbio *b = jmalloc(sizeof *b);
 	b->rec = rec;
 	b->len = sizeof *h + h->len;
 	b->next = NULL;
@@ -289,7 +327,7 @@ static void *jrec_alloc(enum jtype type, const void *fixed, size_t flen,
 			const void *s1, size_t l1, const void *s2, size_t l2)
 {
 	size_t len = flen + l1 + l2;
-	char *rec = xmalloc(sizeof(struct jhdr) + len);
+	char *rec = jmalloc(sizeof(struct jhdr) + len);
 	struct jhdr *h = (struct jhdr *)rec;
 	memset(h, 0, sizeof *h);
 	h->magic = J_MAGIC;

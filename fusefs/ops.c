@@ -533,6 +533,10 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		unsigned int nofs = memalloc_nofs_save();
 		buf = malloc(size);
 		memalloc_nofs_restore(nofs);
+	} else if (txfs_hazard == HAZARD_NEEDLESS_GFP_NOFS) {
+		/* HAZARD needless-gfp-nofs: GFP_NOFS "just in case", with no
+		 * lock that reclaim takes held (the traditional mask style). */
+		buf = fsr_kmalloc(size, FSR_GFP_NOFS);
 	} else {
 		buf = malloc(size);
 	}

@@ -37,7 +37,8 @@ static void usage(const char *prog)
 	       "txfs options:\n"
 	       "    -o journal=FILE        persist to (and replay) this journal\n"
 	       "    -o hazard=MODE         none nofs-missing noio-missing txn-nesting\n"
-	       "                           scope-leak needless-nofs own-mount\n\n",
+	       "                           scope-leak needless-nofs own-mount\n"
+	       "                           gfp-kernel-under-lock vmalloc-nofs needless-gfp-nofs\n\n",
 	       prog, prog, prog);
 }
 
@@ -93,7 +94,8 @@ int main(int argc, char *argv[])
 	}
 	if (opts.hazard && hazard_parse(opts.hazard, &txfs_hazard)) {
 		fprintf(stderr, "txfs: unknown hazard mode '%s' (none nofs-missing "
-			"noio-missing txn-nesting scope-leak needless-nofs own-mount)\n",
+			"noio-missing txn-nesting scope-leak needless-nofs own-mount "
+			"gfp-kernel-under-lock vmalloc-nofs needless-gfp-nofs)\n",
 			opts.hazard);
 		ret = 2;
 		goto out_args;

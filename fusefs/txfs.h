@@ -39,6 +39,9 @@ enum hazard {
 	HAZARD_SCOPE_LEAK,     /* op_rename(): a nofs save never restored */
 	HAZARD_NEEDLESS_NOFS,  /* op_readdir(): NOFS scope with no reclaim lock held */
 	HAZARD_OWN_MOUNT,      /* op_create(): stat() inside its own mountpoint */
+	HAZARD_GFP_KERNEL_UNDER_LOCK, /* txn_reserve(): kmalloc(GFP_KERNEL) under journal_lock, no scope */
+	HAZARD_VMALLOC_NOFS,   /* txn_vbuf(): __vmalloc(GFP_NOFS) under journal_lock (pre-5.17 bug) */
+	HAZARD_NEEDLESS_GFP_NOFS, /* op_readdir(): an explicit GFP_NOFS with no reclaim lock held */
 };
 extern enum hazard txfs_hazard;
 extern const char *txfs_mountpoint;   /* absolute, for hazard=own-mount */
@@ -180,6 +183,8 @@ struct txn {
 	void *prealloc;
 };
 void txn_begin(struct txn *t);
+void txn_reserve(struct txn *t);    /* hazard=gfp-kernel-under-lock */
+void txn_vbuf(struct txn *t);       /* hazard=vmalloc-nofs */
 void txn_end(struct txn *t);
 /* the reclaim paths: FS shrinker, forget, fsync, flush */
 struct wb {

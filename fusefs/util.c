@@ -19,6 +19,9 @@ static const char *hazard_names[] = {
 	[HAZARD_SCOPE_LEAK] = "scope-leak",
 	[HAZARD_NEEDLESS_NOFS] = "needless-nofs",
 	[HAZARD_OWN_MOUNT] = "own-mount",
+	[HAZARD_GFP_KERNEL_UNDER_LOCK] = "gfp-kernel-under-lock",
+	[HAZARD_VMALLOC_NOFS] = "vmalloc-nofs",
+	[HAZARD_NEEDLESS_GFP_NOFS] = "needless-gfp-nofs",
 };
 
 int hazard_parse(const char *s, enum hazard *out)

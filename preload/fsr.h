@@ -31,6 +31,7 @@
 #define FSR_PF_NOIO      0x2u   /* memalloc_noio_save: implies NOFS */
 #define FSR_PF_NORECLAIM 0x4u   /* memalloc_noreclaim_save (PF_MEMALLOC) */
 #define FSR_PF_IOFLUSHER 0x8u   /* prctl(PR_SET_IO_FLUSHER, 1): NOIO, never a scope */
+#define FSR_PF_GFPMASK   0x10u  /* gfp.c: inside a GFP call whose mask (call_gfp) narrows reclaim */
 
 #define FSR_MAX_SCOPES 32
 #define FSR_MAX_HELD   48
@@ -67,6 +68,7 @@ struct fsr_thread {
 	pid_t tid;
 	int in_reclaim;          /* running reclaim callbacks (pass, or fsr_reclaim_acquire) */
 	unsigned int reclaim_gfp;/* gfp of the reclaim it runs */
+	unsigned int call_gfp;   /* gfp.c: FS/IO bits the GFP call's mask allows (FSR_PF_GFPMASK) */
 	struct fsr_pass *pass;   /* the pass this thread serves (reclaimer or inline) */
 	struct fsr_pass *waiting;/* handoff: the pass this allocator waits for */
 	const void *blocked_on;  /* lock.c: lock this thread blocks on */
@@ -101,9 +103,10 @@ static inline unsigned int fsr_gfp_of(const struct fsr_thread *t)
 		return 0;
 	if (f & (FSR_PF_NOIO | FSR_PF_IOFLUSHER))
 		return 0;
-	if (f & FSR_PF_NOFS)
-		return FSR_GFP_IO;
-	return FSR_GFP_IO | FSR_GFP_FS;
+	unsigned int g = f & FSR_PF_NOFS ? FSR_GFP_IO : FSR_GFP_IO | FSR_GFP_FS;
+	if (f & FSR_PF_GFPMASK)
+		g &= t->call_gfp;
+	return g;
 }
 
 /* ---- options (options.c) ---- */
@@ -131,6 +134,7 @@ struct fsr_options {
 	char suppressions[4096];
 	unsigned int stack_depth;
 	int stats;
+	int vmalloc_legacy;      /* vmalloc_model=legacy: __vmalloc/kvmalloc ignore NOFS/NOIO masks */
 };
 extern struct fsr_options fsr_opt FSR_HIDDEN;
 
@@ -200,6 +204,39 @@ void fsr_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned int ki
 /* scope-leak check: when an op returns (what = op name) or a thread exits */
 void fsr_scope_check_leak(struct fsr_thread *t, int nscopes_before, const char *what) FSR_HIDDEN;
 extern const struct fsr_api fsr_api FSR_EXPORT;
+
+/* ---- the public calls under their own names (scope.c) ---- */
+unsigned int memalloc_nofs_save(void) FSR_EXPORT;
+void memalloc_nofs_restore(unsigned int flags) FSR_EXPORT;
+unsigned int memalloc_noio_save(void) FSR_EXPORT;
+void memalloc_noio_restore(unsigned int flags) FSR_EXPORT;
+unsigned int memalloc_noreclaim_save(void) FSR_EXPORT;
+void memalloc_noreclaim_restore(unsigned int flags) FSR_EXPORT;
+int fsr_register_shrinker(struct fsr_shrinker *s) FSR_EXPORT;
+void fsr_unregister_shrinker(struct fsr_shrinker *s) FSR_EXPORT;
+void *fsr_transaction_begin(const char *name) FSR_EXPORT;
+void fsr_transaction_end(void *cookie) FSR_EXPORT;
+void fsr_reclaim_acquire(unsigned int gfp) FSR_EXPORT;
+void fsr_reclaim_release(unsigned int gfp) FSR_EXPORT;
+void fsr_lock_exclude(const void *lock) FSR_EXPORT;
+
+/* ---- the GFP calls (gfp.c), exported under their own names too ---- */
+/* Linux's current_gfp_context() for scope flags pf (FSR_PF_*) */
+unsigned int fsr_gfp_context(unsigned int gfp, unsigned int pf) FSR_HIDDEN;
+void *fsr_kmalloc(size_t size, unsigned int gfp) FSR_EXPORT;
+void *fsr_kzalloc(size_t size, unsigned int gfp) FSR_EXPORT;
+void *fsr_kcalloc(size_t n, size_t size, unsigned int gfp) FSR_EXPORT;
+void *fsr_krealloc(void *p, size_t size, unsigned int gfp) FSR_EXPORT;
+void fsr_kfree(const void *p) FSR_EXPORT;
+void *fsr_kvmalloc(size_t size, unsigned int gfp) FSR_EXPORT;
+void fsr_kvfree(const void *p) FSR_EXPORT;
+void *fsr_vmalloc(size_t size) FSR_EXPORT;
+void *fsr___vmalloc(size_t size, unsigned int gfp) FSR_EXPORT;
+void fsr_vfree(const void *p) FSR_EXPORT;
+unsigned int fsr_current_gfp_context(unsigned int gfp) FSR_EXPORT;
+void fsr_might_alloc(unsigned int gfp) FSR_EXPORT;
+/* graph.c: an explicit NOFS/NOIO mask at site, for needless-nofs at exit */
+void fsr_graph_mask_note(struct fsr_thread *t, unsigned int gfp, void *site, const char *fn) FSR_HIDDEN;
 
 /* ---- locks and the fs_reclaim graph (lock.c, graph.c) ---- */
 #define FSR_LOCK_MUTEX  1

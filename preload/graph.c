@@ -420,6 +420,8 @@ static __thread struct {
 #define MAX_NOFS_SITES 256
 static struct nofs_site {
 	void *site;
+	const char *mask_fn;     /* an explicit mask (gfp.c): the call's name; NULL: a NOFS scope */
+	unsigned int mask;
 	int ncls, overflow;
 	uint16_t cls[NOFS_CLS];
 	uint64_t allocs;
@@ -470,7 +472,7 @@ void fsr_graph_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned 
 	fsr_mutex_lock(&nofs_lock);
 	struct nofs_site *s = NULL;
 	for (int i = 0; i < nnofs_sites; i++)
-		if (nofs_sites[i].site == nofs_tls.site) { s = &nofs_sites[i]; break; }
+		if (nofs_sites[i].site == nofs_tls.site && !nofs_sites[i].mask_fn) { s = &nofs_sites[i]; break; }
 	if (!s && nnofs_sites < MAX_NOFS_SITES) {
 		s = &nofs_sites[nnofs_sites++];
 		s->site = nofs_tls.site;
@@ -493,6 +495,46 @@ void fsr_graph_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned 
 	}
 	fsr_mutex_unlock(&nofs_lock);
 	t->busy--;
+}
+
+/* an explicit NOFS/NOIO mask (gfp.c): the call site, with the classes held
+ * now; an open transaction makes it needed (reclaim must not nest into one) */
+void fsr_graph_mask_note(struct fsr_thread *t, unsigned int gfp, void *site, const char *fn)
+{
+	gfp &= FSR_GFP_IO | FSR_GFP_FS;
+	fsr_mutex_lock(&nofs_lock);
+	struct nofs_site *s = NULL;
+	for (int i = 0; i < nnofs_sites; i++)
+		if (nofs_sites[i].site == site && nofs_sites[i].mask_fn && nofs_sites[i].mask == gfp) {
+			s = &nofs_sites[i];
+			break;
+		}
+	if (!s && nnofs_sites < MAX_NOFS_SITES) {
+		s = &nofs_sites[nnofs_sites++];
+		s->site = site;
+		s->mask_fn = fn;
+		s->mask = gfp;
+	}
+	if (s) {
+		s->allocs++;
+		s->overflow |= t->txn_depth > 0;
+		for (int i = 0; i < t->nheld; i++) {
+			unsigned int c = t->held[i].cls;
+			int k;
+			if (!c)
+				continue;
+			for (k = 0; k < s->ncls; k++)
+				if (s->cls[k] == c)
+					break;
+			if (k < s->ncls)
+				continue;
+			if (s->ncls < NOFS_CLS)
+				s->cls[s->ncls++] = (uint16_t)c;
+			else
+				s->overflow = 1;
+		}
+	}
+	fsr_mutex_unlock(&nofs_lock);
 }
 
 /* ---- fork ---- */
@@ -589,16 +631,31 @@ void fsr_graph_exit_checks(void)
 					l->site = fsr_classes[s->cls[k]].site;
 				}
 			}
+			if (s->mask_fn)
+				fsr_fmt(h.message, sizeof h.message,
+					"%s(%s) called %llu time%s while holding only %s, which no reclaim took "
+					"during the run: a \"just in case\" mask only keeps reclaim from freeing "
+					"memory (pass GFP_KERNEL; a scope belongs where a lock that reclaim takes "
+					"is held)", s->mask_fn, s->mask & FSR_GFP_IO ? "GFP_NOFS" : "GFP_NOIO",
+					(unsigned long long)s->allocs, s->allocs > 1 ? "s" : "", names);
+			else
 			fsr_fmt(h.message, sizeof h.message,
 				"a memalloc_nofs_save() scope covered %llu allocation%s while holding only %s, "
 				"which no reclaim took during the run: the scope only keeps reclaim from "
 				"freeing memory", (unsigned long long)s->allocs, s->allocs > 1 ? "s" : "", names);
-		} else
+		} else if (s->mask_fn)
+			fsr_fmt(h.message, sizeof h.message,
+				"%s(%s) called %llu time%s while no lock was held and no transaction was "
+				"open: reclaim could not deadlock there, a \"just in case\" mask only keeps "
+				"it from freeing memory (pass GFP_KERNEL)", s->mask_fn,
+				s->mask & FSR_GFP_IO ? "GFP_NOFS" : "GFP_NOIO",
+				(unsigned long long)s->allocs, s->allocs > 1 ? "s" : "");
+		else
 			fsr_fmt(h.message, sizeof h.message,
 				"a memalloc_nofs_save() scope covered %llu allocation%s while no lock was held: "
 				"reclaim could not deadlock there, the scope only keeps it from freeing memory",
 				(unsigned long long)s->allocs, s->allocs > 1 ? "s" : "");
-		fsr_stack_from_pc(&h.stacks[h.nstacks++], "NOFS scope opened at", s->site);
+		fsr_stack_from_pc(&h.stacks[h.nstacks++], s->mask_fn ? "mask passed at" : "NOFS scope opened at", s->site);
 		fsr_report(&h);
 	}
 	fsr_mutex_unlock(&nofs_lock);

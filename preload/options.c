@@ -149,6 +149,11 @@ static int parse_one(struct fsr_options *o, const char *k, size_t kn, const char
 		else if (eq(v, vn, "inline")) o->mode = FSR_MODE_INLINE;
 		else return bad(err, errlen, k, kn, v, vn, "is not handoff or inline");
 	}
+	else if (eq(k, kn, "vmalloc_model")) {
+		if (eq(v, vn, "current")) o->vmalloc_legacy = 0;
+		else if (eq(v, vn, "legacy")) o->vmalloc_legacy = 1;
+		else return bad(err, errlen, k, kn, v, vn, "is not current or legacy");
+	}
 	else if (eq(k, kn, "callbacks")) {
 		if (parse_callbacks(v, vn, &o->callbacks))
 			return bad(err, errlen, k, kn, v, vn, "is not a comma list of shrinkers,forget,fsync,flush");

@@ -117,6 +117,7 @@ static struct supp supp_new[SUPP_MAX];   /* parsed here, committed on success */
 static const char *const kinds[] = {
 	"reclaim-deadlock", "reclaim-wait-timeout", "fs-reentry", "nested-transaction",
 	"reclaim-lock-inversion", "scope-leak", "scope-imbalance", "needless-nofs",
+	"vmalloc-gfp-mask",
 };
 
 /* '*' matches any run of characters, '?' one character; the whole name
@@ -219,7 +220,7 @@ static int parse_named(const char *text, size_t len, const char *name, char *err
 			return supp_error(err, errlen, name, lineno, l, ln,
 					  "unknown kind (one of reclaim-deadlock, reclaim-wait-timeout, "
 					  "fs-reentry, nested-transaction, reclaim-lock-inversion, "
-					  "scope-leak, scope-imbalance, needless-nofs)");
+					  "scope-leak, scope-imbalance, needless-nofs, vmalloc-gfp-mask)");
 		if (pn >= SUPP_PAT_LEN)
 			return supp_error(err, errlen, name, lineno, l, ln, "pattern too long");
 		if (n >= SUPP_MAX)

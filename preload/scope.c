@@ -1,5 +1,6 @@
-/* scope.c - the memalloc_*_save/restore scopes, transactions, and the API
- * table that fsreclaim.h finds.
+/* scope.c - the memalloc_*_save/restore scopes, transactions, the API
+ * table that fsreclaim.h finds, and the same calls exported under their own
+ * names (for dlsym, ctypes, Rust FFI and ported code that declares them).
  *
  * Linux semantics (include/linux/sched/mm.h): save sets its flag and returns
  * the bits it newly set; restore clears exactly those.  Each save is also
@@ -186,4 +187,28 @@ const struct fsr_api fsr_api = {
 	.reclaim_acquire = reclaim_acquire,
 	.reclaim_release = reclaim_release,
 	.lock_exclude = fsr_lock_exclude_addr,
+	.kmalloc = fsr_kmalloc,
+	.kcalloc = fsr_kcalloc,
+	.krealloc = fsr_krealloc,
+	.kvmalloc = fsr_kvmalloc,
+	.vmalloc_gfp = fsr___vmalloc,
+	.current_gfp_context = fsr_current_gfp_context,
+	.might_alloc = fsr_might_alloc,
 };
+
+/* ---- the exported names: each call's site is its caller ---- */
+#define CALLER __builtin_return_address(0)
+#define EXPORTED FSR_EXPORT __attribute__((noinline))
+EXPORTED unsigned int memalloc_nofs_save(void) { return nofs_save(CALLER); }
+EXPORTED void memalloc_nofs_restore(unsigned int f) { nofs_restore(f, CALLER); }
+EXPORTED unsigned int memalloc_noio_save(void) { return noio_save(CALLER); }
+EXPORTED void memalloc_noio_restore(unsigned int f) { noio_restore(f, CALLER); }
+EXPORTED unsigned int memalloc_noreclaim_save(void) { return noreclaim_save(CALLER); }
+EXPORTED void memalloc_noreclaim_restore(unsigned int f) { noreclaim_restore(f, CALLER); }
+EXPORTED int fsr_register_shrinker(struct fsr_shrinker *s) { return fsr_shrinker_register(s); }
+EXPORTED void fsr_unregister_shrinker(struct fsr_shrinker *s) { fsr_shrinker_unregister(s); }
+EXPORTED void *fsr_transaction_begin(const char *name) { return txn_begin(name, CALLER); }
+EXPORTED void fsr_transaction_end(void *cookie) { txn_end(cookie, CALLER); }
+EXPORTED void fsr_reclaim_acquire(unsigned int gfp) { reclaim_acquire(gfp, CALLER); }
+EXPORTED void fsr_reclaim_release(unsigned int gfp) { reclaim_release(gfp, CALLER); }
+EXPORTED void fsr_lock_exclude(const void *lock) { fsr_lock_exclude_addr(lock); }

@@ -341,8 +341,25 @@ int fsr_sym_is_header_frame(const struct fsr_sym *s)
 		"fsr_transaction_begin", "fsr_transaction_end", "fsr_reclaim_acquire",
 		"fsr_reclaim_release", "fsr_register_shrinker", "fsr_unregister_shrinker",
 		"fsr_lock_exclude",
+		/* the GFP calls, inlined from fsreclaim.h */
+		"fsr_kmalloc", "fsr_kzalloc", "fsr_kcalloc", "fsr_krealloc", "fsr_kvmalloc",
+		"fsr___vmalloc", "fsr_vmalloc", "fsr_current_gfp_context", "fsr_might_alloc",
+		"fsr_api_get_", "fsr_api_gfp_",
+	};
+	/* fsreclaim/linux.h's inlines (only where the debug info says so) */
+	static const char *const linux_names[] = {
+		"kmalloc", "kzalloc", "kcalloc", "kmalloc_array", "krealloc", "kvmalloc", "kvzalloc",
+		"kvcalloc", "vmalloc", "vzalloc", "__vmalloc", "current_gfp_context", "might_alloc",
+		"fs_reclaim_acquire", "fs_reclaim_release",
 	};
 	const char *b = base_name(s->file);
+	size_t fl = strlen(s->file);
+	if (fl >= 17 && !strcmp(s->file + fl - 17, "fsreclaim/linux.h")) {
+		for (size_t i = 0; i < sizeof linux_names / sizeof linux_names[0]; i++)
+			if (!strcmp(s->func, linux_names[i]))
+				return 1;
+		return 0;
+	}
 	if (s->file[0] && strcmp(b, "fsreclaim.h"))
 		return 0;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

@@ -10,4 +10,5 @@ include tests/fuzz/local.mk
 include tests/faults/local.mk
 include tests/report.mk
 include tests/man.mk
+include tests/gfp.mk
 EXTRA_DIST += tests/shim_stub.c

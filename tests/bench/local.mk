@@ -11,7 +11,7 @@ bench_programs = tests/bench/malloc_bench$(EXEEXT)
 EXTRA_PROGRAMS = tests/bench/malloc_bench
 tests_bench_malloc_bench_SOURCES = tests/bench/malloc_bench.c
 tests_bench_malloc_bench_CFLAGS = -O2 -g -pthread
-tests_bench_malloc_bench_LDADD = -lpthread
+tests_bench_malloc_bench_LDADD = -ldl -lpthread
 EXTRA_DIST += tests/bench/malloc.sh tests/bench/fs.sh
 CLEANFILES += tests/bench/malloc_bench$(EXEEXT)
 

@@ -10,6 +10,9 @@
 #   handoff  shim, interval=1000 mode=handoff, one cheap shrinker
 # Prints the median ns/op of each and its ratio to plain, and checks the
 # targets: idle <= 1.05x (mixed) / 1.10x (small), inline <= 1.15x.
+# Then kmalloc: the same workloads through fsr_kmalloc(n, FSR_GFP_KERNEL)
+# under the idle shim, against plain malloc without it (target <= 1.05x
+# mixed, 1.10x small, as idle malloc).
 # CLOCK=cpu (default; CPU time of the process per op, steadier on a shared
 # machine) or CLOCK=wall.  Not a test: a miss prints MISS and exits 1.
 set -u
@@ -87,4 +90,30 @@ for w in mixed small realloc-mixed realloc-small; do
 done
 echo "($clock ns per op, medians of $runs alternating runs; targets: idle <= 1.05x mixed, 1.10x small;"
 echo " inline interval=1000 <= 1.15x; forward and handoff: no target)"
+echo
+printf '%-14s %3s %8s %8s %7s %8s %7s\n' workload thr malloc kmalloc ratio named ratio
+for w in mixed small; do
+	for t in 1 2; do
+		for r in $(seq "$runs"); do
+			one plain $w $t >>"$tmp/k$w.$t.plain"
+			one idle kmalloc-$w $t >>"$tmp/k$w.$t.idle"
+			one idle kmalloc-named-$w $t >>"$tmp/k$w.$t.named"
+		done
+		base=$(median <"$tmp/k$w.$t.plain")
+		m=$(median <"$tmp/k$w.$t.idle")
+		r=$(ratio "$m" "$base")
+		mn=$(median <"$tmp/k$w.$t.named")
+		rn=$(ratio "$mn" "$base")
+		lim=1.05; [ $w = small ] && lim=1.10
+		flag=
+		if awk -v r="$r" -v l="$lim" 'BEGIN { exit !(r > l) }'; then
+			flag=" MISS(kmalloc>$lim)"
+			miss=1
+		fi
+		printf '%-14s %3s %8.2f %8.2f %6.3fx %8.2f %6.3fx%s\n' "kmalloc-$w" "$t" "$base" "$m" "$r" "$mn" "$rn" "$flag"
+	done
+done
+echo "(kmalloc: fsr_kmalloc(n, FSR_GFP_KERNEL) from fsreclaim.h, named: the shim's exported"
+echo " fsr_kmalloc by dlsym; both + free under the idle shim, interval=0, against plain malloc/free"
+echo " without the shim; targets for kmalloc: <= 1.05x mixed, 1.10x small; named: no target)"
 exit $miss

@@ -3,7 +3,10 @@
  *   malloc_bench WORKLOAD THREADS [OPS]
  * WORKLOAD: mixed | small (malloc/free of 16 B-64 KiB log-uniform, or
  * 16-512 B), realloc-mixed | realloc-small (chains of 8 reallocs of one
- * block, then free).  Each thread keeps 64 live blocks and does OPS
+ * block, then free), kmalloc-mixed | kmalloc-small (as mixed and small,
+ * through fsr_kmalloc(n, FSR_GFP_KERNEL) and fsr_kfree), kmalloc-named-mixed |
+ * kmalloc-named-small (the shim's exported fsr_kmalloc, found with dlsym, as
+ * a ctypes or Rust caller reaches it; malloc without the shim).  Each thread keeps 64 live blocks and does OPS
  * operations (default 4M small, 2M mixed).  One cheap FS shrinker is
  * registered through fsreclaim.h (a no-op without the shim).  Prints
  * `ns_per_op=X` (wall time from the start barrier to the last join / OPS
@@ -11,7 +14,11 @@
  * that interval, reclaimer thread included, / total OPS): on a loaded
  * machine the CPU time is the steadier of the two.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* RTLD_DEFAULT */
+#endif
 #include <fsreclaim.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +29,10 @@
 #define SLOTS 64
 #define TABLE 4096
 
-static int workload;          /* 0 mixed, 1 small, 2 realloc-mixed, 3 realloc-small */
+static int workload;          /* 0 mixed, 1 small, 2 realloc-mixed, 3 realloc-small, 4/5 kmalloc-mixed/small,
+				 6/7 kmalloc-named-mixed/small */
+static void *plain_kmalloc(size_t n, unsigned int gfp) { (void)gfp; return malloc(n); }
+static void *(*named_kmalloc)(size_t, unsigned int) = plain_kmalloc;
 static long ops;
 static size_t sizes[TABLE];
 static pthread_barrier_t start;
@@ -51,7 +61,23 @@ static void *worker(void *arg)
 	unsigned char len[SLOTS] = { 0 };
 	unsigned k = (unsigned)(uintptr_t)arg * 977;
 	pthread_barrier_wait(&start);
-	if (workload < 2) {
+	if (workload >= 6) {
+		for (long i = 0; i < ops; i++) {
+			unsigned j = (unsigned)xs(&seed) % SLOTS;
+			free(slot[j]);
+			char *p = named_kmalloc(sizes[k++ % TABLE], FSR_GFP_KERNEL);
+			p[0] = (char)i;
+			slot[j] = p;
+		}
+	} else if (workload >= 4) {
+		for (long i = 0; i < ops; i++) {
+			unsigned j = (unsigned)xs(&seed) % SLOTS;
+			fsr_kfree(slot[j]);
+			char *p = fsr_kmalloc(sizes[k++ % TABLE], FSR_GFP_KERNEL);
+			p[0] = (char)i;
+			slot[j] = p;
+		}
+	} else if (workload < 2) {
 		for (long i = 0; i < ops; i++) {
 			unsigned j = (unsigned)xs(&seed) % SLOTS;
 			free(slot[j]);
@@ -74,19 +100,25 @@ static void *worker(void *arg)
 		}
 	}
 	for (int j = 0; j < SLOTS; j++)
-		free(slot[j]);
+		free(slot[j]);     /* fsr_kfree is free */
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: malloc_bench mixed|small|realloc-mixed|realloc-small THREADS [OPS]\n");
+		fprintf(stderr, "usage: malloc_bench mixed|small|realloc-mixed|realloc-small|kmalloc-mixed|"
+			"kmalloc-small|kmalloc-named-mixed|kmalloc-named-small THREADS [OPS]\n");
 		return 2;
 	}
 	const char *w = argv[1];
 	workload = !strcmp(w, "mixed") ? 0 : !strcmp(w, "small") ? 1 : !strcmp(w, "realloc-mixed") ? 2
-		 : !strcmp(w, "realloc-small") ? 3 : -1;
+		 : !strcmp(w, "realloc-small") ? 3 : !strcmp(w, "kmalloc-mixed") ? 4
+		 : !strcmp(w, "kmalloc-small") ? 5 : !strcmp(w, "kmalloc-named-mixed") ? 6
+		 : !strcmp(w, "kmalloc-named-small") ? 7 : -1;
+	void *named = dlsym(RTLD_DEFAULT, "fsr_kmalloc");
+	if (named)
+		named_kmalloc = (void *(*)(size_t, unsigned int))named;
 	int nt = atoi(argv[2]);
 	if (workload < 0 || nt < 1 || nt > 64) {
 		fprintf(stderr, "malloc_bench: bad arguments\n");

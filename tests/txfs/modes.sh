@@ -5,7 +5,8 @@
 . "$top_srcdir/tests/txfs/lib.sh"
 set -u
 POSIX=$top_builddir/tests/txfs/posix
-for h in none nofs-missing noio-missing txn-nesting scope-leak needless-nofs own-mount; do
+for h in none nofs-missing noio-missing txn-nesting scope-leak needless-nofs own-mount \
+	gfp-kernel-under-lock vmalloc-nofs needless-gfp-nofs; do
 	mnt=$TMPD/m-$h
 	txfs_mount "$mnt" -o hazard=$h -o journal="$TMPD/j-$h" || exit 1
 	WORKLOAD_FILES=50 sh "$top_srcdir/tests/workload.sh" "$mnt" >/dev/null ||
