@@ -263,6 +263,7 @@ unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind
 	unsigned int c;
 	t->busy++;
 	*chain = 0;
+	fsr_stack_note_wait(t);     /* for reports about this waiter (no signals) */
 	c = fsr_lock_class(lock, kind, site);
 	if (c && fsr_class_excluded(c))
 		c = 0;

@@ -1,0 +1,139 @@
+/* libcwrap.c - libc entry points whose insides must never see a pass.
+ *
+ * dlopen runs constructors under the loader's lock; dl_iterate_phdr runs
+ * its callback under it; getaddrinfo and iconv_open load NSS and gconv
+ * modules (dlopen inside libc, which no wrapper sees).  An allocation made
+ * while the thread is inside one of them gets no pass (policy.c asks
+ * fsr_stack_alloc_in_libc, which reads t->in_libc): a callback that needed
+ * the loader's lock, or the resolver's, would wait for this very thread.
+ *
+ * After dlopen and dlclose return, the module table (modules.h) is built
+ * again: the reports and the pass gate find objects there, never through
+ * the loader.
+ *
+ * dlsym is not wrapped: with RTLD_NEXT it looks up the symbol after its
+ * caller's object, which a wrapper would change; its allocations are the
+ * loader's own, which the gate already knows by their caller.
+ *
+ * Not with debuginfod=0 (the default): libdw loads libdebuginfod (and
+ * libcurl, gnutls, ...) when DEBUGINFOD_URLS is set, to fetch debug info
+ * over the network from inside a report.  That dlopen, made by the shim's
+ * own symbolizer, fails here: no network I/O in the daemon. */
+#include "fsr.h"
+#include "modules.h"
+#include <dlfcn.h>
+#include <iconv.h>
+#include <link.h>
+#include <netdb.h>
+#include <string.h>
+
+#define REAL(name) (real_##name ? real_##name : \
+	(real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name)))
+
+static void *(*real_dlopen)(const char *, int);
+static int (*real_dlclose)(void *);
+static int (*real_dladdr)(const void *, Dl_info *);
+static int (*real_dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
+static int (*real_getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+static iconv_t (*real_iconv_open)(const char *, const char *);
+
+static int is_debuginfod(const char *file)
+{
+	const char *b = strrchr(file, '/');
+	b = b ? b + 1 : file;
+	return !strncmp(b, "libdebuginfod", 13);
+}
+
+FSR_EXPORT void *dlopen(const char *file, int mode)
+{
+	struct fsr_thread *t = &fsr_self;
+	/* the shim's symbolizer (busy) asks libdw, which asks for debuginfod */
+	if (file && t->busy && !fsr_opt.debuginfod && is_debuginfod(file))
+		return NULL;
+	if (!REAL(dlopen))
+		return NULL;
+	t->in_libc++;
+	void *h = real_dlopen(file, mode);
+	t->in_libc--;
+	if (h && !t->in_libc) {
+		t->busy++;
+		fsr_modules_refresh();
+		t->busy--;
+	}
+	return h;
+}
+
+FSR_EXPORT int dlclose(void *h)
+{
+	struct fsr_thread *t = &fsr_self;
+	if (!REAL(dlclose))
+		return -1;
+	t->in_libc++;
+	int r = real_dlclose(h);
+	t->in_libc--;
+	if (!t->in_libc) {
+		t->busy++;
+		fsr_modules_refresh();
+		t->busy--;
+	}
+	return r;
+}
+
+FSR_EXPORT int dladdr(const void *addr, Dl_info *info)
+{
+	struct fsr_thread *t = &fsr_self;
+	if (!REAL(dladdr))
+		return 0;
+	t->in_libc++;
+	int r = real_dladdr(addr, info);
+	t->in_libc--;
+	return r;
+}
+
+FSR_EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+	struct fsr_thread *t = &fsr_self;
+	if (!REAL(dl_iterate_phdr))
+		return 0;
+	t->in_libc++;
+	int r = real_dl_iterate_phdr(cb, arg);
+	t->in_libc--;
+	return r;
+}
+
+FSR_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+			   struct addrinfo **res)
+{
+	struct fsr_thread *t = &fsr_self;
+	if (!REAL(getaddrinfo))
+		return EAI_SYSTEM;
+	t->in_libc++;
+	int r = real_getaddrinfo(node, service, hints, res);
+	t->in_libc--;
+	return r;
+}
+
+FSR_EXPORT iconv_t iconv_open(const char *to, const char *from)
+{
+	struct fsr_thread *t = &fsr_self;
+	if (!REAL(iconv_open))
+		return (iconv_t)-1;
+	t->in_libc++;
+	iconv_t r = real_iconv_open(to, from);
+	t->in_libc--;
+	return r;
+}
+
+/* look the real functions up once, early, from a thread marked busy: a
+ * lazy dlsym could run inside the unwinder or an allocation */
+__attribute__((constructor(101))) static void libcwrap_init(void)
+{
+	fsr_self.busy++;
+	(void)REAL(dlopen);
+	(void)REAL(dlclose);
+	(void)REAL(dladdr);
+	(void)REAL(dl_iterate_phdr);
+	(void)REAL(getaddrinfo);
+	(void)REAL(iconv_open);
+	fsr_self.busy--;
+}
