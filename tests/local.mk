@@ -10,3 +10,4 @@ include tests/fuzz/local.mk
 include tests/faults/local.mk
 include tests/report.mk
 EXTRA_DIST += tests/shim_stub.c
+include tests/libc/local.mk
