@@ -44,16 +44,24 @@ static int is_debuginfod(const char *file)
 	return !strncmp(b, "libdebuginfod", 13);
 }
 
+/* debuginfod=1: libdebuginfod's progress hook, which symbols.c uses to
+ * bound a fetch */
+void *fsr_debuginfod_set_progressfn;
+
 FSR_EXPORT void *dlopen(const char *file, int mode)
 {
 	struct fsr_thread *t = &fsr_self;
 	/* the shim's symbolizer (busy) asks libdw, which asks for debuginfod */
-	if (file && t->busy && !fsr_opt.debuginfod && is_debuginfod(file))
+	int dbg = file && t->busy && is_debuginfod(file);
+	if (dbg && !fsr_opt.debuginfod)
 		return NULL;
 	if (!REAL(dlopen))
 		return NULL;
 	t->in_libc++;
 	void *h = real_dlopen(file, mode);
+	if (h && dbg)
+		__atomic_store_n(&fsr_debuginfod_set_progressfn,
+				 dlsym(h, "debuginfod_set_progressfn"), __ATOMIC_RELEASE);
 	t->in_libc--;
 	if (h && !t->in_libc) {
 		t->busy++;

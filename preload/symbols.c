@@ -59,6 +59,28 @@ static const char *base_name(const char *p)
  * into the old one. */
 static const struct fsr_module *seen_tab;
 
+/* debuginfod=1: a fetch gives up DEBUGINFOD_BUDGET_NS after the report
+ * began (libdebuginfod asks its progress hook about once a second) */
+#define DEBUGINFOD_BUDGET_NS 3000000000ull
+/* set by libcwrap.c (weak: the core linked into the unit tests has none) */
+void *fsr_debuginfod_set_progressfn FSR_HIDDEN __attribute__((weak));
+static uint64_t report_began;
+
+static int debuginfod_progress(debuginfod_client *c, long a, long b)
+{
+	(void)c; (void)a; (void)b;
+	return fsr_now_ns() - __atomic_load_n(&report_began, __ATOMIC_RELAXED) > DEBUGINFOD_BUDGET_NS;
+}
+
+static void debuginfod_bound(Dwfl *d)
+{
+	/* loads libdebuginfod through libcwrap.c's dlopen, which finds its hook */
+	debuginfod_client *c = dwfl_get_debuginfod_client(d);
+	void *set = __atomic_load_n(&fsr_debuginfod_set_progressfn, __ATOMIC_ACQUIRE);
+	if (c && set)
+		((void (*)(debuginfod_client *, int (*)(debuginfod_client *, long, long)))set)(c, debuginfod_progress);
+}
+
 /* the core linked into a program (unit tests) has no start-up build */
 static void table_ready(void)
 {
@@ -86,6 +108,8 @@ static int report_modules(void)
 					(GElf_Addr)tab[i].bias, true);
 	dwfl_report_end(dwfl, NULL, NULL);
 	seen_tab = tab;
+	if (fsr_opt.debuginfod)
+		debuginfod_bound(dwfl);
 	return 0;
 }
 
@@ -106,6 +130,7 @@ static Dwfl_Module *module_of(Dwarf_Addr addr, int refresh)
 
 void fsr_sym_new_report(void)
 {
+	__atomic_store_n(&report_began, fsr_now_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&refresh_allowed, 1, __ATOMIC_RELAXED);
 }
 

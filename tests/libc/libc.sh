@@ -80,6 +80,12 @@ if [ $rc = 66 ] && [ $secs -lt 5 ] && grep -q 'scope-imbalance' "$d/out" && grep
 else
 	no "debuginfod: status $rc ${secs}s: $(cat "$d/out")"
 fi
+run "debuginfod=1" "$prog" report
+if [ $rc = 66 ] && [ $secs -lt 20 ] && grep -q 'scope-imbalance' "$d/out" && grep -q '^report: libdebuginfod mapped' "$d/out"; then
+	ok "debuginfod=1: libdebuginfod used, the silent server costs ${secs}s (bounded)"
+else
+	no "debuginfod=1: status $rc ${secs}s: $(cat "$d/out")"
+fi
 unset DEBUGINFOD_URLS DEBUGINFOD_CACHE_PATH
 
 # report quality: C++ names demangled, SUMMARY on the program's own frame
