@@ -9,7 +9,6 @@
  *              the reclaimer)
  *   sigrt      the program's own SIGRTMAX-1 handler and a nanosleep in a
  *              callback that outlasts timeout_ms
- *   report     a scope-imbalance report (for the debuginfod check)
  * Exit status 1 and a FAIL line on a failed check. */
 #include <fsreclaim.h>
 #include <dlfcn.h>
@@ -224,22 +223,6 @@ static int sigrt_test(void)
 	return 0;
 }
 
-/* ---- report: a scope-imbalance, then is libdebuginfod mapped? ---- */
-static int report_test(void)
-{
-	memalloc_nofs_restore(0x1);  /* a restore without a save */
-	FILE *m = fopen("/proc/self/maps", "r");
-	char line[512];
-	int mapped = 0;
-	while (m && fgets(line, sizeof line, m))
-		if (strstr(line, "libdebuginfod"))
-			mapped = 1;
-	if (m)
-		fclose(m);
-	printf("report: libdebuginfod %s\n", mapped ? "mapped" : "not mapped");
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -251,6 +234,5 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "stdio") && argc > 2) return stdio_test(argv[2]);
 	if (!strcmp(argv[1], "dlopen")) { libc_hook = arm_hook; return dlopen_test(); }
 	if (!strcmp(argv[1], "sigrt")) return sigrt_test();
-	if (!strcmp(argv[1], "report")) return report_test();
 	return 2;
 }

@@ -74,14 +74,16 @@ time.sleep(120)' "$port" >"$d/srv" &
 srv=$!
 i=0; while ! grep -q listening "$d/srv" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 export DEBUGINFOD_URLS="http://127.0.0.1:$port" DEBUGINFOD_CACHE_PATH="$d/cache"
-run "" "$prog" report
-if [ $rc = 66 ] && [ $secs -lt 5 ] && grep -q 'scope-imbalance' "$d/out" && grep -q '^report: libdebuginfod not mapped' "$d/out"; then
+# a stripped program: no debug info anywhere, libdw would ask debuginfod
+run "" "$b/tests/libc/cxxreport-stripped"
+if [ $rc = 66 ] && [ $secs -lt 5 ] && grep -q 'scope-imbalance' "$d/out" && grep -q '^libdebuginfod not mapped' "$d/out"; then
 	ok "debuginfod=0 (default): no libdebuginfod in the process, report in ${secs}s"
 else
 	no "debuginfod: status $rc ${secs}s: $(cat "$d/out")"
 fi
-run "debuginfod=1" "$prog" report
-if [ $rc = 66 ] && [ $secs -lt 20 ] && grep -q 'scope-imbalance' "$d/out" && grep -q '^report: libdebuginfod mapped' "$d/out"; then
+rm -rf "$d/cache"
+run "debuginfod=1" "$b/tests/libc/cxxreport-stripped"
+if [ $rc = 66 ] && [ $secs -lt 20 ] && grep -q 'scope-imbalance' "$d/out" && grep -q '^libdebuginfod mapped' "$d/out"; then
 	ok "debuginfod=1: libdebuginfod used, the silent server costs ${secs}s (bounded)"
 else
 	no "debuginfod=1: status $rc ${secs}s: $(cat "$d/out")"
