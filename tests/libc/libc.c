@@ -223,6 +223,100 @@ static int sigrt_test(void)
 	return 0;
 }
 
+/* ---- reclaimer: an inversion found on the reclaimer (report quality) ----
+ * the allocator holds lock_l, taken in alloc_under_l (not where lock_l was
+ * first seen); the callback takes lock_m, closing
+ * fs_reclaim -> lock_m -> lock_l -> fs_reclaim on the reclaimer thread */
+static pthread_mutex_t lock_l = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock_m = PTHREAD_MUTEX_INITIALIZER;
+static int m_armed;
+
+static unsigned long m_scan(struct fsr_shrinker *s, unsigned long n, unsigned int gfp)
+{
+	(void)s; (void)n; (void)gfp;
+	if (__atomic_load_n(&m_armed, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&lock_m);
+		pthread_mutex_unlock(&lock_m);
+	}
+	return 0;
+}
+static struct fsr_shrinker m_shrinker = {
+	.name = "m", .count_objects = log_count, .scan_objects = m_scan, .flags = FSR_SHRINKER_FS,
+};
+
+__attribute__((noinline)) static void first_take(void)
+{
+	pthread_mutex_lock(&lock_l);         /* MARK: first seen */
+	pthread_mutex_unlock(&lock_l);
+}
+
+__attribute__((noinline)) static void m_then_l(void)
+{
+	pthread_mutex_lock(&lock_m);
+	pthread_mutex_lock(&lock_l);
+	pthread_mutex_unlock(&lock_l);
+	pthread_mutex_unlock(&lock_m);
+}
+
+__attribute__((noinline)) static void alloc_under_l(void)
+{
+	__atomic_store_n(&m_armed, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&lock_l);         /* MARK: allocator takes L */
+	keep = malloc(48);
+	free(keep);
+	pthread_mutex_unlock(&lock_l);
+	__atomic_store_n(&m_armed, 0, __ATOMIC_RELEASE);
+}
+
+/* instance: two heap mutexes of one class (initialised at one site);
+ * the allocator holds the second, which the headline must name */
+static pthread_mutex_t *inst[2];
+
+__attribute__((noinline)) static void inst_alloc(pthread_mutex_t *l)
+{
+	__atomic_store_n(&m_armed, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(l);
+	keep = malloc(48);
+	free(keep);
+	pthread_mutex_unlock(l);
+	__atomic_store_n(&m_armed, 0, __ATOMIC_RELEASE);
+}
+
+__attribute__((noinline)) static pthread_mutex_t *new_mutex(void)
+{
+	pthread_mutex_t *l = malloc(sizeof *l);
+	pthread_mutex_init(l, NULL);         /* one init site: one class */
+	return l;
+}
+
+static int instance_test(void)
+{
+	for (int i = 0; i < 2; i++)
+		inst[i] = new_mutex();
+	pthread_mutex_lock(inst[0]);          /* the class's first instance */
+	pthread_mutex_unlock(inst[0]);
+	pthread_mutex_lock(&lock_m);
+	pthread_mutex_lock(inst[0]);
+	pthread_mutex_unlock(inst[0]);
+	pthread_mutex_unlock(&lock_m);
+	fsr_register_shrinker(&m_shrinker);
+	printf("instance: held %p first %p\n", (void *)inst[1], (void *)inst[0]);
+	inst_alloc(inst[1]);
+	fsr_unregister_shrinker(&m_shrinker);
+	return 0;
+}
+
+static int reclaimer_test(void)
+{
+	first_take();
+	m_then_l();
+	fsr_register_shrinker(&m_shrinker);
+	alloc_under_l();
+	fsr_unregister_shrinker(&m_shrinker);
+	printf("reclaimer: done\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -234,5 +328,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "stdio") && argc > 2) return stdio_test(argv[2]);
 	if (!strcmp(argv[1], "dlopen")) { libc_hook = arm_hook; return dlopen_test(); }
 	if (!strcmp(argv[1], "sigrt")) return sigrt_test();
+	if (!strcmp(argv[1], "reclaimer")) return reclaimer_test();
+	if (!strcmp(argv[1], "instance")) return instance_test();
 	return 2;
 }

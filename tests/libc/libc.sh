@@ -90,6 +90,27 @@ else
 fi
 unset DEBUGINFOD_URLS DEBUGINFOD_CACHE_PATH
 
+# report quality: an inversion closed on the reclaimer shows the locks the
+# allocator holds, where it took them, and names that instance
+site=$(grep -n 'MARK: allocator takes L' "$s/tests/libc/libc.c" | cut -d: -f1)
+run "interval=1" "$prog" reclaimer
+held=$(sed -n '/^  locks held by the allocating thread:/,/^=====/p' "$d/out" | grep '^    #')
+if [ $rc = 66 ] && grep -q '^lock lock_l is held at an allocation' "$d/out" && [ "$(echo "$held" | grep -c .)" = 1 ] &&
+   echo "$held" | grep -qE "^    #0 lock_l \(class [0-9]+\) taken at alloc_under_l libc\.c:$site\$"; then
+	ok "reclaimer's inversion: only the allocator's lock_l, taken at libc.c:$site"
+else
+	no "reclaimer's inversion: status $rc: $(cat "$d/out")"
+fi
+
+run "interval=1" "$prog" instance
+held=$(sed -n 's/^instance: held \(0x[0-9a-f]*\) first.*/\1/p' "$d/out")
+if [ $rc = 66 ] && [ -n "$held" ] && grep -q "^lock lock@$held is held at an allocation" "$d/out" &&
+   sed -n '/^  locks held by the allocating thread:/,/^=====/p' "$d/out" | grep -q "^    #0 lock@$held "; then
+	ok "headline and held locks name the instance held (lock@$held), not the class's first"
+else
+	no "instance: status $rc: $(cat "$d/out")"
+fi
+
 # report quality: C++ names demangled, SUMMARY on the program's own frame
 mark=$(grep -n 'MARK: cxx restore' "$s/tests/libc/cxxreport.cc" | cut -d: -f1)
 run "" "$b/tests/libc/cxxreport"
