@@ -1,7 +1,7 @@
 /* libcwrap.c - libc entry points whose insides must never see a pass.
  *
  * dlopen runs constructors under the loader's lock; dl_iterate_phdr runs
- * its callback under it; getaddrinfo and iconv_open load NSS and gconv
+ * its callback under the lock of the loader's object list; getaddrinfo and iconv_open load NSS and gconv
  * modules (dlopen inside libc, which no wrapper sees).  An allocation made
  * while the thread is inside one of them gets no pass (policy.c asks
  * fsr_stack_alloc_in_libc, which reads t->in_libc): a callback that needed

@@ -2,6 +2,8 @@
  * nor wait for libc from a report (issue 11, items 1, 3, 4, 9, 12).
  *   hang       an inversion report on one thread while another is inside
  *              dlopen (loader lock held) and records a new edge
+ *   firstlock  a heap mutex taken for the first time, holding another,
+ *              while a constructor inside dlopen waits for that other
  *   stdio      a shrinker that logs to the FILE whose buffer glibc
  *              allocates under that FILE's lock
  *   dlopen     a pass triggered by a constructor's allocation inside
@@ -114,6 +116,48 @@ static int hang(void)
 	if (pthread_timedjoin_np(b, NULL, &ts) || pthread_timedjoin_np(a, NULL, &ts))
 		die("hang: the threads did not finish in 20 s");
 	printf("hang: done\n");
+	return 0;
+}
+
+/* ---- firstlock: a heap mutex taken for the first time while another
+ * thread is inside dlopen (the shim must not ask the loader whether the
+ * lock is static data) ---- */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t *fresh_lock;     /* calloc'd, never initialised */
+
+static void firstlock_hook(void)
+{
+	hang_hook();                         /* A runs until done or blocked */
+	pthread_mutex_lock(&held_lock);      /* A holds it until its first fresh_lock */
+	pthread_mutex_unlock(&held_lock);
+}
+
+static void *firstlock_a(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&held_lock);
+	__atomic_store_n(&a_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&in_ctor, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	pthread_mutex_lock(fresh_lock);      /* its first acquisition */
+	pthread_mutex_unlock(fresh_lock);
+	__atomic_store_n(&a_done, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&held_lock);
+	return NULL;
+}
+
+static int firstlock(void)
+{
+	pthread_t a, b;
+	fresh_lock = calloc(1, sizeof *fresh_lock);
+	pthread_create(&a, NULL, firstlock_a, NULL);
+	pthread_create(&b, NULL, thread_b, NULL);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 20;
+	if (pthread_timedjoin_np(b, NULL, &ts) || pthread_timedjoin_np(a, NULL, &ts))
+		die("firstlock: the threads did not finish in 20 s");
+	printf("firstlock: done\n");
 	return 0;
 }
 
@@ -325,6 +369,7 @@ int main(int argc, char **argv)
 		libdir = getenv("LIBC_TEST_DIR");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(argv[1], "hang")) { libc_hook = hang_hook; return hang(); }
+	if (!strcmp(argv[1], "firstlock")) { libc_hook = firstlock_hook; return firstlock(); }
 	if (!strcmp(argv[1], "stdio") && argc > 2) return stdio_test(argv[2]);
 	if (!strcmp(argv[1], "dlopen")) { libc_hook = arm_hook; return dlopen_test(); }
 	if (!strcmp(argv[1], "sigrt")) return sigrt_test();

@@ -33,6 +33,11 @@ for i in 1 2 3; do
 	fi
 done
 
+# a lock's first acquisition while another thread is inside dlopen
+run "interval=0" "$prog" firstlock
+[ $rc = 0 ] && grep -q '^firstlock: done' "$d/out" && ok "first acquisition of a heap lock does not ask the loader" \
+	|| no "firstlock: status $rc: $(cat "$d/out")"
+
 # item 3: a shrinker logging to the FILE whose buffer glibc allocates
 for mode in handoff inline; do
 	run "interval=1:mode=$mode" "$prog" stdio "$d/log"
