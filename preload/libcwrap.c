@@ -33,6 +33,7 @@
 static void *(*real_dlopen)(const char *, int);
 static int (*real_dlclose)(void *);
 static int (*real_dladdr)(const void *, Dl_info *);
+static int (*real_dladdr1)(const void *, Dl_info *, void **, int);
 static int (*real_dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
 static int (*real_getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
 static iconv_t (*real_iconv_open)(const char *, const char *);
@@ -42,6 +43,55 @@ static int is_debuginfod(const char *file)
 	const char *b = strrchr(file, '/');
 	b = b ? b + 1 : file;
 	return !strncmp(b, "libdebuginfod", 13);
+}
+
+/* dlopen("libx.so") searches the calling object's DT_RPATH and DT_RUNPATH
+ * ($ORIGIN relative to it); called from here, the caller would be the
+ * shim.  So a bare name is first looked up the way the loader would for
+ * the real caller: already loaded (by soname), then that object's search
+ * path as the loader itself reports it (dlinfo RTLD_DI_SERINFO: RPATH,
+ * LD_LIBRARY_PATH, RUNPATH, system directories, expanded), and only then
+ * the plain call (the ld.so cache). */
+static void *dlopen_for(const char *file, int mode, const void *caller)
+{
+	Dl_info di;
+	struct link_map *lm = NULL;
+	if (!file || strchr(file, '/') || !caller)
+		return NULL;
+	void *h = real_dlopen(file, mode | RTLD_NOLOAD);
+	if (h) {
+		void *r = real_dlopen(file, mode);   /* the caller's mode and reference */
+		real_dlclose(h);
+		return r;
+	}
+	if (!real_dladdr1 || !real_dladdr1(caller, &di, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+		return NULL;
+	if (fsr_module_flags((uintptr_t)caller) & FSR_MOD_SHIM)
+		return NULL;
+	Dl_serinfo size;
+	if (dlinfo(lm, RTLD_DI_SERINFOSIZE, &size) || size.dls_size > 65536)
+		return NULL;
+	Dl_serinfo *si = fsr_alloc(size.dls_size);
+	if (!si)
+		return NULL;
+	si->dls_size = size.dls_size;
+	si->dls_cnt = size.dls_cnt;
+	if (dlinfo(lm, RTLD_DI_SERINFO, si) == 0) {
+		size_t fl = strlen(file);
+		for (unsigned int i = 0; i < si->dls_cnt && !h; i++) {
+			const char *dir = si->dls_serpath[i].dls_name;
+			size_t dl = strlen(dir);
+			char path[4096];
+			if (!dl || dl + fl + 2 > sizeof path)
+				continue;
+			memcpy(path, dir, dl);
+			path[dl] = '/';
+			memcpy(path + dl + 1, file, fl + 1);
+			h = real_dlopen(path, mode);
+		}
+	}
+	fsr_free(si);
+	return h;
 }
 
 /* debuginfod=1: libdebuginfod's progress hook, which symbols.c uses to
@@ -58,7 +108,9 @@ FSR_EXPORT void *dlopen(const char *file, int mode)
 	if (!REAL(dlopen))
 		return NULL;
 	t->in_libc++;
-	void *h = real_dlopen(file, mode);
+	void *h = dlopen_for(file, mode, __builtin_return_address(0));
+	if (!h)
+		h = real_dlopen(file, mode);
 	if (h && dbg)
 		__atomic_store_n(&fsr_debuginfod_set_progressfn,
 				 dlsym(h, "debuginfod_set_progressfn"), __ATOMIC_RELEASE);
@@ -140,6 +192,7 @@ __attribute__((constructor(101))) static void libcwrap_init(void)
 	(void)REAL(dlopen);
 	(void)REAL(dlclose);
 	(void)REAL(dladdr);
+	(void)REAL(dladdr1);
 	(void)REAL(dl_iterate_phdr);
 	(void)REAL(getaddrinfo);
 	(void)REAL(iconv_open);

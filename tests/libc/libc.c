@@ -361,6 +361,20 @@ static int reclaimer_test(void)
 	return 0;
 }
 
+/* ---- rpath: a library's dlopen by bare name through its own RUNPATH ---- */
+static int rpath_test(const char *dir)
+{
+	char p[4096];
+	snprintf(p, sizeof p, "%s/librpathhost.so", dir);
+	void *h = dlopen(p, RTLD_NOW);
+	if (!h)
+		die(dlerror());
+	int (*load)(void) = (int (*)(void))dlsym(h, "host_load");
+	int v = load ? load() : -1;
+	printf("rpath: plugin value %d\n", v);
+	return v == 42 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -375,5 +389,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "sigrt")) return sigrt_test();
 	if (!strcmp(argv[1], "reclaimer")) return reclaimer_test();
 	if (!strcmp(argv[1], "instance")) return instance_test();
+	if (!strcmp(argv[1], "rpath") && argc > 2) return rpath_test(argv[2]);
 	return 2;
 }

@@ -38,6 +38,18 @@ run "interval=0" "$prog" firstlock
 [ $rc = 0 ] && grep -q '^firstlock: done' "$d/out" && ok "first acquisition of a heap lock does not ask the loader" \
 	|| no "firstlock: status $rc: $(cat "$d/out")"
 
+# the dlopen wrapper keeps the caller's search path (DT_RUNPATH $ORIGIN)
+mkdir -p "$d/rp/plug"
+if ${CC:-cc} -shared -fPIC -o "$d/rp/plug/librpathplug.so" "$s/tests/libc/rpath_plug.c" &&
+   ${CC:-cc} -shared -fPIC -o "$d/rp/librpathhost.so" "$s/tests/libc/rpath_host.c" \
+	-Wl,--enable-new-dtags,-rpath,'$ORIGIN/plug' -ldl; then
+	run "interval=1" "$prog" rpath "$d/rp"
+	[ $rc = 0 ] && grep -q '^rpath: plugin value 42' "$d/out" && ok "dlopen by bare name through the calling library's RUNPATH" \
+		|| no "rpath: status $rc: $(cat "$d/out")"
+else
+	no "rpath: cannot build the test libraries"
+fi
+
 # item 3: a shrinker logging to the FILE whose buffer glibc allocates
 for mode in handoff inline; do
 	run "interval=1:mode=$mode" "$prog" stdio "$d/log"
