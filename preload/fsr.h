@@ -96,7 +96,7 @@ struct fsr_thread {
 	 * read it instead of signalling the waiter */
 	unsigned int wait_seq;
 	int wait_n;
-	void *wait_pc[32];
+	void *wait_pc[16];
 };
 
 extern __thread struct fsr_thread fsr_self __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
