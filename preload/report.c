@@ -513,6 +513,10 @@ static unsigned int depth(void)
 static int system_frame(const struct fsr_sym *f)
 {
 	unsigned int fl = fsr_module_flags(f->pc ? f->pc - 1 : 0);
+	/* the C++ runtime's inline code compiled into the program (<mutex>'s
+	 * __gthread_mutex_lock at -O0) is the runtime's too */
+	if (!strncmp(f->file, "/usr/include/", 13) || !strncmp(f->file, "/usr/lib/gcc/", 13))
+		return 1;
 	if (fl & FSR_MOD_MAIN)
 		return 0;
 	return (fl & (FSR_MOD_LIBC | FSR_MOD_CXXRT | FSR_MOD_LIBFUSE | FSR_MOD_SHIM)) != 0;

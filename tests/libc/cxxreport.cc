@@ -19,8 +19,38 @@ struct Box {
 };
 }
 
-int main()
+namespace fsrt {
+// a std::mutex held while allocating, and reclaim taking it: the lock's
+// site is inside <mutex>'s inline functions (at -O0, the program's own
+// copy of __gthread_mutex_lock), the SUMMARY must name the daemon's frame
+struct Cache {
+	std::mutex m;
+	int *slot = nullptr;
+	__attribute__((noinline)) void grow()
+	{
+		std::lock_guard<std::mutex> g(m);
+		delete slot;
+		slot = new int[64];              // MARK: cxx grow
+	}
+	__attribute__((noinline)) void reclaim()
+	{
+		fsr_reclaim_acquire(FSR_GFP_FS | FSR_GFP_IO);
+		m.lock();
+		m.unlock();
+		fsr_reclaim_release(FSR_GFP_FS | FSR_GFP_IO);
+	}
+};
+}
+
+int main(int argc, char **argv)
 {
+	if (argc > 1 && !std::strcmp(argv[1], "inversion")) {
+		fsrt::Cache c;
+		c.reclaim();
+		c.grow();
+		std::puts("done");
+		return 0;
+	}
 	fsrt::Box b;
 	std::thread t([&b] { b.bad_restore(); });
 	t.join();

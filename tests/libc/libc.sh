@@ -135,6 +135,10 @@ grep -qE "in fsrt::Box::bad_restore\(\) .*cxxreport\.cc:$mark\$" "$d/out" && ok 
 grep -qE "^SUMMARY: fsreclaim: scope-imbalance fsrt::Box::bad_restore\(\) cxxreport\.cc:$mark\$" "$d/out" \
 	&& ok "SUMMARY names the program's frame" || no "SUMMARY: $(grep SUMMARY "$d/out")"
 grep -E '^    #' "$d/out" | grep -q ' _Z' && no "mangled names left: $(grep ' _Z' "$d/out")" || ok "no mangled names"
+gmark=$(grep -n 'MARK: cxx grow' "$s/tests/libc/cxxreport.cc" | cut -d: -f1)
+run "interval=0" "$b/tests/libc/cxxreport" inversion
+grep -qE "^SUMMARY: fsreclaim: reclaim-lock-inversion fsrt::Cache::grow\(\) cxxreport\.cc:$gmark\$" "$d/out" \
+	&& ok "std::mutex inversion: SUMMARY names the daemon's frame, not <mutex>'s or libstdc++'s" || no "std::mutex SUMMARY: $(cat "$d/out")"
 run "" "$b/tests/libc/cxxreport-stripped"
 grep -qE '^SUMMARY: fsreclaim: scope-imbalance \(cxxreport-stripped\+0x[0-9a-f]+\)$' "$d/out" \
 	&& ok "stripped: SUMMARY is the program's module+offset" || no "stripped SUMMARY: $(grep SUMMARY "$d/out")"
