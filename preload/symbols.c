@@ -369,3 +369,19 @@ int fsr_sym_is_header_frame(const struct fsr_sym *s)
 			return 1;
 	return 0;
 }
+
+/* debuginfod=1: load libdebuginfod (and libcurl ...) at start-up, not from
+ * inside a report, where the loader's lock may be held by a thread that
+ * waits for that report */
+__attribute__((constructor(104))) static void debuginfod_preload(void)
+{
+	if (!fsr_opt.debuginfod)
+		return;
+	fsr_self.busy++;
+	Dwfl *d = dwfl_begin(&callbacks);
+	if (d) {
+		dwfl_get_debuginfod_client(d);
+		dwfl_end(d);
+	}
+	fsr_self.busy--;
+}
