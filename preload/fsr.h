@@ -89,6 +89,16 @@ struct fsr_thread {
 
 	int registered;          /* in the thread registry */
 	struct fsr_thread *next_thread;
+
+	/* libc internals (libcwrap.c): >0 inside an interposed dlopen, dlclose,
+	 * dladdr, dl_iterate_phdr, getaddrinfo or iconv_open; no pass then */
+	int in_libc;
+	/* stack.c: this thread's own stack, taken before it blocks on a tracked
+	 * lock (wait_seq odd while it is written); reports of other threads
+	 * read it instead of signalling the waiter */
+	unsigned int wait_seq;
+	int wait_n;
+	void *wait_pc[16];
 };
 
 extern __thread struct fsr_thread fsr_self __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
@@ -135,6 +145,7 @@ struct fsr_options {
 	unsigned int stack_depth;
 	int stats;
 	int vmalloc_legacy;      /* vmalloc_model=legacy: __vmalloc/kvmalloc ignore NOFS/NOIO masks */
+	int debuginfod;          /* let libdw fetch debug info through debuginfod */
 };
 extern struct fsr_options fsr_opt FSR_HIDDEN;
 
@@ -268,8 +279,15 @@ struct fsr_stack {
 };
 /* capture the calling thread's stack, dropping the shim's own frames */
 void fsr_stack_capture(struct fsr_stack *s, const char *title) FSR_HIDDEN;
-/* capture another thread's stack (signal); returns 0 on success */
+/* another thread's stack, as it recorded it before blocking on a tracked
+ * lock (no signal); -1 when it is not in such a wait */
 int fsr_stack_capture_thread(pid_t tid, struct fsr_stack *s, const char *title) FSR_HIDDEN;
+/* lock.c, contended path: record the calling thread's stack for the above */
+void fsr_stack_note_wait(struct fsr_thread *t) FSR_HIDDEN;
+/* policy.c: is the allocation being decided made from inside libc
+ * (its caller in libc/ld.so/libresolv/libnss/gconv, or an interposed
+ * libc entry point on the stack)? */
+int fsr_stack_alloc_in_libc(const struct fsr_thread *t) FSR_HIDDEN;
 /* a stack made of one pc (a scope's or a lock's site) */
 void fsr_stack_from_pc(struct fsr_stack *s, const char *title, void *pc) FSR_HIDDEN;
 

@@ -235,24 +235,58 @@ static void edge_title(char *buf, size_t len, unsigned int a, unsigned int b)
 		fsr_fmt(buf, len, "%s taken here while holding %s", bn, an);
 }
 
-static struct fsr_hazard inv;     /* under graph_lock */
+/* The report is built after graph_lock is released: naming locks and
+ * symbolizing allocate and read ELF files, and an allocation of another
+ * thread (one inside dlopen, holding the loader's lock, say) may be
+ * waiting for graph_lock to record its edge.  What the report needs from
+ * the graph is copied under graph_lock: the cycle and its edge records,
+ * which are never changed once published.  inv_lock is taken only by a
+ * thread that found a new cycle, never by an allocation that records an
+ * edge. */
+static struct fsr_mutex inv_lock;
+static struct fsr_hazard inv;     /* under inv_lock */
 static char inv_titles[FSR_MAX_REPORT_STACKS][160];
 
-/* build the report of cycle cyc (cyc[0] -> cyc[1] is the new edge, seen
- * now on thread t); under graph_lock */
-static void build_inversion(struct fsr_thread *t, const uint16_t *c0, int n)
+/* whose held locks the report shows: the thread itself, or, when it is a
+ * reclaimer running a handed-off pass, the allocator that waits for it */
+static const struct fsr_thread *lock_holder(const struct fsr_thread *t)
+{
+	const struct fsr_pass *p = t->pass;
+	if (t->in_reclaim && p && p->allocator && p->allocator != t &&
+	    __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == FSR_PASS_RUNNING)
+		return p->allocator;
+	return t;
+}
+
+/* build the report of cycle c0 (c0[0] -> c0[1] is the new edge, seen now
+ * on thread t; e0[i] is the record of c0[i] -> c0[i+1]); under inv_lock */
+static void build_inversion(struct fsr_thread *t, const uint16_t *c0, struct edge *const *e0, int n)
 {
 	uint16_t cyc[MAX_CYCLE];
+	struct edge *edge[MAX_CYCLE];
 	char nm[MAX_CYCLE][64];
+	const struct fsr_thread *holder = lock_holder(t);
 	/* rotate: start at the lock before a reclaim pseudo-lock */
 	int r = 0;
 	for (int i = 0; i < n; i++)
 		if (is_reclaim(c0[(i + 1) % n]) && !is_reclaim(c0[i])) { r = i; break; }
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		cyc[i] = c0[(r + i) % n];
+		edge[i] = e0[(r + i) % n];
+	}
 	int newi = (n - r) % n;         /* index in cyc of the new edge's source */
-	for (int i = 0; i < n; i++)
-		fsr_class_name(cyc[i], nm[i], sizeof nm[i]);
+	/* a lock the allocating thread holds is named by its instance */
+	int nheld = holder->nheld < FSR_MAX_HELD ? holder->nheld : FSR_MAX_HELD;
+	for (int i = 0; i < n; i++) {
+		int k;
+		for (k = 0; k < nheld; k++)
+			if (!is_reclaim(cyc[i]) && holder->held[k].cls == cyc[i])
+				break;
+		if (k < nheld)
+			fsr_lock_name(holder->held[k].lock, nm[i], sizeof nm[i]);
+		else
+			fsr_class_name(cyc[i], nm[i], sizeof nm[i]);
+	}
 	unsigned int rc = FSR_CLS_FS_RECLAIM;
 	for (int i = 0; i < n; i++)
 		if (is_reclaim(cyc[i])) { rc = cyc[i]; break; }
@@ -274,26 +308,15 @@ static void build_inversion(struct fsr_thread *t, const uint16_t *c0, int n)
 			"dependencies leads from %s reclaim back to it (%s): a reclaim pass at that allocation "
 			"could deadlock", nm[0], rn, rn, chain);
 	}
-	for (int i = 0; i < n && inv.nlocks < FSR_MAX_REPORT_LOCKS; i++) {
-		if (is_reclaim(cyc[i]))
-			continue;
-		struct fsr_report_lock *l = &inv.locks[inv.nlocks++];
-		memcpy(l->name, nm[i], sizeof l->name);
-		l->cls = cyc[i];
-		l->site = fsr_classes[cyc[i]].site;
-		/* where this thread took it, if it holds it */
-		for (int k = 0; k < t->nheld; k++)
-			if (t->held[k].cls == cyc[i]) {
-				fsr_lock_name(t->held[k].lock, l->name, sizeof l->name);
-				l->site = t->held[k].site;
-			}
-	}
+	/* the locks the allocating thread holds, where it took them (not the
+	 * other locks of the chain: other threads hold those) */
+	fsr_hazard_add_held_locks(&inv, holder);
 	/* stacks: each edge's first sighting, in chain order */
 	for (int i = 0; i < n && inv.nstacks < FSR_MAX_REPORT_STACKS; i++) {
 		unsigned int a = cyc[i], b = cyc[(i + 1) % n];
 		struct fsr_stack *s = &inv.stacks[inv.nstacks];
 		edge_title(inv_titles[inv.nstacks], sizeof inv_titles[0], a, b);
-		struct edge *e = edge_find(a, b);
+		struct edge *e = edge[i];
 		if (i == newi || !e) {
 			if (i == newi) {
 				fsr_stack_capture(s, inv_titles[inv.nstacks]);
@@ -334,7 +357,7 @@ static void build_inversion(struct fsr_thread *t, const uint16_t *c0, int n)
 		fsr_class_name(a, an, sizeof an);
 		fsr_class_name(bb, bn2, sizeof bn2);
 		edge_title(tl, sizeof tl, a, bb);
-		struct edge *e = edge_find(a, bb);
+		struct edge *e = edge[idx];
 		P("\n-> #%d (%s --> %s): %s\n", j - 1, an, bn2, tl);
 		if (e)
 			P("       first seen on thread %d (its stack is below)\n", (int)e->tid);
@@ -384,13 +407,19 @@ void fsr_graph_edge_slow(struct fsr_thread *t, unsigned int a, unsigned int b,
 	}
 	edge_set(a, b, flags | old);
 	n = find_cycle(a, b, cyc);
+	struct edge *edges[MAX_CYCLE];
 	if (n && !cycle_read_only(cyc, n) && !seen_cycle(cycle_key(cyc, n)) && !quiet) {
-		build_inversion(t, cyc, n);
+		for (int i = 0; i < n; i++)
+			edges[i] = edge_find(cyc[i], cyc[(i + 1) % n]);
 		report = 1;
 	}
-	if (report)
-		fsr_report(&inv);
 	fsr_mutex_unlock(&graph_lock);
+	if (report) {
+		fsr_mutex_lock(&inv_lock);
+		build_inversion(t, cyc, edges, n);
+		fsr_report(&inv);
+		fsr_mutex_unlock(&inv_lock);
+	}
 	t->busy--;
 }
 
@@ -550,7 +579,7 @@ void fsr_graph_atfork_parent(void)
 }
 void fsr_graph_atfork_child(void)
 {
-	nofs_lock.v = graph_lock.v = 0;
+	nofs_lock.v = graph_lock.v = inv_lock.v = 0;
 }
 
 /* ---- the calls from the core ---- */

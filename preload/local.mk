@@ -8,14 +8,15 @@ preload_libfsrcore_la_SOURCES = preload/fsr.h preload/util.c preload/options.c \
 	preload/policy.c preload/pass.c preload/shrinker.c preload/scope.c \
 	preload/out.c preload/threads.c preload/modules.c preload/modules.h preload/gfp.c $(LOCK_CORE_SRCS) $(REPORT_SRCS)
 preload_libfsrcore_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(LIBDW_CFLAGS)
-preload_libfsrcore_la_LIBADD = $(LIBDW_LIBS) -ldl -lpthread
+preload_libfsrcore_la_LIBADD = $(LIBDW_LIBS) $(LIBIBERTY_LIBS) -ldl -lpthread
 
 if !SANITIZED
 lib_LTLIBRARIES += preload/libfsreclaim.la
-preload_libfsreclaim_la_SOURCES = preload/malloc.c preload/init.c preload/prctl.c $(LOCK_WRAP_SRCS) $(FUSE_SRCS)
+preload_libfsreclaim_la_SOURCES = preload/malloc.c preload/init.c preload/prctl.c preload/libcwrap.c $(LOCK_WRAP_SRCS) $(FUSE_SRCS)
 preload_libfsreclaim_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(FUSE3_CFLAGS)
-preload_libfsreclaim_la_LIBADD = preload/libfsrcore.la $(LIBDW_LIBS) -ldl -lpthread
-preload_libfsreclaim_la_LDFLAGS = -module -avoid-version -shared \
+preload_libfsreclaim_la_LIBADD = preload/libfsrcore.la $(LIBDW_LIBS) $(LIBIBERTY_LIBS) -ldl -lpthread
+# libiberty is a static archive: its symbols stay inside the shim
+preload_libfsreclaim_la_LDFLAGS = -module -avoid-version -shared -Wl,--exclude-libs,libiberty.a \
 	-Wl,--version-script=$(top_srcdir)/preload/fsreclaim.map -Wl,-z,nodelete
 EXTRA_preload_libfsreclaim_la_DEPENDENCIES = preload/fsreclaim.map
 endif

@@ -10,8 +10,8 @@
  * the wait-for check, which runs only when a reclaim callback finds a lock
  * taken, reads every thread's held[] and blocked_on. */
 #include "lockdep.h"
+#include "modules.h"
 #include <errno.h>
-#include <link.h>
 #include <string.h>
 
 struct fsr_lock_class fsr_classes[FSR_MAX_CLASSES];
@@ -82,60 +82,16 @@ void fsr_lock_forget_instance(const void *lock)
 	}
 }
 
-/* ---- is an address in a loaded object's writable data? ---- */
-#define MAX_SEGS 512
-static struct { uintptr_t lo, hi; } segs[MAX_SEGS];
-static int nsegs;
-static unsigned long long segs_adds = ~0ull;
-static struct fsr_mutex segs_lock;
-
-static int adds_cb(struct dl_phdr_info *i, size_t sz, void *arg)
-{
-	(void)sz;
-	*(unsigned long long *)arg = i->dlpi_adds;
-	return 1;
-}
-
-static int segs_cb(struct dl_phdr_info *i, size_t sz, void *arg)
-{
-	(void)sz; (void)arg;
-	for (int k = 0; k < i->dlpi_phnum; k++) {
-		const ElfW(Phdr) *ph = &i->dlpi_phdr[k];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || nsegs >= MAX_SEGS)
-			continue;
-		__atomic_store_n(&segs[nsegs].lo, i->dlpi_addr + ph->p_vaddr, __ATOMIC_RELAXED);
-		__atomic_store_n(&segs[nsegs].hi, i->dlpi_addr + ph->p_vaddr + ph->p_memsz, __ATOMIC_RELAXED);
-		__atomic_store_n(&nsegs, nsegs + 1, __ATOMIC_RELEASE);
-	}
-	return 0;
-}
-
-static int in_segs(uintptr_t a)
-{
-	int n = __atomic_load_n(&nsegs, __ATOMIC_ACQUIRE);
-	for (int i = 0; i < n; i++)
-		if (a >= __atomic_load_n(&segs[i].lo, __ATOMIC_RELAXED) && a < __atomic_load_n(&segs[i].hi, __ATOMIC_RELAXED))
-			return 1;
-	return 0;
-}
-
+/* ---- is an address in a loaded object (static data)? ----
+ * modules.h's table, never the loader: a lock is taken for the first time
+ * anywhere, also while another thread is inside dlopen holding the
+ * loader's lock and waiting for this very lock. */
 static int addr_is_static(const void *p)
 {
-	uintptr_t a = (uintptr_t)p;
-	if (in_segs(a))
-		return 1;
-	unsigned long long adds = 0;
-	dl_iterate_phdr(adds_cb, &adds);
-	if (adds == __atomic_load_n(&segs_adds, __ATOMIC_ACQUIRE))
-		return 0;
-	fsr_mutex_lock(&segs_lock);
-	if (adds != segs_adds) {
-		__atomic_store_n(&nsegs, 0, __ATOMIC_RELEASE);
-		dl_iterate_phdr(segs_cb, NULL);
-		__atomic_store_n(&segs_adds, adds, __ATOMIC_RELEASE);
-	}
-	fsr_mutex_unlock(&segs_lock);
-	return in_segs(a);
+	int n;
+	if (!fsr_modules_all(&n))
+		fsr_modules_refresh();   /* the core linked into a program: no start-up build */
+	return fsr_module_of((uintptr_t)p) != NULL;
 }
 
 /* ---- classes ---- */
@@ -263,6 +219,7 @@ unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind
 	unsigned int c;
 	t->busy++;
 	*chain = 0;
+	fsr_stack_note_wait(t);     /* for reports about this waiter (no signals) */
 	c = fsr_lock_class(lock, kind, site);
 	if (c && fsr_class_excluded(c))
 		c = 0;
@@ -279,19 +236,17 @@ void fsr_lock_atfork_prepare(void)
 {
 	fsr_mutex_lock(&snap_lock);
 	fsr_mutex_lock(&cls_lock);
-	fsr_mutex_lock(&segs_lock);
 }
 
 void fsr_lock_atfork_parent(void)
 {
-	fsr_mutex_unlock(&segs_lock);
 	fsr_mutex_unlock(&cls_lock);
 	fsr_mutex_unlock(&snap_lock);
 }
 
 void fsr_lock_atfork_child(void)
 {
-	segs_lock.v = cls_lock.v = snap_lock.v = 0;
+	cls_lock.v = snap_lock.v = 0;
 }
 
 /* ---- the wait-for chain ---- */

@@ -211,6 +211,13 @@ const struct fsr_module *fsr_module_of(uintptr_t pc)
 	return NULL;
 }
 
+const struct fsr_module *fsr_modules_all(int *n)
+{
+	const struct modtab *t = __atomic_load_n(&cur, __ATOMIC_ACQUIRE);
+	*n = t ? t->n : 0;
+	return t ? t->m : NULL;
+}
+
 unsigned int fsr_module_flags(uintptr_t pc)
 {
 	const struct fsr_module *m = fsr_module_of(pc);

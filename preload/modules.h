@@ -36,6 +36,11 @@ struct fsr_module {
 void fsr_modules_refresh(void) __attribute__((visibility("hidden")));
 /* The object containing pc, or NULL.  Lock-free, async-signal-safe. */
 const struct fsr_module *fsr_module_of(uintptr_t pc) __attribute__((visibility("hidden")));
+/* The current snapshot: *n objects sorted by address, or NULL when none
+ * was built yet.  Lock-free; the array stays valid for good.  A new
+ * snapshot is a new pointer: callers that cache what they derived from
+ * one compare it. */
+const struct fsr_module *fsr_modules_all(int *n) __attribute__((visibility("hidden")));
 /* flags of pc's object, 0 when in none */
 unsigned int fsr_module_flags(uintptr_t pc) __attribute__((visibility("hidden")));
 

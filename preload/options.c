@@ -144,6 +144,7 @@ static int parse_one(struct fsr_options *o, const char *k, size_t kn, const char
 	else if (eq(k, kn, "detect_needless_nofs")) { NUM(1); o->detect_needless_nofs = (int)x; }
 	else if (eq(k, kn, "halt_on_error")) { NUM(1); o->halt_on_error = (int)x; }
 	else if (eq(k, kn, "stats")) { NUM(1); o->stats = (int)x; }
+	else if (eq(k, kn, "debuginfod")) { NUM(1); o->debuginfod = (int)x; }
 	else if (eq(k, kn, "mode")) {
 		if (eq(v, vn, "handoff")) o->mode = FSR_MODE_HANDOFF;
 		else if (eq(v, vn, "inline")) o->mode = FSR_MODE_INLINE;

@@ -105,10 +105,8 @@ static int reclaimer_start(void)
 		pthread_attr_init(&a);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 		pthread_attr_setstacksize(&a, 1 << 20);
-		/* signals belong to the daemon's threads, not ours (except the one
-		 * stack.c uses to capture our stack) */
+		/* signals belong to the daemon's threads, not ours */
 		sigfillset(&all);
-		sigdelset(&all, SIGRTMAX - 1);
 		sigdelset(&all, SIGSEGV);
 		sigdelset(&all, SIGBUS);
 		sigdelset(&all, SIGFPE);

@@ -96,7 +96,10 @@ __attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size
 		fsr_graph_might_alloc(t, gfp);
 	int over = fsr_opt.limit && __atomic_load_n(&heap_live, __ATOMIC_RELAXED) > fsr_opt.limit;
 	int64_t passes = (int64_t)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED);
-	if (fsr_policy_decide(&fsr_opt, t->index, t->may_reclaim, t->space, passes, over)) {
+	/* the allocation is counted either way; inside libc's internals (a
+	 * FILE lock, the loader's lock, the resolver's) it gets no pass */
+	if (fsr_policy_decide(&fsr_opt, t->index, t->may_reclaim, t->space, passes, over) &&
+	    !fsr_stack_alloc_in_libc(t)) {
 		/* the caller's errno is not the callbacks' business (glibc's
 		 * malloc leaves it alone when it succeeds) */
 		int e = errno;

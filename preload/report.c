@@ -7,6 +7,7 @@
  * one fsr_out_json.  Dedup is a fixed table of hashes of (kind, stacks'
  * pcs); suppressions are a fixed table of `kind:function-glob` rules. */
 #include "symbols.h"
+#include "modules.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -508,17 +509,25 @@ static unsigned int depth(void)
 	return d ? d : 16;
 }
 
-/* libraries whose frames are not "the user's" for the SUMMARY line */
-static int system_module(const char *m)
+/* frames that are not "the user's" for the SUMMARY line: libc, the C++
+ * runtime, libfuse, the shim (by the module table's flags, not by name) */
+static int system_frame(const struct fsr_sym *f)
 {
-	static const char *const sys[] = {
-		"libc.so", "libc-", "ld-linux", "ld-musl", "libpthread", "libdl", "librt", "libm.so",
-		"libgcc_s", "libstdc++", "libfuse", "libfuse3", "libfsreclaim",
-	};
-	for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
-		if (!strncmp(m, sys[i], strlen(sys[i])))
-			return 1;
-	return 0;
+	unsigned int fl = fsr_module_flags(f->pc ? f->pc - 1 : 0);
+	/* the C++ runtime's inline code compiled into the program (<mutex>'s
+	 * __gthread_mutex_lock at -O0) is the runtime's too */
+	if (!strncmp(f->file, "/usr/include/", 13) || !strncmp(f->file, "/usr/lib/gcc/", 13))
+		return 1;
+	if (fl & FSR_MOD_MAIN)
+		return 0;
+	return (fl & (FSR_MOD_LIBC | FSR_MOD_CXXRT | FSR_MOD_LIBFUSE | FSR_MOD_SHIM)) != 0;
+}
+
+/* a frame the SUMMARY may name: a function, or an object and offset (a
+ * stripped program) */
+static int nameable(const struct fsr_sym *f)
+{
+	return f->func[0] || f->module[0];
 }
 
 static size_t format_text(const struct fsr_hazard *h)
@@ -562,18 +571,20 @@ static size_t format_text(const struct fsr_hazard *h)
 		for (int j = 0; j < syms[i].n && (unsigned)j < d; j++) {
 			const struct fsr_sym *f = &syms[i].f[j];
 			put_frame(&b, j, f);
-			if (!first && f->func[0])
+			if (!first && f->func[0] && !(fsr_module_flags(f->pc - 1) & FSR_MOD_LIBC))
 				first = f;
-			if (!first_user && f->func[0] && !system_module(f->module))
+			if (!first_user && nameable(f) && !system_frame(f))
 				first_user = f;
 		}
 	}
 	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++) {
-		if (!first && lock_sym[i].func[0])
+		if (!first && lock_sym[i].func[0] && !(fsr_module_flags(lock_sym[i].pc - 1) & FSR_MOD_LIBC))
 			first = &lock_sym[i];
-		if (!first_user && lock_sym[i].func[0] && !system_module(lock_sym[i].module))
+		if (!first_user && nameable(&lock_sym[i]) && !system_frame(&lock_sym[i]))
 			first_user = &lock_sym[i];
 	}
+	/* the program's own frame; else one outside libc (never its thread
+	 * start) */
 	if (first_user)
 		first = first_user;
 	put(&b, "\n");

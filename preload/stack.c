@@ -3,80 +3,32 @@
  * glibc's backtrace() loads libgcc_s (with malloc) the first time it runs;
  * a constructor primes it once, with the thread marked busy so that the
  * shim's malloc passes those allocations straight through.  After that
- * backtrace() is malloc-free and may run in a signal handler, which is how
- * another thread's stack is taken (fsr_stack_capture_thread).
+ * backtrace() is malloc-free.  Another thread's stack is the one it took
+ * itself before blocking (fsr_stack_note_wait), never a signal.
  *
  * Frames inside the shim itself are dropped: when the shim is a shared
- * object (libfsreclaim.so), every pc inside its PT_LOAD segments; when the
+ * object (libfsreclaim.so), every pc inside it (modules.h); when the
  * core is linked into a program (the unit tests), only the capture
  * function's own frame.  Symbolization is in symbols.c, at report time. */
 #include "symbols.h"
+#include "modules.h"
+#include <dirent.h>
 #include <dlfcn.h>
-#include <errno.h>
 #include <execinfo.h>
 #include <link.h>
-#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <ucontext.h>
 #include <unistd.h>
+#include <wchar.h>
 
-#define SELF_MAX_SEGS 8
-static struct { uintptr_t lo, hi; } self_seg[SELF_MAX_SEGS];
-static int self_nseg;           /* 0: not a separate object (or unknown) */
-static int self_done;           /* atomic: 0 not yet, 1 computing, 2 done */
-
-struct self_find { uintptr_t pc; };
-
-static int self_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	struct self_find *f = arg;
-	int found = 0;
-	(void)size;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && f->pc >= lo && f->pc < lo + ph->p_memsz)
-			found = 1;
-	}
-	if (!found)
-		return 0;
-	/* the main program has an empty name: then the core is linked in, and
-	 * dropping all of its pcs would drop the program's own frames */
-	if (!info->dlpi_name || !info->dlpi_name[0])
-		return 1;
-	int n = 0;
-	for (int i = 0; i < info->dlpi_phnum && n < SELF_MAX_SEGS; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		self_seg[n].lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
-		self_seg[n].hi = self_seg[n].lo + ph->p_memsz;
-		n++;
-	}
-	self_nseg = n;
-	return 1;
-}
-
-static void self_range_init(void)
-{
-	int st = 0;
-	if (!__atomic_compare_exchange_n(&self_done, &st, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		while (__atomic_load_n(&self_done, __ATOMIC_ACQUIRE) != 2)
-			;
-		return;
-	}
-	struct self_find f = { (uintptr_t)&self_range_init };
-	dl_iterate_phdr(self_phdr_cb, &f);
-	__atomic_store_n(&self_done, 2, __ATOMIC_RELEASE);
-}
-
+/* the shim's own frames: the object modules.c flags as the shim, when it
+ * is a shared object of its own; when the core is linked into a program
+ * (the unit tests) that object is the program, whose frames are kept */
 static int in_self(uintptr_t pc)
 {
-	for (int i = 0; i < self_nseg; i++)
-		if (pc >= self_seg[i].lo && pc < self_seg[i].hi)
-			return 1;
-	return 0;
+	unsigned int f = fsr_module_flags(pc);
+	return (f & FSR_MOD_SHIM) && !(f & FSR_MOD_MAIN);
 }
 
 /* keep frames [skip..n) that are not the shim's own; returns the new count */
@@ -103,8 +55,6 @@ static int first_from(void **raw, int n, const void *pc, int dflt)
 __attribute__((noinline)) void fsr_stack_capture(struct fsr_stack *s, const char *title)
 {
 	void *raw[FSR_MAX_FRAMES + 8];
-	if (__atomic_load_n(&self_done, __ATOMIC_ACQUIRE) != 2)
-		self_range_init();
 	s->title = title;
 	int n = backtrace(raw, FSR_MAX_FRAMES + 8);
 	/* start at our caller: raw[0] is this function, or an interceptor of
@@ -123,58 +73,53 @@ void fsr_stack_from_pc(struct fsr_stack *s, const char *title, void *pc)
 	s->pc[0] = pc;
 }
 
-/* ---- another thread's stack: a signal and a shared buffer ---- */
+/* ---- another thread's stack: the one it recorded before blocking ----
+ *
+ * No signal: the shim owns none of the program's signals, and a signal
+ * would make the waiter's poll or nanosleep fail with EINTR.  A thread
+ * about to block on a tracked lock records its own stack (the contended
+ * path only, which blocks anyway); a report about that thread copies it.
+ * A thread waiting anywhere else is reported without its stack. */
 
-#define CAP_SIG (SIGRTMAX - 1)
-enum { CAP_IDLE, CAP_REQUESTED, CAP_WRITING, CAP_DONE, CAP_CANCELLED };
-
-static struct fsr_mutex cap_lock;      /* one capture at a time */
-static int cap_state;                  /* futex word */
-static pid_t cap_tid;
-static int cap_n;
-static void *cap_pc[FSR_MAX_FRAMES + 8];
-static int cap_installed;              /* atomic: 0, 1 installing, 2 done, 3 failed */
-
-static void cap_handler(int sig, siginfo_t *si, void *uc)
+void fsr_stack_note_wait(struct fsr_thread *t)
 {
-	(void)sig; (void)si; (void)uc;
-	int e = errno;
-	pid_t me = (pid_t)syscall(SYS_gettid);
-	int st = CAP_REQUESTED;
-	if (me == __atomic_load_n(&cap_tid, __ATOMIC_ACQUIRE) &&
-	    __atomic_compare_exchange_n(&cap_state, &st, CAP_WRITING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		int n = backtrace(cap_pc, FSR_MAX_FRAMES + 8);
-		/* [0] this handler, [1] the signal trampoline, [2] the interrupted
-		 * pc (more in front when backtrace() is intercepted) */
-		const void *ip = NULL;
-#if defined(__x86_64__)
-		ip = (const void *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
-#elif defined(__aarch64__)
-		ip = (const void *)((ucontext_t *)uc)->uc_mcontext.pc;
-#endif
-		cap_n = filter(cap_pc, n, first_from(cap_pc, n, ip, 2));
-		__atomic_store_n(&cap_state, CAP_DONE, __ATOMIC_RELEASE);
-		fsr_futex_wake(&cap_state, 1);
-	}
-	errno = e;
+	void *raw[sizeof t->wait_pc / sizeof t->wait_pc[0] + 8];
+	int n = backtrace(raw, (int)(sizeof raw / sizeof raw[0]));
+	n = filter(raw, n, first_from(raw, n, __builtin_return_address(0), 1));
+	if (n > (int)(sizeof t->wait_pc / sizeof t->wait_pc[0]))
+		n = (int)(sizeof t->wait_pc / sizeof t->wait_pc[0]);
+	/* a seqlock: odd while written */
+	__atomic_add_fetch(&t->wait_seq, 1, __ATOMIC_ACQ_REL);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (int i = 0; i < n; i++)
+		__atomic_store_n(&t->wait_pc[i], raw[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&t->wait_n, n, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&t->wait_seq, 1, __ATOMIC_RELEASE);
 }
 
-static int cap_install(void)
+struct wait_find { pid_t tid; struct fsr_stack *s; int found; };
+
+static void wait_copy(struct fsr_thread *t, void *arg)
 {
-	int st = 0;
-	if (__atomic_compare_exchange_n(&cap_installed, &st, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = cap_handler;
-		sa.sa_flags = SA_SIGINFO | SA_RESTART;
-		sigemptyset(&sa.sa_mask);
-		int r = sigaction(CAP_SIG, &sa, NULL);
-		__atomic_store_n(&cap_installed, r ? 3 : 2, __ATOMIC_RELEASE);
-		return r ? -1 : 0;
-	}
-	while ((st = __atomic_load_n(&cap_installed, __ATOMIC_ACQUIRE)) == 1)
-		;
-	return st == 2 ? 0 : -1;
+	struct wait_find *w = arg;
+	if (t->tid != w->tid || w->found)
+		return;
+	/* the registry lock keeps t alive; blocked_on says it waits now */
+	if (!__atomic_load_n(&t->blocked_on, __ATOMIC_ACQUIRE))
+		return;
+	unsigned int s1 = __atomic_load_n(&t->wait_seq, __ATOMIC_ACQUIRE);
+	if (s1 & 1)
+		return;
+	int n = __atomic_load_n(&t->wait_n, __ATOMIC_RELAXED);
+	if (n < 0 || n > (int)(sizeof t->wait_pc / sizeof t->wait_pc[0]))
+		return;
+	for (int i = 0; i < n; i++)
+		w->s->pc[i] = __atomic_load_n(&t->wait_pc[i], __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&t->wait_seq, __ATOMIC_RELAXED) != s1)
+		return;
+	w->s->n = n;
+	w->found = n > 0;
 }
 
 int fsr_stack_capture_thread(pid_t tid, struct fsr_stack *s, const char *title)
@@ -187,47 +132,65 @@ int fsr_stack_capture_thread(pid_t tid, struct fsr_stack *s, const char *title)
 		fsr_stack_capture(s, title);
 		return 0;
 	}
-	if (__atomic_load_n(&self_done, __ATOMIC_ACQUIRE) != 2)
-		self_range_init();
-	if (cap_install())
-		return -1;
-	int e = errno;
-	int ret = -1;
-	fsr_mutex_lock(&cap_lock);
-	cap_n = 0;
-	__atomic_store_n(&cap_tid, tid, __ATOMIC_RELEASE);
-	__atomic_store_n(&cap_state, CAP_REQUESTED, __ATOMIC_RELEASE);
-	if (syscall(SYS_tgkill, (pid_t)getpid(), tid, CAP_SIG) == 0) {
-		uint64_t deadline = fsr_now_ns() + 1000000000ull;
-		int st;
-		for (;;) {
-			st = __atomic_load_n(&cap_state, __ATOMIC_ACQUIRE);
-			if (st == CAP_DONE)
-				break;
-			uint64_t now = fsr_now_ns();
-			if (st == CAP_REQUESTED && now >= deadline) {
-				/* give up; a late handler finds the request cancelled */
-				if (__atomic_compare_exchange_n(&cap_state, &st, CAP_CANCELLED, 0,
-								__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-					break;
-				continue;
-			}
-			/* WRITING: the handler runs now; it finishes quickly */
-			fsr_futex_wait(&cap_state, st, st == CAP_WRITING ? 10000000ull
-				       : (deadline > now ? deadline - now : 1));
-		}
-		if (st == CAP_DONE) {
-			int n = cap_n > FSR_MAX_FRAMES ? FSR_MAX_FRAMES : cap_n;
-			memcpy(s->pc, cap_pc, (size_t)n * sizeof(void *));
-			s->n = n;
-			ret = 0;
+	struct wait_find w = { tid, s, 0 };
+	fsr_threads_foreach(wait_copy, &w);
+	return w.found ? 0 : -1;
+}
+
+/* ---- is an allocation made from inside libc? ----
+ * Its caller (the first frame outside the shim) in one of glibc's objects:
+ * stdio under a FILE lock, the loader under its lock, the resolver, iconv.
+ * The kernel never reclaims inside the allocator's own locks; neither do
+ * we.  Only asked when a pass was decided (backtrace is not for the hot
+ * path).  With the core linked into a program (unit tests) the first
+ * frame is the program's and this says no. */
+
+/* libc functions that only allocate for their caller, holding no lock of
+ * libc's: an allocation from one of them is the caller's own (strdup) */
+#define NWRAP 10
+static struct { uintptr_t lo, hi; } wrap[NWRAP];
+static int nwrap;
+
+static void wrappers_init(void)
+{
+	void *const fn[NWRAP] = {
+		(void *)strdup, (void *)strndup, (void *)wcsdup, (void *)realpath,
+		(void *)asprintf, (void *)vasprintf, (void *)getcwd,
+		(void *)get_current_dir_name, (void *)reallocarray, (void *)scandir,
+	};
+	for (int i = 0; i < NWRAP; i++) {
+		Dl_info di;
+		const ElfW(Sym) *sym = NULL;
+		if (dladdr1(fn[i], &di, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) {
+			wrap[nwrap].lo = (uintptr_t)di.dli_saddr;
+			wrap[nwrap].hi = (uintptr_t)di.dli_saddr + sym->st_size;
+			nwrap++;
 		}
 	}
-	__atomic_store_n(&cap_tid, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&cap_state, CAP_IDLE, __ATOMIC_RELEASE);
-	fsr_mutex_unlock(&cap_lock);
-	errno = e;
-	return ret;
+}
+
+static int in_wrapper(uintptr_t pc)
+{
+	for (int i = 0; i < nwrap; i++)
+		if (pc >= wrap[i].lo && pc < wrap[i].hi)
+			return 1;
+	return 0;
+}
+
+int fsr_stack_alloc_in_libc(const struct fsr_thread *t)
+{
+	void *raw[12];
+	if (t->in_libc > 0)
+		return 1;
+	int n = backtrace(raw, (int)(sizeof raw / sizeof raw[0]));
+	for (int i = 1; i < n; i++) {
+		/* a return address: its call instruction is just before it */
+		uintptr_t pc = (uintptr_t)raw[i] - 1;
+		if (in_self(pc) || in_wrapper(pc))
+			continue;
+		return (fsr_module_flags(pc) & FSR_MOD_LIBC) != 0;
+	}
+	return 0;
 }
 
 /* Prime backtrace() (libgcc_s is loaded with malloc on first use) while the
@@ -236,14 +199,11 @@ __attribute__((constructor(102))) static void stack_prime(void)
 {
 	void *pc[4];
 	fsr_self.busy++;
-	self_range_init();
 	backtrace(pc, 4);
+	wrappers_init();
 	fsr_self.busy--;
 }
 
 void fsr_stack_atfork_child(void)
 {
-	cap_lock.v = 0;
-	cap_tid = 0;
-	cap_state = CAP_IDLE;
 }

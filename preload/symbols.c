@@ -12,11 +12,11 @@
  * from the line table; without debug info the symbol table's name and
  * offset, and the module and offset. */
 #include "symbols.h"
-#include <dlfcn.h>
-#include <link.h>
+#include "modules.h"
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <dwarf.h>
+#include <libiberty/demangle.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,62 +49,52 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-/* The loaded objects as the dynamic loader sees them (dl_iterate_phdr),
- * not as /proc/PID/maps shows files: a file that is also mmap'd as data
- * (a sanitizer runtime maps libc.so.6 that way) would otherwise stretch a
- * module over unrelated libraries. */
-#define MAX_OBJS 1024
-struct obj { uintptr_t bias; char path[512]; };
-static struct obj objs[MAX_OBJS];
-static int nobjs;
+/* The loaded objects are modules.c's table (the loader's objects as
+ * dl_iterate_phdr gave them at start-up and after each dlopen/dlclose),
+ * never the loader itself: a report may be made while another thread holds
+ * the loader's lock (inside dlopen), so nothing here may call dladdr or
+ * dl_iterate_phdr.  A new snapshot (a dlopen since) means a fresh Dwfl:
+ * libdwfl cannot report the same ELF module again into a live Dwfl
+ * ("address range overlaps"); that is rare, and nothing keeps pointers
+ * into the old one. */
+static const struct fsr_module *seen_tab;
 
-static unsigned long long cur_adds, cur_subs, seen_adds, seen_subs;
+/* debuginfod=1: a fetch gives up DEBUGINFOD_BUDGET_NS after the report
+ * began (libdebuginfod asks its progress hook about once a second) */
+#define DEBUGINFOD_BUDGET_NS 3000000000ull
+/* set by libcwrap.c (weak: the core linked into the unit tests has none) */
+void *fsr_debuginfod_set_progressfn FSR_HIDDEN __attribute__((weak));
+static uint64_t report_began;
 
-static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
+static int debuginfod_progress(debuginfod_client *c, long a, long b)
 {
-	(void)arg;
-	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
-		cur_adds = info->dlpi_adds;
-		cur_subs = info->dlpi_subs;
-	}
-	if (nobjs >= MAX_OBJS)
-		return 0;
-	const char *name = info->dlpi_name;
-	int has_load = 0;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_LOAD)
-			has_load = 1;
-	if (!has_load)
-		return 0;
-	struct obj *o = &objs[nobjs];
-	if (!name || !name[0]) {
-		if (nobjs)      /* only the first empty name is the program */
-			return 0;
-		ssize_t n = readlink("/proc/self/exe", o->path, sizeof o->path - 1);
-		if (n <= 0)
-			copy(o->path, sizeof o->path, "/proc/self/exe");
-		else
-			o->path[n] = 0;
-	} else {
-		if (!strchr(name, '/'))
-			return 0;   /* the vDSO and other objects with no file */
-		copy(o->path, sizeof o->path, name);
-	}
-	o->bias = (uintptr_t)info->dlpi_addr;
-	nobjs++;
-	return 0;
+	(void)c; (void)a; (void)b;
+	return fsr_now_ns() - __atomic_load_n(&report_began, __ATOMIC_RELAXED) > DEBUGINFOD_BUDGET_NS;
 }
 
-/* (Re)build the Dwfl when the loader's set of objects changed since the
- * last time (dlopen/dlclose).  libdwfl cannot report the same ELF module
- * again into a live Dwfl ("address range overlaps"), so a change means a
- * fresh Dwfl; that is rare, and nothing keeps pointers into the old one. */
+static void debuginfod_bound(Dwfl *d)
+{
+	/* loads libdebuginfod through libcwrap.c's dlopen, which finds its hook */
+	debuginfod_client *c = dwfl_get_debuginfod_client(d);
+	void *set = __atomic_load_n(&fsr_debuginfod_set_progressfn, __ATOMIC_ACQUIRE);
+	if (c && set)
+		((void (*)(debuginfod_client *, int (*)(debuginfod_client *, long, long)))set)(c, debuginfod_progress);
+}
+
+/* the core linked into a program (unit tests) has no start-up build */
+static void table_ready(void)
+{
+	int n;
+	if (!fsr_modules_all(&n))
+		fsr_modules_refresh();
+}
+
 static int report_modules(void)
 {
-	nobjs = 0;
-	cur_adds = cur_subs = 0;
-	dl_iterate_phdr(collect_cb, NULL);
-	if (dwfl && cur_adds == seen_adds && cur_subs == seen_subs && cur_adds)
+	int n;
+	table_ready();
+	const struct fsr_module *tab = fsr_modules_all(&n);
+	if (dwfl && tab == seen_tab)
 		return 1;   /* nothing new */
 	if (dwfl)
 		dwfl_end(dwfl);
@@ -112,12 +102,14 @@ static int report_modules(void)
 	if (!dwfl)
 		return -1;
 	dwfl_report_begin(dwfl);
-	for (int i = 0; i < nobjs; i++)
-		dwfl_report_elf(dwfl, base_name(objs[i].path), objs[i].path, -1,
-				(GElf_Addr)objs[i].bias, true);
+	for (int i = 0; i < n; i++)
+		if (tab[i].path[0] == '/')   /* not the vDSO */
+			dwfl_report_elf(dwfl, base_name(tab[i].path), tab[i].path, -1,
+					(GElf_Addr)tab[i].bias, true);
 	dwfl_report_end(dwfl, NULL, NULL);
-	seen_adds = cur_adds;
-	seen_subs = cur_subs;
+	seen_tab = tab;
+	if (fsr_opt.debuginfod)
+		debuginfod_bound(dwfl);
 	return 0;
 }
 
@@ -138,16 +130,46 @@ static Dwfl_Module *module_of(Dwarf_Addr addr, int refresh)
 
 void fsr_sym_new_report(void)
 {
+	__atomic_store_n(&report_began, fsr_now_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&refresh_allowed, 1, __ATOMIC_RELAXED);
+}
+
+/* C++ names, demangled by libiberty's demangler (the one binutils and GCC
+ * use).  The callback form writes into our buffer and allocates nothing. */
+struct dm_out { char *b; size_t len, o; };
+
+static void dm_put(const char *s, size_t n, void *arg)
+{
+	struct dm_out *d = arg;
+	if (d->o + n >= d->len)
+		n = d->o + 1 < d->len ? d->len - 1 - d->o : 0;
+	memcpy(d->b + d->o, s, n);
+	d->o += n;
+	d->b[d->o] = 0;
+}
+
+/* name, demangled when it is a mangled C++ name, into dst */
+static void copy_name(char *dst, size_t len, const char *name)
+{
+	if (name && name[0] == '_' && name[1] == 'Z') {
+		struct dm_out d = { dst, len, 0 };
+		dst[0] = 0;
+		if (cplus_demangle_v3_callback(name, DMGL_PARAMS | DMGL_ANSI, dm_put, &d) && d.o)
+			return;
+	}
+	copy(dst, len, name);
 }
 
 static const char *die_name(Dwarf_Die *die)
 {
 	Dwarf_Attribute a;
 	const char *n = NULL;
-	/* C++ and friends: prefer the linkage name's demangled form is left to
-	 * the reader; C names are plain */
-	if (dwarf_attr_integrate(die, DW_AT_name, &a))
+	/* C++: the linkage name (qualified, with the parameters once
+	 * demangled); C names are plain */
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &a) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a))
+		n = dwarf_formstring(&a);
+	if (!n && dwarf_attr_integrate(die, DW_AT_name, &a))
 		n = dwarf_formstring(&a);
 	return n;
 }
@@ -183,7 +205,7 @@ int fsr_sym_pc(const void *pcv, struct fsr_sym *out, int max)
 	GElf_Off off = 0;
 	const char *symname = dwfl_module_addrinfo(m, addr, &off, &sym, NULL, NULL, NULL);
 	if (symname) {
-		copy(out[0].func, sizeof out[0].func, symname);
+		copy_name(out[0].func, sizeof out[0].func, symname);
 		out[0].func_off = (uintptr_t)off + 1;
 		out[0].has_off = 1;
 	}
@@ -229,7 +251,7 @@ int fsr_sym_pc(const void *pcv, struct fsr_sym *out, int max)
 		}
 		const char *fn = die_name(&scopes[i]);
 		if (fn)
-			copy(s->func, sizeof s->func, fn);
+			copy_name(s->func, sizeof s->func, fn);
 		/* the symbol's offset applies only to the outermost symbol's own name */
 		s->has_off = n == 0 && symname && (!fn || !strcmp(fn, symname));
 		copy(s->file, sizeof s->file, src);
@@ -255,7 +277,7 @@ int fsr_sym_pc(const void *pcv, struct fsr_sym *out, int max)
 		out[0].line = src ? line : 0;
 		n = 1;
 	} else if (!out[n - 1].func[0] && symname) {
-		copy(out[n - 1].func, sizeof out[n - 1].func, symname);
+		copy_name(out[n - 1].func, sizeof out[n - 1].func, symname);
 	}
 out:
 	fsr_mutex_unlock(&sym_lock);
@@ -296,19 +318,16 @@ static const char *data_symbol(Dwfl_Module *m, GElf_Addr addr, GElf_Off *off)
 
 int fsr_sym_data(const void *addr, char *buf, size_t len)
 {
-	Dl_info di;
 	/* not inside any loaded object (heap, stack, mmap): no name */
-	if (!addr || !dladdr(addr, &di))
+	table_ready();
+	const struct fsr_module *mod = addr ? fsr_module_of((uintptr_t)addr) : NULL;
+	if (!mod)
 		return -1;
-	if (di.dli_sname && di.dli_saddr == addr) {
-		copy(buf, len, di.dli_sname);
-		return 0;
-	}
 	int r = -1;
 	fsr_mutex_lock(&sym_lock);
 	Dwfl_Module *m = module_of((Dwarf_Addr)(uintptr_t)addr, 0);
-	if (!m && di.dli_fbase)
-		m = module_of((Dwarf_Addr)(uintptr_t)di.dli_fbase, 0);
+	if (!m)
+		m = module_of((Dwarf_Addr)mod->lo, 0);
 	if (m) {
 		GElf_Off off = 0;
 		const char *name = data_symbol(m, (GElf_Addr)(uintptr_t)addr, &off);
@@ -366,4 +385,20 @@ int fsr_sym_is_header_frame(const struct fsr_sym *s)
 		if (!strcmp(s->func, names[i]))
 			return 1;
 	return 0;
+}
+
+/* debuginfod=1: load libdebuginfod (and libcurl ...) at start-up, not from
+ * inside a report, where the loader's lock may be held by a thread that
+ * waits for that report */
+__attribute__((constructor(104))) static void debuginfod_preload(void)
+{
+	if (!fsr_opt.debuginfod)
+		return;
+	fsr_self.busy++;
+	Dwfl *d = dwfl_begin(&callbacks);
+	if (d) {
+		dwfl_get_debuginfod_client(d);
+		dwfl_end(d);
+	}
+	fsr_self.busy--;
 }

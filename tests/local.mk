@@ -12,3 +12,4 @@ include tests/report.mk
 include tests/man.mk
 include tests/gfp.mk
 EXTRA_DIST += tests/shim_stub.c
+include tests/libc/local.mk

@@ -65,6 +65,9 @@ done
 hz cycle3 60 interval=0 -- "$d/hz_cycle3"
 expect "3-lock cycle across threads" reclaim-lock-inversion grow_inode lru_scan lru_to_journal journal_to_inode
 grep -q 'journal_lock\|lock@' "$out" && grep -q 'Chain exists of' "$out" && ok "3-lock cycle: chain printed" || no "3-lock cycle: no chain"
+sed -n '/locks held by the allocating thread:/,/^=====/p' "$out" | grep '^    #' >"$out.held"
+[ "$(grep -c . "$out.held")" = 1 ] && grep -q ' inode_lock ' "$out.held" \
+	&& ok "3-lock cycle: only the allocator's own lock listed as held" || no "3-lock cycle: held locks: $(cat "$out.held")"
 hz cycle3-ordered 60 interval=0 -- "$d/hz_cycle3" ordered
 expect_clean "3 locks in one order"
 # the IO flavour: NOFS still allows IO reclaim; NOIO is the fix

@@ -59,12 +59,13 @@ grep -qE "^==$cpid==fsreclaim: WARNING: scope-imbalance" "$d/out" && grep -qE "i
 	&& grep -q "^child $cpid status 66" "$d/out" && [ -s "$d/f.$cpid" ] \
 	&& ok "forked child reports with its own pid, stack and JSON file" || no "fork: $(cat "$d/out")"
 
-slow=$(grep -n 'MARK: slow scan' "$s/tests/report/slowshrink.c" | cut -d: -f1)
 run "interval=1:times=1:timeout_ms=100" slowshrink
 [ $rc = 66 ] && grep -qE '^==[0-9]+==fsreclaim: ERROR: reclaim-wait-timeout' "$d/out" && grep -q '^after$' "$d/out" \
 	&& ok "reclaim-wait-timeout, program goes on" || no "timeout: $rc $(cat "$d/out")"
-sed -n '/^  reclaimer thread:/,/^$/p' "$d/out" | grep -qE "in slow_scan .*slowshrink\.c:$slow\$" \
-	&& ok "reclaimer stack names slow_scan slowshrink.c:$slow" || no "reclaimer stack: $(cat "$d/out")"
+# the reclaimer sleeps outside any tracked lock: no stack of it (no signal
+# is sent to take one, issue 11 item 12)
+! grep -q '^  reclaimer thread:' "$d/out" && grep -q 'in slow_scan\|allocation waiting for reclaim' "$d/out" \
+	&& ok "no reclaimer stack for a wait outside tracked locks" || no "reclaimer stack: $(cat "$d/out")"
 run "interval=1:times=1:timeout_ms=100:halt_on_error=1" slowshrink
 [ $rc = 66 ] && grep -q 'ERROR: reclaim-wait-timeout' "$d/out" && grep -q '^SUMMARY: fsreclaim: reclaim-wait-timeout' "$d/out" \
 	&& ! grep -q '^after$' "$d/out" && ok "halt_on_error=1 stops after the report" || no "halt: $rc $(cat "$d/out")"

@@ -1,5 +1,6 @@
 /* slowshrink.c - a shrinker that outlasts timeout_ms: reclaim-wait-timeout,
- * an ERROR, with the reclaimer thread's stack (taken by a signal). */
+ * an ERROR; the reclaimer sleeps outside tracked locks, so its stack is
+ * not shown (no signal takes it). */
 #include <fsreclaim.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,145 @@
+#!/bin/sh
+# The shim never reclaims inside libc's critical sections nor waits for
+# libc from a report (issue 11: items 1, 3, 4, 9, 12, report quality).
+set -u
+b=${top_builddir:-.}
+s=${top_srcdir:-.}
+shim=${FSR_SHIM:-$b/preload/.libs/libfsreclaim.so}   # FSR_SHIM: another build, for before/after
+prog=$b/tests/libc/libc
+[ -f "$shim" ] || { echo "FAIL: no shim at $shim"; exit 1; }
+d=$(mktemp -d) || exit 99
+srv=
+trap '[ -n "$srv" ] && kill $srv 2>/dev/null; rm -rf "$d"' EXIT
+fail=0
+ok() { echo "ok   $*"; }
+no() { echo "FAIL $*"; fail=1; }
+export LIBC_TEST_DIR="$b/tests/libc"
+run() { # run OPTIONS ARGS...: output to $d/out, status $rc, seconds $secs
+	o=$1; shift
+	t0=$(date +%s%N)
+	timeout 60 env FSRECLAIM_OPTIONS="$o" LD_PRELOAD="$shim" "$@" >"$d/out" 2>&1
+	rc=$?
+	secs=$(( ($(date +%s%N) - t0) / 1000000000 ))
+}
+
+# item 1: an inversion report while another thread is inside dlopen
+for i in 1 2 3; do
+	run "interval=0" "$prog" hang
+	if [ $rc = 66 ] && grep -q '^hang: done' "$d/out" && grep -q 'reclaim-lock-inversion' "$d/out"; then
+		ok "hang run $i: the report did not wait for the loader (${secs}s)"
+	else
+		no "hang run $i: status $rc: $(cat "$d/out")"
+		break
+	fi
+done
+
+# a lock's first acquisition while another thread is inside dlopen
+run "interval=0" "$prog" firstlock
+[ $rc = 0 ] && grep -q '^firstlock: done' "$d/out" && ok "first acquisition of a heap lock does not ask the loader" \
+	|| no "firstlock: status $rc: $(cat "$d/out")"
+
+# the dlopen wrapper keeps the caller's search path (DT_RUNPATH $ORIGIN)
+mkdir -p "$d/rp/plug"
+if ${CC:-cc} -shared -fPIC -o "$d/rp/plug/librpathplug.so" "$s/tests/libc/rpath_plug.c" &&
+   ${CC:-cc} -shared -fPIC -o "$d/rp/librpathhost.so" "$s/tests/libc/rpath_host.c" \
+	-Wl,--enable-new-dtags,-rpath,'$ORIGIN/plug' -ldl; then
+	run "interval=1" "$prog" rpath "$d/rp"
+	[ $rc = 0 ] && grep -q '^rpath: plugin value 42' "$d/out" && ok "dlopen by bare name through the calling library's RUNPATH" \
+		|| no "rpath: status $rc: $(cat "$d/out")"
+else
+	no "rpath: cannot build the test libraries"
+fi
+
+# item 3: a shrinker logging to the FILE whose buffer glibc allocates
+for mode in handoff inline; do
+	run "interval=1:mode=$mode" "$prog" stdio "$d/log"
+	n=$(sed -n 's/^stdio: shrinker wrote \([0-9]*\) lines/\1/p' "$d/out")
+	got=$(grep -c '^shrinker ' "$d/log" 2>/dev/null)
+	if [ $rc = 0 ] && [ $secs -lt 4 ] && ! grep -q reclaim-wait-timeout "$d/out" &&
+	   grep -q '^main line$' "$d/log" && [ -n "$n" ] && [ "$got" = "$n" ]; then
+		ok "$mode: no pass under the FILE lock: no stall, no false timeout, all $n shrinker lines and the main line kept"
+	else
+		no "$mode: stdio: status $rc, ${secs}s, shrinker said $n lines, file has $got: $(cat "$d/out") // $(cat "$d/log" 2>/dev/null)"
+	fi
+done
+
+# item 4: a pass triggered inside dlopen (a constructor allocates)
+run "interval=1" "$prog" dlopen
+if [ $rc = 66 ] && [ $secs -lt 4 ] && ! grep -q reclaim-wait-timeout "$d/out" &&
+   grep -q 'WARNING: reclaim-lock-inversion' "$d/out" && grep -q 'the_lock' "$d/out" && grep -q '^dlopen: done' "$d/out"; then
+	ok "no pass inside dlopen; the inversion is found after it, on the reclaimer (${secs}s)"
+else
+	no "dlopen: status $rc ${secs}s: $(cat "$d/out")"
+fi
+
+# item 12: no signal of the shim's; the program's SIGRTMAX-1 handler stays
+run "interval=1:times=1:timeout_ms=100" "$prog" sigrt
+if [ $rc = 66 ] && grep -q 'ERROR: reclaim-wait-timeout' "$d/out" && grep -q '^sigrt: handler kept, nanosleep not interrupted' "$d/out"; then
+	ok "own SIGRTMAX-1 handler kept, nanosleep in the callback not interrupted"
+else
+	no "sigrt: status $rc: $(cat "$d/out")"
+fi
+
+# item 9: DEBUGINFOD_URLS at a server that never answers
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
+print("listening", flush=True)
+time.sleep(120)' "$port" >"$d/srv" &
+srv=$!
+i=0; while ! grep -q listening "$d/srv" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+export DEBUGINFOD_URLS="http://127.0.0.1:$port" DEBUGINFOD_CACHE_PATH="$d/cache"
+# a stripped program: no debug info anywhere, libdw would ask debuginfod
+run "" "$b/tests/libc/cxxreport-stripped"
+if [ $rc = 66 ] && [ $secs -lt 5 ] && grep -q 'scope-imbalance' "$d/out" && grep -q '^libdebuginfod not mapped' "$d/out"; then
+	ok "debuginfod=0 (default): no libdebuginfod in the process, report in ${secs}s"
+else
+	no "debuginfod: status $rc ${secs}s: $(cat "$d/out")"
+fi
+rm -rf "$d/cache"
+run "debuginfod=1" "$b/tests/libc/cxxreport-stripped"
+if [ $rc = 66 ] && [ $secs -lt 20 ] && grep -q 'scope-imbalance' "$d/out" && grep -q '^libdebuginfod mapped' "$d/out"; then
+	ok "debuginfod=1: libdebuginfod used, the silent server costs ${secs}s (bounded)"
+else
+	no "debuginfod=1: status $rc ${secs}s: $(cat "$d/out")"
+fi
+unset DEBUGINFOD_URLS DEBUGINFOD_CACHE_PATH
+
+# report quality: an inversion closed on the reclaimer shows the locks the
+# allocator holds, where it took them, and names that instance
+site=$(grep -n 'MARK: allocator takes L' "$s/tests/libc/libc.c" | cut -d: -f1)
+run "interval=1" "$prog" reclaimer
+held=$(sed -n '/^  locks held by the allocating thread:/,/^=====/p' "$d/out" | grep '^    #')
+if [ $rc = 66 ] && grep -q '^lock lock_l is held at an allocation' "$d/out" && [ "$(echo "$held" | grep -c .)" = 1 ] &&
+   echo "$held" | grep -qE "^    #0 lock_l \(class [0-9]+\) taken at alloc_under_l libc\.c:$site\$"; then
+	ok "reclaimer's inversion: only the allocator's lock_l, taken at libc.c:$site"
+else
+	no "reclaimer's inversion: status $rc: $(cat "$d/out")"
+fi
+
+run "interval=1" "$prog" instance
+held=$(sed -n 's/^instance: held \(0x[0-9a-f]*\) first.*/\1/p' "$d/out")
+if [ $rc = 66 ] && [ -n "$held" ] && grep -q "^lock lock@$held is held at an allocation" "$d/out" &&
+   sed -n '/^  locks held by the allocating thread:/,/^=====/p' "$d/out" | grep -q "^    #0 lock@$held "; then
+	ok "headline and held locks name the instance held (lock@$held), not the class's first"
+else
+	no "instance: status $rc: $(cat "$d/out")"
+fi
+
+# report quality: C++ names demangled, SUMMARY on the program's own frame
+mark=$(grep -n 'MARK: cxx restore' "$s/tests/libc/cxxreport.cc" | cut -d: -f1)
+run "" "$b/tests/libc/cxxreport"
+grep -qE "in fsrt::Box::bad_restore\(\) .*cxxreport\.cc:$mark\$" "$d/out" && ok "C++ frame demangled" || no "demangle: $(cat "$d/out")"
+grep -qE "^SUMMARY: fsreclaim: scope-imbalance fsrt::Box::bad_restore\(\) cxxreport\.cc:$mark\$" "$d/out" \
+	&& ok "SUMMARY names the program's frame" || no "SUMMARY: $(grep SUMMARY "$d/out")"
+grep -E '^    #' "$d/out" | grep -q ' _Z' && no "mangled names left: $(grep ' _Z' "$d/out")" || ok "no mangled names"
+gmark=$(grep -n 'MARK: cxx grow' "$s/tests/libc/cxxreport.cc" | cut -d: -f1)
+run "interval=0" "$b/tests/libc/cxxreport" inversion
+grep -qE "^SUMMARY: fsreclaim: reclaim-lock-inversion fsrt::Cache::grow\(\) cxxreport\.cc:$gmark\$" "$d/out" \
+	&& ok "std::mutex inversion: SUMMARY names the daemon's frame, not <mutex>'s or libstdc++'s" || no "std::mutex SUMMARY: $(cat "$d/out")"
+run "" "$b/tests/libc/cxxreport-stripped"
+grep -qE '^SUMMARY: fsreclaim: scope-imbalance \(cxxreport-stripped\+0x[0-9a-f]+\)$' "$d/out" \
+	&& ok "stripped: SUMMARY is the program's module+offset" || no "stripped SUMMARY: $(grep SUMMARY "$d/out")"
+exit $fail
