@@ -166,6 +166,12 @@ struct fsr_pass {
 	const char *txn_name;
 	void *txn_site;
 	struct fsr_stack *alloc_stack; /* filled lazily by whoever reports */
+	/* the allocator's tid and held locks, copied when the pass begins: a
+	 * callback released after timeout_ms may outlive its allocator's
+	 * thread, so reports made by it never read that thread's TLS */
+	pid_t allocator_tid;
+	int nheld;
+	struct fsr_held held[FSR_MAX_HELD];
 };
 enum { FSR_PASS_IDLE, FSR_PASS_QUEUED, FSR_PASS_RUNNING, FSR_PASS_DONE, FSR_PASS_ABANDONED };
 
@@ -262,6 +268,7 @@ struct fsr_hazard {
 /* init a hazard for the calling thread: kind, level, op, tid, held locks */
 void fsr_hazard_init(struct fsr_hazard *h, const char *kind, int level) FSR_HIDDEN;
 void fsr_hazard_add_held_locks(struct fsr_hazard *h, const struct fsr_thread *t) FSR_HIDDEN;
+void fsr_hazard_add_locks(struct fsr_hazard *h, const struct fsr_held *held, int n) FSR_HIDDEN;
 /* dedup, suppress, print text + JSON, count, exitcode, halt_on_error.
  * Returns 1 when printed. Safe to call from any thread; never allocates
  * through the hooked malloc. */

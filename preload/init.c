@@ -99,6 +99,10 @@ static void atfork_child(void)
 	t->tid = 0;
 	fsr_gettid();
 	fsr_pid = getpid();
+	/* the parent's reports are the parent's: a child that reports nothing
+	 * exits with its own status, not exitcode */
+	fsr_exit_status_hit = 0;
+	__atomic_store_n(&fsr_stat_hazards, 0, __ATOMIC_RELAXED);
 	fsr_out_atfork_child();
 	fsr_pass_atfork_child();
 	fsr_shrinker_atfork_child();

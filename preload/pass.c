@@ -152,6 +152,8 @@ void fsr_pass_abandon(struct fsr_pass *p)
 		fsr_futex_wake(&p->state, 1);
 }
 
+static void run_pass(struct fsr_thread *t, struct fsr_pass *p);
+
 void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 {
 	int shrink = (fsr_opt.callbacks & FSR_CB_SHRINKERS) && fsr_shrinkers_any(gfp);
@@ -177,6 +179,21 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 	p->txn_name = t->txn_name;
 	p->txn_site = t->txn_site;
 	p->alloc_stack = NULL;
+	p->allocator_tid = fsr_gettid();
+	p->nheld = t->nheld < FSR_MAX_HELD ? t->nheld : FSR_MAX_HELD;
+	memcpy(p->held, t->held, (size_t)p->nheld * sizeof p->held[0]);
+	/* reclaim cannot be cancelled midway (the kernel's cannot): no
+	 * callback and no wait inside malloc is a cancellation point, and a
+	 * pthread_cancel() sent meanwhile acts at the thread's next one */
+	int cancel_was;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_was);
+	run_pass(t, p);
+	pthread_setcancelstate(cancel_was, NULL);
+}
+
+/* run pass p for allocator t, inline or handed off */
+static void run_pass(struct fsr_thread *t, struct fsr_pass *p)
+{
 	int handoff = fsr_opt.mode == FSR_MODE_HANDOFF || t->nheld > 0;
 	if (!handoff || reclaimer_start() != 0) {
 		if (t->nheld > 0) {       /* never run callbacks under the allocator's locks */

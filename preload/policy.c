@@ -11,6 +11,7 @@
  * countdown hits zero, or when the thread is in a state that needs a look
  * (a scope, a held lock, a transaction, or space/limit being counted). */
 #include "fsr.h"
+#include <malloc.h>
 #include <errno.h>
 #include "lockdep.h"
 
@@ -55,6 +56,12 @@ static uint64_t next_countdown(uint64_t n)
 void fsr_policy_init(void)
 {
 	fsr_slow_all = fsr_opt.space > 0 || fsr_opt.limit > 0;
+	/* limit=: libraries' constructors ran before ours; their blocks are
+	 * live heap too (glibc's count of it, which never allocates) */
+	if (fsr_opt.limit) {
+		struct mallinfo2 mi = mallinfo2();
+		__atomic_store_n(&heap_live, (uint64_t)(mi.uordblks + mi.hblkhd), __ATOMIC_RELAXED);
+	}
 }
 
 void fsr_policy_thread_init(struct fsr_thread *t)
@@ -64,7 +71,15 @@ void fsr_policy_thread_init(struct fsr_thread *t)
 }
 
 void fsr_heap_add(size_t n) { __atomic_add_fetch(&heap_live, n, __ATOMIC_RELAXED); }
-void fsr_heap_sub(size_t n) { __atomic_sub_fetch(&heap_live, n, __ATOMIC_RELAXED); }
+/* a block allocated before the shim's constructor (by a library's) was
+ * never added: its free must not wrap the counter (it stops at zero) */
+void fsr_heap_sub(size_t n)
+{
+	uint64_t v = __atomic_load_n(&heap_live, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(&heap_live, &v, v > n ? v - n : 0, 1,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
 
 static void alloc_slow_full(struct fsr_thread *t, size_t size, int counted);
 
