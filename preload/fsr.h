@@ -84,6 +84,8 @@ struct fsr_thread {
 	int op_depth;
 	void *fuse_ctx;          /* fuse_ops.c private: session/req of the op */
 	int op_nscopes;          /* nscopes when the op began (scope-leak) */
+	struct fsr_op_lease *lease_given; /* threads.c: the lease this op gave the threads it started */
+	struct fsr_op_lease *op_lease;    /* threads.c: started inside an op: that op's lease */
 
 	int registered;          /* in the thread registry */
 	struct fsr_thread *next_thread;
@@ -317,6 +319,33 @@ void fsr_threads_atfork_prepare(void) FSR_HIDDEN;
 void fsr_threads_atfork_parent(void) FSR_HIDDEN;
 void fsr_threads_atfork_child(struct fsr_thread *self) FSR_HIDDEN;
 extern pid_t fsr_pid FSR_HIDDEN;
+
+/* A thread started inside a FUSE op is part of that op for fs-reentry while
+ * the op runs (threads.c).  The lease is shared memory, never a thread's TLS. */
+struct fsr_op_lease {
+	const char *op;          /* the op's name */
+	int live;                /* atomic: the op still runs */
+	int refs;                /* atomic: the op and the threads holding it; 0 = free */
+};
+/* for a thread being started by t: a reference to t's op lease, or NULL */
+struct fsr_op_lease *fsr_op_lease_get(struct fsr_thread *t) FSR_HIDDEN;
+void fsr_op_lease_put(struct fsr_op_lease *l) FSR_HIDDEN;
+void fsr_op_lease_end(struct fsr_thread *t) FSR_HIDDEN;
+/* t's op is over (op_depth back at 0): its started threads leave it */
+static inline void fsr_op_left(struct fsr_thread *t)
+{
+	if (unlikely(t->lease_given != NULL) && t->op_depth == 0)
+		fsr_op_lease_end(t);
+}
+/* the op t is part of: its own, or the live op that started it (or NULL) */
+static inline const char *fsr_op_of(const struct fsr_thread *t)
+{
+	if (t->op)
+		return t->op;
+	if (t->op_lease && __atomic_load_n(&t->op_lease->live, __ATOMIC_ACQUIRE))
+		return t->op_lease->op;
+	return NULL;
+}
 /* halt_on_error: stats line, then _exit(exitcode) */
 void fsr_exit_now(void) __attribute__((noreturn)) FSR_HIDDEN;
 /* glibc's allocator, never interposed */

@@ -12,7 +12,7 @@
 
 /* ---- threads: register at start, check scopes and locks at exit ---- */
 
-struct start { void *(*fn)(void *); void *arg; unsigned int inherit; };
+struct start { void *(*fn)(void *); void *arg; unsigned int inherit; struct fsr_op_lease *lease; };
 
 static void thread_exit(void *unused)
 {
@@ -22,6 +22,9 @@ static void thread_exit(void *unused)
 	fsr_scope_check_leak(t, 0, "a thread exits");
 	t->busy++;
 	fsr_lock_thread_exit(t);
+	fsr_op_lease_end(t);           /* exits inside its op */
+	fsr_op_lease_put(t->op_lease);
+	t->op_lease = NULL;
 	fsr_thread_unregister(t);
 }
 
@@ -60,6 +63,7 @@ static void *thread_start(void *p)
 	start_put(p);
 	struct fsr_thread *t = fsr_thread_self();
 	t->flags |= s.inherit;     /* Linux copies the task flags: IO_FLUSHER */
+	t->op_lease = s.lease;     /* started inside an op: part of it while it runs */
 	fsr_thread_register(t);
 	void *r;
 	pthread_cleanup_push(thread_exit, NULL);
@@ -81,9 +85,12 @@ FSR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *a, void *(*fn
 	s->fn = fn;
 	s->arg = arg;
 	s->inherit = fsr_self.flags & FSR_PF_IOFLUSHER;
+	s->lease = unlikely(fsr_self.op || fsr_self.op_lease) ? fsr_op_lease_get(&fsr_self) : NULL;
 	int r = real_pthread_create(th, a, thread_start, s);
-	if (r)
+	if (r) {
+		fsr_op_lease_put(s->lease);
 		start_put(s);
+	}
 	return r;
 }
 

@@ -202,6 +202,7 @@ static void req_exit(struct ctx2 *c)
 	t->fuse_ctx = c->prev_ctx;
 	t->op = c->prev_op;
 	t->op_depth--;
+	fsr_op_left(t);
 	if (c->slot >= 0)
 		__atomic_store_n(&fs2.inflight[c->slot], 0, __ATOMIC_RELEASE);
 	if (c->gated)

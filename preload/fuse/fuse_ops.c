@@ -173,6 +173,7 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 	t->fuse_ctx = c->prev_ctx;
 	t->op = c->prev_op;
 	t->op_depth--;
+	fsr_op_left(t);
 	if (s) {
 		if (c->slot >= 0)
 			__atomic_store_n(&s->inflight[c->slot], 0, __ATOMIC_RELEASE);

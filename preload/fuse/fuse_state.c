@@ -421,6 +421,7 @@ static void cb_end(struct cbctx *x)
 	t->fuse_ctx = x->c.prev_ctx;
 	t->op = x->c.prev_op;
 	t->op_depth--;
+	fsr_op_left(t);
 }
 
 static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)

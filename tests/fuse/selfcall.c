@@ -11,6 +11,10 @@
  * them: into the mount (EDEADLK) or not (the real call's result).
  *
  * `stat MOUNTPOINT/leak` leaves a memalloc_nofs_save() scope open in lookup.
+ * `stat MOUNTPOINT/helper`: lookup starts a thread that stats the mount (and
+ * one of its own that does too) and joins it; `stat MOUNTPOINT/helper-late`
+ * starts one that stats the mount once `stat MOUNTPOINT/late-go` ran, when
+ * the op that started it is long over.
  *
  * Usage: selfcall [-f] MOUNTPOINT; `stat MOUNTPOINT/trigger` runs the checks;
  * results go to stdout as lines "NAME: ok" or "NAME: errno N".  With
@@ -150,9 +154,66 @@ static void links_calls(void)
 		close(tfd);
 }
 
+/* helper threads an op starts: part of the op while it runs (issue 11) */
+static volatile int late_go;
+static void *helper_grandchild(void *arg)
+{
+	struct stat st;
+	char p[4200];
+	(void)arg;
+	snprintf(p, sizeof p, "%s/data", mnt);
+	result("helper-grandchild-stat", stat(p, &st));
+	return NULL;
+}
+
+static void *helper(void *arg)
+{
+	struct stat st;
+	char p[4200];
+	pthread_t g;
+	(void)arg;
+	snprintf(p, sizeof p, "%s/data", mnt);
+	result("helper-thread-stat", stat(p, &st));
+	pthread_create(&g, NULL, helper_grandchild, NULL);
+	pthread_join(g, NULL);
+	return NULL;
+}
+
+/* started inside an op, stats the mount after that op returned */
+static void *helper_late(void *arg)
+{
+	struct stat st;
+	char p[4200];
+	(void)arg;
+	for (int i = 0; i < 2000 && !late_go; i++)
+		usleep(10000);
+	snprintf(p, sizeof p, "%s/data", mnt);
+	result("helper-after-op", late_go ? stat(p, &st) : -1);
+	return NULL;
+}
+
 static void st_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
+	if (parent == 1 && strcmp(name, "helper") == 0) {
+		pthread_t h;
+		pthread_create(&h, NULL, helper, NULL);
+		pthread_join(h, NULL);   /* without the shim: a real deadlock */
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == 1 && strcmp(name, "helper-late") == 0) {
+		pthread_t h;
+		pthread_create(&h, NULL, helper_late, NULL);
+		pthread_detach(h);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == 1 && strcmp(name, "late-go") == 0) {
+		late_go = 1;             /* helper-late's op returned long ago */
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (parent == 1 && strcmp(name, "trigger") == 0 && ready) {
 		self_calls();
 		links_calls();
