@@ -201,6 +201,12 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p) FSR_HIDDEN;
  * destroy, with something to call back) */
 int fsr_fuse_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
 extern uint64_t fsr_stat_fs_ops FSR_HIDDEN;      /* atomic */
+/* After a fork a session belongs to the process that next reads its
+ * /dev/fuse fd: forks are counted in each process (fsr_fuse_atfork, both
+ * sides), and a session is called back only once it got a request since
+ * the last one (its fork_gen is the count then; fuse_state.c) */
+extern unsigned int fsr_fork_gen FSR_HIDDEN;
+void fsr_fuse_atfork(void) FSR_HIDDEN;
 
 /* ---- scopes and transactions (scope.c) ---- */
 unsigned int fsr_scope_save(struct fsr_thread *t, unsigned int kind, void *site) FSR_HIDDEN;

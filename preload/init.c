@@ -113,6 +113,13 @@ static void atfork_child(void)
 	fsr_out_atfork_child();
 	fsr_pass_atfork_child();
 	fsr_shrinker_atfork_child();
+	fsr_fuse_atfork();
+}
+
+static void atfork_parent(void)
+{
+	fsr_threads_atfork_parent();
+	fsr_fuse_atfork();   /* the child may be the one that serves the mount now */
 }
 
 /* ---- exit ---- */
@@ -185,7 +192,7 @@ __attribute__((constructor(101))) static void fsr_init(void)
 	fsr_policy_init();
 	fsr_ioflusher_init(t);
 	fsr_thread_register(t);
-	pthread_atfork(fsr_threads_atfork_prepare, fsr_threads_atfork_parent, atfork_child);
+	pthread_atfork(fsr_threads_atfork_prepare, atfork_parent, atfork_child);
 	on_exit(at_exit, NULL);
 	fsr_ready = 1;
 	t->busy--;

@@ -15,6 +15,8 @@
  * one of its own that does too) and joins it; `stat MOUNTPOINT/helper-late`
  * starts one that stats the mount once `stat MOUNTPOINT/late-go` ran, when
  * the op that started it is long over.
+ * SELFCALL_FORK=1: once the mount is up, fork a child that allocates and
+ * exits (a helper that never reads /dev/fuse).
  *
  * Usage: selfcall [-f] MOUNTPOINT; `stat MOUNTPOINT/trigger` runs the checks;
  * results go to stdout as lines "NAME: ok" or "NAME: errno N".  With
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char mnt[4096];
@@ -192,9 +195,11 @@ static void *helper_late(void *arg)
 	return NULL;
 }
 
+static volatile int ops_seen, data_lookups;
 static void st_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
+	ops_seen = 1;
 	if (parent == 1 && strcmp(name, "helper") == 0) {
 		pthread_t h;
 		pthread_create(&h, NULL, helper, NULL);
@@ -231,6 +236,7 @@ static void st_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	data_lookups++;
 	memset(&e, 0, sizeof e);
 	e.ino = 2;
 	e.attr_timeout = 1.0;
@@ -243,6 +249,7 @@ static void st_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct stat st;
 	(void)fi;
+	ops_seen = 1;
 	if (attr_of(ino, &st) < 0)
 		fuse_reply_err(req, ENOENT);
 	else
@@ -267,7 +274,14 @@ static void st_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		fuse_reply_buf(req, data + off, size < len - (size_t)off ? size : len - (size_t)off);
 }
 
+static void st_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n)
+{
+	(void)ino; (void)n;
+	fuse_reply_none(req);
+}
+
 static const struct fuse_lowlevel_ops ops = {
+	.forget = st_forget,
 	.init = st_init,
 	.lookup = st_lookup,
 	.getattr = st_getattr,
@@ -293,6 +307,38 @@ static void *opener(void *arg)
 	}
 	printf("opened: %d %d\n", mnt_dirfd, mnt_filefd);
 	fflush(stdout);
+	if (getenv("SELFCALL_FORK")) {
+		/* a helper child that never reads /dev/fuse: its allocations
+		 * must not call this daemon's ops back (forkown.sh) */
+		pid_t p = fork();
+		if (p == 0) {
+			int before = data_lookups;
+			for (int i = 0; i < 2000; i++) {
+				void *volatile b = malloc(64);
+				free(b);
+			}
+			printf("child-callbacks: %d\n", data_lookups - before);
+			exit(0);
+		}
+		int st = -1;
+		waitpid(p, &st, 0);
+		printf("fork-child: pid %d status %d\n", (int)p, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		fflush(stdout);
+		/* the next request makes the sessions this process's again:
+		 * then this thread's allocations call lookup (+forget) back */
+		ops_seen = 0;
+		for (int i = 0; i < 2000 && !ops_seen; i++)
+			usleep(10000);
+		usleep(100000);          /* that op has returned (single-threaded: no callback during it) */
+		int before = data_lookups;
+		for (int i = 0; i < 200; i++) {
+			void *volatile b = malloc(64);
+			free(b);
+		}
+		printf("parent-callbacks: %d\n", data_lookups - before);
+		fflush(stdout);
+		done = 1;
+	}
 	ready = 1;
 	/* close them outside any op: a close on the mount sends FLUSH */
 	while (!done)
