@@ -70,6 +70,7 @@ struct fsr_thread {
 	struct fsr_pass *pass;   /* the pass this thread serves (reclaimer or inline) */
 	struct fsr_pass *waiting;/* handoff: the pass this allocator waits for */
 	const void *blocked_on;  /* lock.c: lock this thread blocks on */
+	int nfilelocks;          /* filelock.c: file locks taken and not released */
 
 	int nscopes;
 	struct fsr_scope_rec scopes[FSR_MAX_SCOPES];

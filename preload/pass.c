@@ -3,9 +3,10 @@
  * inline: the callbacks run on the allocating thread, under NORECLAIM, as
  * Linux direct reclaim does.  handoff: they run on the process's reclaimer
  * thread while the allocator waits (at most timeout_ms); this is also how an
- * inline pass runs when the allocator holds a tracked lock, so that a
- * callback that needs that lock is found by lock.c's wait-for chain instead
- * of deadlocking the thread against itself.
+ * inline pass runs when the allocator holds a tracked lock or a file lock
+ * (filelock.c), so that a callback that needs that lock is found by lock.c's
+ * wait-for chain, or reported at timeout_ms, instead of deadlocking the
+ * thread against itself.
  *
  * There is one pass slot per process.  A pass whose allocator was released
  * early (a deadlock found, or a timeout) keeps the slot until its callback
@@ -194,9 +195,12 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 /* run pass p for allocator t, inline or handed off */
 static void run_pass(struct fsr_thread *t, struct fsr_pass *p)
 {
-	int handoff = fsr_opt.mode == FSR_MODE_HANDOFF || t->nheld > 0;
+	/* a lock the allocator holds (tracked, or a file lock) hands the pass
+	 * off: a callback that needs it then cannot hang this thread */
+	int holds = t->nheld > 0 || t->nfilelocks > 0;
+	int handoff = fsr_opt.mode == FSR_MODE_HANDOFF || holds;
 	if (!handoff || reclaimer_start() != 0) {
-		if (t->nheld > 0) {       /* never run callbacks under the allocator's locks */
+		if (holds) {              /* never run callbacks under the allocator's locks */
 			slot_release();
 			return;
 		}

@@ -18,6 +18,8 @@
  *   inline-handoff      inline: a pass under a tracked lock is handed off
  *                       and its allocator released at timeout_ms while the
  *                       callback still runs
+ *   flock-inline        inline: the allocator holds a flock that its
+ *                       callback needs (the tracker cannot see it)
  */
 #include <fsreclaim.h>
 #include <errno.h>
@@ -26,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -291,6 +295,44 @@ static int inline_handoff(void)
 	return fails ? 3 : 0;
 }
 
+/* ---- flock-inline ---- */
+static char lockpath[] = "/tmp/fsr-robust-flock.XXXXXX";
+static unsigned long flock_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	int fd = open(lockpath, O_RDWR);      /* another open file: flock conflicts */
+	if (fd >= 0 && flock(fd, LOCK_EX) == 0) {   /* waits for the allocator's lock */
+		scan_done = 1;
+		flock(fd, LOCK_UN);
+	}
+	if (fd >= 0)
+		close(fd);
+	sem_post(&done);
+	return n;
+}
+
+static int flock_inline(void)
+{
+	int fd = mkstemp(lockpath);
+	if (fd < 0)
+		return 3;
+	sh.scan_objects = flock_scan;
+	fsr_register_shrinker(&sh);
+	flock(fd, LOCK_EX);                   /* a lock the tracker cannot see */
+	armed = 1;
+	void *volatile p = malloc(100);       /* its pass must not run on this thread */
+	free(p);
+	CHECK(!scan_done, "the allocator holding a flock was released at timeout_ms");
+	flock(fd, LOCK_UN);
+	CHECK(sem_wait_s(&done, 20) == 0 && scan_done, "the callback got the lock once it was released");
+	close(fd);
+	unlink(lockpath);
+	return fails ? 3 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -303,6 +345,7 @@ int main(int argc, char **argv)
 	if (!strcmp(what, "fork-exitcode")) return fork_exitcode();
 	if (!strcmp(what, "ioflusher-noio")) return ioflusher_noio();
 	if (!strcmp(what, "inline-handoff")) return inline_handoff();
+	if (!strcmp(what, "flock-inline")) return flock_inline();
 	fprintf(stderr, "robust: unknown scenario '%s'\n", what);
 	return 2;
 }

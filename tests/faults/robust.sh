@@ -58,4 +58,7 @@ done
 # handed-off pass: the allocator released at timeout_ms, the callback whole
 FSRECLAIM_TEST_IO_FLUSHER=1 scenario ioflusher-noio 0 - scope-imbalance interval=1
 scenario inline-handoff 66 reclaim-wait-timeout reclaim-deadlock interval=1 mode=inline timeout_ms=200
+# item 22: inline mode and a lock the tracker cannot see (a file lock): the
+# pass is handed off, reported at timeout_ms, and the program goes on
+scenario flock-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 exit $fail
