@@ -173,6 +173,8 @@ struct fsr_pass {
 	 * callback released after timeout_ms may outlive its allocator's
 	 * thread, so reports made by it never read that thread's TLS */
 	pid_t allocator_tid;
+	int inline_run;                /* run by its allocator itself (watched by the reclaimer) */
+	uint64_t serial;               /* passes begun in the process, this one's number */
 	int nheld;
 	struct fsr_held held[FSR_MAX_HELD];
 };

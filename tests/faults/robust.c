@@ -20,6 +20,8 @@
  *                       callback still runs
  *   flock-inline        inline: the allocator holds a flock that its
  *                       callback needs (the tracker cannot see it)
+ *   condlock-inline     inline: the same with a lock made of a mutex and a
+ *                       condition variable (ROBUST_LOG: the log_path)
  */
 #include <fsreclaim.h>
 #include <errno.h>
@@ -333,6 +335,81 @@ static int flock_inline(void)
 	return fails ? 3 : 0;
 }
 
+/* ---- condlock-inline ---- */
+/* a lock built from a mutex and a condition variable (boost style): held
+ * between lock and unlock with no pthread lock held, so the tracker cannot
+ * see it */
+static struct { pthread_mutex_t m; pthread_cond_t cv; int owned; } cl = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+static void cl_lock(void)
+{
+	pthread_mutex_lock(&cl.m);
+	while (cl.owned)
+		pthread_cond_wait(&cl.cv, &cl.m);
+	cl.owned = 1;
+	pthread_mutex_unlock(&cl.m);
+}
+static void cl_unlock(void)
+{
+	pthread_mutex_lock(&cl.m);
+	cl.owned = 0;
+	pthread_cond_broadcast(&cl.cv);
+	pthread_mutex_unlock(&cl.m);
+}
+
+static unsigned long condlock_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	cl_lock();                       /* its own thread holds it: waits */
+	cl_unlock();
+	scan_done = 1;
+	return n;
+}
+
+static volatile int reported_first;
+/* the other side: frees the lock once the report is out (or after 20 s) */
+static void *condlock_releaser(void *a)
+{
+	char path[4200], buf[8192];
+	snprintf(path, sizeof path, "%s.%d", (const char *)a, (int)getpid());
+	for (int i = 0; i < 2000 && !reported_first; i++) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof buf - 1, f);
+			buf[n] = 0;
+			fclose(f);
+			if (strstr(buf, "reclaim-wait-timeout"))
+				reported_first = 1;
+		}
+		if (!reported_first)
+			usleep(10000);
+	}
+	cl_unlock();
+	return NULL;
+}
+
+static int condlock_inline(void)
+{
+	const char *log = getenv("ROBUST_LOG");
+	if (!log)
+		return 2;
+	pthread_t th;
+	sh.scan_objects = condlock_scan;
+	cl_lock();
+	pthread_create(&th, NULL, condlock_releaser, (void *)log);
+	fsr_register_shrinker(&sh);
+	armed = 1;
+	void *volatile p = malloc(100);  /* inline: the shrinker waits for cl on this thread */
+	free(p);
+	fsr_unregister_shrinker(&sh);
+	pthread_join(th, NULL);
+	CHECK(scan_done, "the callback got the lock and returned");
+	CHECK(reported_first, "it was reported while it waited (reclaim-wait-timeout), not a silent hang");
+	return fails ? 3 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -346,6 +423,7 @@ int main(int argc, char **argv)
 	if (!strcmp(what, "ioflusher-noio")) return ioflusher_noio();
 	if (!strcmp(what, "inline-handoff")) return inline_handoff();
 	if (!strcmp(what, "flock-inline")) return flock_inline();
+	if (!strcmp(what, "condlock-inline")) return condlock_inline();
 	fprintf(stderr, "robust: unknown scenario '%s'\n", what);
 	return 2;
 }

@@ -21,6 +21,8 @@ scenario() {
 	# shellcheck disable=SC2086
 	timeout 60 "$run" $opts -- "$prog" "$name" >"$tmp/out" 2>&1
 	rc=$?
+	cat "$tmp"/log.* >> "$tmp/out" 2>/dev/null
+	rm -f "$tmp"/log.*
 	bad=
 	[ "$rc" = "$want" ] || bad="status $rc, want $want"
 	grep -q '^FAIL' "$tmp/out" && bad="$bad; a check failed"
@@ -61,4 +63,8 @@ scenario inline-handoff 66 reclaim-wait-timeout reclaim-deadlock interval=1 mode
 # item 22: inline mode and a lock the tracker cannot see (a file lock): the
 # pass is handed off, reported at timeout_ms, and the program goes on
 scenario flock-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+# and a lock made of a mutex and a condition variable: the callback blocks on
+# its own thread, reported at timeout_ms (the test then frees the lock)
+ROBUST_LOG=$tmp/log scenario condlock-inline 66 reclaim-wait-timeout - interval=1 mode=inline \
+	timeout_ms=200 log_path="$tmp/log"
 exit $fail
