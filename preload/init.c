@@ -4,6 +4,7 @@
  * exitcode). */
 #include "fsr.h"
 #include <dlfcn.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,12 @@ __attribute__((constructor(101))) static void fsr_init(void)
 	if (fsr_opt.suppressions[0] && fsr_suppressions_load(fsr_opt.suppressions, err, sizeof err))
 		die(err);
 	fsr_policy_init();
+	/* limit=: libraries' constructors ran before ours, and their blocks are
+	 * live heap too (glibc's count of it; mallinfo2 never allocates) */
+	if (fsr_opt.limit) {
+		struct mallinfo2 mi = mallinfo2();
+		fsr_heap_add(mi.uordblks + mi.hblkhd);
+	}
 	fsr_ioflusher_init(t);
 	fsr_thread_register(t);
 	pthread_atfork(fsr_threads_atfork_prepare, atfork_parent, atfork_child);

@@ -11,7 +11,6 @@
  * countdown hits zero, or when the thread is in a state that needs a look
  * (a scope, a held lock, a transaction, or space/limit being counted). */
 #include "fsr.h"
-#include <malloc.h>
 #include <errno.h>
 #include "lockdep.h"
 
@@ -56,12 +55,6 @@ static uint64_t next_countdown(uint64_t n)
 void fsr_policy_init(void)
 {
 	fsr_slow_all = fsr_opt.space > 0 || fsr_opt.limit > 0;
-	/* limit=: libraries' constructors ran before ours; their blocks are
-	 * live heap too (glibc's count of it, which never allocates) */
-	if (fsr_opt.limit) {
-		struct mallinfo2 mi = mallinfo2();
-		__atomic_store_n(&heap_live, (uint64_t)(mi.uordblks + mi.hblkhd), __ATOMIC_RELAXED);
-	}
 }
 
 void fsr_policy_thread_init(struct fsr_thread *t)
