@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -289,6 +290,27 @@ static const struct fuse_lowlevel_ops ops = {
 	.read = st_read,
 };
 
+/* wait (at most 5 s) until the loop thread (the main thread) is blocked
+ * reading /dev/fuse: no op in progress, so the session is idle */
+static void wait_loop_idle(void)
+{
+	char path[64], buf[128];
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)getpid());
+	for (int i = 0; i < 5000; i++) {
+		FILE *f = fopen(path, "r");
+		long nr = -1;
+		if (f) {
+			/* "NR args..." while blocked in a syscall, "running" else */
+			if (fgets(buf, sizeof buf, f) && buf[0] >= '0' && buf[0] <= '9')
+				nr = strtol(buf, NULL, 10);
+			fclose(f);
+		}
+		if (nr == SYS_read || nr == SYS_splice)
+			return;
+		usleep(1000);
+	}
+}
+
 /* opens fds on the mount once it is up (the loop thread serves them) */
 static void *opener(void *arg)
 {
@@ -309,7 +331,9 @@ static void *opener(void *arg)
 	fflush(stdout);
 	if (getenv("SELFCALL_FORK")) {
 		/* a helper child that never reads /dev/fuse: its allocations
-		 * must not call this daemon's ops back (forkown.sh) */
+		 * must not call this daemon's ops back (forkown.sh); forked
+		 * while no op runs, so that the copy could call back */
+		wait_loop_idle();
 		pid_t p = fork();
 		if (p == 0) {
 			int before = data_lookups;
@@ -329,7 +353,7 @@ static void *opener(void *arg)
 		ops_seen = 0;
 		for (int i = 0; i < 2000 && !ops_seen; i++)
 			usleep(10000);
-		usleep(100000);          /* that op has returned (single-threaded: no callback during it) */
+		wait_loop_idle();        /* that op has returned (single-threaded: no callback during it) */
 		int before = data_lookups;
 		for (int i = 0; i < 200; i++) {
 			void *volatile b = malloc(64);
