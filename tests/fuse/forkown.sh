@@ -1,7 +1,7 @@
 #!/bin/sh
 # After fork a FUSE session belongs to the process that next reads its
 # /dev/fuse fd (issue 11 item 5):
-#  1. selfcall forks a helper child that allocates (a pass on every
+#  1. selfcall (its multi-threaded loop) forks a helper child that allocates (a pass on every
 #     allocation) and never reads the fd: the child makes no callback into
 #     the daemon's ops, the daemon goes on making them;
 #  2. txfs run without -f (libfuse's fuse_daemonize forks, the child serves

@@ -15,8 +15,8 @@
  * one of its own that does too) and joins it; `stat MOUNTPOINT/helper-late`
  * starts one that stats the mount once `stat MOUNTPOINT/late-go` ran, when
  * the op that started it is long over.
- * SELFCALL_FORK=1: once the mount is up, fork a child that allocates and
- * exits (a helper that never reads /dev/fuse).
+ * SELFCALL_FORK=1: a multi-threaded loop; once the mount is up, fork a
+ * child that allocates and exits (a helper that never reads /dev/fuse).
  *
  * Usage: selfcall [-f] MOUNTPOINT; `stat MOUNTPOINT/trigger` runs the checks;
  * results go to stdout as lines "NAME: ok" or "NAME: errno N".  With
@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -290,27 +289,6 @@ static const struct fuse_lowlevel_ops ops = {
 	.read = st_read,
 };
 
-/* wait (at most 5 s) until the loop thread (the main thread) is blocked
- * reading /dev/fuse: no op in progress, so the session is idle */
-static void wait_loop_idle(void)
-{
-	char path[64], buf[128];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)getpid());
-	for (int i = 0; i < 5000; i++) {
-		FILE *f = fopen(path, "r");
-		long nr = -1;
-		if (f) {
-			/* "NR args..." while blocked in a syscall, "running" else */
-			if (fgets(buf, sizeof buf, f) && buf[0] >= '0' && buf[0] <= '9')
-				nr = strtol(buf, NULL, 10);
-			fclose(f);
-		}
-		if (nr == SYS_read || nr == SYS_splice)
-			return;
-		usleep(1000);
-	}
-}
-
 /* opens fds on the mount once it is up (the loop thread serves them) */
 static void *opener(void *arg)
 {
@@ -331,9 +309,8 @@ static void *opener(void *arg)
 	fflush(stdout);
 	if (getenv("SELFCALL_FORK")) {
 		/* a helper child that never reads /dev/fuse: its allocations
-		 * must not call this daemon's ops back (forkown.sh); forked
-		 * while no op runs, so that the copy could call back */
-		wait_loop_idle();
+		 * must not call this daemon's ops back (forkown.sh); the
+		 * session is multi-threaded then, so that its copy could */
 		pid_t p = fork();
 		if (p == 0) {
 			int before = data_lookups;
@@ -353,7 +330,6 @@ static void *opener(void *arg)
 		ops_seen = 0;
 		for (int i = 0; i < 2000 && !ops_seen; i++)
 			usleep(10000);
-		wait_loop_idle();        /* that op has returned (single-threaded: no callback during it) */
 		int before = data_lookups;
 		for (int i = 0; i < 200; i++) {
 			void *volatile b = malloc(64);
@@ -397,7 +373,13 @@ int main(int argc, char *argv[])
 	pthread_t th;
 	pthread_create(&th, NULL, opener, NULL);
 	pthread_detach(th);
-	ret = fuse_session_loop(se);     /* single-threaded */
+	if (getenv("SELFCALL_FORK")) {   /* forkown.sh: multi-threaded */
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		ret = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	} else {
+		ret = fuse_session_loop(se);     /* single-threaded */
+	}
 	fuse_session_unmount(se);
 out:
 	fuse_remove_signal_handlers(se);
