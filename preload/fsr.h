@@ -72,6 +72,7 @@ struct fsr_thread {
 	struct fsr_pass *pass;   /* the pass this thread serves (reclaimer or inline) */
 	struct fsr_pass *waiting;/* handoff: the pass this allocator waits for */
 	const void *blocked_on;  /* lock.c: lock this thread blocks on */
+	int nfilelocks;          /* filelock.c: file locks taken and not released */
 
 	int nscopes;
 	struct fsr_scope_rec scopes[FSR_MAX_SCOPES];
@@ -86,6 +87,8 @@ struct fsr_thread {
 	int op_depth;
 	void *fuse_ctx;          /* fuse_ops.c private: session/req of the op */
 	int op_nscopes;          /* nscopes when the op began (scope-leak) */
+	struct fsr_op_lease *lease_given; /* threads.c: the lease this op gave the threads it started */
+	struct fsr_op_lease *op_lease;    /* threads.c: started inside an op: that op's lease */
 
 	int registered;          /* in the thread registry */
 	struct fsr_thread *next_thread;
@@ -181,6 +184,14 @@ struct fsr_pass {
 	const char *txn_name;
 	void *txn_site;
 	struct fsr_stack *alloc_stack; /* filled lazily by whoever reports */
+	/* the allocator's tid and held locks, copied when the pass begins: a
+	 * callback released after timeout_ms may outlive its allocator's
+	 * thread, so reports made by it never read that thread's TLS */
+	pid_t allocator_tid;
+	int inline_run;                /* run by its allocator itself (watched by the reclaimer) */
+	uint64_t serial;               /* passes begun in the process, this one's number */
+	int nheld;
+	struct fsr_held held[FSR_MAX_HELD];
 };
 enum { FSR_PASS_IDLE, FSR_PASS_QUEUED, FSR_PASS_RUNNING, FSR_PASS_DONE, FSR_PASS_ABANDONED };
 
@@ -208,6 +219,12 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p) FSR_HIDDEN;
  * destroy, with something to call back) */
 int fsr_fuse_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
 extern uint64_t fsr_stat_fs_ops FSR_HIDDEN;      /* atomic */
+/* After a fork a session belongs to the process that next reads its
+ * /dev/fuse fd: forks are counted in each process (fsr_fuse_atfork, both
+ * sides), and a session is called back only once it got a request since
+ * the last one (its fork_gen is the count then; fuse_state.c) */
+extern unsigned int fsr_fork_gen FSR_HIDDEN;
+void fsr_fuse_atfork(void) FSR_HIDDEN;
 
 /* ---- scopes and transactions (scope.c) ---- */
 unsigned int fsr_scope_save(struct fsr_thread *t, unsigned int kind, void *site) FSR_HIDDEN;
@@ -317,6 +334,7 @@ struct fsr_hazard {
 /* init a hazard for the calling thread: kind, level, op, tid, held locks */
 void fsr_hazard_init(struct fsr_hazard *h, const char *kind, int level) FSR_HIDDEN;
 void fsr_hazard_add_held_locks(struct fsr_hazard *h, const struct fsr_thread *t) FSR_HIDDEN;
+void fsr_hazard_add_locks(struct fsr_hazard *h, const struct fsr_held *held, int n) FSR_HIDDEN;
 /* dedup, suppress, print text + JSON, count, exitcode, halt_on_error.
  * Returns 1 when printed. Safe to call from any thread; never allocates
  * through the hooked malloc. */
@@ -365,6 +383,33 @@ void fsr_threads_atfork_prepare(void) FSR_HIDDEN;
 void fsr_threads_atfork_parent(void) FSR_HIDDEN;
 void fsr_threads_atfork_child(struct fsr_thread *self) FSR_HIDDEN;
 extern pid_t fsr_pid FSR_HIDDEN;
+
+/* A thread started inside a FUSE op is part of that op for fs-reentry while
+ * the op runs (threads.c).  The lease is shared memory, never a thread's TLS. */
+struct fsr_op_lease {
+	const char *op;          /* the op's name */
+	int live;                /* atomic: the op still runs */
+	int refs;                /* atomic: the op and the threads holding it; 0 = free */
+};
+/* for a thread being started by t: a reference to t's op lease, or NULL */
+struct fsr_op_lease *fsr_op_lease_get(struct fsr_thread *t) FSR_HIDDEN;
+void fsr_op_lease_put(struct fsr_op_lease *l) FSR_HIDDEN;
+void fsr_op_lease_end(struct fsr_thread *t) FSR_HIDDEN;
+/* t's op is over (op_depth back at 0): its started threads leave it */
+static inline void fsr_op_left(struct fsr_thread *t)
+{
+	if (unlikely(t->lease_given != NULL) && t->op_depth == 0)
+		fsr_op_lease_end(t);
+}
+/* the op t is part of: its own, or the live op that started it (or NULL) */
+static inline const char *fsr_op_of(const struct fsr_thread *t)
+{
+	if (t->op)
+		return t->op;
+	if (t->op_lease && __atomic_load_n(&t->op_lease->live, __ATOMIC_ACQUIRE))
+		return t->op_lease->op;
+	return NULL;
+}
 /* halt_on_error: stats line, then _exit(exitcode) */
 void fsr_exit_now(void) __attribute__((noreturn)) FSR_HIDDEN;
 /* glibc's allocator, never interposed */

@@ -5,6 +5,7 @@
 #include "fsr.h"
 #include "modules.h"
 #include <dlfcn.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 
 /* ---- threads: register at start, check scopes and locks at exit ---- */
 
-struct start { void *(*fn)(void *); void *arg; unsigned int inherit; };
+struct start { void *(*fn)(void *); void *arg; unsigned int inherit; struct fsr_op_lease *lease; };
 
 static void thread_exit(void *unused)
 {
@@ -23,6 +24,9 @@ static void thread_exit(void *unused)
 	fsr_scope_check_leak(t, 0, "a thread exits");
 	t->busy++;
 	fsr_lock_thread_exit(t);
+	fsr_op_lease_end(t);           /* exits inside its op */
+	fsr_op_lease_put(t->op_lease);
+	t->op_lease = NULL;
 	fsr_thread_unregister(t);
 }
 
@@ -61,6 +65,7 @@ static void *thread_start(void *p)
 	start_put(p);
 	struct fsr_thread *t = fsr_thread_self();
 	t->flags |= s.inherit;     /* Linux copies the task flags: IO_FLUSHER */
+	t->op_lease = s.lease;     /* started inside an op: part of it while it runs */
 	fsr_thread_register(t);
 	void *r;
 	pthread_cleanup_push(thread_exit, NULL);
@@ -82,9 +87,12 @@ FSR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *a, void *(*fn
 	s->fn = fn;
 	s->arg = arg;
 	s->inherit = fsr_self.flags & FSR_PF_IOFLUSHER;
+	s->lease = unlikely(fsr_self.op || fsr_self.op_lease) ? fsr_op_lease_get(&fsr_self) : NULL;
 	int r = real_pthread_create(th, a, thread_start, s);
-	if (r)
+	if (r) {
+		fsr_op_lease_put(s->lease);
 		start_put(s);
+	}
 	return r;
 }
 
@@ -100,9 +108,20 @@ static void atfork_child(void)
 	t->tid = 0;
 	fsr_gettid();
 	fsr_pid = getpid();
+	/* the parent's reports are the parent's: a child that reports nothing
+	 * exits with its own status, not exitcode */
+	fsr_exit_status_hit = 0;
+	__atomic_store_n(&fsr_stat_hazards, 0, __ATOMIC_RELAXED);
 	fsr_out_atfork_child();
 	fsr_pass_atfork_child();
 	fsr_shrinker_atfork_child();
+	fsr_fuse_atfork();
+}
+
+static void atfork_parent(void)
+{
+	fsr_threads_atfork_parent();
+	fsr_fuse_atfork();   /* the child may be the one that serves the mount now */
 }
 
 /* ---- exit ---- */
@@ -174,9 +193,15 @@ __attribute__((constructor(101))) static void fsr_init(void)
 		die(err);
 	fsr_modules_refresh();
 	fsr_policy_init();
+	/* limit=: libraries' constructors ran before ours, and their blocks are
+	 * live heap too (glibc's count of it; mallinfo2 never allocates) */
+	if (fsr_opt.limit) {
+		struct mallinfo2 mi = mallinfo2();
+		fsr_heap_add(mi.uordblks + mi.hblkhd);
+	}
 	fsr_ioflusher_init(t);
 	fsr_thread_register(t);
-	pthread_atfork(fsr_threads_atfork_prepare, fsr_threads_atfork_parent, atfork_child);
+	pthread_atfork(fsr_threads_atfork_prepare, atfork_parent, atfork_child);
 	on_exit(at_exit, NULL);
 	fsr_ready = 1;
 	t->busy--;

@@ -12,7 +12,7 @@ preload_libfsrcore_la_LIBADD = $(LIBDW_LIBS) $(LIBIBERTY_LIBS) -ldl -lpthread
 
 if !SANITIZED
 lib_LTLIBRARIES += preload/libfsreclaim.la
-preload_libfsreclaim_la_SOURCES = preload/malloc.c preload/init.c preload/prctl.c preload/libcwrap.c $(LOCK_WRAP_SRCS) $(FUSE_SRCS)
+preload_libfsreclaim_la_SOURCES = preload/malloc.c preload/init.c preload/prctl.c preload/libcwrap.c preload/filelock.c $(LOCK_WRAP_SRCS) $(FUSE_SRCS)
 preload_libfsreclaim_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(FUSE3_CFLAGS)
 preload_libfsreclaim_la_LIBADD = preload/libfsrcore.la $(LIBDW_LIBS) $(LIBIBERTY_LIBS) -ldl -lpthread
 # libiberty is a static archive: its symbols stay inside the shim

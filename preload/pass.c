@@ -3,9 +3,10 @@
  * inline: the callbacks run on the allocating thread, under NORECLAIM, as
  * Linux direct reclaim does.  handoff: they run on the process's reclaimer
  * thread while the allocator waits (at most timeout_ms); this is also how an
- * inline pass runs when the allocator holds a tracked lock, so that a
- * callback that needs that lock is found by lock.c's wait-for chain instead
- * of deadlocking the thread against itself.
+ * inline pass runs when the allocator holds a tracked lock or a file lock
+ * (filelock.c), so that a callback that needs that lock is found by lock.c's
+ * wait-for chain, or reported at timeout_ms, instead of deadlocking the
+ * thread against itself.
  *
  * There is one pass slot per process.  A pass whose allocator was released
  * early (a deadlock found, or a timeout) keeps the slot until its callback
@@ -59,6 +60,55 @@ static void slot_release(void)
 	__atomic_store_n(&slot_taken, 0, __ATOMIC_RELEASE);
 }
 
+/* Inline mode's watchdog, on the reclaimer thread: an inline pass whose
+ * callback has not returned in timeout_ms waits for something the lock
+ * tracker cannot see (a lock made of a mutex and a condition variable, a
+ * semaphore, a pipe) and may never return on that thread.  It is reported,
+ * never a silent hang; the thread itself cannot be taken out of the
+ * daemon's code, so it waits on (as the kernel's direct reclaim would),
+ * while the rest of the daemon goes on. */
+static void report_inline_timeout(struct fsr_pass *p, uint64_t ms)
+{
+	struct fsr_hazard h;
+	fsr_hazard_init(&h, "reclaim-wait-timeout", FSR_ERROR);
+	h.tid = p->allocator_tid;
+	h.op = p->op;
+	fsr_fmt(h.message, sizeof h.message,
+		"an inline reclaim pass on thread %d has not returned in %llu ms: its callback waits for "
+		"something the lock tracker cannot see (a lock built from a mutex and a condition variable, "
+		"a semaphore, a pipe); no new pass starts until it returns",
+		(int)p->allocator_tid, (unsigned long long)ms);
+	fsr_hazard_add_locks(&h, p->held, p->nheld);
+	if (fsr_stack_capture_thread(p->allocator_tid, &h.stacks[h.nstacks], "inline reclaim callback") == 0)
+		h.nstacks++;
+	fsr_report(&h);
+}
+
+static uint64_t watch_serial, watch_since;
+
+/* how long the reclaimer may sleep: for ever, or until the inline pass in
+ * flight has run timeout_ms (reported then, once) */
+static uint64_t inline_watch(void)
+{
+	if (fsr_opt.mode != FSR_MODE_INLINE || !fsr_opt.timeout_ms)
+		return UINT64_MAX;
+	uint64_t limit = fsr_opt.timeout_ms * 1000000ull, now = fsr_now_ns();
+	uint64_t serial = __atomic_load_n(&slot.serial, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&slot.state, __ATOMIC_ACQUIRE) != FSR_PASS_RUNNING ||
+	    !__atomic_load_n(&slot.inline_run, __ATOMIC_ACQUIRE))
+		return limit / 2;
+	if (serial != watch_serial) {   /* first seen now: it began at most limit/2 ago */
+		watch_serial = serial;
+		watch_since = now;
+		return limit;
+	}
+	if (watch_since && now - watch_since >= limit) {
+		report_inline_timeout(&slot, (now - watch_since) / 1000000ull);
+		watch_since = 0;     /* once per pass */
+	}
+	return limit / 2;
+}
+
 static void *reclaimer_main(void *arg)
 {
 	struct fsr_thread *t = fsr_thread_self();
@@ -88,7 +138,7 @@ static void *reclaimer_main(void *arg)
 			slot_release();
 			continue;
 		}
-		fsr_futex_wait(&kick, seen, UINT64_MAX);
+		fsr_futex_wait(&kick, seen, inline_watch());
 	}
 	return NULL;
 }
@@ -150,6 +200,8 @@ void fsr_pass_abandon(struct fsr_pass *p)
 		fsr_futex_wake(&p->state, 1);
 }
 
+static void run_pass(struct fsr_thread *t, struct fsr_pass *p);
+
 void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 {
 	int shrink = (fsr_opt.callbacks & FSR_CB_SHRINKERS) && fsr_shrinkers_any(gfp);
@@ -175,14 +227,38 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 	p->txn_name = t->txn_name;
 	p->txn_site = t->txn_site;
 	p->alloc_stack = NULL;
-	int handoff = fsr_opt.mode == FSR_MODE_HANDOFF || t->nheld > 0;
+	p->allocator_tid = fsr_gettid();
+	__atomic_add_fetch(&p->serial, 1, __ATOMIC_RELEASE);
+	p->nheld = t->nheld < FSR_MAX_HELD ? t->nheld : FSR_MAX_HELD;
+	memcpy(p->held, t->held, (size_t)p->nheld * sizeof p->held[0]);
+	/* reclaim cannot be cancelled midway (the kernel's cannot): no
+	 * callback and no wait inside malloc is a cancellation point, and a
+	 * pthread_cancel() sent meanwhile acts at the thread's next one */
+	int cancel_was;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_was);
+	run_pass(t, p);
+	pthread_setcancelstate(cancel_was, NULL);
+}
+
+/* run pass p for allocator t, inline or handed off */
+static void run_pass(struct fsr_thread *t, struct fsr_pass *p)
+{
+	/* a lock the allocator holds (tracked, or a file lock) hands the pass
+	 * off: a callback that needs it then cannot hang this thread */
+	int holds = t->nheld > 0 || t->nfilelocks > 0;
+	int handoff = fsr_opt.mode == FSR_MODE_HANDOFF || holds;
 	if (!handoff || reclaimer_start() != 0) {
-		if (t->nheld > 0) {       /* never run callbacks under the allocator's locks */
+		if (holds) {              /* never run callbacks under the allocator's locks */
 			slot_release();
 			return;
 		}
+		/* inline: the reclaimer watches it (inline_watch) */
+		if (fsr_opt.mode == FSR_MODE_INLINE && fsr_opt.timeout_ms)
+			(void)reclaimer_start();
+		__atomic_store_n(&p->inline_run, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&p->state, FSR_PASS_RUNNING, __ATOMIC_RELEASE);
 		run_callbacks(t, p);
+		__atomic_store_n(&p->inline_run, 0, __ATOMIC_RELEASE);
 		slot_release();
 		return;
 	}

@@ -64,7 +64,15 @@ void fsr_policy_thread_init(struct fsr_thread *t)
 }
 
 void fsr_heap_add(size_t n) { __atomic_add_fetch(&heap_live, n, __ATOMIC_RELAXED); }
-void fsr_heap_sub(size_t n) { __atomic_sub_fetch(&heap_live, n, __ATOMIC_RELAXED); }
+/* a block allocated before the shim's constructor (by a library's) was
+ * never added: its free must not wrap the counter (it stops at zero) */
+void fsr_heap_sub(size_t n)
+{
+	uint64_t v = __atomic_load_n(&heap_live, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(&heap_live, &v, v > n ? v - n : 0, 1,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
 
 static void alloc_slow_full(struct fsr_thread *t, size_t size, int counted);
 

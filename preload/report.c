@@ -50,11 +50,16 @@ void fsr_lock_name(const void *lock, char *buf, size_t len)
 
 void fsr_hazard_add_held_locks(struct fsr_hazard *h, const struct fsr_thread *t)
 {
-	if (!t)
-		return;
-	int n = t->nheld < FSR_MAX_HELD ? t->nheld : FSR_MAX_HELD;
+	if (t)
+		fsr_hazard_add_locks(h, t->held, t->nheld);
+}
+
+void fsr_hazard_add_locks(struct fsr_hazard *h, const struct fsr_held *held, int n)
+{
+	if (n > FSR_MAX_HELD)
+		n = FSR_MAX_HELD;
 	for (int i = 0; i < n && h->nlocks < FSR_MAX_REPORT_LOCKS; i++) {
-		const struct fsr_held *hl = &t->held[i];
+		const struct fsr_held *hl = &held[i];
 		struct fsr_report_lock *rl = &h->locks[h->nlocks++];
 		fsr_lock_name(hl->lock, rl->name, sizeof rl->name);
 		rl->cls = hl->cls;

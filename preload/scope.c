@@ -17,9 +17,14 @@ static const char *scope_name(unsigned int kind)
 
 unsigned int fsr_scope_save(struct fsr_thread *t, unsigned int kind, void *site)
 {
-	/* NOIO implies NOFS: gfp_of() handles it, the flag stays what was asked */
-	unsigned int newly = ~t->flags & kind;
-	t->flags |= kind;
+	/* NOIO implies NOFS: gfp_of() handles it, the flag stays what was asked.
+	 * IO_FLUSHER is PF_MEMALLOC_NOIO in Linux: under it a noio save sets
+	 * nothing new and returns 0, and its restore(0) keeps the state */
+	unsigned int have = t->flags;
+	if (have & FSR_PF_IOFLUSHER)
+		have |= FSR_PF_NOIO;
+	unsigned int newly = ~have & kind;
+	t->flags |= newly;
 	if (t->nscopes < FSR_MAX_SCOPES) {
 		struct fsr_scope_rec *r = &t->scopes[t->nscopes];
 		r->newly = newly;
@@ -120,9 +125,11 @@ static void *txn_begin(const char *name, void *site)
 		h.op = p->op;
 		fsr_fmt(h.message, sizeof h.message,
 			"reclaim began transaction '%s' while the allocating thread (tid %d) is inside "
-			"transaction '%s'", name ? name : "?", p->allocator ? (int)p->allocator->tid : 0,
+			"transaction '%s'", name ? name : "?", (int)p->allocator_tid,
 			p->txn_name ? p->txn_name : "?");
-		fsr_hazard_add_held_locks(&h, p->allocator ? p->allocator : t);
+		/* from the pass's copy: the allocator may be gone (released at
+		 * timeout_ms, then exited) */
+		fsr_hazard_add_locks(&h, p->held, p->nheld);
 		fsr_stack_capture(&h.stacks[h.nstacks++], "transaction begun in reclaim");
 		if (p->alloc_stack)
 			h.stacks[h.nstacks++] = *p->alloc_stack;

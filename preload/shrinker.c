@@ -96,7 +96,9 @@ unsigned long fsr_shrinkers_run(unsigned int gfp)
 				fsr_self.reclaim_gfp = FSR_GFP_IO;
 			running = s;
 			unsigned long have = s->count_objects(s, g);
-			if (have) {
+			/* count_objects may have unregistered it (itself, or another
+			 * thread meanwhile): once unregistered, it is never scanned */
+			if (have && __atomic_load_n(&sl->s, __ATOMIC_SEQ_CST) == s) {
 				/* Linux scans in batches of 128 (SHRINK_BATCH) */
 				unsigned long nr = have < 128 ? have : 128;
 				s->scan_objects(s, nr, g);

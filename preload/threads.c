@@ -60,8 +60,64 @@ uint64_t fsr_threads_allocs(void)
 void fsr_threads_atfork_prepare(void) { fsr_mutex_lock(&reg_lock); }
 void fsr_threads_atfork_parent(void) { fsr_mutex_unlock(&reg_lock); }
 
+/* ---- threads started inside a FUSE op ----
+ * An op that starts a helper thread (and joins it) is still that op: a
+ * helper that reaches the daemon's own mount deadlocks it as surely.  The
+ * op issues one lease when it first starts a thread; every thread started
+ * by it, or by those threads, holds a reference; the op's end marks the
+ * lease over.  Leases live in a static pool, so a helper never reads the
+ * TLS of a thread that may be gone. */
+#define NLEASES 256
+static struct fsr_op_lease leases[NLEASES];
+
+struct fsr_op_lease *fsr_op_lease_get(struct fsr_thread *t)
+{
+	struct fsr_op_lease *l;
+	if (t->op && t->op_depth > 0) {
+		l = t->lease_given;
+		if (!l) {
+			for (int i = 0; i < NLEASES && !l; i++) {
+				int z = 0;
+				if (__atomic_compare_exchange_n(&leases[i].refs, &z, 1, 0,
+								__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+					l = &leases[i];
+			}
+			if (!l)
+				return NULL;   /* 256 ops starting threads at once: not followed */
+			l->op = t->op;
+			__atomic_store_n(&l->live, 1, __ATOMIC_RELEASE);
+			t->lease_given = l;
+		}
+	} else {
+		l = t->op_lease;
+		if (!l || !__atomic_load_n(&l->live, __ATOMIC_ACQUIRE))
+			return NULL;
+	}
+	__atomic_add_fetch(&l->refs, 1, __ATOMIC_ACQ_REL);
+	return l;
+}
+
+void fsr_op_lease_put(struct fsr_op_lease *l)
+{
+	if (l)
+		__atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+void fsr_op_lease_end(struct fsr_thread *t)
+{
+	struct fsr_op_lease *l = t->lease_given;
+	t->lease_given = NULL;
+	if (l) {
+		__atomic_store_n(&l->live, 0, __ATOMIC_RELEASE);
+		fsr_op_lease_put(l);
+	}
+}
+
 void fsr_threads_atfork_child(struct fsr_thread *self)
 {
+	/* the leases of threads that did not survive the fork are free */
+	for (int i = 0; i < NLEASES; i++)
+		leases[i].refs = (self->lease_given == &leases[i]) + (self->op_lease == &leases[i]);
 	reg_lock.v = 0;
 	/* only the forking thread lives on in the child */
 	for (struct fsr_thread *o = threads; o; o = o->next_thread)

@@ -97,6 +97,7 @@ static struct {
 	struct fuse_operations real, wrap;
 	int wrapped;            /* the one file system that is called back */
 	int live, mt, gate, cb_active, unpin_seq;
+	unsigned int fork_gen;  /* fsr_fork_gen at its last request here */
 	struct fsr_mutex lock;
 	unsigned long nhandles, cursor;
 	struct handle2 *handles[NBUCKETS];
@@ -166,6 +167,7 @@ static void req_enter(struct ctx2 *c, const void *mem, size_t len)
 	struct fsr_thread *t = fsr_thread_self();
 	const struct fuse_in_header *in = mem && len >= sizeof *in ? mem : NULL;
 	c->api = FSR_CTX_V2;
+	fs2.fork_gen = fsr_fork_gen;   /* this process reads it: ours */
 	c->nodeid = in ? in->nodeid : 0;
 	c->uid = in ? in->uid : 0;
 	c->gid = in ? in->gid : 0;
@@ -202,6 +204,7 @@ static void req_exit(struct ctx2 *c)
 	t->fuse_ctx = c->prev_ctx;
 	t->op = c->prev_op;
 	t->op_depth--;
+	fsr_op_left(t);
 	if (c->slot >= 0)
 		__atomic_store_n(&fs2.inflight[c->slot], 0, __ATOMIC_RELEASE);
 	if (c->gated)
@@ -511,7 +514,7 @@ static const struct fuse_operations *wrap_ops(const struct fuse_operations *op, 
 int fsr_fuse2_reclaim_possible(struct fsr_thread *t)
 {
 	(void)t;
-	if (!__atomic_load_n(&fs2.live, __ATOMIC_ACQUIRE) || !fs2.nhandles)
+	if (!__atomic_load_n(&fs2.live, __ATOMIC_ACQUIRE) || !fs2.nhandles || fs2.fork_gen != fsr_fork_gen)
 		return 0;
 	if (!(((fsr_opt.callbacks & FSR_CB_FSYNC) && fs2.real.fsync) ||
 	      ((fsr_opt.callbacks & FSR_CB_FLUSH) && fs2.real.flush)))

@@ -149,6 +149,7 @@ void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, cons
 	c->gated = 0;
 	c->slot = -1;
 	if (s) {
+		s->fork_gen = fsr_fork_gen;   /* this process reads it: ours */
 		if (!__atomic_load_n(&s->mt, __ATOMIC_RELAXED)) {
 			gate_enter(s);
 			c->gated = 1;
@@ -173,6 +174,7 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 	t->fuse_ctx = c->prev_ctx;
 	t->op = c->prev_op;
 	t->op_depth--;
+	fsr_op_left(t);
 	if (s) {
 		if (c->slot >= 0)
 			__atomic_store_n(&s->inflight[c->slot], 0, __ATOMIC_RELEASE);

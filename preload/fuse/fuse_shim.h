@@ -143,6 +143,7 @@ struct fsr_fsess {
 	struct fsr_hl *hl;             /* high level: the daemon's own ops */
 	int mt;                        /* runs a multi-threaded loop */
 	int live;                      /* between init and destroy (atomic) */
+	unsigned int fork_gen;         /* fsr_fork_gen at its last request here (fuse_state.c) */
 	int cb_active;                 /* callbacks running (atomic) */
 	int gate;                      /* single-threaded: ops in progress | FSR_GATE_CB (futex) */
 	struct fsr_mutex lock;         /* handles, entries */

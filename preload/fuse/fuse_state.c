@@ -309,9 +309,21 @@ static int wants_handles(struct fsr_fsess *s)
 	       ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->api->has(s, FSR_CB_FLUSH));
 }
 
+/* Fork: the child has copies of the daemon's sessions, with its fds; a
+ * helper child that never reads them must not call the daemon's ops on
+ * those copies, and the child of libfuse's daemonizing fork, which serves
+ * the mount from then on, must.  So after a fork (in both processes) a
+ * session is called back only once this process got a request of it. */
+unsigned int fsr_fork_gen;
+
+void fsr_fuse_atfork(void)
+{
+	fsr_fork_gen++;
+}
+
 static int usable(struct fsr_fsess *s, struct fsr_thread *alloc)
 {
-	if (!__atomic_load_n(&s->live, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&s->live, __ATOMIC_ACQUIRE) || s->fork_gen != fsr_fork_gen)
 		return 0;
 	if (!(s->nhandles && wants_handles(s)) && !__atomic_load_n(&s->nowed, __ATOMIC_RELAXED) &&
 	    !(s->nentries && !s->highlevel && (fsr_opt.callbacks & FSR_CB_FORGET)))
@@ -421,6 +433,7 @@ static void cb_end(struct cbctx *x)
 	t->fuse_ctx = x->c.prev_ctx;
 	t->op = x->c.prev_op;
 	t->op_depth--;
+	fsr_op_left(t);
 }
 
 static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)

@@ -25,7 +25,8 @@
  * /proc/self/fdinfo/N (fuse_connection, Linux 6.16 on) and which is the device
  * of the mount in mountinfo.  Without it the mount stays unchecked, said once.
  *
- * Only threads inside an op (t->op) are checked; the rest pay one TLS load. */
+ * Only threads inside an op (t->op), or started by one while it runs
+ * (t->op_lease, threads.c), are checked; the rest pay one TLS load. */
 #undef _FORTIFY_SOURCE
 #include "fuse_shim.h"
 #include <dirent.h>
@@ -690,16 +691,19 @@ static void report(const char *fn, const char *path, int fd, const struct fmount
 	struct fsr_hazard h;
 	t->busy++;
 	fsr_hazard_init(&h, "fs-reentry", FSR_ERROR);
+	const char *op = fsr_op_of(t);
+	const char *where = t->op ? "inside" : "in a thread started inside";
+	h.op = op;
 	if (path)
 		fsr_fmt(h.message, sizeof h.message,
-			"%s(\"%s\") inside FUSE op '%s' reaches the daemon's own mount %s: the kernel would "
+			"%s(\"%s\") %s FUSE op '%s' reaches the daemon's own mount %s: the kernel would "
 			"wait for this daemon to serve it (deadlock); the call fails with EDEADLK",
-			fn, path, t->op ? t->op : "?", m->path);
+			fn, path, where, op ? op : "?", m->path);
 	else
 		fsr_fmt(h.message, sizeof h.message,
-			"%s(fd %d) inside FUSE op '%s' uses a file on the daemon's own mount %s: the kernel "
+			"%s(fd %d) %s FUSE op '%s' uses a file on the daemon's own mount %s: the kernel "
 			"would wait for this daemon to serve it (deadlock); the call fails with EDEADLK",
-			fn, fd, t->op ? t->op : "?", m->path);
+			fn, fd, where, op ? op : "?", m->path);
 	fsr_hazard_add_held_locks(&h, t);
 	fsr_stack_capture(&h.stacks[h.nstacks++], "call to the own mount");
 	fsr_report(&h);
@@ -709,7 +713,9 @@ static void report(const char *fn, const char *path, int fd, const struct fmount
 static inline int checking(void)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	return unlikely(t->op != NULL) && !t->busy && __atomic_load_n(&nmounts, __ATOMIC_RELAXED) > 0;
+	/* a thread an op started is checked while that op runs */
+	return unlikely(t->op != NULL || t->op_lease != NULL) && !t->busy &&
+	       __atomic_load_n(&nmounts, __ATOMIC_RELAXED) > 0 && fsr_op_of(t);
 }
 
 /* nonzero: refuse the call (reported, errno = EDEADLK) */

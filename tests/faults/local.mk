@@ -1,8 +1,11 @@
 # Faults the shim must survive (issue 6).
 if !SANITIZED
-check_PROGRAMS += tests/faults/faults
+check_PROGRAMS += tests/faults/faults tests/faults/robust
 tests_faults_faults_CFLAGS = $(AM_CFLAGS) -O1 -pthread
 tests_faults_faults_LDADD = -lpthread
-TESTS += tests/faults/faults.sh tests/faults/txfs-faults.sh
+# issue 11: never crash, hang or mislead (one scenario per defect)
+tests_faults_robust_CFLAGS = $(AM_CFLAGS) -O1 -pthread
+tests_faults_robust_LDADD = -lpthread
+TESTS += tests/faults/faults.sh tests/faults/txfs-faults.sh tests/faults/robust.sh
 endif
-EXTRA_DIST += tests/faults/faults.sh tests/faults/txfs-faults.sh
+EXTRA_DIST += tests/faults/faults.sh tests/faults/txfs-faults.sh tests/faults/robust.sh

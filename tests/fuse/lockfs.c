@@ -5,7 +5,8 @@
  * thread, which waits for the callback.  fsreclaim must report
  * reclaim-deadlock (or predict reclaim-lock-inversion), release the
  * allocation and let both go on; the data must stay right.
- * Two in-memory files, "a" and "b". */
+ * Two in-memory files, "a" and "b".  LOCKFS_FLOCK=FILE: the same with a
+ * file lock instead of the mutex (issue 11 item 22). */
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse.h>
 #include <errno.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 static pthread_mutex_t fs_lock = PTHREAD_MUTEX_INITIALIZER;
 static char data[2][1 << 16];
@@ -80,12 +83,55 @@ static int lf_read(const char *path, char *buf, size_t n, off_t off, struct fuse
 	return (int)r;
 }
 
+/* LOCKFS_FLOCK=FILE: the same hazard with a file lock, which no lock
+ * tracker sees: write allocates holding flock(FILE), fsync takes it */
+static const char *flock_path;
+
+static int flock_take(void)
+{
+	int fd = open(flock_path, O_RDWR | O_CREAT, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void flock_drop(int fd)
+{
+	flock(fd, LOCK_UN);
+	close(fd);
+}
+
+static int lf_write_flock(int w, const char *buf, size_t n, off_t off)
+{
+	int fd = flock_take();
+	if (fd < 0)
+		return -EIO;
+	char *tmp = malloc(n);      /* the hazard: an allocation under the file lock */
+	if (!tmp) {
+		flock_drop(fd);
+		return -ENOMEM;
+	}
+	memcpy(tmp, buf, n);
+	pthread_mutex_lock(&fs_lock);
+	memcpy(data[w] + off, tmp, n);
+	if ((size_t)off + n > size[w])
+		size[w] = (size_t)off + n;
+	pthread_mutex_unlock(&fs_lock);
+	free(tmp);
+	flock_drop(fd);
+	return (int)n;
+}
+
 static int lf_write(const char *path, const char *buf, size_t n, off_t off, struct fuse_file_info *fi)
 {
 	(void)path;
 	int w = (int)fi->fh;
 	if ((size_t)off + n > sizeof data[w])
 		return -EFBIG;
+	if (flock_path)
+		return lf_write_flock(w, buf, n, off);
 	pthread_mutex_lock(&fs_lock);
 	char *tmp = malloc(n);      /* the hazard: an allocation under fs_lock */
 	if (!tmp) {
@@ -116,6 +162,13 @@ static int lf_truncate(const char *path, off_t n, struct fuse_file_info *fi)
 static int lf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	(void)path; (void)datasync; (void)fi;
+	if (flock_path) {
+		int fd = flock_take();    /* reclaim takes the file lock */
+		if (fd < 0)
+			return -EIO;
+		flock_drop(fd);
+		return 0;
+	}
 	pthread_mutex_lock(&fs_lock);     /* reclaim takes fs_lock */
 	pthread_mutex_unlock(&fs_lock);
 	return 0;
@@ -141,5 +194,6 @@ static const struct fuse_operations ops = {
 
 int main(int argc, char *argv[])
 {
+	flock_path = getenv("LOCKFS_FLOCK");
 	return fuse_main(argc, argv, &ops, NULL);
 }

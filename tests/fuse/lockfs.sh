@@ -50,4 +50,31 @@ for mode in handoff inline; do
 	[ $((t1 - t0)) -le 30 ] || FAIL "$mode: the workload took $((t1 - t0)) s"
 	printf '%s\n' "$log" | grep "stats:"
 done
+
+# The same hazard with a file lock (issue 11 item 22): no tracker sees it, so
+# inline mode used to run fsync on the writing thread, which then waited for
+# its own flock forever.  Now the pass is handed off: reclaim-wait-timeout,
+# the write goes on, the callback finishes once the lock is dropped.
+rm -f "$T"/log.*
+LOCKFS_FLOCK=$T/flock timeout -k 5 90 "$RUN" --opt interval=1 --opt mode=inline --opt timeout_ms=200 \
+	--opt "log_path=$T/log" -- "$BIN" -f "$M" > "$T/out" 2>&1 &
+pid=$!
+if fsr_wait_mount "$M" $pid; then
+	t0=$(date +%s)
+	(
+		exec 3> "$M/a"
+		echo start >&3
+		timeout 60 dd if="$T/want" of="$M/b" bs=512 status=none
+	) || FAIL "flock/inline: the workload failed or hung"
+	t1=$(date +%s)
+	cmp -s "$T/want" "$M/b" || FAIL "flock/inline: b differs"
+	timeout 20 fusermount3 -u "$M" || { FAIL "flock/inline: unmount failed"; fusermount3 -u -z "$M"; }
+	wait $pid; rc=$?; pid=
+	[ $rc = 66 ] || FAIL "flock/inline: daemon exit status $rc, expected 66"
+	grep -q 'ERROR: reclaim-wait-timeout' "$T"/log.* 2>/dev/null || FAIL "flock/inline: no reclaim-wait-timeout report"
+	[ $((t1 - t0)) -le 30 ] || FAIL "flock/inline: the workload took $((t1 - t0)) s"
+	echo "flock/inline: workload $((t1 - t0)) s, status $rc"
+else
+	FAIL "flock/inline: no mount"; cat "$T/out"
+fi
 exit $fail

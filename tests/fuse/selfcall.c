@@ -11,6 +11,12 @@
  * them: into the mount (EDEADLK) or not (the real call's result).
  *
  * `stat MOUNTPOINT/leak` leaves a memalloc_nofs_save() scope open in lookup.
+ * `stat MOUNTPOINT/helper`: lookup starts a thread that stats the mount (and
+ * one of its own that does too) and joins it; `stat MOUNTPOINT/helper-late`
+ * starts one that stats the mount once `stat MOUNTPOINT/late-go` ran, when
+ * the op that started it is long over.
+ * SELFCALL_FORK=1: a multi-threaded loop; once the mount is up, fork a
+ * child that allocates and exits (a helper that never reads /dev/fuse).
  *
  * Usage: selfcall [-f] MOUNTPOINT; `stat MOUNTPOINT/trigger` runs the checks;
  * results go to stdout as lines "NAME: ok" or "NAME: errno N".  With
@@ -26,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char mnt[4096];
@@ -150,9 +157,68 @@ static void links_calls(void)
 		close(tfd);
 }
 
+/* helper threads an op starts: part of the op while it runs (issue 11) */
+static volatile int late_go;
+static void *helper_grandchild(void *arg)
+{
+	struct stat st;
+	char p[4200];
+	(void)arg;
+	snprintf(p, sizeof p, "%s/data", mnt);
+	result("helper-grandchild-stat", stat(p, &st));
+	return NULL;
+}
+
+static void *helper(void *arg)
+{
+	struct stat st;
+	char p[4200];
+	pthread_t g;
+	(void)arg;
+	snprintf(p, sizeof p, "%s/data", mnt);
+	result("helper-thread-stat", stat(p, &st));
+	pthread_create(&g, NULL, helper_grandchild, NULL);
+	pthread_join(g, NULL);
+	return NULL;
+}
+
+/* started inside an op, stats the mount after that op returned */
+static void *helper_late(void *arg)
+{
+	struct stat st;
+	char p[4200];
+	(void)arg;
+	for (int i = 0; i < 2000 && !late_go; i++)
+		usleep(10000);
+	snprintf(p, sizeof p, "%s/data", mnt);
+	result("helper-after-op", late_go ? stat(p, &st) : -1);
+	return NULL;
+}
+
+static volatile int ops_seen, data_lookups;
 static void st_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
+	ops_seen = 1;
+	if (parent == 1 && strcmp(name, "helper") == 0) {
+		pthread_t h;
+		pthread_create(&h, NULL, helper, NULL);
+		pthread_join(h, NULL);   /* without the shim: a real deadlock */
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == 1 && strcmp(name, "helper-late") == 0) {
+		pthread_t h;
+		pthread_create(&h, NULL, helper_late, NULL);
+		pthread_detach(h);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == 1 && strcmp(name, "late-go") == 0) {
+		late_go = 1;             /* helper-late's op returned long ago */
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (parent == 1 && strcmp(name, "trigger") == 0 && ready) {
 		self_calls();
 		links_calls();
@@ -170,6 +236,7 @@ static void st_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	data_lookups++;
 	memset(&e, 0, sizeof e);
 	e.ino = 2;
 	e.attr_timeout = 1.0;
@@ -182,6 +249,7 @@ static void st_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct stat st;
 	(void)fi;
+	ops_seen = 1;
 	if (attr_of(ino, &st) < 0)
 		fuse_reply_err(req, ENOENT);
 	else
@@ -206,7 +274,14 @@ static void st_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		fuse_reply_buf(req, data + off, size < len - (size_t)off ? size : len - (size_t)off);
 }
 
+static void st_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n)
+{
+	(void)ino; (void)n;
+	fuse_reply_none(req);
+}
+
 static const struct fuse_lowlevel_ops ops = {
+	.forget = st_forget,
 	.init = st_init,
 	.lookup = st_lookup,
 	.getattr = st_getattr,
@@ -232,6 +307,38 @@ static void *opener(void *arg)
 	}
 	printf("opened: %d %d\n", mnt_dirfd, mnt_filefd);
 	fflush(stdout);
+	if (getenv("SELFCALL_FORK")) {
+		/* a helper child that never reads /dev/fuse: its allocations
+		 * must not call this daemon's ops back (forkown.sh); the
+		 * session is multi-threaded then, so that its copy could */
+		pid_t p = fork();
+		if (p == 0) {
+			int before = data_lookups;
+			for (int i = 0; i < 2000; i++) {
+				void *volatile b = malloc(64);
+				free(b);
+			}
+			printf("child-callbacks: %d\n", data_lookups - before);
+			exit(0);
+		}
+		int st = -1;
+		waitpid(p, &st, 0);
+		printf("fork-child: pid %d status %d\n", (int)p, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		fflush(stdout);
+		/* the next request makes the sessions this process's again:
+		 * then this thread's allocations call lookup (+forget) back */
+		ops_seen = 0;
+		for (int i = 0; i < 2000 && !ops_seen; i++)
+			usleep(10000);
+		int before = data_lookups;
+		for (int i = 0; i < 200; i++) {
+			void *volatile b = malloc(64);
+			free(b);
+		}
+		printf("parent-callbacks: %d\n", data_lookups - before);
+		fflush(stdout);
+		done = 1;
+	}
 	ready = 1;
 	/* close them outside any op: a close on the mount sends FLUSH */
 	while (!done)
@@ -266,7 +373,13 @@ int main(int argc, char *argv[])
 	pthread_t th;
 	pthread_create(&th, NULL, opener, NULL);
 	pthread_detach(th);
-	ret = fuse_session_loop(se);     /* single-threaded */
+	if (getenv("SELFCALL_FORK")) {   /* forkown.sh: multi-threaded */
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		ret = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	} else {
+		ret = fuse_session_loop(se);     /* single-threaded */
+	}
 	fuse_session_unmount(se);
 out:
 	fuse_remove_signal_handlers(se);

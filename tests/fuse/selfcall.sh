@@ -40,6 +40,12 @@ fsr_bounded_stat "$M/trigger" "$M"
 for i in $(seq 100); do grep -q "^closed" "$T/out" && break; sleep 0.1; done
 fsr_bounded_stat "$M/leak" "$M"
 [ $? = 124 ] && FAIL "stat of leak hung"
+# threads started inside an op (issue 11 item 25)
+fsr_bounded_stat "$M/helper" "$M"
+[ $? = 124 ] && FAIL "stat of helper hung (a helper thread of the op reached the mount)"
+fsr_bounded_stat "$M/helper-late" "$M"
+fsr_bounded_stat "$M/late-go" "$M"
+for i in $(seq 100); do grep -q "^helper-after-op" "$T/out" && break; sleep 0.1; done
 timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M"; }
 wait $pid; rc=$?
 cat "$T/out"; cat "$T/log".* 2>/dev/null
@@ -47,6 +53,11 @@ EDEADLK=35
 for c in stat-own-mount openat-own-dirfd read-own-file stat-dotdot-own-mount openat-hidden-up-own-mount; do
 	grep -qx "$c: errno $EDEADLK" "$T/out" || FAIL "$c did not fail with EDEADLK"
 done
+for c in helper-thread-stat helper-grandchild-stat; do
+	grep -qx "$c: errno $EDEADLK" "$T/out" || FAIL "$c: a thread the op started is not part of the op"
+done
+grep -qx "helper-after-op: ok" "$T/out" || FAIL "a thread stays part of its op after the op returned"
+grep -q "in a thread started inside FUSE op 'lookup'" "$T/log".* || FAIL "the report does not say the thread was started inside the op"
 for c in stat-root openat-hidden-dir stat-sibling; do
 	grep -qx "$c: ok" "$T/out" || FAIL "$c failed (a call off the mount)"
 done

@@ -1,0 +1,433 @@
+/* robust.c - scenarios in which the shim must never crash, hang or mislead
+ * the program it watches (issue 11), each forced deterministically: the
+ * callback parks on a semaphore that the scenario posts at the moment the
+ * race needs.  robust.sh runs each under fsreclaim-run and checks the
+ * outcome; a subcommand prints "ok: ..." lines and returns 0, or says what
+ * went wrong and returns 3.
+ *
+ *   txn-dead-allocator  a handoff callback released after timeout_ms begins
+ *                       a transaction after its allocator's thread exited
+ *                       and that thread's stack (its TLS) was unmapped
+ *   cancel-inline       inline: a shrinker reaches a cancellation point
+ *                       while its thread has a cancel pending
+ *   unregister-in-count a shrinker unregisters itself in count_objects
+ *   limit-preinit       limit=: a block allocated before the shim's
+ *                       constructor (preinit_array) is freed
+ *   fork-exitcode       a report in the parent, then a child that exit(0)s
+ *   ioflusher-noio      memalloc_noio_save() under PR_SET_IO_FLUSHER
+ *   inline-handoff      inline: a pass under a tracked lock is handed off
+ *                       and its allocator released at timeout_ms while the
+ *                       callback still runs
+ *   flock-inline        inline: the allocator holds a flock that its
+ *                       callback needs (the tracker cannot see it)
+ *   condlock-inline     inline: the same with a lock made of a mutex and a
+ *                       condition variable (ROBUST_LOG: the log_path)
+ */
+#include <fsreclaim.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#define PR_GET_IO_FLUSHER 58
+#endif
+
+static int fails;
+#define CHECK(cond, ...) do { if (cond) { printf("ok: " __VA_ARGS__); putchar('\n'); } \
+	else { printf("FAIL: " __VA_ARGS__); putchar('\n'); fails++; } fflush(stdout); } while (0)
+
+static void churn(int n)
+{
+	for (int i = 0; i < n; i++) {
+		void *volatile p = malloc(64);   /* volatile: gcc drops free(malloc()) */
+		free(p);
+	}
+}
+
+/* a bounded sem_wait: every wait of these tests ends */
+static int sem_wait_s(sem_t *s, int seconds)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += seconds;
+	int r;
+	while ((r = sem_timedwait(s, &ts)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
+static volatile int armed;           /* the scenario's callback may act now */
+static volatile int scans, scan_done;
+static sem_t go, done;
+
+static unsigned long count10(struct fsr_shrinker *s, unsigned int g) { (void)s; (void)g; return 10; }
+static unsigned long count_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
+	return n;
+}
+static struct fsr_shrinker sh = { "robust", count10, count_scan, FSR_SHRINKER_FS, NULL };
+
+/* ---- txn-dead-allocator ---- */
+static unsigned long txn_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	sem_post(&done);                 /* parked: the allocator may time out */
+	if (sem_wait_s(&go, 20) == 0) {
+		void *c = fsr_transaction_begin("in-reclaim");   /* nested-transaction */
+		fsr_transaction_end(c);
+	}
+	scan_done = 1;
+	sem_post(&done);
+	return n;
+}
+
+static void *txn_allocator(void *a)
+{
+	(void)a;
+	void *c = fsr_transaction_begin("outer");
+	armed = 1;
+	void *volatile p = malloc(100);  /* handoff pass; released at timeout_ms */
+	free(p);
+	fsr_transaction_end(c);
+	return NULL;
+}
+
+static int txn_dead_allocator(void)
+{
+	sh.scan_objects = txn_scan;
+	fsr_register_shrinker(&sh);
+	/* the thread's TLS lives in a stack we own: unmapped after the join */
+	size_t sz = 1 << 20;
+	void *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_attr_t at;
+	pthread_t th;
+	pthread_attr_init(&at);
+	pthread_attr_setstack(&at, stack, sz);
+	pthread_create(&th, &at, txn_allocator, NULL);
+	CHECK(sem_wait_s(&done, 20) == 0, "the callback parked while its allocator waits");
+	pthread_join(th, NULL);
+	CHECK(munmap(stack, sz) == 0, "the allocator was released at timeout_ms, exited, its stack unmapped");
+	sem_post(&go);
+	CHECK(sem_wait_s(&done, 20) == 0 && scan_done, "the callback began a transaction and returned");
+	return fails ? 3 : 0;
+}
+
+/* ---- cancel-inline ---- */
+static pthread_t victim;
+static volatile int after_malloc;
+static unsigned long cancel_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
+	if (armed && pthread_equal(pthread_self(), victim)) {
+		armed = 0;
+		usleep(1000);           /* a cancellation point, cancel pending */
+		scan_done = 1;
+	}
+	return n;
+}
+
+static void *cancel_victim(void *a)
+{
+	(void)a;
+	pthread_cancel(pthread_self());  /* deferred: pending until a cancellation point */
+	armed = 1;
+	void *volatile p = malloc(100);  /* inline pass on this thread */
+	free(p);
+	after_malloc = 1;
+	pthread_testcancel();            /* the cancel acts here, outside malloc */
+	return NULL;
+}
+
+static int cancel_inline(void)
+{
+	sh.scan_objects = cancel_scan;
+	fsr_register_shrinker(&sh);
+	void *r;
+	pthread_create(&victim, NULL, cancel_victim, NULL);
+	pthread_join(victim, &r);
+	CHECK(r == PTHREAD_CANCELED, "the thread was cancelled");
+	CHECK(scan_done, "the shrinker ran to its end (no cancellation inside it)");
+	CHECK(after_malloc, "malloc returned before the cancel acted");
+	int before = scans;
+	churn(100);
+	CHECK(scans > before, "passes go on after it (the pass slot is free)");
+	fsr_unregister_shrinker(&sh);    /* hangs if a pass still counts as using it */
+	CHECK(1, "fsr_unregister_shrinker returned");
+	return fails ? 3 : 0;
+}
+
+/* ---- unregister-in-count ---- */
+static volatile int unregistered, scanned_after;
+static unsigned long unreg_count(struct fsr_shrinker *s, unsigned int g)
+{
+	(void)g;
+	if (!unregistered) {
+		fsr_unregister_shrinker(s);
+		unregistered = 1;
+	}
+	return 10;
+}
+static unsigned long unreg_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (unregistered)
+		scanned_after = 1;
+	return n;
+}
+
+static int unregister_in_count(void)
+{
+	sh.count_objects = unreg_count;
+	sh.scan_objects = unreg_scan;
+	fsr_register_shrinker(&sh);
+	churn(100);
+	CHECK(unregistered, "count_objects ran and unregistered its shrinker");
+	CHECK(!scanned_after, "scan_objects never ran after that");
+	return fails ? 3 : 0;
+}
+
+/* ---- limit-preinit ---- */
+static void *early_block;
+static void early_alloc(int argc, char **argv, char **envp)
+{
+	(void)argc; (void)envp;
+	if (argv[1] && !strcmp(argv[1], "limit-preinit"))
+		early_block = malloc(8 << 20);   /* before any library constructor */
+}
+__attribute__((section(".preinit_array"), used)) static void (*early)(int, char **, char **) = early_alloc;
+
+static int limit_preinit(void)
+{
+	CHECK(early_block != NULL, "an 8 MiB block allocated before the shim's constructor");
+	fsr_register_shrinker(&sh);
+	free(early_block);
+	churn(100);
+	/* live heap is far below limit=: no allocation gets a pass */
+	CHECK(scans == 0, "no pass after its free (shrinker scanned %d times)", scans);
+	void *volatile big = malloc(96 << 20);   /* now above the limit: passes */
+	churn(10);
+	CHECK(scans > 0, "over the limit, passes run (%d scans)", scans);
+	free(big);
+	return fails ? 3 : 0;
+}
+
+/* ---- fork-exitcode ---- */
+static int fork_exitcode(void)
+{
+	memalloc_nofs_restore(12345);    /* scope-imbalance: a report in the parent */
+	pid_t p = fork();
+	if (p == 0) {
+		churn(10);
+		exit(0);                 /* the child reported nothing */
+	}
+	int st = -1;
+	waitpid(p, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's exit(0) is status 0 (got %d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	return fails ? 3 : 0;
+}
+
+/* ---- ioflusher-noio ---- */
+static int ioflusher_noio(void)
+{
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0) {
+		printf("FAIL: PR_SET_IO_FLUSHER: %s\n", strerror(errno));
+		return 3;
+	}
+	unsigned int f = memalloc_noio_save();
+	CHECK(f == 0, "memalloc_noio_save() under IO_FLUSHER returns 0, as Linux (got %u)", f);
+	memalloc_noio_restore(f);
+	CHECK(prctl(PR_GET_IO_FLUSHER, 0, 0, 0, 0) == 1, "its restore keeps the thread an IO flusher");
+	unsigned int n = memalloc_nofs_save();
+	CHECK(n != 0, "memalloc_nofs_save() still sets NOFS (a separate flag in Linux)");
+	memalloc_nofs_restore(n);
+	prctl(PR_SET_IO_FLUSHER, 0, 0, 0, 0);
+	f = memalloc_noio_save();
+	CHECK(f != 0, "without IO_FLUSHER memalloc_noio_save() sets NOIO");
+	memalloc_noio_restore(f);
+	return fails ? 3 : 0;
+}
+
+/* ---- inline-handoff ---- */
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long park_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	if (sem_wait_s(&go, 20) == 0)
+		scan_done = 1;
+	sem_post(&done);
+	return n;
+}
+
+static int inline_handoff(void)
+{
+	sh.scan_objects = park_scan;
+	fsr_register_shrinker(&sh);
+	pthread_mutex_lock(&held);
+	armed = 1;
+	void *volatile p = malloc(100);  /* under a tracked lock: handed off */
+	free(p);
+	pthread_mutex_unlock(&held);
+	CHECK(!scan_done, "the allocator was released at timeout_ms while its callback runs");
+	churn(50);
+	CHECK(scans == 1, "no new pass starts while that callback runs (%d scans)", scans);
+	sem_post(&go);
+	CHECK(sem_wait_s(&done, 20) == 0 && scan_done, "the callback was not interrupted: it ran to its end");
+	/* the reclaimer frees the pass slot just after the callback returns */
+	for (int i = 0; i < 2000 && scans == 1; i++) {
+		churn(1);
+		usleep(1000);
+	}
+	CHECK(scans > 1, "passes go on once it returned (%d scans)", scans);
+	return fails ? 3 : 0;
+}
+
+/* ---- flock-inline ---- */
+static char lockpath[] = "/tmp/fsr-robust-flock.XXXXXX";
+static unsigned long flock_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	int fd = open(lockpath, O_RDWR);      /* another open file: flock conflicts */
+	if (fd >= 0 && flock(fd, LOCK_EX) == 0) {   /* waits for the allocator's lock */
+		scan_done = 1;
+		flock(fd, LOCK_UN);
+	}
+	if (fd >= 0)
+		close(fd);
+	sem_post(&done);
+	return n;
+}
+
+static int flock_inline(void)
+{
+	int fd = mkstemp(lockpath);
+	if (fd < 0)
+		return 3;
+	sh.scan_objects = flock_scan;
+	fsr_register_shrinker(&sh);
+	flock(fd, LOCK_EX);                   /* a lock the tracker cannot see */
+	armed = 1;
+	void *volatile p = malloc(100);       /* its pass must not run on this thread */
+	free(p);
+	CHECK(!scan_done, "the allocator holding a flock was released at timeout_ms");
+	flock(fd, LOCK_UN);
+	CHECK(sem_wait_s(&done, 20) == 0 && scan_done, "the callback got the lock once it was released");
+	close(fd);
+	unlink(lockpath);
+	return fails ? 3 : 0;
+}
+
+/* ---- condlock-inline ---- */
+/* a lock built from a mutex and a condition variable (boost style): held
+ * between lock and unlock with no pthread lock held, so the tracker cannot
+ * see it */
+static struct { pthread_mutex_t m; pthread_cond_t cv; int owned; } cl = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+static void cl_lock(void)
+{
+	pthread_mutex_lock(&cl.m);
+	while (cl.owned)
+		pthread_cond_wait(&cl.cv, &cl.m);
+	cl.owned = 1;
+	pthread_mutex_unlock(&cl.m);
+}
+static void cl_unlock(void)
+{
+	pthread_mutex_lock(&cl.m);
+	cl.owned = 0;
+	pthread_cond_broadcast(&cl.cv);
+	pthread_mutex_unlock(&cl.m);
+}
+
+static unsigned long condlock_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	cl_lock();                       /* its own thread holds it: waits */
+	cl_unlock();
+	scan_done = 1;
+	return n;
+}
+
+static volatile int reported_first;
+/* the other side: frees the lock once the report is out (or after 20 s) */
+static void *condlock_releaser(void *a)
+{
+	char path[4200], buf[8192];
+	snprintf(path, sizeof path, "%s.%d", (const char *)a, (int)getpid());
+	for (int i = 0; i < 2000 && !reported_first; i++) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof buf - 1, f);
+			buf[n] = 0;
+			fclose(f);
+			if (strstr(buf, "reclaim-wait-timeout"))
+				reported_first = 1;
+		}
+		if (!reported_first)
+			usleep(10000);
+	}
+	cl_unlock();
+	return NULL;
+}
+
+static int condlock_inline(void)
+{
+	const char *log = getenv("ROBUST_LOG");
+	if (!log)
+		return 2;
+	pthread_t th;
+	sh.scan_objects = condlock_scan;
+	cl_lock();
+	pthread_create(&th, NULL, condlock_releaser, (void *)log);
+	fsr_register_shrinker(&sh);
+	armed = 1;
+	void *volatile p = malloc(100);  /* inline: the shrinker waits for cl on this thread */
+	free(p);
+	fsr_unregister_shrinker(&sh);
+	pthread_join(th, NULL);
+	CHECK(scan_done, "the callback got the lock and returned");
+	CHECK(reported_first, "it was reported while it waited (reclaim-wait-timeout), not a silent hang");
+	return fails ? 3 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "";
+	sem_init(&go, 0, 0);
+	sem_init(&done, 0, 0);
+	if (!strcmp(what, "txn-dead-allocator")) return txn_dead_allocator();
+	if (!strcmp(what, "cancel-inline")) return cancel_inline();
+	if (!strcmp(what, "unregister-in-count")) return unregister_in_count();
+	if (!strcmp(what, "limit-preinit")) return limit_preinit();
+	if (!strcmp(what, "fork-exitcode")) return fork_exitcode();
+	if (!strcmp(what, "ioflusher-noio")) return ioflusher_noio();
+	if (!strcmp(what, "inline-handoff")) return inline_handoff();
+	if (!strcmp(what, "flock-inline")) return flock_inline();
+	if (!strcmp(what, "condlock-inline")) return condlock_inline();
+	fprintf(stderr, "robust: unknown scenario '%s'\n", what);
+	return 2;
+}
