@@ -338,10 +338,27 @@ FSR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 0);           \
 	return r
 
+/* glibc rejects these arguments with EINVAL before it tries the lock, so
+ * the trylock first must not take it: such calls go straight to glibc
+ * (pthread_mutex_clocklock checks the clock only; the rwlocks' timed calls
+ * check the clock and tv_nsec; pthread_mutex_timedlock checks tv_nsec only
+ * when it has to wait, as the trylock first does) */
+static inline int clock_bad(clockid_t c) { return c != CLOCK_REALTIME && c != CLOCK_MONOTONIC; }
+static inline int abstime_bad(clockid_t c, const struct timespec *ts)
+{
+	return !ts || clock_bad(c) || (unsigned long)ts->tv_nsec >= 1000000000ul;
+}
+
 FSR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
 { MUTEX_TIMED(m, real.mutex_timedlock(m, ts)); }
 FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const struct timespec *ts)
-{ MUTEX_TIMED(m, real.mutex_clocklock(m, c, ts)); }
+{
+	if (unlikely(clock_bad(c))) {
+		ENSURE();
+		return real.mutex_clocklock(m, c, ts);
+	}
+	MUTEX_TIMED(m, real.mutex_clocklock(m, c, ts));
+}
 
 FSR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
@@ -462,14 +479,27 @@ FSR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l) { RW_TRY(l, 0, real
 		fsr_lock_acquired(t, l, FSR_LOCK_RWLOCK, read, SITE, 0);      \
 	return r
 
+#define RW_BAD(c, ts, call) do { if (unlikely(abstime_bad(c, ts))) { ENSURE(); return (call); } } while (0)
 FSR_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *ts)
-{ RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_timedrdlock(l, ts)); }
+{
+	RW_BAD(CLOCK_REALTIME, ts, real.rw_timedrdlock(l, ts));
+	RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_timedrdlock(l, ts));
+}
 FSR_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *ts)
-{ RW_TIMED(l, 0, real.rw_trywrlock, real.rw_timedwrlock(l, ts)); }
+{
+	RW_BAD(CLOCK_REALTIME, ts, real.rw_timedwrlock(l, ts));
+	RW_TIMED(l, 0, real.rw_trywrlock, real.rw_timedwrlock(l, ts));
+}
 FSR_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t c, const struct timespec *ts)
-{ RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_clockrdlock(l, c, ts)); }
+{
+	RW_BAD(c, ts, real.rw_clockrdlock(l, c, ts));
+	RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_clockrdlock(l, c, ts));
+}
 FSR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c, const struct timespec *ts)
-{ RW_TIMED(l, 0, real.rw_trywrlock, real.rw_clockwrlock(l, c, ts)); }
+{
+	RW_BAD(c, ts, real.rw_clockwrlock(l, c, ts));
+	RW_TIMED(l, 0, real.rw_trywrlock, real.rw_clockwrlock(l, c, ts));
+}
 
 FSR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
