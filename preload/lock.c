@@ -82,6 +82,139 @@ void fsr_lock_forget_instance(const void *lock)
 	}
 }
 
+/* forget every instance whose address is in [lo, hi) (4-aligned: a
+ * spinlock is an int); returns how many */
+static int inst_forget_range(uintptr_t lo, uintptr_t hi)
+{
+	int n = 0;
+	for (uintptr_t a = (lo + 3) & ~(uintptr_t)3; a < hi; a += 4) {
+		struct inst_bucket *b = bucket_of((const void *)a);
+		for (int i = 0; i < INST_WAYS; i++) {
+			uint64_t o = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
+			if ((o >> 16) == a &&
+			    __atomic_compare_exchange_n(&b->e[i], &o, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				n++;
+		}
+	}
+	return n;
+}
+
+/* ---- heap lock pages: free() forgets the locks in a block ----
+ *
+ * A lock in memory that is not a loaded object's data may be freed without
+ * pthread_mutex_destroy (a zero-initialised mutex never needs one), and the
+ * memory reused for an unrelated lock, which must not inherit the old class.
+ * Every page that holds a tracked non-static lock has an entry here: the
+ * page number and a bit per 64-byte line in which such a lock starts.
+ * free() reads fsr_heap_lock_pages only (no entry: a plain jump into
+ * glibc); with entries it looks up the block's pages, and only a block with
+ * a marked line in its range probes the instance table. */
+#define HL_BUCKETS 16384
+#define HL_WAYS 4
+struct hl_bucket {
+	uint64_t page[HL_WAYS];  /* address >> 12, 0: empty */
+	uint64_t lines[HL_WAYS]; /* bit k: a lock starts in line k of the page */
+} __attribute__((aligned(64)));
+static struct hl_bucket hl_dir[HL_BUCKETS];
+static struct fsr_mutex hl_lock;        /* writers; free() reads without it */
+unsigned long fsr_heap_lock_pages;
+
+static struct hl_bucket *hl_bucket_of(uint64_t page)
+{
+	return &hl_dir[(page * 0x9e3779b97f4a7c15ull) >> (64 - 14)];
+}
+
+/* the lines of page pg that [lo, hi) covers at least partly */
+static uint64_t hl_lines_in(uint64_t pg, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t pl = (uintptr_t)pg << 12, ph = pl + 4096;
+	uintptr_t a = lo > pl ? lo : pl, z = hi < ph ? hi : ph;
+	if (a >= z)
+		return 0;
+	unsigned int f = (unsigned int)((a - pl) >> 6), l = (unsigned int)((z - 1 - pl) >> 6);
+	return (l == 63 ? ~0ull : (1ull << (l + 1)) - 1) & ~((1ull << f) - 1);
+}
+
+/* a non-static instance learned: mark its line */
+static void hl_note(const void *lock)
+{
+	uintptr_t a = (uintptr_t)lock;
+	uint64_t pg = a >> 12, bit = 1ull << ((a >> 6) & 63);
+	struct hl_bucket *b = hl_bucket_of(pg);
+	int i, freeway = -1;
+	for (i = 0; i < HL_WAYS; i++)
+		if (__atomic_load_n(&b->page[i], __ATOMIC_RELAXED) == pg) {
+			if (__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & bit)
+				return;         /* the common case: nothing to write */
+			break;
+		}
+	fsr_mutex_lock(&hl_lock);
+	for (i = 0; i < HL_WAYS; i++) {
+		uint64_t p = b->page[i];
+		if (p == pg)
+			break;
+		if (!p && freeway < 0)
+			freeway = i;
+	}
+	if (i == HL_WAYS) {
+		if (freeway < 0) {
+			/* full: the page evicted forgets its instances (learned
+			 * again at their next acquisition, by then rightly) */
+			i = (int)(pg & (HL_WAYS - 1));
+			uintptr_t pl = (uintptr_t)b->page[i] << 12;
+			inst_forget_range(pl, pl + 4096);
+			inst_gen_bump();
+			__atomic_store_n(&b->lines[i], 0, __ATOMIC_RELAXED);
+		} else {
+			i = freeway;
+			__atomic_add_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
+		}
+		__atomic_store_n(&b->page[i], pg, __ATOMIC_RELEASE);
+	}
+	__atomic_or_fetch(&b->lines[i], bit, __ATOMIC_RELEASE);
+	fsr_mutex_unlock(&hl_lock);
+}
+
+void fsr_lock_free_range(const void *p, size_t n)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + n;
+	if (!p || !n || hi < lo)
+		return;
+	int locked = 0, forgot = 0;
+	for (uint64_t pg = lo >> 12; pg <= (hi - 1) >> 12; pg++) {
+		struct hl_bucket *b = hl_bucket_of(pg);
+		for (int i = 0; i < HL_WAYS; i++) {
+			if (__atomic_load_n(&b->page[i], __ATOMIC_ACQUIRE) != pg)
+				continue;
+			uint64_t in = hl_lines_in(pg, lo, hi);
+			if (!(__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & in))
+				break;
+			if (!locked++) {
+				fsr_self.busy++;
+				fsr_mutex_lock(&hl_lock);
+			}
+			if (b->page[i] != pg)
+				break;
+			forgot += inst_forget_range(lo > (pg << 12) ? lo : pg << 12,
+						    hi < ((pg + 1) << 12) ? hi : (pg + 1) << 12);
+			/* lines wholly inside the block hold no other object's lock */
+			uint64_t whole = hl_lines_in(pg, (lo + 63) & ~(uintptr_t)63, hi & ~(uintptr_t)63);
+			uint64_t left = __atomic_and_fetch(&b->lines[i], ~whole, __ATOMIC_RELAXED);
+			if (!left) {
+				__atomic_store_n(&b->page[i], 0, __ATOMIC_RELEASE);
+				__atomic_sub_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
+			}
+			break;
+		}
+	}
+	if (forgot)
+		inst_gen_bump();        /* the per-thread class caches */
+	if (locked) {
+		fsr_mutex_unlock(&hl_lock);
+		fsr_self.busy--;
+	}
+}
+
 /* ---- is an address in a loaded object's writable data? ---- */
 #define MAX_SEGS 512
 static struct { uintptr_t lo, hi; } segs[MAX_SEGS];
@@ -193,11 +326,13 @@ unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	t->busy++;
-	int st = init ? 0 : addr_is_static(lock);
+	int st = addr_is_static(lock);
 	uintptr_t key = init || !st ? (uintptr_t)site : (uintptr_t)lock;
+	if (!st)
+		hl_note(lock);
 	int ex = addr_excluded(lock);
 	fsr_mutex_lock(&cls_lock);
-	unsigned int c = class_get(key, lock, site, kind, st);
+	unsigned int c = class_get(key, lock, site, kind, st && !init);
 	if (c && ex && !fsr_class_excluded(c)) {
 		__atomic_store_n(&fsr_classes[c].excluded, 1, __ATOMIC_RELAXED);
 		inst_gen_bump();
@@ -280,10 +415,12 @@ void fsr_lock_atfork_prepare(void)
 	fsr_mutex_lock(&snap_lock);
 	fsr_mutex_lock(&cls_lock);
 	fsr_mutex_lock(&segs_lock);
+	fsr_mutex_lock(&hl_lock);
 }
 
 void fsr_lock_atfork_parent(void)
 {
+	fsr_mutex_unlock(&hl_lock);
 	fsr_mutex_unlock(&segs_lock);
 	fsr_mutex_unlock(&cls_lock);
 	fsr_mutex_unlock(&snap_lock);
@@ -291,7 +428,7 @@ void fsr_lock_atfork_parent(void)
 
 void fsr_lock_atfork_child(void)
 {
-	segs_lock.v = cls_lock.v = snap_lock.v = 0;
+	hl_lock.v = segs_lock.v = cls_lock.v = snap_lock.v = 0;
 }
 
 /* ---- the wait-for chain ---- */

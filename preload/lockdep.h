@@ -88,6 +88,12 @@ static inline unsigned int fsr_lock_class(const void *lock, int kind, void *site
 }
 /* pthread_mutex_init and friends: the instance's class is its init site */
 void fsr_lock_init_instance(const void *lock, int kind, void *site) FSR_HIDDEN;
+/* free(): forget the instances in [p, p + n) (a lock freed without destroy
+ * and its memory reused must not keep its class); free and realloc call it
+ * only while fsr_heap_lock_pages (pages holding tracked non-static locks)
+ * is not 0, so that a program without heap locks pays one load */
+extern unsigned long fsr_heap_lock_pages FSR_HIDDEN;
+void fsr_lock_free_range(const void *p, size_t n) FSR_HIDDEN;
 /* pthread_mutex_destroy: forget the instance */
 void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
 void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;

@@ -35,5 +35,18 @@ else
 	no "timed locks differ from glibc: $(diff "$tmp/timed.plain" "$out" | head -20)"
 fi
 
+# item 10: a zero-initialised heap mutex freed without destroy, its memory
+# reused by an unrelated object: the new mutex has a class of its own
+for m in zero init thread; do
+	under reuse-$m interval=0 -- "$d/lk_reuse" $m
+	clean "reused lock memory ($m): no inherited class, no report"
+done
+under reuse-same interval=0 -- "$d/lk_reuse" same
+if [ "$(reports)" -ge 1 ] && grep -q 'reclaim-lock-inversion' "$err" && [ $rc = 66 ]; then
+	ok "the same lock not freed: the inversion is still reported"
+else
+	no "control: wanted reclaim-lock-inversion and status 66, got status $rc"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
