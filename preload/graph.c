@@ -253,6 +253,13 @@ static void build_inversion(struct fsr_thread *t, const uint16_t *c0, int n)
 	int newi = (n - r) % n;         /* index in cyc of the new edge's source */
 	for (int i = 0; i < n; i++)
 		fsr_class_name(cyc[i], nm[i], sizeof nm[i]);
+	/* the headline's lock: the instance this thread holds, when it holds
+	 * one of that class, not the class's first instance seen */
+	char head[64];
+	memcpy(head, nm[0], sizeof head);
+	for (int k = 0; k < t->nheld; k++)
+		if (t->held[k].cls == cyc[0])
+			fsr_lock_name(t->held[k].lock, head, sizeof head);
 	unsigned int rc = FSR_CLS_FS_RECLAIM;
 	for (int i = 0; i < n; i++)
 		if (is_reclaim(cyc[i])) { rc = cyc[i]; break; }
@@ -262,7 +269,7 @@ static void build_inversion(struct fsr_thread *t, const uint16_t *c0, int n)
 	if (n == 2)
 		fsr_fmt(inv.message, sizeof inv.message,
 			"lock %s is held at an allocation that may enter %s reclaim, and %s reclaim takes %s: "
-			"a reclaim pass at that allocation would deadlock", nm[0], rn, rn, nm[0]);
+			"a reclaim pass at that allocation would deadlock", head, rn, rn, nm[0]);
 	else {
 		char chain[256];
 		size_t o = 0;
@@ -272,7 +279,7 @@ static void build_inversion(struct fsr_thread *t, const uint16_t *c0, int n)
 		fsr_fmt(inv.message, sizeof inv.message,
 			"lock %s is held at an allocation that may enter %s reclaim, and a chain of lock "
 			"dependencies leads from %s reclaim back to it (%s): a reclaim pass at that allocation "
-			"could deadlock", nm[0], rn, rn, chain);
+			"could deadlock", head, rn, rn, chain);
 	}
 	for (int i = 0; i < n && inv.nlocks < FSR_MAX_REPORT_LOCKS; i++) {
 		if (is_reclaim(cyc[i]))

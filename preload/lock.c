@@ -10,7 +10,9 @@
  * the wait-for check, which runs only when a reclaim callback finds a lock
  * taken, reads every thread's held[] and blocked_on. */
 #include "lockdep.h"
+#include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <link.h>
 #include <string.h>
 
@@ -271,6 +273,121 @@ static int addr_is_static(const void *p)
 	return in_segs(a);
 }
 
+/* ---- the site that keys a class: the first caller outside lock wrappers ----
+ *
+ * A class is keyed by its init site (or first acquisition site).  When that
+ * site is inside a wrapper (a program's mutex_init(m) calling
+ * pthread_mutex_init, or at -O0 __gthread_mutex_lock under std::mutex::lock
+ * under std::lock_guard), every lock would get the wrapper's one class:
+ * Linux's mutex_init is a macro for this reason.  So the key walks out of
+ * wrappers: a frame whose function is at most WRAP_MAX bytes long (its FDE's
+ * range, read without symbols or locks of ours) passes the key on to its
+ * caller, up to WRAP_DEPTH frames.  Learning an instance is the rare path
+ * (once per instance), so the stack walk is affordable there. */
+#define WRAP_MAX 128
+#define WRAP_DEPTH 6
+struct dwarf_eh_bases { void *tbase, *dbase, *func; };
+static const void *(*find_fde)(void *pc, struct dwarf_eh_bases *bases);
+
+void fsr_lock_setup(void)
+{
+	/* glibc's backtrace() has libgcc_s loaded (stack.c primes it) */
+	void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NOLOAD);
+	if (!h)
+		h = dlopen("libgcc_s.so.1", RTLD_NOW);
+	if (h)
+		__atomic_store_n((void **)&find_fde, dlsym(h, "_Unwind_Find_FDE"), __ATOMIC_RELEASE);
+}
+
+static const unsigned char *uleb(const unsigned char *p, uint64_t *v)
+{
+	uint64_t r = 0;
+	int sh = 0;
+	do {
+		r |= (uint64_t)(*p & 0x7f) << sh;
+		sh += 7;
+	} while (*p++ & 0x80 && sh < 64);
+	*v = r;
+	return p;
+}
+
+/* size in bytes of a DW_EH_PE value of this format, 0: variable or unknown */
+static int enc_size(unsigned int enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: case 0x04: case 0x0c: return 8;
+	case 0x02: case 0x0a: return 2;
+	case 0x03: case 0x0b: return 4;
+	default: return 0;
+	}
+}
+
+/* length of the function containing pc, from its FDE; 0: unknown */
+static uintptr_t func_len(void *pc)
+{
+	struct dwarf_eh_bases bases;
+	const void *(*ff)(void *, struct dwarf_eh_bases *) = __atomic_load_n(&find_fde, __ATOMIC_ACQUIRE);
+	if (!ff)
+		return 0;
+	const unsigned char *fde = ff((char *)pc - 1, &bases);
+	if (!fde || *(const uint32_t *)fde == 0xffffffffu)
+		return 0;
+	const unsigned char *cie = fde + 4 - *(const int32_t *)(fde + 4);
+	if (*(const uint32_t *)cie == 0xffffffffu)
+		return 0;
+	unsigned int version = cie[8], fenc = 0;   /* absptr unless 'R' says */
+	const char *aug = (const char *)cie + 9;
+	const unsigned char *q = (const unsigned char *)aug + strlen(aug) + 1;
+	uint64_t v;
+	q = uleb(q, &v);                 /* code alignment */
+	q = uleb(q, &v);                 /* data alignment (sleb: same length) */
+	if (version == 1)
+		q++;
+	else
+		q = uleb(q, &v);         /* return address register */
+	if (aug[0] == 'z') {
+		q = uleb(q, &v);
+		for (const char *a = aug + 1; *a; a++) {
+			if (*a == 'R')
+				fenc = *q++;
+			else if (*a == 'P') {
+				int n = enc_size(*q++);
+				if (!n)
+					return 0;
+				q += n;
+			} else if (*a == 'L')
+				q++;
+			else if (*a != 'S' && *a != 'B' && *a != 'G')
+				return 0;
+		}
+	}
+	int n = enc_size(fenc);
+	if (!n || fenc == 0xff)
+		return 0;
+	const unsigned char *r = fde + 8 + n;      /* pc_begin, then pc_range */
+	switch (n) {
+	case 2: return *(const uint16_t *)r;
+	case 4: return *(const uint32_t *)r;
+	default: return (uintptr_t)*(const uint64_t *)r;
+	}
+}
+
+/* the frame that keys a class learned at site */
+static void *key_site(void *site)
+{
+	void *raw[WRAP_DEPTH + 16];
+	int n = backtrace(raw, WRAP_DEPTH + 16), i;
+	for (i = 0; i < n && raw[i] != site; i++)
+		;
+	for (int d = 0; i < n && d < WRAP_DEPTH; i++, d++) {
+		uintptr_t len = func_len(raw[i]);
+		if (!len || len > WRAP_MAX || i + 1 >= n)
+			break;
+		site = raw[i + 1];
+	}
+	return site;
+}
+
 /* ---- classes ---- */
 #define CLS_HASH 8192
 static uint16_t cls_hash[CLS_HASH];
@@ -327,6 +444,8 @@ unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 	struct fsr_thread *t = fsr_thread_self();
 	t->busy++;
 	int st = addr_is_static(lock);
+	if (init || !st)
+		site = key_site(site);
 	uintptr_t key = init || !st ? (uintptr_t)site : (uintptr_t)lock;
 	if (!st)
 		hl_note(lock);

@@ -86,6 +86,8 @@ static inline unsigned int fsr_lock_class(const void *lock, int kind, void *site
 		c = fsr_lock_learn(lock, kind, site, 0);
 	return c;
 }
+/* at load: find the unwinder's FDE lookup (class keys skip lock wrappers) */
+void fsr_lock_setup(void) FSR_HIDDEN;
 /* pthread_mutex_init and friends: the instance's class is its init site */
 void fsr_lock_init_instance(const void *lock, int kind, void *site) FSR_HIDDEN;
 /* free(): forget the instances in [p, p + n) (a lock freed without destroy

@@ -114,6 +114,9 @@ __attribute__((constructor(150))) static void lockwrap_init(void)
 {
 	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
 		resolve();
+	fsr_self.busy++;
+	fsr_lock_setup();
+	fsr_self.busy--;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 

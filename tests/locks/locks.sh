@@ -48,5 +48,27 @@ else
 	no "control: wanted reclaim-lock-inversion and status 66, got status $rc"
 fi
 
+# control: reported, status 66, the report's first line matching $1
+reported() { [ $rc = 66 ] && grep -q 'reclaim-lock-inversion' "$err"; }
+# item 11: std::mutex at -O0, every lock() through one call in
+# __gthread_mutex_lock: classes keyed by the caller outside the wrappers
+under cxx interval=0 -- "$d/lk_cxx"
+clean "std::mutex at -O0: unrelated mutexes are not one class"
+under cxx-same interval=0 -- "$d/lk_cxx" same
+reported && grep -q 'SUMMARY: .*journal_append' "$err" && ok "std::mutex at -O0, the same mutex: reported (journal_append)" \
+	|| no "std::mutex control: status $rc $(head -c 400 "$err")"
+# item 23: locks initialised through one wrapper (mutex_init)
+under initwrap interval=0 -- "$d/lk_initwrap"
+clean "locks initialised through a wrapper: one class per caller of the wrapper"
+under initwrap-same interval=0 -- "$d/lk_initwrap" same
+reported && grep -q 'is held at an allocation' "$err" && grep -q 'journal_lock' "$err" \
+	&& ok "init wrapper, the same lock: reported (journal_lock)" || no "init wrapper control: status $rc"
+under initwrap-headline interval=0 -- "$d/lk_initwrap" headline
+if reported && grep -q '^lock inode_locks+0x28 is held at an allocation' "$err"; then
+	ok "the headline names the instance held (inode_locks+0x28), not the class's first"
+else
+	no "headline: status $rc, $(grep 'is held at' "$err")"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
