@@ -21,11 +21,9 @@ unsigned int fsr_nclasses = FSR_CLS_FIRST;
 
 /* ---- instances ---- */
 struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS];
-__thread uint64_t fsr_held_sig __attribute__((tls_model("initial-exec")));
-__thread struct fsr_cls_cache fsr_ccache[FSR_CCACHE] __attribute__((tls_model("initial-exec")));
+__thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec")));
 uint32_t fsr_inst_gen = 1;
 static void inst_gen_bump(void) { __atomic_add_fetch(&fsr_inst_gen, 1, __ATOMIC_RELEASE); }
-__thread uint64_t fsr_sig_below[FSR_MAX_HELD] __attribute__((tls_model("initial-exec")));
 
 void fsr_held_resig(struct fsr_thread *t)
 {

@@ -251,8 +251,8 @@ FSR_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 	return real.mutex_destroy(m);
 }
 
-/* the uncontended acquisition's bookkeeping, out of line so that the
- * wrappers stay small (a tail call after the real trylock) */
+/* the uncontended acquisition's bookkeeping when took() cannot do it: a
+ * lock not in the class cache, a held set not seen with this lock, reclaim */
 __attribute__((noinline)) static int took_slow(const void *l, int kind, int read, void *site)
 {
 	struct fsr_thread *t = &fsr_self;
@@ -270,9 +270,16 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 		e->lock = l;
 		e->cls = c;
 		e->gen = gen;
+		e->mix[0] = fsr_held_mix(c, 0);
+		e->mix[1] = fsr_held_mix(c, 1);
 	}
 	if (c && (t->nheld || t->in_reclaim))
 		fsr_graph_acquire(t, c, read, 0);
+	if (t->nheld && !t->in_reclaim) {
+		/* every edge held -> c is in the graph now */
+		uint64_t k = fsr_acq_key(fsr_held_sig, fsr_held_mix(c, read));
+		*fsr_acq_slot(k) = k;
+	}
 push:;
 	int n = t->nheld;
 	if (n < FSR_MAX_HELD)
@@ -280,15 +287,33 @@ push:;
 	return 0;
 }
 
-/* the common case: a cached class, nothing held, not in reclaim: push */
-__attribute__((noinline)) static int took(const void *l, int kind, int read, void *site)
+/* The common case, a few loads and thread-local stores: the lock's class
+ * is cached, not in reclaim, and either nothing is held or this held set
+ * was seen taking this lock before (all its edges known): push. */
+static inline __attribute__((always_inline)) int took(const void *l, int kind, int read, void *site)
 {
 	struct fsr_thread *t = &fsr_self;
-	struct fsr_cls_cache *e = fsr_ccache_of(l);
+	struct fsr_lock_tls *lt = &fsr_ltls;
+	struct fsr_cls_cache *e = &lt->ccache[((uintptr_t)l >> 4) & (FSR_CCACHE - 1)];
+	int n = t->nheld;
 	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED) ||
-		     (t->nheld | t->in_reclaim)))
+		     t->in_reclaim || n >= FSR_MAX_HELD))
 		return took_slow(l, kind, read, site);
-	fsr_held_push(t, 0, l, e->cls, kind, read, site);
+	uint64_t sig = lt->held_sig, mix = e->mix[read];
+	if (n) {
+		uint64_t k = fsr_acq_key(sig, mix);
+		if (unlikely(lt->acq_memo[k >> 58] != k))
+			return took_slow(l, kind, read, site);
+	}
+	struct fsr_held *h = &t->held[n];
+	h->lock = l;
+	h->cls = e->cls;
+	h->kind = (unsigned short)kind;
+	h->read = (unsigned short)read;
+	h->site = site;
+	lt->sig_below[n] = sig;
+	lt->held_sig = sig + mix;
+	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
