@@ -287,10 +287,25 @@ push:;
 	return 0;
 }
 
-/* The common case, a few loads and thread-local stores: the lock's class
- * is cached, not in reclaim, and either nothing is held or this held set
- * was seen taking this lock before (all its edges known): push. */
-static inline __attribute__((always_inline)) int took(const void *l, int kind, int read, void *site)
+/* put l at held[n] (n < FSR_MAX_HELD): the stores of an acquisition */
+static inline __attribute__((always_inline)) void
+took_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l, unsigned int cls,
+	 int kind, int read, void *site, uint64_t sig, uint64_t mix)
+{
+	struct fsr_held *h = &t->held[n];
+	h->lock = l;
+	h->cls = cls;
+	h->kind = (unsigned short)kind;
+	h->read = (unsigned short)read;
+	h->site = site;
+	lt->sig_below[n] = sig;
+	lt->held_sig = sig + mix;
+	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+}
+
+/* a nested acquisition: known when this held set was seen taking this
+ * lock before (all its edges are in the graph) */
+__attribute__((noinline)) static int took_nested(const void *l, int kind, int read, void *site)
 {
 	struct fsr_thread *t = &fsr_self;
 	struct fsr_lock_tls *lt = &fsr_ltls;
@@ -300,21 +315,34 @@ static inline __attribute__((always_inline)) int took(const void *l, int kind, i
 		     t->in_reclaim || n >= FSR_MAX_HELD))
 		return took_slow(l, kind, read, site);
 	uint64_t sig = lt->held_sig, mix = e->mix[read];
-	if (n) {
-		uint64_t k = fsr_acq_key(sig, mix);
-		if (unlikely(lt->acq_memo[k >> 58] != k))
-			return took_slow(l, kind, read, site);
-	}
-	struct fsr_held *h = &t->held[n];
-	h->lock = l;
-	h->cls = e->cls;
-	h->kind = (unsigned short)kind;
-	h->read = (unsigned short)read;
-	h->site = site;
-	lt->sig_below[n] = sig;
-	lt->held_sig = sig + mix;
-	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	uint64_t k = fsr_acq_key(sig, mix);
+	if (unlikely(lt->acq_memo[k >> 58] != k))
+		return took_slow(l, kind, read, site);
+	took_put(t, lt, n, l, e->cls, kind, read, site, sig, mix);
 	return 0;
+}
+
+/* The common case, a few loads and thread-local stores: nothing held, not
+ * in reclaim (the wrapper checked: took()), the lock's class cached.
+ * (With nothing held the signature is 0.) */
+__attribute__((noinline)) static int took_first(const void *l, int kind, int read, void *site)
+{
+	struct fsr_thread *t = &fsr_self;
+	struct fsr_lock_tls *lt = &fsr_ltls;
+	struct fsr_cls_cache *e = &lt->ccache[((uintptr_t)l >> 4) & (FSR_CCACHE - 1)];
+	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED)))
+		return took_slow(l, kind, read, site);
+	took_put(t, lt, 0, l, e->cls, kind, read, site, 0, e->mix[read]);
+	return 0;
+}
+
+/* an uncontended acquisition of l by t: a tail call into one of the above */
+static inline __attribute__((always_inline)) int took(struct fsr_thread *t, const void *l, int kind,
+						      int read, void *site)
+{
+	if (unlikely(t->nheld | t->in_reclaim))
+		return took_nested(l, kind, read, site);
+	return took_first(l, kind, read, site);
 }
 
 __attribute__((noinline)) static int mutex_busy(struct fsr_thread *t, pthread_mutex_t *m, int r, void *site)
@@ -335,7 +363,7 @@ FSR_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 		return real.mutex_lock(m);
 	int r = real.mutex_trylock(m);
 	if (likely(r == 0))
-		return took(m, FSR_LOCK_MUTEX, 0, SITE);
+		return took(t, m, FSR_LOCK_MUTEX, 0, SITE);
 	return mutex_busy(t, m, r, SITE);
 }
 
@@ -472,7 +500,7 @@ FSR_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 		return blockfn(l);                                             \
 	int r = tryfn(l);                                                      \
 	if (likely(r == 0))                                                    \
-		return took(l, FSR_LOCK_RWLOCK, read, SITE);                   \
+		return took(t, l, FSR_LOCK_RWLOCK, read, SITE);                   \
 	if (r != EBUSY)                                                        \
 		return r;                                                      \
 	return contended(t, l, op, FSR_LOCK_RWLOCK, read, SITE)
@@ -563,7 +591,7 @@ FSR_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 		return real.spin_lock(l);
 	int r = real.spin_trylock(l);
 	if (likely(r == 0))
-		return took((const void *)l, FSR_LOCK_SPIN, 0, SITE);
+		return took(t, (const void *)l, FSR_LOCK_SPIN, 0, SITE);
 	return contended(t, (void *)l, OP_SPIN, FSR_LOCK_SPIN, 0, SITE);
 }
 
@@ -610,7 +638,7 @@ FSR_EXPORT int mtx_lock(mtx_t *m)
 		return real.mtx_lock(m);
 	int r = real.mtx_trylock(m);
 	if (likely(r == thrd_success))
-		return took(m, FSR_LOCK_MTX, 0, SITE) + thrd_success;
+		return took(t, m, FSR_LOCK_MTX, 0, SITE) + thrd_success;
 	if (r != thrd_busy)
 		return r;
 	return contended(t, m, OP_MTX, FSR_LOCK_MTX, 0, SITE);

@@ -67,7 +67,11 @@ static inline void track_sub(void *p)
 
 static __attribute__((noinline)) void *malloc_slow(size_t n, int how)
 {
-	slow(n, how);
+	/* only locks held, their edges known: a tail call into glibc (the
+	 * locked fast path implies no space/limit accounting) */
+	if (fsr_alloc_locked_fast(&fsr_self, n, how == 2))
+		return __libc_malloc(n);
+	fsr_alloc_slow(&fsr_self, n, how == 2);
 	void *p = __libc_malloc(n);
 	track_add(p);
 	return p;
@@ -98,7 +102,9 @@ FSR_EXPORT void free(void *p)
 
 static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t total, int how)
 {
-	slow(total, how);
+	if (fsr_alloc_locked_fast(&fsr_self, total, how == 2))
+		return __libc_calloc(n, m);
+	fsr_alloc_slow(&fsr_self, total, how == 2);
 	void *p = __libc_calloc(n, m);
 	track_add(p);
 	return p;
