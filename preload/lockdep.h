@@ -73,7 +73,7 @@ extern __thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-e
 #define fsr_ccache (fsr_ltls.ccache)
 static inline uint64_t fsr_acq_key(uint64_t sig, uint64_t mix)
 {
-	return ((sig ^ (sig >> 31)) * 0xbf58476d1ce4e5b9ull + mix) | 1;
+	return (sig * 0xbf58476d1ce4e5b9ull + mix) | 1;   /* {A held, B taken} != {B held, A taken} */
 }
 static inline uint64_t *fsr_acq_slot(uint64_t key) { return &fsr_ltls.acq_memo[key >> 58]; }
 

@@ -305,7 +305,7 @@ took_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l, un
 
 /* a nested acquisition: known when this held set was seen taking this
  * lock before (all its edges are in the graph) */
-__attribute__((noinline)) static int took_nested(const void *l, int kind, int read, void *site)
+static inline __attribute__((always_inline)) int took_nested(const void *l, int kind, int read, void *site)
 {
 	struct fsr_thread *t = &fsr_self;
 	struct fsr_lock_tls *lt = &fsr_ltls;
@@ -325,7 +325,7 @@ __attribute__((noinline)) static int took_nested(const void *l, int kind, int re
 /* The common case, a few loads and thread-local stores: nothing held, not
  * in reclaim (the wrapper checked: took()), the lock's class cached.
  * (With nothing held the signature is 0.) */
-__attribute__((noinline)) static int took_first(const void *l, int kind, int read, void *site)
+static inline __attribute__((always_inline)) int took_first(const void *l, int kind, int read, void *site)
 {
 	struct fsr_thread *t = &fsr_self;
 	struct fsr_lock_tls *lt = &fsr_ltls;
@@ -336,14 +336,38 @@ __attribute__((noinline)) static int took_first(const void *l, int kind, int rea
 	return 0;
 }
 
-/* an uncontended acquisition of l by t: a tail call into one of the above */
+/* one copy of both per kind and mode, so that kind and read are constants
+ * there (fewer registers: no callee-saved ones on these paths) */
+#define TOOK_FNS(name, kind, read)                                                              \
+	__attribute__((noinline)) static int took_first_##name(const void *l, void *site)      \
+	{ return took_first(l, kind, read, site); }                                            \
+	__attribute__((noinline)) static int took_nested_##name(const void *l, void *site)     \
+	{ return took_nested(l, kind, read, site); }
+TOOK_FNS(mutex, FSR_LOCK_MUTEX, 0)
+TOOK_FNS(rd, FSR_LOCK_RWLOCK, 1)
+TOOK_FNS(wr, FSR_LOCK_RWLOCK, 0)
+TOOK_FNS(spin, FSR_LOCK_SPIN, 0)
+TOOK_FNS(mtx, FSR_LOCK_MTX, 0)
+#undef TOOK_FNS
+
+/* an uncontended acquisition of l by t: a tail call into one of the above
+ * (kind and read are constants in every caller) */
+#define TOOK_PICK(name) \
+	return unlikely(t->nheld | t->in_reclaim) ? took_nested_##name(l, site) : took_first_##name(l, site)
 static inline __attribute__((always_inline)) int took(struct fsr_thread *t, const void *l, int kind,
 						      int read, void *site)
 {
-	if (unlikely(t->nheld | t->in_reclaim))
-		return took_nested(l, kind, read, site);
-	return took_first(l, kind, read, site);
+	if (kind == FSR_LOCK_MUTEX)
+		TOOK_PICK(mutex);
+	if (kind == FSR_LOCK_RWLOCK && read)
+		TOOK_PICK(rd);
+	if (kind == FSR_LOCK_RWLOCK)
+		TOOK_PICK(wr);
+	if (kind == FSR_LOCK_SPIN)
+		TOOK_PICK(spin);
+	TOOK_PICK(mtx);
 }
+#undef TOOK_PICK
 
 __attribute__((noinline)) static int mutex_busy(struct fsr_thread *t, pthread_mutex_t *m, int r, void *site)
 {
