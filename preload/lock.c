@@ -117,7 +117,7 @@ struct hl_bucket {
 } __attribute__((aligned(64)));
 static struct hl_bucket hl_dir[HL_BUCKETS];
 static struct fsr_mutex hl_lock;        /* writers; free() reads without it */
-unsigned long fsr_heap_lock_pages;
+struct fsr_heap_lock_count fsr_heap_locks;
 
 static struct hl_bucket *hl_bucket_of(uint64_t page)
 {

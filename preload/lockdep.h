@@ -114,7 +114,13 @@ void fsr_lock_init_instance(const void *lock, int kind, void *site) FSR_HIDDEN;
  * and its memory reused must not keep its class); free and realloc call it
  * only while fsr_heap_lock_pages (pages holding tracked non-static locks)
  * is not 0, so that a program without heap locks pays one load */
-extern unsigned long fsr_heap_lock_pages FSR_HIDDEN;
+struct fsr_heap_lock_count {
+	unsigned long pages;
+} __attribute__((aligned(64)));     /* a line of its own: free() reads it, only a
+				     * page gaining its first lock or losing its
+				     * last writes it */
+extern struct fsr_heap_lock_count fsr_heap_locks FSR_HIDDEN;
+#define fsr_heap_lock_pages (fsr_heap_locks.pages)
 void fsr_lock_free_range(const void *p, size_t n) FSR_HIDDEN;
 /* pthread_mutex_destroy: forget the instance */
 void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
