@@ -210,6 +210,8 @@ __attribute__((noinline)) static int contended(struct fsr_thread *t, void *l, in
 {
 	int chain, r;
 	fsr_lock_contended(t, l, kind, read, site, &chain);
+	/* (the place for the waiter to record its own stack before it blocks:
+	 * reports show it instead of signalling the thread) */
 	__atomic_store_n(&t->blocked_on, l, __ATOMIC_RELEASE);
 	if (fsr_lock_serving_handoff(t))
 		r = reclaim_wait(t, l, op, chain);
