@@ -11,7 +11,10 @@
  * taken, reads every thread's held[] and blocked_on. */
 #include "lockdep.h"
 #include "modules.h"
+#include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
+#include <link.h>
 #include <string.h>
 
 struct fsr_lock_class fsr_classes[FSR_MAX_CLASSES];
@@ -19,11 +22,9 @@ unsigned int fsr_nclasses = FSR_CLS_FIRST;
 
 /* ---- instances ---- */
 struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS];
-__thread uint64_t fsr_held_sig __attribute__((tls_model("initial-exec")));
-__thread struct fsr_cls_cache fsr_ccache[FSR_CCACHE] __attribute__((tls_model("initial-exec")));
+__thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec")));
 uint32_t fsr_inst_gen = 1;
 static void inst_gen_bump(void) { __atomic_add_fetch(&fsr_inst_gen, 1, __ATOMIC_RELEASE); }
-__thread uint64_t fsr_sig_below[FSR_MAX_HELD] __attribute__((tls_model("initial-exec")));
 
 void fsr_held_resig(struct fsr_thread *t)
 {
@@ -82,6 +83,139 @@ void fsr_lock_forget_instance(const void *lock)
 	}
 }
 
+/* forget every instance whose address is in [lo, hi) (4-aligned: a
+ * spinlock is an int); returns how many */
+static int inst_forget_range(uintptr_t lo, uintptr_t hi)
+{
+	int n = 0;
+	for (uintptr_t a = (lo + 3) & ~(uintptr_t)3; a < hi; a += 4) {
+		struct inst_bucket *b = bucket_of((const void *)a);
+		for (int i = 0; i < INST_WAYS; i++) {
+			uint64_t o = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
+			if ((o >> 16) == a &&
+			    __atomic_compare_exchange_n(&b->e[i], &o, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				n++;
+		}
+	}
+	return n;
+}
+
+/* ---- heap lock pages: free() forgets the locks in a block ----
+ *
+ * A lock in memory that is not a loaded object's data may be freed without
+ * pthread_mutex_destroy (a zero-initialised mutex never needs one), and the
+ * memory reused for an unrelated lock, which must not inherit the old class.
+ * Every page that holds a tracked non-static lock has an entry here: the
+ * page number and a bit per 64-byte line in which such a lock starts.
+ * free() reads fsr_heap_lock_pages only (no entry: a plain jump into
+ * glibc); with entries it looks up the block's pages, and only a block with
+ * a marked line in its range probes the instance table. */
+#define HL_BUCKETS 16384
+#define HL_WAYS 4
+struct hl_bucket {
+	uint64_t page[HL_WAYS];  /* address >> 12, 0: empty */
+	uint64_t lines[HL_WAYS]; /* bit k: a lock starts in line k of the page */
+} __attribute__((aligned(64)));
+static struct hl_bucket hl_dir[HL_BUCKETS];
+static struct fsr_mutex hl_lock;        /* writers; free() reads without it */
+struct fsr_heap_lock_count fsr_heap_locks;
+
+static struct hl_bucket *hl_bucket_of(uint64_t page)
+{
+	return &hl_dir[(page * 0x9e3779b97f4a7c15ull) >> (64 - 14)];
+}
+
+/* the lines of page pg that [lo, hi) covers at least partly */
+static uint64_t hl_lines_in(uint64_t pg, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t pl = (uintptr_t)pg << 12, ph = pl + 4096;
+	uintptr_t a = lo > pl ? lo : pl, z = hi < ph ? hi : ph;
+	if (a >= z)
+		return 0;
+	unsigned int f = (unsigned int)((a - pl) >> 6), l = (unsigned int)((z - 1 - pl) >> 6);
+	return (l == 63 ? ~0ull : (1ull << (l + 1)) - 1) & ~((1ull << f) - 1);
+}
+
+/* a non-static instance learned: mark its line */
+static void hl_note(const void *lock)
+{
+	uintptr_t a = (uintptr_t)lock;
+	uint64_t pg = a >> 12, bit = 1ull << ((a >> 6) & 63);
+	struct hl_bucket *b = hl_bucket_of(pg);
+	int i, freeway = -1;
+	for (i = 0; i < HL_WAYS; i++)
+		if (__atomic_load_n(&b->page[i], __ATOMIC_RELAXED) == pg) {
+			if (__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & bit)
+				return;         /* the common case: nothing to write */
+			break;
+		}
+	fsr_mutex_lock(&hl_lock);
+	for (i = 0; i < HL_WAYS; i++) {
+		uint64_t p = b->page[i];
+		if (p == pg)
+			break;
+		if (!p && freeway < 0)
+			freeway = i;
+	}
+	if (i == HL_WAYS) {
+		if (freeway < 0) {
+			/* full: the page evicted forgets its instances (learned
+			 * again at their next acquisition, by then rightly) */
+			i = (int)(pg & (HL_WAYS - 1));
+			uintptr_t pl = (uintptr_t)b->page[i] << 12;
+			inst_forget_range(pl, pl + 4096);
+			inst_gen_bump();
+			__atomic_store_n(&b->lines[i], 0, __ATOMIC_RELAXED);
+		} else {
+			i = freeway;
+			__atomic_add_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
+		}
+		__atomic_store_n(&b->page[i], pg, __ATOMIC_RELEASE);
+	}
+	__atomic_or_fetch(&b->lines[i], bit, __ATOMIC_RELEASE);
+	fsr_mutex_unlock(&hl_lock);
+}
+
+void fsr_lock_free_range(const void *p, size_t n)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + n;
+	if (!p || !n || hi < lo)
+		return;
+	int locked = 0, forgot = 0;
+	for (uint64_t pg = lo >> 12; pg <= (hi - 1) >> 12; pg++) {
+		struct hl_bucket *b = hl_bucket_of(pg);
+		for (int i = 0; i < HL_WAYS; i++) {
+			if (__atomic_load_n(&b->page[i], __ATOMIC_ACQUIRE) != pg)
+				continue;
+			uint64_t in = hl_lines_in(pg, lo, hi);
+			if (!(__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & in))
+				break;
+			if (!locked++) {
+				fsr_self.busy++;
+				fsr_mutex_lock(&hl_lock);
+			}
+			if (b->page[i] != pg)
+				break;
+			forgot += inst_forget_range(lo > (pg << 12) ? lo : pg << 12,
+						    hi < ((pg + 1) << 12) ? hi : (pg + 1) << 12);
+			/* lines wholly inside the block hold no other object's lock */
+			uint64_t whole = hl_lines_in(pg, (lo + 63) & ~(uintptr_t)63, hi & ~(uintptr_t)63);
+			uint64_t left = __atomic_and_fetch(&b->lines[i], ~whole, __ATOMIC_RELAXED);
+			if (!left) {
+				__atomic_store_n(&b->page[i], 0, __ATOMIC_RELEASE);
+				__atomic_sub_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
+			}
+			break;
+		}
+	}
+	if (forgot)
+		inst_gen_bump();        /* the per-thread class caches */
+	if (locked) {
+		fsr_mutex_unlock(&hl_lock);
+		fsr_self.busy--;
+	}
+}
+
 /* ---- is an address in a loaded object (static data)? ----
  * modules.h's table, never the loader: a lock is taken for the first time
  * anywhere, also while another thread is inside dlopen holding the
@@ -92,6 +226,121 @@ static int addr_is_static(const void *p)
 	if (!fsr_modules_all(&n))
 		fsr_modules_refresh();   /* the core linked into a program: no start-up build */
 	return fsr_module_of((uintptr_t)p) != NULL;
+}
+
+/* ---- the site that keys a class: the first caller outside lock wrappers ----
+ *
+ * A class is keyed by its init site (or first acquisition site).  When that
+ * site is inside a wrapper (a program's mutex_init(m) calling
+ * pthread_mutex_init, or at -O0 __gthread_mutex_lock under std::mutex::lock
+ * under std::lock_guard), every lock would get the wrapper's one class:
+ * Linux's mutex_init is a macro for this reason.  So the key walks out of
+ * wrappers: a frame whose function is at most WRAP_MAX bytes long (its FDE's
+ * range, read without symbols or locks of ours) passes the key on to its
+ * caller, up to WRAP_DEPTH frames.  Learning an instance is the rare path
+ * (once per instance), so the stack walk is affordable there. */
+#define WRAP_MAX 128
+#define WRAP_DEPTH 6
+struct dwarf_eh_bases { void *tbase, *dbase, *func; };
+static const void *(*find_fde)(void *pc, struct dwarf_eh_bases *bases);
+
+void fsr_lock_setup(void)
+{
+	/* glibc's backtrace() has libgcc_s loaded (stack.c primes it) */
+	void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NOLOAD);
+	if (!h)
+		h = dlopen("libgcc_s.so.1", RTLD_NOW);
+	if (h)
+		__atomic_store_n((void **)&find_fde, dlsym(h, "_Unwind_Find_FDE"), __ATOMIC_RELEASE);
+}
+
+static const unsigned char *uleb(const unsigned char *p, uint64_t *v)
+{
+	uint64_t r = 0;
+	int sh = 0;
+	do {
+		r |= (uint64_t)(*p & 0x7f) << sh;
+		sh += 7;
+	} while (*p++ & 0x80 && sh < 64);
+	*v = r;
+	return p;
+}
+
+/* size in bytes of a DW_EH_PE value of this format, 0: variable or unknown */
+static int enc_size(unsigned int enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: case 0x04: case 0x0c: return 8;
+	case 0x02: case 0x0a: return 2;
+	case 0x03: case 0x0b: return 4;
+	default: return 0;
+	}
+}
+
+/* length of the function containing pc, from its FDE; 0: unknown */
+static uintptr_t func_len(void *pc)
+{
+	struct dwarf_eh_bases bases;
+	const void *(*ff)(void *, struct dwarf_eh_bases *) = __atomic_load_n(&find_fde, __ATOMIC_ACQUIRE);
+	if (!ff)
+		return 0;
+	const unsigned char *fde = ff((char *)pc - 1, &bases);
+	if (!fde || *(const uint32_t *)fde == 0xffffffffu)
+		return 0;
+	const unsigned char *cie = fde + 4 - *(const int32_t *)(fde + 4);
+	if (*(const uint32_t *)cie == 0xffffffffu)
+		return 0;
+	unsigned int version = cie[8], fenc = 0;   /* absptr unless 'R' says */
+	const char *aug = (const char *)cie + 9;
+	const unsigned char *q = (const unsigned char *)aug + strlen(aug) + 1;
+	uint64_t v;
+	q = uleb(q, &v);                 /* code alignment */
+	q = uleb(q, &v);                 /* data alignment (sleb: same length) */
+	if (version == 1)
+		q++;
+	else
+		q = uleb(q, &v);         /* return address register */
+	if (aug[0] == 'z') {
+		q = uleb(q, &v);
+		for (const char *a = aug + 1; *a; a++) {
+			if (*a == 'R')
+				fenc = *q++;
+			else if (*a == 'P') {
+				int n = enc_size(*q++);
+				if (!n)
+					return 0;
+				q += n;
+			} else if (*a == 'L')
+				q++;
+			else if (*a != 'S' && *a != 'B' && *a != 'G')
+				return 0;
+		}
+	}
+	int n = enc_size(fenc);
+	if (!n || fenc == 0xff)
+		return 0;
+	const unsigned char *r = fde + 8 + n;      /* pc_begin, then pc_range */
+	switch (n) {
+	case 2: return *(const uint16_t *)r;
+	case 4: return *(const uint32_t *)r;
+	default: return (uintptr_t)*(const uint64_t *)r;
+	}
+}
+
+/* the frame that keys a class learned at site */
+static void *key_site(void *site)
+{
+	void *raw[WRAP_DEPTH + 16];
+	int n = backtrace(raw, WRAP_DEPTH + 16), i;
+	for (i = 0; i < n && raw[i] != site; i++)
+		;
+	for (int d = 0; i < n && d < WRAP_DEPTH; i++, d++) {
+		uintptr_t len = func_len(raw[i]);
+		if (!len || len > WRAP_MAX || i + 1 >= n)
+			break;
+		site = raw[i + 1];
+	}
+	return site;
 }
 
 /* ---- classes ---- */
@@ -149,11 +398,15 @@ unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	t->busy++;
-	int st = init ? 0 : addr_is_static(lock);
+	int st = addr_is_static(lock);
+	if (init || !st)
+		site = key_site(site);
 	uintptr_t key = init || !st ? (uintptr_t)site : (uintptr_t)lock;
+	if (!st)
+		hl_note(lock);
 	int ex = addr_excluded(lock);
 	fsr_mutex_lock(&cls_lock);
-	unsigned int c = class_get(key, lock, site, kind, st);
+	unsigned int c = class_get(key, lock, site, kind, st && !init);
 	if (c && ex && !fsr_class_excluded(c)) {
 		__atomic_store_n(&fsr_classes[c].excluded, 1, __ATOMIC_RELAXED);
 		inst_gen_bump();
@@ -236,17 +489,19 @@ void fsr_lock_atfork_prepare(void)
 {
 	fsr_mutex_lock(&snap_lock);
 	fsr_mutex_lock(&cls_lock);
+	fsr_mutex_lock(&hl_lock);
 }
 
 void fsr_lock_atfork_parent(void)
 {
+	fsr_mutex_unlock(&hl_lock);
 	fsr_mutex_unlock(&cls_lock);
 	fsr_mutex_unlock(&snap_lock);
 }
 
 void fsr_lock_atfork_child(void)
 {
-	cls_lock.v = snap_lock.v = 0;
+	hl_lock.v = cls_lock.v = snap_lock.v = 0;
 }
 
 /* ---- the wait-for chain ---- */

@@ -42,15 +42,40 @@ struct fsr_inst_bucket {
 	uint64_t e[FSR_INST_WAYS];
 } __attribute__((aligned(64)));
 extern struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS] FSR_HIDDEN;
-/* signature of this thread's held[] (sum of a hash of each entry's class and
- * mode): graph.c remembers which held sets had all their edges already */
-extern __thread uint64_t fsr_held_sig __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
-/* the signature before held[i] was pushed: a pop restores it */
-extern __thread uint64_t fsr_sig_below[FSR_MAX_HELD] __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
 static inline uint64_t fsr_held_mix(unsigned int cls, int read)
 {
 	return cls ? ((uint64_t)(cls * 2u + (read ? 1u : 0u)) * 0x9e3779b97f4a7c15ull) ^ 0x5851f42d4c957f2dull : 0;
 }
+
+/* The lock wrappers' per-thread state, one initial-exec TLS block (one
+ * address computation for all of it):
+ *  - held_sig: the signature of t->held[] (sum of fsr_held_mix of each
+ *    entry): graph.c remembers which held sets had all their edges already;
+ *    sig_below[i]: the signature before held[i] was pushed (a pop restores it)
+ *  - ccache: lock -> effective class (0: excluded) and its two mixes (read,
+ *    write), valid while fsr_inst_gen is unchanged (bumped by init,
+ *    destroy, exclude and a free of lock memory)
+ *  - acq_memo: keys of (held set, lock taken) whose edges held -> lock are
+ *    all in the graph already: a nested acquisition seen before is one
+ *    compare (edges are never removed, so an entry stays true) */
+struct fsr_cls_cache { const void *lock; uint32_t cls; uint32_t gen; uint64_t mix[2]; };
+#define FSR_CCACHE 16
+#define FSR_ACQ_MEMO 64
+struct fsr_lock_tls {
+	uint64_t held_sig;
+	struct fsr_cls_cache ccache[FSR_CCACHE];
+	uint64_t acq_memo[FSR_ACQ_MEMO];
+	uint64_t sig_below[FSR_MAX_HELD];
+};
+extern __thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+#define fsr_held_sig (fsr_ltls.held_sig)
+#define fsr_sig_below (fsr_ltls.sig_below)
+#define fsr_ccache (fsr_ltls.ccache)
+static inline uint64_t fsr_acq_key(uint64_t sig, uint64_t mix)
+{
+	return (sig * 0xbf58476d1ce4e5b9ull + mix) | 1;   /* {A held, B taken} != {B held, A taken} */
+}
+static inline uint64_t *fsr_acq_slot(uint64_t key) { return &fsr_ltls.acq_memo[key >> 58]; }
 
 static inline struct fsr_inst_bucket *fsr_inst_bucket_of(const void *lock)
 {
@@ -66,11 +91,6 @@ static inline unsigned int fsr_inst_lookup(const struct fsr_inst_bucket *b, uint
 	}
 	return 0;
 }
-/* per-thread cache of lock -> effective class (0: excluded), valid while
- * fsr_inst_gen is unchanged (bumped by init, destroy and exclude) */
-struct fsr_cls_cache { const void *lock; uint32_t cls; uint32_t gen; };
-#define FSR_CCACHE 16
-extern __thread struct fsr_cls_cache fsr_ccache[FSR_CCACHE] __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
 extern uint32_t fsr_inst_gen FSR_HIDDEN;
 static inline struct fsr_cls_cache *fsr_ccache_of(const void *lock)
 {
@@ -86,8 +106,22 @@ static inline unsigned int fsr_lock_class(const void *lock, int kind, void *site
 		c = fsr_lock_learn(lock, kind, site, 0);
 	return c;
 }
+/* at load: find the unwinder's FDE lookup (class keys skip lock wrappers) */
+void fsr_lock_setup(void) FSR_HIDDEN;
 /* pthread_mutex_init and friends: the instance's class is its init site */
 void fsr_lock_init_instance(const void *lock, int kind, void *site) FSR_HIDDEN;
+/* free(): forget the instances in [p, p + n) (a lock freed without destroy
+ * and its memory reused must not keep its class); free and realloc call it
+ * only while fsr_heap_lock_pages (pages holding tracked non-static locks)
+ * is not 0, so that a program without heap locks pays one load */
+struct fsr_heap_lock_count {
+	unsigned long pages;
+} __attribute__((aligned(64)));     /* a line of its own: free() reads it, only a
+				     * page gaining its first lock or losing its
+				     * last writes it */
+extern struct fsr_heap_lock_count fsr_heap_locks FSR_HIDDEN;
+#define fsr_heap_lock_pages (fsr_heap_locks.pages)
+void fsr_lock_free_range(const void *p, size_t n) FSR_HIDDEN;
 /* pthread_mutex_destroy: forget the instance */
 void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
 void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;

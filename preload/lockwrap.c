@@ -114,6 +114,9 @@ __attribute__((constructor(150))) static void lockwrap_init(void)
 {
 	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
 		resolve();
+	fsr_self.busy++;
+	fsr_lock_setup();
+	fsr_self.busy--;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
@@ -207,6 +210,8 @@ __attribute__((noinline)) static int contended(struct fsr_thread *t, void *l, in
 {
 	int chain, r;
 	fsr_lock_contended(t, l, kind, read, site, &chain);
+	/* (the place for the waiter to record its own stack before it blocks:
+	 * reports show it instead of signalling the thread) */
 	__atomic_store_n(&t->blocked_on, l, __ATOMIC_RELEASE);
 	if (fsr_lock_serving_handoff(t))
 		r = reclaim_wait(t, l, op, chain);
@@ -248,8 +253,8 @@ FSR_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 	return real.mutex_destroy(m);
 }
 
-/* the uncontended acquisition's bookkeeping, out of line so that the
- * wrappers stay small (a tail call after the real trylock) */
+/* the uncontended acquisition's bookkeeping when took() cannot do it: a
+ * lock not in the class cache, a held set not seen with this lock, reclaim */
 __attribute__((noinline)) static int took_slow(const void *l, int kind, int read, void *site)
 {
 	struct fsr_thread *t = &fsr_self;
@@ -267,9 +272,16 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 		e->lock = l;
 		e->cls = c;
 		e->gen = gen;
+		e->mix[0] = fsr_held_mix(c, 0);
+		e->mix[1] = fsr_held_mix(c, 1);
 	}
 	if (c && (t->nheld || t->in_reclaim))
 		fsr_graph_acquire(t, c, read, 0);
+	if (t->nheld && !t->in_reclaim) {
+		/* every edge held -> c is in the graph now */
+		uint64_t k = fsr_acq_key(fsr_held_sig, fsr_held_mix(c, read));
+		*fsr_acq_slot(k) = k;
+	}
 push:;
 	int n = t->nheld;
 	if (n < FSR_MAX_HELD)
@@ -277,17 +289,87 @@ push:;
 	return 0;
 }
 
-/* the common case: a cached class, nothing held, not in reclaim: push */
-__attribute__((noinline)) static int took(const void *l, int kind, int read, void *site)
+/* put l at held[n] (n < FSR_MAX_HELD): the stores of an acquisition */
+static inline __attribute__((always_inline)) void
+took_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l, unsigned int cls,
+	 int kind, int read, void *site, uint64_t sig, uint64_t mix)
+{
+	struct fsr_held *h = &t->held[n];
+	h->lock = l;
+	h->cls = cls;
+	h->kind = (unsigned short)kind;
+	h->read = (unsigned short)read;
+	h->site = site;
+	lt->sig_below[n] = sig;
+	lt->held_sig = sig + mix;
+	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+}
+
+/* a nested acquisition: known when this held set was seen taking this
+ * lock before (all its edges are in the graph) */
+static inline __attribute__((always_inline)) int took_nested(const void *l, int kind, int read, void *site)
 {
 	struct fsr_thread *t = &fsr_self;
-	struct fsr_cls_cache *e = fsr_ccache_of(l);
+	struct fsr_lock_tls *lt = &fsr_ltls;
+	struct fsr_cls_cache *e = &lt->ccache[((uintptr_t)l >> 4) & (FSR_CCACHE - 1)];
+	int n = t->nheld;
 	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED) ||
-		     (t->nheld | t->in_reclaim)))
+		     t->in_reclaim || n >= FSR_MAX_HELD))
 		return took_slow(l, kind, read, site);
-	fsr_held_push(t, 0, l, e->cls, kind, read, site);
+	uint64_t sig = lt->held_sig, mix = e->mix[read];
+	uint64_t k = fsr_acq_key(sig, mix);
+	if (unlikely(lt->acq_memo[k >> 58] != k))
+		return took_slow(l, kind, read, site);
+	took_put(t, lt, n, l, e->cls, kind, read, site, sig, mix);
 	return 0;
 }
+
+/* The common case, a few loads and thread-local stores: nothing held, not
+ * in reclaim (the wrapper checked: took()), the lock's class cached.
+ * (With nothing held the signature is 0.) */
+static inline __attribute__((always_inline)) int took_first(const void *l, int kind, int read, void *site)
+{
+	struct fsr_thread *t = &fsr_self;
+	struct fsr_lock_tls *lt = &fsr_ltls;
+	struct fsr_cls_cache *e = &lt->ccache[((uintptr_t)l >> 4) & (FSR_CCACHE - 1)];
+	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED)))
+		return took_slow(l, kind, read, site);
+	took_put(t, lt, 0, l, e->cls, kind, read, site, 0, e->mix[read]);
+	return 0;
+}
+
+/* one copy of both per kind and mode, so that kind and read are constants
+ * there (fewer registers: no callee-saved ones on these paths) */
+#define TOOK_FNS(name, kind, read)                                                              \
+	__attribute__((noinline)) static int took_first_##name(const void *l, void *site)      \
+	{ return took_first(l, kind, read, site); }                                            \
+	__attribute__((noinline)) static int took_nested_##name(const void *l, void *site)     \
+	{ return took_nested(l, kind, read, site); }
+TOOK_FNS(mutex, FSR_LOCK_MUTEX, 0)
+TOOK_FNS(rd, FSR_LOCK_RWLOCK, 1)
+TOOK_FNS(wr, FSR_LOCK_RWLOCK, 0)
+TOOK_FNS(spin, FSR_LOCK_SPIN, 0)
+TOOK_FNS(mtx, FSR_LOCK_MTX, 0)
+#undef TOOK_FNS
+
+/* an uncontended acquisition of l by t: a tail call into one of the above
+ * (kind and read are constants in every caller) */
+#define TOOK_PICK(name) \
+	return unlikely(t->nheld | t->in_reclaim) ? took_nested_##name(l, site) : took_first_##name(l, site)
+static inline __attribute__((always_inline)) int took(struct fsr_thread *t, const void *l, int kind,
+						      int read, void *site)
+{
+	if (kind == FSR_LOCK_MUTEX)
+		TOOK_PICK(mutex);
+	if (kind == FSR_LOCK_RWLOCK && read)
+		TOOK_PICK(rd);
+	if (kind == FSR_LOCK_RWLOCK)
+		TOOK_PICK(wr);
+	if (kind == FSR_LOCK_SPIN)
+		TOOK_PICK(spin);
+	TOOK_PICK(mtx);
+}
+#undef TOOK_PICK
 
 __attribute__((noinline)) static int mutex_busy(struct fsr_thread *t, pthread_mutex_t *m, int r, void *site)
 {
@@ -307,7 +389,7 @@ FSR_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 		return real.mutex_lock(m);
 	int r = real.mutex_trylock(m);
 	if (likely(r == 0))
-		return took(m, FSR_LOCK_MUTEX, 0, SITE);
+		return took(t, m, FSR_LOCK_MUTEX, 0, SITE);
 	return mutex_busy(t, m, r, SITE);
 }
 
@@ -338,10 +420,27 @@ FSR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 0);           \
 	return r
 
+/* glibc rejects these arguments with EINVAL before it tries the lock, so
+ * the trylock first must not take it: such calls go straight to glibc
+ * (pthread_mutex_clocklock checks the clock only; the rwlocks' timed calls
+ * check the clock and tv_nsec; pthread_mutex_timedlock checks tv_nsec only
+ * when it has to wait, as the trylock first does) */
+static inline int clock_bad(clockid_t c) { return c != CLOCK_REALTIME && c != CLOCK_MONOTONIC; }
+static inline int abstime_bad(clockid_t c, const struct timespec *ts)
+{
+	return !ts || clock_bad(c) || (unsigned long)ts->tv_nsec >= 1000000000ul;
+}
+
 FSR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
 { MUTEX_TIMED(m, real.mutex_timedlock(m, ts)); }
 FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const struct timespec *ts)
-{ MUTEX_TIMED(m, real.mutex_clocklock(m, c, ts)); }
+{
+	if (unlikely(clock_bad(c))) {
+		ENSURE();
+		return real.mutex_clocklock(m, c, ts);
+	}
+	MUTEX_TIMED(m, real.mutex_clocklock(m, c, ts));
+}
 
 FSR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
@@ -427,7 +526,7 @@ FSR_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 		return blockfn(l);                                             \
 	int r = tryfn(l);                                                      \
 	if (likely(r == 0))                                                    \
-		return took(l, FSR_LOCK_RWLOCK, read, SITE);                   \
+		return took(t, l, FSR_LOCK_RWLOCK, read, SITE);                   \
 	if (r != EBUSY)                                                        \
 		return r;                                                      \
 	return contended(t, l, op, FSR_LOCK_RWLOCK, read, SITE)
@@ -462,14 +561,27 @@ FSR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l) { RW_TRY(l, 0, real
 		fsr_lock_acquired(t, l, FSR_LOCK_RWLOCK, read, SITE, 0);      \
 	return r
 
+#define RW_BAD(c, ts, call) do { if (unlikely(abstime_bad(c, ts))) { ENSURE(); return (call); } } while (0)
 FSR_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *ts)
-{ RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_timedrdlock(l, ts)); }
+{
+	RW_BAD(CLOCK_REALTIME, ts, real.rw_timedrdlock(l, ts));
+	RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_timedrdlock(l, ts));
+}
 FSR_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *ts)
-{ RW_TIMED(l, 0, real.rw_trywrlock, real.rw_timedwrlock(l, ts)); }
+{
+	RW_BAD(CLOCK_REALTIME, ts, real.rw_timedwrlock(l, ts));
+	RW_TIMED(l, 0, real.rw_trywrlock, real.rw_timedwrlock(l, ts));
+}
 FSR_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t c, const struct timespec *ts)
-{ RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_clockrdlock(l, c, ts)); }
+{
+	RW_BAD(c, ts, real.rw_clockrdlock(l, c, ts));
+	RW_TIMED(l, 1, real.rw_tryrdlock, real.rw_clockrdlock(l, c, ts));
+}
 FSR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c, const struct timespec *ts)
-{ RW_TIMED(l, 0, real.rw_trywrlock, real.rw_clockwrlock(l, c, ts)); }
+{
+	RW_BAD(c, ts, real.rw_clockwrlock(l, c, ts));
+	RW_TIMED(l, 0, real.rw_trywrlock, real.rw_clockwrlock(l, c, ts));
+}
 
 FSR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
@@ -505,7 +617,7 @@ FSR_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 		return real.spin_lock(l);
 	int r = real.spin_trylock(l);
 	if (likely(r == 0))
-		return took((const void *)l, FSR_LOCK_SPIN, 0, SITE);
+		return took(t, (const void *)l, FSR_LOCK_SPIN, 0, SITE);
 	return contended(t, (void *)l, OP_SPIN, FSR_LOCK_SPIN, 0, SITE);
 }
 
@@ -552,7 +664,7 @@ FSR_EXPORT int mtx_lock(mtx_t *m)
 		return real.mtx_lock(m);
 	int r = real.mtx_trylock(m);
 	if (likely(r == thrd_success))
-		return took(m, FSR_LOCK_MTX, 0, SITE) + thrd_success;
+		return took(t, m, FSR_LOCK_MTX, 0, SITE) + thrd_success;
 	if (r != thrd_busy)
 		return r;
 	return contended(t, m, OP_MTX, FSR_LOCK_MTX, 0, SITE);

@@ -67,7 +67,11 @@ static inline void track_sub(void *p)
 
 static __attribute__((noinline)) void *malloc_slow(size_t n, int how)
 {
-	slow(n, how);
+	/* only locks held, their edges known: a tail call into glibc (the
+	 * locked fast path implies no space/limit accounting) */
+	if (fsr_alloc_locked_fast(&fsr_self, n, how == 2))
+		return __libc_malloc(n);
+	fsr_alloc_slow(&fsr_self, n, how == 2);
 	void *p = __libc_malloc(n);
 	track_add(p);
 	return p;
@@ -84,19 +88,23 @@ FSR_EXPORT void *malloc(size_t n)
 static __attribute__((noinline)) void free_tracked(void *p)
 {
 	track_sub(p);
+	if (fsr_heap_lock_pages && p)
+		fsr_lock_free_range(p, libc_usable(p));   /* before glibc may reuse it */
 	__libc_free(p);
 }
 
 FSR_EXPORT void free(void *p)
 {
-	if (unlikely(fsr_opt.limit))
+	if (unlikely(fsr_opt.limit | __atomic_load_n(&fsr_heap_lock_pages, __ATOMIC_RELAXED)))
 		return free_tracked(p);
 	__libc_free(p);     /* glibc's free preserves errno */
 }
 
 static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t total, int how)
 {
-	slow(total, how);
+	if (fsr_alloc_locked_fast(&fsr_self, total, how == 2))
+		return __libc_calloc(n, m);
+	fsr_alloc_slow(&fsr_self, total, how == 2);
 	void *p = __libc_calloc(n, m);
 	track_add(p);
 	return p;
@@ -136,7 +144,33 @@ static __attribute__((noinline)) void *realloc_slow(void *old, size_t n, int how
 static __attribute__((noinline)) void *realloc_free(void *old)
 {
 	track_sub(old);
+	if (fsr_heap_lock_pages)
+		fsr_lock_free_range(old, libc_usable(old));
 	return __libc_realloc(old, 0);
+}
+
+static inline __attribute__((always_inline)) void *realloc_body(void *old, size_t n)
+{
+	int how = hot();
+	if (likely(!how))
+		return __libc_realloc(old, n);
+	return realloc_slow(old, n, how);
+}
+
+/* tracked heap locks exist: the part of the old block given back to glibc
+ * (all of it when the block moved) forgets its locks */
+static __attribute__((noinline)) void *realloc_locks(void *old, size_t n)
+{
+	size_t was = libc_usable(old);
+	void *p = realloc_body(old, n);
+	if (p && p != old)
+		fsr_lock_free_range(old, was);
+	else if (p) {
+		size_t now = libc_usable(p);
+		if (now < was)
+			fsr_lock_free_range((char *)p + now, was - now);
+	}
+	return p;
 }
 
 FSR_EXPORT void *realloc(void *old, size_t n)
@@ -144,10 +178,9 @@ FSR_EXPORT void *realloc(void *old, size_t n)
 	/* realloc(p, 0) frees and returns NULL in glibc: no allocation */
 	if (unlikely(old && n == 0))
 		return realloc_free(old);
-	int how = hot();
-	if (likely(!how))
-		return __libc_realloc(old, n);
-	return realloc_slow(old, n, how);
+	if (unlikely(old && __atomic_load_n(&fsr_heap_lock_pages, __ATOMIC_RELAXED)))
+		return realloc_locks(old, n);
+	return realloc_body(old, n);
 }
 
 FSR_EXPORT void *reallocarray(void *old, size_t n, size_t m)

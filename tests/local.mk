@@ -11,5 +11,6 @@ include tests/faults/local.mk
 include tests/report.mk
 include tests/man.mk
 include tests/gfp.mk
+include tests/locks/local.mk
 EXTRA_DIST += tests/shim_stub.c
 include tests/libc/local.mk

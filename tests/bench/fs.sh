@@ -1,15 +1,27 @@
 #!/bin/sh
 # File-system throughput through FUSE, plain vs under the shim.
-#   fs.sh passthrough_ll|txfs
-# For each of RUNS (5) rounds, alternating: the daemon plain, under the shim
-# idle (interval=0), and with interval=1000; each run does a small-file
-# phase (create, write 4 KiB, fsync, x N) and a large sequential phase
-# (write and read back 64 MiB).  Prints the median time of each variant and
-# its ratio to plain.  Not a test: the numbers go into the README.
+#   fs.sh passthrough_ll|txfs|fuse-overlayfs|passthrough [data|meta]
+# For each of RUNS rounds, alternating: the daemon plain, then under the
+# shim in each of VARIANTS.  Workloads:
+#   data (default; RUNS 5, VARIANTS "idle i1000"): a small-file phase
+#        (create, write 4 KiB, fsync, x NSMALL) and a large sequential phase
+#        (write and read back BIGMB MiB)
+#   meta (RUNS 9, VARIANTS "default"): NMETA (2000) files created, stat()ed
+#        and unlinked: the lock-heavy request path (fuse-overlayfs's and
+#        libfuse's high-level path locks) with little I/O
+# Variants: idle (interval=0), i1000 (interval=1000), default (the
+# contract's defaults).  Prints the median time of each variant (wall time
+# of the client and the CPU time the daemon used) and its ratio to plain.
+# Not a test: the numbers go into the README.
 set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-which=${1:-passthrough_ll}
-runs=${RUNS:-5} nsmall=${NSMALL:-400} bigmb=${BIGMB:-64}
+which=${1:-passthrough_ll} wl=${2:-data}
+case $wl in
+data) runs=${RUNS:-5} variants=${VARIANTS:-idle i1000} ;;
+meta) runs=${RUNS:-9} variants=${VARIANTS:-default} ;;
+*) echo "usage: fs.sh DAEMON [data|meta]" >&2; exit 2 ;;
+esac
+nsmall=${NSMALL:-400} bigmb=${BIGMB:-64} nmeta=${NMETA:-2000}
 run=$top_builddir/preload/fsreclaim-run
 work=$(mktemp -d /tmp/fsr-bench.XXXXXX)
 mnt=$work/mnt pid=
@@ -17,6 +29,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; fusermount3 -u -z "$mnt" 2
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 mkdir -p "$mnt" "$work/src"
+wdir=$mnt
 case $which in
 passthrough_ll)
 	ex=/usr/share/doc/libfuse3-dev/examples
@@ -24,19 +37,45 @@ passthrough_ll)
 	daemon() { "$@" "$work/daemon" -f -o source="$work/src" "$mnt"; } ;;
 txfs)
 	daemon() { rm -f "$work/journal"; "$@" "$top_builddir/fusefs/txfs" -f -o journal="$work/journal" "$mnt"; } ;;
-*) echo "usage: fs.sh passthrough_ll|txfs" >&2; exit 2 ;;
+fuse-overlayfs)
+	ovl=$(command -v fuse-overlayfs) || { echo "fs.sh: fuse-overlayfs is not installed" >&2; exit 2; }
+	mkdir -p "$work/lower" "$work/up" "$work/wk"
+	daemon() {
+		rm -rf "$work/up" "$work/wk"; mkdir -p "$work/up" "$work/wk"
+		"$@" "$ovl" -f -o "lowerdir=$work/lower,upperdir=$work/up,workdir=$work/wk" "$mnt"
+	} ;;
+passthrough)
+	ex=/usr/share/doc/libfuse3-dev/examples
+	cc -O2 -D_FILE_OFFSET_BITS=64 "$ex/passthrough.c" -o "$work/daemon" $(pkg-config --cflags --libs fuse3) || exit 1
+	# it shows all of /: the workload runs in $work/src through the mount
+	wdir=$mnt$work/src
+	daemon() { "$@" "$work/daemon" -f "$mnt"; } ;;
+*) echo "usage: fs.sh passthrough_ll|txfs|fuse-overlayfs|passthrough [data|meta]" >&2; exit 2 ;;
 esac
 
-one() { # one VARIANT: mount, time the workload, unmount; prints seconds
+one() { # one VARIANT: mount, time the workload, unmount; prints "seconds daemon-cpu-seconds"
 	case $1 in
 	plain) daemon env & ;;
 	idle) daemon "$run" --opt interval=0 -- & ;;
 	i1000) daemon "$run" --opt interval=1000 -- & ;;
+	default) daemon "$run" -- & ;;
 	esac
 	pid=$!
 	i=0; while ! grep -q " $mnt " /proc/mounts; do i=$((i+1)); [ $i -gt 200 ] && exit 1; sleep 0.05; done
 	t0=$(date +%s.%N)
-	python3 - "$mnt" "$nsmall" "$bigmb" <<'PY'
+	if [ "$wl" = meta ]; then
+		python3 - "$wdir" "$nmeta" <<'PY'
+import os, sys
+m, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    os.close(os.open("%s/f%d" % (m, i), os.O_CREAT | os.O_WRONLY, 0o644))
+for i in range(n):
+    os.stat("%s/f%d" % (m, i))
+for i in range(n):
+    os.unlink("%s/f%d" % (m, i))
+PY
+	else
+		python3 - "$wdir" "$nsmall" "$bigmb" <<'PY'
 import os, sys
 m, n, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 buf = b"x" * 4096
@@ -56,18 +95,25 @@ while os.read(fd, 1 << 20):
 os.close(fd)
 os.unlink(m + "/big")
 PY
+	fi
 	t1=$(date +%s.%N)
+	# the daemon's CPU time (it runs in a process of its own: the child of
+	# env or of the runner's exec)
+	dp=$(pgrep -P "$pid" 2>/dev/null | head -1); [ -n "$dp" ] || dp=$pid
+	cpu=$(awk '{ print ($14 + $15) / 100 }' "/proc/$dp/stat" 2>/dev/null || echo 0)
 	fusermount3 -u "$mnt"; wait "$pid"; pid=
-	awk "BEGIN { print $t1 - $t0 }"
+	awk "BEGIN { print $t1 - $t0, $cpu }"
 }
 
 for r in $(seq "$runs"); do
-	for v in plain idle i1000; do one $v >>"$work/$v"; done
+	for v in plain $variants; do one $v >>"$work/$v"; done
 done
-median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-p=$(median "$work/plain")
-printf '%s (%d runs, %d small files + %d MiB): plain %.3fs\n' "$which" "$runs" "$nsmall" "$bigmb" "$p"
-for v in idle i1000; do
-	m=$(median "$work/$v")
-	printf '  %-6s %.3fs  ratio %.3fx\n' "$v" "$m" "$(awk "BEGIN { print $m / $p }")"
+median() { awk -v k="$2" '{ print $k }' "$1" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+p=$(median "$work/plain" 1) pc=$(median "$work/plain" 2)
+if [ "$wl" = meta ]; then what="$nmeta files created, stat()ed, unlinked"; else what="$nsmall small files + $bigmb MiB"; fi
+printf '%s (%d alternating runs, %s): plain %.3fs, daemon cpu %.3fs\n' "$which" "$runs" "$what" "$p" "$pc"
+for v in $variants; do
+	m=$(median "$work/$v" 1) mc=$(median "$work/$v" 2)
+	printf '  %-7s %.3fs  ratio %.3fx | daemon cpu %.3fs  ratio %.3fx\n' "$v" "$m" "$(awk "BEGIN { print $m / $p }")" \
+		"$mc" "$(awk "BEGIN { print ($pc > 0) ? $mc / $pc : 0 }")"
 done

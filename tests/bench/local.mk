@@ -22,17 +22,22 @@ bench: all $(bench_programs)
 			$(SHELL) $(abs_top_srcdir)/$$s || st=1; \
 	done; exit $$st
 .PHONY: bench
-# lock microbenchmark (make bench runs tests/bench/locks.sh)
+# lock microbenchmark (make bench runs tests/bench/locks.sh); forward.c is
+# the forwarding preload both micro benchmarks measure beside the shim
 if !SANITIZED
 check_PROGRAMS += tests/bench/lock_bench
+bench_programs += tests/bench/lock_bench$(EXEEXT)
 tests_bench_lock_bench_CFLAGS = $(AM_CFLAGS) -O2 -pthread
 tests_bench_lock_bench_LDADD = -lpthread
 endif
 BENCH_SCRIPTS += tests/bench/locks.sh
-EXTRA_DIST += tests/bench/locks.sh
+EXTRA_DIST += tests/bench/locks.sh tests/bench/forward.c
 # file-system throughput through FUSE (passthrough_ll and txfs)
 BENCH_SCRIPTS += tests/bench/fuse.sh tests/bench/txfs.sh
 EXTRA_DIST += tests/bench/fuse.sh tests/bench/txfs.sh
+# lock-heavy daemons at default options (fuse-overlayfs, libfuse's passthrough)
+BENCH_SCRIPTS += tests/bench/overlayfs.sh
+EXTRA_DIST += tests/bench/overlayfs.sh
 # the fs-reentry check's cost (stat() inside a FUSE op)
 BENCH_SCRIPTS += tests/bench/reentry.sh
 bench_programs += tests/bench/reentry_bench$(EXEEXT)
