@@ -33,6 +33,7 @@
 struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t nlookup; };
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
 static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus;
 static unsigned long nreq, nreply, nforget, nsynth;
 static int fd0;
@@ -45,12 +46,12 @@ static void err(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&errlock);
 	fprintf(stderr, "rawfs: ERROR ");
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	errors++;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&errlock);
 	va_end(ap);
 }
 
