@@ -98,6 +98,7 @@ struct wheld {
 
 struct wconn {
 	int state, nfds, inited, wake_fd, learned;
+	int lossy;                      /* a reference may have gone uncounted: no lookup-drift */
 	uint32_t kminor, minor;
 	int parked;                     /* readers in the kernel's read (atomic) */
 	struct fsr_mutex lock;
@@ -374,8 +375,10 @@ static void ent_add(struct wconn *c, uint64_t ino, uint64_t parent, const char *
 	}
 	if (!e) {
 		e = fsr_alloc(sizeof *e + len + 1);
-		if (!e)
+		if (!e) {
+			c->lossy = 1;
 			return;   /* not counted: an under-count */
+		}
 		e->ino = ino;
 		e->parent = parent;
 		if (len)
@@ -391,10 +394,31 @@ static void ent_add(struct wconn *c, uint64_t ino, uint64_t parent, const char *
 }
 
 /* a kernel forget of n references; 1 when a synthetic request uses ino now */
+static void report_drift(uint64_t ino, uint64_t n, int64_t have)
+{
+	struct fsr_hazard h;
+	fsr_hazard_init(&h, "lookup-drift", FSR_WARNING);
+	fsr_fmt(h.message, sizeof h.message,
+		"the kernel forgets %llu reference%s of node %llu, but the daemon's replies gave it %lld: "
+		"the daemon and the kernel disagree on its lookup count",
+		(unsigned long long)n, n == 1 ? "" : "s", (unsigned long long)ino, (long long)have);
+	fsr_stack_capture(&h.stacks[h.nstacks++], "forget read here");
+	fsr_report(&h);
+}
+
 static int ent_forget(struct wconn *c, uint64_t ino, uint64_t n)
 {
 	struct went *e = *ent_slot(c, ino);
 	int pinned = e && e->pin;
+	int64_t have = e ? e->count : 0;
+	if (!c->lossy && ino != FUSE_ROOT_ID && (uint64_t)(have < 0 ? 0 : have) < n) {
+		c->lossy = 1;          /* said once per connection; counts are off from here */
+		fsr_mutex_unlock(&c->lock);
+		report_drift(ino, n, have);
+		fsr_mutex_lock(&c->lock);
+		e = *ent_slot(c, ino);
+		pinned = e && e->pin;
+	}
 	ent_add(c, ino, 0, NULL, 0, 0, -(int64_t)(n > INT64_MAX ? INT64_MAX : n));
 	return pinned;
 }
@@ -451,6 +475,7 @@ static struct wreq *req_put(struct wconn *c, uint64_t unique)
 		if (!r->unique || r->unique == unique)
 			return r;
 	}
+	c->lossy = 1;
 	return &c->req[h];   /* full: the oldest record there is lost (an under-count) */
 }
 
@@ -832,8 +857,9 @@ static void reply_refs(struct wconn *c, const struct wreq *q, const struct iovec
 	case FUSE_CREATE: case FUSE_TMPFILE:
 		if (total >= OHDR + esz + sizeof oo && iov_get(v, n, OHDR, &eo, esz) == esz &&
 		    iov_get(v, n, OHDR + esz, &oo, sizeof oo) == sizeof oo) {
-			if (q->opcode == FUSE_CREATE)
-				ent_add(c, eo.nodeid, q->nodeid, q->name, strlen(q->name), eo.attr.mode, sign);
+			/* a tmpfile's entry has no name: counted, never looked up */
+			ent_add(c, eo.nodeid, q->nodeid, q->name, q->opcode == FUSE_CREATE ? strlen(q->name) : 0,
+				eo.attr.mode, sign);
 			if (eo.nodeid)
 				hnd_add(c, eo.nodeid, oo.fh, 0, sign);
 		}
@@ -861,8 +887,9 @@ static void reply_refs(struct wconn *c, const struct wreq *q, const struct iovec
 				int dots = (nl == 1 && name[0] == '.') || (nl == 2 && name[0] == '.' && name[1] == '.');
 				if (!dots && d.entry_out.nodeid)
 					ent_add(c, d.entry_out.nodeid, q->nodeid, name, nl, d.entry_out.attr.mode, sign);
-			} else if (sign < 0) {
-				ent_add(c, d.entry_out.nodeid, 0, NULL, 0, 0, -1);
+			} else if (d.entry_out.nodeid) {
+				/* a name too long to keep: counted, never looked up */
+				ent_add(c, d.entry_out.nodeid, q->nodeid, NULL, 0, d.entry_out.attr.mode, sign);
 			}
 			off += rec;
 		}
@@ -934,6 +961,40 @@ static void absorb(struct wconn *c, const struct iovec *v, int n, size_t total, 
 	unpin_wake(c);
 }
 
+/* A notification written inside an op on the same inode or parent: libfuse
+ * documents that it must not be (include/fuse_lowlevel.h), and the kernel
+ * may deadlock on it (the inode's pages or locks held by the op's caller). */
+static void notify_check(struct fsr_thread *t, const struct iovec *v, int n, size_t total, int code)
+{
+	uint64_t a[3] = { 0, 0, 0 };
+	const char *what;
+	size_t got = iov_get(v, n, OHDR, a, total - OHDR < sizeof a ? total - OHDR : sizeof a);
+	uint64_t ino1 = 0, ino2 = 0;
+	switch (code) {
+	case FUSE_NOTIFY_INVAL_INODE: what = "INVAL_INODE"; ino1 = a[0]; break;
+	case FUSE_NOTIFY_INVAL_ENTRY: what = "INVAL_ENTRY"; ino1 = a[0]; break;
+	case FUSE_NOTIFY_DELETE: what = "DELETE"; ino1 = a[0]; ino2 = got >= 16 ? a[1] : 0; break;
+	case FUSE_NOTIFY_STORE: what = "STORE"; ino1 = a[0]; break;
+	case FUSE_NOTIFY_RETRIEVE: what = "RETRIEVE"; ino1 = got >= 16 ? a[1] : 0; break;
+	default: return;
+	}
+	uint64_t op_ino = (uint64_t)wt.op.ino;
+	if (got < 8 || !op_ino || (op_ino != ino1 && op_ino != ino2))
+		return;
+	struct fsr_hazard h;
+	t->busy++;
+	fsr_hazard_init(&h, "notify-in-op", FSR_ERROR);
+	fsr_fmt(h.message, sizeof h.message,
+		"FUSE notification %s on node %llu written from inside the op %s on that node: the kernel "
+		"may wait in it for what the op's caller holds (libfuse: \"must not be called in the execution "
+		"path of a related filesystem operation\")",
+		what, (unsigned long long)op_ino, t->op ? t->op : "?");
+	fsr_hazard_add_held_locks(&h, t);
+	fsr_stack_capture(&h.stacks[h.nstacks++], "notification written here");
+	fsr_report(&h);
+	t->busy--;
+}
+
 ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr)
 {
 	struct wconn *c = conn_of_fd(fd);
@@ -943,9 +1004,12 @@ ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_
 	struct fuse_out_header oh;
 	if (total < OHDR || iov_get(iov, iovcnt, 0, &oh, OHDR) != OHDR || oh.len != total)
 		return wr(fd, iov, iovcnt);   /* malformed: the kernel answers it */
-	if (oh.unique == 0)
-		return wr(fd, iov, iovcnt);   /* a notification */
 	struct fsr_thread *t = fsr_thread_self();
+	if (oh.unique == 0) {             /* a notification */
+		if (wt.in_op && !t->busy)
+			notify_check(t, iov, iovcnt, total, oh.error);
+		return wr(fd, iov, iovcnt);
+	}
 	if (IS_PRIVATE(oh.unique)) {
 		t->busy++;
 		fsr_mutex_lock(&c->lock);

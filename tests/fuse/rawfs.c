@@ -10,8 +10,14 @@
  *   -t N  N reader threads (default 1)      -c  each extra reader on its own clone fd
  *   -o    replies written by a reply thread  -v  readv with an 80-byte first iovec (glusterfs)
  *   -s    splice requests into a pipe        -P  no READDIRPLUS
+ *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
+ *         notify-in-op pattern of CurvineIO/curvine#607)
+ *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
+ *         a shim following the fds cannot know (its ledger then drifts)
  * It ends when the mount goes away (ENODEV) and prints its counts. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -24,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -34,7 +41,8 @@ struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden;
+static int hidden_fd = -1;
 static unsigned long nreq, nreply, nforget, nsynth;
 static int fd0;
 
@@ -327,6 +335,16 @@ static void serve(int fd, char *msg, size_t n)
 		break;
 	}
 	case FUSE_FLUSH: case FUSE_FSYNC: case FUSE_FSYNCDIR: {
+		if (opt_notify && h->opcode == FUSE_FLUSH) {
+			struct { struct fuse_out_header h; struct fuse_notify_inval_inode_out i; } m;
+			memset(&m, 0, sizeof m);
+			m.h.len = sizeof m;
+			m.h.error = FUSE_NOTIFY_INVAL_INODE;
+			m.i.ino = ino;
+			m.i.off = -1;     /* attributes only: no page of the inode is touched */
+			if (write(fd, &m, sizeof m) < 0 && errno != ENOENT)
+				err("INVAL_INODE: %s", strerror(errno));
+		}
 		uint64_t fh = *(uint64_t *)a;    /* fuse_flush_in and fuse_fsync_in begin with fh */
 		int dir = h->opcode == FUSE_FSYNCDIR;
 		size_t want = h->opcode == FUSE_FLUSH ? sizeof(struct fuse_flush_in) : sizeof(struct fuse_fsync_in);
@@ -367,7 +385,7 @@ static void serve(int fd, char *msg, size_t n)
 	}
 	pthread_mutex_unlock(&lock);
 	if (!noreply)
-		reply(fd, h->unique, error, out, olen);
+		reply(opt_hidden && h->opcode == FUSE_LOOKUP && fd == fd0 ? hidden_fd : fd, h->unique, error, out, olen);
 	free(out);
 }
 
@@ -412,7 +430,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsP")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsPnD")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -420,11 +438,13 @@ int main(int argc, char **argv)
 		case 'v': opt_readv = 1; break;
 		case 's': opt_splice = 1; break;
 		case 'P': opt_noplus = 1; break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] MOUNTPOINT\n"); return 2;
+		case 'n': opt_notify = 1; break;
+		case 'D': opt_hidden = 1; break;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -436,6 +456,7 @@ int main(int argc, char **argv)
 		perror("rawfs: mount");
 		return 1;
 	}
+	hidden_fd = (int)syscall(SYS_dup, fd0);
 	pthread_t th[64], rt;
 	if (opt_other)
 		pthread_create(&rt, NULL, reply_thread, NULL);

@@ -5,7 +5,10 @@
 # a handle it never gave, is an "rawfs: ERROR" and exit status 1) in several
 # shapes: one reader; 4 readers on clone fds; replies written by another
 # thread; readv with an 80-byte first iovec; no READDIRPLUS; splice reads
-# (which the wire does not parse: it must say so and stay out of the way).
+# (which the wire does not parse: it must say so and stay out of the way);
+# an INVAL_INODE sent from inside FLUSH (notify-in-op); lookups answered on
+# an fd the shim cannot see (lookup-drift).  A correct run has no report,
+# so a lookup-drift there would be the ledger's own error.
 # Then libfuse3's passthrough_ll forced onto fuse_transport=wire (and auto,
 # where the libfuse wrapping keeps it).
 #
@@ -103,6 +106,21 @@ run rawsplice.wire "interval=1:stats=1" $RAWFS -s
 check rawsplice.wire rawsplice.plain unseen
 [ "$(stat_of wire_async "$T/rawsplice.wire.log")" = 0 ] || FAIL "rawsplice: wire passes into a connection it does not parse"
 grep -q "splices requests out of /dev/fuse" "$T/rawsplice.wire.log" || FAIL "rawsplice: no notice that spliced traffic is not followed"
+
+# the new checks: a notification from inside an op on its own node
+# (notify-in-op), and a ledger the kernel's FORGETs exceed (lookup-drift:
+# rawfs -D answers lookups on an fd the shim cannot know)
+for k in n:notify-in-op D:lookup-drift; do
+	f=${k%%:*} kind=${k#*:}
+	run "raw$f.plain" - $RAWFS -$f
+	run "raw$f.wire" "interval=1:stats=1:exitcode=0" $RAWFS -$f
+	cmp -s "$T/raw$f.wire.digest" "$T/raw$f.plain.digest" || FAIL "raw$f: workload digest differs"
+	[ "$(cat "$T/raw$f.wire.rc")" = 0 ] || FAIL "raw$f: daemon exit $(cat "$T/raw$f.wire.rc")"
+	grep -q "^SUMMARY: fsreclaim: $kind " "$T/raw$f.wire.log" || { FAIL "raw$f: no $kind report"; cat "$T/raw$f.wire.log"; }
+	others=$(sed -n 's/^SUMMARY: fsreclaim: \([a-z-]*\).*/\1/p' "$T/raw$f.wire.log" | grep -vx "$kind")
+	[ -z "$others" ] || FAIL "raw$f: other reports: $others"
+	echo "raw$f: $kind reported"
+done
 
 # fuse_transport=lib: the wire does nothing
 run rawlib.wire "interval=1:stats=1:fuse_transport=lib" $RAWFS
