@@ -84,6 +84,7 @@ struct wsyn {
 	uint64_t unique, nodeid, parent, fh;
 	int dir;
 	unsigned int gfp;
+	struct fsr_pass *pass;          /* a synchronous pass waits for its reply (NULL: nobody) */
 	uint32_t len;
 	union {
 		struct fuse_in_header h;
@@ -126,6 +127,7 @@ struct wthr {
 	uint64_t op_unique;
 	int serving;                    /* a synthetic request, as reclaim */
 	unsigned int saved_noreclaim;
+	int serving_pass;               /* t->pass set: its allocator waits for this reply */
 };
 static __thread struct wthr wt __attribute__((tls_model("initial-exec")));
 
@@ -500,6 +502,10 @@ static void thread_end(struct fsr_thread *t)
 	}
 	if (wt.serving) {
 		wt.serving = 0;
+		if (wt.serving_pass) {
+			wt.serving_pass = 0;
+			t->pass = NULL;
+		}
 		fsr_graph_reclaim_exit(t);
 		t->flags = (t->flags & ~FSR_PF_NORECLAIM) | wt.saved_noreclaim;
 	}
@@ -520,6 +526,12 @@ static void serve_begin(struct fsr_thread *t, const struct wsyn *s)
 	wt.saved_noreclaim = t->flags & FSR_PF_NORECLAIM;
 	t->flags |= FSR_PF_NORECLAIM;   /* reclaim never recurses */
 	fsr_graph_reclaim_enter(t, s->gfp);
+	if (s->pass && !t->pass) {
+		/* like the reclaimer of a handoff pass: a lock this reader waits
+		 * for that the allocator holds is a reclaim-deadlock (lock.c) */
+		t->pass = s->pass;
+		wt.serving_pass = 1;
+	}
 }
 
 /* ---- what a reader gets before the kernel's requests (c->lock held) ---- */
@@ -542,8 +554,15 @@ static ssize_t take_own(struct wconn *c, const struct iovec *iov, int n, size_t 
 			int force)
 {
 	if (c->state == CONN_WIRE) {
-		for (int i = 0; i < WIRE_SYN; i++) {
-			struct wsyn *s = &c->syn[i];
+		/* what an allocator waits for first */
+		int first = 0;
+		for (int i = 0; i < WIRE_SYN; i++)
+			if (c->syn[i].state == SYN_QUEUED && c->syn[i].pass) {
+				first = i;
+				break;
+			}
+		for (int k = 0; k < WIRE_SYN; k++) {
+			struct wsyn *s = &c->syn[(first + k) % WIRE_SYN];
 			if (s->state != SYN_QUEUED || s->len > cap)
 				continue;
 			iov_put(iov, n, 0, s->m.buf, s->len);
@@ -1081,6 +1100,7 @@ static struct wsyn *syn_new(struct wconn *c, int kind, uint32_t opcode, uint64_t
 	s->fh = 0;
 	s->dir = 0;
 	s->gfp = gfp;
+	s->pass = NULL;
 	s->len = HDR + arglen;
 	s->m.h.len = s->len;
 	s->m.h.opcode = opcode;
@@ -1116,7 +1136,7 @@ static int queue_lookup(struct wconn *c, unsigned int gfp)
 	return 0;
 }
 
-static int queue_handle(struct wconn *c, int flush, unsigned int gfp)
+static int queue_handle(struct wconn *c, int flush, unsigned int gfp, struct wsyn **made)
 {
 	for (unsigned int k = 0; k < WIRE_BUCKETS; k++) {
 		unsigned int b = (c->cur_h + k) % WIRE_BUCKETS;
@@ -1147,6 +1167,7 @@ static int queue_handle(struct wconn *c, int flush, unsigned int gfp)
 			s->state = SYN_QUEUED;
 			if (!flush)
 				c->cur_h = b + 1;
+			*made = s;
 			return 1;
 		}
 	}
@@ -1155,10 +1176,10 @@ static int queue_handle(struct wconn *c, int flush, unsigned int gfp)
 
 /* wake one reader parked in the kernel: NOTIFY_RETRIEVE of 0 bytes of a
  * regular file the kernel holds; its NOTIFY_REPLY is swallowed (c->lock held) */
-static void wake_reader(struct wconn *c)
+static int wake_reader(struct wconn *c)
 {
 	if (c->minor < 15 || c->wake_fd < 0 || !__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
-		return;
+		return 0;
 	for (unsigned int b = 0; b < WIRE_BUCKETS; b++)
 		for (struct went *e = c->ent[b]; e; e = e->next) {
 			if (e->count <= 0 || !S_ISREG(e->mode))
@@ -1169,9 +1190,30 @@ static void wake_reader(struct wconn *c)
 			m.h.error = FUSE_NOTIFY_RETRIEVE;
 			m.r.notify_unique = PRIVATE | (++c->next_id << 1);
 			m.r.nodeid = e->ino;
-			syscall(SYS_write, c->wake_fd, &m, sizeof m);
+			return syscall(SYS_write, c->wake_fd, &m, sizeof m) == (long)sizeof m;
+		}
+	return 0;
+}
+
+/* a synchronous pass: the allocator (through the pass) waits for the
+ * absorbed reply of s, at most timeout_ms, or until a reclaim-deadlock found
+ * on the serving reader released it (the pass abandoned) */
+static void wait_reply(struct wconn *c, struct wsyn *s, uint64_t unique, struct fsr_pass *p)
+{
+	uint64_t until = fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull;
+	for (;;) {
+		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
+		fsr_mutex_lock(&c->lock);
+		int done = s->state == SYN_FREE || s->unique != unique || c->state != CONN_WIRE;
+		if (done || fsr_now_ns() >= until || __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == FSR_PASS_ABANDONED) {
+			if (!done)
+				s->pass = NULL;   /* nobody waits any more */
+			fsr_mutex_unlock(&c->lock);
 			return;
 		}
+		fsr_mutex_unlock(&c->lock);
+		fsr_futex_wait(&c->unpin_seq, seq, 10000000ull);
+	}
 }
 
 static int conn_usable(struct wconn *c)
@@ -1196,6 +1238,7 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 		return 0;
 	struct fsr_thread *t = fsr_thread_self();
 	unsigned long n = 0;
+	int sync = 0;
 	t->busy++;
 	for (int i = 0; i < WIRE_CONNS; i++) {
 		struct wconn *c = __atomic_load_n(&conns[i], __ATOMIC_ACQUIRE);
@@ -1203,20 +1246,34 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 			continue;
 		fsr_mutex_lock(&c->lock);
 		unsigned long before = n;
+		struct wsyn *hs[2] = { NULL, NULL };
+		int parked = __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE) > 0;
 		if (c->state == CONN_WIRE) {
 			if (fsr_opt.callbacks & FSR_CB_FORGET)
-				n += (unsigned long)queue_lookup(c, p->gfp);
+				n += (unsigned long)queue_lookup(c, p->gfp);    /* always asynchronous */
 			if (fsr_opt.callbacks & FSR_CB_FSYNC)
-				n += (unsigned long)queue_handle(c, 0, p->gfp);
+				n += (unsigned long)queue_handle(c, 0, p->gfp, &hs[0]);
 			if (fsr_opt.callbacks & FSR_CB_FLUSH)
-				n += (unsigned long)queue_handle(c, 1, p->gfp);
-			if (n > before)
-				wake_reader(c);
+				n += (unsigned long)queue_handle(c, 1, p->gfp, &hs[1]);
+			/* synchronous when another reader is parked in the kernel and
+			 * can be woken for it: the pass then waits for the reply */
+			int woke = n > before && wake_reader(c);
+			struct wsyn *w = hs[0] ? hs[0] : hs[1];
+			if (w && parked && woke && p->allocator != t) {
+				w->pass = p;
+				uint64_t u = w->unique;
+				fsr_mutex_unlock(&c->lock);
+				sync++;
+				wait_reply(c, w, u, p);
+				continue;
+			}
 		}
 		fsr_mutex_unlock(&c->lock);
 	}
 	t->busy--;
-	if (n)
+	if (sync)
+		__atomic_add_fetch(&st_sync, 1, __ATOMIC_RELAXED);
+	else if (n)
 		__atomic_add_fetch(&st_async, 1, __ATOMIC_RELAXED);
 	return n;
 }

@@ -14,6 +14,8 @@
  *         notify-in-op pattern of CurvineIO/curvine#607)
  *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
  *         a shim following the fds cannot know (its ledger then drifts)
+ *   -L    OPEN allocates while it holds the tree lock, which FLUSH and
+ *         FSYNC need (a reclaim deadlock once reclaim waits for them)
  * It ends when the mount goes away (ENODEV) and prints its counts. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -41,7 +43,7 @@ struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
 static int hidden_fd = -1;
 static unsigned long nreq, nreply, nforget, nsynth;
 static int fd0;
@@ -311,6 +313,10 @@ static void serve(int fd, char *msg, size_t n)
 		olen = sizeof out->at;
 		break;
 	case FUSE_OPEN: case FUSE_OPENDIR:
+		if (opt_lockalloc) {
+			void *volatile planted = malloc(64);   /* under lock: the bug -L plants */
+			free(planted);
+		}
 		if (nodes[ino].dir != (h->opcode == FUSE_OPENDIR)) {
 			error = nodes[ino].dir ? -EISDIR : -ENOTDIR;
 			break;
@@ -430,7 +436,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsPnD")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsPnDL")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -440,11 +446,12 @@ int main(int argc, char **argv)
 		case 'P': opt_noplus = 1; break;
 		case 'n': opt_notify = 1; break;
 		case 'D': opt_hidden = 1; break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] MOUNTPOINT\n"); return 2;
+		case 'L': opt_lockalloc = 1; break;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();

@@ -6,7 +6,9 @@
 # shapes: one reader; 4 readers on clone fds; replies written by another
 # thread; readv with an 80-byte first iovec; no READDIRPLUS; splice reads
 # (which the wire does not parse: it must say so and stay out of the way);
-# an INVAL_INODE sent from inside FLUSH (notify-in-op); lookups answered on
+# an INVAL_INODE sent from inside FLUSH (notify-in-op); a lock held over an
+# allocation that a synchronous pass's reader needs (reclaim-deadlock);
+# lookups answered on
 # an fd the shim cannot see (lookup-drift).  A correct run has no report,
 # so a lookup-drift there would be the ledger's own error.
 # Then libfuse3's passthrough_ll forced onto fuse_transport=wire (and auto,
@@ -39,6 +41,7 @@ stat_of() {   # key logfile: the value of key= on the daemon's stats line (the f
 
 workload() {  # dir -> digest on stdout
 	local d=$1 k
+	exec 9< "$d/f0"   # a handle open all along: every pass has one to call back on
 	for k in $(seq 15); do
 		cat "$d"/f* "$d"/d/g* > /dev/null
 		ls -l "$d" "$d/d" > /dev/null
@@ -84,7 +87,8 @@ check() {     # name plain-name [unseen]: the shim's run against the plain one (
 
 need_absorbed() {
 	local n=$1 k
-	for k in wire_async absorbed_forget absorbed_fsync absorbed_flush; do
+	[ $(( $(stat_of wire_async "$T/$n.log") + $(stat_of wire_sync "$T/$n.log") )) -gt 0 ] 2>/dev/null || FAIL "$n: no wire pass"
+	for k in absorbed_forget absorbed_fsync absorbed_flush; do
 		[ "$(stat_of $k "$T/$n.log")" -gt 0 ] 2>/dev/null || FAIL "$n: $k=0"
 	done
 }
@@ -98,7 +102,22 @@ for s in "${SHAPES[@]}"; do
 	need_absorbed "raw$name.wire"
 	p=$(grep -o 'private=[0-9]*' "$T/raw$name.wire.log" | cut -d= -f2)
 	[ "${p:-0}" -gt 0 ] || FAIL "raw$name.wire: rawfs received no synthetic request"
+	# more than one reader: synchronous passes (a parked reader woken for them)
+	if [ "$name" != 1 ]; then
+		[ "$(stat_of wire_sync "$T/raw$name.wire.log")" -gt 0 ] 2>/dev/null || FAIL "raw$name.wire: wire_sync=0"
+	fi
 done
+
+# a synchronous pass whose reader needs the lock the allocator holds
+# (rawfs -L: OPEN allocates under the lock FLUSH and FSYNC take): found as a
+# reclaim-deadlock, the allocator released, nothing hangs
+run rawL.plain - $RAWFS -t 4 -c -L
+run rawL.wire "interval=1:stats=1:exitcode=0" $RAWFS -t 4 -c -L
+cmp -s "$T/rawL.wire.digest" "$T/rawL.plain.digest" || FAIL "rawL: workload digest differs"
+[ "$(cat "$T/rawL.wire.rc")" = 0 ] || FAIL "rawL: daemon exit $(cat "$T/rawL.wire.rc")"
+grep -q "^SUMMARY: fsreclaim: reclaim-deadlock " "$T/rawL.wire.log" || { FAIL "rawL: no reclaim-deadlock"; tail -30 "$T/rawL.wire.log"; }
+grep -q "^SUMMARY: fsreclaim: reclaim-wait-timeout " "$T/rawL.wire.log" && FAIL "rawL: the allocator waited out its timeout"
+echo "rawL: reclaim-deadlock reported, $(grep -m1 -o 'wire_sync=[0-9]*' "$T/rawL.wire.log")"
 
 # splice reads: not parsed; said once, the connection left alone, nothing broken
 run rawsplice.plain - $RAWFS -s

@@ -67,7 +67,8 @@ check() {     # name allowed-kind(or -)
 	cmp -s "$T/$n.plain.digest" "$T/$n.wire.digest" || FAIL "$n: workload digest differs from the plain run"
 	[ "$(cat "$T/$n.plain.rc")" = 0 ] || FAIL "$n: the plain run exited $(cat "$T/$n.plain.rc")"
 	[ "$(cat "$T/$n.wire.rc")" = 0 ] || { FAIL "$n: exit $(cat "$T/$n.wire.rc") under the shim"; tail -40 "$T/$n.wire.log"; }
-	for k in fs_ops wire_async absorbed_forget absorbed_fsync absorbed_flush; do
+	[ $(( $(stat_of wire_async "$T/$n.wire.log") + $(stat_of wire_sync "$T/$n.wire.log") )) -gt 0 ] 2>/dev/null || FAIL "$n: no wire pass"
+	for k in fs_ops absorbed_forget absorbed_fsync absorbed_flush; do
 		[ "$(stat_of $k "$T/$n.wire.log")" -gt 0 ] 2>/dev/null || FAIL "$n: $k=0"
 	done
 	local kinds
