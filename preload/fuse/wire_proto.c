@@ -119,6 +119,7 @@ static struct wconn *conns[WIRE_CONNS];
 static struct fsr_mutex conns_lock;
 
 static uint64_t st_async, st_sync, st_forget, st_fsync, st_flush;
+static int wire_used;     /* a connection went over the wire: its counters go on the stats line */
 
 /* what a thread serves now */
 struct wthr {
@@ -647,11 +648,14 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 	if (h->opcode == FUSE_NOTIFY_REPLY && IS_PRIVATE(h->unique))
 		return SWALLOW;     /* the wake-up of a parked reader */
 	if (h->opcode == FUSE_INIT && c->state == CONN_NEW) {
-		if (fsr_opt.fuse_transport == FSR_TRANSPORT_AUTO && fsr_fuse_libfuse_seen && caller_is_libfuse(caller)) {
-			c->state = CONN_LIB;   /* a wrapped libfuse serves it */
+		/* a wrapped libfuse serves it (fuse_transport=wire leaves libfuse3
+		 * sessions unwrapped; libfuse2's stay wrapped) */
+		if (fsr_fuse_libfuse_seen && caller_is_libfuse(caller)) {
+			c->state = CONN_LIB;
 			return PASS_ON;
 		}
 		c->state = CONN_WIRE;
+		__atomic_store_n(&wire_used, 1, __ATOMIC_RELAXED);
 		struct fuse_init_in *in = (void *)(msg + HDR);
 		c->kminor = in->minor;
 		c->wake_fd = fd;
@@ -1280,6 +1284,8 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 
 int fsr_wire_stats(char *buf, size_t len)
 {
+	if (!__atomic_load_n(&wire_used, __ATOMIC_RELAXED))
+		return 0;
 	return fsr_fmt(buf, len, " wire_async=%llu wire_sync=%llu absorbed_forget=%llu absorbed_fsync=%llu absorbed_flush=%llu",
 		       (unsigned long long)__atomic_load_n(&st_async, __ATOMIC_RELAXED),
 		       (unsigned long long)__atomic_load_n(&st_sync, __ATOMIC_RELAXED),
