@@ -4,11 +4,11 @@
 # they preload the shim, which a sanitizer build does not have
 if !SANITIZED
 TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
-	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh
+	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh
 endif
 EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/lib/libfuse317.sh tests/lib/tree.sh tests/fuse/devfd.sh \
-	tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh
+	tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh
 check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll tests/fuse/devfd_mount \
 	tests/fuse/rawfs
 # rawfs: a daemon that speaks /dev/fuse itself, as Rust's fuser does (wire.sh)

@@ -1220,6 +1220,20 @@ static void wait_reply(struct wconn *c, struct wsyn *s, uint64_t unique, struct 
 	}
 }
 
+/* The allocator holds a lock the graph does not track (a libfuse-internal
+ * class excluded on the wire, or an excluded address): a synchronous pass
+ * could only find a "deadlock" on it that is libfuse's own (its dispatcher
+ * takes f->lock for the request), so such a pass stays asynchronous.  The
+ * allocator waits for this pass, so its list is stable. */
+static int holds_untracked(const struct fsr_thread *a)
+{
+	int n = a ? a->nheld : 0;
+	for (int i = 0; i < n && i < FSR_MAX_HELD; i++)
+		if (!a->held[i].cls)
+			return 1;
+	return 0;
+}
+
 static int conn_usable(struct wconn *c)
 {
 	return c && c->state == CONN_WIRE && c->inited && (c->nent || c->nhnd) && syn_free(c);
@@ -1263,7 +1277,7 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 			 * can be woken for it: the pass then waits for the reply */
 			int woke = n > before && wake_reader(c);
 			struct wsyn *w = hs[0] ? hs[0] : hs[1];
-			if (w && parked && woke && p->allocator != t) {
+			if (w && parked && woke && p->allocator != t && !holds_untracked(p->allocator)) {
 				w->pass = p;
 				uint64_t u = w->unique;
 				fsr_mutex_unlock(&c->lock);
