@@ -395,8 +395,6 @@ static void serve(int fd, char *msg, size_t n)
 	free(out);
 }
 
-static int pipe_rd = -1, pipe_wr = -1;
-
 static void *reader(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -429,7 +427,6 @@ static void *reader(void *arg)
 	}
 	free(hdr);
 	free(buf);
-	(void)pipe_rd; (void)pipe_wr;
 	return NULL;
 }
 
