@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include "fuse/wire.h"
 #include <stdarg.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -62,6 +63,8 @@ static int fcntl_common(void **cache, const char *name, int fd, int cmd, void *a
 		return -1;
 	}
 	int r = f(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		fsr_wire_dup2(fd, r, r);     /* a copy of a /dev/fuse fd: the same connection */
 	if (r == 0 && record_lock(cmd) && arg) {
 		const struct flock *l = arg;
 		count(l->l_type != F_UNLCK, l->l_type == F_UNLCK);

@@ -124,6 +124,8 @@ static inline unsigned int fsr_gfp_of(const struct fsr_thread *t)
 
 /* ---- options (options.c) ---- */
 enum fsr_mode { FSR_MODE_HANDOFF, FSR_MODE_INLINE };
+/* auto: libfuse wrapping where it serves a session, the /dev/fuse wire for the rest */
+enum { FSR_TRANSPORT_AUTO, FSR_TRANSPORT_LIB, FSR_TRANSPORT_WIRE };
 #define FSR_CB_SHRINKERS 0x1u
 #define FSR_CB_FORGET    0x2u
 #define FSR_CB_FSYNC     0x4u
@@ -139,6 +141,7 @@ struct fsr_options {
 	enum fsr_mode mode;
 	uint64_t timeout_ms;
 	unsigned int callbacks;  /* FSR_CB_* */
+	int fuse_transport;      /* FSR_TRANSPORT_*: how FUSE ops are reached */
 	int detect_needless_nofs;
 	int halt_on_error;
 	int exitcode;
@@ -225,6 +228,10 @@ extern uint64_t fsr_stat_fs_ops FSR_HIDDEN;      /* atomic */
  * the last one (its fork_gen is the count then; fuse_state.c) */
 extern unsigned int fsr_fork_gen FSR_HIDDEN;
 void fsr_fuse_atfork(void) FSR_HIDDEN;
+/* the wire transport's counters, " key=N ..." for the stats line (fuse/wire_proto.c) */
+int fsr_wire_stats(char *buf, size_t len) FSR_HIDDEN;
+/* fuse_transport=wire: site is in a dynamic libfuse's code (its lock classes are excluded) */
+int fsr_wire_site_in_libfuse(const void *site) FSR_HIDDEN;
 
 /* ---- scopes and transactions (scope.c) ---- */
 unsigned int fsr_scope_save(struct fsr_thread *t, unsigned int kind, void *site) FSR_HIDDEN;

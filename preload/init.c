@@ -128,14 +128,16 @@ static void atfork_parent(void)
 
 static void print_stats(void)
 {
-	char buf[256];
+	char buf[512];
 	int n = fsr_fmt(buf, sizeof buf,
-			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu\n",
+			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu",
 			(unsigned long long)fsr_threads_allocs(),
 			(unsigned long long)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_callbacks, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_fs_ops, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_hazards, __ATOMIC_RELAXED));
+	n += fsr_wire_stats(buf + n, sizeof buf - (size_t)n - 1);
+	buf[n++] = '\n';
 	fsr_out_write(buf, (size_t)n);
 }
 

@@ -389,6 +389,8 @@ static unsigned int class_get(uintptr_t key, const void *rep, void *site, int ki
 	k->site = site;
 	k->kind = (unsigned short)kind;
 	k->is_static = (unsigned char)is_static;
+	if (fsr_wire_site_in_libfuse(site))
+		k->excluded = 1;     /* libfuse's own locks on the wire: not the daemon's bug */
 	cls_hash[h] = (uint16_t)c;
 	__atomic_store_n(&fsr_nclasses, c + 1, __ATOMIC_RELEASE);
 	return c;

@@ -155,6 +155,12 @@ static int parse_one(struct fsr_options *o, const char *k, size_t kn, const char
 		else if (eq(v, vn, "legacy")) o->vmalloc_legacy = 1;
 		else return bad(err, errlen, k, kn, v, vn, "is not current or legacy");
 	}
+	else if (eq(k, kn, "fuse_transport")) {
+		if (eq(v, vn, "auto")) o->fuse_transport = FSR_TRANSPORT_AUTO;
+		else if (eq(v, vn, "lib")) o->fuse_transport = FSR_TRANSPORT_LIB;
+		else if (eq(v, vn, "wire")) o->fuse_transport = FSR_TRANSPORT_WIRE;
+		else return bad(err, errlen, k, kn, v, vn, "is not auto, lib or wire");
+	}
 	else if (eq(k, kn, "callbacks")) {
 		if (parse_callbacks(v, vn, &o->callbacks))
 			return bad(err, errlen, k, kn, v, vn, "is not a comma list of shrinkers,forget,fsync,flush");

@@ -4,11 +4,17 @@
 # they preload the shim, which a sanitizer build does not have
 if !SANITIZED
 TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
-	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/forkown.sh
+	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/forkown.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh
 endif
 EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
-	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/lib/libfuse317.sh tests/lib/tree.sh tests/fuse/devfd.sh tests/fuse/forkown.sh
-check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll tests/fuse/devfd_mount
+	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/lib/libfuse317.sh tests/lib/tree.sh tests/fuse/devfd.sh tests/fuse/forkown.sh \
+	tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh
+check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll tests/fuse/devfd_mount \
+	tests/fuse/rawfs
+# rawfs: a daemon that speaks /dev/fuse itself, as Rust's fuser does (wire.sh)
+tests_fuse_rawfs_SOURCES = tests/fuse/rawfs.c
+tests_fuse_rawfs_CFLAGS = $(AM_CFLAGS) -pthread
+tests_fuse_rawfs_LDADD = -lpthread
 tests_fuse_devfd_mount_SOURCES = tests/fuse/devfd_mount.c
 tests_fuse_selfcall_SOURCES = tests/fuse/selfcall.c
 tests_fuse_selfcall_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread

@@ -10,3 +10,4 @@ uint64_t fsr_stat_fs_ops;
 void fsr_exit_now(void) { _exit(fsr_opt.exitcode); }
 unsigned long fsr_fuse_reclaim(struct fsr_pass *p) { (void)p; return 0; }
 int fsr_fuse_reclaim_possible(struct fsr_thread *t) { (void)t; return 0; }
+int fsr_wire_site_in_libfuse(const void *site) { (void)site; return 0; }

@@ -524,7 +524,7 @@ struct fuse_session *fsr_session_new(fsr_session_call_fn call, void *real, struc
 				     const struct fuse_lowlevel_ops *op, size_t op_size,
 				     void *version, void *userdata)
 {
-	if (in_session_new)
+	if (in_session_new || fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE)   /* the wire serves it */
 		return call(real, args, op, op_size, version, userdata);
 	fsr_fuse_libfuse_seen = 1;
 	struct fsr_fsess *s = op ? fsr_fsess_add(&ll3_api, userdata) : NULL;
@@ -744,7 +744,7 @@ void *fsr_fuse_new(fsr_fuse_new_call_fn call, void *real, struct fuse_args *args
 		   size_t size, void *version, void *ud)
 {
 	const void *use = op;
-	if (!in_fuse_new && op) {
+	if (!in_fuse_new && op && fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE) {
 		struct fsr_thread *t = fsr_thread_self();
 		t->busy++;
 		struct fsr_hl *hl = fsr_alloc(sizeof *hl);

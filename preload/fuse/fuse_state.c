@@ -12,6 +12,7 @@
  * reclaimer in handoff) under NORECLAIM; a single-threaded session takes them
  * only while none of its ops runs, and no op enters it until they are done. */
 #include "fuse_shim.h"
+#include "wire.h"
 #include <errno.h>
 #include <string.h>
 
@@ -381,7 +382,7 @@ static void snapshot_of(struct fsr_thread *alloc, struct fsr_ids *ids)
 /* called by fsr_pass_run on the allocating thread, before the pass */
 int fsr_fuse_reclaim_possible(struct fsr_thread *t)
 {
-	int yes = fsr_fuse2_reclaim_possible(t);
+	int yes = fsr_fuse2_reclaim_possible(t) || fsr_wire_reclaim_possible(t);
 	int n = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < n && !yes; i++) {
 		struct fsr_fsess *s = __atomic_load_n(&fsr_fsessions[i], __ATOMIC_ACQUIRE);
@@ -659,5 +660,5 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 		}
 	}
 	t->busy--;
-	return n + fsr_fuse2_reclaim(p, &ids);
+	return n + fsr_fuse2_reclaim(p, &ids) + fsr_wire_reclaim(p);
 }

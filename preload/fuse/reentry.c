@@ -29,6 +29,7 @@
  * (t->op_lease, threads.c), are checked; the rest pay one TLS load. */
 #undef _FORTIFY_SOURCE
 #include "fuse_shim.h"
+#include "wire.h"
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -783,7 +784,9 @@ static int check_fd(const char *fn, int fd)
 void fsr_reentry_dev_fuse_opened(void)
 {
 	static int said;
-	if (fsr_fuse_libfuse_seen || __atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
+	/* the wire transport follows such a daemon: only fuse_transport=lib leaves it unseen */
+	if (fsr_fuse_libfuse_seen || fsr_opt.fuse_transport != FSR_TRANSPORT_LIB ||
+	    __atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
 		return;
 	const char *prog = program_invocation_short_name;
 	if (prog && strncmp(prog, "fusermount", 10) == 0)
@@ -823,9 +826,12 @@ static inline int open_at_flags(int flags)
 	{ \
 		va_list ap; va_start(ap, flags); mode_t mode = va_mode(flags, ap); va_end(ap); \
 		if (check_at(#sym, AT_FDCWD, path, open_at_flags(flags))) return -1; \
-		if (unlikely(path && path[0] == '/' && strcmp(path, "/dev/fuse") == 0)) fsr_reentry_dev_fuse_opened(); \
+		int devfuse = unlikely(path && path[0] == '/' && strcmp(path, "/dev/fuse") == 0); \
+		if (devfuse) fsr_reentry_dev_fuse_opened(); \
 		REAL(int, realsym, (const char *, int, ...)); \
-		return real_##realsym(path, flags, mode); \
+		int fd = real_##realsym(path, flags, mode); \
+		if (devfuse) fsr_wire_opened(path, fd); \
+		return fd; \
 	}
 OPEN_LIKE(open, open)
 OPEN_LIKE(open64, open64)
@@ -836,7 +842,9 @@ OPEN_LIKE(open64, open64)
 		va_list ap; va_start(ap, flags); mode_t mode = va_mode(flags, ap); va_end(ap); \
 		if (check_at(#sym, dirfd, path, open_at_flags(flags))) return -1; \
 		REAL(int, sym, (int, const char *, int, ...)); \
-		return real_##sym(dirfd, path, flags, mode); \
+		int fd = real_##sym(dirfd, path, flags, mode); \
+		if (unlikely(path && path[0] == '/' && path[1] == 'd')) fsr_wire_opened(path, fd); \
+		return fd; \
 	}
 OPENAT_LIKE(openat)
 OPENAT_LIKE(openat64)
@@ -1026,12 +1034,21 @@ IPOS(int, symlinkat, (const char *target, int dirfd, const char *path))
 		REAL(ret, sym, params); \
 		return real_##sym args; \
 	}
-FD1(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n))
+/* the same for /dev/fuse fds (they are on no mount): the wire reads the traffic */
+#define FD1W(ret, sym, params, args, wire) \
+	IPOS(ret, sym, params) \
+	{ \
+		if (unlikely(fsr_wire_is_fd(fd))) return wire; \
+		if (check_fd(#sym, fd)) return -1; \
+		REAL(ret, sym, params); \
+		return real_##sym args; \
+	}
+FD1W(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n), fsr_wire_read1(fd, b, n, __builtin_return_address(0)))
 FD1(ssize_t, pread, (int fd, void *b, size_t n, off_t o), (fd, b, n, o))
 FD1(ssize_t, pread64, (int fd, void *b, size_t n, off64_t o), (fd, b, n, o))
-FD1(ssize_t, readv, (int fd, const struct iovec *v, int n), (fd, v, n))
+FD1W(ssize_t, readv, (int fd, const struct iovec *v, int n), (fd, v, n), fsr_wire_readv(fd, v, n, __builtin_return_address(0)))
 FD1(ssize_t, preadv, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o))
-FD1(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n))
+FD1W(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n), fsr_wire_write1(fd, b, n))
 FD1(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o))
 FD1(ssize_t, pwrite64, (int fd, const void *b, size_t n, off64_t o), (fd, b, n, o))
 FD1(int, fstat, (int fd, struct stat *b), (fd, b))
@@ -1059,7 +1076,8 @@ IPOS(DIR *, fdopendir, (int fd))
 }
 
 /* _FORTIFY_SOURCE variants */
-FD1(ssize_t, __read_chk, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl))
+FD1W(ssize_t, __read_chk, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl),
+     fsr_wire_read1(fd, b, n <= bl ? n : bl, __builtin_return_address(0)))
 FD1(ssize_t, __pread_chk, (int fd, void *b, size_t n, off_t o, size_t bl), (fd, b, n, o, bl))
 FD1(ssize_t, __pread64_chk, (int fd, void *b, size_t n, off64_t o, size_t bl), (fd, b, n, o, bl))
 PATH1N(ssize_t, __readlink_chk, (const char *path, char *b, size_t n, size_t bl), (path, b, n, bl), -1)
@@ -1099,6 +1117,7 @@ IPOS(int, close, (int fd))
 	fd_changed(fd);
 	REAL(int, close, (int));
 	int r = real_close(fd);
+	fsr_wire_closed(fd);
 	fd_changed(fd);         /* again: a judgement made in between is stale */
 	return r;
 }
@@ -1107,6 +1126,7 @@ IPOS(int, dup2, (int a, int b))
 	fd_changed(b);
 	REAL(int, dup2, (int, int));
 	int r = real_dup2(a, b);
+	fsr_wire_dup2(a, b, r);
 	fd_changed(b);
 	return r;
 }
@@ -1115,6 +1135,7 @@ IPOS(int, dup3, (int a, int b, int f))
 	fd_changed(b);
 	REAL(int, dup3, (int, int, int));
 	int r = real_dup3(a, b, f);
+	fsr_wire_dup2(a, b, r);
 	fd_changed(b);
 	return r;
 }
@@ -1145,6 +1166,9 @@ IPOS(int, close_range, (unsigned int lo, unsigned int hi, int f))
 	int r = real_close_range(lo, hi, f);
 	for (unsigned int i = lo; i <= top; i++)
 		fd_changed((int)i);
+	if (r == 0 && !(f & CLOSE_RANGE_CLOEXEC))
+		for (unsigned int i = lo; i <= hi && i < FSR_WIRE_FDS; i++)
+			fsr_wire_closed((int)i);
 	return r;
 }
 

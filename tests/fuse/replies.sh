@@ -41,11 +41,15 @@ else
 fi
 
 # A program that opens /dev/fuse without a libfuse the shim sees (statically
-# linked, or its own FUSE code) is told once that its ops are not visible.
+# linked, or its own FUSE code) is told once, with fuse_transport=lib, that
+# its ops are not visible; by default the wire transport follows it: no note.
 if [ -c /dev/fuse ]; then
 	RUN=$top_builddir/preload/fsreclaim-run
-	out=$("$RUN" -- sh -c ': 3<>/dev/fuse; : 4<>/dev/fuse' 2>&1)
+	out=$("$RUN" --opt fuse_transport=lib -- sh -c ': 3<>/dev/fuse; : 4<>/dev/fuse' 2>&1)
 	n=$(printf '%s\n' "$out" | grep -c "FUSE ops are not visible")
 	[ "$n" = 1 ] || { echo "FAIL: expected one 'not visible' note, got $n: $out"; exit 1; }
-	echo "the invisible-libfuse note is printed once"
+	out=$("$RUN" -- sh -c ': 3<>/dev/fuse; : 4<>/dev/fuse' 2>&1)
+	n=$(printf '%s\n' "$out" | grep -c "FUSE ops are not visible")
+	[ "$n" = 0 ] || { echo "FAIL: the 'not visible' note with the wire transport on: $out"; exit 1; }
+	echo "the invisible-libfuse note is printed once, and only with fuse_transport=lib"
 fi

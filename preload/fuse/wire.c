@@ -1,0 +1,283 @@
+/* wire.c - which fds are /dev/fuse fds, and the syscalls on them.
+ *
+ * A FUSE fd is born by an open of /dev/fuse (reentry.c's open interposers
+ * tell us), arrives over a socket (recvmsg SCM_RIGHTS: fusermount3,
+ * mergerfs-fusermount), is cloned (FUSE_DEV_IOC_CLONE: same connection, its
+ * own processing queue), duplicated (dup, dup2, dup3, fcntl F_DUPFD*), or is
+ * inherited (found at load by fstat: char device 10:229).  Each known fd has
+ * a bit in fsr_wire_fdbits and the index of its connection in fd_conn; every
+ * read or write of any other fd pays that one bit test and nothing more.
+ *
+ * read, readv and write are interposed by reentry.c (they check fs-reentry
+ * too) and come here for FUSE fds; __read_chk, writev, splice and the fd
+ * births are interposed here. */
+#include "wire.h"
+#include <dirent.h>
+#include <link.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+uint64_t fsr_wire_fdbits[FSR_WIRE_FDS / 64];
+static unsigned char fd_conn[FSR_WIRE_FDS];
+
+int fsr_wire_fd_is_fuse(int fd)
+{
+	struct stat st;
+	if (syscall(SYS_fstat, fd, &st) != 0)
+		return 0;
+	return S_ISCHR(st.st_mode) && major(st.st_rdev) == 10 && minor(st.st_rdev) == 229;
+}
+
+void fsr_wire_fd_add(int fd, int conn)
+{
+	if ((unsigned int)fd >= FSR_WIRE_FDS) {
+		static int said;
+		if (fd >= 0 && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+			fsr_say("fsreclaim: /dev/fuse fd %d is above the wire's fd table (%d): that connection "
+				"is not followed", fd, FSR_WIRE_FDS);
+		return;
+	}
+	if (fsr_wire_is_fd(fd))
+		fsr_wire_fd_del(fd);
+	if (conn < 0)
+		conn = fsr_wire_conn_new();
+	if (conn < 0)
+		return;
+	fd_conn[fd] = (unsigned char)conn;
+	fsr_wire_conn_ref(conn);
+	__atomic_or_fetch(&fsr_wire_fdbits[(unsigned int)fd >> 6], 1ull << (fd & 63), __ATOMIC_RELEASE);
+}
+
+void fsr_wire_fd_del(int fd)
+{
+	if (!fsr_wire_is_fd(fd))
+		return;
+	__atomic_and_fetch(&fsr_wire_fdbits[(unsigned int)fd >> 6], ~(1ull << (fd & 63)), __ATOMIC_RELEASE);
+	fsr_wire_conn_fd_closed(fd_conn[fd], fd);
+}
+
+int fsr_wire_conn_of(int fd)
+{
+	return fsr_wire_is_fd(fd) ? fd_conn[fd] : -1;
+}
+
+void fsr_wire_opened(const char *path, int fd)
+{
+	if (fd >= 0 && path && strcmp(path, "/dev/fuse") == 0 && fsr_wire_fd_is_fuse(fd))
+		fsr_wire_fd_add(fd, -1);
+}
+
+/* an fd made from another: the same connection (dup) */
+static void dup_of(int oldfd, int newfd)
+{
+	if (newfd < 0 || newfd == oldfd)
+		return;
+	if (fsr_wire_is_fd(oldfd))
+		fsr_wire_fd_add(newfd, fd_conn[oldfd]);
+	else if (fsr_wire_is_fd(newfd))
+		fsr_wire_fd_del(newfd);      /* dup2 onto a FUSE fd closed it */
+}
+
+/* reentry.c's close, dup2, dup3 */
+void fsr_wire_closed(int fd)
+{
+	if (unlikely(fsr_wire_is_fd(fd)))
+		fsr_wire_fd_del(fd);
+}
+void fsr_wire_dup2(int oldfd, int newfd, int r)
+{
+	if (r >= 0 && unlikely(fsr_wire_is_fd(oldfd) || fsr_wire_is_fd(newfd)))
+		dup_of(oldfd, newfd);
+}
+
+/* ---- the interposers ---- */
+
+#define REAL(ret, sym, params) \
+	static ret (*real_##sym) params; \
+	if (unlikely(!real_##sym)) real_##sym = (ret (*) params)dlsym(RTLD_NEXT, #sym)
+#define IPOS(ret, sym, params) \
+	FSR_EXPORT ret fsrw_##sym params __asm__(#sym); \
+	ret fsrw_##sym params
+
+static ssize_t rd_readv(int fd, const struct iovec *v, int n)
+{
+	REAL(ssize_t, readv, (int, const struct iovec *, int));
+	if (n == 1) {
+		REAL(ssize_t, read, (int, void *, size_t));
+		return real_read(fd, v[0].iov_base, v[0].iov_len);
+	}
+	return real_readv(fd, v, n);
+}
+
+static ssize_t wr_writev(int fd, const struct iovec *v, int n)
+{
+	REAL(ssize_t, writev, (int, const struct iovec *, int));
+	if (n == 1) {
+		REAL(ssize_t, write, (int, const void *, size_t));
+		return real_write(fd, v[0].iov_base, v[0].iov_len);
+	}
+	return real_writev(fd, v, n);
+}
+
+/* reentry.c's read, readv and write of a FUSE fd */
+ssize_t fsr_wire_read1(int fd, void *b, size_t n, void *caller)
+{
+	struct iovec v = { b, n };
+	return fsr_wire_read(fd, &v, 1, rd_readv, caller);
+}
+ssize_t fsr_wire_readv(int fd, const struct iovec *v, int n, void *caller)
+{
+	return fsr_wire_read(fd, v, n, rd_readv, caller);
+}
+ssize_t fsr_wire_write1(int fd, const void *b, size_t n)
+{
+	struct iovec v = { (void *)b, n };
+	return fsr_wire_write(fd, &v, 1, wr_writev);
+}
+
+IPOS(ssize_t, writev, (int fd, const struct iovec *v, int n))
+{
+	if (unlikely(fsr_wire_is_fd(fd)))
+		return fsr_wire_write(fd, v, n, wr_writev);
+	REAL(ssize_t, writev, (int, const struct iovec *, int));
+	return real_writev(fd, v, n);
+}
+
+IPOS(ssize_t, splice, (int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned int fl))
+{
+	if (unlikely(fsr_wire_is_fd(in) || fsr_wire_is_fd(out)))
+		fsr_wire_splice_seen(fsr_wire_is_fd(in) ? in : out, fsr_wire_is_fd(in));
+	REAL(ssize_t, splice, (int, loff_t *, int, loff_t *, size_t, unsigned int));
+	return real_splice(in, oin, out, oout, len, fl);
+}
+
+IPOS(int, ioctl, (int fd, unsigned long req, ...))
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	REAL(int, ioctl, (int, unsigned long, void *));
+	int r = real_ioctl(fd, req, arg);
+	/* a fresh /dev/fuse fd joins oldfd's connection (fuse_device_clone) */
+	if (unlikely(req == FUSE_DEV_IOC_CLONE) && r == 0 && arg) {
+		int old = *(const int *)arg;
+		if (fsr_wire_is_fd(old))
+			fsr_wire_fd_add(fd, fsr_wire_conn_of(old));
+	}
+	return r;
+}
+
+static void received(struct msghdr *m)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+			if (fsr_wire_fd_is_fuse(fd))
+				fsr_wire_fd_add(fd, -1);
+		}
+	}
+}
+
+IPOS(ssize_t, recvmsg, (int fd, struct msghdr *m, int fl))
+{
+	REAL(ssize_t, recvmsg, (int, struct msghdr *, int));
+	ssize_t r = real_recvmsg(fd, m, fl);
+	if (r >= 0 && m && m->msg_controllen >= sizeof(struct cmsghdr))
+		received(m);
+	return r;
+}
+
+IPOS(int, dup, (int fd))
+{
+	REAL(int, dup, (int));
+	int r = real_dup(fd);
+	if (unlikely(fsr_wire_is_fd(fd)))
+		dup_of(fd, r);
+	return r;
+}
+
+/* fcntl's F_DUPFD: filelock.c interposes fcntl (file locks) and tells the
+ * wire through fsr_wire_dup2 */
+
+/* fds inherited from the parent: a daemon handed /dev/fd/N, or exec'd with its fd */
+__attribute__((constructor(111))) static void wire_inherited(void)
+{
+	int e = errno;
+	int d = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return;
+	char buf[4096];
+	long n;
+	while ((n = syscall(SYS_getdents64, d, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *de = (struct dirent64 *)(void *)(buf + off);
+			off += de->d_reclen;
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			int fd = 0;
+			for (const char *q = de->d_name; *q >= '0' && *q <= '9'; q++)
+				fd = fd * 10 + (*q - '0');
+			if (fd != d && fsr_wire_fd_is_fuse(fd))
+				fsr_wire_fd_add(fd, -1);
+		}
+	}
+	syscall(SYS_close, d);
+	errno = e;
+}
+
+/* the code of the dynamic libfuse libraries (libfuse3.so, libfuse.so.2),
+ * found at load: on the wire, requests go through libfuse's own dispatcher
+ * and its internal locks (f->lock, the mt loop's lock) would make reports
+ * that are not the daemon author's bug */
+#define LIBFUSE_RANGES 8
+static uintptr_t lf_lo[LIBFUSE_RANGES], lf_hi[LIBFUSE_RANGES];
+static int lf_n;
+
+static int lf_phdr(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	const char *b = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+	b = b ? b + 1 : info->dlpi_name;
+	if (!b || strncmp(b, "libfuse", 7) != 0)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && lf_n < LIBFUSE_RANGES; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		lf_lo[lf_n] = info->dlpi_addr + ph->p_vaddr;
+		lf_hi[lf_n] = lf_lo[lf_n] + ph->p_memsz;
+		lf_n++;
+	}
+	return 0;
+}
+
+__attribute__((constructor(112))) static void wire_libfuse_ranges(void)
+{
+	dl_iterate_phdr(lf_phdr, NULL);
+}
+
+int fsr_wire_site_in_libfuse(const void *site)
+{
+	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
+		return 0;
+	for (int i = 0; i < lf_n; i++)
+		if ((uintptr_t)site >= lf_lo[i] && (uintptr_t)site < lf_hi[i])
+			return 1;
+	return 0;
+}

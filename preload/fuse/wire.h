@@ -1,0 +1,61 @@
+/* wire.h - the /dev/fuse wire transport: the FUSE protocol read from the
+ * daemon's own read/write syscalls on its /dev/fuse fds (wire.c: which fds
+ * those are, the interposers; wire_proto.c: the traffic, the ledger, the
+ * synthetic reclaim requests).  Used for every FUSE connection no wrapped
+ * libfuse serves (fuse_transport=auto), or for all (fuse_transport=wire). */
+#ifndef FSR_WIRE_H
+#define FSR_WIRE_H
+
+#include "fsr.h"
+#include <sys/uio.h>
+
+/* fds the wire knows, one bit each: every read/write of other fds pays this test */
+#define FSR_WIRE_FDS 65536
+extern uint64_t fsr_wire_fdbits[FSR_WIRE_FDS / 64] FSR_HIDDEN;
+
+static inline int fsr_wire_is_fd(int fd)
+{
+	return (unsigned int)fd < FSR_WIRE_FDS && ((fsr_wire_fdbits[(unsigned int)fd >> 6] >> (fd & 63)) & 1);
+}
+
+/* wire.c: fd bookkeeping (conn: a connection index, or -1 for a new one) */
+void fsr_wire_fd_add(int fd, int conn) FSR_HIDDEN;
+void fsr_wire_fd_del(int fd) FSR_HIDDEN;
+int fsr_wire_conn_of(int fd) FSR_HIDDEN;   /* -1: not a FUSE fd */
+/* reentry.c's open interposers: path was opened as fd */
+void fsr_wire_opened(const char *path, int fd) FSR_HIDDEN;
+/* 1 when fd (tested by fstat) is /dev/fuse (char 10:229) */
+int fsr_wire_fd_is_fuse(int fd) FSR_HIDDEN;
+
+/* the interposers' entries (reentry.c: read, readv, write, close, dup2, dup3) */
+ssize_t fsr_wire_read1(int fd, void *b, size_t n, void *caller) FSR_HIDDEN;
+ssize_t fsr_wire_readv(int fd, const struct iovec *v, int n, void *caller) FSR_HIDDEN;
+ssize_t fsr_wire_write1(int fd, const void *b, size_t n) FSR_HIDDEN;
+void fsr_wire_closed(int fd) FSR_HIDDEN;
+void fsr_wire_dup2(int oldfd, int newfd, int r) FSR_HIDDEN;
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* wire_proto.c */
+typedef ssize_t (*fsr_wire_io_fn)(int fd, const struct iovec *iov, int iovcnt);
+/* a read of one request into iov on FUSE fd `fd`; rd does the real read.
+ * caller: the return address of the interposed call (who reads: libfuse?) */
+ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn rd, void *caller) FSR_HIDDEN;
+/* a write of one reply or notification; wr does the real write */
+ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr) FSR_HIDDEN;
+/* the daemon spliced from FUSE fd `fd` into a pipe / wrote a pipe to it:
+ * the wire cannot follow that connection any more (its ledger is dropped) */
+void fsr_wire_splice_seen(int fd, int reading) FSR_HIDDEN;
+/* a new connection slot (index) was made / its last fd closed */
+int fsr_wire_conn_new(void) FSR_HIDDEN;
+void fsr_wire_conn_ref(int conn) FSR_HIDDEN;   /* one more fd of it */
+void fsr_wire_conn_fd_closed(int conn, int fd) FSR_HIDDEN;
+/* the libfuse transport serves the connection of fd */
+void fsr_wire_claim(int fd) FSR_HIDDEN;
+
+/* reclaim (fuse_state.c calls these beside the libfuse sessions') */
+int fsr_wire_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
+unsigned long fsr_wire_reclaim(struct fsr_pass *p) FSR_HIDDEN;
+
+#endif

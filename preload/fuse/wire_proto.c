@@ -1,0 +1,1309 @@
+/* wire_proto.c - the FUSE protocol as it crosses the daemon's /dev/fuse fds:
+ * what the kernel holds (the wire's ledger), which op each thread serves,
+ * and reclaim as synthetic requests the kernel never sees.
+ *
+ * Ledger.  Entries come from the replies to LOOKUP, MKNOD, MKDIR, SYMLINK,
+ * LINK and CREATE and from READDIRPLUS records (the kernel's own rules:
+ * nodeid 0, "." and ".." give no reference), minus FORGET/BATCH_FORGET;
+ * handles from OPEN, OPENDIR, CREATE and TMPFILE replies until
+ * RELEASE/RELEASEDIR.  A reference is counted before its reply reaches the
+ * kernel (and taken back if the write fails), a forget before the daemon
+ * reads it, and a request whose reply the wire does not see counts nothing:
+ * the count is never above the kernel's, so whatever the wire calls back on
+ * is alive in the daemon.  This ledger is the wire's own; the libfuse
+ * transport keeps its sessions' in fuse_state.c (the two never serve the
+ * same connection).
+ *
+ * Op contexts.  A thread is in op U from the read that returned U until it
+ * writes U's reply or reads again.
+ *
+ * Reclaim.  A pass queues synthetic requests with private uniques
+ * (PRIVATE: bit 62 set, even, bit 63 clear: no kernel id, interrupt id,
+ * resend id or libfuse notify id has that form): LOOKUP of a counted entry
+ * and then FORGET of exactly the node that reply returned, FSYNC and FLUSH
+ * (a private lock owner) on file handles, FSYNCDIR on directory handles.
+ * The next reader of the connection gets one instead of a kernel request
+ * (a reader parked in the kernel is woken by a NOTIFY_RETRIEVE whose
+ * NOTIFY_REPLY the wire swallows), serves it as reclaim (NORECLAIM, the
+ * fs_reclaim pseudo-lock held), and its reply is absorbed.  A kernel
+ * FORGET or RELEASE that touches what a synthetic request uses is held back
+ * until that request is done.  Passes are asynchronous: nobody waits. */
+#include "wire.h"
+#include "fuse_shim.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define WIRE_CONNS     32
+#define WIRE_INFLIGHT  512
+#define WIRE_BUCKETS   1024
+#define WIRE_SYN       8           /* synthetic requests per connection at once */
+#define WIRE_HELD      64          /* kernel messages held back per connection */
+#define WIRE_HELD_BYTES 128
+#define WIRE_NAME_MAX  255
+#define PRIVATE        (1ull << 62)
+#define IS_PRIVATE(u)  (((u) & (PRIVATE | (1ull << 63) | 1ull)) == PRIVATE)
+#define OVER_IO_URING  (1ull << 41)  /* FUSE_OVER_IO_URING: flags2 bit 9 (7.42) */
+#define LOCK_OWNER     0x4653524543cull  /* FLUSH's owner: no POSIX lock of the daemon's */
+#define HDR            ((uint32_t)sizeof(struct fuse_in_header))
+#define OHDR           ((uint32_t)sizeof(struct fuse_out_header))
+
+enum { CONN_FREE, CONN_NEW, CONN_WIRE, CONN_LIB, CONN_OFF };
+enum { SYN_FREE, SYN_QUEUED, SYN_SENT };
+enum { SK_LOOKUP, SK_FORGET, SK_FSYNC, SK_FSYNCDIR, SK_FLUSH };
+
+struct wreq {                       /* a kernel request in flight */
+	uint64_t unique;                /* 0: free */
+	uint32_t opcode;
+	uint64_t nodeid;
+	char name[WIRE_NAME_MAX + 1];   /* lookup-like ops */
+};
+
+struct went {
+	struct went *next;
+	uint64_t ino, parent;
+	int64_t count;
+	int pin;                        /* synthetic requests using it as parent */
+	uint32_t mode;
+	char name[];
+};
+
+struct whandle {
+	struct whandle *next;
+	uint64_t ino, fh;
+	int dir, refs, pin;
+};
+
+struct wsyn {
+	int state, kind;
+	uint64_t unique, nodeid, parent, fh;
+	int dir;
+	unsigned int gfp;
+	struct fsr_pass *pass;          /* a synchronous pass waits for its reply (NULL: nobody) */
+	uint32_t len;
+	union {
+		struct fuse_in_header h;
+		char buf[HDR + 24 + WIRE_NAME_MAX + 1];
+	} m;
+};
+
+struct wheld {
+	uint32_t len;
+	char buf[WIRE_HELD_BYTES];
+};
+
+struct wconn {
+	int state, nfds, inited, wake_fd, learned;
+	int lossy;                      /* a reference may have gone uncounted: no lookup-drift */
+	uint32_t kminor, minor;
+	int parked;                     /* readers in the kernel's read (atomic) */
+	struct fsr_mutex lock;
+	int unpin_seq;                  /* futex: bumped when a pin drops */
+	uint64_t next_id;
+	unsigned int cur_e, cur_h;
+	unsigned long nent, nhnd;
+	struct wreq req[WIRE_INFLIGHT];
+	struct went *ent[WIRE_BUCKETS];
+	struct whandle *hnd[WIRE_BUCKETS];
+	struct wsyn syn[WIRE_SYN];
+	int nheld;
+	struct wheld held[WIRE_HELD];
+};
+
+static struct wconn *conns[WIRE_CONNS];
+static struct fsr_mutex conns_lock;
+
+static uint64_t st_async, st_sync, st_forget, st_fsync, st_flush;
+static int wire_used;     /* a connection went over the wire: its counters go on the stats line */
+
+/* what a thread serves now */
+struct wthr {
+	struct fsr_opctx op;
+	int in_op;
+	uint64_t op_unique;
+	int serving;                    /* a synthetic request, as reclaim */
+	unsigned int saved_noreclaim;
+	int serving_pass;               /* t->pass set: its allocator waits for this reply */
+};
+static __thread struct wthr wt __attribute__((tls_model("initial-exec")));
+
+/* ---- names ---- */
+
+static const char *const op_names[FUSE_TMPFILE + 1] = {
+	[FUSE_LOOKUP] = "lookup", [FUSE_FORGET] = "forget", [FUSE_GETATTR] = "getattr",
+	[FUSE_SETATTR] = "setattr", [FUSE_READLINK] = "readlink", [FUSE_SYMLINK] = "symlink",
+	[FUSE_MKNOD] = "mknod", [FUSE_MKDIR] = "mkdir", [FUSE_UNLINK] = "unlink", [FUSE_RMDIR] = "rmdir",
+	[FUSE_RENAME] = "rename", [FUSE_LINK] = "link", [FUSE_OPEN] = "open", [FUSE_READ] = "read",
+	[FUSE_WRITE] = "write", [FUSE_STATFS] = "statfs", [FUSE_RELEASE] = "release",
+	[FUSE_FSYNC] = "fsync", [FUSE_SETXATTR] = "setxattr", [FUSE_GETXATTR] = "getxattr",
+	[FUSE_LISTXATTR] = "listxattr", [FUSE_REMOVEXATTR] = "removexattr", [FUSE_FLUSH] = "flush",
+	[FUSE_INIT] = "init", [FUSE_OPENDIR] = "opendir", [FUSE_READDIR] = "readdir",
+	[FUSE_RELEASEDIR] = "releasedir", [FUSE_FSYNCDIR] = "fsyncdir", [FUSE_GETLK] = "getlk",
+	[FUSE_SETLK] = "setlk", [FUSE_SETLKW] = "setlkw", [FUSE_ACCESS] = "access",
+	[FUSE_CREATE] = "create", [FUSE_INTERRUPT] = "interrupt", [FUSE_BMAP] = "bmap",
+	[FUSE_DESTROY] = "destroy", [FUSE_IOCTL] = "ioctl", [FUSE_POLL] = "poll",
+	[FUSE_NOTIFY_REPLY] = "notify_reply", [FUSE_BATCH_FORGET] = "forget_multi",
+	[FUSE_FALLOCATE] = "fallocate", [FUSE_READDIRPLUS] = "readdirplus", [FUSE_RENAME2] = "rename",
+	[FUSE_LSEEK] = "lseek", [FUSE_COPY_FILE_RANGE] = "copy_file_range",
+	[FUSE_SETUPMAPPING] = "setupmapping", [FUSE_REMOVEMAPPING] = "removemapping",
+	[FUSE_SYNCFS] = "syncfs", [FUSE_TMPFILE] = "tmpfile",
+};
+static const char *const syn_names[] = {
+	[SK_LOOKUP] = "lookup (reclaim)", [SK_FORGET] = "forget (reclaim)", [SK_FSYNC] = "fsync (reclaim)",
+	[SK_FSYNCDIR] = "fsyncdir (reclaim)", [SK_FLUSH] = "flush (reclaim)",
+};
+
+static const char *op_name(uint32_t opcode)
+{
+	const char *n = opcode <= FUSE_TMPFILE ? op_names[opcode] : NULL;
+	return n ? n : "request";
+}
+
+/* ---- iovecs ---- */
+
+static size_t iov_total(const struct iovec *v, int n)
+{
+	size_t s = 0;
+	for (int i = 0; i < n; i++)
+		s += v[i].iov_len;
+	return s;
+}
+
+/* copy len bytes at offset off of the iovecs into dst; returns bytes copied */
+static size_t iov_get(const struct iovec *v, int n, size_t off, void *dst, size_t len)
+{
+	size_t done = 0;
+	for (int i = 0; i < n && done < len; i++) {
+		size_t l = v[i].iov_len;
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		size_t k = l - off < len - done ? l - off : len - done;
+		memcpy((char *)dst + done, (const char *)v[i].iov_base + off, k);
+		done += k;
+		off = 0;
+	}
+	return done;
+}
+
+static void iov_put(const struct iovec *v, int n, size_t off, const void *src, size_t len)
+{
+	size_t done = 0;
+	for (int i = 0; i < n && done < len; i++) {
+		size_t l = v[i].iov_len;
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		size_t k = l - off < len - done ? l - off : len - done;
+		memcpy((char *)v[i].iov_base + off, (const char *)src + done, k);
+		done += k;
+		off = 0;
+	}
+}
+
+/* ---- connections ---- */
+
+int fsr_wire_conn_new(void)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	int got = -1;
+	t->busy++;
+	fsr_mutex_lock(&conns_lock);
+	for (int i = 0; i < WIRE_CONNS && got < 0; i++) {
+		if (!conns[i])
+			conns[i] = fsr_alloc(sizeof *conns[i]);
+		if (conns[i] && conns[i]->state == CONN_FREE) {
+			memset(conns[i], 0, sizeof *conns[i]);
+			conns[i]->state = CONN_NEW;
+			conns[i]->wake_fd = -1;
+			got = i;
+		}
+	}
+	fsr_mutex_unlock(&conns_lock);
+	t->busy--;
+	if (got < 0) {
+		static int said;
+		if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+			fsr_say("fsreclaim: more than %d FUSE connections: the later ones are not followed", WIRE_CONNS);
+	}
+	return got;
+}
+
+void fsr_wire_conn_ref(int ci)
+{
+	if (ci >= 0 && ci < WIRE_CONNS && conns[ci])
+		__atomic_add_fetch(&conns[ci]->nfds, 1, __ATOMIC_ACQ_REL);
+}
+
+static void ledger_clear(struct wconn *c)
+{
+	for (int i = 0; i < WIRE_BUCKETS; i++) {
+		for (struct went *e = c->ent[i], *n; e; e = n) {
+			n = e->next;
+			fsr_free(e);
+		}
+		for (struct whandle *h = c->hnd[i], *n; h; h = n) {
+			n = h->next;
+			fsr_free(h);
+		}
+		c->ent[i] = NULL;
+		c->hnd[i] = NULL;
+	}
+	c->nent = c->nhnd = 0;
+}
+
+void fsr_wire_conn_fd_closed(int ci, int fd)
+{
+	struct wconn *c = ci < WIRE_CONNS ? conns[ci] : NULL;
+	if (!c)
+		return;
+	if (c->wake_fd == fd)
+		c->wake_fd = -1;
+	if (__atomic_sub_fetch(&c->nfds, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&c->lock);
+	ledger_clear(c);
+	fsr_mutex_unlock(&c->lock);
+	fsr_mutex_lock(&conns_lock);
+	c->state = CONN_FREE;
+	fsr_mutex_unlock(&conns_lock);
+	t->busy--;
+}
+
+static struct wconn *conn_of_fd(int fd)
+{
+	int ci = fsr_wire_conn_of(fd);
+	return ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
+}
+
+void fsr_wire_claim(int fd)
+{
+	struct wconn *c = conn_of_fd(fd);
+	if (c && c->state == CONN_NEW)
+		c->state = CONN_LIB;
+}
+
+/* the connection stops being followed: keep nothing the kernel may have changed */
+static void conn_off(struct wconn *c, const char *why)
+{
+	static int said;
+	fsr_mutex_lock(&c->lock);
+	if (c->state == CONN_WIRE || c->state == CONN_NEW) {
+		c->state = CONN_OFF;
+		ledger_clear(c);
+	}
+	fsr_mutex_unlock(&c->lock);
+	__atomic_add_fetch(&c->unpin_seq, 1, __ATOMIC_RELEASE);
+	fsr_futex_wake(&c->unpin_seq, 0x7fffffff);
+	if (why && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		fsr_say("fsreclaim: %s: the wire stops following that FUSE connection (no more passes into it)", why);
+}
+
+void fsr_wire_splice_seen(int fd, int reading)
+{
+	struct wconn *c = conn_of_fd(fd);
+	if (!c || c->state == CONN_LIB || c->state == CONN_OFF || fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	conn_off(c, reading ? "the daemon splices requests out of /dev/fuse, which the wire does not parse"
+			    : "the daemon splices replies into /dev/fuse, which the wire does not parse");
+	t->busy--;
+}
+
+/* ---- the ledger (c->lock held) ---- */
+
+static inline unsigned int hash64(uint64_t x)
+{
+	x *= 0x9e3779b97f4a7c15ull;
+	return (unsigned int)(x >> 40) % WIRE_BUCKETS;
+}
+
+static struct went **ent_slot(struct wconn *c, uint64_t ino)
+{
+	struct went **pp = &c->ent[hash64(ino)];
+	while (*pp && (*pp)->ino != ino)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static struct whandle **hnd_slot(struct wconn *c, uint64_t ino, uint64_t fh, int dir)
+{
+	struct whandle **pp = &c->hnd[hash64(ino ^ (fh * 31))];
+	while (*pp && ((*pp)->ino != ino || (*pp)->fh != fh || (*pp)->dir != dir))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* delta references of ino, known by (parent, name) */
+static void ent_add(struct wconn *c, uint64_t ino, uint64_t parent, const char *name, size_t len,
+		    uint32_t mode, int64_t delta)
+{
+	if (!ino)
+		return;
+	struct went **pp = ent_slot(c, ino), *e = *pp;
+	if (delta < 0) {
+		if (e) {
+			e->count += delta;
+			if (e->count <= 0 && !e->pin) {
+				*pp = e->next;
+				c->nent--;
+				fsr_free(e);
+			}
+		}
+		return;
+	}
+	if (len > WIRE_NAME_MAX)
+		len = 0;          /* too long to keep: counted, never looked up again */
+	if (e && (e->parent != parent || strlen(e->name) != len || memcmp(e->name, name, len) != 0) && !e->pin) {
+		struct went *n = fsr_alloc(sizeof *n + len + 1);
+		if (n) {          /* the same node by another name: keep the newest name */
+			*n = *e;
+			memcpy(n->name, name, len);
+			n->name[len] = 0;
+			n->parent = parent;
+			*pp = n;
+			fsr_free(e);
+			e = n;
+		}
+	}
+	if (!e) {
+		e = fsr_alloc(sizeof *e + len + 1);
+		if (!e) {
+			c->lossy = 1;
+			return;   /* not counted: an under-count */
+		}
+		e->ino = ino;
+		e->parent = parent;
+		if (len)
+			memcpy(e->name, name, len);
+		e->name[len] = 0;
+		e->next = NULL;
+		*pp = e;
+		c->nent++;
+	}
+	e->count += delta;
+	if (mode)
+		e->mode = mode;
+}
+
+/* a kernel forget of n references; 1 when a synthetic request uses ino now */
+static void report_drift(uint64_t ino, uint64_t n, int64_t have)
+{
+	struct fsr_hazard h;
+	fsr_hazard_init(&h, "lookup-drift", FSR_WARNING);
+	fsr_fmt(h.message, sizeof h.message,
+		"the kernel forgets %llu reference%s of node %llu, but the daemon's replies gave it %lld: "
+		"the daemon and the kernel disagree on its lookup count",
+		(unsigned long long)n, n == 1 ? "" : "s", (unsigned long long)ino, (long long)have);
+	fsr_stack_capture(&h.stacks[h.nstacks++], "forget read here");
+	fsr_report(&h);
+}
+
+static int ent_forget(struct wconn *c, uint64_t ino, uint64_t n)
+{
+	struct went *e = *ent_slot(c, ino);
+	int pinned = e && e->pin;
+	int64_t have = e ? e->count : 0;
+	if (!c->lossy && ino != FUSE_ROOT_ID && (uint64_t)(have < 0 ? 0 : have) < n) {
+		c->lossy = 1;          /* said once per connection; counts are off from here */
+		fsr_mutex_unlock(&c->lock);
+		report_drift(ino, n, have);
+		fsr_mutex_lock(&c->lock);
+		e = *ent_slot(c, ino);
+		pinned = e && e->pin;
+	}
+	ent_add(c, ino, 0, NULL, 0, 0, -(int64_t)(n > INT64_MAX ? INT64_MAX : n));
+	return pinned;
+}
+
+static void hnd_add(struct wconn *c, uint64_t ino, uint64_t fh, int dir, int delta)
+{
+	struct whandle **pp = hnd_slot(c, ino, fh, dir), *h = *pp;
+	if (delta < 0) {
+		if (h && --h->refs <= 0 && !h->pin) {
+			*pp = h->next;
+			c->nhnd--;
+			fsr_free(h);
+		}
+		return;
+	}
+	if (!h) {
+		h = fsr_alloc(sizeof *h);
+		if (!h)
+			return;
+		h->ino = ino;
+		h->fh = fh;
+		h->dir = dir;
+		*pp = h;
+		c->nhnd++;
+	}
+	h->refs++;
+}
+
+static int hnd_pinned(struct wconn *c, uint64_t ino, uint64_t fh, int dir)
+{
+	struct whandle *h = *hnd_slot(c, ino, fh, dir);
+	return h && h->pin;
+}
+
+static int ent_pinned(struct wconn *c, uint64_t ino)
+{
+	struct went *e = *ent_slot(c, ino);
+	return e && e->pin;
+}
+
+static void unpin_wake(struct wconn *c)
+{
+	__atomic_add_fetch(&c->unpin_seq, 1, __ATOMIC_RELEASE);
+	fsr_futex_wake(&c->unpin_seq, 0x7fffffff);
+}
+
+/* ---- requests in flight (c->lock held) ---- */
+
+static struct wreq *req_put(struct wconn *c, uint64_t unique)
+{
+	unsigned int h = hash64(unique) % WIRE_INFLIGHT;
+	for (unsigned int k = 0; k < 16; k++) {
+		struct wreq *r = &c->req[(h + k) % WIRE_INFLIGHT];
+		if (!r->unique || r->unique == unique)
+			return r;
+	}
+	c->lossy = 1;
+	return &c->req[h];   /* full: the oldest record there is lost (an under-count) */
+}
+
+static struct wreq *req_find(struct wconn *c, uint64_t unique)
+{
+	unsigned int h = hash64(unique) % WIRE_INFLIGHT;
+	for (unsigned int k = 0; k < 16; k++) {
+		struct wreq *r = &c->req[(h + k) % WIRE_INFLIGHT];
+		if (r->unique == unique)
+			return r;
+	}
+	return NULL;
+}
+
+/* ---- the thread's op ---- */
+
+static void thread_end(struct fsr_thread *t)
+{
+	if (wt.in_op) {
+		wt.in_op = 0;
+		fsr_op_exit(&wt.op, "FUSE op (wire) ends");
+	}
+	if (wt.serving) {
+		wt.serving = 0;
+		if (wt.serving_pass) {
+			wt.serving_pass = 0;
+			t->pass = NULL;
+		}
+		fsr_graph_reclaim_exit(t);
+		t->flags = (t->flags & ~FSR_PF_NORECLAIM) | wt.saved_noreclaim;
+	}
+}
+
+static void thread_begin(struct fsr_thread *t, const char *name, uint64_t nodeid, uint64_t unique)
+{
+	fsr_op_enter(&wt.op, NULL, NULL, name, (fuse_ino_t)nodeid);
+	wt.in_op = 1;
+	wt.op_unique = unique;
+	(void)t;
+}
+
+static void serve_begin(struct fsr_thread *t, const struct wsyn *s)
+{
+	thread_begin(t, syn_names[s->kind], s->nodeid, s->unique);
+	wt.serving = 1;
+	wt.saved_noreclaim = t->flags & FSR_PF_NORECLAIM;
+	t->flags |= FSR_PF_NORECLAIM;   /* reclaim never recurses */
+	fsr_graph_reclaim_enter(t, s->gfp);
+	if (s->pass && !t->pass) {
+		/* like the reclaimer of a handoff pass: a lock this reader waits
+		 * for that the allocator holds is a reclaim-deadlock (lock.c) */
+		t->pass = s->pass;
+		wt.serving_pass = 1;
+	}
+}
+
+/* ---- what a reader gets before the kernel's requests (c->lock held) ---- */
+
+static int held_pinned(struct wconn *c, const struct wheld *m)
+{
+	const struct fuse_in_header *h = (const void *)m->buf;
+	if (h->opcode == FUSE_FORGET)
+		return ent_pinned(c, h->nodeid);
+	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR) {
+		const struct fuse_release_in *a = (const void *)(m->buf + HDR);
+		return hnd_pinned(c, h->nodeid, a->fh, h->opcode == FUSE_RELEASEDIR);
+	}
+	return 0;
+}
+
+/* >0: a message of that length was put into iov; 0: none; -1: a held
+ * message waits for its pin */
+static ssize_t take_own(struct wconn *c, const struct iovec *iov, int n, size_t cap, struct fsr_thread *t,
+			int force)
+{
+	if (c->state == CONN_WIRE) {
+		/* what an allocator waits for first */
+		int first = 0;
+		for (int i = 0; i < WIRE_SYN; i++)
+			if (c->syn[i].state == SYN_QUEUED && c->syn[i].pass) {
+				first = i;
+				break;
+			}
+		for (int k = 0; k < WIRE_SYN; k++) {
+			struct wsyn *s = &c->syn[(first + k) % WIRE_SYN];
+			if (s->state != SYN_QUEUED || s->len > cap)
+				continue;
+			iov_put(iov, n, 0, s->m.buf, s->len);
+			if (s->kind == SK_FORGET) {
+				s->state = SYN_FREE;   /* no reply */
+				__atomic_add_fetch(&st_forget, 1, __ATOMIC_RELAXED);
+			} else {
+				s->state = SYN_SENT;
+			}
+			serve_begin(t, s);
+			return s->len;
+		}
+	}
+	if (!c->nheld)
+		return 0;
+	struct wheld *m = &c->held[0];
+	if (!force && c->state == CONN_WIRE && held_pinned(c, m))
+		return -1;
+	if (m->len > cap)
+		return 0;
+	uint32_t len = m->len;
+	iov_put(iov, n, 0, m->buf, len);
+	const struct fuse_in_header *h = (const void *)m->buf;
+	thread_begin(t, op_name(h->opcode), h->nodeid, h->unique);
+	c->nheld--;
+	memmove(&c->held[0], &c->held[1], (size_t)c->nheld * sizeof c->held[0]);
+	return len;
+}
+
+static int hold(struct wconn *c, const void *msg, uint32_t len)
+{
+	if (c->nheld >= WIRE_HELD || len > WIRE_HELD_BYTES)
+		return -1;
+	c->held[c->nheld].len = len;
+	memcpy(c->held[c->nheld].buf, msg, len);
+	c->nheld++;
+	return 0;
+}
+
+/* ---- requests ---- */
+
+static int caller_is_libfuse(void *caller)
+{
+	Dl_info di;
+	if (!caller || !dladdr(caller, &di) || !di.dli_fname)
+		return 0;
+	const char *b = strrchr(di.dli_fname, '/');
+	b = b ? b + 1 : di.dli_fname;
+	return strncmp(b, "libfuse", 7) == 0;
+}
+
+/* the name a lookup-like request carries, after its fixed argument */
+static void req_name(struct wconn *c, struct wreq *r, const char *msg, size_t len)
+{
+	size_t off;
+	switch (r->opcode) {
+	case FUSE_LOOKUP: case FUSE_SYMLINK: off = 0; break;
+	case FUSE_MKNOD: off = c->kminor >= 12 ? sizeof(struct fuse_mknod_in) : FUSE_COMPAT_MKNOD_IN_SIZE; break;
+	case FUSE_MKDIR: off = sizeof(struct fuse_mkdir_in); break;
+	case FUSE_LINK: off = sizeof(struct fuse_link_in); break;
+	case FUSE_CREATE: off = c->kminor >= 12 ? sizeof(struct fuse_create_in) : sizeof(struct fuse_open_in); break;
+	default: r->name[0] = 0; return;
+	}
+	const char *p = msg + HDR + off;
+	size_t room = len > HDR + off ? len - HDR - off : 0;
+	size_t l = strnlen(p, room < WIRE_NAME_MAX + 1 ? room : WIRE_NAME_MAX + 1);
+	if (l > WIRE_NAME_MAX || l == room) {
+		r->name[0] = 0;     /* unterminated or too long: not recallable */
+		return;
+	}
+	memcpy(r->name, p, l + 1);
+}
+
+enum { PASS_ON, SWALLOW, REWRITTEN };
+
+/* a kernel message just read (msg: its first bytes, in the daemon's buffer
+ * or a copy); c->lock held.  *newlen for REWRITTEN. */
+static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r, void *caller,
+		      struct fsr_thread *t, uint32_t *newlen)
+{
+	struct fuse_in_header *h = (void *)msg;
+	if (h->opcode == FUSE_NOTIFY_REPLY && IS_PRIVATE(h->unique))
+		return SWALLOW;     /* the wake-up of a parked reader */
+	if (h->opcode == FUSE_INIT && c->state == CONN_NEW) {
+		/* a wrapped libfuse serves it (fuse_transport=wire leaves libfuse3
+		 * sessions unwrapped; libfuse2's stay wrapped) */
+		if (fsr_fuse_libfuse_seen && caller_is_libfuse(caller)) {
+			c->state = CONN_LIB;
+			return PASS_ON;
+		}
+		c->state = CONN_WIRE;
+		__atomic_store_n(&wire_used, 1, __ATOMIC_RELAXED);
+		struct fuse_init_in *in = (void *)(msg + HDR);
+		c->kminor = in->minor;
+		c->wake_fd = fd;
+		int rewritten = 0;
+		if (in->minor >= 36 && (in->flags & FUSE_INIT_EXT) && have >= HDR + sizeof *in &&
+		    (((uint64_t)in->flags2 << 32) & OVER_IO_URING)) {
+			in->flags2 &= ~(uint32_t)(OVER_IO_URING >> 32);   /* keep it on read/write */
+			rewritten = 1;
+		}
+		struct wreq *q = req_put(c, h->unique);
+		q->unique = h->unique;
+		q->opcode = FUSE_INIT;
+		q->nodeid = 0;
+		thread_begin(t, "init", 0, h->unique);
+		*newlen = (uint32_t)r;
+		return rewritten ? REWRITTEN : PASS_ON;
+	}
+	if (c->state != CONN_WIRE)
+		return PASS_ON;
+	if (!c->learned && h->opcode != FUSE_INIT) {
+		c->learned = 1;     /* mounted by now: fs-reentry learns the mount */
+		fsr_mutex_unlock(&c->lock);
+		fsr_reentry_add_devfd(fd);
+		fsr_reentry_devfd_retry();
+		fsr_mutex_lock(&c->lock);
+	}
+	switch (h->opcode) {
+	case FUSE_FORGET: {
+		const struct fuse_forget_in *a = (const void *)(msg + HDR);
+		if (have < HDR + sizeof *a)
+			break;
+		if (ent_forget(c, h->nodeid, a->nlookup) && hold(c, msg, h->len) == 0)
+			return SWALLOW;
+		break;
+	}
+	case FUSE_BATCH_FORGET: {
+		struct fuse_batch_forget_in *a = (void *)(msg + HDR);
+		if (have < HDR + sizeof *a)
+			break;
+		struct fuse_forget_one *one = (void *)(a + 1);
+		uint32_t n = a->count, k = 0;
+		int whole = have >= r && HDR + sizeof *a + (size_t)n * sizeof *one <= have;
+		int any_pinned = 0;
+		for (uint32_t i = 0; i < n && HDR + sizeof *a + (i + 1) * sizeof *one <= have; i++) {
+			struct fuse_forget_one o = one[i];
+			int pinned = ent_forget(c, o.nodeid, o.nlookup);
+			if (pinned && whole) {
+				/* held back as its own FORGET (no reply: any unique does) */
+				struct { struct fuse_in_header h; struct fuse_forget_in f; } m;
+				memset(&m, 0, sizeof m);
+				m.h.len = sizeof m;
+				m.h.opcode = FUSE_FORGET;
+				m.h.unique = PRIVATE | (++c->next_id << 1);
+				m.h.nodeid = o.nodeid;
+				m.f.nlookup = o.nlookup;
+				if (hold(c, &m, sizeof m) == 0)
+					continue;
+			}
+			any_pinned |= pinned;
+			one[k++] = o;
+		}
+		if (any_pinned && !whole) {
+			/* cannot rewrite what was not copied: wait for the pins (bounded) */
+			uint64_t until = fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull;
+			for (uint32_t i = 0; i < n && fsr_now_ns() < until; ) {
+				int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
+				if (!ent_pinned(c, one[i].nodeid)) {
+					i++;
+					continue;
+				}
+				fsr_mutex_unlock(&c->lock);
+				fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
+				fsr_mutex_lock(&c->lock);
+			}
+			break;
+		}
+		if (k == n)
+			break;
+		if (!k)
+			return SWALLOW;
+		a->count = k;
+		h->len = HDR + (uint32_t)sizeof *a + k * (uint32_t)sizeof *one;
+		*newlen = h->len;
+		thread_begin(t, "forget_multi", 0, h->unique);
+		return REWRITTEN;
+	}
+	case FUSE_RELEASE: case FUSE_RELEASEDIR: {
+		const struct fuse_release_in *a = (const void *)(msg + HDR);
+		if (have < HDR + sizeof *a)
+			break;
+		int dir = h->opcode == FUSE_RELEASEDIR;
+		int pinned = hnd_pinned(c, h->nodeid, a->fh, dir);
+		hnd_add(c, h->nodeid, a->fh, dir, -1);
+		if (pinned && hold(c, msg, h->len) == 0)
+			return SWALLOW;
+		break;
+	}
+	case FUSE_INTERRUPT: case FUSE_NOTIFY_REPLY:
+		break;
+	case FUSE_LOOKUP: case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_SYMLINK: case FUSE_LINK:
+	case FUSE_CREATE: case FUSE_TMPFILE: case FUSE_OPEN: case FUSE_OPENDIR: case FUSE_READDIRPLUS: {
+		struct wreq *q = req_put(c, h->unique);
+		q->unique = h->unique;
+		q->opcode = h->opcode;
+		q->nodeid = h->nodeid;
+		req_name(c, q, msg, have < r ? have : r);
+		break;
+	}
+	default:
+		break;
+	}
+	thread_begin(t, op_name(h->opcode), h->nodeid, h->unique);
+	return PASS_ON;
+}
+
+static void unpark(void *arg)
+{
+	__atomic_sub_fetch(&((struct wconn *)arg)->parked, 1, __ATOMIC_ACQ_REL);
+}
+
+/* the real read, counted as a parked reader (a cancelled one too: libfuse's
+ * mt loop cancels workers blocked here) */
+static __attribute__((noinline)) ssize_t parked_read(struct wconn *c, int fd, const struct iovec *iov, int iovcnt,
+						     fsr_wire_io_fn rd)
+{
+	ssize_t r;
+	__atomic_add_fetch(&c->parked, 1, __ATOMIC_ACQ_REL);
+	pthread_cleanup_push(unpark, c);
+	r = rd(fd, iov, iovcnt);
+	pthread_cleanup_pop(0);
+	__atomic_sub_fetch(&c->parked, 1, __ATOMIC_ACQ_REL);
+	return r;
+}
+
+#define PEEK 4096     /* what a readv's request is copied for parsing */
+
+ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn rd, void *caller)
+{
+	struct wconn *c = conn_of_fd(fd);
+	if (!c || c->state == CONN_LIB || fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
+		return rd(fd, iov, iovcnt);
+	struct fsr_thread *t = fsr_thread_self();
+	thread_end(t);
+	if (c->state == CONN_OFF && !c->nheld)
+		return rd(fd, iov, iovcnt);
+	size_t cap = iov_total(iov, iovcnt);
+	int e = errno;
+	uint64_t held_since = 0;
+	for (;;) {
+		t->busy++;
+		fsr_mutex_lock(&c->lock);
+		int force = held_since && fsr_now_ns() - held_since > fsr_opt.timeout_ms * 1000000ull;
+		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
+		ssize_t own = take_own(c, iov, iovcnt, cap, t, force);
+		fsr_mutex_unlock(&c->lock);
+		t->busy--;
+		if (own > 0) {
+			if (force) {
+				static int said;
+				if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+					fsr_say("fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
+						"waited %llu ms for its reply and goes to the daemon now",
+						(unsigned long long)fsr_opt.timeout_ms);
+			}
+			errno = e;
+			return own;
+		}
+		if (own < 0) {
+			if (!held_since)
+				held_since = fsr_now_ns();
+			fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
+			continue;
+		}
+		held_since = 0;
+		ssize_t r = parked_read(c, fd, iov, iovcnt, rd);
+		if (r < (ssize_t)HDR || c->state == CONN_OFF || c->state == CONN_LIB)
+			return r;
+		e = errno;
+		char copy[PEEK];
+		char *msg;
+		size_t have;
+		if (iovcnt == 1 || iov[0].iov_len >= (size_t)r) {
+			msg = iov[0].iov_base;
+			have = (size_t)r;
+		} else {
+			have = iov_get(iov, iovcnt, 0, copy, (size_t)r < sizeof copy ? (size_t)r : sizeof copy);
+			msg = copy;
+		}
+		uint32_t newlen = 0;
+		t->busy++;
+		fsr_mutex_lock(&c->lock);
+		int act = on_request(c, fd, msg, have, (size_t)r, caller, t, &newlen);
+		fsr_mutex_unlock(&c->lock);
+		t->busy--;
+		if (act == SWALLOW)
+			continue;
+		if (act == REWRITTEN) {
+			if (msg == copy)
+				iov_put(iov, iovcnt, 0, copy, have < newlen ? have : newlen);
+			r = newlen;
+		}
+		errno = e;
+		return r;
+	}
+}
+
+/* ---- replies ---- */
+
+/* the references a successful reply gives (sign 1) or, after a failed
+ * write, takes back (sign -1); c->lock held */
+static void reply_refs(struct wconn *c, const struct wreq *q, const struct iovec *v, int n, size_t total,
+		       int sign)
+{
+	size_t esz = c->minor && c->minor < 9 ? FUSE_COMPAT_ENTRY_OUT_SIZE : sizeof(struct fuse_entry_out);
+	struct fuse_entry_out eo;
+	struct fuse_open_out oo;
+	switch (q->opcode) {
+	case FUSE_LOOKUP: case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_SYMLINK: case FUSE_LINK:
+		if (total >= OHDR + esz && iov_get(v, n, OHDR, &eo, esz) == esz)
+			ent_add(c, eo.nodeid, q->nodeid, q->name, strlen(q->name), eo.attr.mode, sign);
+		break;
+	case FUSE_CREATE: case FUSE_TMPFILE:
+		if (total >= OHDR + esz + sizeof oo && iov_get(v, n, OHDR, &eo, esz) == esz &&
+		    iov_get(v, n, OHDR + esz, &oo, sizeof oo) == sizeof oo) {
+			/* a tmpfile's entry has no name: counted, never looked up */
+			ent_add(c, eo.nodeid, q->nodeid, q->name, q->opcode == FUSE_CREATE ? strlen(q->name) : 0,
+				eo.attr.mode, sign);
+			if (eo.nodeid)
+				hnd_add(c, eo.nodeid, oo.fh, 0, sign);
+		}
+		break;
+	case FUSE_OPEN: case FUSE_OPENDIR:
+		if (total >= OHDR + sizeof oo && iov_get(v, n, OHDR, &oo, sizeof oo) == sizeof oo)
+			hnd_add(c, q->nodeid, oo.fh, q->opcode == FUSE_OPENDIR, sign);
+		break;
+	case FUSE_READDIRPLUS: {
+		/* fs/fuse/readdir.c parse_dirplusfile and fuse_direntplus_link */
+		size_t off = OHDR;
+		while (total - off >= FUSE_NAME_OFFSET_DIRENTPLUS) {
+			struct fuse_direntplus d;
+			char name[WIRE_NAME_MAX + 1];
+			if (iov_get(v, n, off, &d, FUSE_NAME_OFFSET_DIRENTPLUS) != FUSE_NAME_OFFSET_DIRENTPLUS)
+				break;
+			size_t rec = FUSE_DIRENTPLUS_SIZE(&d);
+			if (!d.dirent.namelen || d.dirent.namelen > 1024 || rec > total - off)
+				break;      /* the kernel stops here too (EIO, or a short record) */
+			size_t nl = d.dirent.namelen;
+			if (nl <= WIRE_NAME_MAX) {
+				iov_get(v, n, off + FUSE_NAME_OFFSET_DIRENTPLUS, name, nl);
+				if (memchr(name, '/', nl))
+					break;
+				int dots = (nl == 1 && name[0] == '.') || (nl == 2 && name[0] == '.' && name[1] == '.');
+				if (!dots && d.entry_out.nodeid)
+					ent_add(c, d.entry_out.nodeid, q->nodeid, name, nl, d.entry_out.attr.mode, sign);
+			} else if (d.entry_out.nodeid) {
+				/* a name too long to keep: counted, never looked up */
+				ent_add(c, d.entry_out.nodeid, q->nodeid, NULL, 0, d.entry_out.attr.mode, sign);
+			}
+			off += rec;
+		}
+		break;
+	}
+	case FUSE_INIT: {
+		struct fuse_init_out io;
+		if (sign > 0 && total >= OHDR + 8 && iov_get(v, n, OHDR, &io, 8) == 8) {
+			c->minor = io.minor < c->kminor ? io.minor : c->kminor;
+			c->inited = io.major == FUSE_KERNEL_VERSION;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* a reply to a synthetic request: never reaches the kernel (c->lock held) */
+static void absorb(struct wconn *c, const struct iovec *v, int n, size_t total, const struct fuse_out_header *oh,
+		   struct fsr_thread *t)
+{
+	for (int i = 0; i < WIRE_SYN; i++) {
+		struct wsyn *s = &c->syn[i];
+		if (s->state != SYN_SENT || s->unique != oh->unique)
+			continue;
+		if (s->kind == SK_LOOKUP) {
+			struct went *p = s->parent != FUSE_ROOT_ID ? *ent_slot(c, s->parent) : NULL;
+			if (p && p->pin && --p->pin == 0 && p->count <= 0) {
+				struct went **pp = ent_slot(c, p->ino);   /* forgotten meanwhile */
+				*pp = p->next;
+				c->nent--;
+				fsr_free(p);
+			}
+			struct fuse_entry_out eo;
+			size_t esz = c->minor < 9 ? FUSE_COMPAT_ENTRY_OUT_SIZE : sizeof eo;
+			if (oh->error == 0 && total >= OHDR + esz && iov_get(v, n, OHDR, &eo, esz) == esz && eo.nodeid) {
+				/* FORGET exactly the node this lookup gave */
+				struct { struct fuse_in_header h; struct fuse_forget_in f; } m;
+				memset(&m, 0, sizeof m);
+				m.h.len = sizeof m;
+				m.h.opcode = FUSE_FORGET;
+				m.h.unique = PRIVATE | (++c->next_id << 1);
+				m.h.nodeid = eo.nodeid;
+				m.f.nlookup = 1;
+				memcpy(s->m.buf, &m, sizeof m);
+				s->len = sizeof m;
+				s->kind = SK_FORGET;
+				s->unique = m.h.unique;
+				s->nodeid = eo.nodeid;
+				s->state = SYN_QUEUED;
+			} else {
+				s->state = SYN_FREE;
+			}
+		} else {
+			struct whandle **pp = hnd_slot(c, s->nodeid, s->fh, s->dir), *h = *pp;
+			if (h && h->pin && --h->pin == 0 && h->refs <= 0) {
+				*pp = h->next;
+				c->nhnd--;
+				fsr_free(h);
+			}
+			__atomic_add_fetch(s->kind == SK_FLUSH ? &st_flush : &st_fsync, 1, __ATOMIC_RELAXED);
+			s->state = SYN_FREE;
+		}
+		break;
+	}
+	if (wt.serving && wt.op_unique == oh->unique)
+		thread_end(t);
+	unpin_wake(c);
+}
+
+/* A notification written inside an op on the same inode or parent: libfuse
+ * documents that it must not be (include/fuse_lowlevel.h), and the kernel
+ * may deadlock on it (the inode's pages or locks held by the op's caller). */
+static void notify_check(struct fsr_thread *t, const struct iovec *v, int n, size_t total, int code)
+{
+	uint64_t a[3] = { 0, 0, 0 };
+	const char *what;
+	size_t got = iov_get(v, n, OHDR, a, total - OHDR < sizeof a ? total - OHDR : sizeof a);
+	uint64_t ino1 = 0, ino2 = 0;
+	switch (code) {
+	case FUSE_NOTIFY_INVAL_INODE: what = "INVAL_INODE"; ino1 = a[0]; break;
+	case FUSE_NOTIFY_INVAL_ENTRY: what = "INVAL_ENTRY"; ino1 = a[0]; break;
+	case FUSE_NOTIFY_DELETE: what = "DELETE"; ino1 = a[0]; ino2 = got >= 16 ? a[1] : 0; break;
+	case FUSE_NOTIFY_STORE: what = "STORE"; ino1 = a[0]; break;
+	case FUSE_NOTIFY_RETRIEVE: what = "RETRIEVE"; ino1 = got >= 16 ? a[1] : 0; break;
+	default: return;
+	}
+	uint64_t op_ino = (uint64_t)wt.op.ino;
+	if (got < 8 || !op_ino || (op_ino != ino1 && op_ino != ino2))
+		return;
+	struct fsr_hazard h;
+	t->busy++;
+	fsr_hazard_init(&h, "notify-in-op", FSR_ERROR);
+	fsr_fmt(h.message, sizeof h.message,
+		"FUSE notification %s on node %llu written from inside the op %s on that node: the kernel "
+		"may wait in it for what the op's caller holds (libfuse: \"must not be called in the execution "
+		"path of a related filesystem operation\")",
+		what, (unsigned long long)op_ino, t->op ? t->op : "?");
+	fsr_hazard_add_held_locks(&h, t);
+	fsr_stack_capture(&h.stacks[h.nstacks++], "notification written here");
+	fsr_report(&h);
+	t->busy--;
+}
+
+ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr)
+{
+	struct wconn *c = conn_of_fd(fd);
+	if (!c || (c->state != CONN_WIRE && c->state != CONN_OFF))
+		return wr(fd, iov, iovcnt);
+	size_t total = iov_total(iov, iovcnt);
+	struct fuse_out_header oh;
+	if (total < OHDR || iov_get(iov, iovcnt, 0, &oh, OHDR) != OHDR || oh.len != total)
+		return wr(fd, iov, iovcnt);   /* malformed: the kernel answers it */
+	struct fsr_thread *t = fsr_thread_self();
+	if (oh.unique == 0) {             /* a notification */
+		if (wt.in_op && !t->busy)
+			notify_check(t, iov, iovcnt, total, oh.error);
+		return wr(fd, iov, iovcnt);
+	}
+	if (IS_PRIVATE(oh.unique)) {
+		t->busy++;
+		fsr_mutex_lock(&c->lock);
+		absorb(c, iov, iovcnt, total, &oh, t);
+		fsr_mutex_unlock(&c->lock);
+		t->busy--;
+		return (ssize_t)total;
+	}
+	if (c->state != CONN_WIRE)
+		return wr(fd, iov, iovcnt);
+	struct wreq q;
+	q.unique = 0;
+	t->busy++;
+	fsr_mutex_lock(&c->lock);
+	struct wreq *r = req_find(c, oh.unique);
+	if (r) {
+		q = *r;
+		r->unique = 0;
+		if (oh.error == 0)
+			reply_refs(c, &q, iov, iovcnt, total, 1);
+	}
+	fsr_mutex_unlock(&c->lock);
+	t->busy--;
+	ssize_t w = wr(fd, iov, iovcnt);
+	int e = errno;
+	if (q.unique && oh.error == 0 && w != (ssize_t)total && q.opcode != FUSE_INIT) {
+		t->busy++;
+		fsr_mutex_lock(&c->lock);
+		reply_refs(c, &q, iov, iovcnt, total, -1);   /* the kernel did not take them */
+		fsr_mutex_unlock(&c->lock);
+		t->busy--;
+	}
+	if (wt.in_op && wt.op_unique == oh.unique)
+		thread_end(t);
+	errno = e;
+	return w;
+}
+
+/* ---- passes ---- */
+
+static struct wsyn *syn_free(struct wconn *c)
+{
+	for (int i = 0; i < WIRE_SYN; i++)
+		if (c->syn[i].state == SYN_FREE)
+			return &c->syn[i];
+	return NULL;
+}
+
+static int syn_busy(struct wconn *c, uint64_t ino, uint64_t fh, int kind)
+{
+	for (int i = 0; i < WIRE_SYN; i++)
+		if (c->syn[i].state != SYN_FREE && c->syn[i].kind == kind && c->syn[i].nodeid == ino &&
+		    c->syn[i].fh == fh)
+			return 1;
+	return 0;
+}
+
+static struct wsyn *syn_new(struct wconn *c, int kind, uint32_t opcode, uint64_t nodeid, uint32_t arglen,
+			    unsigned int gfp)
+{
+	struct wsyn *s = syn_free(c);
+	if (!s)
+		return NULL;
+	memset(&s->m.h, 0, sizeof s->m.h);
+	s->kind = kind;
+	s->unique = PRIVATE | (++c->next_id << 1);
+	s->nodeid = nodeid;
+	s->parent = 0;
+	s->fh = 0;
+	s->dir = 0;
+	s->gfp = gfp;
+	s->pass = NULL;
+	s->len = HDR + arglen;
+	s->m.h.len = s->len;
+	s->m.h.opcode = opcode;
+	s->m.h.unique = s->unique;
+	s->m.h.nodeid = nodeid;
+	/* uid/gid/pid 0: what the kernel uses for its own background requests */
+	return s;
+}
+
+static int queue_lookup(struct wconn *c, unsigned int gfp)
+{
+	for (unsigned int k = 0; k < WIRE_BUCKETS; k++) {
+		unsigned int b = (c->cur_e + k) % WIRE_BUCKETS;
+		for (struct went *e = c->ent[b]; e; e = e->next) {
+			if (e->count <= 0 || !e->name[0])
+				continue;
+			struct went *p = e->parent != FUSE_ROOT_ID ? *ent_slot(c, e->parent) : NULL;
+			if (e->parent != FUSE_ROOT_ID && (!p || p->count <= 0))
+				continue;       /* the parent may be gone from the daemon */
+			size_t l = strlen(e->name);
+			struct wsyn *s = syn_new(c, SK_LOOKUP, FUSE_LOOKUP, e->parent, (uint32_t)l + 1, gfp);
+			if (!s)
+				return 0;
+			memcpy(s->m.buf + HDR, e->name, l + 1);
+			s->parent = e->parent;
+			if (p)
+				p->pin++;
+			s->state = SYN_QUEUED;
+			c->cur_e = b + 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int queue_handle(struct wconn *c, int flush, unsigned int gfp, struct wsyn **made)
+{
+	for (unsigned int k = 0; k < WIRE_BUCKETS; k++) {
+		unsigned int b = (c->cur_h + k) % WIRE_BUCKETS;
+		for (struct whandle *h = c->hnd[b]; h; h = h->next) {
+			if (h->refs <= 0 || (flush && h->dir))
+				continue;       /* never FLUSH a directory */
+			int kind = flush ? SK_FLUSH : h->dir ? SK_FSYNCDIR : SK_FSYNC;
+			if (syn_busy(c, h->ino, h->fh, kind))
+				continue;
+			struct wsyn *s;
+			if (flush) {
+				s = syn_new(c, kind, FUSE_FLUSH, h->ino, sizeof(struct fuse_flush_in), gfp);
+				if (!s)
+					return 0;
+				struct fuse_flush_in a = { .fh = h->fh, .lock_owner = LOCK_OWNER };
+				memcpy(s->m.buf + HDR, &a, sizeof a);
+			} else {
+				s = syn_new(c, kind, h->dir ? FUSE_FSYNCDIR : FUSE_FSYNC, h->ino,
+					    sizeof(struct fuse_fsync_in), gfp);
+				if (!s)
+					return 0;
+				struct fuse_fsync_in a = { .fh = h->fh, .fsync_flags = 1 /* FDATASYNC */ };
+				memcpy(s->m.buf + HDR, &a, sizeof a);
+			}
+			s->fh = h->fh;
+			s->dir = h->dir;
+			h->pin++;
+			s->state = SYN_QUEUED;
+			if (!flush)
+				c->cur_h = b + 1;
+			*made = s;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* wake one reader parked in the kernel: NOTIFY_RETRIEVE of 0 bytes of a
+ * regular file the kernel holds; its NOTIFY_REPLY is swallowed (c->lock held) */
+static int wake_reader(struct wconn *c)
+{
+	if (c->minor < 15 || c->wake_fd < 0 || !__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+		return 0;
+	for (unsigned int b = 0; b < WIRE_BUCKETS; b++)
+		for (struct went *e = c->ent[b]; e; e = e->next) {
+			if (e->count <= 0 || !S_ISREG(e->mode))
+				continue;
+			struct { struct fuse_out_header h; struct fuse_notify_retrieve_out r; } m;
+			memset(&m, 0, sizeof m);
+			m.h.len = sizeof m;
+			m.h.error = FUSE_NOTIFY_RETRIEVE;
+			m.r.notify_unique = PRIVATE | (++c->next_id << 1);
+			m.r.nodeid = e->ino;
+			return syscall(SYS_write, c->wake_fd, &m, sizeof m) == (long)sizeof m;
+		}
+	return 0;
+}
+
+/* a synchronous pass: the allocator (through the pass) waits for the
+ * absorbed reply of s, at most timeout_ms, or until a reclaim-deadlock found
+ * on the serving reader released it (the pass abandoned) */
+static void wait_reply(struct wconn *c, struct wsyn *s, uint64_t unique, struct fsr_pass *p)
+{
+	uint64_t until = fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull;
+	for (;;) {
+		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
+		fsr_mutex_lock(&c->lock);
+		int done = s->state == SYN_FREE || s->unique != unique || c->state != CONN_WIRE;
+		if (done || fsr_now_ns() >= until || __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == FSR_PASS_ABANDONED) {
+			if (!done)
+				s->pass = NULL;   /* nobody waits any more */
+			fsr_mutex_unlock(&c->lock);
+			return;
+		}
+		fsr_mutex_unlock(&c->lock);
+		fsr_futex_wait(&c->unpin_seq, seq, 10000000ull);
+	}
+}
+
+/* The allocator holds a lock the graph does not track (a libfuse-internal
+ * class excluded on the wire, or an excluded address): a synchronous pass
+ * could only find a "deadlock" on it that is libfuse's own (its dispatcher
+ * takes f->lock for the request), so such a pass stays asynchronous.  The
+ * allocator waits for this pass, so its list is stable. */
+static int holds_untracked(const struct fsr_thread *a)
+{
+	int n = a ? a->nheld : 0;
+	for (int i = 0; i < n && i < FSR_MAX_HELD; i++)
+		if (!a->held[i].cls)
+			return 1;
+	return 0;
+}
+
+static int conn_usable(struct wconn *c)
+{
+	return c && c->state == CONN_WIRE && c->inited && (c->nent || c->nhnd) && syn_free(c);
+}
+
+int fsr_wire_reclaim_possible(struct fsr_thread *t)
+{
+	(void)t;
+	if (fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
+		return 0;
+	for (int i = 0; i < WIRE_CONNS; i++)
+		if (conn_usable(__atomic_load_n(&conns[i], __ATOMIC_ACQUIRE)))
+			return 1;
+	return 0;
+}
+
+unsigned long fsr_wire_reclaim(struct fsr_pass *p)
+{
+	if (fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
+		return 0;
+	struct fsr_thread *t = fsr_thread_self();
+	unsigned long n = 0;
+	int sync = 0;
+	t->busy++;
+	for (int i = 0; i < WIRE_CONNS; i++) {
+		struct wconn *c = __atomic_load_n(&conns[i], __ATOMIC_ACQUIRE);
+		if (!conn_usable(c))
+			continue;
+		fsr_mutex_lock(&c->lock);
+		unsigned long before = n;
+		struct wsyn *hs[2] = { NULL, NULL };
+		int parked = __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE) > 0;
+		if (c->state == CONN_WIRE) {
+			if (fsr_opt.callbacks & FSR_CB_FORGET)
+				n += (unsigned long)queue_lookup(c, p->gfp);    /* always asynchronous */
+			if (fsr_opt.callbacks & FSR_CB_FSYNC)
+				n += (unsigned long)queue_handle(c, 0, p->gfp, &hs[0]);
+			if (fsr_opt.callbacks & FSR_CB_FLUSH)
+				n += (unsigned long)queue_handle(c, 1, p->gfp, &hs[1]);
+			/* synchronous when another reader is parked in the kernel and
+			 * can be woken for it: the pass then waits for the reply */
+			int woke = n > before && wake_reader(c);
+			struct wsyn *w = hs[0] ? hs[0] : hs[1];
+			if (w && parked && woke && p->allocator != t && !holds_untracked(p->allocator)) {
+				w->pass = p;
+				uint64_t u = w->unique;
+				fsr_mutex_unlock(&c->lock);
+				sync++;
+				wait_reply(c, w, u, p);
+				continue;
+			}
+		}
+		fsr_mutex_unlock(&c->lock);
+	}
+	t->busy--;
+	if (sync)
+		__atomic_add_fetch(&st_sync, 1, __ATOMIC_RELAXED);
+	else if (n)
+		__atomic_add_fetch(&st_async, 1, __ATOMIC_RELAXED);
+	return n;
+}
+
+int fsr_wire_stats(char *buf, size_t len)
+{
+	if (!__atomic_load_n(&wire_used, __ATOMIC_RELAXED))
+		return 0;
+	return fsr_fmt(buf, len, " wire_async=%llu wire_sync=%llu absorbed_forget=%llu absorbed_fsync=%llu absorbed_flush=%llu",
+		       (unsigned long long)__atomic_load_n(&st_async, __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&st_sync, __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&st_forget, __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&st_fsync, __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&st_flush, __ATOMIC_RELAXED));
+}

@@ -1,0 +1,488 @@
+/* rawfs - a FUSE daemon that speaks /dev/fuse itself, the way Rust's fuser
+ * does (no libfuse): open("/dev/fuse") and mount(2), 16 MiB + 4 KiB read
+ * buffers, writev replies.  It serves a small read-only tree (root: d/ and
+ * f0..f9; d/: g0..g4) from memory and checks the protocol it is sent: its
+ * own lookup count per node (a FORGET below zero is an error), handles (a
+ * FLUSH, FSYNC, FSYNCDIR or RELEASE of an unknown handle is an error),
+ * request lengths.  Errors print "rawfs: ERROR ..." and make the exit status 1.
+ *
+ * usage: rawfs [-t THREADS] [-c] [-o] [-v] [-s] [-P] MOUNTPOINT
+ *   -t N  N reader threads (default 1)      -c  each extra reader on its own clone fd
+ *   -o    replies written by a reply thread  -v  readv with an 80-byte first iovec (glusterfs)
+ *   -s    splice requests into a pipe        -P  no READDIRPLUS
+ *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
+ *         notify-in-op pattern of CurvineIO/curvine#607)
+ *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
+ *         a shim following the fds cannot know (its ledger then drifts)
+ *   -L    OPEN allocates while it holds the tree lock, which FLUSH and
+ *         FSYNC need (a reclaim deadlock once reclaim waits for them)
+ * It ends when the mount goes away (ENODEV) and prints its counts. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define BUFSZ (16u * 1024 * 1024 + 4096)
+#define NNODES 18
+
+struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t nlookup; };
+static struct node nodes[NNODES];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
+static int hidden_fd = -1;
+static unsigned long nreq, nreply, nforget, nsynth;
+static int fd0;
+
+#define MAXH 4096
+static struct { uint64_t fh; uint64_t ino; int dir; } handles[MAXH];
+static uint64_t next_fh = 100;
+
+static void err(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pthread_mutex_lock(&errlock);
+	fprintf(stderr, "rawfs: ERROR ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	errors++;
+	pthread_mutex_unlock(&errlock);
+	va_end(ap);
+}
+
+static void tree(void)
+{
+	static const char *names[NNODES] = { "", "", "d", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
+					     "f8", "f9", "g0", "g1", "g2", "g3", "g4" };
+	for (int i = 1; i < NNODES; i++) {
+		nodes[i].name = names[i];
+		nodes[i].parent = i <= 12 ? 1 : 2;
+		nodes[i].dir = i <= 2;
+		snprintf(nodes[i].data, sizeof nodes[i].data, "this is %s (node %d)\n", names[i], i);
+	}
+}
+
+static void attr(uint64_t ino, struct fuse_attr *a)
+{
+	memset(a, 0, sizeof *a);
+	a->ino = ino;
+	a->mode = nodes[ino].dir ? S_IFDIR | 0755 : S_IFREG | 0644;
+	a->nlink = nodes[ino].dir ? 2 : 1;
+	a->size = nodes[ino].dir ? 0 : strlen(nodes[ino].data);
+	a->blksize = 4096;
+}
+
+static void entry(uint64_t ino, struct fuse_entry_out *e)
+{
+	memset(e, 0, sizeof *e);
+	e->nodeid = ino;
+	e->generation = 1;
+	e->entry_valid = 0;     /* no caching: lookups keep coming */
+	e->attr_valid = 0;
+	attr(ino, &e->attr);
+	nodes[ino].nlookup++;   /* under lock */
+}
+
+/* ---- replies (maybe from the reply thread) ---- */
+
+struct reply { int fd; size_t len; struct reply *next; char buf[]; };
+static struct reply *rq_head, **rq_tail = &rq_head;
+static pthread_cond_t rq_cond = PTHREAD_COND_INITIALIZER;
+static int rq_stop;
+
+static void send_now(int fd, const char *buf, size_t len)
+{
+	/* header and payload in two iovecs, as fuser and libfuse write them */
+	struct iovec v[2] = { { (void *)buf, sizeof(struct fuse_out_header) },
+			      { (void *)(buf + sizeof(struct fuse_out_header)), len - sizeof(struct fuse_out_header) } };
+	ssize_t w = writev(fd, v, v[1].iov_len ? 2 : 1);
+	if (w < 0 && errno != ENOENT)
+		err("writev of a reply: %s", strerror(errno));
+	pthread_mutex_lock(&lock);
+	nreply++;
+	pthread_mutex_unlock(&lock);
+}
+
+static void *reply_thread(void *a)
+{
+	(void)a;
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		while (!rq_head && !rq_stop)
+			pthread_cond_wait(&rq_cond, &lock);
+		if (!rq_head)
+			break;
+		struct reply *r = rq_head;
+		rq_head = r->next;
+		if (!rq_head)
+			rq_tail = &rq_head;
+		pthread_mutex_unlock(&lock);
+		send_now(r->fd, r->buf, r->len);
+		free(r);
+		pthread_mutex_lock(&lock);
+	}
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+static void reply(int fd, uint64_t unique, int error, const void *arg, size_t alen)
+{
+	size_t len = sizeof(struct fuse_out_header) + (error ? 0 : alen);
+	struct reply *r = malloc(sizeof *r + len);
+	if (!r)
+		abort();
+	struct fuse_out_header *oh = (void *)r->buf;
+	oh->len = (uint32_t)len;
+	oh->error = error;
+	oh->unique = unique;
+	if (!error && alen)
+		memcpy(r->buf + sizeof *oh, arg, alen);
+	r->fd = fd;
+	r->len = len;
+	if (!opt_other) {
+		send_now(fd, r->buf, len);
+		free(r);
+		return;
+	}
+	r->next = NULL;
+	pthread_mutex_lock(&lock);
+	*rq_tail = r;
+	rq_tail = &r->next;
+	pthread_cond_signal(&rq_cond);
+	pthread_mutex_unlock(&lock);
+}
+
+/* ---- requests ---- */
+
+static int handle_ok(uint64_t fh, uint64_t ino, int dir)
+{
+	for (int i = 0; i < MAXH; i++)
+		if (handles[i].fh == fh)
+			return handles[i].ino == ino && handles[i].dir == dir;
+	return 0;
+}
+
+static uint64_t handle_new(uint64_t ino, int dir)
+{
+	for (int i = 0; i < MAXH; i++)
+		if (!handles[i].fh) {
+			handles[i].fh = next_fh++;
+			handles[i].ino = ino;
+			handles[i].dir = dir;
+			return handles[i].fh;
+		}
+	return 0;
+}
+
+static void forget(uint64_t ino, uint64_t n)
+{
+	nforget++;
+	if (ino == 0 || ino >= NNODES) {
+		err("FORGET of unknown node %llu", (unsigned long long)ino);
+		return;
+	}
+	nodes[ino].nlookup -= (int64_t)n;
+	if (nodes[ino].nlookup < 0)
+		err("FORGET of node %llu (%s) by %llu goes below zero (%lld)", (unsigned long long)ino,
+		    nodes[ino].name, (unsigned long long)n, (long long)nodes[ino].nlookup);
+}
+
+static size_t dirents(uint64_t dir, uint64_t off, size_t size, int plus, char *out)
+{
+	uint64_t list[NNODES + 2];
+	int n = 0;
+	list[n++] = dir;                      /* "." */
+	list[n++] = nodes[dir].parent ? nodes[dir].parent : 1;   /* ".." */
+	for (uint64_t i = 2; i < NNODES; i++)
+		if (nodes[i].parent == dir)
+			list[n++] = i;
+	size_t used = 0;
+	for (int i = (int)off; i < n; i++) {
+		const char *name = i == 0 ? "." : i == 1 ? ".." : nodes[list[i]].name;
+		size_t nl = strlen(name);
+		size_t rec = plus ? FUSE_DIRENTPLUS_SIZE(&(struct fuse_direntplus){ .dirent.namelen = (uint32_t)nl })
+				  : FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nl);
+		if (used + rec > size)
+			break;
+		memset(out + used, 0, rec);
+		struct fuse_dirent *d;
+		if (plus) {
+			struct fuse_direntplus *p = (void *)(out + used);
+			if (i >= 2)
+				entry(list[i], &p->entry_out);   /* "." and ".." give no reference */
+			d = &p->dirent;
+		} else {
+			d = (void *)(out + used);
+		}
+		d->ino = list[i];
+		d->off = (uint64_t)i + 1;
+		d->namelen = (uint32_t)nl;
+		d->type = nodes[list[i]].dir ? DT_DIR : DT_REG;
+		memcpy(d->name, name, nl);
+		used += rec;
+	}
+	return used;
+}
+
+static void serve(int fd, char *msg, size_t n)
+{
+	struct fuse_in_header *h = (void *)msg;
+	void *a = msg + sizeof *h;
+	if (n < sizeof *h || h->len != n) {
+		err("request of %zu bytes says len %u", n, n >= sizeof *h ? h->len : 0);
+		return;
+	}
+	/* allocated before the lock: an op's lock held across an allocation that
+	 * may enter reclaim would be a real reclaim-lock-inversion */
+	union { struct fuse_entry_out e; struct fuse_attr_out at; struct fuse_open_out o;
+		struct fuse_init_out i; struct fuse_statfs_out s; char data[128 * 1024]; } *out = malloc(sizeof *out);
+	if (!out)
+		abort();
+	pthread_mutex_lock(&lock);
+	nreq++;
+	if (h->unique & (1ull << 62))
+		nsynth++;      /* the shim's: bit 62 is never in a kernel id */
+	uint64_t ino = h->nodeid;
+	if (h->opcode != FUSE_INIT && h->opcode != FUSE_FORGET && h->opcode != FUSE_BATCH_FORGET &&
+	    h->opcode != FUSE_INTERRUPT && h->opcode != FUSE_DESTROY && h->opcode != FUSE_NOTIFY_REPLY &&
+	    (ino == 0 || ino >= NNODES)) {
+		pthread_mutex_unlock(&lock);
+		err("opcode %u on unknown node %llu", h->opcode, (unsigned long long)ino);
+		reply(fd, h->unique, -ENOENT, NULL, 0);
+		free(out);
+		return;
+	}
+	size_t olen = 0;
+	int error = 0, noreply = 0;
+	memset(out, 0, 512);
+	switch (h->opcode) {
+	case FUSE_INIT: {
+		struct fuse_init_in *in = a;
+		out->i.major = FUSE_KERNEL_VERSION;
+		out->i.minor = in->minor < FUSE_KERNEL_MINOR_VERSION ? in->minor : FUSE_KERNEL_MINOR_VERSION;
+		out->i.max_readahead = in->max_readahead;
+		out->i.flags = opt_noplus ? 0 : (in->flags & FUSE_DO_READDIRPLUS);
+		out->i.max_write = 128 * 1024;
+		out->i.max_background = 16;
+		out->i.congestion_threshold = 12;
+		olen = sizeof out->i;
+		break;
+	}
+	case FUSE_LOOKUP: {
+		const char *name = a;
+		error = -ENOENT;
+		for (uint64_t i = 2; i < NNODES; i++)
+			if (nodes[i].parent == ino && strcmp(nodes[i].name, name) == 0) {
+				entry(i, &out->e);
+				olen = sizeof out->e;
+				error = 0;
+			}
+		break;
+	}
+	case FUSE_FORGET:
+		forget(ino, ((struct fuse_forget_in *)a)->nlookup);
+		noreply = 1;
+		break;
+	case FUSE_BATCH_FORGET: {
+		struct fuse_batch_forget_in *b = a;
+		struct fuse_forget_one *o = (void *)(b + 1);
+		if (sizeof *h + sizeof *b + b->count * sizeof *o != n)
+			err("BATCH_FORGET of %u entries in %zu bytes", b->count, n);
+		for (uint32_t i = 0; i < b->count; i++)
+			forget(o[i].nodeid, o[i].nlookup);
+		noreply = 1;
+		break;
+	}
+	case FUSE_GETATTR:
+		attr(ino, &out->at.attr);
+		olen = sizeof out->at;
+		break;
+	case FUSE_OPEN: case FUSE_OPENDIR:
+		if (opt_lockalloc) {
+			void *volatile planted = malloc(64);   /* under lock: the bug -L plants */
+			free(planted);
+		}
+		if (nodes[ino].dir != (h->opcode == FUSE_OPENDIR)) {
+			error = nodes[ino].dir ? -EISDIR : -ENOTDIR;
+			break;
+		}
+		out->o.fh = handle_new(ino, h->opcode == FUSE_OPENDIR);
+		olen = sizeof out->o;
+		break;
+	case FUSE_READ: {
+		struct fuse_read_in *r = a;
+		if (!handle_ok(r->fh, ino, 0)) err("READ of unknown handle %llu", (unsigned long long)r->fh);
+		size_t sz = strlen(nodes[ino].data);
+		size_t off = r->offset < sz ? r->offset : sz;
+		olen = sz - off < r->size ? sz - off : r->size;
+		memcpy(out->data, nodes[ino].data + off, olen);
+		break;
+	}
+	case FUSE_READDIR: case FUSE_READDIRPLUS: {
+		struct fuse_read_in *r = a;
+		if (!handle_ok(r->fh, ino, 1)) err("READDIR of unknown handle %llu", (unsigned long long)r->fh);
+		olen = dirents(ino, r->offset, r->size < sizeof out->data ? r->size : sizeof out->data,
+			       h->opcode == FUSE_READDIRPLUS, out->data);
+		break;
+	}
+	case FUSE_FLUSH: case FUSE_FSYNC: case FUSE_FSYNCDIR: {
+		if (opt_notify && h->opcode == FUSE_FLUSH) {
+			struct { struct fuse_out_header h; struct fuse_notify_inval_inode_out i; } m;
+			memset(&m, 0, sizeof m);
+			m.h.len = sizeof m;
+			m.h.error = FUSE_NOTIFY_INVAL_INODE;
+			m.i.ino = ino;
+			m.i.off = -1;     /* attributes only: no page of the inode is touched */
+			if (write(fd, &m, sizeof m) < 0 && errno != ENOENT)
+				err("INVAL_INODE: %s", strerror(errno));
+		}
+		uint64_t fh = *(uint64_t *)a;    /* fuse_flush_in and fuse_fsync_in begin with fh */
+		int dir = h->opcode == FUSE_FSYNCDIR;
+		size_t want = h->opcode == FUSE_FLUSH ? sizeof(struct fuse_flush_in) : sizeof(struct fuse_fsync_in);
+		if (n != sizeof *h + want)
+			err("opcode %u of %zu bytes", h->opcode, n);
+		if (!handle_ok(fh, ino, dir))
+			err("opcode %u on unknown handle %llu of node %llu", h->opcode, (unsigned long long)fh,
+			    (unsigned long long)ino);
+		break;
+	}
+	case FUSE_RELEASE: case FUSE_RELEASEDIR: {
+		uint64_t fh = ((struct fuse_release_in *)a)->fh;
+		int found = 0;
+		for (int i = 0; i < MAXH; i++)
+			if (handles[i].fh == fh) {
+				handles[i].fh = 0;
+				found = 1;
+			}
+		if (!found)
+			err("RELEASE of unknown handle %llu", (unsigned long long)fh);
+		break;
+	}
+	case FUSE_STATFS:
+		out->s.st.bsize = 4096;
+		out->s.st.namelen = 255;
+		olen = sizeof out->s;
+		break;
+	case FUSE_ACCESS:
+		break;
+	case FUSE_INTERRUPT: case FUSE_NOTIFY_REPLY:
+		noreply = 1;
+		break;
+	case FUSE_DESTROY:
+		break;
+	default:
+		error = -ENOSYS;
+		break;
+	}
+	pthread_mutex_unlock(&lock);
+	if (!noreply)
+		reply(opt_hidden && h->opcode == FUSE_LOOKUP && fd == fd0 ? hidden_fd : fd, h->unique, error, out, olen);
+	free(out);
+}
+
+static void *reader(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char *buf = malloc(BUFSZ);
+	char *hdr = malloc(80);
+	int pfd[2] = { -1, -1 };
+	if (opt_splice) {
+		if (pipe2(pfd, 0)) { err("pipe2: %s", strerror(errno)); return NULL; }
+		fcntl(pfd[1], F_SETPIPE_SZ, 1024 * 1024);
+	}
+	for (;;) {
+		ssize_t n;
+		if (opt_splice) {
+			n = splice(fd, NULL, pfd[1], NULL, 1024 * 1024, 0);
+			if (n > 0 && read(pfd[0], buf, (size_t)n) != n)
+				err("short read from the splice pipe");
+		} else if (opt_readv) {
+			struct iovec v[2] = { { hdr, 80 }, { buf + 80, BUFSZ - 80 } };
+			n = readv(fd, v, 2);
+			if (n > 0)
+				memcpy(buf, hdr, n < 80 ? (size_t)n : 80);
+		} else {
+			n = read(fd, buf, BUFSZ);   /* fuser: nix::unistd::read into a 16 MiB buffer */
+		}
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == ENOENT))
+			continue;      /* fuser's receive_retrying */
+		if (n < 0)
+			break;         /* ENODEV: unmounted */
+		serve(fd, buf, (size_t)n);
+	}
+	free(hdr);
+	free(buf);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int c;
+	while ((c = getopt(argc, argv, "t:covsPnDL")) != -1) {
+		switch (c) {
+		case 't': opt_threads = atoi(optarg); break;
+		case 'c': opt_clone = 1; break;
+		case 'o': opt_other = 1; break;
+		case 'v': opt_readv = 1; break;
+		case 's': opt_splice = 1; break;
+		case 'P': opt_noplus = 1; break;
+		case 'n': opt_notify = 1; break;
+		case 'D': opt_hidden = 1; break;
+		case 'L': opt_lockalloc = 1; break;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
+		}
+	}
+	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
+		return 2;
+	}
+	tree();
+	fd0 = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd0 < 0) { perror("rawfs: /dev/fuse"); return 1; }
+	char opts[128];
+	snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", fd0);
+	if (mount("rawfs", argv[optind], "fuse.rawfs", MS_NOSUID | MS_NODEV, opts)) {
+		perror("rawfs: mount");
+		return 1;
+	}
+	hidden_fd = (int)syscall(SYS_dup, fd0);
+	pthread_t th[64], rt;
+	if (opt_other)
+		pthread_create(&rt, NULL, reply_thread, NULL);
+	for (int i = 1; i < opt_threads; i++) {
+		int fd = fd0;
+		if (opt_clone) {
+			fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+			if (fd < 0 || ioctl(fd, FUSE_DEV_IOC_CLONE, &fd0)) { perror("rawfs: clone"); return 1; }
+		}
+		pthread_create(&th[i], NULL, reader, (void *)(intptr_t)fd);
+	}
+	reader((void *)(intptr_t)fd0);
+	for (int i = 1; i < opt_threads; i++)
+		pthread_join(th[i], NULL);
+	if (opt_other) {
+		pthread_mutex_lock(&lock);
+		rq_stop = 1;
+		pthread_cond_signal(&rq_cond);
+		pthread_mutex_unlock(&lock);
+		pthread_join(rt, NULL);
+	}
+	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu errors=%d\n", nreq, nreply, nforget,
+		nsynth, errors);
+	return errors ? 1 : 0;
+}

@@ -1,0 +1,173 @@
+#!/bin/bash
+# The /dev/fuse wire transport end to end.  rawfs (tests/fuse/rawfs.c, a
+# daemon that speaks /dev/fuse itself as Rust's fuser does, and counts its
+# own lookups and handles: a FORGET below zero, or a FLUSH/FSYNC/RELEASE of
+# a handle it never gave, is an "rawfs: ERROR" and exit status 1) in several
+# shapes: one reader; 4 readers on clone fds; replies written by another
+# thread; readv with an 80-byte first iovec; no READDIRPLUS; splice reads
+# (which the wire does not parse: it must say so and stay out of the way);
+# an INVAL_INODE sent from inside FLUSH (notify-in-op); a lock held over an
+# allocation that a synchronous pass's reader needs (reclaim-deadlock);
+# lookups answered on
+# an fd the shim cannot see (lookup-drift).  A correct run has no report,
+# so a lookup-drift there would be the ledger's own error.
+# Then libfuse3's passthrough_ll forced onto fuse_transport=wire (and auto,
+# where the libfuse wrapping keeps it).
+#
+# Each run: the same workload (reads, listings, stats, fsync, and dropped
+# dentry/inode caches so that the kernel sends its own FORGETs) without the
+# shim and with it (interval=1): the workload's digest equal, the daemon's
+# exit 0, hazards=0, wire passes made and absorbed replies of each kind, and
+# rawfs received requests with the shim's private unique (bit 62).
+set -u
+: "${top_builddir:?}" "${top_srcdir:?}"
+. "$top_srcdir/tests/lib/mount.sh"
+fsr_require_fuse
+SHIM=$top_builddir/preload/.libs/libfsreclaim.so
+RAWFS=$top_builddir/tests/fuse/rawfs
+EX=${FUSE_EXAMPLES:-/usr/share/doc/libfuse3-dev/examples}
+
+base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
+T=$(mktemp -d "$base/fsr-wire.XXXXXX") || exit 99
+PIDS=""
+fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
+
+fail=0
+FAIL() { echo "FAIL: $*"; fail=1; }
+
+stat_of() {   # key logfile: the value of key= on the daemon's stats line (the first: the daemon's)
+	grep -m1 -o "fsreclaim: stats:.*" "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+workload() {  # dir -> digest on stdout
+	local d=$1 k
+	exec 9< "$d/f0"   # a handle open all along: every pass has one to call back on
+	for k in $(seq 15); do
+		cat "$d"/f* "$d"/d/g* > /dev/null
+		ls -l "$d" "$d/d" > /dev/null
+		stat "$d/f1" "$d/d/g2" > /dev/null
+		sync "$d/f1" "$d/d"
+		[ $((k % 5)) = 0 ] && echo 2 > /proc/sys/vm/drop_caches 2>/dev/null
+	done
+	(cd "$d" && ls -lR --time-style=+ . && cat f* d/*) | md5sum
+}
+
+# run NAME OPTS(- for no shim) CMD...: mount on $T/NAME.m, workload, unmount;
+# leaves $T/NAME.digest, $T/NAME.log (the daemon's stderr), $T/NAME.rc
+run() {
+	local name=$1 opts=$2; shift 2
+	local M=$T/$name.m
+	mkdir -p "$M"
+	if [ "$opts" = - ]; then
+		timeout -k 5 90 "$@" "$M" > "$T/$name.log" 2>&1 &
+	else
+		FSRECLAIM_OPTIONS="$opts" LD_PRELOAD=$SHIM timeout -k 5 90 "$@" "$M" > "$T/$name.log" 2>&1 &
+	fi
+	local pid=$!
+	PIDS="$PIDS $pid"
+	if ! fsr_wait_mount "$M" $pid; then
+		FAIL "$name: no mount"; cat "$T/$name.log"; return 1
+	fi
+	timeout -k 5 60 bash -c "$(declare -f workload); workload $M" > "$T/$name.digest" || FAIL "$name: workload failed"
+	fsr_unmount "$M" $pid 200 || FAIL "$name: the daemon did not end after the unmount"
+	wait $pid
+	echo $? > "$T/$name.rc"
+}
+
+check() {     # name plain-name [unseen]: the shim's run against the plain one (unseen: the wire stays out)
+	local n=$1 p=$2 unseen=${3:-}
+	[ -f "$T/$n.rc" ] || return
+	cmp -s "$T/$n.digest" "$T/$p.digest" || FAIL "$n: workload digest differs from the plain run"
+	[ "$(cat "$T/$n.rc")" = 0 ] || { FAIL "$n: daemon exit $(cat "$T/$n.rc")"; cat "$T/$n.log"; }
+	grep -q "rawfs: ERROR" "$T/$n.log" && { FAIL "$n: the daemon found a protocol error"; grep "rawfs: ERROR" "$T/$n.log" | head -5; }
+	[ "$(stat_of hazards "$T/$n.log")" = 0 ] || { FAIL "$n: reports on a correct daemon"; cat "$T/$n.log"; }
+	[ -n "$unseen" ] || [ "$(stat_of fs_ops "$T/$n.log")" -gt 0 ] 2>/dev/null || FAIL "$n: fs_ops=0"
+	echo "$n: $(grep -m1 -o 'callbacks=.*' "$T/$n.log") $(grep -o 'private=[0-9]*' "$T/$n.log")"
+}
+
+need_absorbed() {
+	local n=$1 k
+	[ $(( $(stat_of wire_async "$T/$n.log") + $(stat_of wire_sync "$T/$n.log") )) -gt 0 ] 2>/dev/null || FAIL "$n: no wire pass"
+	for k in absorbed_forget absorbed_fsync absorbed_flush; do
+		[ "$(stat_of $k "$T/$n.log")" -gt 0 ] 2>/dev/null || FAIL "$n: $k=0"
+	done
+}
+
+SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P")
+for s in "${SHAPES[@]}"; do
+	name=${s%%:*} args=${s#*:}
+	run "raw$name.plain" - $RAWFS $args
+	run "raw$name.wire" "interval=1:stats=1" $RAWFS $args
+	check "raw$name.wire" "raw$name.plain"
+	need_absorbed "raw$name.wire"
+	p=$(grep -o 'private=[0-9]*' "$T/raw$name.wire.log" | cut -d= -f2)
+	[ "${p:-0}" -gt 0 ] || FAIL "raw$name.wire: rawfs received no synthetic request"
+	# more than one reader: synchronous passes (a parked reader woken for them)
+	if [ "$name" != 1 ]; then
+		[ "$(stat_of wire_sync "$T/raw$name.wire.log")" -gt 0 ] 2>/dev/null || FAIL "raw$name.wire: wire_sync=0"
+	fi
+done
+
+# a synchronous pass whose reader needs the lock the allocator holds
+# (rawfs -L: OPEN allocates under the lock FLUSH and FSYNC take): found as a
+# reclaim-deadlock, the allocator released, nothing hangs
+run rawL.plain - $RAWFS -t 4 -c -L
+run rawL.wire "interval=1:stats=1:exitcode=0" $RAWFS -t 4 -c -L
+cmp -s "$T/rawL.wire.digest" "$T/rawL.plain.digest" || FAIL "rawL: workload digest differs"
+[ "$(cat "$T/rawL.wire.rc")" = 0 ] || FAIL "rawL: daemon exit $(cat "$T/rawL.wire.rc")"
+grep -q "^SUMMARY: fsreclaim: reclaim-deadlock " "$T/rawL.wire.log" || { FAIL "rawL: no reclaim-deadlock"; tail -30 "$T/rawL.wire.log"; }
+grep -q "^SUMMARY: fsreclaim: reclaim-wait-timeout " "$T/rawL.wire.log" && FAIL "rawL: the allocator waited out its timeout"
+echo "rawL: reclaim-deadlock reported, $(grep -m1 -o 'wire_sync=[0-9]*' "$T/rawL.wire.log")"
+
+# splice reads: not parsed; said once, the connection left alone, nothing broken
+run rawsplice.plain - $RAWFS -s
+run rawsplice.wire "interval=1:stats=1" $RAWFS -s
+check rawsplice.wire rawsplice.plain unseen
+[ "$(stat_of wire_async "$T/rawsplice.wire.log")" = "" ] || FAIL "rawsplice: wire passes into a connection it does not parse"
+grep -q "splices requests out of /dev/fuse" "$T/rawsplice.wire.log" || FAIL "rawsplice: no notice that spliced traffic is not followed"
+
+# the new checks: a notification from inside an op on its own node
+# (notify-in-op), and a ledger the kernel's FORGETs exceed (lookup-drift:
+# rawfs -D answers lookups on an fd the shim cannot know)
+for k in n:notify-in-op D:lookup-drift; do
+	f=${k%%:*} kind=${k#*:}
+	run "raw$f.plain" - $RAWFS -$f
+	run "raw$f.wire" "interval=1:stats=1:exitcode=0" $RAWFS -$f
+	cmp -s "$T/raw$f.wire.digest" "$T/raw$f.plain.digest" || FAIL "raw$f: workload digest differs"
+	[ "$(cat "$T/raw$f.wire.rc")" = 0 ] || FAIL "raw$f: daemon exit $(cat "$T/raw$f.wire.rc")"
+	grep -q "^SUMMARY: fsreclaim: $kind " "$T/raw$f.wire.log" || { FAIL "raw$f: no $kind report"; cat "$T/raw$f.wire.log"; }
+	others=$(sed -n 's/^SUMMARY: fsreclaim: \([a-z-]*\).*/\1/p' "$T/raw$f.wire.log" | grep -vx "$kind")
+	[ -z "$others" ] || FAIL "raw$f: other reports: $others"
+	echo "raw$f: $kind reported"
+done
+
+# fuse_transport=lib: the wire does nothing
+run rawlib.wire "interval=1:stats=1:fuse_transport=lib" $RAWFS
+check rawlib.wire raw1.plain unseen
+[ "$(stat_of wire_async "$T/rawlib.wire.log")" = "" ] || FAIL "rawlib: wire passes with fuse_transport=lib"
+grep -q "private=0" "$T/rawlib.wire.log" || FAIL "rawlib: synthetic requests with fuse_transport=lib"
+
+# passthrough_ll (libfuse3) on the wire, and in auto (the libfuse wrapping keeps it)
+mkdir -p "$T/bin"
+for f in passthrough_ll.c passthrough_helpers.h; do
+	if [ -f "$EX/$f" ]; then cp "$EX/$f" "$T/bin/"; elif [ -f "$EX/$f.gz" ]; then zcat "$EX/$f.gz" > "$T/bin/$f"; fi
+done
+if gcc -w -O2 -D_FILE_OFFSET_BITS=64 -I"$T/bin" "$T/bin/passthrough_ll.c" -o "$T/bin/passthrough_ll" \
+	$(pkg-config --cflags --libs fuse3) 2>/dev/null; then
+	mkdir -p "$T/src/d"
+	for i in 0 1 2; do echo "f$i" > "$T/src/f$i"; echo "g$i" > "$T/src/d/g$i"; done
+	PLL=("$T/bin/passthrough_ll" -f -o "source=$T/src")
+	run pll.plain - "${PLL[@]}"
+	run pll.wire "interval=1:stats=1:fuse_transport=wire" "${PLL[@]}"
+	check pll.wire pll.plain
+	need_absorbed pll.wire
+	run pll.auto "interval=1:stats=1" "${PLL[@]}"
+	check pll.auto pll.plain
+	[ "$(stat_of wire_async "$T/pll.auto.log")" = "" ] || FAIL "pll.auto: the wire served a session the libfuse wrapping has"
+	[ "$(stat_of callbacks "$T/pll.auto.log")" -gt 0 ] 2>/dev/null || FAIL "pll.auto: no libfuse callbacks"
+else
+	FAIL "cannot build passthrough_ll from $EX (libfuse3-dev)"
+fi
+
+[ $fail = 0 ] && echo PASS
+exit $fail
