@@ -108,16 +108,10 @@ static struct {
 
 static __thread struct fuse_context *cb_context __attribute__((tls_model("initial-exec")));
 
-static void *real2(const char *name, const char *ver)
-{
-	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
-	void *p = dlvsym(RTLD_NEXT, name, ver);
-	t->busy--;
-	if (!p)
-		fsr_say("fsreclaim: cannot find the real %s@%s in libfuse2", name, ver);
-	return p;
-}
+/* fuse_real.c: libfuse2's, also one loaded at run time */
+void *fsr_fuse_real(const char *name, const char *version) FSR_HIDDEN;
+int fsr_fuse_no_callbacks(void) FSR_HIDDEN;
+#define real2 fsr_fuse_real
 
 typedef struct fuse_context *(*get_context_fn)(void);
 static get_context_fn real_get_context;
@@ -226,6 +220,8 @@ void fsrw2_session_process_buf(struct fuse_session *se, const struct fuse_buf *b
 			real(se, buf, ch);
 		return;
 	}
+	if (!__atomic_load_n(&fs2.wrapped, __ATOMIC_RELAXED))
+		fsr_fuse_no_callbacks();   /* fuse_main_real reached past the shim: say why no callbacks */
 	struct ctx2 c;
 	int mem = buf && !(buf->flags & FUSE_BUF_IS_FD);
 	req_enter(&c, mem ? buf->mem : NULL, mem ? buf->size : 0);
@@ -460,7 +456,8 @@ static void *w2_init(struct fuse_conn_info *conn)
 	fs2.private_data = pd;
 	if (fs2.mountpoint[0])
 		fsr_reentry_add_mount(fs2.mountpoint);   /* mounted by now */
-	__atomic_store_n(&fs2.live, 1, __ATOMIC_SEQ_CST);
+	if (!fsr_fuse_no_callbacks())
+		__atomic_store_n(&fs2.live, 1, __ATOMIC_SEQ_CST);
 	return pd;
 }
 
@@ -684,6 +681,7 @@ struct fuse_chan *fsrw2_mount(const char *mp, struct fuse_args *args)
 	static f2_mount_fn real;
 	if (!real)
 		real = (f2_mount_fn)real2("fuse_mount", "FUSE_2.6");
+	fsr_fuse_libfuse_seen = 1;     /* its /dev/fuse is opened here, maybe before fuse_new (Fuse.pm) */
 	char abs[PATH_MAX];
 	abs[0] = 0;
 	if (mp) {
@@ -708,6 +706,7 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 	static f2_parse_fn real;
 	if (!real)
 		real = (f2_parse_fn)real2("fuse_parse_cmdline", "FUSE_2.5");
+	fsr_fuse_libfuse_seen = 1;     /* fuse_main_real called past the shim (fusepy's ctypes) comes here */
 	int r = real ? real(args, mp, mt, fg) : -1;
 	if (r == 0 && mp && *mp && (*mp)[0] == '/' && strlen(*mp) < sizeof fs2.mountpoint)
 		strcpy(fs2.mountpoint, *mp);

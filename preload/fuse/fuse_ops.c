@@ -33,17 +33,6 @@ static __thread int in_session_new __attribute__((tls_model("initial-exec")));
 
 #define FSRW FSR_EXPORT
 
-void *fsr_fuse_real(const char *name, const char *version)
-{
-	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
-	void *p = dlvsym(RTLD_NEXT, name, version);
-	t->busy--;
-	if (!p)
-		fsr_say("fsreclaim: cannot find the real %s@%s in libfuse", name, version);
-	return p;
-}
-
 struct fsr_fsess *fsr_fsess_of_userdata(void *u)
 {
 	int n = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
@@ -185,7 +174,7 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 
 void fsr_fsess_init_done(struct fsr_fsess *s)
 {
-	if (s)
+	if (s && !__atomic_load_n(&s->own_loop, __ATOMIC_ACQUIRE) && !fsr_fuse_no_callbacks())
 		__atomic_store_n(&s->live, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -586,6 +575,7 @@ int fsrw_session_mount(struct fuse_session *se, const char *mountpoint)
 		real = (session_mount_fn)fsr_fuse_real("fuse_session_mount", "FUSE_3.0");
 	if (!real)
 		return -1;
+	fsr_fuse_libfuse_seen = 1;
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	char abs[PATH_MAX];
 	abs[0] = 0;
@@ -644,6 +634,33 @@ void fsr_session_destroy(void (*real)(struct fuse_session *), struct fuse_sessio
 		real(se);
 	if (s)
 		fsr_fsess_destroyed(s);
+}
+
+/* A daemon that runs its own loop (libfuse's loops call the internal
+ * fuse_session_process_buf_int, never this): its ops may count on being
+ * called only from that loop (pyfuse3's handlers leave a coroutine for its
+ * loop to await), so its requests are op contexts, but it gets no callbacks.
+ * The first buffer is FUSE_INIT: marked before init can open the session. */
+typedef void (*process_buf_fn)(struct fuse_session *, const struct fuse_buf *);
+FSRW void fsrw_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf);
+FSR_SYMVER(fsrw_session_process_buf, "fuse_session_process_buf@@FUSE_3.0");
+void fsrw_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf)
+{
+	static process_buf_fn real;
+	if (!real)
+		real = (process_buf_fn)fsr_fuse_real("fuse_session_process_buf", "FUSE_3.0");
+	struct fsr_fsess *s = fsr_fsess_of_se(se);
+	if (s && !__atomic_load_n(&s->own_loop, __ATOMIC_RELAXED)) {
+		static int said;
+		__atomic_store_n(&s->own_loop, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
+		if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+			fsr_say("fsreclaim: the daemon runs its own FUSE loop (fuse_session_process_buf): its ops"
+				" are seen, but not called back from reclaim (they may expect to run only from"
+				" that loop)");
+	}
+	if (real)
+		real(se, buf);
 }
 
 /* loops: a single-threaded loop keeps the session closed to callbacks while

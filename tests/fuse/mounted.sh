@@ -4,7 +4,11 @@
 # Debian's fuse-overlayfs (libfuse3), bindfs (libfuse2, also
 # --multithreaded), libfuse2's fusexmp_fh and our ll2fs (tests/fuse/ll2fs.c,
 # a libfuse2 low-level passthrough, also -s, that checks its own lookup
-# counts: an unbalanced forget makes it print "ll2fs: ERROR" and exit 1).
+# counts: an unbalanced forget makes it print "ll2fs: ERROR" and exit 1);
+# and three that load libfuse at run time, each a small passthrough:
+# fusepy (ctypes, libfuse2), pyfuse3 (Cython, libfuse3), Fuse.pm (Perl XS,
+# libfuse2): mounted and their ops seen under the shim, no callbacks (said
+# once, never "not visible").
 # For each, the same workload runs without the shim and with
 # it in both modes (interval=1, stats=1): the resulting trees (names, types,
 # sizes, modes, link targets, contents) must be equal, fs_ops counted,
@@ -105,7 +109,12 @@ run() {
 	bindfs-mt) args=("$BINDFS" --multithreaded "$R/src" "$M"); W=$M ;;
 	ll2fs) args=("$LL2FS" -o "source=$R/src" "$M"); W=$M ;;
 	ll2fs-s) args=("$LL2FS" -s -o "source=$R/src" "$M"); W=$M ;;
+	# libfuse loaded at run time (ctypes, a Cython module, a Perl XS module)
+	fusepy) args=(/usr/bin/python3 "$top_srcdir/tests/fuse/rt_fusepy.py" "$R/src" "$M"); W=$M; fg=0 ;;
+	pyfuse3) args=(/usr/bin/python3 "$top_srcdir/tests/fuse/rt_pyfuse3.py" "$R/src" "$M"); W=$M; fg=0 ;;
+	fuseperl) args=(perl "$top_srcdir/tests/fuse/rt_fuse.pl" "$R/src" "$M"); W=$M; fg=0 ;;
 	esac
+	local rtload=0; case $name in fusepy|pyfuse3|fuseperl) rtload=1 ;; esac
 	[ "$fg" = 1 ] && args=("${args[0]}" -f "${args[@]:1}")
 	if [ "$mode" != none ]; then
 		pre=("$RUN" --opt interval=1 --opt stats=1 --opt "mode=${mode%-bg}" --opt "log_path=$log" --)
@@ -113,7 +122,7 @@ run() {
 	timeout -k 5 120 "${pre[@]}" "${args[@]}" > "$R/daemon.out" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
-	if ! wait_mount "$M" "$([ "$fg" = 1 ] && echo $pid)"; then
+	if ! wait_mount "$M" "$([ "$fg" = 1 ] || [ $rtload = 1 ] && echo $pid)"; then
 		FAIL "$name/$mode: no mount"; cat "$R/daemon.out"; return
 	fi
 	# each step bounded: a hung mount fails the test, it never hangs it
@@ -139,7 +148,7 @@ run() {
 		FAIL "$name/$mode: unmount failed"; fusermount3 -u -z "$M"
 	fi
 	local rc=0
-	if [ "$fg" = 1 ]; then
+	if [ "$fg" = 1 ] || [ $rtload = 1 ]; then
 		wait $pid; rc=$?
 	else
 		wait $pid; rc=$?     # the parent exits once mounted
@@ -166,7 +175,15 @@ run() {
 	[ -n "$st" ] || { FAIL "$name/$mode: no stats line with fs_ops > 0"; cat "$log".* "$R/daemon.out" 2>/dev/null; return; }
 	local cb=${st##*callbacks=}; cb=${cb%% *}
 	local hz=${st##*hazards=}; hz=${hz%% *}
-	case $name in hello) ;; *) [ "$cb" -gt 0 ] || FAIL "$name/$mode: no callbacks";; esac
+	case $name in
+	hello) ;;
+	fusepy|pyfuse3|fuseperl)   # ops seen, callbacks off: said once, and never "not visible"
+		local said; said=$(cat "$R/daemon.out" "$log".* 2>/dev/null)
+		grep -q "fsreclaim: cannot find the real" <<< "$said" && FAIL "$name/$mode: libfuse not found"
+		grep -q "FUSE ops are not visible" <<< "$said" && FAIL "$name/$mode: says its ops are not visible"
+		grep -q "not called back from reclaim" <<< "$said" || FAIL "$name/$mode: no notice why no callbacks" ;;
+	*) [ "$cb" -gt 0 ] || FAIL "$name/$mode: no callbacks";;
+	esac
 	[ "$hz" = 0 ] || { FAIL "$name/$mode: $hz hazard reports"; cat "$log".*; }
 	if grep -q "==[0-9]*==" "$R/daemon.out"; then FAIL "$name/$mode: report on stderr"; cat "$R/daemon.out"; fi
 }
@@ -184,6 +201,10 @@ elif pkg-config --exists fuse; then
 else
 	echo "note: the shim was built without libfuse2 headers (no libfuse-dev): bindfs and fusexmp_fh not tested"
 fi
+# daemons that load libfuse at run time (.ci/deps: python3-fusepy, python3-pyfuse3, libfuse-perl)
+/usr/bin/python3 -c 'import fusepy' 2>/dev/null && DAEMONS="$DAEMONS fusepy" || FAIL "python3-fusepy is not installed"
+/usr/bin/python3 -c 'import pyfuse3, trio' 2>/dev/null && DAEMONS="$DAEMONS pyfuse3" || FAIL "python3-pyfuse3 is not installed"
+perl -MFuse -e 1 2>/dev/null && DAEMONS="$DAEMONS fuseperl" || FAIL "libfuse-perl is not installed"
 DAEMONS=${MOUNTED_DAEMONS:-$DAEMONS}   # e.g. MOUNTED_DAEMONS="ll2fs ll2fs-s" to run a few
 for d in $DAEMONS; do
 	for mode in none handoff inline; do
