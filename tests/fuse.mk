@@ -4,12 +4,15 @@
 # they preload the shim, which a sanitizer build does not have
 if !SANITIZED
 TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
-	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh
+	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/badargs.sh
 endif
 EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/lib/libfuse317.sh tests/lib/tree.sh tests/fuse/devfd.sh \
-	tests/fuse/rt_fusepy.py tests/fuse/rt_pyfuse3.py tests/fuse/rt_fuse.pl
-check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll tests/fuse/devfd_mount
+	tests/fuse/rt_fusepy.py tests/fuse/rt_pyfuse3.py tests/fuse/rt_fuse.pl tests/fuse/badargs.sh
+check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll tests/fuse/devfd_mount tests/fuse/badargs
+tests_fuse_badargs_SOURCES = tests/fuse/badargs.c
+tests_fuse_badargs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -Wno-nonnull
+tests_fuse_badargs_LDADD = $(FUSE3_LIBS)
 tests_fuse_devfd_mount_SOURCES = tests/fuse/devfd_mount.c
 tests_fuse_selfcall_SOURCES = tests/fuse/selfcall.c
 tests_fuse_selfcall_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
