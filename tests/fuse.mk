@@ -34,3 +34,8 @@ tests_fuse_ll2fs_SOURCES = tests/fuse/ll2fs.c
 tests_fuse_ll2fs_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS)
 tests_fuse_ll2fs_LDADD = $(FUSE2_LIBS)
 endif
+# make soak: the mounted daemon tests in a loop under stress-ng (not in make check)
+EXTRA_DIST += tests/fuse/soak.sh
+soak: all
+	top_builddir=$(abs_top_builddir) top_srcdir=$(abs_top_srcdir) $(top_srcdir)/tests/fuse/soak.sh
+.PHONY: soak

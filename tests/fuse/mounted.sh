@@ -81,6 +81,14 @@ wait_mount() {   # mountpoint pid
 }
 
 workload() { fsr_tree_workload "$1" "$T"; }
+# every thread's stack of the daemon started as PID (timeout's child) and its children
+stacks() {
+	local p
+	for p in $(pgrep -P "$1") $(pgrep -P "$(pgrep -P "$1" | head -1)" 2>/dev/null); do
+		echo "---- stacks of $p: $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)"
+		timeout 30 gdb -batch -p "$p" -ex "thread apply all bt" 2>/dev/null | grep -E "^(Thread|#)"
+	done
+}
 read_workload() {
 	cat "$1/hello" > "$T/hello.out.$2" && ls -la "$1" > /dev/null
 }
@@ -129,7 +137,10 @@ run() {
 	if [ $name = hello ]; then
 		bounded 30 read_workload "$W" "$mode" || FAIL "$name/$mode: read workload failed"
 	else
-		bounded 90 workload "$W" > "$R/work.out" 2>&1 || { FAIL "$name/$mode: workload failed"; cat "$R/work.out"; }
+		if ! bounded 90 workload "$W" > "$R/work.out" 2>&1; then
+			FAIL "$name/$mode: workload failed (daemon: ${pre[*]} ${args[*]})"; cat "$R/work.out"
+			stacks $pid
+		fi
 		bounded 30 manifest "$W" > "$T/manifest.$name.$mode" || FAIL "$name/$mode: manifest failed"
 	fi
 	# ll2fs: make the kernel forget every inode it can (all of them, nothing
@@ -218,9 +229,9 @@ for d in $DAEMONS; do
 	fi
 	for mode in handoff inline; do
 		diff -u "$T/manifest.$d.none" "$T/manifest.$d.$mode" > "$T/diff" ||
-			{ FAIL "$d/$mode: tree differs from the run without the shim"; head -40 "$T/diff"; }
+			{ FAIL "$d/$mode: tree differs from the run without the shim (checksums and sizes: - without, + with)"; head -40 "$T/diff"; }
 	done
 done
 # a daemon that daemonizes (no -f) still writes its stats line
-run passthrough_ll handoff-bg 0
+[ -n "${MOUNTED_NO_BG:-}" ] || run passthrough_ll handoff-bg 0
 exit $fail
