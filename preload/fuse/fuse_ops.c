@@ -30,6 +30,7 @@ static struct fsr_mutex sess_lock;
 static __thread int in_fuse_new __attribute__((tls_model("initial-exec")));
 static __thread struct fsr_hl *pending_hl __attribute__((tls_model("initial-exec")));
 static __thread int in_session_new __attribute__((tls_model("initial-exec")));
+static __thread int in_lib_loop __attribute__((tls_model("initial-exec")));   /* in fuse_session_loop */
 
 #define FSRW FSR_EXPORT
 
@@ -636,8 +637,9 @@ void fsr_session_destroy(void (*real)(struct fuse_session *), struct fuse_sessio
 		fsr_fsess_destroyed(s);
 }
 
-/* A daemon that runs its own loop (libfuse's loops call the internal
- * fuse_session_process_buf_int, never this): its ops may count on being
+/* A daemon that runs its own loop (libfuse 3.14's loops call the internal
+ * fuse_session_process_buf_int; 3.17's single-threaded one calls this, from
+ * inside fuse_session_loop, in_lib_loop): its ops may count on being
  * called only from that loop (pyfuse3's handlers leave a coroutine for its
  * loop to await), so its requests are op contexts, but it gets no callbacks.
  * The first buffer is FUSE_INIT: marked before init can open the session. */
@@ -649,7 +651,7 @@ void fsrw_session_process_buf(struct fuse_session *se, const struct fuse_buf *bu
 	static process_buf_fn real;
 	if (!real)
 		real = (process_buf_fn)fsr_fuse_real("fuse_session_process_buf", "FUSE_3.0");
-	struct fsr_fsess *s = fsr_fsess_of_se(se);
+	struct fsr_fsess *s = in_lib_loop ? NULL : fsr_fsess_of_se(se);
 	if (s && !__atomic_load_n(&s->own_loop, __ATOMIC_RELAXED)) {
 		static int said;
 		__atomic_store_n(&s->own_loop, 1, __ATOMIC_RELEASE);
@@ -676,7 +678,10 @@ int fsrw_session_loop(struct fuse_session *se)
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	if (s)
 		__atomic_store_n(&s->mt, 0, __ATOMIC_RELEASE);
-	return real ? real(se) : -1;
+	in_lib_loop++;
+	int r = real ? real(se) : -1;
+	in_lib_loop--;
+	return r;
 }
 
 typedef int (*session_loop_mt_fn)(struct fuse_session *, void *);
