@@ -707,8 +707,9 @@ LOOP_MT(fsrw_session_loop_mt_32, "fuse_session_loop_mt_32", "fuse_session_loop_m
 LOOP_MT(fsrw_session_loop_mt_312, "fuse_session_loop_mt_312", "fuse_session_loop_mt_312@@FUSE_3.12", "FUSE_3.12")
 
 /* fuse_new (high level): the daemon's struct fuse_operations, wrapped once
- * (open/create to learn the path of each handle, init for its private
- * data); the session libfuse makes inside is marked high level */
+ * (open/create to learn the path of each handle, rename/unlink to keep it
+ * current, init for its private data); the session libfuse makes inside is
+ * marked high level */
 static struct fsr_opctx *cur_opctx(void)
 {
 	struct fsr_opctx *c = fsr_thread_self()->fuse_ctx;
@@ -760,6 +761,94 @@ static int hl_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return r;
 }
 
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+/* The path a handle's callbacks name follows renames, as libfuse's node
+ * does (libfuse passes its current path, not the open-time one): a handle
+ * at or under `from` moves to `to` (exchange: and those under `to` to
+ * `from`); to == NULL (an unlink libfuse did not hide) leaves it without a
+ * path, which callbacks skip.  A handle a callback uses now is waited for. */
+static char *moved_path(const char *p, const char *from, const char *to)
+{
+	size_t lf = strlen(from);
+	if (strncmp(p, from, lf) != 0 || (p[lf] && p[lf] != '/'))
+		return (char *)p;                 /* not under from: unchanged */
+	if (!to)
+		return NULL;
+	size_t lt = strlen(to), lr = strlen(p + lf);
+	char *n = fsr_alloc(lt + lr + 1);
+	if (n) {
+		memcpy(n, to, lt);
+		memcpy(n + lt, p + lf, lr + 1);
+	}
+	return n;
+}
+
+static void hl_moved(struct fsr_fsess *s, const char *from, const char *to, int exchange)
+{
+	if (!s || !from || !__atomic_load_n(&s->nhandles, __ATOMIC_RELAXED))
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&s->lock);
+	for (int tries = 0;; tries++) {
+		int pinned = 0;
+		for (int b = 0; b < FSR_HASH_BUCKETS && !pinned; b++)
+			for (struct fsr_handle *h = s->handles[b]; h; h = h->next)
+				if (h->pin && h->path && (moved_path(h->path, from, NULL) != h->path ||
+							  (exchange && moved_path(h->path, to, NULL) != h->path))) {
+					pinned = 1;
+					break;
+				}
+		if (!pinned || tries > 100)
+			break;
+		int seq = __atomic_load_n(&s->unpin_seq, __ATOMIC_ACQUIRE);
+		fsr_mutex_unlock(&s->lock);
+		fsr_futex_wait(&s->unpin_seq, seq, 20000000ull);
+		fsr_mutex_lock(&s->lock);
+	}
+	for (int b = 0; b < FSR_HASH_BUCKETS; b++)
+		for (struct fsr_handle *h = s->handles[b]; h; h = h->next) {
+			if (!h->path || h->pin)
+				continue;       /* pinned past the bound: keeps its path for now */
+			char *n = moved_path(h->path, from, to);
+			if (n == h->path && exchange)
+				n = moved_path(h->path, to, from);
+			if (n != h->path) {
+				fsr_free(h->path);
+				h->path = n;
+			}
+		}
+	fsr_mutex_unlock(&s->lock);
+	t->busy--;
+}
+
+static int hl_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct fsr_opctx *c = cur_opctx();
+	struct fsr_hl *hl = c && c->s ? c->s->hl : NULL;
+	if (!hl)
+		return -EIO;
+	int r = hl->real.rename(from, to, flags);
+	if (r == 0)
+		hl_moved(c->s, from, to, (flags & RENAME_EXCHANGE) != 0);
+	return r;
+}
+
+static int hl_unlink(const char *path)
+{
+	struct fsr_opctx *c = cur_opctx();
+	struct fsr_hl *hl = c && c->s ? c->s->hl : NULL;
+	if (!hl)
+		return -EIO;
+	int r = hl->real.unlink(path);
+	if (r == 0)
+		hl_moved(c->s, path, NULL, 0);
+	return r;
+}
+
 void *fsr_fuse_new(fsr_fuse_new_call_fn call, void *real, struct fuse_args *args, const void *op,
 		   size_t size, void *version, void *ud)
 {
@@ -779,6 +868,10 @@ void *fsr_fuse_new(fsr_fuse_new_call_fn call, void *real, struct fuse_args *args
 				hl->wrap.open = hl_open;
 			if (hl->real.create)
 				hl->wrap.create = hl_create;
+			if (hl->real.rename)
+				hl->wrap.rename = hl_rename;
+			if (hl->real.unlink)
+				hl->wrap.unlink = hl_unlink;
 			pending_hl = hl;
 			use = &hl->wrap;
 		}
