@@ -515,6 +515,13 @@ struct fuse_session *fsr_session_new(fsr_session_call_fn call, void *real, struc
 	if (in_session_new)
 		return call(real, args, op, op_size, version, userdata);
 	fsr_fuse_libfuse_seen = 1;
+	/* the wrappers hand the daemon its userdata back through the real
+	 * fuse_req_userdata: without it, the session passes through unwrapped */
+	static void *req_userdata;
+	if (!req_userdata && !(req_userdata = fsr_fuse_real("fuse_req_userdata", "FUSE_3.0"))) {
+		fsr_say("fsreclaim: the session's ops are not wrapped (no real fuse_req_userdata)");
+		return call(real, args, op, op_size, version, userdata);
+	}
 	struct fsr_fsess *s = op ? fsr_fsess_add(&ll3_api, userdata) : NULL;
 	if (!s)
 		return call(real, args, op, op_size, version, userdata);

@@ -57,18 +57,19 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 
 int fsr_fuse_local_scope;
 
-static void *lookup(const char *name, const char *ver)
+/* *local: found only outside the global scope */
+static void *lookup(const char *name, const char *ver, int *local)
 {
 	void *p = dlvsym(RTLD_NEXT, name, ver);
 	if (p)
 		return p;
-	__atomic_store_n(&fsr_fuse_local_scope, 1, __ATOMIC_RELEASE);
+	*local = 1;
 	void *own = own_base();
 	const char *soname = strncmp(ver, "FUSE_2", 6) == 0 ? "libfuse.so.2" : "libfuse3.so.3";
 	if ((p = sym_in(soname, name, ver, own)))
 		return p;
 	/* the names first, the dlopens after: none inside dl_iterate_phdr's lock */
-	static struct names nm;          /* large for a stack; callers are serialised by first use only */
+	static struct names nm;          /* too large for a stack: one scan at a time */
 	static struct fsr_mutex scan_lock;
 	fsr_mutex_lock(&scan_lock);
 	nm.n = 0;
@@ -83,8 +84,11 @@ void *fsr_fuse_real(const char *name, const char *version)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	t->busy++;
-	void *p = lookup(name, version);
+	int local = 0;
+	void *p = lookup(name, version, &local);
 	t->busy--;
+	if (p && local)
+		__atomic_store_n(&fsr_fuse_local_scope, 1, __ATOMIC_RELEASE);
 	if (!p)
 		fsr_say("fsreclaim: cannot find the real %s@%s in any loaded libfuse", name, version);
 	return p;
