@@ -27,6 +27,31 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+#include <sys/uio.h>
+
+/* glibc's _FORTIFY_SOURCE entry points (no public prototypes) */
+int __open_2(const char *, int);
+int __open64_2(const char *, int);
+int __openat_2(int, const char *, int);
+int __openat64_2(int, const char *, int);
+ssize_t __read_chk(int, void *, size_t, size_t);
+ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
+ssize_t __pread64_chk(int, void *, size_t, off64_t, size_t);
+ssize_t __readlink_chk(const char *, char *, size_t, size_t);
+char *__realpath_chk(const char *, char *, size_t);
+ssize_t __readlinkat_chk(int, const char *, char *, size_t, size_t);
+/* glibc < 2.33's stat entry points, which binaries built then still call:
+ * compat symbols now, found at run time (the shim's, when preloaded) */
+typedef int (*xstat_fn)(int, const char *, struct stat *);
+typedef int (*fxstat_fn)(int, int, struct stat *);
+typedef int (*fxstatat_fn)(int, int, const char *, struct stat *, int);
+static void *compat(const char *name, const char *ver)
+{
+	void *p = dlsym(RTLD_DEFAULT, name);     /* an unversioned interposer's (the shim's) */
+	return p ? p : dlvsym(RTLD_DEFAULT, name, ver);
+}
+
 static const char *ctx_name;
 static char *unmapped, *longpath;
 static char buf[256];
@@ -69,6 +94,8 @@ static void suite(const char *ctx)
 	struct statvfs sv;
 	struct statx sx;
 	struct timeval tv[2] = { { 0, 0 }, { 0, 0 } };
+	struct iovec iov = { buf, 1 };
+	char rbuf[PATH_MAX];
 	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
 	PATHS("open", open(P, O_RDONLY));
 	PATHS("open-creat", open(P, O_WRONLY | O_CREAT, 0644));
@@ -103,6 +130,38 @@ static void suite(const char *ctx)
 	PATHS_LONG("opendir", opendir(P) != NULL);
 	PATHS_LONG("realpath", realpath(P, NULL) != NULL);
 	{ const char *P = NULL; TRY("realpath", "NULL", realpath(P, NULL) != NULL); }
+	PATHS("__open_2", __open_2(P, O_RDONLY));
+	PATHS("__open64_2", __open64_2(P, O_RDONLY));
+	PATHS("__openat_2", __openat_2(AT_FDCWD, P, O_RDONLY));
+	PATHS("__openat64_2", __openat64_2(AT_FDCWD, P, O_RDONLY));
+	PATHS("creat64", creat64(P, 0644));
+	PATHS("lstat64", lstat64(P, &st64));
+	PATHS("eaccess", eaccess(P, F_OK));
+	PATHS("truncate64", truncate64(P, 0));
+	PATHS("statfs64", statfs64(P, (struct statfs64 *)&sf));
+	PATHS("statvfs64", statvfs64(P, (struct statvfs64 *)&sv));
+	PATHS("lsetxattr", lsetxattr(P, "user.x", "v", 1, 0));
+	PATHS("llistxattr", llistxattr(P, buf, sizeof buf));
+	PATHS("lremovexattr", lremovexattr(P, "user.x"));
+	PATHS("fopen64", fopen64(P, "r") != NULL);
+	PATHS("__readlink_chk", __readlink_chk(P, buf, sizeof buf, sizeof buf));
+	PATHS_LONG("__realpath_chk", __realpath_chk(P, rbuf, sizeof rbuf) != NULL);
+	PATHS("__readlinkat_chk", __readlinkat_chk(AT_FDCWD, P, buf, sizeof buf, sizeof buf));
+	PATHS("fstatat64", fstatat64(AT_FDCWD, P, &st64, 0));
+	xstat_fn xs = (xstat_fn)compat("__xstat", "GLIBC_2.2.5"), lxs = (xstat_fn)compat("__lxstat", "GLIBC_2.2.5");
+	xstat_fn xs64 = (xstat_fn)compat("__xstat64", "GLIBC_2.2.5"), lxs64 = (xstat_fn)compat("__lxstat64", "GLIBC_2.2.5");
+	fxstatat_fn fxsat = (fxstatat_fn)compat("__fxstatat", "GLIBC_2.4");
+	fxstatat_fn fxsat64 = (fxstatat_fn)compat("__fxstatat64", "GLIBC_2.4");
+	if (xs && lxs && xs64 && lxs64 && fxsat && fxsat64) {
+		PATHS("__xstat", xs(1, P, &st));
+		PATHS("__lxstat", lxs(1, P, &st));
+		PATHS("__xstat64", xs64(1, P, &st));
+		PATHS("__lxstat64", lxs64(1, P, &st));
+		PATHS("__fxstatat", fxsat(1, AT_FDCWD, P, &st, 0));
+		PATHS("__fxstatat64", fxsat64(1, AT_FDCWD, P, &st, 0));
+	} else {
+		printf("%s compat-stat: not found\n", ctx);
+	}
 	PATHS("fstatat", fstatat(AT_FDCWD, P, &st, 0));
 	PATHS("fstatat-empty", fstatat(AT_FDCWD, P, &st, AT_EMPTY_PATH));
 	PATHS("statx", statx(AT_FDCWD, P, 0, STATX_BASIC_STATS, &sx));
@@ -154,6 +213,25 @@ static void suite(const char *ctx)
 	FDS("fallocate", fallocate(F, 0, 0, 1));
 	FDS("getdents64", getdents64(F, buf, sizeof buf));
 	FDS("fdopendir", fdopendir(F) != NULL);
+	FDS("pread64", pread64(F, buf, 1, 0));
+	FDS("pwrite64", pwrite64(F, buf, 1, 0));
+	FDS("readv", readv(F, &iov, 1));
+	FDS("preadv", preadv(F, &iov, 1, 0));
+	FDS("fstat64", fstat64(F, &st64));
+	FDS("ftruncate64", ftruncate64(F, 0));
+	FDS("__read_chk", __read_chk(F, buf, 1, sizeof buf));
+	FDS("__pread_chk", __pread_chk(F, buf, 1, 0, sizeof buf));
+	FDS("__pread64_chk", __pread64_chk(F, buf, 1, 0, sizeof buf));
+	fxstat_fn fxs = (fxstat_fn)compat("__fxstat", "GLIBC_2.2.5"), fxs64 = (fxstat_fn)compat("__fxstat64", "GLIBC_2.2.5");
+	if (fxs && fxs64) {
+		FDS("__fxstat", fxs(1, F, &st));
+		FDS("__fxstat64", fxs64(1, F, &st));
+	} else {
+		printf("%s compat-fxstat: not found\n", ctx);
+	}
+	FDS("dup3", dup3(F, 900, 0));
+	TRY("close_range", "bad", close_range(1000, 999, 0));
+	TRY("close_range", "flags", close_range(1000, 1001, 0x7fffffff));
 	FDS("close", close(F));
 	FDS("dup2", dup2(F, 900));
 	/* buffers the kernel rejects, on a good fd */
