@@ -4,17 +4,26 @@
 # they preload the shim, which a sanitizer build does not have
 if !SANITIZED
 TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
-	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/forkown.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh
+	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/forkown.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
+	tests/fuse/badargs.sh tests/fuse/hlpath.sh
 endif
 EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/lib/libfuse317.sh tests/lib/tree.sh tests/fuse/devfd.sh tests/fuse/forkown.sh \
-	tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh
+	tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
+	tests/fuse/rt_fusepy.py tests/fuse/rt_pyfuse3.py tests/fuse/rt_fuse.pl tests/fuse/badargs.sh tests/fuse/hlpath.sh
 check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll tests/fuse/devfd_mount \
-	tests/fuse/rawfs
+	tests/fuse/rawfs tests/fuse/badargs
 # rawfs: a daemon that speaks /dev/fuse itself, as Rust's fuser does (wire.sh)
 tests_fuse_rawfs_SOURCES = tests/fuse/rawfs.c
 tests_fuse_rawfs_CFLAGS = $(AM_CFLAGS) -pthread
 tests_fuse_rawfs_LDADD = -lpthread
+tests_fuse_badargs_SOURCES = tests/fuse/badargs.c
+check_PROGRAMS += tests/fuse/hlpath
+tests_fuse_hlpath_SOURCES = tests/fuse/hlpath.c
+tests_fuse_hlpath_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+tests_fuse_hlpath_LDADD = $(FUSE3_LIBS)
+tests_fuse_badargs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -Wno-nonnull
+tests_fuse_badargs_LDADD = $(FUSE3_LIBS)
 tests_fuse_devfd_mount_SOURCES = tests/fuse/devfd_mount.c
 tests_fuse_selfcall_SOURCES = tests/fuse/selfcall.c
 tests_fuse_selfcall_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
@@ -35,4 +44,13 @@ check_PROGRAMS += tests/fuse/ll2fs
 tests_fuse_ll2fs_SOURCES = tests/fuse/ll2fs.c
 tests_fuse_ll2fs_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS)
 tests_fuse_ll2fs_LDADD = $(FUSE2_LIBS)
+check_PROGRAMS += tests/fuse/hlpath2
+tests_fuse_hlpath2_SOURCES = tests/fuse/hlpath.c
+tests_fuse_hlpath2_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS) -DHLPATH_FUSE2
+tests_fuse_hlpath2_LDADD = $(FUSE2_LIBS)
 endif
+# make soak: the mounted daemon tests in a loop under stress-ng (not in make check)
+EXTRA_DIST += tests/fuse/soak.sh
+soak: all
+	top_builddir=$(abs_top_builddir) top_srcdir=$(abs_top_srcdir) $(top_srcdir)/tests/fuse/soak.sh
+.PHONY: soak

@@ -9,7 +9,8 @@
  * (through the PLT): each one is an op context (named by its opcode), counted
  * in fs_ops once, and a single-threaded session stays closed to callbacks
  * while it runs.  Callbacks call the daemon's own fsync (datasync) and flush
- * on its open handles with the path and fh of their open; libfuse2 keeps
+ * on its open handles with their fh and current path (the daemon's rename
+ * and unlink move it, as libfuse2's node does); libfuse2 keeps
  * forget to itself.  During a callback fuse_get_context() returns a context
  * made from the allocator's request (uid, gid, pid) and the daemon's
  * private data, as libfuse2 would give it.
@@ -109,16 +110,10 @@ static struct {
 
 static __thread struct fuse_context *cb_context __attribute__((tls_model("initial-exec")));
 
-static void *real2(const char *name, const char *ver)
-{
-	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
-	void *p = dlvsym(RTLD_NEXT, name, ver);
-	t->busy--;
-	if (!p)
-		fsr_say("fsreclaim: cannot find the real %s@%s in libfuse2", name, ver);
-	return p;
-}
+/* fuse_real.c: libfuse2's, also one loaded at run time */
+void *fsr_fuse_real(const char *name, const char *version) FSR_HIDDEN;
+int fsr_fuse_no_callbacks(void) FSR_HIDDEN;
+#define real2 fsr_fuse_real
 
 typedef struct fuse_context *(*get_context_fn)(void);
 static get_context_fn real_get_context;
@@ -229,6 +224,8 @@ void fsrw2_session_process_buf(struct fuse_session *se, const struct fuse_buf *b
 			real(se, buf, ch);
 		return;
 	}
+	if (!__atomic_load_n(&fs2.wrapped, __ATOMIC_RELAXED))
+		fsr_fuse_no_callbacks();   /* fuse_main_real reached past the shim: say why no callbacks */
 	struct ctx2 c;
 	int mem = buf && !(buf->flags & FUSE_BUF_IS_FD);
 	req_enter(&c, mem ? buf->mem : NULL, mem ? buf->size : 0);
@@ -386,10 +383,8 @@ G(readlink, (const char *p, char *b, size_t n), (p, b, n))
 G(getdir, (const char *p, fuse_dirh_t h, fuse_dirfil_t f), (p, h, f))
 G(mknod, (const char *p, mode_t m, dev_t d), (p, m, d))
 G(mkdir, (const char *p, mode_t m), (p, m))
-G(unlink, (const char *p), (p))
 G(rmdir, (const char *p), (p))
 G(symlink, (const char *a, const char *b), (a, b))
-G(rename, (const char *a, const char *b), (a, b))
 G(link, (const char *a, const char *b), (a, b))
 G(chmod, (const char *p, mode_t m), (p, m))
 G(chown, (const char *p, uid_t u, gid_t g2), (p, u, g2))
@@ -421,6 +416,81 @@ G(write_buf, (const char *p, struct fuse_bufvec *b, off_t o, struct fuse_file_in
 G(read_buf, (const char *p, struct fuse_bufvec **b, size_t n, off_t o, struct fuse_file_info *fi), (p, b, n, o, fi))
 G(flock, (const char *p, struct fuse_file_info *fi, int op), (p, fi, op))
 G(fallocate, (const char *p, int m, off_t o, off_t l, struct fuse_file_info *fi), (p, m, o, l, fi))
+
+/* The path a handle's callbacks name follows renames, as libfuse2's node
+ * does: a handle at or under `from` moves to `to`; to == NULL (an unlink
+ * libfuse2 did not hide) leaves it without a path (""), which callbacks
+ * skip.  A handle a callback uses now is waited for (bounded). */
+static int under(const char *p, const char *from, size_t lf)
+{
+	return strncmp(p, from, lf) == 0 && (!p[lf] || p[lf] == '/');
+}
+
+static void moved2(const char *from, const char *to)
+{
+	size_t lf = strlen(from), lt = to ? strlen(to) : 0;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&fs2.lock);
+	for (int tries = 0;; tries++) {
+		int pinned = 0;
+		for (int b = 0; b < NBUCKETS && !pinned; b++)
+			for (struct handle2 *h = fs2.handles[b]; h; h = h->next)
+				if (h->pin && h->path[0] && under(h->path, from, lf)) {
+					pinned = 1;
+					break;
+				}
+		if (!pinned || tries > 100)
+			break;
+		int seq = __atomic_load_n(&fs2.unpin_seq, __ATOMIC_ACQUIRE);
+		fsr_mutex_unlock(&fs2.lock);
+		fsr_futex_wait(&fs2.unpin_seq, seq, 20000000ull);
+		fsr_mutex_lock(&fs2.lock);
+	}
+	for (int b = 0; b < NBUCKETS; b++)
+		for (struct handle2 **pp = &fs2.handles[b]; *pp; pp = &(*pp)->next) {
+			struct handle2 *h = *pp;
+			if (h->pin || !h->path[0] || !under(h->path, from, lf))
+				continue;
+			size_t lr = to ? strlen(h->path + lf) : 0;
+			struct handle2 *n = fsr_alloc(sizeof *n + lt + lr + 1);
+			if (!n) {
+				h->path[0] = 0;
+				continue;
+			}
+			*n = *h;
+			if (to) {
+				memcpy(n->path, to, lt);
+				memcpy(n->path + lt, h->path + lf, lr + 1);
+			} else {
+				n->path[0] = 0;
+			}
+			*pp = n;
+			fsr_free(h);
+		}
+	fsr_mutex_unlock(&fs2.lock);
+	t->busy--;
+}
+
+static int w2_rename(const char *a, const char *b)
+{
+	int g = gate2_enter();
+	int r = fs2.real.rename(a, b);
+	gate2_exit(g);
+	if (r == 0 && fs2.nhandles)
+		moved2(a, b);
+	return r;
+}
+
+static int w2_unlink(const char *p)
+{
+	int g = gate2_enter();
+	int r = fs2.real.unlink(p);
+	gate2_exit(g);
+	if (r == 0 && fs2.nhandles)
+		moved2(p, NULL);
+	return r;
+}
 
 static int w2_open(const char *path, struct fuse_file_info *fi)
 {
@@ -463,7 +533,8 @@ static void *w2_init(struct fuse_conn_info *conn)
 	fs2.private_data = pd;
 	if (fs2.mountpoint[0])
 		fsr_reentry_add_mount(fs2.mountpoint);   /* mounted by now */
-	__atomic_store_n(&fs2.live, 1, __ATOMIC_SEQ_CST);
+	if (!fsr_fuse_no_callbacks())
+		__atomic_store_n(&fs2.live, 1, __ATOMIC_SEQ_CST);
 	return pd;
 }
 
@@ -493,8 +564,8 @@ static const struct fuse_operations *wrap_ops(const struct fuse_operations *op, 
 	fs2.wrap.init = w2_init;
 	fs2.wrap.destroy = w2_destroy;
 #define W(nm) if (fs2.real.nm) fs2.wrap.nm = g2_##nm
-	W(getattr); W(readlink); W(getdir); W(mknod); W(mkdir); W(unlink); W(rmdir); W(symlink);
-	W(rename); W(link); W(chmod); W(chown); W(truncate); W(utime); W(read); W(write);
+	W(getattr); W(readlink); W(getdir); W(mknod); W(mkdir); W(rmdir); W(symlink);
+	W(link); W(chmod); W(chown); W(truncate); W(utime); W(read); W(write);
 	W(statfs); W(flush); W(fsync); W(setxattr); W(getxattr); W(listxattr); W(removexattr);
 	W(opendir); W(readdir); W(releasedir); W(fsyncdir); W(access); W(ftruncate);
 	W(fgetattr); W(lock); W(utimens); W(bmap); W(ioctl); W(poll); W(write_buf);
@@ -506,6 +577,10 @@ static const struct fuse_operations *wrap_ops(const struct fuse_operations *op, 
 		fs2.wrap.create = w2_create;
 	if (fs2.real.open || fs2.real.create)
 		fs2.wrap.release = w2_release;
+	if (fs2.real.rename)
+		fs2.wrap.rename = w2_rename;
+	if (fs2.real.unlink)
+		fs2.wrap.unlink = w2_unlink;
 	return &fs2.wrap;
 }
 
@@ -576,7 +651,7 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 	unsigned long start = fs2.cursor;
 	for (unsigned long k = 0; k < NBUCKETS && !h; k++)
 		for (struct handle2 *x = fs2.handles[(start + k) % NBUCKETS]; x; x = x->next)
-			if (x->refs > 0 && !ino_in_flight(x->ino)) {
+			if (x->refs > 0 && x->path[0] && !ino_in_flight(x->ino)) {
 				h = x;
 				fs2.cursor = start + k + 1;
 				break;
@@ -687,6 +762,7 @@ struct fuse_chan *fsrw2_mount(const char *mp, struct fuse_args *args)
 	static f2_mount_fn real;
 	if (!real)
 		real = (f2_mount_fn)real2("fuse_mount", "FUSE_2.6");
+	fsr_fuse_libfuse_seen = 1;     /* its /dev/fuse is opened here, maybe before fuse_new (Fuse.pm) */
 	char abs[PATH_MAX];
 	abs[0] = 0;
 	if (mp) {
@@ -711,6 +787,7 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 	static f2_parse_fn real;
 	if (!real)
 		real = (f2_parse_fn)real2("fuse_parse_cmdline", "FUSE_2.5");
+	fsr_fuse_libfuse_seen = 1;     /* fuse_main_real called past the shim (fusepy's ctypes) comes here */
 	int r = real ? real(args, mp, mt, fg) : -1;
 	if (r == 0 && mp && *mp && (*mp)[0] == '/' && strlen(*mp) < sizeof fs2.mountpoint)
 		strcpy(fs2.mountpoint, *mp);

@@ -30,19 +30,9 @@ static struct fsr_mutex sess_lock;
 static __thread int in_fuse_new __attribute__((tls_model("initial-exec")));
 static __thread struct fsr_hl *pending_hl __attribute__((tls_model("initial-exec")));
 static __thread int in_session_new __attribute__((tls_model("initial-exec")));
+static __thread int in_lib_loop __attribute__((tls_model("initial-exec")));   /* in fuse_session_loop */
 
 #define FSRW FSR_EXPORT
-
-void *fsr_fuse_real(const char *name, const char *version)
-{
-	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
-	void *p = dlvsym(RTLD_NEXT, name, version);
-	t->busy--;
-	if (!p)
-		fsr_say("fsreclaim: cannot find the real %s@%s in libfuse", name, version);
-	return p;
-}
 
 struct fsr_fsess *fsr_fsess_of_userdata(void *u)
 {
@@ -187,7 +177,7 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 
 void fsr_fsess_init_done(struct fsr_fsess *s)
 {
-	if (s)
+	if (s && !__atomic_load_n(&s->own_loop, __ATOMIC_ACQUIRE) && !fsr_fuse_no_callbacks())
 		__atomic_store_n(&s->live, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -527,6 +517,13 @@ struct fuse_session *fsr_session_new(fsr_session_call_fn call, void *real, struc
 	if (in_session_new || fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE)   /* the wire serves it */
 		return call(real, args, op, op_size, version, userdata);
 	fsr_fuse_libfuse_seen = 1;
+	/* the wrappers hand the daemon its userdata back through the real
+	 * fuse_req_userdata: without it, the session passes through unwrapped */
+	static void *req_userdata;
+	if (!req_userdata && !(req_userdata = fsr_fuse_real("fuse_req_userdata", "FUSE_3.0"))) {
+		fsr_say("fsreclaim: the session's ops are not wrapped (no real fuse_req_userdata)");
+		return call(real, args, op, op_size, version, userdata);
+	}
 	struct fsr_fsess *s = op ? fsr_fsess_add(&ll3_api, userdata) : NULL;
 	if (!s)
 		return call(real, args, op, op_size, version, userdata);
@@ -588,6 +585,7 @@ int fsrw_session_mount(struct fuse_session *se, const char *mountpoint)
 		real = (session_mount_fn)fsr_fuse_real("fuse_session_mount", "FUSE_3.0");
 	if (!real)
 		return -1;
+	fsr_fuse_libfuse_seen = 1;
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	char abs[PATH_MAX];
 	abs[0] = 0;
@@ -648,6 +646,34 @@ void fsr_session_destroy(void (*real)(struct fuse_session *), struct fuse_sessio
 		fsr_fsess_destroyed(s);
 }
 
+/* A daemon that runs its own loop (libfuse 3.14's loops call the internal
+ * fuse_session_process_buf_int; 3.17's single-threaded one calls this, from
+ * inside fuse_session_loop, in_lib_loop): its ops may count on being
+ * called only from that loop (pyfuse3's handlers leave a coroutine for its
+ * loop to await), so its requests are op contexts, but it gets no callbacks.
+ * The first buffer is FUSE_INIT: marked before init can open the session. */
+typedef void (*process_buf_fn)(struct fuse_session *, const struct fuse_buf *);
+FSRW void fsrw_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf);
+FSR_SYMVER(fsrw_session_process_buf, "fuse_session_process_buf@@FUSE_3.0");
+void fsrw_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf)
+{
+	static process_buf_fn real;
+	if (!real)
+		real = (process_buf_fn)fsr_fuse_real("fuse_session_process_buf", "FUSE_3.0");
+	struct fsr_fsess *s = in_lib_loop ? NULL : fsr_fsess_of_se(se);
+	if (s && !__atomic_load_n(&s->own_loop, __ATOMIC_RELAXED)) {
+		static int said;
+		__atomic_store_n(&s->own_loop, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->live, 0, __ATOMIC_SEQ_CST);
+		if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+			fsr_say("fsreclaim: the daemon runs its own FUSE loop (fuse_session_process_buf): its ops"
+				" are seen, but not called back from reclaim (they may expect to run only from"
+				" that loop)");
+	}
+	if (real)
+		real(se, buf);
+}
+
 /* loops: a single-threaded loop keeps the session closed to callbacks while
  * an op runs; a multi-threaded one lets them in */
 typedef int (*session_loop_fn)(struct fuse_session *);
@@ -661,7 +687,10 @@ int fsrw_session_loop(struct fuse_session *se)
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	if (s)
 		__atomic_store_n(&s->mt, 0, __ATOMIC_RELEASE);
-	return real ? real(se) : -1;
+	in_lib_loop++;
+	int r = real ? real(se) : -1;
+	in_lib_loop--;
+	return r;
 }
 
 typedef int (*session_loop_mt_fn)(struct fuse_session *, void *);
@@ -687,8 +716,9 @@ LOOP_MT(fsrw_session_loop_mt_32, "fuse_session_loop_mt_32", "fuse_session_loop_m
 LOOP_MT(fsrw_session_loop_mt_312, "fuse_session_loop_mt_312", "fuse_session_loop_mt_312@@FUSE_3.12", "FUSE_3.12")
 
 /* fuse_new (high level): the daemon's struct fuse_operations, wrapped once
- * (open/create to learn the path of each handle, init for its private
- * data); the session libfuse makes inside is marked high level */
+ * (open/create to learn the path of each handle, rename/unlink to keep it
+ * current, init for its private data); the session libfuse makes inside is
+ * marked high level */
 static struct fsr_opctx *cur_opctx(void)
 {
 	struct fsr_opctx *c = fsr_thread_self()->fuse_ctx;
@@ -740,6 +770,94 @@ static int hl_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return r;
 }
 
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+/* The path a handle's callbacks name follows renames, as libfuse's node
+ * does (libfuse passes its current path, not the open-time one): a handle
+ * at or under `from` moves to `to` (exchange: and those under `to` to
+ * `from`); to == NULL (an unlink libfuse did not hide) leaves it without a
+ * path, which callbacks skip.  A handle a callback uses now is waited for. */
+static char *moved_path(const char *p, const char *from, const char *to)
+{
+	size_t lf = strlen(from);
+	if (strncmp(p, from, lf) != 0 || (p[lf] && p[lf] != '/'))
+		return (char *)p;                 /* not under from: unchanged */
+	if (!to)
+		return NULL;
+	size_t lt = strlen(to), lr = strlen(p + lf);
+	char *n = fsr_alloc(lt + lr + 1);
+	if (n) {
+		memcpy(n, to, lt);
+		memcpy(n + lt, p + lf, lr + 1);
+	}
+	return n;
+}
+
+static void hl_moved(struct fsr_fsess *s, const char *from, const char *to, int exchange)
+{
+	if (!s || !from || !__atomic_load_n(&s->nhandles, __ATOMIC_RELAXED))
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	t->busy++;
+	fsr_mutex_lock(&s->lock);
+	for (int tries = 0;; tries++) {
+		int pinned = 0;
+		for (int b = 0; b < FSR_HASH_BUCKETS && !pinned; b++)
+			for (struct fsr_handle *h = s->handles[b]; h; h = h->next)
+				if (h->pin && h->path && (moved_path(h->path, from, NULL) != h->path ||
+							  (exchange && moved_path(h->path, to, NULL) != h->path))) {
+					pinned = 1;
+					break;
+				}
+		if (!pinned || tries > 100)
+			break;
+		int seq = __atomic_load_n(&s->unpin_seq, __ATOMIC_ACQUIRE);
+		fsr_mutex_unlock(&s->lock);
+		fsr_futex_wait(&s->unpin_seq, seq, 20000000ull);
+		fsr_mutex_lock(&s->lock);
+	}
+	for (int b = 0; b < FSR_HASH_BUCKETS; b++)
+		for (struct fsr_handle *h = s->handles[b]; h; h = h->next) {
+			if (!h->path || h->pin)
+				continue;       /* pinned past the bound: keeps its path for now */
+			char *n = moved_path(h->path, from, to);
+			if (n == h->path && exchange)
+				n = moved_path(h->path, to, from);
+			if (n != h->path) {
+				fsr_free(h->path);
+				h->path = n;
+			}
+		}
+	fsr_mutex_unlock(&s->lock);
+	t->busy--;
+}
+
+static int hl_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct fsr_opctx *c = cur_opctx();
+	struct fsr_hl *hl = c && c->s ? c->s->hl : NULL;
+	if (!hl)
+		return -EIO;
+	int r = hl->real.rename(from, to, flags);
+	if (r == 0)
+		hl_moved(c->s, from, to, (flags & RENAME_EXCHANGE) != 0);
+	return r;
+}
+
+static int hl_unlink(const char *path)
+{
+	struct fsr_opctx *c = cur_opctx();
+	struct fsr_hl *hl = c && c->s ? c->s->hl : NULL;
+	if (!hl)
+		return -EIO;
+	int r = hl->real.unlink(path);
+	if (r == 0)
+		hl_moved(c->s, path, NULL, 0);
+	return r;
+}
+
 void *fsr_fuse_new(fsr_fuse_new_call_fn call, void *real, struct fuse_args *args, const void *op,
 		   size_t size, void *version, void *ud)
 {
@@ -759,6 +877,10 @@ void *fsr_fuse_new(fsr_fuse_new_call_fn call, void *real, struct fuse_args *args
 				hl->wrap.open = hl_open;
 			if (hl->real.create)
 				hl->wrap.create = hl_create;
+			if (hl->real.rename)
+				hl->wrap.rename = hl_rename;
+			if (hl->real.unlink)
+				hl->wrap.unlink = hl_unlink;
 			pending_hl = hl;
 			use = &hl->wrap;
 		}

@@ -142,8 +142,9 @@ struct fsr_fsess {
 	int highlevel;                 /* made by fuse_new: libfuse keeps forget to itself */
 	struct fsr_hl *hl;             /* high level: the daemon's own ops */
 	int mt;                        /* runs a multi-threaded loop */
-	int live;                      /* between init and destroy (atomic) */
+	int live;                      /* between init and destroy (atomic): callbacks allowed */
 	unsigned int fork_gen;         /* fsr_fork_gen at its last request here (fuse_state.c) */
+	int own_loop;                  /* the daemon's own loop calls fuse_session_process_buf: no callbacks */
 	int cb_active;                 /* callbacks running (atomic) */
 	int gate;                      /* single-threaded: ops in progress | FSR_GATE_CB (futex) */
 	struct fsr_mutex lock;         /* handles, entries */
@@ -163,13 +164,17 @@ struct fsr_fsess {
 extern struct fsr_fsess *fsr_fsessions[FSR_FSESS_MAX] FSR_HIDDEN;
 extern int fsr_nfsessions FSR_HIDDEN;
 
+/* fuse_real.c: the real libfuse function (NULL: none loaded, said once) */
+void *fsr_fuse_real(const char *name, const char *version) FSR_HIDDEN;
+/* a libfuse found only in a local scope (loaded at run time): 1, and no callbacks (said once) */
+int fsr_fuse_no_callbacks(void) FSR_HIDDEN;
+
 /* fuse_ops.c */
 struct fsr_fsess *fsr_fsess_of_userdata(void *u) FSR_HIDDEN;
 struct fsr_fsess *fsr_fsess_of_se(const void *se) FSR_HIDDEN;
 /* a new session's record, registered (NULL: none free); drop: unregister it */
 struct fsr_fsess *fsr_fsess_add(const struct fsr_llapi *api, void *userdata) FSR_HIDDEN;
 void fsr_fsess_drop(struct fsr_fsess *s) FSR_HIDDEN;
-void *fsr_fuse_real(const char *name, const char *version) FSR_HIDDEN;
 /* an op of a session on this thread: its context, counted in fs_ops */
 void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, const char *name,
 		  fuse_ino_t ino) FSR_HIDDEN;

@@ -719,13 +719,40 @@ static inline int checking(void)
 	       __atomic_load_n(&nmounts, __ATOMIC_RELAXED) > 0 && fsr_op_of(t);
 }
 
-/* nonzero: refuse the call (reported, errno = EDEADLK) */
-static int check_at(const char *fn, int dirfd, const char *path, int flags)
+/* The caller's path copied the way the kernel reads it, never touched in
+ * place: a pointer the kernel rejects (unmapped: EFAULT) or a path without a
+ * NUL in PATH_MAX bytes (ENAMETOOLONG) gives 0, and the real call answers
+ * as glibc does.  process_vm_readv on ourselves fails a page it cannot read
+ * instead of faulting; one iovec per page, as it never splits one. */
+static int copy_user_path(const char *path, char *out)
 {
-	if (likely(!checking()))
+	uintptr_t pg = 4096, a = (uintptr_t)path;
+	struct iovec local = { out, PATH_MAX }, remote[PATH_MAX / 4096 + 1];
+	int n = 0;
+	size_t left = PATH_MAX;
+	while (left) {
+		size_t chunk = pg - (a & (pg - 1));
+		if (chunk > left)
+			chunk = left;
+		remote[n].iov_base = (void *)a;
+		remote[n++].iov_len = chunk;
+		a += chunk;
+		left -= chunk;
+	}
+	ssize_t got = process_vm_readv(getpid(), &local, 1, remote, (unsigned long)n, 0);
+	if (got <= 0)
+		return 0;
+	return memchr(out, 0, (size_t)got) != NULL;
+}
+
+/* nonzero: refuse the call (reported, errno = EDEADLK) */
+static int check_at(const char *fn, int dirfd, const char *upath, int flags)
+{
+	if (likely(!checking()) || !upath)
 		return 0;
 	int e = errno;
-	struct fmount *m = path_on_mount(dirfd, path, flags);
+	char path[PATH_MAX];
+	struct fmount *m = copy_user_path(upath, path) ? path_on_mount(dirfd, path, flags) : NULL;
 	errno = e;
 	if (!m)
 		return 0;
@@ -826,11 +853,13 @@ static inline int open_at_flags(int flags)
 	{ \
 		va_list ap; va_start(ap, flags); mode_t mode = va_mode(flags, ap); va_end(ap); \
 		if (check_at(#sym, AT_FDCWD, path, open_at_flags(flags))) return -1; \
-		int devfuse = unlikely(path && path[0] == '/' && strcmp(path, "/dev/fuse") == 0); \
-		if (devfuse) fsr_reentry_dev_fuse_opened(); \
 		REAL(int, realsym, (const char *, int, ...)); \
 		int fd = real_##realsym(path, flags, mode); \
-		if (devfuse) fsr_wire_opened(path, fd); \
+		/* the path only once the kernel took it: never a pointer it rejects */ \
+		if (unlikely(fd >= 0 && path[0] == '/') && strcmp(path, "/dev/fuse") == 0) { \
+			fsr_reentry_dev_fuse_opened(); \
+			fsr_wire_opened(path, fd); \
+		} \
 		return fd; \
 	}
 OPEN_LIKE(open, open)

@@ -47,6 +47,15 @@ check_runner() {   # $1: runner, $2: where the shim must come from
 	# exitcode after a report; the preload reaches what the command execs
 	"$run" --opt exitcode=66 -- sh -c "exec '$top_builddir/tests/core/check_core' --child imbalance" 2>"$t/err"; rc=$?
 	[ $rc = 66 ] && grep -q 'scope-imbalance' "$t/err" && ok "$where: exitcode 66 after a report in an exec'd child" || no "$where: $rc $(cat "$t/err")"
+	# a shim path LD_PRELOAD cannot carry (space, ':'): status 2 naming it, never a run without it
+	local bad
+	for bad in "$t/with space" "$t/with:colon"; do
+		mkdir -p "$bad"; cp "$shim" "$bad/libfsreclaim.so"
+		FSRECLAIM_LIB="$bad/libfsreclaim.so" "$run" -- sh -c 'echo ran' >"$t/out" 2>"$t/err"; rc=$?
+		[ $rc = 2 ] && grep -qF "$bad/libfsreclaim.so" "$t/err" && ! grep -q ran "$t/out" &&
+			ok "$where: shim path '$bad': status 2" ||
+			no "$where: shim path '$bad': status $rc, out '$(cat "$t/out")' err '$(cat "$t/err")'"
+	done
 	# FSRECLAIM_LIB first
 	out=$(FSRECLAIM_LIB="$shim" "$run" -- sh -c 'echo "$LD_PRELOAD"')
 	[ "$out" = "$shim" ] && ok "$where: FSRECLAIM_LIB wins" || no "$where: FSRECLAIM_LIB ignored: '$out'"

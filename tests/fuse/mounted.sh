@@ -4,7 +4,11 @@
 # Debian's fuse-overlayfs (libfuse3), bindfs (libfuse2, also
 # --multithreaded), libfuse2's fusexmp_fh and our ll2fs (tests/fuse/ll2fs.c,
 # a libfuse2 low-level passthrough, also -s, that checks its own lookup
-# counts: an unbalanced forget makes it print "ll2fs: ERROR" and exit 1).
+# counts: an unbalanced forget makes it print "ll2fs: ERROR" and exit 1);
+# and three that load libfuse at run time, each a small passthrough:
+# fusepy (ctypes, libfuse2), pyfuse3 (Cython, libfuse3), Fuse.pm (Perl XS,
+# libfuse2): mounted and their ops seen under the shim, no callbacks (said
+# once, never "not visible").
 # For each, the same workload runs without the shim and with
 # it in both modes (interval=1, stats=1): the resulting trees (names, types,
 # sizes, modes, link targets, contents) must be equal, fs_ops counted,
@@ -77,6 +81,14 @@ wait_mount() {   # mountpoint pid
 }
 
 workload() { fsr_tree_workload "$1" "$T"; }
+# every thread's stack of the daemon started as PID (timeout's child) and its children
+stacks() {
+	local p
+	for p in $(pgrep -P "$1") $(pgrep -P "$(pgrep -P "$1" | head -1)" 2>/dev/null); do
+		echo "---- stacks of $p: $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)"
+		timeout 30 gdb -batch -p "$p" -ex "thread apply all bt" 2>/dev/null | grep -E "^(Thread|#)"
+	done
+}
 read_workload() {
 	cat "$1/hello" > "$T/hello.out.$2" && ls -la "$1" > /dev/null
 }
@@ -105,7 +117,12 @@ run() {
 	bindfs-mt) args=("$BINDFS" --multithreaded "$R/src" "$M"); W=$M ;;
 	ll2fs) args=("$LL2FS" -o "source=$R/src" "$M"); W=$M ;;
 	ll2fs-s) args=("$LL2FS" -s -o "source=$R/src" "$M"); W=$M ;;
+	# libfuse loaded at run time (ctypes, a Cython module, a Perl XS module)
+	fusepy) args=(/usr/bin/python3 "$top_srcdir/tests/fuse/rt_fusepy.py" "$R/src" "$M"); W=$M; fg=0 ;;
+	pyfuse3) args=(/usr/bin/python3 "$top_srcdir/tests/fuse/rt_pyfuse3.py" "$R/src" "$M"); W=$M; fg=0 ;;
+	fuseperl) args=(perl "$top_srcdir/tests/fuse/rt_fuse.pl" "$R/src" "$M"); W=$M; fg=0 ;;
 	esac
+	local rtload=0; case $name in fusepy|pyfuse3|fuseperl) rtload=1 ;; esac
 	[ "$fg" = 1 ] && args=("${args[0]}" -f "${args[@]:1}")
 	if [ "$mode" != none ]; then
 		pre=("$RUN" --opt interval=1 --opt stats=1 --opt "mode=${mode%-bg}" --opt "log_path=$log" --)
@@ -113,14 +130,17 @@ run() {
 	timeout -k 5 120 "${pre[@]}" "${args[@]}" > "$R/daemon.out" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
-	if ! wait_mount "$M" "$([ "$fg" = 1 ] && echo $pid)"; then
+	if ! wait_mount "$M" "$([ "$fg" = 1 ] || [ $rtload = 1 ] && echo $pid)"; then
 		FAIL "$name/$mode: no mount"; cat "$R/daemon.out"; return
 	fi
 	# each step bounded: a hung mount fails the test, it never hangs it
 	if [ $name = hello ]; then
 		bounded 30 read_workload "$W" "$mode" || FAIL "$name/$mode: read workload failed"
 	else
-		bounded 90 workload "$W" > "$R/work.out" 2>&1 || { FAIL "$name/$mode: workload failed"; cat "$R/work.out"; }
+		if ! bounded 90 workload "$W" > "$R/work.out" 2>&1; then
+			FAIL "$name/$mode: workload failed (daemon: ${pre[*]} ${args[*]})"; cat "$R/work.out"
+			stacks $pid
+		fi
 		bounded 30 manifest "$W" > "$T/manifest.$name.$mode" || FAIL "$name/$mode: manifest failed"
 	fi
 	# ll2fs: make the kernel forget every inode it can (all of them, nothing
@@ -139,7 +159,7 @@ run() {
 		FAIL "$name/$mode: unmount failed"; fusermount3 -u -z "$M"
 	fi
 	local rc=0
-	if [ "$fg" = 1 ]; then
+	if [ "$fg" = 1 ] || [ $rtload = 1 ]; then
 		wait $pid; rc=$?
 	else
 		wait $pid; rc=$?     # the parent exits once mounted
@@ -166,7 +186,15 @@ run() {
 	[ -n "$st" ] || { FAIL "$name/$mode: no stats line with fs_ops > 0"; cat "$log".* "$R/daemon.out" 2>/dev/null; return; }
 	local cb=${st##*callbacks=}; cb=${cb%% *}
 	local hz=${st##*hazards=}; hz=${hz%% *}
-	case $name in hello) ;; *) [ "$cb" -gt 0 ] || FAIL "$name/$mode: no callbacks";; esac
+	case $name in
+	hello) ;;
+	fusepy|pyfuse3|fuseperl)   # ops seen, callbacks off: said once, and never "not visible"
+		local said; said=$(cat "$R/daemon.out" "$log".* 2>/dev/null)
+		grep -q "fsreclaim: cannot find the real" <<< "$said" && FAIL "$name/$mode: libfuse not found"
+		grep -q "FUSE ops are not visible" <<< "$said" && FAIL "$name/$mode: says its ops are not visible"
+		grep -q "not called back from reclaim" <<< "$said" || FAIL "$name/$mode: no notice why no callbacks" ;;
+	*) [ "$cb" -gt 0 ] || FAIL "$name/$mode: no callbacks";;
+	esac
 	[ "$hz" = 0 ] || { FAIL "$name/$mode: $hz hazard reports"; cat "$log".*; }
 	if grep -q "==[0-9]*==" "$R/daemon.out"; then FAIL "$name/$mode: report on stderr"; cat "$R/daemon.out"; fi
 }
@@ -184,6 +212,10 @@ elif pkg-config --exists fuse; then
 else
 	echo "note: the shim was built without libfuse2 headers (no libfuse-dev): bindfs and fusexmp_fh not tested"
 fi
+# daemons that load libfuse at run time (.ci/deps: python3-fusepy, python3-pyfuse3, libfuse-perl)
+/usr/bin/python3 -c 'import fusepy' 2>/dev/null && DAEMONS="$DAEMONS fusepy" || FAIL "python3-fusepy is not installed"
+/usr/bin/python3 -c 'import pyfuse3, trio' 2>/dev/null && DAEMONS="$DAEMONS pyfuse3" || FAIL "python3-pyfuse3 is not installed"
+perl -MFuse -e 1 2>/dev/null && DAEMONS="$DAEMONS fuseperl" || FAIL "libfuse-perl is not installed"
 DAEMONS=${MOUNTED_DAEMONS:-$DAEMONS}   # e.g. MOUNTED_DAEMONS="ll2fs ll2fs-s" to run a few
 for d in $DAEMONS; do
 	for mode in none handoff inline; do
@@ -197,9 +229,9 @@ for d in $DAEMONS; do
 	fi
 	for mode in handoff inline; do
 		diff -u "$T/manifest.$d.none" "$T/manifest.$d.$mode" > "$T/diff" ||
-			{ FAIL "$d/$mode: tree differs from the run without the shim"; head -40 "$T/diff"; }
+			{ FAIL "$d/$mode: tree differs from the run without the shim (checksums and sizes: - without, + with)"; head -40 "$T/diff"; }
 	done
 done
 # a daemon that daemonizes (no -f) still writes its stats line
-run passthrough_ll handoff-bg 0
+[ -n "${MOUNTED_NO_BG:-}" ] || run passthrough_ll handoff-bg 0
 exit $fail
