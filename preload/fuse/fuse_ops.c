@@ -585,7 +585,10 @@ int fsrw_session_mount(struct fuse_session *se, const char *mountpoint)
 		real = (session_mount_fn)fsr_fuse_real("fuse_session_mount", "FUSE_3.0");
 	if (!real)
 		return -1;
-	fsr_fuse_libfuse_seen = 1;
+	/* seen (the "ops not visible" notice); under fuse_transport=wire the
+	 * session is not wrapped, and the wire must not take it for a wrapped one */
+	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
+		fsr_fuse_libfuse_seen = 1;
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	char abs[PATH_MAX];
 	abs[0] = 0;

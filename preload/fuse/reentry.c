@@ -872,7 +872,7 @@ OPEN_LIKE(open64, open64)
 		if (check_at(#sym, dirfd, path, open_at_flags(flags))) return -1; \
 		REAL(int, sym, (int, const char *, int, ...)); \
 		int fd = real_##sym(dirfd, path, flags, mode); \
-		if (unlikely(path && path[0] == '/' && path[1] == 'd')) fsr_wire_opened(path, fd); \
+		if (unlikely(fd >= 0 && path[0] == '/' && path[1] == 'd')) fsr_wire_opened(path, fd); \
 		return fd; \
 	}
 OPENAT_LIKE(openat)
