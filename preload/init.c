@@ -13,7 +13,7 @@
 
 /* ---- threads: register at start, check scopes and locks at exit ---- */
 
-struct start { void *(*fn)(void *); void *arg; unsigned int inherit; };
+struct start { void *(*fn)(void *); void *arg; unsigned int inherit; char key[FSR_KEY_LEN]; uint64_t key_hash; };
 
 static void thread_exit(void *unused)
 {
@@ -61,6 +61,7 @@ static void *thread_start(void *p)
 	start_put(p);
 	struct fsr_thread *t = fsr_thread_self();
 	t->flags |= s.inherit;     /* Linux copies the task flags: IO_FLUSHER */
+	fsr_thread_key_set(t, s.key, s.key_hash);
 	fsr_thread_register(t);
 	void *r;
 	pthread_cleanup_push(thread_exit, NULL);
@@ -82,6 +83,7 @@ FSR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *a, void *(*fn
 	s->fn = fn;
 	s->arg = arg;
 	s->inherit = fsr_self.flags & FSR_PF_IOFLUSHER;
+	fsr_thread_key_child(&fsr_self, s->key, &s->key_hash);
 	int r = real_pthread_create(th, a, thread_start, s);
 	if (r)
 		start_put(s);
@@ -103,6 +105,7 @@ static void atfork_child(void)
 	fsr_out_atfork_child();
 	fsr_pass_atfork_child();
 	fsr_shrinker_atfork_child();
+	fsr_replay_atfork_child();
 }
 
 /* ---- exit ---- */
@@ -111,12 +114,13 @@ static void print_stats(void)
 {
 	char buf[256];
 	int n = fsr_fmt(buf, sizeof buf,
-			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu\n",
+			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu digest=%016llx\n",
 			(unsigned long long)fsr_threads_allocs(),
 			(unsigned long long)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_callbacks, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_fs_ops, __ATOMIC_RELAXED),
-			(unsigned long long)__atomic_load_n(&fsr_stat_hazards, __ATOMIC_RELAXED));
+			(unsigned long long)__atomic_load_n(&fsr_stat_hazards, __ATOMIC_RELAXED),
+			(unsigned long long)fsr_schedule_digest());
 	fsr_out_write(buf, (size_t)n);
 }
 
@@ -128,6 +132,7 @@ static void at_exit(int status, void *arg)
 		return;
 	t->busy++;
 	fsr_graph_exit_checks();
+	fsr_replay_exit();
 	if (fsr_opt.stats)
 		print_stats();
 	fsr_ready = 0;      /* no passes while the process tears down */
@@ -173,6 +178,8 @@ __attribute__((constructor(101))) static void fsr_init(void)
 	if (fsr_opt.suppressions[0] && fsr_suppressions_load(fsr_opt.suppressions, err, sizeof err))
 		die(err);
 	fsr_modules_refresh();
+	if (fsr_replay_init(err, sizeof err))
+		die(err);
 	fsr_policy_init();
 	fsr_ioflusher_init(t);
 	fsr_thread_register(t);

@@ -158,6 +158,23 @@ static int parse_one(struct fsr_options *o, const char *k, size_t kn, const char
 		if (set_path(dst, v, vn))
 			return bad(err, errlen, k, kn, v, vn, "is not a usable path");
 	}
+	else if (eq(k, kn, "replay")) {
+		const char *why = fsr_replay_check(v, vn, 0);
+		if (why)
+			return bad(err, errlen, k, kn, v, vn, why);
+		if (v[0] == '@' ? set_path(o->replay + 1, v + 1, vn - 1) : vn >= sizeof o->replay)
+			return bad(err, errlen, k, kn, v, vn, "is not a usable path");
+		if (v[0] == '@')
+			o->replay[0] = '@';
+		else {
+			memcpy(o->replay, v, vn);
+			o->replay[vn] = 0;
+		}
+	}
+	else if (eq(k, kn, "record")) {
+		if (set_path(o->record, v, vn))
+			return bad(err, errlen, k, kn, v, vn, "is not a usable path");
+	}
 	else
 		return bad(err, errlen, k, kn, v, vn, "is not a known option (see fsreclaim-run --help)");
 #undef NUM

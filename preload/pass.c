@@ -140,7 +140,7 @@ static void report_timeout(struct fsr_thread *t, struct fsr_pass *p)
 	fsr_stack_capture(&h.stacks[h.nstacks++], "allocation waiting for reclaim");
 	if (reclaimer && fsr_stack_capture_thread(reclaimer->tid, &h.stacks[h.nstacks], "reclaimer thread") == 0)
 		h.nstacks++;
-	(void)p;
+	fsr_schedule_snap(&h.sched, p);
 	fsr_report(&h);
 }
 
@@ -164,9 +164,10 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 		return;
 	if (!__atomic_compare_exchange_n(&slot_taken, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		__atomic_add_fetch(&fsr_stat_skipped, 1, __ATOMIC_RELAXED);
+		fsr_record_skip(t);
 		return;
 	}
-	__atomic_add_fetch(&fsr_stat_passes, 1, __ATOMIC_RELAXED);
+	uint64_t number = __atomic_add_fetch(&fsr_stat_passes, 1, __ATOMIC_RELAXED);
 	struct fsr_pass *p = &slot;
 	p->allocator = t;
 	p->gfp = gfp;
@@ -177,6 +178,7 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 	p->txn_name = t->txn_name;
 	p->txn_site = t->txn_site;
 	p->alloc_stack = NULL;
+	fsr_schedule_begin(p, t, number);
 	int handoff = fsr_opt.mode == FSR_MODE_HANDOFF || t->nheld > 0;
 	if (!handoff || reclaimer_start() != 0) {
 		if (t->nheld > 0) {       /* never run callbacks under the allocator's locks */

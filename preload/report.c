@@ -33,6 +33,7 @@ void fsr_hazard_init(struct fsr_hazard *h, const char *kind, int level)
 	h->level = level;
 	h->op = fsr_self.op;
 	h->tid = fsr_gettid();
+	fsr_schedule_snap(&h->sched, fsr_self.pass ? fsr_self.pass : fsr_self.waiting);
 }
 
 void fsr_lock_name(const void *lock, char *buf, size_t len)
@@ -578,6 +579,7 @@ static size_t format_text(const struct fsr_hazard *h)
 	put(&b, "\n");
 	/* SUMMARY always ends the report, even when the body was truncated */
 	b.cap = sizeof text_buf;
+	b.len += fsr_schedule_text(&h->sched, b.b + b.len, b.cap - b.len - 512);
 	put(&b, "SUMMARY: fsreclaim: %s", h->kind);
 	if (first) {
 		put(&b, " ");
@@ -637,6 +639,7 @@ static size_t format_json(const struct fsr_hazard *h)
 		put(&b, ",\"body\":");
 		put_json_str(&b, body);
 	}
+	b.len += fsr_schedule_json(&h->sched, b.b + b.len, b.cap - b.len);
 	/* a truncated line would not parse: fall back to the essentials */
 	if (b.len + 1 >= b.cap) {
 		b.len = 0;

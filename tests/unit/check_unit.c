@@ -253,6 +253,43 @@ START_TEST(policy_probability)
 }
 END_TEST
 
+/* the per-thread phase (issue 11 item 24): a thread of L allocations
+ * gets L/interval passes on average whatever L is, reproducibly by seed */
+START_TEST(policy_phase)
+{
+	fsr_options_defaults(&O);
+	O.interval = 7;
+	long threads_with_pass = 0, passes = 0;
+	int hist[7] = { 0 };
+	for (uint64_t k = 1; k <= 7000; k++) {
+		uint64_t h = fsr_mix64(k);
+		uint64_t ph = fsr_policy_phase(O.seed, h, O.interval);
+		ck_assert_uint_lt(ph, 7);
+		ck_assert_uint_eq(ph, fsr_policy_phase(O.seed, h, O.interval));
+		hist[ph]++;
+		int any = 0;
+		for (uint64_t n = 1; n <= 4; n++)     /* a thread that lives for 4 allocations */
+			if (fsr_policy_decide(&O, (unsigned int)h, n + ph, 0, 0, 0)) {
+				any = 1;
+				passes++;
+			}
+		threads_with_pass += any;
+	}
+	/* expected 4/7 of the threads, one pass each: 4000 */
+	ck_assert_msg(passes > 3800 && passes < 4200, "passes %ld", passes);
+	ck_assert_int_eq(threads_with_pass, passes);
+	for (int i = 0; i < 7; i++)
+		ck_assert_msg(hist[i] > 850 && hist[i] < 1150, "phase %d drawn %d times", i, hist[i]);
+	/* another seed, other phases */
+	int differ = 0;
+	for (uint64_t k = 1; k <= 100; k++)
+		differ += fsr_policy_phase(0, fsr_mix64(k), 7) != fsr_policy_phase(1, fsr_mix64(k), 7);
+	ck_assert_int_gt(differ, 60);
+	ck_assert_uint_eq(fsr_policy_phase(5, 123, 1), 0);
+	ck_assert_uint_eq(fsr_policy_phase(5, 123, 0), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* shrinkers                                                           */
 
@@ -672,7 +709,9 @@ START_TEST(alloc_slow_interval)
 	for (int i = 0; i < 30; i++)
 		fake_alloc(t, 10);
 	ck_assert_int_eq(c.scans, 30);
-	ck_assert_uint_eq(t->may_reclaim, 120);
+	/* n is brought up to date at each look; the fast path's part since
+	 * the last one is what the countdown consumed */
+	ck_assert_uint_eq(t->may_reclaim + (t->countdown_base - t->countdown), 120);
 	fsr_shrinker_unregister(&s);
 	fsr_ready = 0;
 }
@@ -792,6 +831,7 @@ static Suite *suite(void)
 	tc = tcase_create("policy");
 	tcase_add_test(tc, policy_order);
 	tcase_add_test(tc, policy_probability);
+	tcase_add_test(tc, policy_phase);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("shrinkers");
 	tcase_set_timeout(tc, 120);
