@@ -9,4 +9,5 @@ include tests/stress/local.mk
 include tests/fuzz/local.mk
 include tests/faults/local.mk
 include tests/report.mk
+include tests/replay/local.mk
 EXTRA_DIST += tests/shim_stub.c
