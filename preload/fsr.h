@@ -197,6 +197,8 @@ struct fsr_schedule {
 	const char *op;
 	const char *callback;    /* what the pass could call */
 	pid_t tid;
+	int site_done;           /* site computed */
+	uint64_t key_hash;
 	char thread_key[FSR_KEY_LEN];
 };
 extern int fsr_replay_on FSR_HIDDEN;     /* replay= given: passes only where it matches */
@@ -212,6 +214,9 @@ uint64_t fsr_site_hash(const struct fsr_stack *s) FSR_HIDDEN;
 struct fsr_pass;
 /* pass.c, once the pass has the slot: fill p->sched, record it, digest it */
 void fsr_schedule_begin(struct fsr_pass *p, struct fsr_thread *t, uint64_t number) FSR_HIDDEN;
+/* pass.c, when it runs the callbacks (alloc: the handoff's allocation
+ * stack, or NULL on the allocating thread itself) */
+void fsr_schedule_site(struct fsr_pass *p, const struct fsr_stack *alloc) FSR_HIDDEN;
 void fsr_schedule_snap(struct fsr_schedule *dst, const struct fsr_pass *p) FSR_HIDDEN;
 /* report.c: the schedule and replay lines (text, just before SUMMARY) and
  * the "schedule" and "replay" JSON members (with a leading comma) */

@@ -186,6 +186,7 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 			return;
 		}
 		__atomic_store_n(&p->state, FSR_PASS_RUNNING, __ATOMIC_RELEASE);
+		fsr_schedule_site(p, NULL);
 		run_callbacks(t, p);
 		slot_release();
 		return;
@@ -193,6 +194,7 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 	/* the allocation stack, for reports made on the reclaimer */
 	fsr_stack_capture(&alloc_stack, "allocation");
 	p->alloc_stack = &alloc_stack;
+	fsr_schedule_site(p, &alloc_stack);
 	t->waiting = p;
 	__atomic_store_n(&p->state, FSR_PASS_QUEUED, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&kick, 1, __ATOMIC_RELEASE);

@@ -143,12 +143,27 @@ void fsr_schedule_begin(struct fsr_pass *p, struct fsr_thread *t, uint64_t numbe
 	s->op = t->op;
 	s->op_hit = t->op ? t->may_reclaim - t->op_n0 : 0;
 	s->tid = t->tid;
+	s->key_hash = t->key_hash;
 	memcpy(s->thread_key, t->key, sizeof s->thread_key);
-	s->site = t->sched_site_valid ? t->sched_site : site_now();
+	/* replay mode hashed this allocation's stack already */
+	s->site = t->sched_site_valid ? t->sched_site : 0;
+	s->site_done = t->sched_site_valid;
 	t->sched_site_valid = 0;
 	s->callback = p->shrink && p->fuse ? "shrinkers+fuse" : p->shrink ? "shrinkers" : "fuse";
+}
+
+/* The pass runs: its site (from the allocation stack that a handoff pass
+ * captures anyway, else the calling allocator's own), its record line and
+ * its part of the digest. */
+void fsr_schedule_site(struct fsr_pass *p, const struct fsr_stack *alloc)
+{
+	struct fsr_schedule *s = &p->sched;
+	if (!s->site_done) {
+		s->site = alloc ? fsr_site_hash(alloc) : site_now();
+		s->site_done = 1;
+	}
 	fsr_record_pass(s, "run");
-	fsr_digest_add(t->key_hash, s->site, s->callback);
+	fsr_digest_add(s->key_hash, s->site, s->callback);
 }
 
 void fsr_schedule_snap(struct fsr_schedule *dst, const struct fsr_pass *p)

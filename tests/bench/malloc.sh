@@ -8,7 +8,8 @@
 #   idle     shim, interval=0
 #   inline   shim, interval=1000 mode=inline, one cheap shrinker
 #   handoff  shim, interval=1000 mode=handoff, one cheap shrinker
-# Prints the median ns/op of each and its ratio to plain, and checks the
+# Prints the median ns/op of each and its ratio to plain, idle's ratio to
+# forward (shim/forward: the shim's own cost, replay off), and checks the
 # targets: idle <= 1.05x (mixed) / 1.10x (small), inline <= 1.15x.
 # CLOCK=cpu (default; CPU time of the process per op, steadier on a shared
 # machine) or CLOCK=wall.  Not a test: a miss prints MISS and exits 1.
@@ -82,6 +83,11 @@ for w in mixed small realloc-mixed realloc-small; do
 				miss=1
 			fi
 		done
+		# the shim with replay and passes off against the bare interposer:
+		# what the shim's bookkeeping costs beyond interposing at all
+		if [ -s "$tmp/$w.$t.forward" ]; then
+			printf ' shim/forward %.3fx' "$(ratio "$(median <"$tmp/$w.$t.idle")" "$(median <"$tmp/$w.$t.forward")")"
+		fi
 		echo "$flag"
 	done
 done
