@@ -161,6 +161,9 @@ struct fsr_options {
 	int stats;
 	char replay[4096];       /* replay=KEY, as given (replay.c) */
 	char record[4096];       /* record=PATH, absolute */
+	char sarif_path[4096];   /* sarif_path=PATH, absolute (sarif.c) */
+	char source_root[4096];  /* source_root=DIR, absolute; empty: cwd at start */
+	char graph_path[4096];   /* graph_path=PATH, absolute (dot.c) */
 };
 extern struct fsr_options fsr_opt FSR_HIDDEN;
 
@@ -218,6 +221,8 @@ void fsr_schedule_begin(struct fsr_pass *p, struct fsr_thread *t, uint64_t numbe
  * stack, or NULL on the allocating thread itself) */
 void fsr_schedule_site(struct fsr_pass *p, const struct fsr_stack *alloc) FSR_HIDDEN;
 void fsr_schedule_snap(struct fsr_schedule *dst, const struct fsr_pass *p) FSR_HIDDEN;
+/* the replay= value that gives this pass again */
+void fsr_schedule_key(const struct fsr_schedule *s, char *buf, size_t len) FSR_HIDDEN;
 /* report.c: the schedule and replay lines (text, just before SUMMARY) and
  * the "schedule" and "replay" JSON members (with a leading comma) */
 size_t fsr_schedule_text(const struct fsr_schedule *s, char *buf, size_t len) FSR_HIDDEN;
@@ -347,6 +352,12 @@ int fsr_suppressions_load(const char *path, char *err, size_t errlen) FSR_HIDDEN
 int fsr_suppressions_parse(const char *text, size_t len, char *err, size_t errlen) FSR_HIDDEN;
 /* name of a lock address for reports: its symbol if static, else lock@0x... */
 void fsr_lock_name(const void *lock, char *buf, size_t len) FSR_HIDDEN;
+
+/* s as a JSON string (escaped, invalid UTF-8 as U+FFFD) or null; returns its length */
+size_t fsr_json_str(char *dst, size_t cap, const char *s) FSR_HIDDEN;
+/* sarif_path=: the empty document at start-up (an unwritable path fails here) */
+int fsr_sarif_init(char *err, size_t errlen) FSR_HIDDEN;
+void fsr_sarif_atfork_child(void) FSR_HIDDEN;
 
 /* ---- output (out.c) ---- */
 int fsr_out_init(char *err, size_t errlen) FSR_HIDDEN;  /* dup fd 2, open log/json */

@@ -106,6 +106,7 @@ static void atfork_child(void)
 	fsr_pass_atfork_child();
 	fsr_shrinker_atfork_child();
 	fsr_replay_atfork_child();
+	fsr_sarif_atfork_child();
 }
 
 /* ---- exit ---- */
@@ -178,7 +179,7 @@ __attribute__((constructor(101))) static void fsr_init(void)
 	if (fsr_opt.suppressions[0] && fsr_suppressions_load(fsr_opt.suppressions, err, sizeof err))
 		die(err);
 	fsr_modules_refresh();
-	if (fsr_replay_init(err, sizeof err))
+	if (fsr_replay_init(err, sizeof err) || fsr_sarif_init(err, sizeof err))
 		die(err);
 	fsr_policy_init();
 	fsr_ioflusher_init(t);

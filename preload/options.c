@@ -171,8 +171,11 @@ static int parse_one(struct fsr_options *o, const char *k, size_t kn, const char
 			o->replay[vn] = 0;
 		}
 	}
-	else if (eq(k, kn, "record")) {
-		if (set_path(o->record, v, vn))
+	else if (eq(k, kn, "record") || eq(k, kn, "sarif_path") || eq(k, kn, "source_root") ||
+		 eq(k, kn, "graph_path")) {
+		char *dst = k[0] == 'r' ? o->record : k[0] == 'g' ? o->graph_path :
+			    k[1] == 'a' ? o->sarif_path : o->source_root;
+		if (set_path(dst, v, vn))
 			return bad(err, errlen, k, kn, v, vn, "is not a usable path");
 	}
 	else

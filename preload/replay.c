@@ -175,7 +175,7 @@ void fsr_schedule_snap(struct fsr_schedule *dst, const struct fsr_pass *p)
 }
 
 /* the option value that gives this pass again */
-static void replay_key(const struct fsr_schedule *s, char *b, size_t len)
+void fsr_schedule_key(const struct fsr_schedule *s, char *b, size_t len)
 {
 	if (s->op)
 		fsr_fmt(b, len, "op/%s/%llu", s->op, (unsigned long long)s->op_hit);
@@ -190,7 +190,7 @@ size_t fsr_schedule_text(const struct fsr_schedule *s, char *b, size_t len)
 		return 0;
 	char k[128];
 	size_t o;
-	replay_key(s, k, sizeof k);
+	fsr_schedule_key(s, k, sizeof k);
 	o = (size_t)fsr_fmt(b, len, "  schedule: seed=%llu pass=#%llu thread=%s (tid %d) n=%llu site=%012llx",
 			    (unsigned long long)s->seed, (unsigned long long)s->pass, s->thread_key,
 			    (int)s->tid, (unsigned long long)s->n, (unsigned long long)s->site);
@@ -222,47 +222,24 @@ size_t fsr_schedule_text(const struct fsr_schedule *s, char *b, size_t len)
 	return o;
 }
 
-static size_t json_str(char *b, size_t len, const char *s)
-{
-	size_t o = 0;
-	if (!s)
-		return (size_t)fsr_fmt(b, len, "null");
-	if (o + 1 < len)
-		b[o++] = '"';
-	for (; *s && o + 8 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			b[o++] = '\\';
-			b[o++] = (char)c;
-		} else if (c < 0x20)
-			o += (size_t)fsr_fmt(b + o, len - o, "\\u%04x", c);
-		else
-			b[o++] = (char)c;
-	}
-	if (o + 1 < len)
-		b[o++] = '"';
-	b[o < len ? o : len - 1] = 0;
-	return o;
-}
-
 size_t fsr_schedule_json(const struct fsr_schedule *s, char *b, size_t len)
 {
 	if (!s->valid || len < 64)
 		return 0;
 	char k[128], site[24];
 	size_t o;
-	replay_key(s, k, sizeof k);
+	fsr_schedule_key(s, k, sizeof k);
 	fsr_fmt(site, sizeof site, "%012llx", (unsigned long long)s->site);
 	o = (size_t)fsr_fmt(b, len, ",\"schedule\":{\"seed\":%llu,\"pass\":%llu,\"thread_key\":",
 			    (unsigned long long)s->seed, (unsigned long long)s->pass);
-	o += json_str(b + o, len - o, s->thread_key);
+	o += fsr_json_str(b + o, len - o, s->thread_key);
 	o += (size_t)fsr_fmt(b + o, len - o, ",\"n\":%llu,\"site\":\"%s\",\"site_hit\":null,\"op\":",
 			     (unsigned long long)s->n, site);
-	o += json_str(b + o, len - o, s->op);
+	o += fsr_json_str(b + o, len - o, s->op);
 	o += (size_t)fsr_fmt(b + o, len - o, ",\"op_hit\":%llu,\"callback\":", (unsigned long long)s->op_hit);
-	o += json_str(b + o, len - o, s->callback);
+	o += fsr_json_str(b + o, len - o, s->callback);
 	o += (size_t)fsr_fmt(b + o, len - o, ",\"target\":null},\"replay\":");
-	o += json_str(b + o, len - o, k);
+	o += fsr_json_str(b + o, len - o, k);
 	return o < len ? o : len - 1;
 }
 

@@ -10,4 +10,5 @@ include tests/fuzz/local.mk
 include tests/faults/local.mk
 include tests/report.mk
 include tests/replay/local.mk
+include tests/output/local.mk
 EXTRA_DIST += tests/shim_stub.c
