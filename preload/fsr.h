@@ -358,6 +358,10 @@ size_t fsr_json_str(char *dst, size_t cap, const char *s) FSR_HIDDEN;
 /* sarif_path=: the empty document at start-up (an unwritable path fails here) */
 int fsr_sarif_init(char *err, size_t errlen) FSR_HIDDEN;
 void fsr_sarif_atfork_child(void) FSR_HIDDEN;
+/* graph_path= (dot.c): the file at start-up, the graph at exit */
+int fsr_dot_init(char *err, size_t errlen) FSR_HIDDEN;
+void fsr_dot_write(void) FSR_HIDDEN;
+void fsr_dot_atfork_child(void) FSR_HIDDEN;
 
 /* ---- output (out.c) ---- */
 int fsr_out_init(char *err, size_t errlen) FSR_HIDDEN;  /* dup fd 2, open log/json */

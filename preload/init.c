@@ -107,6 +107,7 @@ static void atfork_child(void)
 	fsr_shrinker_atfork_child();
 	fsr_replay_atfork_child();
 	fsr_sarif_atfork_child();
+	fsr_dot_atfork_child();
 }
 
 /* ---- exit ---- */
@@ -134,6 +135,7 @@ static void at_exit(int status, void *arg)
 	t->busy++;
 	fsr_graph_exit_checks();
 	fsr_replay_exit();
+	fsr_dot_write();
 	if (fsr_opt.stats)
 		print_stats();
 	fsr_ready = 0;      /* no passes while the process tears down */
@@ -148,6 +150,7 @@ static void at_exit(int status, void *arg)
 
 void fsr_exit_now(void)
 {
+	fsr_dot_write();
 	if (fsr_opt.stats)
 		print_stats();
 	_exit(fsr_opt.exitcode);
@@ -179,7 +182,7 @@ __attribute__((constructor(101))) static void fsr_init(void)
 	if (fsr_opt.suppressions[0] && fsr_suppressions_load(fsr_opt.suppressions, err, sizeof err))
 		die(err);
 	fsr_modules_refresh();
-	if (fsr_replay_init(err, sizeof err) || fsr_sarif_init(err, sizeof err))
+	if (fsr_replay_init(err, sizeof err) || fsr_sarif_init(err, sizeof err) || fsr_dot_init(err, sizeof err))
 		die(err);
 	fsr_policy_init();
 	fsr_ioflusher_init(t);
