@@ -98,6 +98,20 @@ done >"$work/progs.out"
 cat "$work/progs.out"
 pass=$((pass + $(grep -c '^ok' "$work/progs.out"))) fail=$((fail + $(grep -c '^FAIL' "$work/progs.out")))
 
+# ---- the site key: the report's site hash, every match and the first ----
+for name in table io rw; do
+	site=$(sed -n 's/^  schedule: .* site=\([0-9a-f]*\).*/\1/p' "$work/$name.0" | head -n 1)
+	cmd=$(replay_cmd "$work/$name.0")
+	want=$(first_sched "$work/$name.0")
+	for k in '*' 1; do
+		c=$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay='site/$site/$k'|")
+		timeout 60 sh -c "$c" >"$work/$name.site" 2>&1
+		got=$(first_sched "$work/$name.site")
+		[ -n "$site" ] && [ "$got" = "$want" ] && ok "$name: replay=site/$site/$k gives the same report" \
+			|| no "$name: replay=site/$site/$k gave '${got:-nothing}', wanted '$want'"
+	done
+done
+
 # ---- txfs hazard modes: the daemon runs under the replay command too ----
 fsr_require_fuse "cannot mount txfs"
 workload() {
@@ -139,6 +153,13 @@ for mode in nofs-missing noio-missing txn-nesting; do
 		if [ "$got" = "$want" ]; then good=$((good + 1)); else echo "     run $i gave: ${got:-no pass-produced report}"; fi
 	done
 	[ $good = 3 ] && ok "txfs $mode: replayed 3 times, same kind and frame" || no "txfs $mode: $good of 3 replays reproduced it"
+	# the same pass by its site key, counted in each op of that name
+	site=$(sed -n 's/^  schedule: .* site=\([0-9a-f]*\) in op \([a-z_]*\).*/\1/p' "$work/$mode.0" | head -n 1)
+	op=$(sed -n 's/^  schedule: .* site=[0-9a-f]* in op \([a-z_]*\).*/\1/p' "$work/$mode.0" | head -n 1)
+	txfs_run "$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay=site/$site/1/op=$op|")" "$work/$mode.site"
+	got=$(first_sched "$work/$mode.site")
+	[ -n "$site" ] && [ "$got" = "$want" ] && ok "txfs $mode: replay=site/$site/1/op=$op gives the same report" \
+		|| no "txfs $mode: replay=site/$site/1/op=$op gave '${got:-nothing}'"
 done
 
 # ---- the schedule digest ----
