@@ -182,6 +182,48 @@ START_TEST(opt_errors)
 }
 END_TEST
 
+/* issue 13's options: replay= keys, record=/sarif_path=/graph_path=/source_root= paths */
+START_TEST(opt_replay)
+{
+	const char *good[] = { "site/8d1c0e52/3", "site/8d1c0e52/*", "site/8d1c0e52/3/op=mkdir",
+			       "op/mkdir/7", "exact/7/0.2/418", "exact/0/R/1", "exact/1/#00ab/2", "@/abs/rec" };
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char s[128];
+		snprintf(s, sizeof s, "replay=%s", good[i]);
+		ck_assert_msg(parse(s) == 0, "'%s': %s", s, err);
+		ck_assert_str_eq(O.replay, good[i]);
+	}
+	char cwd[4096], want[8192];
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+	const char *c = strcmp(cwd, "/") ? cwd : "";
+	ck_assert_int_eq(parse("replay=@rel.rec:record=r:sarif_path=s:graph_path=/g:source_root=src"), 0);
+	snprintf(want, sizeof want, "@%s/rel.rec", c);
+	ck_assert_str_eq(O.replay, want);
+	snprintf(want, sizeof want, "%s/r", c);
+	ck_assert_str_eq(O.record, want);
+	snprintf(want, sizeof want, "%s/s", c);
+	ck_assert_str_eq(O.sarif_path, want);
+	ck_assert_str_eq(O.graph_path, "/g");
+	snprintf(want, sizeof want, "%s/src", c);
+	ck_assert_str_eq(O.source_root, want);
+	ck_assert_int_eq(parse("replay=op/a/1:replay=op/b/2"), 0);    /* the later wins */
+	ck_assert_str_eq(O.replay, "op/b/2");
+	const char *badv[] = { "replay=", "replay=@", "replay=bogus", "replay=site", "replay=site/xyz/1",
+			       "replay=site/12/0", "replay=site/12/-1", "replay=site/12", "replay=site/12/1/op",
+			       "replay=site/12/1/op=", "replay=site/12/1/op=a/b", "replay=op/mkdir",
+			       "replay=op/mkdir/0", "replay=op//3", "replay=op/mkdir/3/4", "replay=exact/1/0.1",
+			       "replay=exact/x/0.1/3", "replay=exact/1/0.1/0", "replay=exact/1//3",
+			       "replay=site/ffffffffffffffffff/1", "record=", "sarif_path=", "graph_path=" };
+	for (size_t i = 0; i < sizeof badv / sizeof badv[0]; i++) {
+		char key[32];
+		size_t k = strcspn(badv[i], "=");
+		memcpy(key, badv[i], k);
+		key[k] = 0;
+		bad(badv[i], key);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* policy                                                              */
 
@@ -827,6 +869,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, opt_later_wins);
 	tcase_add_test(tc, opt_paths);
 	tcase_add_test(tc, opt_errors);
+	tcase_add_test(tc, opt_replay);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("policy");
 	tcase_add_test(tc, policy_order);
