@@ -190,6 +190,7 @@ int fsr_options_parse(struct fsr_options *o, const char *s, char *err, size_t er
 		return 0;
 	size_t len = strlen(s);
 	size_t i = 0;
+	int after_record = 0;     /* the previous pair was replay=@PATH */
 	while (i < len) {
 		size_t j = i;
 		while (j < len && s[j] != ':')
@@ -197,6 +198,13 @@ int fsr_options_parse(struct fsr_options *o, const char *s, char *err, size_t er
 		if (j > i) {   /* empty pairs ("a=1::b=2", trailing ':') are skipped */
 			const char *p = s + i;
 			const char *e = memchr(p, '=', j - i);
+			if (!e && after_record) {
+				/* replay=@PATH cannot carry a ':' (the separator) */
+				fsr_fmt(err, errlen, "fsreclaim: error: FSRECLAIM_OPTIONS: replay: a record path "
+					"cannot contain ':'");
+				return -1;
+			}
+			after_record = e && e - p == 6 && !memcmp(p, "replay", 6) && e[1] == '@';
 			if (!e) {
 				char q[256];
 				quote(q, sizeof q, p, j - i);

@@ -213,7 +213,8 @@ START_TEST(opt_replay)
 			       "replay=site/12/1/op=", "replay=site/12/1/op=a/b", "replay=op/mkdir",
 			       "replay=op/mkdir/0", "replay=op//3", "replay=op/mkdir/3/4", "replay=exact/1/0.1",
 			       "replay=exact/x/0.1/3", "replay=exact/1/0.1/0", "replay=exact/1//3",
-			       "replay=site/ffffffffffffffffff/1", "record=", "sarif_path=", "graph_path=" };
+			       "replay=site/ffffffffffffffffff/1", "replay=@/tmp/a:b", "record=", "sarif_path=",
+			       "graph_path=" };
 	for (size_t i = 0; i < sizeof badv / sizeof badv[0]; i++) {
 		char key[32];
 		size_t k = strcspn(badv[i], "=");
