@@ -2,6 +2,8 @@
 # The main job: build fsreclaim, mount txfs under the shim with one classic
 # reclaim bug switched on, run the standard workload, show the report; then
 # the same with the bug fixed (hazard=none) and show that it is clean.
+# The buggy run's reports are also written as SARIF, and its lock graph
+# and reports as a picture and a page (fsreclaim-report) in _demo/report/.
 #   ./demo.sh [HAZARD]     (default nofs-missing; see README for the modes:
 #   nofs-missing noio-missing txn-nesting scope-leak needless-nofs own-mount
 #   gfp-kernel-under-lock vmalloc-nofs needless-gfp-nofs)
@@ -32,8 +34,9 @@ mkdir -p "$mnt"
 
 run_one() { # run_one HAZARD: mount txfs under the shim, workload, unmount
 	h=$1
-	rm -f "$work"/journal "$work"/log.*
+	rm -f "$work"/journal "$work"/log.* "$work"/json.* "$work"/graph.*
 	opts="--opt log_path=$work/log --opt stats=1"
+	opts="$opts --opt json_path=$work/json --opt graph_path=$work/graph --opt sarif_path=$work/sarif --opt source_root=$top"
 	case $h in
 	needless-nofs|needless-gfp-nofs) opts="$opts --opt detect_needless_nofs=1" ;;
 	vmalloc-nofs) opts="$opts --opt vmalloc_model=legacy" ;;   # a bug on kernels before 5.17
@@ -62,6 +65,14 @@ run_one() { # run_one HAZARD: mount txfs under the shim, workload, unmount
 	fi
 	grep -h 'fsreclaim: stats' "$work"/log.*
 	echo "txfs exit status: $rc (66 = reports were printed, 0 = clean)"
+	if [ "$h" != none ]; then
+		out=$build/report
+		rm -rf "$out" && mkdir -p "$out"
+		cp "$work"/sarif.*.sarif "$out/fsreclaim.sarif" 2>/dev/null
+		cp "$work"/graph.*.dot "$out/graph.dot" 2>/dev/null
+		"$top/tools/fsreclaim-report" -o "$out" "$work"/json.* "$out/graph.dot" >/dev/null &&
+			echo "== the lock graph: $out/graph.svg, the reports as a page: $out/report.html, SARIF: $out/fsreclaim.sarif"
+	fi
 }
 
 run_one "$hazard"

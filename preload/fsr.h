@@ -52,6 +52,17 @@ struct fsr_held {
 
 struct fsr_pass;
 
+#define FSR_KEY_LEN 40
+
+/* splitmix64's finalizer: the shim's one hash step for seeds and keys */
+static inline uint64_t fsr_mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
 struct fsr_thread {
 	/* hot fields first: malloc reads these in one cache line */
 	unsigned int flags;      /* FSR_PF_* from scopes, incl. io_flusher's NOIO */
@@ -64,7 +75,11 @@ struct fsr_thread {
 
 	uint64_t may_reclaim;    /* n: may-reclaim allocations so far (policy) */
 	uint64_t space;          /* bytes allocated, for space= */
-	unsigned int index;      /* thread index (0 = first registered) for seeds */
+	unsigned int index;      /* registration order (0 = first registered) */
+	char key[FSR_KEY_LEN];   /* stable thread key: creation path ("0.2"), "R" the reclaimer */
+	uint64_t key_hash;       /* hash of key: seeds the phase and the draws (policy.c) */
+	unsigned int nchildren;  /* threads this one created through pthread_create */
+	uint64_t phase;          /* the interval countdown's offset, from seed and key */
 	pid_t tid;
 	int in_reclaim;          /* running reclaim callbacks (pass, or fsr_reclaim_acquire) */
 	unsigned int reclaim_gfp;/* gfp of the reclaim it runs */
@@ -102,7 +117,19 @@ struct fsr_thread {
 	unsigned int wait_seq;
 	int wait_n;
 	void *wait_pc[16];
+	/* replay.c: the op's count and the site of the allocation at a look */
+	uint64_t op_n0;          /* n when the current op began */
+	uint64_t op_site_hits;   /* replay=site: matches in the current op */
+	uint64_t sched_site;     /* site hash computed at this look (replay mode) */
+	int sched_site_valid;
 };
+
+/* an op begins on t (fuse_*.c): the op key counts from here */
+static inline void fsr_sched_op_begin(struct fsr_thread *t)
+{
+	t->op_n0 = t->may_reclaim + (t->countdown_base - t->countdown);
+	t->op_site_hits = 0;
+}
 
 extern __thread struct fsr_thread fsr_self __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
 
@@ -152,6 +179,11 @@ struct fsr_options {
 	int stats;
 	int vmalloc_legacy;      /* vmalloc_model=legacy: __vmalloc/kvmalloc ignore NOFS/NOIO masks */
 	int debuginfod;          /* let libdw fetch debug info through debuginfod */
+	char replay[4096];       /* replay=KEY, as given (replay.c) */
+	char record[4096];       /* record=PATH, absolute */
+	char sarif_path[4096];   /* sarif_path=PATH, absolute (sarif.c) */
+	char source_root[4096];  /* source_root=DIR, absolute; empty: cwd at start */
+	char graph_path[4096];   /* graph_path=PATH, absolute (dot.c) */
 };
 extern struct fsr_options fsr_opt FSR_HIDDEN;
 
@@ -171,10 +203,55 @@ void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted) FSR_HIDDEN;
 /* live heap accounting for limit= (only when limit is set) */
 void fsr_heap_add(size_t usable) FSR_HIDDEN;
 void fsr_heap_sub(size_t usable) FSR_HIDDEN;
-/* Pure decision, testable: would allocation number n of thread index ti,
+/* the phase of a thread's interval countdown, in [0, interval) */
+uint64_t fsr_policy_phase(uint64_t seed, uint64_t key_hash, uint64_t interval) FSR_HIDDEN;
+/* Pure decision, testable: would allocation number n (the thread's count
+ * plus its phase) of the thread whose key hashes to ti,
  * after `space_seen` bytes, with `passes_so_far` global passes, get a pass? */
 int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
 		      uint64_t space_seen, int64_t passes_so_far, int over_limit) FSR_HIDDEN;
+
+/* ---- the schedule of a pass, its replay key, record= (replay.c) ---- */
+struct fsr_schedule {
+	int valid;               /* a pass produced this */
+	uint64_t seed, pass, n;  /* n: the thread's n-th may-reclaim allocation */
+	uint64_t op_hit;         /* its k-th may-reclaim allocation in op */
+	uint64_t site;           /* hash of the allocation's stack (build-id + offset) */
+	const char *op;
+	const char *callback;    /* what the pass could call */
+	pid_t tid;
+	int site_done;           /* site computed */
+	uint64_t key_hash;
+	char thread_key[FSR_KEY_LEN];
+};
+extern int fsr_replay_on FSR_HIDDEN;     /* replay= given: passes only where it matches */
+/* at start-up: replay=, record=; -1 with a one-line error */
+int fsr_replay_init(char *err, size_t errlen) FSR_HIDDEN;
+/* options.c: NULL when v is a well-formed replay= value, else why not */
+const char *fsr_replay_check(const char *v, size_t n, int apply) FSR_HIDDEN;
+int fsr_replay_match(struct fsr_thread *t, int64_t passes) FSR_HIDDEN;
+void fsr_replay_exit(void) FSR_HIDDEN;
+void fsr_replay_atfork_child(void) FSR_HIDDEN;
+struct fsr_stack;
+uint64_t fsr_site_hash(const struct fsr_stack *s) FSR_HIDDEN;
+struct fsr_pass;
+/* pass.c, once the pass has the slot: fill p->sched, record it, digest it */
+void fsr_schedule_begin(struct fsr_pass *p, struct fsr_thread *t, uint64_t number) FSR_HIDDEN;
+/* pass.c, when it runs the callbacks (alloc: the handoff's allocation
+ * stack, or NULL on the allocating thread itself) */
+void fsr_schedule_site(struct fsr_pass *p, const struct fsr_stack *alloc) FSR_HIDDEN;
+void fsr_schedule_snap(struct fsr_schedule *dst, const struct fsr_pass *p) FSR_HIDDEN;
+/* the replay= value that gives this pass again */
+void fsr_schedule_key(const struct fsr_schedule *s, char *buf, size_t len) FSR_HIDDEN;
+/* report.c: the schedule and replay lines (text, just before SUMMARY) and
+ * the "schedule" and "replay" JSON members (with a leading comma) */
+size_t fsr_schedule_text(const struct fsr_schedule *s, char *buf, size_t len) FSR_HIDDEN;
+size_t fsr_schedule_json(const struct fsr_schedule *s, char *buf, size_t len) FSR_HIDDEN;
+int fsr_record_open(char *err, size_t errlen) FSR_HIDDEN;
+void fsr_record_pass(const struct fsr_schedule *s, const char *status) FSR_HIDDEN;
+void fsr_record_skip(struct fsr_thread *t) FSR_HIDDEN;
+void fsr_digest_add(uint64_t thread, uint64_t site, const char *callback) FSR_HIDDEN;
+uint64_t fsr_schedule_digest(void) FSR_HIDDEN;
 
 /* ---- the pass (pass.c) ---- */
 struct fsr_pass {
@@ -195,6 +272,7 @@ struct fsr_pass {
 	uint64_t serial;               /* passes begun in the process, this one's number */
 	int nheld;
 	struct fsr_held held[FSR_MAX_HELD];
+	struct fsr_schedule sched;     /* replay.c */
 };
 enum { FSR_PASS_IDLE, FSR_PASS_QUEUED, FSR_PASS_RUNNING, FSR_PASS_DONE, FSR_PASS_ABANDONED };
 
@@ -334,6 +412,7 @@ struct fsr_hazard {
 	pid_t tid;
 	int nlocks;
 	struct fsr_report_lock locks[FSR_MAX_REPORT_LOCKS];
+	struct fsr_schedule sched;   /* the pass that produced it (replay.c) */
 	int nstacks;
 	struct fsr_stack stacks[FSR_MAX_REPORT_STACKS];
 	char body[4096];         /* optional preformatted text (lockdep chain, scenario) */
@@ -352,6 +431,16 @@ int fsr_suppressions_load(const char *path, char *err, size_t errlen) FSR_HIDDEN
 int fsr_suppressions_parse(const char *text, size_t len, char *err, size_t errlen) FSR_HIDDEN;
 /* name of a lock address for reports: its symbol if static, else lock@0x... */
 void fsr_lock_name(const void *lock, char *buf, size_t len) FSR_HIDDEN;
+
+/* s as a JSON string (escaped, invalid UTF-8 as U+FFFD) or null; returns its length */
+size_t fsr_json_str(char *dst, size_t cap, const char *s) FSR_HIDDEN;
+/* sarif_path=: the empty document at start-up (an unwritable path fails here) */
+int fsr_sarif_init(char *err, size_t errlen) FSR_HIDDEN;
+void fsr_sarif_atfork_child(void) FSR_HIDDEN;
+/* graph_path= (dot.c): the file at start-up, the graph at exit */
+int fsr_dot_init(char *err, size_t errlen) FSR_HIDDEN;
+void fsr_dot_write(void) FSR_HIDDEN;
+void fsr_dot_atfork_child(void) FSR_HIDDEN;
 
 /* ---- output (out.c) ---- */
 int fsr_out_init(char *err, size_t errlen) FSR_HIDDEN;  /* dup fd 2, open log/json */
@@ -386,6 +475,10 @@ void fsr_thread_unregister(struct fsr_thread *t) FSR_HIDDEN;
 /* run fn on every live registered thread, under the registry lock */
 void fsr_threads_foreach(void (*fn)(struct fsr_thread *, void *), void *arg) FSR_HIDDEN;
 uint64_t fsr_threads_allocs(void) FSR_HIDDEN;    /* live and exited threads' allocations */
+/* the key of the next thread parent creates ("P.N", N its N-th child); a
+ * thread the shim creates for itself (parent busy) is "R" and takes no N */
+void fsr_thread_key_child(struct fsr_thread *parent, char key[FSR_KEY_LEN], uint64_t *hash) FSR_HIDDEN;
+void fsr_thread_key_set(struct fsr_thread *t, const char *key, uint64_t hash) FSR_HIDDEN;
 void fsr_threads_atfork_prepare(void) FSR_HIDDEN;
 void fsr_threads_atfork_parent(void) FSR_HIDDEN;
 void fsr_threads_atfork_child(struct fsr_thread *self) FSR_HIDDEN;

@@ -32,6 +32,7 @@ struct edge {
 	uint32_t next;           /* index + 1 of the next in the hash chain */
 	pid_t tid;
 	int n;
+	int reported;            /* on a cycle that was reported (graph_path highlights it) */
 	void *pc[EDGE_FRAMES];
 };
 static uint32_t edge_hash[EDGE_HASH];
@@ -415,6 +416,11 @@ void fsr_graph_edge_slow(struct fsr_thread *t, unsigned int a, unsigned int b,
 		for (int i = 0; i < n; i++)
 			edges[i] = edge_find(cyc[i], cyc[(i + 1) % n]);
 		report = 1;
+		for (int i = 0; i < n; i++) {
+			struct edge *e = edge_find(cyc[i], cyc[(i + 1) % n]);
+			if (e)
+				e->reported = 1;
+		}
 	}
 	fsr_mutex_unlock(&graph_lock);
 	if (report) {
@@ -424,6 +430,29 @@ void fsr_graph_edge_slow(struct fsr_thread *t, unsigned int a, unsigned int b,
 		fsr_mutex_unlock(&inv_lock);
 	}
 	t->busy--;
+}
+
+/* graph_path (dot.c): copy out the recorded edges (at most max), each with
+ * the top frame of its first sighting, whether it lies on a cycle and
+ * whether on a reported one.  The caller symbolizes them after the graph
+ * lock is released (symbolizing may take the loader's lock). */
+int fsr_graph_edges(struct fsr_graph_edge_info *out, int max)
+{
+	uint16_t path[MAX_CYCLE];
+	int k = 0;
+	fsr_mutex_lock(&graph_lock);
+	for (uint32_t i = 0; i < nedges && k < max; i++) {
+		struct edge *e = edge_at(i);
+		out[k].from = e->from;
+		out[k].to = e->to;
+		out[k].bits = fsr_graph_edge(e->from, e->to);
+		out[k].site = e->n ? e->pc[0] : NULL;
+		out[k].reported = e->reported;
+		out[k].on_cycle = bfs(e->to, e->from, path, MAX_CYCLE) > 0;
+		k++;
+	}
+	fsr_mutex_unlock(&graph_lock);
+	return k;
 }
 
 void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet)

@@ -14,7 +14,8 @@
 
 /* ---- threads: register at start, check scopes and locks at exit ---- */
 
-struct start { void *(*fn)(void *); void *arg; unsigned int inherit; struct fsr_op_lease *lease; };
+struct start { void *(*fn)(void *); void *arg; unsigned int inherit; struct fsr_op_lease *lease;
+	       char key[FSR_KEY_LEN]; uint64_t key_hash; };
 
 static void thread_exit(void *unused)
 {
@@ -66,6 +67,7 @@ static void *thread_start(void *p)
 	struct fsr_thread *t = fsr_thread_self();
 	t->flags |= s.inherit;     /* Linux copies the task flags: IO_FLUSHER */
 	t->op_lease = s.lease;     /* started inside an op: part of it while it runs */
+	fsr_thread_key_set(t, s.key, s.key_hash);
 	fsr_thread_register(t);
 	void *r;
 	pthread_cleanup_push(thread_exit, NULL);
@@ -88,6 +90,7 @@ FSR_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *a, void *(*fn
 	s->arg = arg;
 	s->inherit = fsr_self.flags & FSR_PF_IOFLUSHER;
 	s->lease = unlikely(fsr_self.op || fsr_self.op_lease) ? fsr_op_lease_get(&fsr_self) : NULL;
+	fsr_thread_key_child(&fsr_self, s->key, &s->key_hash);
 	int r = real_pthread_create(th, a, thread_start, s);
 	if (r) {
 		fsr_op_lease_put(s->lease);
@@ -116,6 +119,9 @@ static void atfork_child(void)
 	fsr_pass_atfork_child();
 	fsr_shrinker_atfork_child();
 	fsr_fuse_atfork();
+	fsr_replay_atfork_child();
+	fsr_sarif_atfork_child();
+	fsr_dot_atfork_child();
 }
 
 static void atfork_parent(void)
@@ -130,12 +136,13 @@ static void print_stats(void)
 {
 	char buf[512];
 	int n = fsr_fmt(buf, sizeof buf,
-			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu",
+			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu digest=%016llx",
 			(unsigned long long)fsr_threads_allocs(),
 			(unsigned long long)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_callbacks, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_fs_ops, __ATOMIC_RELAXED),
-			(unsigned long long)__atomic_load_n(&fsr_stat_hazards, __ATOMIC_RELAXED));
+			(unsigned long long)__atomic_load_n(&fsr_stat_hazards, __ATOMIC_RELAXED),
+			(unsigned long long)fsr_schedule_digest());
 	n += fsr_wire_stats(buf + n, sizeof buf - (size_t)n - 1);
 	buf[n++] = '\n';
 	fsr_out_write(buf, (size_t)n);
@@ -149,6 +156,8 @@ static void at_exit(int status, void *arg)
 		return;
 	t->busy++;
 	fsr_graph_exit_checks();
+	fsr_replay_exit();
+	fsr_dot_write();
 	if (fsr_opt.stats)
 		print_stats();
 	fsr_ready = 0;      /* no passes while the process tears down */
@@ -163,6 +172,7 @@ static void at_exit(int status, void *arg)
 
 void fsr_exit_now(void)
 {
+	fsr_dot_write();
 	if (fsr_opt.stats)
 		print_stats();
 	_exit(fsr_opt.exitcode);
@@ -194,6 +204,8 @@ __attribute__((constructor(101))) static void fsr_init(void)
 	if (fsr_opt.suppressions[0] && fsr_suppressions_load(fsr_opt.suppressions, err, sizeof err))
 		die(err);
 	fsr_modules_refresh();
+	if (fsr_replay_init(err, sizeof err) || fsr_sarif_init(err, sizeof err) || fsr_dot_init(err, sizeof err))
+		die(err);
 	fsr_policy_init();
 	/* limit=: libraries' constructors ran before ours, and their blocks are
 	 * live heap too (glibc's count of it; mallinfo2 never allocates) */

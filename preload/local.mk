@@ -6,7 +6,8 @@ SHIM_CFLAGS = -fvisibility=hidden -ftls-model=initial-exec -fno-plt -D_GNU_SOURC
 noinst_LTLIBRARIES += preload/libfsrcore.la
 preload_libfsrcore_la_SOURCES = preload/fsr.h preload/util.c preload/options.c \
 	preload/policy.c preload/pass.c preload/shrinker.c preload/scope.c \
-	preload/out.c preload/threads.c preload/modules.c preload/modules.h preload/gfp.c $(LOCK_CORE_SRCS) $(REPORT_SRCS)
+	preload/out.c preload/threads.c preload/modules.c preload/modules.h preload/gfp.c \
+	preload/replay.c preload/sarif.c preload/dot.c $(LOCK_CORE_SRCS) $(REPORT_SRCS)
 preload_libfsrcore_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(LIBDW_CFLAGS)
 preload_libfsrcore_la_LIBADD = $(LIBDW_LIBS) $(LIBIBERTY_LIBS) -ldl -lpthread
 

@@ -258,6 +258,14 @@ static inline int fsr_alloc_locked_fast(struct fsr_thread *t, size_t size, int c
 	return 0;
 }
 
+/* graph_path (dot.c): the recorded edges, copied out under the graph lock */
+struct fsr_graph_edge_info {
+	unsigned int from, to, bits;   /* classes, FSR_EDGE_* */
+	void *site;                    /* top frame of the edge's first sighting */
+	int reported, on_cycle;
+};
+int fsr_graph_edges(struct fsr_graph_edge_info *out, int max) FSR_HIDDEN;
+
 /* name of a class for reports */
 void fsr_class_name(unsigned int cls, char *buf, size_t len) FSR_HIDDEN;
 

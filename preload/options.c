@@ -170,6 +170,26 @@ static int parse_one(struct fsr_options *o, const char *k, size_t kn, const char
 		if (set_path(dst, v, vn))
 			return bad(err, errlen, k, kn, v, vn, "is not a usable path");
 	}
+	else if (eq(k, kn, "replay")) {
+		const char *why = fsr_replay_check(v, vn, 0);
+		if (why)
+			return bad(err, errlen, k, kn, v, vn, why);
+		if (v[0] == '@' ? set_path(o->replay + 1, v + 1, vn - 1) : vn >= sizeof o->replay)
+			return bad(err, errlen, k, kn, v, vn, "is not a usable path");
+		if (v[0] == '@')
+			o->replay[0] = '@';
+		else {
+			memcpy(o->replay, v, vn);
+			o->replay[vn] = 0;
+		}
+	}
+	else if (eq(k, kn, "record") || eq(k, kn, "sarif_path") || eq(k, kn, "source_root") ||
+		 eq(k, kn, "graph_path")) {
+		char *dst = k[0] == 'r' ? o->record : k[0] == 'g' ? o->graph_path :
+			    k[1] == 'a' ? o->sarif_path : o->source_root;
+		if (set_path(dst, v, vn))
+			return bad(err, errlen, k, kn, v, vn, "is not a usable path");
+	}
 	else
 		return bad(err, errlen, k, kn, v, vn, "is not a known option (see fsreclaim-run --help)");
 #undef NUM
@@ -182,6 +202,7 @@ int fsr_options_parse(struct fsr_options *o, const char *s, char *err, size_t er
 		return 0;
 	size_t len = strlen(s);
 	size_t i = 0;
+	int after_record = 0;     /* the previous pair was replay=@PATH */
 	while (i < len) {
 		size_t j = i;
 		while (j < len && s[j] != ':')
@@ -189,6 +210,13 @@ int fsr_options_parse(struct fsr_options *o, const char *s, char *err, size_t er
 		if (j > i) {   /* empty pairs ("a=1::b=2", trailing ':') are skipped */
 			const char *p = s + i;
 			const char *e = memchr(p, '=', j - i);
+			if (!e && after_record) {
+				/* replay=@PATH cannot carry a ':' (the separator) */
+				fsr_fmt(err, errlen, "fsreclaim: error: FSRECLAIM_OPTIONS: replay: a record path "
+					"cannot contain ':'");
+				return -1;
+			}
+			after_record = e && e - p == 6 && !memcmp(p, "replay", 6) && e[1] == '@';
 			if (!e) {
 				char q[256];
 				quote(q, sizeof q, p, j - i);

@@ -188,7 +188,7 @@ static void report_timeout(struct fsr_thread *t, struct fsr_pass *p)
 	fsr_stack_capture(&h.stacks[h.nstacks++], "allocation waiting for reclaim");
 	if (reclaimer && fsr_stack_capture_thread(reclaimer->tid, &h.stacks[h.nstacks], "reclaimer thread") == 0)
 		h.nstacks++;
-	(void)p;
+	fsr_schedule_snap(&h.sched, p);
 	fsr_report(&h);
 }
 
@@ -214,9 +214,10 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 		return;
 	if (!__atomic_compare_exchange_n(&slot_taken, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		__atomic_add_fetch(&fsr_stat_skipped, 1, __ATOMIC_RELAXED);
+		fsr_record_skip(t);
 		return;
 	}
-	__atomic_add_fetch(&fsr_stat_passes, 1, __ATOMIC_RELAXED);
+	uint64_t number = __atomic_add_fetch(&fsr_stat_passes, 1, __ATOMIC_RELAXED);
 	struct fsr_pass *p = &slot;
 	p->allocator = t;
 	p->gfp = gfp;
@@ -231,6 +232,7 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 	__atomic_add_fetch(&p->serial, 1, __ATOMIC_RELEASE);
 	p->nheld = t->nheld < FSR_MAX_HELD ? t->nheld : FSR_MAX_HELD;
 	memcpy(p->held, t->held, (size_t)p->nheld * sizeof p->held[0]);
+	fsr_schedule_begin(p, t, number);
 	/* reclaim cannot be cancelled midway (the kernel's cannot): no
 	 * callback and no wait inside malloc is a cancellation point, and a
 	 * pthread_cancel() sent meanwhile acts at the thread's next one */
@@ -257,6 +259,7 @@ static void run_pass(struct fsr_thread *t, struct fsr_pass *p)
 			(void)reclaimer_start();
 		__atomic_store_n(&p->inline_run, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&p->state, FSR_PASS_RUNNING, __ATOMIC_RELEASE);
+		fsr_schedule_site(p, NULL);
 		run_callbacks(t, p);
 		__atomic_store_n(&p->inline_run, 0, __ATOMIC_RELEASE);
 		slot_release();
@@ -265,6 +268,7 @@ static void run_pass(struct fsr_thread *t, struct fsr_pass *p)
 	/* the allocation stack, for reports made on the reclaimer */
 	fsr_stack_capture(&alloc_stack, "allocation");
 	p->alloc_stack = &alloc_stack;
+	fsr_schedule_site(p, &alloc_stack);
 	t->waiting = p;
 	__atomic_store_n(&p->state, FSR_PASS_QUEUED, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&kick, 1, __ATOMIC_RELEASE);

@@ -2,9 +2,17 @@
  *
  * Failslab's order: times, then space (bytes this thread allocated), then
  * interval (the thread's n-th allocation that may reclaim, n from 1), then
- * probability (a draw from seed, thread index and n, so the same seed and
+ * probability (a draw from seed, thread key and n, so the same seed and
  * program give the same schedule).  limit bypasses interval and
  * probability.
+ *
+ * Each thread's interval is shifted by a phase in [0, interval) drawn from
+ * the seed and its key: its first pass falls anywhere in its first
+ * `interval` allocations, so a thread that lives for fewer allocations
+ * than the interval still gets a pass with probability lifetime/interval
+ * (libfuse starts a worker per request; counted from zero, none would ever
+ * reach its first interval hit).  The expected pass rate stays 1/interval
+ * for every thread lifetime.
  *
  * malloc.c keeps a per-thread countdown to the next interval hit so that
  * the common allocation costs one decrement; this file runs only when the
@@ -18,13 +26,7 @@ int fsr_ready;
 int fsr_slow_all;
 static uint64_t heap_live;     /* limit=: live heap bytes (atomic) */
 
-static uint64_t splitmix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
+#define splitmix64 fsr_mix64
 
 int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
 		      uint64_t space_seen, int64_t passes, int over_limit)
@@ -43,23 +45,32 @@ int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
 	return r % 100 < o->probability;
 }
 
-/* may-reclaim allocations from n to the next multiple of interval */
-static uint64_t next_countdown(uint64_t n)
+/* may-reclaim allocations from n to the thread's next interval hit:
+ * the next n with (n + phase) % interval == 0 */
+static uint64_t next_countdown(const struct fsr_thread *t, uint64_t n)
 {
 	uint64_t iv = fsr_opt.interval;
 	if (!iv || fsr_slow_all)
 		return UINT64_MAX;
-	return iv - n % iv;
+	return iv - (n + t->phase) % iv;
+}
+
+uint64_t fsr_policy_phase(uint64_t seed, uint64_t key_hash, uint64_t interval)
+{
+	return interval ? splitmix64(seed ^ splitmix64(key_hash ^ 0x7068617365ull)) % interval : 0;
 }
 
 void fsr_policy_init(void)
 {
-	fsr_slow_all = fsr_opt.space > 0 || fsr_opt.limit > 0;
+	/* replay=: every allocation is looked at, so n and the op's count
+	 * are exact where the key is matched */
+	fsr_slow_all = fsr_opt.space > 0 || fsr_opt.limit > 0 || fsr_replay_on;
 }
 
 void fsr_policy_thread_init(struct fsr_thread *t)
 {
-	t->countdown = next_countdown(t->may_reclaim);
+	t->phase = fsr_policy_phase(fsr_opt.seed, t->key_hash, fsr_opt.interval);
+	t->countdown = next_countdown(t, t->may_reclaim);
 	t->countdown_base = t->countdown;
 }
 
@@ -106,7 +117,10 @@ __attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size
 	int64_t passes = (int64_t)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED);
 	/* the allocation is counted either way; inside libc's internals (a
 	 * FILE lock, the loader's lock, the resolver's) it gets no pass */
-	if (fsr_policy_decide(&fsr_opt, t->index, t->may_reclaim, t->space, passes, over) &&
+	t->sched_site_valid = 0;
+	if ((unlikely(fsr_replay_on) ? fsr_replay_match(t, passes) :
+	     fsr_policy_decide(&fsr_opt, (unsigned int)t->key_hash, t->may_reclaim + t->phase,
+			       t->space, passes, over)) &&
 	    !fsr_stack_alloc_in_libc(t)) {
 		/* the caller's errno is not the callbacks' business (glibc's
 		 * malloc leaves it alone when it succeeds) */
@@ -114,6 +128,6 @@ __attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size
 		fsr_pass_run(t, gfp);
 		errno = e;
 	}
-	t->countdown = t->countdown_base = next_countdown(t->may_reclaim);
+	t->countdown = t->countdown_base = next_countdown(t, t->may_reclaim);
 	t->busy--;
 }

@@ -34,6 +34,7 @@ void fsr_hazard_init(struct fsr_hazard *h, const char *kind, int level)
 	h->level = level;
 	h->op = fsr_self.op;
 	h->tid = fsr_gettid();
+	fsr_schedule_snap(&h->sched, fsr_self.pass ? fsr_self.pass : fsr_self.waiting);
 }
 
 void fsr_lock_name(const void *lock, char *buf, size_t len)
@@ -317,8 +318,6 @@ fail:
 
 /* ---- symbolized stacks, kept while a report is made (report_lock) ---- */
 
-#define SYM_PER_STACK (FSR_MAX_FRAMES + 32)
-struct sym_stack { int n; struct fsr_sym f[SYM_PER_STACK]; };
 static struct sym_stack syms[FSR_MAX_REPORT_STACKS];
 static struct fsr_sym lock_sym[FSR_MAX_REPORT_LOCKS];
 
@@ -486,6 +485,16 @@ static void put_json_str(struct buf *b, const char *s)
 	put_mem(b, "\"", 1);
 }
 
+/* s as a JSON string (or null) into dst; returns its length */
+size_t fsr_json_str(char *dst, size_t cap, const char *s)
+{
+	struct buf b = { dst, cap, 0 };
+	if (cap)
+		dst[0] = 0;
+	put_json_str(&b, s);
+	return b.len;
+}
+
 static void put_json_frame(struct buf *b, const struct fsr_sym *f)
 {
 	put(b, "{\"pc\":\"0x%lx\",\"function\":", (unsigned long)f->pc);
@@ -534,6 +543,8 @@ static int nameable(const struct fsr_sym *f)
 {
 	return f->func[0] || f->module[0];
 }
+
+static const struct fsr_sym *summary_frame;   /* the SUMMARY line's frame (SARIF's primary location) */
 
 static size_t format_text(const struct fsr_hazard *h)
 {
@@ -592,9 +603,11 @@ static size_t format_text(const struct fsr_hazard *h)
 	 * start) */
 	if (first_user)
 		first = first_user;
+	summary_frame = first;
 	put(&b, "\n");
 	/* SUMMARY always ends the report, even when the body was truncated */
 	b.cap = sizeof text_buf;
+	b.len += fsr_schedule_text(&h->sched, b.b + b.len, b.cap - b.len - 512);
 	put(&b, "SUMMARY: fsreclaim: %s", h->kind);
 	if (first) {
 		put(&b, " ");
@@ -654,6 +667,7 @@ static size_t format_json(const struct fsr_hazard *h)
 		put(&b, ",\"body\":");
 		put_json_str(&b, body);
 	}
+	b.len += fsr_schedule_json(&h->sched, b.b + b.len, b.cap - b.len);
 	/* a truncated line would not parse: fall back to the essentials */
 	if (b.len + 1 >= b.cap) {
 		b.len = 0;
@@ -692,6 +706,7 @@ int fsr_report(struct fsr_hazard *h)
 	fsr_out_write(text_buf, n);
 	n = format_json(h);
 	fsr_out_json(json_buf, n);
+	fsr_sarif_add(h, summary_frame, syms, lock_sym);
 	__atomic_add_fetch(&fsr_stat_hazards, 1, __ATOMIC_RELAXED);
 	if (strcmp(h->kind, "needless-nofs"))
 		__atomic_store_n(&fsr_exit_status_hit, 1, __ATOMIC_RELAXED);

@@ -16,6 +16,16 @@ struct fsr_sym {
 	int inlined;             /* an inlined call expanded from the next frame */
 };
 
+/* a symbolized stack (report.c), inline frames expanded */
+#define SYM_PER_STACK (FSR_MAX_FRAMES + 32)
+struct sym_stack { int n; struct fsr_sym f[SYM_PER_STACK]; };
+
+/* SARIF (sarif.c): add the report just printed and rewrite the file.
+ * summary: the SUMMARY line's frame (or NULL); stacks[i] symbolizes
+ * h->stacks[i], locks[i] h->locks[i].site.  Called under the report lock. */
+void fsr_sarif_add(const struct fsr_hazard *h, const struct fsr_sym *summary,
+		   const struct sym_stack *stacks, const struct fsr_sym *locks) FSR_HIDDEN;
+
 /* Symbolize one pc, inline frames expanded, innermost first.  Fills at
  * most max entries and returns how many (at least 1 when max > 0).
  * Allocates (libdw): the caller marks its thread busy.  Thread-safe. */

@@ -1,14 +1,42 @@
-/* threads.c - the registry of the process's threads: each gets an index
- * (for the reproducible pass schedule), and the stats line sums their
+/* threads.c - the registry of the process's threads: each gets a stable
+ * key (for the reproducible pass schedule), and the stats line sums their
  * per-thread allocation counters (the hot path never touches a shared one).
  * Threads are registered when they start (init.c's pthread_create wrapper,
  * the reclaimer) and unregistered when they exit. */
 #include "fsr.h"
+#include <string.h>
 
 static struct fsr_mutex reg_lock;
 static struct fsr_thread *threads;
 static unsigned int next_index;
 static uint64_t exited_allocs;   /* allocations of threads gone */
+
+/* Thread keys are creation paths given by the parent at pthread_create
+ * (REPLAY.md 3.3): "0" is the main thread, "0.2" its second child, "0.2.1"
+ * that one's first.  Unlike the registration index they do not depend on
+ * which thread starts running first, and the reclaimer ("R") shifts none.
+ * A path too long for the buffer is written as its hash, "#HEX". */
+void fsr_thread_key_set(struct fsr_thread *t, const char *key, uint64_t hash)
+{
+	size_t n = strnlen(key, FSR_KEY_LEN - 1);
+	memcpy(t->key, key, n);
+	t->key[n] = 0;
+	t->key_hash = hash;
+}
+
+void fsr_thread_key_child(struct fsr_thread *parent, char key[FSR_KEY_LEN], uint64_t *hash)
+{
+	if (parent->busy) {
+		memcpy(key, "R", 2);
+		*hash = fsr_mix64(0x52);
+		return;
+	}
+	unsigned int child = ++parent->nchildren;
+	*hash = fsr_mix64(parent->key_hash ^ fsr_mix64(child));
+	int n = fsr_fmt(key, FSR_KEY_LEN, "%s.%u", parent->key[0] ? parent->key : "?", child);
+	if (n < 0 || n >= FSR_KEY_LEN)
+		fsr_fmt(key, FSR_KEY_LEN, "#%016llx", (unsigned long long)*hash);
+}
 
 void fsr_thread_register(struct fsr_thread *t)
 {
@@ -16,6 +44,17 @@ void fsr_thread_register(struct fsr_thread *t)
 		return;
 	fsr_mutex_lock(&reg_lock);
 	t->index = next_index++;
+	if (!t->key[0]) {
+		/* the main thread, or one not started through our pthread_create:
+		 * keyed by its registration order (best effort) */
+		char k[FSR_KEY_LEN];
+		if (t->index == 0)
+			fsr_thread_key_set(t, "0", fsr_mix64(0));
+		else {
+			fsr_fmt(k, sizeof k, "?%u", t->index);
+			fsr_thread_key_set(t, k, fsr_mix64(0x3f00000000ull | t->index));
+		}
+	}
 	t->next_thread = threads;
 	threads = t;
 	t->registered = 1;

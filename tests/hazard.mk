@@ -10,6 +10,11 @@ if !SANITIZED
 HZ_CFLAGS = $(AM_CFLAGS) -g -O1 -pthread -I$(top_srcdir)/preload
 check_PROGRAMS += tests/hazard/hz_table tests/hazard/hz_cycle3 tests/hazard/hz_sync \
 	tests/hazard/hz_stress tests/hazard/hz_nofs tests/hazard/hz_inode tests/hazard/hz_io
+check_PROGRAMS += tests/hazard/hz_shortlived
+tests_hazard_hz_shortlived_CFLAGS = $(HZ_CFLAGS)
+tests_hazard_hz_shortlived_LDADD = -lpthread
+TESTS += tests/hazard/shortlived.sh
+EXTRA_DIST += tests/hazard/shortlived.sh
 tests_hazard_hz_table_CFLAGS = $(HZ_CFLAGS)
 tests_hazard_hz_table_LDADD = -lpthread
 tests_hazard_hz_cycle3_CFLAGS = $(HZ_CFLAGS)

@@ -12,5 +12,7 @@ include tests/report.mk
 include tests/man.mk
 include tests/gfp.mk
 include tests/locks/local.mk
+include tests/replay/local.mk
+include tests/output/local.mk
 EXTRA_DIST += tests/shim_stub.c
 include tests/libc/local.mk

@@ -189,6 +189,8 @@ static void req_enter(struct ctx2 *c, const void *mem, size_t len)
 	t->op_depth++;
 	if (t->op_depth == 1)
 		t->op_nscopes = t->nscopes;
+	if (t->op_depth == 1)
+		fsr_sched_op_begin(t);     /* replay's op key counts from here */
 	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
 }
 

@@ -154,6 +154,8 @@ void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, cons
 	t->op_depth++;
 	if (t->op_depth == 1)
 		t->op_nscopes = t->nscopes;
+	if (t->op_depth == 1)
+		fsr_sched_op_begin(t);     /* replay's op key counts from here */
 	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
 }
 

@@ -25,7 +25,7 @@ check_runner() {   # $1: runner, $2: where the shim must come from
 	"$run" -- sh -c 'exit 7'; rc=$?
 	[ $rc = 7 ] && ok "$where: exit status is the command's" || no "$where: status $rc, not 7"
 	"$run" --opt stats=1 -- true 2>"$t/err"; rc=$?
-	[ $rc = 0 ] && grep -Eq '^fsreclaim: stats: allocs=[0-9]+ reclaim_passes=[0-9]+ callbacks=[0-9]+ fs_ops=[0-9]+ hazards=[0-9]+$' "$t/err" \
+	[ $rc = 0 ] && grep -Eq '^fsreclaim: stats: allocs=[0-9]+ reclaim_passes=[0-9]+ callbacks=[0-9]+ fs_ops=[0-9]+ hazards=[0-9]+( [a-z_]+=[0-9a-f]+)*$' "$t/err" \
 		&& ok "$where: --opt stats=1" || no "$where: --opt stats=1: $rc $(cat "$t/err")"
 	# --opt appends to FSRECLAIM_OPTIONS: later wins, and the inherited value is overridden
 	out=$(FSRECLAIM_OPTIONS=interval=5 "$run" --opt stats=0 --opt=stats=1 -- sh -c 'echo "$FSRECLAIM_OPTIONS"' 2>/dev/null)

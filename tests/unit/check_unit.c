@@ -182,6 +182,49 @@ START_TEST(opt_errors)
 }
 END_TEST
 
+/* issue 13's options: replay= keys, record=/sarif_path=/graph_path=/source_root= paths */
+START_TEST(opt_replay)
+{
+	const char *good[] = { "site/8d1c0e52/3", "site/8d1c0e52/*", "site/8d1c0e52/3/op=mkdir",
+			       "op/mkdir/7", "exact/7/0.2/418", "exact/0/R/1", "exact/1/#00ab/2", "@/abs/rec" };
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char s[128];
+		snprintf(s, sizeof s, "replay=%s", good[i]);
+		ck_assert_msg(parse(s) == 0, "'%s': %s", s, err);
+		ck_assert_str_eq(O.replay, good[i]);
+	}
+	char cwd[4096], want[8192];
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+	const char *c = strcmp(cwd, "/") ? cwd : "";
+	ck_assert_int_eq(parse("replay=@rel.rec:record=r:sarif_path=s:graph_path=/g:source_root=src"), 0);
+	snprintf(want, sizeof want, "@%s/rel.rec", c);
+	ck_assert_str_eq(O.replay, want);
+	snprintf(want, sizeof want, "%s/r", c);
+	ck_assert_str_eq(O.record, want);
+	snprintf(want, sizeof want, "%s/s", c);
+	ck_assert_str_eq(O.sarif_path, want);
+	ck_assert_str_eq(O.graph_path, "/g");
+	snprintf(want, sizeof want, "%s/src", c);
+	ck_assert_str_eq(O.source_root, want);
+	ck_assert_int_eq(parse("replay=op/a/1:replay=op/b/2"), 0);    /* the later wins */
+	ck_assert_str_eq(O.replay, "op/b/2");
+	const char *badv[] = { "replay=", "replay=@", "replay=bogus", "replay=site", "replay=site/xyz/1",
+			       "replay=site/12/0", "replay=site/12/-1", "replay=site/12", "replay=site/12/1/op",
+			       "replay=site/12/1/op=", "replay=site/12/1/op=a/b", "replay=op/mkdir",
+			       "replay=op/mkdir/0", "replay=op//3", "replay=op/mkdir/3/4", "replay=exact/1/0.1",
+			       "replay=exact/x/0.1/3", "replay=exact/1/0.1/0", "replay=exact/1//3",
+			       "replay=site/ffffffffffffffffff/1", "replay=@/tmp/a:b", "record=", "sarif_path=",
+			       "graph_path=" };
+	for (size_t i = 0; i < sizeof badv / sizeof badv[0]; i++) {
+		char key[32];
+		size_t k = strcspn(badv[i], "=");
+		memcpy(key, badv[i], k);
+		key[k] = 0;
+		bad(badv[i], key);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* policy                                                              */
 
@@ -250,6 +293,43 @@ START_TEST(policy_probability)
 	for (uint64_t n = 1; n <= 1000; n++)
 		if (n % 4)
 			ck_assert_int_eq(fsr_policy_decide(&O, 0, n, 0, 0, 0), 0);
+}
+END_TEST
+
+/* the per-thread phase (issue 11 item 24): a thread of L allocations
+ * gets L/interval passes on average whatever L is, reproducibly by seed */
+START_TEST(policy_phase)
+{
+	fsr_options_defaults(&O);
+	O.interval = 7;
+	long threads_with_pass = 0, passes = 0;
+	int hist[7] = { 0 };
+	for (uint64_t k = 1; k <= 7000; k++) {
+		uint64_t h = fsr_mix64(k);
+		uint64_t ph = fsr_policy_phase(O.seed, h, O.interval);
+		ck_assert_uint_lt(ph, 7);
+		ck_assert_uint_eq(ph, fsr_policy_phase(O.seed, h, O.interval));
+		hist[ph]++;
+		int any = 0;
+		for (uint64_t n = 1; n <= 4; n++)     /* a thread that lives for 4 allocations */
+			if (fsr_policy_decide(&O, (unsigned int)h, n + ph, 0, 0, 0)) {
+				any = 1;
+				passes++;
+			}
+		threads_with_pass += any;
+	}
+	/* expected 4/7 of the threads, one pass each: 4000 */
+	ck_assert_msg(passes > 3800 && passes < 4200, "passes %ld", passes);
+	ck_assert_int_eq(threads_with_pass, passes);
+	for (int i = 0; i < 7; i++)
+		ck_assert_msg(hist[i] > 850 && hist[i] < 1150, "phase %d drawn %d times", i, hist[i]);
+	/* another seed, other phases */
+	int differ = 0;
+	for (uint64_t k = 1; k <= 100; k++)
+		differ += fsr_policy_phase(0, fsr_mix64(k), 7) != fsr_policy_phase(1, fsr_mix64(k), 7);
+	ck_assert_int_gt(differ, 60);
+	ck_assert_uint_eq(fsr_policy_phase(5, 123, 1), 0);
+	ck_assert_uint_eq(fsr_policy_phase(5, 123, 0), 0);
 }
 END_TEST
 
@@ -672,7 +752,9 @@ START_TEST(alloc_slow_interval)
 	for (int i = 0; i < 30; i++)
 		fake_alloc(t, 10);
 	ck_assert_int_eq(c.scans, 30);
-	ck_assert_uint_eq(t->may_reclaim, 120);
+	/* n is brought up to date at each look; the fast path's part since
+	 * the last one is what the countdown consumed */
+	ck_assert_uint_eq(t->may_reclaim + (t->countdown_base - t->countdown), 120);
 	fsr_shrinker_unregister(&s);
 	fsr_ready = 0;
 }
@@ -789,10 +871,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, opt_later_wins);
 	tcase_add_test(tc, opt_paths);
 	tcase_add_test(tc, opt_errors);
+	tcase_add_test(tc, opt_replay);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("policy");
 	tcase_add_test(tc, policy_order);
 	tcase_add_test(tc, policy_probability);
+	tcase_add_test(tc, policy_phase);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("shrinkers");
 	tcase_set_timeout(tc, 120);

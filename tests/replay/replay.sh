@@ -1,0 +1,223 @@
+#!/bin/sh
+# Reports that reproduce (issue 13): every hazard program of tests/hazard
+# and every txfs hazard mode whose reports a pass produces is run on a
+# random schedule (probability=50); the first report with a schedule gives
+# a replay command, which is run 3 times: each run must give the same
+# first pass-produced report (same kind, same SUMMARY frame).  Then the
+# schedule digest: the same seed gives the same digest on two runs of a
+# single-threaded program and of txfs -s with one sequential client (txfs
+# has no option for zero entry/attr timeouts; its 1 s outlasts the
+# workload), and
+# another seed another digest.  Then record= / replay=@ and bad replay=
+# values.
+set -u
+: "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_srcdir:=$top_builddir}"
+. "$top_srcdir/tests/lib/mount.sh"
+PATH=$top_builddir/preload:$PATH
+export PATH
+hz=$top_builddir/tests/hazard txfs=$top_builddir/fusefs/txfs
+if [ "${1:-}" = --digest-run ]; then   # d_txfs, inside its own mount namespace
+	work=$2 mnt=$2/dmnt
+	mkdir -p "$mnt"
+	fsreclaim-run --opt interval=3 --opt probability=50 --opt seed="$3" --opt stats=1 --opt log_path="$work/dtlog" \
+		-- "$txfs" -f -s -o hazard=none "$mnt" &
+	pid=$!
+	fsr_wait_mount "$mnt" "$pid" || { kill -9 "$pid"; exit 1; }
+	for w in 1 2 3 4 5 6; do
+		echo "data $w" >"$mnt/f$w" && mkdir "$mnt/d$w" && mv "$mnt/f$w" "$mnt/d$w/g" &&
+			cat "$mnt/d$w/g" >/dev/null && sync "$mnt/d$w/g" && ls "$mnt/d$w" >/dev/null
+	done
+	# no unlink: when the kernel sends the FORGET of a removed inode,
+	# relative to the next request, is its own business
+	fsr_unmount "$mnt" "$pid" 300 || kill -9 "$pid"
+	wait "$pid"
+	cat "$work"/dtlog.* >"$work/dt"; rm -f "$work"/dtlog.*
+	exit 0
+fi
+work=$(mktemp -d /tmp/fsr-replay.XXXXXX)
+mnt=$work/mnt pid=
+fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
+mkdir -p "$mnt"
+pass=0 fail=0
+ok() { echo "ok   $*"; pass=$((pass + 1)); }
+no() { echo "FAIL $*"; fail=$((fail + 1)); }
+
+# first_sched FILE: "KIND | SUMMARY-line" of the first report with a
+# replay line; replay_cmd FILE: that report's replay command
+first_sched() {
+	awk '/fsreclaim: (ERROR|WARNING): / { k = $0; sub(/.*(ERROR|WARNING): /, "", k); sub(/ .*/, "", k); r = 0 }
+	     /^  replay:   / { r = 1 }
+	     /^SUMMARY: / && r { print k " | " $0; exit }' "$1"
+}
+replay_cmd() {
+	awk '/^  replay:   / { sub(/^  replay:   /, ""); print; exit }' "$1"
+}
+
+# ---- hazard programs ----
+# name  program args
+progs='table hz_table deadlock
+io hz_io deadlock
+io-mixed hz_io mixed
+rw hz_sync rw-deadlock
+spin hz_sync spin-deadlock
+mtx hz_sync mtx-deadlock
+inode hz_inode
+shortlived hz_shortlived 60
+timeout SLOW'
+echo "$progs" | while read -r name prog args; do
+	opts="--opt interval=2 --opt probability=50"
+	if [ "$prog" = SLOW ]; then     # one allocation: interval=1
+		prog=$top_builddir/tests/report/slowshrink args=
+		opts="--opt interval=1 --opt probability=50 --opt timeout_ms=100"
+	else
+		prog=$hz/$prog
+	fi
+	# the first seed whose random schedule finds it
+	want= cmd=
+	for seed in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		# shellcheck disable=SC2086
+		timeout 60 fsreclaim-run $opts --opt seed=$seed -- "$prog" $args >"$work/$name.0" 2>&1
+		want=$(first_sched "$work/$name.0")
+		cmd=$(replay_cmd "$work/$name.0")
+		[ -n "$want" ] && [ -n "$cmd" ] && break
+	done
+	if [ -z "$want" ] || [ -z "$cmd" ]; then
+		echo "FAIL $name: no report with a replay line in 12 seeds"; head -c 600 "$work/$name.0"; echo; continue
+	fi
+	echo "     $name (seed=$seed): $want"
+	echo "     $name: $cmd"
+	good=0
+	for i in 1 2 3; do
+		timeout 60 sh -c "$cmd" >"$work/$name.$i" 2>&1
+		got=$(first_sched "$work/$name.$i")
+		if [ "$got" = "$want" ]; then good=$((good + 1)); else echo "     run $i gave: ${got:-no pass-produced report}"; fi
+	done
+	[ $good = 3 ] && echo "ok   $name: replayed 3 times, same kind and frame" || echo "FAIL $name: $good of 3 replays reproduced it"
+done >"$work/progs.out"
+cat "$work/progs.out"
+pass=$((pass + $(grep -c '^ok' "$work/progs.out"))) fail=$((fail + $(grep -c '^FAIL' "$work/progs.out")))
+
+# ---- the site key: the report's site hash, every match and the first ----
+for name in table io rw; do
+	site=$(sed -n 's/^  schedule: .* site=\([0-9a-f]*\).*/\1/p' "$work/$name.0" | head -n 1)
+	cmd=$(replay_cmd "$work/$name.0")
+	want=$(first_sched "$work/$name.0")
+	for k in '*' 1; do
+		c=$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay='site/$site/$k'|")
+		timeout 60 sh -c "$c" >"$work/$name.site" 2>&1
+		got=$(first_sched "$work/$name.site")
+		[ -n "$site" ] && [ "$got" = "$want" ] && ok "$name: replay=site/$site/$k gives the same report" \
+			|| no "$name: replay=site/$site/$k gave '${got:-nothing}', wanted '$want'"
+	done
+done
+
+# ---- txfs hazard modes: the daemon runs under the replay command too ----
+fsr_require_fuse "cannot mount txfs"
+workload() {
+	for w in 1 2 3 4 5 6; do
+		echo "data $w" >"$mnt/f$w" && mkdir "$mnt/d$w" && mv "$mnt/f$w" "$mnt/d$w/g" &&
+			cat "$mnt/d$w/g" >/dev/null && sync "$mnt/d$w/g" && ls "$mnt/d$w" >/dev/null || return 1
+	done
+	rm -rf "$mnt"/d*
+}
+# txfs_run CMD LOG: run the daemon command in the background, the workload,
+# unmount; the daemon's log (log_path) ends up in LOG
+txfs_run() {
+	rm -f "$work"/log.* "$work/journal"
+	sh -c "$1" 2>"$work/err" &
+	pid=$!
+	if ! fsr_wait_mount "$mnt" "$pid"; then
+		echo "     txfs did not mount: $(head -c 300 "$work/err")"
+		kill -9 "$pid" 2>/dev/null; wait "$pid"; pid=
+		: >"$2"; return 1
+	fi
+	workload >/dev/null 2>&1
+	fsr_unmount "$mnt" "$pid" 300 || { fsr_abort_conn "$mnt" 2>/dev/null; kill -9 "$pid"; }
+	wait "$pid"; pid=
+	cat "$work"/log.* >"$2" 2>/dev/null || : >"$2"
+}
+for mode in nofs-missing noio-missing txn-nesting; do
+	txfs_run "fsreclaim-run --opt interval=3 --opt probability=50 --opt seed=1 --opt log_path='$work/log' -- '$txfs' -f -o journal='$work/journal' -o hazard=$mode '$mnt'" "$work/$mode.0"
+	want=$(first_sched "$work/$mode.0")
+	cmd=$(replay_cmd "$work/$mode.0")
+	if [ -z "$want" ] || [ -z "$cmd" ]; then
+		no "txfs $mode: no report with a replay line"; head -c 600 "$work/$mode.0"; echo; continue
+	fi
+	echo "     $mode: $want"
+	echo "     $mode: $cmd"
+	good=0
+	for i in 1 2 3; do
+		txfs_run "$cmd" "$work/$mode.$i"
+		got=$(first_sched "$work/$mode.$i")
+		if [ "$got" = "$want" ]; then good=$((good + 1)); else echo "     run $i gave: ${got:-no pass-produced report}"; fi
+	done
+	[ $good = 3 ] && ok "txfs $mode: replayed 3 times, same kind and frame" || no "txfs $mode: $good of 3 replays reproduced it"
+	# the same pass by its site key, counted in each op of that name
+	site=$(sed -n 's/^  schedule: .* site=\([0-9a-f]*\) in op \([a-z_]*\).*/\1/p' "$work/$mode.0" | head -n 1)
+	op=$(sed -n 's/^  schedule: .* site=[0-9a-f]* in op \([a-z_]*\).*/\1/p' "$work/$mode.0" | head -n 1)
+	txfs_run "$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay=site/$site/1/op=$op|")" "$work/$mode.site"
+	got=$(first_sched "$work/$mode.site")
+	[ -n "$site" ] && [ "$got" = "$want" ] && ok "txfs $mode: replay=site/$site/1/op=$op gives the same report" \
+		|| no "txfs $mode: replay=site/$site/1/op=$op gave '${got:-nothing}'"
+done
+
+# ---- the schedule digest ----
+digest() { sed -n 's/.*fsreclaim: stats: .* digest=\([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
+d_prog() { timeout 60 fsreclaim-run --opt interval=1 --opt probability=50 --opt seed="$1" --opt stats=1 -- "$hz/hz_nofs" >"$work/dg" 2>&1; digest "$work/dg"; }
+a=$(d_prog 7) b=$(d_prog 7) c=$(d_prog 8)
+if [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] && [ "$a" != 0000000000000000 ]; then
+	ok "single-threaded program: seed=7 twice gives digest $a, seed=8 $c"
+else
+	no "single-threaded program: digests seed=7 '$a' '$b', seed=8 '$c'"
+fi
+# in a mount namespace of its own, so that nothing else on the machine
+# (a df, a file manager) sends the daemon requests of its own
+d_txfs() {
+	rm -f "$work"/dt.*
+	timeout 120 unshare -m --propagation private sh "$0" --digest-run "$work" "$1" >"$work/dt.out" 2>&1
+	digest "$work/dt"
+}
+if unshare -m --propagation private true 2>/dev/null; then
+	a=$(d_txfs 3) b=$(d_txfs 3) c=$(d_txfs 4)
+	if [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] && [ "$a" != 0000000000000000 ]; then
+		ok "txfs -s, one sequential client: seed=3 twice gives digest $a, seed=4 $c"
+	else
+		no "txfs -s: digests seed=3 '$a' '$b', seed=4 '$c'; $(head -c 300 "$work/dt.out")"
+	fi
+else
+	no "txfs -s digest: cannot make a mount namespace (unshare -m)"
+fi
+
+# ---- record= and replay=@ ----
+timeout 60 fsreclaim-run --opt interval=2 --opt probability=50 --opt seed=5 --opt record="$work/rec" -- "$hz/hz_table" deadlock >"$work/r0" 2>&1
+rec=$(ls "$work"/rec.* 2>/dev/null | head -n 1)
+if [ -n "$rec" ] && grep -Eq '^pass=[0-9]+ thread=[0-9.R?#a-f]+ site=[0-9a-f]+ hit=[0-9]+ op=[^ ]+ callback=[^ ]+ target=[^ ]+ status=(run|skipped)$' "$rec"; then
+	ok "record=: $(grep -c . "$rec") lines in the record's format"
+else
+	no "record=: no record or a malformed one: $(head -n 3 "$rec" 2>/dev/null)"
+fi
+want=$(first_sched "$work/r0")
+timeout 60 fsreclaim-run --opt replay=@"$rec" -- "$hz/hz_table" deadlock >"$work/r1" 2>&1
+[ -n "$want" ] && [ "$(first_sched "$work/r1")" = "$want" ] && ok "replay=@record: the same first report" \
+	|| no "replay=@record: wanted '$want', got '$(first_sched "$work/r1")'"
+
+# ---- bad values: one line naming the key, status 2, before the program runs ----
+printf 'not a record\n' >"$work/bad.rec"
+for v in bogus site/xyz/1 site/12ab/0 site/12ab/1/op= op/mkdir op/mkdir/0 op/mkdir/x exact/1/0.1 exact/x/0.1/3 \
+	 "@$work/missing.rec" "@$work/bad.rec" @; do
+	out=$(fsreclaim-run --opt replay="$v" -- sh -c 'echo RAN' 2>&1); rc=$?
+	if [ $rc = 2 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && printf '%s' "$out" | grep -q 'replay' \
+		&& ! printf '%s' "$out" | grep -q RAN; then
+		ok "replay=$v: status 2, '$out'"
+	else
+		no "replay=$v: status $rc, '$out'"
+	fi
+done
+out=$(fsreclaim-run --opt record=/nonexistent/dir/rec -- sh -c 'echo RAN' 2>&1); rc=$?
+[ $rc = 2 ] && printf '%s' "$out" | grep -q 'record' && ok "record= unwritable: status 2" || no "record= unwritable: status $rc '$out'"
+out=$(fsreclaim-run --opt replay=op/nosuchop/3 -- true 2>&1); rc=$?
+printf '%s' "$out" | grep -q 'never matched' && ok "a key that never matches says so at exit" || no "never-matching key: '$out'"
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
