@@ -124,7 +124,7 @@ static struct supp supp_new[SUPP_MAX];   /* parsed here, committed on success */
 static const char *const kinds[] = {
 	"reclaim-deadlock", "reclaim-wait-timeout", "fs-reentry", "nested-transaction",
 	"reclaim-lock-inversion", "scope-leak", "scope-imbalance", "needless-nofs",
-	"vmalloc-gfp-mask",
+	"vmalloc-gfp-mask", "notify-in-op", "lookup-drift",
 };
 
 /* '*' matches any run of characters, '?' one character; the whole name

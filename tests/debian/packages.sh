@@ -56,8 +56,9 @@ contents() { # contents PACKAGE PATH...: PACKAGE's .deb holds every PATH
 	for _f in "$@"; do grep -qx "$_f" "$work/$_p.list" || bad "$_p lacks $_f"; done
 }
 n=$fail
-contents fsreclaim /usr/bin/fsreclaim-run "/usr/lib/$arch/libfsreclaim.so" \
-	/usr/share/man/man1/fsreclaim-run.1.gz /usr/share/man/man7/libfsreclaim.7.gz
+contents fsreclaim /usr/bin/fsreclaim-run /usr/bin/fsreclaim-report "/usr/lib/$arch/libfsreclaim.so" \
+	/usr/share/man/man1/fsreclaim-run.1.gz /usr/share/man/man1/fsreclaim-report.1.gz \
+	/usr/share/man/man7/libfsreclaim.7.gz
 contents libfsreclaim-dev /usr/include/fsreclaim.h "/usr/lib/$arch/pkgconfig/fsreclaim.pc" \
 	/usr/share/man/man3/fsreclaim.3.gz
 contents txfs /usr/bin/txfs /usr/share/man/man8/txfs.8.gz
@@ -120,7 +121,7 @@ if step "dpkg -i" "$work/dpkg-i.log" dpkg -i "$work"/fsreclaim_*.deb "$work"/txf
 	/usr/bin/fsreclaim-run -- /usr/bin/txfs --help >/dev/null 2>&1 || bad "installed fsreclaim-run -- txfs --help"
 	# (unless dpkg is told to leave man pages out, as slim images are)
 	if ! grep -rqs '^path-exclude.*/usr/share/man' /etc/dpkg/dpkg.cfg /etc/dpkg/dpkg.cfg.d; then
-		for m in fsreclaim-run.1 libfsreclaim.7 fsreclaim.3 txfs.8; do
+		for m in fsreclaim-run.1 fsreclaim-report.1 libfsreclaim.7 fsreclaim.3 txfs.8; do
 			man -w "${m%.*}" 2>/dev/null | grep -q "/man${m##*.}/$m.gz" || bad "man -w ${m%.*} does not find the installed page"
 		done
 	fi

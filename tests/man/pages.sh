@@ -23,7 +23,7 @@ man=$top_srcdir/man
 facts=$top_builddir/tests/man/codefacts
 runner=$top_builddir/preload/fsreclaim-run
 txfs=$top_builddir/fusefs/txfs
-pages="fsreclaim-run.1 libfsreclaim.7 fsreclaim.3 txfs.8"
+pages="fsreclaim-run.1 fsreclaim-report.1 libfsreclaim.7 fsreclaim.3 txfs.8"
 t=$(mktemp -d /tmp/fsr-man.XXXXXX)
 trap 'rm -rf "$t"' EXIT
 fail=0
@@ -155,5 +155,5 @@ for m in $(cat "$t/page.mode") codefacts-no-such-mode; do
 	fi
 done
 
-[ "$fail" = 0 ] && echo "PASS: 4 pages lint-clean, installed, and in step with the code"
+[ "$fail" = 0 ] && echo "PASS: $(echo $pages | wc -w) pages lint-clean, installed, and in step with the code"
 exit "$fail"
