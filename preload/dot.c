@@ -22,20 +22,6 @@ static char path[4200];
 
 static const char empty[] = "digraph fs_reclaim {\n}\n";
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* the empty graph now: the path is writable, and the file is valid DOT
  * even when the process never reaches exit */
 int fsr_dot_init(char *err, size_t errlen)
@@ -44,7 +30,7 @@ int fsr_dot_init(char *err, size_t errlen)
 		return 0;
 	fsr_fmt(path, sizeof path, "%s.%d.dot", fsr_opt.graph_path, (int)getpid());
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write_all(fd, empty, sizeof empty - 1)) {
+	if (fd < 0 || fsr_write_all(fd, empty, sizeof empty - 1)) {
 		fsr_fmt(err, errlen, "fsreclaim: error: FSRECLAIM_OPTIONS: graph_path: cannot create '%s': %s",
 			path, strerror(errno));
 		if (fd >= 0)
@@ -152,7 +138,7 @@ void fsr_dot_write(void)
 	char tmp[4300];
 	fsr_fmt(tmp, sizeof tmp, "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write_all(fd, text, b.len) || close(fd) || rename(tmp, path)) {
+	if (fd < 0 || fsr_write_all(fd, text, b.len) || close(fd) || rename(tmp, path)) {
 		fsr_say("fsreclaim: graph_path: cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
 	}

@@ -86,17 +86,8 @@ static void sink_write(struct sink *s, const char *buf, size_t len)
 {
 	int e = errno;
 	fsr_mutex_lock(&out_lock);
-	if (sink_check(s) == 0) {
-		while (len) {
-			ssize_t w = write(s->fd, buf, len);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			buf += w;
-			len -= (size_t)w;
-		}
-	}
+	if (sink_check(s) == 0)
+		(void)fsr_write_all(s->fd, buf, len);
 	fsr_mutex_unlock(&out_lock);
 	errno = e;
 }

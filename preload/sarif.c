@@ -130,20 +130,6 @@ static unsigned int rule_index(const char *kind)
 	return nkinds - 1;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* the document: head (tool, rules, base ids), the results, the tail */
 static int rewrite(char *err, size_t errlen)
 {
@@ -173,8 +159,8 @@ static int rewrite(char *err, size_t errlen)
 				tmp, strerror(errno));
 		return -1;
 	}
-	int bad = write_all(fd, head, h.len) || write_all(fd, results, results_len) ||
-		  write_all(fd, tail, sizeof tail - 1);
+	int bad = fsr_write_all(fd, head, h.len) || fsr_write_all(fd, results, results_len) ||
+		  fsr_write_all(fd, tail, sizeof tail - 1);
 	if (close(fd) || bad || rename(tmp, path)) {
 		if (err)
 			fsr_fmt(err, errlen, "fsreclaim: error: FSRECLAIM_OPTIONS: sarif_path: cannot write '%s': %s",

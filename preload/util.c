@@ -167,3 +167,18 @@ void fsr_mutex_unlock(struct fsr_mutex *m)
 		errno = e;
 	}
 }
+
+/* all of n bytes to fd (EINTR retried); 0, or -1 on an error or a full device */
+int fsr_write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}

@@ -12,6 +12,7 @@
  * too) and come here for FUSE fds; __read_chk, writev, splice and the fd
  * births are interposed here. */
 #include "wire.h"
+#include "modules.h"
 #include <dirent.h>
 #include <link.h>
 #include <dlfcn.h>
@@ -240,44 +241,13 @@ __attribute__((constructor(111))) static void wire_inherited(void)
 	errno = e;
 }
 
-/* the code of the dynamic libfuse libraries (libfuse3.so, libfuse.so.2),
- * found at load: on the wire, requests go through libfuse's own dispatcher
- * and its internal locks (f->lock, the mt loop's lock) would make reports
- * that are not the daemon author's bug */
-#define LIBFUSE_RANGES 8
-static uintptr_t lf_lo[LIBFUSE_RANGES], lf_hi[LIBFUSE_RANGES];
-static int lf_n;
-
-static int lf_phdr(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	(void)arg;
-	const char *b = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
-	b = b ? b + 1 : info->dlpi_name;
-	if (!b || strncmp(b, "libfuse", 7) != 0)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum && lf_n < LIBFUSE_RANGES; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		lf_lo[lf_n] = info->dlpi_addr + ph->p_vaddr;
-		lf_hi[lf_n] = lf_lo[lf_n] + ph->p_memsz;
-		lf_n++;
-	}
-	return 0;
-}
-
-__attribute__((constructor(112))) static void wire_libfuse_ranges(void)
-{
-	dl_iterate_phdr(lf_phdr, NULL);
-}
-
+/* the code of the dynamic libfuse libraries (libfuse3.so, libfuse.so.2;
+ * modules.h's table): on the wire, requests go through libfuse's own
+ * dispatcher and its internal locks (f->lock, the mt loop's lock) would
+ * make reports that are not the daemon author's bug */
 int fsr_wire_site_in_libfuse(const void *site)
 {
 	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
 		return 0;
-	for (int i = 0; i < lf_n; i++)
-		if ((uintptr_t)site >= lf_lo[i] && (uintptr_t)site < lf_hi[i])
-			return 1;
-	return 0;
+	return (fsr_module_flags((uintptr_t)site) & FSR_MOD_LIBFUSE) != 0;
 }

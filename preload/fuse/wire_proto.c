@@ -29,6 +29,7 @@
  * FORGET or RELEASE that touches what a synthetic request uses is held back
  * until that request is done.  Passes are asynchronous: nobody waits. */
 #include "wire.h"
+#include "modules.h"
 #include "fuse_shim.h"
 #include <dlfcn.h>
 #include <errno.h>
@@ -605,14 +606,12 @@ static int hold(struct wconn *c, const void *msg, uint32_t len)
 
 /* ---- requests ---- */
 
+/* modules.h's table, not dladdr: this runs under c->lock, and dladdr
+ * takes the loader's lock, which a thread inside dlopen holds while its
+ * allocations may wait for c->lock (a pass) */
 static int caller_is_libfuse(void *caller)
 {
-	Dl_info di;
-	if (!caller || !dladdr(caller, &di) || !di.dli_fname)
-		return 0;
-	const char *b = strrchr(di.dli_fname, '/');
-	b = b ? b + 1 : di.dli_fname;
-	return strncmp(b, "libfuse", 7) == 0;
+	return caller && (fsr_module_flags((uintptr_t)caller) & FSR_MOD_LIBFUSE);
 }
 
 /* the name a lookup-like request carries, after its fixed argument */
