@@ -85,14 +85,18 @@ static void report_inline_timeout(struct fsr_pass *p, uint64_t ms)
 }
 
 static uint64_t watch_serial, watch_since;
+/* timeout_ms in ns for the inline passes, set by the thread that starts
+ * one (0: no inline pass yet); the reclaimer reads this, never fsr_opt */
+static uint64_t watch_limit;
 
 /* how long the reclaimer may sleep: for ever, or until the inline pass in
  * flight has run timeout_ms (reported then, once) */
 static uint64_t inline_watch(void)
 {
-	if (fsr_opt.mode != FSR_MODE_INLINE || !fsr_opt.timeout_ms)
+	uint64_t limit = __atomic_load_n(&watch_limit, __ATOMIC_ACQUIRE);
+	if (!limit)
 		return UINT64_MAX;
-	uint64_t limit = fsr_opt.timeout_ms * 1000000ull, now = fsr_now_ns();
+	uint64_t now = fsr_now_ns();
 	uint64_t serial = __atomic_load_n(&slot.serial, __ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&slot.state, __ATOMIC_ACQUIRE) != FSR_PASS_RUNNING ||
 	    !__atomic_load_n(&slot.inline_run, __ATOMIC_ACQUIRE))
@@ -255,8 +259,10 @@ static void run_pass(struct fsr_thread *t, struct fsr_pass *p)
 			return;
 		}
 		/* inline: the reclaimer watches it (inline_watch) */
-		if (fsr_opt.mode == FSR_MODE_INLINE && fsr_opt.timeout_ms)
+		if (fsr_opt.mode == FSR_MODE_INLINE && fsr_opt.timeout_ms) {
+			__atomic_store_n(&watch_limit, fsr_opt.timeout_ms * 1000000ull, __ATOMIC_RELEASE);
 			(void)reclaimer_start();
+		}
 		__atomic_store_n(&p->inline_run, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&p->state, FSR_PASS_RUNNING, __ATOMIC_RELEASE);
 		fsr_schedule_site(p, NULL);

@@ -184,6 +184,9 @@ int fsr_sarif_init(char *err, size_t errlen)
 		n = strlen(root);
 	else
 		n = 0;
+	root[n] = 0;
+	fsr_path_normalize(root);   /* "build/../.." compares with the sources' names */
+	n = strlen(root);
 	if (!n || root[n - 1] != '/')
 		root[n++] = '/';
 	root[n] = 0;

@@ -213,8 +213,19 @@ int fsr_sym_pc(const void *pcv, struct fsr_sym *out, int max)
 	Dwfl_Line *l = dwfl_module_getsrc(m, addr);
 	const char *src = NULL;
 	int line = 0;
+	static char absrc[512];     /* under sym_lock */
 	if (l)
 		src = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+	if (src && src[0] != '/') {
+		/* relative to the compilation directory (an out-of-tree build
+		 * configured as ../configure): the absolute, canonical name */
+		const char *dir = dwfl_line_comp_dir(l);
+		if (dir && dir[0] == '/' &&
+		    (size_t)fsr_fmt(absrc, sizeof absrc, "%s/%s", dir, src) < sizeof absrc - 1) {
+			fsr_path_normalize(absrc);
+			src = absrc;
+		}
+	}
 
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cu = dwfl_module_addrdie(m, addr, &bias);

@@ -182,3 +182,37 @@ int fsr_write_all(int fd, const char *p, size_t n)
 	}
 	return 0;
 }
+
+/* An absolute path made canonical in place, by its text alone: "." and
+ * empty components dropped, ".." takes the one before it (as the kernel's
+ * walk does without symlinks).  DWARF names files relative to the
+ * compilation directory ("../../fusefs/journal.c" in an out-of-tree
+ * build); joined and normalised they compare with source_root. */
+void fsr_path_normalize(char *p)
+{
+	if (p[0] != '/')
+		return;
+	char *out = p + 1;          /* write position, after the leading '/' */
+	const char *in = p + 1;
+	while (*in) {
+		const char *e = strchr(in, '/');
+		size_t n = e ? (size_t)(e - in) : strlen(in);
+		if (n == 0 || (n == 1 && in[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && in[0] == '.' && in[1] == '.') {
+			if (out > p + 1) {
+				out--;              /* the '/' after the last component */
+				while (out > p + 1 && out[-1] != '/')
+					out--;
+			}
+		} else {
+			memmove(out, in, n);
+			out += n;
+			*out++ = '/';
+		}
+		in += n + (e ? 1 : 0);
+	}
+	if (out > p + 1)
+		out--;                      /* no trailing '/' */
+	*out = 0;
+}

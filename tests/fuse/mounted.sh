@@ -213,9 +213,11 @@ else
 	echo "note: the shim was built without libfuse2 headers (no libfuse-dev): bindfs and fusexmp_fh not tested"
 fi
 # daemons that load libfuse at run time (.ci/deps: python3-fusepy, python3-pyfuse3, libfuse-perl)
-/usr/bin/python3 -c 'import fusepy' 2>/dev/null && DAEMONS="$DAEMONS fusepy" || FAIL "python3-fusepy is not installed"
-/usr/bin/python3 -c 'import pyfuse3, trio' 2>/dev/null && DAEMONS="$DAEMONS pyfuse3" || FAIL "python3-pyfuse3 is not installed"
-perl -MFuse -e 1 2>/dev/null && DAEMONS="$DAEMONS fuseperl" || FAIL "libfuse-perl is not installed"
+if [ -z "${MOUNTED_NO_RTLOAD:-}" ]; then
+	/usr/bin/python3 -c 'import fusepy' 2>/dev/null && DAEMONS="$DAEMONS fusepy" || FAIL "python3-fusepy is not installed"
+	/usr/bin/python3 -c 'import pyfuse3, trio' 2>/dev/null && DAEMONS="$DAEMONS pyfuse3" || FAIL "python3-pyfuse3 is not installed"
+	perl -MFuse -e 1 2>/dev/null && DAEMONS="$DAEMONS fuseperl" || FAIL "libfuse-perl is not installed"
+fi
 DAEMONS=${MOUNTED_DAEMONS:-$DAEMONS}   # e.g. MOUNTED_DAEMONS="ll2fs ll2fs-s" to run a few
 for d in $DAEMONS; do
 	for mode in none handoff inline; do

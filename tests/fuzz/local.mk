@@ -9,12 +9,14 @@
 FUZZ_SECONDS = 20
 FUZZ_CLANG = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-D_GNU_SOURCE -pthread -std=gnu11 -I$(top_srcdir)/preload $(LIBDW_CFLAGS)
-FUZZ_OPTIONS_SRCS = tests/fuzz/fuzz_options.c tests/shim_stub.c \
-	preload/options.c preload/util.c preload/out.c
-FUZZ_SUPPRESSIONS_SRCS = tests/fuzz/fuzz_suppressions.c tests/shim_stub.c \
-	preload/report.c preload/stack.c preload/symbols.c \
-	preload/options.c preload/util.c preload/out.c
+	-D_GNU_SOURCE -DPACKAGE_VERSION='"$(PACKAGE_VERSION)"' -pthread -std=gnu11 \
+	-I$(top_srcdir)/preload $(LIBDW_CFLAGS)
+# the parsers reach into the rest of the core (replay= keys, the kind
+# table): the targets build the whole of libfsrcore's sources, one list
+FUZZ_CORE_SRCS = $(filter %.c,$(preload_libfsrcore_la_SOURCES))
+FUZZ_CORE_LIBS = $(LIBDW_LIBS) $(LIBIBERTY_LIBS) -ldl
+FUZZ_OPTIONS_SRCS = tests/fuzz/fuzz_options.c tests/shim_stub.c $(FUZZ_CORE_SRCS)
+FUZZ_SUPPRESSIONS_SRCS = tests/fuzz/fuzz_suppressions.c tests/shim_stub.c $(FUZZ_CORE_SRCS)
 TXFS_CORE_SRCS = fusefs/replay.c fusefs/tree.c fusefs/cache.c fusefs/journal.c \
 	fusefs/shrink.c fusefs/util.c
 FUZZ_JOURNAL_SRCS = tests/fuzz/fuzz_journal.c $(TXFS_CORE_SRCS)
@@ -23,10 +25,10 @@ FUZZ_HDRS = $(top_srcdir)/preload/fsr.h $(top_srcdir)/preload/fsreclaim.h $(top_
 
 tests/fuzz/fuzz_options: $(FUZZ_OPTIONS_SRCS:%=$(top_srcdir)/%) $(FUZZ_HDRS)
 	$(AM_V_CC)mkdir -p tests/fuzz && $(FUZZ_CLANG) $(FUZZ_FLAGS) -o $@ \
-		$(FUZZ_OPTIONS_SRCS:%=$(top_srcdir)/%) -ldl
+		$(FUZZ_OPTIONS_SRCS:%=$(top_srcdir)/%) $(FUZZ_CORE_LIBS)
 tests/fuzz/fuzz_suppressions: $(FUZZ_SUPPRESSIONS_SRCS:%=$(top_srcdir)/%) $(FUZZ_HDRS)
 	$(AM_V_CC)mkdir -p tests/fuzz && $(FUZZ_CLANG) $(FUZZ_FLAGS) -o $@ \
-		$(FUZZ_SUPPRESSIONS_SRCS:%=$(top_srcdir)/%) $(LIBDW_LIBS) -ldl
+		$(FUZZ_SUPPRESSIONS_SRCS:%=$(top_srcdir)/%) $(FUZZ_CORE_LIBS)
 
 tests/fuzz/fuzz_journal: $(FUZZ_JOURNAL_SRCS:%=$(top_srcdir)/%) $(top_srcdir)/fusefs/txfs.h $(FUZZ_HDRS)
 	$(AM_V_CC)mkdir -p tests/fuzz && $(FUZZ_CLANG) $(FUZZ_FLAGS) -I$(top_srcdir)/fusefs $(FUSE3_CFLAGS) \

@@ -837,6 +837,27 @@ START_TEST(util_modules)
 }
 END_TEST
 
+/* DWARF's relative names joined with the compilation directory, canonical */
+START_TEST(util_path_normalize)
+{
+	static const char *cases[][2] = {
+		{ "/b/sub/../../fusefs/journal.c", "/fusefs/journal.c" },
+		{ "/t/fsreclaim-0.2.0/_build/sub/../../", "/t/fsreclaim-0.2.0" },
+		{ "/a/./b//c/", "/a/b/c" },
+		{ "/..", "/" },
+		{ "/", "/" },
+		{ "/x/y/../../../z", "/z" },
+		{ "rel/../x", "rel/../x" },      /* only absolute paths are touched */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char b[128];
+		strcpy(b, cases[i][0]);
+		fsr_path_normalize(b);
+		ck_assert_str_eq(b, cases[i][1]);
+	}
+}
+END_TEST
+
 static struct fsr_mutex mu;
 static long counter;
 static void *mutex_thread(void *a)
@@ -902,6 +923,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, util_fmt);
 	tcase_add_test(tc, util_mutex);
 	tcase_add_test(tc, util_modules);
+	tcase_add_test(tc, util_path_normalize);
 	suite_add_tcase(s, tc);
 	return s;
 }
