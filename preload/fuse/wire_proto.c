@@ -175,8 +175,9 @@ static size_t iov_total(const struct iovec *v, int n)
 	return s;
 }
 
-/* copy len bytes at offset off of the iovecs into dst; returns bytes copied */
-static size_t iov_get(const struct iovec *v, int n, size_t off, void *dst, size_t len)
+/* len bytes at offset off of the iovecs, copied to buf (get) or from it
+ * (put); returns the bytes copied */
+static size_t iov_copy(const struct iovec *v, int n, size_t off, void *buf, size_t len, int put)
 {
 	size_t done = 0;
 	for (int i = 0; i < n && done < len; i++) {
@@ -186,27 +187,22 @@ static size_t iov_get(const struct iovec *v, int n, size_t off, void *dst, size_
 			continue;
 		}
 		size_t k = l - off < len - done ? l - off : len - done;
-		memcpy((char *)dst + done, (const char *)v[i].iov_base + off, k);
+		char *iov = (char *)v[i].iov_base + off, *mem = (char *)buf + done;
+		memcpy(put ? iov : mem, put ? mem : iov, k);
 		done += k;
 		off = 0;
 	}
 	return done;
 }
 
+static size_t iov_get(const struct iovec *v, int n, size_t off, void *dst, size_t len)
+{
+	return iov_copy(v, n, off, dst, len, 0);
+}
+
 static void iov_put(const struct iovec *v, int n, size_t off, const void *src, size_t len)
 {
-	size_t done = 0;
-	for (int i = 0; i < n && done < len; i++) {
-		size_t l = v[i].iov_len;
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		size_t k = l - off < len - done ? l - off : len - done;
-		memcpy((char *)v[i].iov_base + off, (const char *)src + done, k);
-		done += k;
-		off = 0;
-	}
+	(void)iov_copy(v, n, off, (void *)src, len, 1);
 }
 
 /* ---- connections ---- */
