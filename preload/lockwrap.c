@@ -209,9 +209,7 @@ __attribute__((noinline)) static int contended(struct fsr_thread *t, void *l, in
 					       int read, void *site)
 {
 	int chain, r;
-	fsr_lock_contended(t, l, kind, read, site, &chain);
-	/* (the place for the waiter to record its own stack before it blocks:
-	 * reports show it instead of signalling the thread) */
+	fsr_lock_contended(t, l, kind, read, site, &chain);   /* also notes this waiter's own stack */
 	__atomic_store_n(&t->blocked_on, l, __ATOMIC_RELEASE);
 	if (fsr_lock_serving_handoff(t))
 		r = reclaim_wait(t, l, op, chain);

@@ -47,9 +47,7 @@ static inline __attribute__((always_inline)) int hot(void)
  * glibc (measured: the extra call level cost ~10% on 16-512 B malloc/free). */
 static __attribute__((noinline)) void slow(size_t size, int how)
 {
-	struct fsr_thread *t = &fsr_self;
-	if (!fsr_alloc_locked_fast(t, size, how == 2))
-		fsr_alloc_slow(t, size, how == 2);
+	fsr_alloc_slow(&fsr_self, size, how == 2);   /* it tries the locked fast path first */
 }
 
 /* limit= needs the live heap: only then do we look at sizes */

@@ -26,8 +26,6 @@ int fsr_ready;
 int fsr_slow_all;
 static uint64_t heap_live;     /* limit=: live heap bytes (atomic) */
 
-#define splitmix64 fsr_mix64
-
 int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
 		      uint64_t space_seen, int64_t passes, int over_limit)
 {
@@ -41,7 +39,7 @@ int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
 		return 0;
 	if (o->probability >= 100)
 		return 1;
-	uint64_t r = splitmix64(o->seed ^ splitmix64(((uint64_t)ti << 40) ^ n));
+	uint64_t r = fsr_mix64(o->seed ^ fsr_mix64(((uint64_t)ti << 40) ^ n));
 	return r % 100 < o->probability;
 }
 
@@ -57,7 +55,7 @@ static uint64_t next_countdown(const struct fsr_thread *t, uint64_t n)
 
 uint64_t fsr_policy_phase(uint64_t seed, uint64_t key_hash, uint64_t interval)
 {
-	return interval ? splitmix64(seed ^ splitmix64(key_hash ^ 0x7068617365ull)) % interval : 0;
+	return interval ? fsr_mix64(seed ^ fsr_mix64(key_hash ^ 0x7068617365ull)) % interval : 0;
 }
 
 void fsr_policy_init(void)
