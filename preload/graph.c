@@ -288,9 +288,6 @@ static void build_inversion(struct fsr_thread *t, const uint16_t *c0, struct edg
 		else
 			fsr_class_name(cyc[i], nm[i], sizeof nm[i]);
 	}
-	/* the headline's lock: the instance held (named so above) */
-	char head[64];
-	memcpy(head, nm[0], sizeof head);
 	unsigned int rc = FSR_CLS_FS_RECLAIM;
 	for (int i = 0; i < n; i++)
 		if (is_reclaim(cyc[i])) { rc = cyc[i]; break; }
@@ -300,7 +297,7 @@ static void build_inversion(struct fsr_thread *t, const uint16_t *c0, struct edg
 	if (n == 2)
 		fsr_fmt(inv.message, sizeof inv.message,
 			"lock %s is held at an allocation that may enter %s reclaim, and %s reclaim takes %s: "
-			"a reclaim pass at that allocation would deadlock", head, rn, rn, nm[0]);
+			"a reclaim pass at that allocation would deadlock", nm[0], rn, rn, nm[0]);
 	else {
 		char chain[256];
 		size_t o = 0;
@@ -310,7 +307,7 @@ static void build_inversion(struct fsr_thread *t, const uint16_t *c0, struct edg
 		fsr_fmt(inv.message, sizeof inv.message,
 			"lock %s is held at an allocation that may enter %s reclaim, and a chain of lock "
 			"dependencies leads from %s reclaim back to it (%s): a reclaim pass at that allocation "
-			"could deadlock", head, rn, rn, chain);
+			"could deadlock", nm[0], rn, rn, chain);
 	}
 	/* the locks the allocating thread holds, where it took them (not the
 	 * other locks of the chain: other threads hold those) */
@@ -413,14 +410,12 @@ void fsr_graph_edge_slow(struct fsr_thread *t, unsigned int a, unsigned int b,
 	n = find_cycle(a, b, cyc);
 	struct edge *edges[MAX_CYCLE];
 	if (n && !cycle_read_only(cyc, n) && !seen_cycle(cycle_key(cyc, n)) && !quiet) {
-		for (int i = 0; i < n; i++)
-			edges[i] = edge_find(cyc[i], cyc[(i + 1) % n]);
-		report = 1;
 		for (int i = 0; i < n; i++) {
-			struct edge *e = edge_find(cyc[i], cyc[(i + 1) % n]);
-			if (e)
-				e->reported = 1;
+			edges[i] = edge_find(cyc[i], cyc[(i + 1) % n]);
+			if (edges[i])
+				edges[i]->reported = 1;
 		}
+		report = 1;
 	}
 	fsr_mutex_unlock(&graph_lock);
 	if (report) {

@@ -71,18 +71,6 @@ static void inst_store(const void *lock, unsigned int cls)
 	}
 }
 
-void fsr_lock_forget_instance(const void *lock)
-{
-	struct inst_bucket *b = bucket_of(lock);
-	uintptr_t a = (uintptr_t)lock;
-	inst_gen_bump();
-	for (int i = 0; i < INST_WAYS; i++) {
-		uint64_t o = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
-		if ((o >> 16) == a)
-			__atomic_compare_exchange_n(&b->e[i], &o, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
-	}
-}
-
 /* forget every instance whose address is in [lo, hi) (4-aligned: a
  * spinlock is an int); returns how many */
 static int inst_forget_range(uintptr_t lo, uintptr_t hi)
@@ -96,6 +84,25 @@ static int inst_forget_range(uintptr_t lo, uintptr_t hi)
 			    __atomic_compare_exchange_n(&b->e[i], &o, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 				n++;
 		}
+	}
+	return n;
+}
+
+void fsr_lock_forget_instance(const void *lock)
+{
+	inst_gen_bump();
+	inst_forget_range((uintptr_t)lock, (uintptr_t)lock + 1);   /* locks are 4-aligned */
+}
+
+/* the instances in [lo, hi) that start in the marked lines of page pg (a
+ * tracked non-static lock starts only in a line hl_note marked) */
+static int inst_forget_lines(uint64_t pg, uint64_t lines, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t pl = (uintptr_t)pg << 12;
+	int n = 0;
+	for (; lines; lines &= lines - 1) {
+		uintptr_t a = pl + ((uintptr_t)__builtin_ctzll(lines) << 6);
+		n += inst_forget_range(a > lo ? a : lo, a + 64 < hi ? a + 64 : hi);
 	}
 	return n;
 }
@@ -162,8 +169,7 @@ static void hl_note(const void *lock)
 			/* full: the page evicted forgets its instances (learned
 			 * again at their next acquisition, by then rightly) */
 			i = (int)(pg & (HL_WAYS - 1));
-			uintptr_t pl = (uintptr_t)b->page[i] << 12;
-			inst_forget_range(pl, pl + 4096);
+			inst_forget_lines(b->page[i], b->lines[i], 0, UINTPTR_MAX);
 			inst_gen_bump();
 			__atomic_store_n(&b->lines[i], 0, __ATOMIC_RELAXED);
 		} else {
@@ -196,8 +202,7 @@ void fsr_lock_free_range(const void *p, size_t n)
 			}
 			if (b->page[i] != pg)
 				break;
-			forgot += inst_forget_range(lo > (pg << 12) ? lo : pg << 12,
-						    hi < ((pg + 1) << 12) ? hi : (pg + 1) << 12);
+			forgot += inst_forget_lines(pg, __atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & in, lo, hi);
 			/* lines wholly inside the block hold no other object's lock */
 			uint64_t whole = hl_lines_in(pg, (lo + 63) & ~(uintptr_t)63, hi & ~(uintptr_t)63);
 			uint64_t left = __atomic_and_fetch(&b->lines[i], ~whole, __ATOMIC_RELAXED);
@@ -222,9 +227,7 @@ void fsr_lock_free_range(const void *p, size_t n)
  * loader's lock and waiting for this very lock. */
 static int addr_is_static(const void *p)
 {
-	int n;
-	if (!fsr_modules_all(&n))
-		fsr_modules_refresh();   /* the core linked into a program: no start-up build */
+	fsr_modules_ready();
 	return fsr_module_of((uintptr_t)p) != NULL;
 }
 

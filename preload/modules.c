@@ -223,3 +223,9 @@ unsigned int fsr_module_flags(uintptr_t pc)
 	const struct fsr_module *m = fsr_module_of(pc);
 	return m ? m->flags : 0;
 }
+
+void fsr_modules_ready(void)
+{
+	if (!__atomic_load_n(&cur, __ATOMIC_ACQUIRE))
+		fsr_modules_refresh();
+}

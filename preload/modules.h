@@ -41,6 +41,9 @@ const struct fsr_module *fsr_module_of(uintptr_t pc) __attribute__((visibility("
  * snapshot is a new pointer: callers that cache what they derived from
  * one compare it. */
 const struct fsr_module *fsr_modules_all(int *n) __attribute__((visibility("hidden")));
+/* build the table if none was built yet (the core linked into a program,
+ * as the unit tests do, has no start-up build) */
+void fsr_modules_ready(void) __attribute__((visibility("hidden")));
 /* flags of pc's object, 0 when in none */
 unsigned int fsr_module_flags(uintptr_t pc) __attribute__((visibility("hidden")));
 

@@ -559,7 +559,7 @@ void fsr_record_pass(const struct fsr_schedule *s, const char *status)
 			(unsigned long long)s->pass, s->thread_key, (unsigned long long)s->site,
 			(unsigned long long)s->op_hit, s->op ? s->op : "-", s->callback ? s->callback : "-", status);
 	fsr_mutex_lock(&record_lock);
-	(void)!write(record_fd, line, (size_t)n);
+	(void)fsr_write_all(record_fd, line, (size_t)n);
 	fsr_mutex_unlock(&record_lock);
 }
 

@@ -732,7 +732,6 @@ static void report_atfork_child(void)
 {
 	report_lock.v = 0;
 	fsr_sym_atfork_child();
-	fsr_stack_atfork_child();
 }
 
 __attribute__((constructor(103))) static void report_init(void)

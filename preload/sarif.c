@@ -24,7 +24,7 @@
 
 static char results[SARIF_RESULTS_MAX];
 static size_t results_len;
-static unsigned int nresults, ndropped;
+static unsigned int nresults;
 static const char *kinds[SARIF_KINDS_MAX];
 static unsigned int nkinds;
 static char root[4096];               /* source root, with a trailing '/' */
@@ -270,10 +270,8 @@ void fsr_sarif_add(const struct fsr_hazard *h, const struct fsr_sym *summary,
 		sstr(&b, key);
 	}
 	sput(&b, "}}");
-	if (b.full || results_len + b.len >= sizeof results) {
-		ndropped++;
+	if (b.full || results_len + b.len >= sizeof results)
 		return;
-	}
 	memcpy(results + results_len, one, b.len);
 	results_len += b.len;
 	nresults++;
@@ -285,7 +283,7 @@ void fsr_sarif_add(const struct fsr_hazard *h, const struct fsr_sym *summary,
 void fsr_sarif_atfork_child(void)
 {
 	results_len = 0;
-	nresults = ndropped = 0;
+	nresults = 0;
 	nkinds = 0;
 	if (enabled)
 		rewrite(NULL, 0);

@@ -204,6 +204,3 @@ __attribute__((constructor(102))) static void stack_prime(void)
 	fsr_self.busy--;
 }
 
-void fsr_stack_atfork_child(void)
-{
-}

@@ -81,18 +81,10 @@ static void debuginfod_bound(Dwfl *d)
 		((void (*)(debuginfod_client *, int (*)(debuginfod_client *, long, long)))set)(c, debuginfod_progress);
 }
 
-/* the core linked into a program (unit tests) has no start-up build */
-static void table_ready(void)
-{
-	int n;
-	if (!fsr_modules_all(&n))
-		fsr_modules_refresh();
-}
-
 static int report_modules(void)
 {
 	int n;
-	table_ready();
+	fsr_modules_ready();
 	const struct fsr_module *tab = fsr_modules_all(&n);
 	if (dwfl && tab == seen_tab)
 		return 1;   /* nothing new */
@@ -330,7 +322,7 @@ static const char *data_symbol(Dwfl_Module *m, GElf_Addr addr, GElf_Off *off)
 int fsr_sym_data(const void *addr, char *buf, size_t len)
 {
 	/* not inside any loaded object (heap, stack, mmap): no name */
-	table_ready();
+	fsr_modules_ready();
 	const struct fsr_module *mod = addr ? fsr_module_of((uintptr_t)addr) : NULL;
 	if (!mod)
 		return -1;

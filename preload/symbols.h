@@ -39,7 +39,6 @@ void fsr_sym_new_report(void) FSR_HIDDEN;
 void fsr_sym_atfork_child(void) FSR_HIDDEN;
 /* the frame is one of fsreclaim.h's own tiny functions (dropped) */
 int fsr_sym_is_header_frame(const struct fsr_sym *s) FSR_HIDDEN;
-void fsr_stack_atfork_child(void) FSR_HIDDEN;
 /* report.c: does a loaded suppression of kind match this function name? */
 int fsr_suppressed_name(const char *kind, const char *func) FSR_HIDDEN;
 /* report.c: forget what was reported (dedup), for tests */

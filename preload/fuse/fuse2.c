@@ -187,10 +187,10 @@ static void req_enter(struct ctx2 *c, const void *mem, size_t len)
 	t->fuse_ctx = c;
 	t->op = in ? opname(in->opcode) : "fuse-request";
 	t->op_depth++;
-	if (t->op_depth == 1)
+	if (t->op_depth == 1) {
 		t->op_nscopes = t->nscopes;
-	if (t->op_depth == 1)
 		fsr_sched_op_begin(t);     /* replay's op key counts from here */
+	}
 	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
 }
 

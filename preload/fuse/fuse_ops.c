@@ -152,10 +152,10 @@ void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, cons
 	t->fuse_ctx = c;
 	t->op = name;
 	t->op_depth++;
-	if (t->op_depth == 1)
+	if (t->op_depth == 1) {
 		t->op_nscopes = t->nscopes;
-	if (t->op_depth == 1)
 		fsr_sched_op_begin(t);     /* replay's op key counts from here */
+	}
 	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
 }
 

@@ -739,7 +739,7 @@ static int copy_user_path(const char *path, char *out)
 		a += chunk;
 		left -= chunk;
 	}
-	ssize_t got = process_vm_readv(getpid(), &local, 1, remote, (unsigned long)n, 0);
+	ssize_t got = process_vm_readv(fsr_pid ? fsr_pid : getpid(), &local, 1, remote, (unsigned long)n, 0);
 	if (got <= 0)
 		return 0;
 	return memchr(out, 0, (size_t)got) != NULL;

@@ -14,7 +14,6 @@
 #include "wire.h"
 #include "modules.h"
 #include <dirent.h>
-#include <link.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -51,8 +51,6 @@ void fsr_wire_splice_seen(int fd, int reading) FSR_HIDDEN;
 int fsr_wire_conn_new(void) FSR_HIDDEN;
 void fsr_wire_conn_ref(int conn) FSR_HIDDEN;   /* one more fd of it */
 void fsr_wire_conn_fd_closed(int conn, int fd) FSR_HIDDEN;
-/* the libfuse transport serves the connection of fd */
-void fsr_wire_claim(int fd) FSR_HIDDEN;
 
 /* reclaim (fuse_state.c calls these beside the libfuse sessions') */
 int fsr_wire_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;

@@ -31,7 +31,6 @@
 #include "wire.h"
 #include "modules.h"
 #include "fuse_shim.h"
-#include <dlfcn.h>
 #include <errno.h>
 #include <linux/fuse.h>
 #include <pthread.h>
@@ -282,11 +281,10 @@ static struct wconn *conn_of_fd(int fd)
 	return ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
 }
 
-void fsr_wire_claim(int fd)
+static void unpin_wake(struct wconn *c)
 {
-	struct wconn *c = conn_of_fd(fd);
-	if (c && c->state == CONN_NEW)
-		c->state = CONN_LIB;
+	__atomic_add_fetch(&c->unpin_seq, 1, __ATOMIC_RELEASE);
+	fsr_futex_wake(&c->unpin_seq, 0x7fffffff);
 }
 
 /* the connection stops being followed: keep nothing the kernel may have changed */
@@ -299,8 +297,7 @@ static void conn_off(struct wconn *c, const char *why)
 		ledger_clear(c);
 	}
 	fsr_mutex_unlock(&c->lock);
-	__atomic_add_fetch(&c->unpin_seq, 1, __ATOMIC_RELEASE);
-	fsr_futex_wake(&c->unpin_seq, 0x7fffffff);
+	unpin_wake(c);
 	if (why && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
 		fsr_say("fsreclaim: %s: the wire stops following that FUSE connection (no more passes into it)", why);
 }
@@ -457,12 +454,6 @@ static int ent_pinned(struct wconn *c, uint64_t ino)
 {
 	struct went *e = *ent_slot(c, ino);
 	return e && e->pin;
-}
-
-static void unpin_wake(struct wconn *c)
-{
-	__atomic_add_fetch(&c->unpin_seq, 1, __ATOMIC_RELEASE);
-	fsr_futex_wake(&c->unpin_seq, 0x7fffffff);
 }
 
 /* ---- requests in flight (c->lock held) ---- */
@@ -1237,7 +1228,7 @@ static int conn_usable(struct wconn *c)
 int fsr_wire_reclaim_possible(struct fsr_thread *t)
 {
 	(void)t;
-	if (fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
+	if (fsr_opt.fuse_transport == FSR_TRANSPORT_LIB || !__atomic_load_n(&wire_used, __ATOMIC_ACQUIRE))
 		return 0;
 	for (int i = 0; i < WIRE_CONNS; i++)
 		if (conn_usable(__atomic_load_n(&conns[i], __ATOMIC_ACQUIRE)))
@@ -1247,7 +1238,7 @@ int fsr_wire_reclaim_possible(struct fsr_thread *t)
 
 unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 {
-	if (fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
+	if (fsr_opt.fuse_transport == FSR_TRANSPORT_LIB || !__atomic_load_n(&wire_used, __ATOMIC_ACQUIRE))
 		return 0;
 	struct fsr_thread *t = fsr_thread_self();
 	unsigned long n = 0;
