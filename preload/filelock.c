@@ -22,21 +22,6 @@ typedef int (*fcntl_fn)(int, int, ...);
 typedef int (*flock_fn)(int, int);
 typedef int (*lockf_fn)(int, int, off_t);
 
-static void *real(void **cache, const char *name)
-{
-	void *f = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
-	if (!f) {
-		struct fsr_thread *t = fsr_thread_self();
-		int e = errno;
-		t->busy++;          /* dlsym may allocate */
-		f = dlsym(RTLD_NEXT, name);
-		t->busy--;
-		errno = e;
-		__atomic_store_n(cache, f, __ATOMIC_RELEASE);
-	}
-	return f;
-}
-
 static void count(int taken, int released)
 {
 	struct fsr_thread *t = fsr_thread_self();
@@ -57,7 +42,7 @@ static int record_lock(int cmd)
 
 static int fcntl_common(void **cache, const char *name, int fd, int cmd, void *arg)
 {
-	fcntl_fn f = (fcntl_fn)real(cache, name);
+	fcntl_fn f = (fcntl_fn)fsr_dlsym_next(cache, name);
 	if (!f) {
 		errno = ENOSYS;
 		return -1;
@@ -95,7 +80,7 @@ FSR_EXPORT int fcntl64(int fd, int cmd, ...)
 
 FSR_EXPORT int flock(int fd, int op)
 {
-	flock_fn f = (flock_fn)real(&real_flock, "flock");
+	flock_fn f = (flock_fn)fsr_dlsym_next(&real_flock, "flock");
 	if (!f) {
 		errno = ENOSYS;
 		return -1;
@@ -108,7 +93,7 @@ FSR_EXPORT int flock(int fd, int op)
 
 FSR_EXPORT int lockf(int fd, int cmd, off_t len)
 {
-	lockf_fn f = (lockf_fn)real(&real_lockf, "lockf");
+	lockf_fn f = (lockf_fn)fsr_dlsym_next(&real_lockf, "lockf");
 	if (!f) {
 		errno = ENOSYS;
 		return -1;

@@ -455,6 +455,7 @@ int fsr_vfmt(char *buf, size_t len, const char *fmt, va_list ap) FSR_HIDDEN;
 int fsr_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4))) FSR_HIDDEN;
 int fsr_write_all(int fd, const char *p, size_t n) FSR_HIDDEN;
 void fsr_path_normalize(char *path) FSR_HIDDEN;
+void *fsr_dlsym_next(void **cache, const char *name) FSR_HIDDEN;
 /* write a one-line message straight to the shim's stderr duplicate */
 void fsr_say(const char *fmt, ...) __attribute__((format(printf, 1, 2))) FSR_HIDDEN;
 pid_t fsr_gettid(void) FSR_HIDDEN;

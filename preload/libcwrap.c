@@ -27,8 +27,8 @@
 #include <netdb.h>
 #include <string.h>
 
-#define REAL(name) (real_##name ? real_##name : \
-	(real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name)))
+/* busy and errno kept while dlsym runs (util.c) */
+#define REAL(name) ((__typeof__(real_##name))fsr_dlsym_next((void **)&real_##name, #name))
 
 static void *(*real_dlopen)(const char *, int);
 static int (*real_dlclose)(void *);

@@ -1,6 +1,7 @@
 /* util.c - small helpers the whole shim uses: formatting without stdio,
  * a futex mutex, time, tid.  Nothing here calls the hooked malloc. */
 #include "fsr.h"
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -215,4 +216,22 @@ void fsr_path_normalize(char *p)
 	if (out > p + 1)
 		out--;                      /* no trailing '/' */
 	*out = 0;
+}
+
+/* the next definition of name after the shim's (RTLD_NEXT), looked up with
+ * the thread busy (dlsym may allocate: no pass, no tracking) and errno
+ * kept; *cache holds it once found */
+void *fsr_dlsym_next(void **cache, const char *name)
+{
+	void *f = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+	if (!f) {
+		struct fsr_thread *t = fsr_thread_self();
+		int e = errno;
+		t->busy++;
+		f = dlsym(RTLD_NEXT, name);
+		t->busy--;
+		errno = e;
+		__atomic_store_n(cache, f, __ATOMIC_RELEASE);
+	}
+	return f;
 }
