@@ -10,7 +10,6 @@
  * kernel: a lock dropped by close() keeps it raised, which only hands off
  * more passes. */
 #include "fsr.h"
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include "fuse/wire.h"

@@ -281,6 +281,26 @@ static struct wconn *conn_of_fd(int fd)
 	return ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
 }
 
+/* a unique id the kernel never issues (bit 62 set, even); c->lock held */
+static uint64_t private_unique(struct wconn *c)
+{
+	return PRIVATE | (++c->next_id << 1);
+}
+
+/* a synthetic FORGET of nlookup references of nodeid */
+struct wforget { struct fuse_in_header h; struct fuse_forget_in f; };
+static struct wforget forget_msg(struct wconn *c, uint64_t nodeid, uint64_t nlookup)
+{
+	struct wforget m;
+	memset(&m, 0, sizeof m);
+	m.h.len = sizeof m;
+	m.h.opcode = FUSE_FORGET;
+	m.h.unique = private_unique(c);
+	m.h.nodeid = nodeid;
+	m.f.nlookup = nlookup;
+	return m;
+}
+
 static void unpin_wake(struct wconn *c)
 {
 	__atomic_add_fetch(&c->unpin_seq, 1, __ATOMIC_RELEASE);
@@ -690,13 +710,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 			int pinned = ent_forget(c, o.nodeid, o.nlookup);
 			if (pinned && whole) {
 				/* held back as its own FORGET (no reply: any unique does) */
-				struct { struct fuse_in_header h; struct fuse_forget_in f; } m;
-				memset(&m, 0, sizeof m);
-				m.h.len = sizeof m;
-				m.h.opcode = FUSE_FORGET;
-				m.h.unique = PRIVATE | (++c->next_id << 1);
-				m.h.nodeid = o.nodeid;
-				m.f.nlookup = o.nlookup;
+				struct wforget m = forget_msg(c, o.nodeid, o.nlookup);
 				if (hold(c, &m, sizeof m) == 0)
 					continue;
 			}
@@ -937,13 +951,7 @@ static void absorb(struct wconn *c, const struct iovec *v, int n, size_t total, 
 			size_t esz = c->minor < 9 ? FUSE_COMPAT_ENTRY_OUT_SIZE : sizeof eo;
 			if (oh->error == 0 && total >= OHDR + esz && iov_get(v, n, OHDR, &eo, esz) == esz && eo.nodeid) {
 				/* FORGET exactly the node this lookup gave */
-				struct { struct fuse_in_header h; struct fuse_forget_in f; } m;
-				memset(&m, 0, sizeof m);
-				m.h.len = sizeof m;
-				m.h.opcode = FUSE_FORGET;
-				m.h.unique = PRIVATE | (++c->next_id << 1);
-				m.h.nodeid = eo.nodeid;
-				m.f.nlookup = 1;
+				struct wforget m = forget_msg(c, eo.nodeid, 1);
 				memcpy(s->m.buf, &m, sizeof m);
 				s->len = sizeof m;
 				s->kind = SK_FORGET;
@@ -1084,7 +1092,7 @@ static struct wsyn *syn_new(struct wconn *c, int kind, uint32_t opcode, uint64_t
 		return NULL;
 	memset(&s->m.h, 0, sizeof s->m.h);
 	s->kind = kind;
-	s->unique = PRIVATE | (++c->next_id << 1);
+	s->unique = private_unique(c);
 	s->nodeid = nodeid;
 	s->parent = 0;
 	s->fh = 0;
@@ -1178,7 +1186,7 @@ static int wake_reader(struct wconn *c)
 			memset(&m, 0, sizeof m);
 			m.h.len = sizeof m;
 			m.h.error = FUSE_NOTIFY_RETRIEVE;
-			m.r.notify_unique = PRIVATE | (++c->next_id << 1);
+			m.r.notify_unique = private_unique(c);
 			m.r.nodeid = e->ino;
 			return syscall(SYS_write, c->wake_fd, &m, sizeof m) == (long)sizeof m;
 		}
