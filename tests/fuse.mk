@@ -51,6 +51,6 @@ tests_fuse_hlpath2_LDADD = $(FUSE2_LIBS)
 endif
 # make soak: the mounted daemon tests in a loop under stress-ng (not in make check)
 EXTRA_DIST += tests/fuse/soak.sh
-soak: all
+soak: all $(check_PROGRAMS) $(check_LTLIBRARIES)
 	top_builddir=$(abs_top_builddir) top_srcdir=$(abs_top_srcdir) $(top_srcdir)/tests/fuse/soak.sh
 .PHONY: soak
