@@ -101,6 +101,7 @@ struct wconn {
 	int state, nfds, inited, wake_fd, learned;
 	int lossy;                      /* a reference may have gone uncounted: no lookup-drift */
 	uint32_t kminor, minor;
+	uint32_t cr_uid, cr_gid, cr_pid;  /* the credentials of the pass queueing requests now */
 	int parked;                     /* readers in the kernel's read (atomic) */
 	struct fsr_mutex lock;
 	int unpin_seq;                  /* futex: bumped when a pin drops */
@@ -1104,7 +1105,13 @@ static struct wsyn *syn_new(struct wconn *c, int kind, uint32_t opcode, uint64_t
 	s->m.h.opcode = opcode;
 	s->m.h.unique = s->unique;
 	s->m.h.nodeid = nodeid;
-	/* uid/gid/pid 0: what the kernel uses for its own background requests */
+	/* the credentials the kernel gives a request made in the allocating
+	 * task's context (fuse_force_creds, and for FLUSH the closing task's):
+	 * the fsuid/fsgid of the thread running the pass and the allocating
+	 * thread's tid.  FORGET keeps 0, as the kernel's (forget_msg). */
+	s->m.h.uid = c->cr_uid;
+	s->m.h.gid = c->cr_gid;
+	s->m.h.pid = c->cr_pid;
 	return s;
 }
 
@@ -1252,11 +1259,16 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 	unsigned long n = 0;
 	int sync = 0;
 	t->busy++;
+	/* setfsuid/setfsgid(-1) change nothing and return the current ids */
+	uint32_t uid = (uint32_t)syscall(SYS_setfsuid, -1), gid = (uint32_t)syscall(SYS_setfsgid, -1);
 	for (int i = 0; i < WIRE_CONNS; i++) {
 		struct wconn *c = __atomic_load_n(&conns[i], __ATOMIC_ACQUIRE);
 		if (!conn_usable(c))
 			continue;
 		fsr_mutex_lock(&c->lock);
+		c->cr_uid = uid;
+		c->cr_gid = gid;
+		c->cr_pid = (uint32_t)(p->allocator_tid ? p->allocator_tid : t->tid);
 		unsigned long before = n;
 		struct wsyn *hs[2] = { NULL, NULL };
 		int parked = __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE) > 0;

@@ -16,6 +16,7 @@
  *         a shim following the fds cannot know (its ledger then drifts)
  *   -L    OPEN allocates while it holds the tree lock, which FLUSH and
  *         FSYNC need (a reclaim deadlock once reclaim waits for them)
+ *   -U    runs as uid/gid 65534 once mounted (the shim's requests must say so)
  * It ends when the mount goes away (ENODEV) and prints its counts. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,7 +44,7 @@ struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody;
 static int hidden_fd = -1;
 static unsigned long nreq, nreply, nforget, nsynth;
 static int fd0;
@@ -239,6 +240,18 @@ static size_t dirents(uint64_t dir, uint64_t off, size_t size, int plus, char *o
 	return used;
 }
 
+/* a synthetic request (the shim's) carries what the kernel would give a
+ * request of the allocating task: this process's uid/gid and the tid of
+ * one of its threads (a FORGET has none, as the kernel's) */
+static void synth_creds(const struct fuse_in_header *h)
+{
+	char p[64];
+	snprintf(p, sizeof p, "/proc/self/task/%u", h->pid);
+	if (h->uid != getuid() || h->gid != getgid() || !h->pid || access(p, F_OK) != 0)
+		err("synthetic opcode %u carries uid %u gid %u pid %u (the daemon: uid %u gid %u)", h->opcode, h->uid,
+		    h->gid, h->pid, getuid(), getgid());
+}
+
 static void serve(int fd, char *msg, size_t n)
 {
 	struct fuse_in_header *h = (void *)msg;
@@ -249,6 +262,8 @@ static void serve(int fd, char *msg, size_t n)
 	}
 	/* allocated before the lock: an op's lock held across an allocation that
 	 * may enter reclaim would be a real reclaim-lock-inversion */
+	if ((h->unique & (1ull << 62)) && h->opcode != FUSE_FORGET && h->opcode != FUSE_NOTIFY_REPLY)
+		synth_creds(h);
 	union { struct fuse_entry_out e; struct fuse_attr_out at; struct fuse_open_out o;
 		struct fuse_init_out i; struct fuse_statfs_out s; char data[128 * 1024]; } *out = malloc(sizeof *out);
 	if (!out)
@@ -433,7 +448,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsPnDL")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsPnDLU")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -444,11 +459,12 @@ int main(int argc, char **argv)
 		case 'n': opt_notify = 1; break;
 		case 'D': opt_hidden = 1; break;
 		case 'L': opt_lockalloc = 1; break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
+		case 'U': opt_nobody = 1; break;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] [-U] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] [-U] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -462,16 +478,23 @@ int main(int argc, char **argv)
 	}
 	hidden_fd = (int)syscall(SYS_dup, fd0);
 	pthread_t th[64], rt;
+	int fds[64];
+	for (int i = 1; i < opt_threads; i++) {
+		fds[i] = fd0;
+		if (opt_clone) {
+			fds[i] = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+			if (fds[i] < 0 || ioctl(fds[i], FUSE_DEV_IOC_CLONE, &fd0)) { perror("rawfs: clone"); return 1; }
+		}
+	}
+	/* before any thread: every request it serves comes after */
+	if (opt_nobody && (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))) {
+		perror("rawfs: setresuid");
+		return 1;
+	}
 	if (opt_other)
 		pthread_create(&rt, NULL, reply_thread, NULL);
-	for (int i = 1; i < opt_threads; i++) {
-		int fd = fd0;
-		if (opt_clone) {
-			fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-			if (fd < 0 || ioctl(fd, FUSE_DEV_IOC_CLONE, &fd0)) { perror("rawfs: clone"); return 1; }
-		}
-		pthread_create(&th[i], NULL, reader, (void *)(intptr_t)fd);
-	}
+	for (int i = 1; i < opt_threads; i++)
+		pthread_create(&th[i], NULL, reader, (void *)(intptr_t)fds[i]);
 	reader((void *)(intptr_t)fd0);
 	for (int i = 1; i < opt_threads; i++)
 		pthread_join(th[i], NULL);

@@ -93,7 +93,7 @@ need_absorbed() {
 	done
 }
 
-SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P")
+SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P" "4cU:-t 4 -c -U")
 for s in "${SHAPES[@]}"; do
 	name=${s%%:*} args=${s#*:}
 	run "raw$name.plain" - $RAWFS $args
