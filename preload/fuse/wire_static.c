@@ -7,8 +7,8 @@
  * libfuse's, not the daemon author's bug, as for a dynamic libfuse*.so on
  * fuse_transport=wire (wire.c fsr_wire_site_in_libfuse).  The program's
  * .symtab says which functions are libfuse's: the local functions of a
- * libfuse member (its FILE symbol) and the global fuse_* and cuse_*
- * functions.  Read once at start-up, from the file, with syscalls and mmap
+ * libfuse member (its FILE symbol) and, when there are such members, the
+ * global fuse_* and cuse_* functions.  Read once at start-up, from the file, with syscalls and mmap
  * (no malloc); a stripped program has no .symtab and nothing is found. */
 #include "wire.h"
 #include <elf.h>
@@ -77,7 +77,7 @@ static void scan(const char *img, size_t size)
 		return;
 	/* two rounds: count, then fill */
 	for (int round = 0; round < 2; round++) {
-		int k = 0, in_member = 0;
+		int k = 0, in_member = 0, members = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (s[i].st_name >= str->sh_size)
 				continue;
@@ -85,12 +85,15 @@ static void scan(const char *img, size_t size)
 			int type = ELF64_ST_TYPE(s[i].st_info), bind = ELF64_ST_BIND(s[i].st_info);
 			if (type == STT_FILE) {
 				in_member = libfuse_member(nm);
+				members += in_member;
 				continue;
 			}
 			if (type != STT_FUNC || !s[i].st_size || !s[i].st_value)
 				continue;
+			/* the globals follow every local (ELF): a daemon's own fuse_*
+			 * function counts only when libfuse's members are linked in */
 			int ours = bind == STB_LOCAL ? in_member
-						     : strncmp(nm, "fuse_", 5) == 0 || strncmp(nm, "cuse_", 5) == 0;
+						     : members && (strncmp(nm, "fuse_", 5) == 0 || strncmp(nm, "cuse_", 5) == 0);
 			if (!ours)
 				continue;
 			if (round == 1) {

@@ -7,8 +7,9 @@
 # never exceed the references its accepted replies gave, every request got
 # its reply.  On rawfs (one reader; 4 readers on clone fds with replies from
 # another thread) and libfuse3's passthrough_ll forced onto
-# fuse_transport=wire; the workload's digest as without the shim, and the
-# shim really made passes (absorbed replies of each kind).  First the
+# fuse_transport=wire, and linked with libfuse3.a (auto); the workload's
+# digest as without the shim, and the shim really made passes (absorbed
+# replies of each kind).  First the
 # decoder must catch a doctored trace (a private reply, an over-forget).
 set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
@@ -78,6 +79,16 @@ if wr_example passthrough_ll.c passthrough_ll $(pkg-config --cflags --libs fuse3
 	wr_need_absorbed pll.st
 else
 	FAIL "cannot build passthrough_ll (libfuse3-dev)"
+fi
+# and linked with libfuse3.a (the wire in auto: only it sees that libfuse)
+if wr_example passthrough_ll.c pll_static $(pkg-config --cflags fuse3) "$(pkg-config --variable=libdir fuse3)/libfuse3.a" -lpthread -ldl; then
+	PLL=("$T/bin/pll_static" -f -o "source=$T/src")
+	wr_run plls.plain - "${PLL[@]}"
+	traced plls.st "interval=1:stats=1" "${PLL[@]}"
+	wr_check plls.st plls.plain
+	wr_need_absorbed plls.st
+else
+	FAIL "cannot build passthrough_ll against libfuse3.a"
 fi
 
 [ $fail = 0 ] && echo PASS
