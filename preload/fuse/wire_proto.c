@@ -1344,15 +1344,19 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 	unsigned long n = 0;
 	int sync = 0;
 	t->busy++;
-	/* setfsuid/setfsgid(-1) change nothing and return the current ids */
-	uint32_t uid = (uint32_t)syscall(SYS_setfsuid, -1), gid = (uint32_t)syscall(SYS_setfsgid, -1);
+	int64_t uid = -1, gid = -1;
 	for (int i = 0; i < WIRE_CONNS; i++) {
 		struct wconn *c = __atomic_load_n(&conns[i], __ATOMIC_ACQUIRE);
 		if (!conn_usable(c))
 			continue;
+		if (uid < 0) {
+			/* setfsuid/setfsgid(-1) change nothing and return the current ids */
+			uid = (uint32_t)syscall(SYS_setfsuid, -1);
+			gid = (uint32_t)syscall(SYS_setfsgid, -1);
+		}
 		fsr_mutex_lock(&c->lock);
-		c->cr_uid = uid;
-		c->cr_gid = gid;
+		c->cr_uid = (uint32_t)uid;
+		c->cr_gid = (uint32_t)gid;
 		c->cr_pid = (uint32_t)(p->allocator_tid ? p->allocator_tid : t->tid);
 		unsigned long before = n;
 		struct wsyn *hs[2] = { NULL, NULL };
