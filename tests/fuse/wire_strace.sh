@@ -70,26 +70,23 @@ for s in "1:" "4co:-t 4 -c -o"; do
 	wr_need_absorbed "$name.st"
 done
 
+# pll NAME OPTS LINK...: passthrough_ll built with LINK, plain and traced
+pll() {
+	local name=$1 opts=$2
+	shift 2
+	wr_example passthrough_ll.c "$name" "$@" || { FAIL "cannot build passthrough_ll with $*"; return; }
+	local cmd=("$T/bin/$name" -f -o "source=$T/src")
+	wr_run "$name.plain" - "${cmd[@]}"
+	traced "$name.st" "$opts" "${cmd[@]}"
+	wr_check "$name.st" "$name.plain"
+	wr_need_absorbed "$name.st"
+}
 wr_tree "$T/src"
-if wr_example passthrough_ll.c passthrough_ll $(pkg-config --cflags --libs fuse3); then
-	PLL=("$T/bin/passthrough_ll" -f -o "source=$T/src")
-	wr_run pll.plain - "${PLL[@]}"
-	traced pll.st "interval=1:stats=1:fuse_transport=wire" "${PLL[@]}"
-	wr_check pll.st pll.plain
-	wr_need_absorbed pll.st
-else
-	FAIL "cannot build passthrough_ll (libfuse3-dev)"
-fi
-# and linked with libfuse3.a (the wire in auto: only it sees that libfuse)
-if wr_example passthrough_ll.c pll_static $(pkg-config --cflags fuse3) "$(pkg-config --variable=libdir fuse3)/libfuse3.a" -lpthread -ldl; then
-	PLL=("$T/bin/pll_static" -f -o "source=$T/src")
-	wr_run plls.plain - "${PLL[@]}"
-	traced plls.st "interval=1:stats=1" "${PLL[@]}"
-	wr_check plls.st plls.plain
-	wr_need_absorbed plls.st
-else
-	FAIL "cannot build passthrough_ll against libfuse3.a"
-fi
+# shellcheck disable=SC2046
+pll pll "interval=1:stats=1:fuse_transport=wire" $(pkg-config --cflags --libs fuse3)
+# linked with libfuse3.a: the wire in auto (only it sees that libfuse)
+# shellcheck disable=SC2046
+pll plls "interval=1:stats=1" $(pkg-config --cflags fuse3) "$(pkg-config --variable=libdir fuse3)/libfuse3.a" -lpthread -ldl
 
 [ $fail = 0 ] && echo PASS
 exit $fail
