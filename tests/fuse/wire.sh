@@ -42,6 +42,7 @@ check() {     # name plain-name [unseen]: the shim's run against the plain one (
 }
 need_absorbed() { wr_need_absorbed "$@"; }
 
+# 4cU: rawfs runs as uid 65534 once mounted (synthetic requests carry its ids)
 SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P" "4cU:-t 4 -c -U")
 for s in "${SHAPES[@]}"; do
 	name=${s%%:*} args=${s#*:}
