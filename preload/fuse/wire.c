@@ -246,6 +246,10 @@ __attribute__((constructor(111))) static void wire_inherited(void)
  * make reports that are not the daemon author's bug */
 int fsr_wire_site_in_libfuse(const void *site)
 {
+	if (fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
+		return 0;
+	if (fsr_wire_site_in_static_libfuse(site))
+		return 1;     /* libfuse3.a: only the wire serves it, in auto too */
 	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
 		return 0;
 	return (fsr_module_flags((uintptr_t)site) & FSR_MOD_LIBFUSE) != 0;

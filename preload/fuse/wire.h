@@ -52,6 +52,9 @@ int fsr_wire_conn_new(void) FSR_HIDDEN;
 void fsr_wire_conn_ref(int conn) FSR_HIDDEN;   /* one more fd of it */
 void fsr_wire_conn_fd_closed(int conn, int fd) FSR_HIDDEN;
 
+/* wire_static.c: site is in a libfuse linked into the program (libfuse3.a) */
+int fsr_wire_site_in_static_libfuse(const void *site) FSR_HIDDEN;
+
 /* reclaim (fuse_state.c calls these beside the libfuse sessions') */
 int fsr_wire_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
 unsigned long fsr_wire_reclaim(struct fsr_pass *p) FSR_HIDDEN;

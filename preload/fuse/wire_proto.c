@@ -81,6 +81,7 @@ struct whandle {
 
 struct wsyn {
 	int state, kind;
+	int fd;                         /* SYN_SENT: the fd whose reader got it */
 	uint64_t unique, nodeid, parent, fh;
 	int dir;
 	unsigned int gfp;
@@ -101,6 +102,7 @@ struct wconn {
 	int state, nfds, inited, wake_fd, learned;
 	int lossy;                      /* a reference may have gone uncounted: no lookup-drift */
 	uint32_t kminor, minor;
+	uint32_t cr_uid, cr_gid, cr_pid;  /* the credentials of the pass queueing requests now */
 	int parked;                     /* readers in the kernel's read (atomic) */
 	struct fsr_mutex lock;
 	int unpin_seq;                  /* futex: bumped when a pin drops */
@@ -255,6 +257,8 @@ static void ledger_clear(struct wconn *c)
 	c->nent = c->nhnd = 0;
 }
 
+static void syn_fd_closed(int ci, int fd);
+
 void fsr_wire_conn_fd_closed(int ci, int fd)
 {
 	struct wconn *c = ci < WIRE_CONNS ? conns[ci] : NULL;
@@ -262,6 +266,7 @@ void fsr_wire_conn_fd_closed(int ci, int fd)
 		return;
 	if (c->wake_fd == fd)
 		c->wake_fd = -1;
+	syn_fd_closed(ci, fd);
 	if (__atomic_sub_fetch(&c->nfds, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
@@ -320,6 +325,24 @@ static void conn_off(struct wconn *c, const char *why)
 	unpin_wake(c);
 	if (why && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
 		fsr_say("fsreclaim: %s: the wire stops following that FUSE connection (no more passes into it)", why);
+}
+
+/* the kernel ended the connection (aborted through fusectl, or unmounted):
+ * nothing queued will be read, nobody may wait for it */
+static void conn_gone(struct wconn *c, int e)
+{
+	if (c->state != CONN_WIRE && c->state != CONN_NEW)
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	int saved = errno;
+	t->busy++;
+	conn_off(c, NULL);
+	t->busy--;
+	static int said;
+	if (e == ECONNABORTED && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		fsr_say("fsreclaim: the FUSE connection was aborted (a read of /dev/fuse returned ECONNABORTED): the "
+			"wire stops following it; its synthetic requests are dropped");
+	errno = saved;
 }
 
 void fsr_wire_splice_seen(int fd, int reading)
@@ -559,9 +582,11 @@ static int held_pinned(struct wconn *c, const struct wheld *m)
 
 /* >0: a message of that length was put into iov; 0: none; -1: a held
  * message waits for its pin */
-static ssize_t take_own(struct wconn *c, const struct iovec *iov, int n, size_t cap, struct fsr_thread *t,
+static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n, size_t cap, struct fsr_thread *t,
 			int force)
 {
+	if (cap < FUSE_MIN_READ_BUFFER)
+		return 0;     /* the kernel refuses such a read (EINVAL): so does the wire */
 	if (c->state == CONN_WIRE) {
 		/* what an allocator waits for first */
 		int first = 0;
@@ -580,6 +605,7 @@ static ssize_t take_own(struct wconn *c, const struct iovec *iov, int n, size_t 
 				__atomic_add_fetch(&st_forget, 1, __ATOMIC_RELAXED);
 			} else {
 				s->state = SYN_SENT;
+				s->fd = fd;
 			}
 			serve_begin(t, s);
 			return s->len;
@@ -809,7 +835,7 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		fsr_mutex_lock(&c->lock);
 		int force = held_since && fsr_now_ns() - held_since > fsr_opt.timeout_ms * 1000000ull;
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-		ssize_t own = take_own(c, iov, iovcnt, cap, t, force);
+		ssize_t own = take_own(c, fd, iov, iovcnt, cap, t, force);
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
 		if (own > 0) {
@@ -831,6 +857,8 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		}
 		held_since = 0;
 		ssize_t r = parked_read(c, fd, iov, iovcnt, rd);
+		if (r < 0 && (errno == ECONNABORTED || errno == ENODEV))
+			conn_gone(c, errno);
 		if (r < (ssize_t)HDR || c->state == CONN_OFF || c->state == CONN_LIB)
 			return r;
 		e = errno;
@@ -931,22 +959,73 @@ static void reply_refs(struct wconn *c, const struct wreq *q, const struct iovec
 	}
 }
 
-/* a reply to a synthetic request: never reaches the kernel (c->lock held) */
-static void absorb(struct wconn *c, const struct iovec *v, int n, size_t total, const struct fuse_out_header *oh,
+/* what synthetic request s pinned (its lookup's parent, its handle) is
+ * free again, and goes when the kernel dropped it meanwhile (c->lock held) */
+static void syn_unpin(struct wconn *c, struct wsyn *s)
+{
+	if (s->kind == SK_LOOKUP) {
+		struct went *p = s->parent != FUSE_ROOT_ID ? *ent_slot(c, s->parent) : NULL;
+		if (p && p->pin && --p->pin == 0 && p->count <= 0) {
+			struct went **pp = ent_slot(c, p->ino);   /* forgotten meanwhile */
+			*pp = p->next;
+			c->nent--;
+			fsr_free(p);
+		}
+	} else if (s->kind != SK_FORGET) {
+		struct whandle **pp = hnd_slot(c, s->nodeid, s->fh, s->dir), *h = *pp;
+		if (h && h->pin && --h->pin == 0 && h->refs <= 0) {
+			*pp = h->next;
+			c->nhnd--;
+			fsr_free(h);
+		}
+	}
+}
+
+/* fd is being closed: the synthetic requests read on it and unanswered
+ * end with it, as the kernel ends the requests of a closed fd's processing
+ * queue (fuse_dev_release), so nothing waits for their replies */
+static void syn_fd_closed(int ci, int fd)
+{
+	struct wconn *c = ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
+	if (!c || c->state != CONN_WIRE)
+		return;
+	struct fsr_thread *t = fsr_thread_self();
+	int ended = 0;
+	t->busy++;
+	fsr_mutex_lock(&c->lock);
+	for (int i = 0; i < WIRE_SYN; i++) {
+		struct wsyn *s = &c->syn[i];
+		if (s->state != SYN_SENT || s->fd != fd)
+			continue;
+		syn_unpin(c, s);
+		if (wt.serving && wt.op_unique == s->unique)
+			thread_end(t);
+		s->state = SYN_FREE;
+		ended++;
+	}
+	fsr_mutex_unlock(&c->lock);
+	t->busy--;
+	if (!ended)
+		return;
+	unpin_wake(c);
+	static int said;
+	if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		fsr_say("fsreclaim: a FUSE fd closed with %d synthetic request%s read on it and unanswered: they end "
+			"with it, as the kernel's own requests on that fd do", ended, ended == 1 ? "" : "s");
+}
+
+/* a reply to a synthetic request: never reaches the kernel (c->lock held);
+ * 0 when no synthetic request has that unique */
+static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, const struct fuse_out_header *oh,
 		   struct fsr_thread *t)
 {
+	int found = 0;
 	for (int i = 0; i < WIRE_SYN; i++) {
 		struct wsyn *s = &c->syn[i];
 		if (s->state != SYN_SENT || s->unique != oh->unique)
 			continue;
+		syn_unpin(c, s);
 		if (s->kind == SK_LOOKUP) {
-			struct went *p = s->parent != FUSE_ROOT_ID ? *ent_slot(c, s->parent) : NULL;
-			if (p && p->pin && --p->pin == 0 && p->count <= 0) {
-				struct went **pp = ent_slot(c, p->ino);   /* forgotten meanwhile */
-				*pp = p->next;
-				c->nent--;
-				fsr_free(p);
-			}
 			struct fuse_entry_out eo;
 			size_t esz = c->minor < 9 ? FUSE_COMPAT_ENTRY_OUT_SIZE : sizeof eo;
 			if (oh->error == 0 && total >= OHDR + esz && iov_get(v, n, OHDR, &eo, esz) == esz && eo.nodeid) {
@@ -962,20 +1041,16 @@ static void absorb(struct wconn *c, const struct iovec *v, int n, size_t total, 
 				s->state = SYN_FREE;
 			}
 		} else {
-			struct whandle **pp = hnd_slot(c, s->nodeid, s->fh, s->dir), *h = *pp;
-			if (h && h->pin && --h->pin == 0 && h->refs <= 0) {
-				*pp = h->next;
-				c->nhnd--;
-				fsr_free(h);
-			}
 			__atomic_add_fetch(s->kind == SK_FLUSH ? &st_flush : &st_fsync, 1, __ATOMIC_RELAXED);
 			s->state = SYN_FREE;
 		}
+		found = 1;
 		break;
 	}
 	if (wt.serving && wt.op_unique == oh->unique)
 		thread_end(t);
 	unpin_wake(c);
+	return found;
 }
 
 /* A notification written inside an op on the same inode or parent: libfuse
@@ -1019,8 +1094,13 @@ ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_
 		return wr(fd, iov, iovcnt);
 	size_t total = iov_total(iov, iovcnt);
 	struct fuse_out_header oh;
-	if (total < OHDR || iov_get(iov, iovcnt, 0, &oh, OHDR) != OHDR || oh.len != total)
-		return wr(fd, iov, iovcnt);   /* malformed: the kernel answers it */
+	if (total < OHDR || iov_get(iov, iovcnt, 0, &oh, OHDR) != OHDR || oh.len != total) {
+		static int said;
+		if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+			fsr_say("fsreclaim: a malformed FUSE message was written to /dev/fuse (%zu bytes, header len %u): "
+				"passed to the kernel as it is, which refuses it", total, total >= 4 ? oh.len : 0);
+		return wr(fd, iov, iovcnt);   /* the kernel answers it (EINVAL) */
+	}
 	struct fsr_thread *t = fsr_thread_self();
 	if (oh.unique == 0) {             /* a notification */
 		if (wt.in_op && !t->busy)
@@ -1030,10 +1110,16 @@ ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_
 	if (IS_PRIVATE(oh.unique)) {
 		t->busy++;
 		fsr_mutex_lock(&c->lock);
-		absorb(c, iov, iovcnt, total, &oh, t);
+		int ours = absorb(c, iov, iovcnt, total, &oh, t);
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
-		return (ssize_t)total;
+		if (ours)
+			return (ssize_t)total;
+		static int said;
+		if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+			fsr_say("fsreclaim: a reply to the private unique %#llx, which no synthetic request has (now): "
+				"passed to the kernel, which answers ENOENT", (unsigned long long)oh.unique);
+		return wr(fd, iov, iovcnt);
 	}
 	if (c->state != CONN_WIRE)
 		return wr(fd, iov, iovcnt);
@@ -1104,7 +1190,13 @@ static struct wsyn *syn_new(struct wconn *c, int kind, uint32_t opcode, uint64_t
 	s->m.h.opcode = opcode;
 	s->m.h.unique = s->unique;
 	s->m.h.nodeid = nodeid;
-	/* uid/gid/pid 0: what the kernel uses for its own background requests */
+	/* the credentials the kernel gives a request made in the allocating
+	 * task's context (fuse_force_creds, and for FLUSH the closing task's):
+	 * the fsuid/fsgid of the thread running the pass and the allocating
+	 * thread's tid.  FORGET keeps 0, as the kernel's (forget_msg). */
+	s->m.h.uid = c->cr_uid;
+	s->m.h.gid = c->cr_gid;
+	s->m.h.pid = c->cr_pid;
 	return s;
 }
 
@@ -1252,11 +1344,20 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 	unsigned long n = 0;
 	int sync = 0;
 	t->busy++;
+	int64_t uid = -1, gid = -1;
 	for (int i = 0; i < WIRE_CONNS; i++) {
 		struct wconn *c = __atomic_load_n(&conns[i], __ATOMIC_ACQUIRE);
 		if (!conn_usable(c))
 			continue;
+		if (uid < 0) {
+			/* setfsuid/setfsgid(-1) change nothing and return the current ids */
+			uid = (uint32_t)syscall(SYS_setfsuid, -1);
+			gid = (uint32_t)syscall(SYS_setfsgid, -1);
+		}
 		fsr_mutex_lock(&c->lock);
+		c->cr_uid = (uint32_t)uid;
+		c->cr_gid = (uint32_t)gid;
+		c->cr_pid = (uint32_t)(p->allocator_tid ? p->allocator_tid : t->tid);
 		unsigned long before = n;
 		struct wsyn *hs[2] = { NULL, NULL };
 		int parked = __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE) > 0;

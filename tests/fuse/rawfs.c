@@ -16,6 +16,24 @@
  *         a shim following the fds cannot know (its ledger then drifts)
  *   -L    OPEN allocates while it holds the tree lock, which FLUSH and
  *         FSYNC need (a reclaim deadlock once reclaim waits for them)
+ *   -U    runs as uid/gid 65534 once mounted (the shim's requests must say so)
+ *   -X K  bad input of kind K, which the daemon survives as fuser-style
+ *         daemons do; what the kernel answered is printed at the end as
+ *         "rawfs: bad-input K: OUTCOME" lines (the same with and without a
+ *         shim, whatever the counts):
+ *           badlen    before each GETATTR reply, one whose len says 8 more bytes
+ *           unique    before each GETATTR reply, one to a unique never issued,
+ *                     and one to a never-issued unique of the shim's private form
+ *           short     before each GETATTR reply, its first 10 bytes alone
+ *           smallread every 7th read with a 100-byte buffer (the kernel's
+ *                     minimum is 8192), every 7th a readv whose first iovec
+ *                     (7 bytes) splits the header
+ *           closefd   (with -t 2 -c) the clone reader that reads a synthetic
+ *                     FLUSH (the shim's) closes its fd unanswered and ends
+ *           abort     FUSE_ABORT_ERROR negotiated (an aborted connection's
+ *                     reads fail with ECONNABORTED, not ENODEV); replies
+ *                     that fail because the connection is gone are not
+ *                     errors; a read that says so ends the reader
  * It ends when the mount goes away (ENODEV) and prints its counts. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,7 +61,10 @@ struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody;
+enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT };
+static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort" };
+static int opt_bad;
 static int hidden_fd = -1;
 static unsigned long nreq, nreply, nforget, nsynth;
 static int fd0;
@@ -63,6 +84,37 @@ static void err(const char *fmt, ...)
 	errors++;
 	pthread_mutex_unlock(&errlock);
 	va_end(ap);
+}
+
+/* the distinct outcomes of the bad input (-X), in the order first seen */
+static struct { const char *what; int err; } outcomes[16];
+static int noutcomes;
+
+static void outcome(const char *what, ssize_t r)
+{
+	int e = r < 0 ? errno : 0;
+	pthread_mutex_lock(&errlock);
+	int i = 0;
+	while (i < noutcomes && (strcmp(outcomes[i].what, what) || outcomes[i].err != e))
+		i++;
+	if (i == noutcomes && noutcomes < 16) {
+		outcomes[i].what = what;
+		outcomes[i].err = e;
+		noutcomes++;
+	}
+	pthread_mutex_unlock(&errlock);
+}
+
+/* the tids of rawfs's threads (one may have ended since it allocated) */
+static pid_t tids[80];
+static int ntids;
+
+static void tid_add(void)
+{
+	pthread_mutex_lock(&errlock);
+	if (ntids < 80)
+		tids[ntids++] = (pid_t)syscall(SYS_gettid);
+	pthread_mutex_unlock(&errlock);
 }
 
 static void tree(void)
@@ -111,6 +163,8 @@ static void send_now(int fd, const char *buf, size_t len)
 	struct iovec v[2] = { { (void *)buf, sizeof(struct fuse_out_header) },
 			      { (void *)(buf + sizeof(struct fuse_out_header)), len - sizeof(struct fuse_out_header) } };
 	ssize_t w = writev(fd, v, v[1].iov_len ? 2 : 1);
+	if (w < 0 && opt_bad == BAD_ABORT && (errno == ECONNABORTED || errno == ENODEV))
+		w = 0;     /* the connection is gone */
 	if (w < 0 && errno != ENOENT)
 		err("writev of a reply: %s", strerror(errno));
 	pthread_mutex_lock(&lock);
@@ -121,6 +175,7 @@ static void send_now(int fd, const char *buf, size_t len)
 static void *reply_thread(void *a)
 {
 	(void)a;
+	tid_add();
 	pthread_mutex_lock(&lock);
 	for (;;) {
 		while (!rq_head && !rq_stop)
@@ -239,6 +294,44 @@ static size_t dirents(uint64_t dir, uint64_t off, size_t size, int plus, char *o
 	return used;
 }
 
+/* a synthetic request (the shim's) carries what the kernel would give a
+ * request of the allocating task: this process's uid/gid and the tid of
+ * one of its threads (a FORGET has none, as the kernel's) */
+static void synth_creds(const struct fuse_in_header *h)
+{
+	int mine = 0;
+	pthread_mutex_lock(&errlock);
+	for (int i = 0; i < ntids; i++)
+		mine |= tids[i] == (pid_t)h->pid;
+	pthread_mutex_unlock(&errlock);
+	if (h->uid != getuid() || h->gid != getgid() || !mine)
+		err("synthetic opcode %u carries uid %u gid %u pid %u (the daemon: uid %u gid %u)", h->opcode, h->uid,
+		    h->gid, h->pid, getuid(), getgid());
+}
+
+/* -X badlen, unique, short: a malformed message before a real reply */
+static void bad_reply(int fd, uint64_t unique)
+{
+	struct fuse_out_header oh = { .len = sizeof oh, .error = -EIO, .unique = unique };
+	switch (opt_bad) {
+	case BAD_LEN:
+		oh.len += 8;
+		outcome("badlen", write(fd, &oh, sizeof oh));
+		break;
+	case BAD_UNIQUE:
+		oh.unique = 0x3ff0000000000000ull;            /* even, far beyond the kernel's counter */
+		outcome("unique", write(fd, &oh, sizeof oh));
+		oh.unique = (1ull << 62) | 0x7ff000000000ull;   /* the shim's form, never one of its ids */
+		outcome("unique-private", write(fd, &oh, sizeof oh));
+		break;
+	case BAD_SHORT:
+		outcome("short", write(fd, &oh, 10));
+		break;
+	default:
+		break;
+	}
+}
+
 static void serve(int fd, char *msg, size_t n)
 {
 	struct fuse_in_header *h = (void *)msg;
@@ -249,6 +342,8 @@ static void serve(int fd, char *msg, size_t n)
 	}
 	/* allocated before the lock: an op's lock held across an allocation that
 	 * may enter reclaim would be a real reclaim-lock-inversion */
+	if ((h->unique & (1ull << 62)) && h->opcode != FUSE_FORGET && h->opcode != FUSE_NOTIFY_REPLY)
+		synth_creds(h);
 	union { struct fuse_entry_out e; struct fuse_attr_out at; struct fuse_open_out o;
 		struct fuse_init_out i; struct fuse_statfs_out s; char data[128 * 1024]; } *out = malloc(sizeof *out);
 	if (!out)
@@ -277,6 +372,8 @@ static void serve(int fd, char *msg, size_t n)
 		out->i.minor = in->minor < FUSE_KERNEL_MINOR_VERSION ? in->minor : FUSE_KERNEL_MINOR_VERSION;
 		out->i.max_readahead = in->max_readahead;
 		out->i.flags = opt_noplus ? 0 : (in->flags & FUSE_DO_READDIRPLUS);
+		if (opt_bad == BAD_ABORT)
+			out->i.flags |= in->flags & FUSE_ABORT_ERROR;   /* reads then say ECONNABORTED */
 		out->i.max_write = 128 * 1024;
 		out->i.max_background = 16;
 		out->i.congestion_threshold = 12;
@@ -390,6 +487,8 @@ static void serve(int fd, char *msg, size_t n)
 		break;
 	}
 	pthread_mutex_unlock(&lock);
+	if (h->opcode == FUSE_GETATTR)
+		bad_reply(fd, h->unique);
 	if (!noreply)
 		reply(opt_hidden && h->opcode == FUSE_LOOKUP && fd == fd0 ? hidden_fd : fd, h->unique, error, out, olen);
 	free(out);
@@ -398,6 +497,7 @@ static void serve(int fd, char *msg, size_t n)
 static void *reader(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
+	tid_add();
 	char *buf = malloc(BUFSZ);
 	char *hdr = malloc(80);
 	int pfd[2] = { -1, -1 };
@@ -405,9 +505,16 @@ static void *reader(void *arg)
 		if (pipe2(pfd, 0)) { err("pipe2: %s", strerror(errno)); return NULL; }
 		fcntl(pfd[1], F_SETPIPE_SZ, 1024 * 1024);
 	}
-	for (;;) {
+	for (unsigned long k = 0;; k++) {
 		ssize_t n;
-		if (opt_splice) {
+		if (opt_bad == BAD_READ && k % 7 == 3) {
+			outcome("smallread", read(fd, buf, 100));   /* EINVAL: below FUSE_MIN_READ_BUFFER */
+			continue;
+		}
+		if (opt_bad == BAD_READ && k % 7 == 5) {
+			struct iovec v[2] = { { buf, 7 }, { buf + 7, BUFSZ - 7 } };
+			n = readv(fd, v, 2);     /* the header across two iovecs */
+		} else if (opt_splice) {
 			n = splice(fd, NULL, pfd[1], NULL, 1024 * 1024, 0);
 			if (n > 0 && read(pfd[0], buf, (size_t)n) != n)
 				err("short read from the splice pipe");
@@ -421,8 +528,18 @@ static void *reader(void *arg)
 		}
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == ENOENT))
 			continue;      /* fuser's receive_retrying */
+		if (n < 0 && opt_bad == BAD_ABORT)
+			outcome("reader-end", n);
 		if (n < 0)
-			break;         /* ENODEV: unmounted */
+			break;         /* ENODEV: unmounted; ECONNABORTED: aborted */
+		if (opt_bad == BAD_CLOSE && fd != fd0 && n >= (ssize_t)sizeof(struct fuse_in_header)) {
+			const struct fuse_in_header *h = (const void *)buf;
+			if (h->opcode == FUSE_FLUSH && (h->unique & (1ull << 62))) {
+				close(fd);
+				fprintf(stderr, "rawfs: closed clone fd %d with a synthetic FLUSH unanswered\n", fd);
+				break;
+			}
+		}
 		serve(fd, buf, (size_t)n);
 	}
 	free(hdr);
@@ -433,7 +550,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsPnDL")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsPnDLUX:")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -444,11 +561,18 @@ int main(int argc, char **argv)
 		case 'n': opt_notify = 1; break;
 		case 'D': opt_hidden = 1; break;
 		case 'L': opt_lockalloc = 1; break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
+		case 'U': opt_nobody = 1; break;
+		case 'X':
+			for (int i = 1; i < (int)(sizeof bad_names / sizeof bad_names[0]); i++)
+				if (strcmp(optarg, bad_names[i]) == 0)
+					opt_bad = i;
+			if (!opt_bad) { fprintf(stderr, "rawfs: -X %s: unknown\n", optarg); return 2; }
+			break;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -462,16 +586,23 @@ int main(int argc, char **argv)
 	}
 	hidden_fd = (int)syscall(SYS_dup, fd0);
 	pthread_t th[64], rt;
+	int fds[64];
+	for (int i = 1; i < opt_threads; i++) {
+		fds[i] = fd0;
+		if (opt_clone) {
+			fds[i] = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+			if (fds[i] < 0 || ioctl(fds[i], FUSE_DEV_IOC_CLONE, &fd0)) { perror("rawfs: clone"); return 1; }
+		}
+	}
+	/* before any thread: every request it serves comes after */
+	if (opt_nobody && (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))) {
+		perror("rawfs: setresuid");
+		return 1;
+	}
 	if (opt_other)
 		pthread_create(&rt, NULL, reply_thread, NULL);
-	for (int i = 1; i < opt_threads; i++) {
-		int fd = fd0;
-		if (opt_clone) {
-			fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-			if (fd < 0 || ioctl(fd, FUSE_DEV_IOC_CLONE, &fd0)) { perror("rawfs: clone"); return 1; }
-		}
-		pthread_create(&th[i], NULL, reader, (void *)(intptr_t)fd);
-	}
+	for (int i = 1; i < opt_threads; i++)
+		pthread_create(&th[i], NULL, reader, (void *)(intptr_t)fds[i]);
 	reader((void *)(intptr_t)fd0);
 	for (int i = 1; i < opt_threads; i++)
 		pthread_join(th[i], NULL);
@@ -482,6 +613,8 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&lock);
 		pthread_join(rt, NULL);
 	}
+	for (int i = 0; i < noutcomes; i++)
+		fprintf(stderr, "rawfs: bad-input %s: %s\n", outcomes[i].what, outcomes[i].err ? strerror(outcomes[i].err) : "accepted");
 	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu errors=%d\n", nreq, nreply, nforget,
 		nsynth, errors);
 	return errors ? 1 : 0;

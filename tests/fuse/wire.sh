@@ -32,68 +32,18 @@ T=$(mktemp -d "$base/fsr-wire.XXXXXX") || exit 99
 PIDS=""
 fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
 
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
-
-stat_of() {   # key logfile: the value of key= on the daemon's stats line (the first: the daemon's)
-	grep -m1 -o "fsreclaim: stats:.*" "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
-
-workload() {  # dir -> digest on stdout
-	local d=$1 k
-	exec 9< "$d/f0"   # a handle open all along: every pass has one to call back on
-	for k in $(seq 15); do
-		cat "$d"/f* "$d"/d/g* > /dev/null
-		ls -l "$d" "$d/d" > /dev/null
-		stat "$d/f1" "$d/d/g2" > /dev/null
-		sync "$d/f1" "$d/d"
-		[ $((k % 5)) = 0 ] && echo 2 > /proc/sys/vm/drop_caches 2>/dev/null
-	done
-	(cd "$d" && ls -lR --time-style=+ . && cat f* d/*) | md5sum
-}
-
-# run NAME OPTS(- for no shim) CMD...: mount on $T/NAME.m, workload, unmount;
-# leaves $T/NAME.digest, $T/NAME.log (the daemon's stderr), $T/NAME.rc
-run() {
-	local name=$1 opts=$2; shift 2
-	local M=$T/$name.m
-	mkdir -p "$M"
-	if [ "$opts" = - ]; then
-		timeout -k 5 90 "$@" "$M" > "$T/$name.log" 2>&1 &
-	else
-		FSRECLAIM_OPTIONS="$opts" LD_PRELOAD=$SHIM timeout -k 5 90 "$@" "$M" > "$T/$name.log" 2>&1 &
-	fi
-	local pid=$!
-	PIDS="$PIDS $pid"
-	if ! fsr_wait_mount "$M" $pid; then
-		FAIL "$name: no mount"; cat "$T/$name.log"; return 1
-	fi
-	timeout -k 5 60 bash -c "$(declare -f workload); workload $M" > "$T/$name.digest" || FAIL "$name: workload failed"
-	fsr_unmount "$M" $pid 200 || FAIL "$name: the daemon did not end after the unmount"
-	wait $pid
-	echo $? > "$T/$name.rc"
-}
-
+. "$top_srcdir/tests/lib/wirerun.sh"
+# the runner is tests/lib/wirerun.sh's (the workload, plain against shim)
+stat_of() { wr_stat "$@"; }
+run() { wr_run "$@"; }
 check() {     # name plain-name [unseen]: the shim's run against the plain one (unseen: the wire stays out)
-	local n=$1 p=$2 unseen=${3:-}
-	[ -f "$T/$n.rc" ] || return
-	cmp -s "$T/$n.digest" "$T/$p.digest" || FAIL "$n: workload digest differs from the plain run"
-	[ "$(cat "$T/$n.rc")" = 0 ] || { FAIL "$n: daemon exit $(cat "$T/$n.rc")"; cat "$T/$n.log"; }
-	grep -q "rawfs: ERROR" "$T/$n.log" && { FAIL "$n: the daemon found a protocol error"; grep "rawfs: ERROR" "$T/$n.log" | head -5; }
-	[ "$(stat_of hazards "$T/$n.log")" = 0 ] || { FAIL "$n: reports on a correct daemon"; cat "$T/$n.log"; }
-	[ -n "$unseen" ] || [ "$(stat_of fs_ops "$T/$n.log")" -gt 0 ] 2>/dev/null || FAIL "$n: fs_ops=0"
-	echo "$n: $(grep -m1 -o 'callbacks=.*' "$T/$n.log") $(grep -o 'private=[0-9]*' "$T/$n.log")"
+	wr_check "$@"
+	[ -f "$T/$1.log" ] && echo "$1: $(grep -o 'private=[0-9]*' "$T/$1.log")"
 }
+need_absorbed() { wr_need_absorbed "$@"; }
 
-need_absorbed() {
-	local n=$1 k
-	[ $(( $(stat_of wire_async "$T/$n.log") + $(stat_of wire_sync "$T/$n.log") )) -gt 0 ] 2>/dev/null || FAIL "$n: no wire pass"
-	for k in absorbed_forget absorbed_fsync absorbed_flush; do
-		[ "$(stat_of $k "$T/$n.log")" -gt 0 ] 2>/dev/null || FAIL "$n: $k=0"
-	done
-}
-
-SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P")
+# 4cU: rawfs runs as uid 65534 once mounted (synthetic requests carry its ids)
+SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P" "4cU:-t 4 -c -U")
 for s in "${SHAPES[@]}"; do
 	name=${s%%:*} args=${s#*:}
 	run "raw$name.plain" - $RAWFS $args
