@@ -6,10 +6,12 @@
  * FLUSH, FSYNC, FSYNCDIR or RELEASE of an unknown handle is an error),
  * request lengths.  Errors print "rawfs: ERROR ..." and make the exit status 1.
  *
- * usage: rawfs [-t THREADS] [-c] [-o] [-v] [-s] [-P] MOUNTPOINT
+ * usage: rawfs [-t THREADS] [-c] [-o] [-v] [-s] [-S] [-P] MOUNTPOINT
  *   -t N  N reader threads (default 1)      -c  each extra reader on its own clone fd
  *   -o    replies written by a reply thread  -v  readv with an 80-byte first iovec (glusterfs)
  *   -s    splice requests into a pipe        -P  no READDIRPLUS
+ *   -S    replies as libfuse's splice_write sends them: vmsplice into a
+ *         pipe, then splice from the pipe to the fd
  *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
  *         notify-in-op pattern of CurvineIO/curvine#607)
  *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
@@ -43,9 +45,9 @@ struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
 static int hidden_fd = -1;
-static unsigned long nreq, nreply, nforget, nsynth;
+static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out;
 static int fd0;
 
 #define MAXH 4096
@@ -110,9 +112,30 @@ static void send_now(int fd, const char *buf, size_t len)
 	/* header and payload in two iovecs, as fuser and libfuse write them */
 	struct iovec v[2] = { { (void *)buf, sizeof(struct fuse_out_header) },
 			      { (void *)(buf + sizeof(struct fuse_out_header)), len - sizeof(struct fuse_out_header) } };
-	ssize_t w = writev(fd, v, v[1].iov_len ? 2 : 1);
+	ssize_t w;
+	if (opt_splice_write) {
+		static __thread int p[2] = { -1, -1 };
+		if (p[0] < 0 && pipe2(p, O_CLOEXEC)) {
+			err("pipe2: %s", strerror(errno));
+			return;
+		}
+		w = vmsplice(p[1], v, v[1].iov_len ? 2 : 1, 0);
+		if (w != (ssize_t)len) {
+			err("vmsplice of a %zu-byte reply: %zd", len, w);
+			return;
+		}
+		/* the kernel takes the reply out of the pipe whatever it answers */
+		w = splice(p[0], NULL, fd, NULL, len, 0);
+		if (w == (ssize_t)len) {
+			pthread_mutex_lock(&lock);
+			nspliced_out++;
+			pthread_mutex_unlock(&lock);
+		}
+	} else {
+		w = writev(fd, v, v[1].iov_len ? 2 : 1);
+	}
 	if (w < 0 && errno != ENOENT)
-		err("writev of a reply: %s", strerror(errno));
+		err("%s of a reply: %s", opt_splice_write ? "splice" : "writev", strerror(errno));
 	pthread_mutex_lock(&lock);
 	nreply++;
 	pthread_mutex_unlock(&lock);
@@ -411,6 +434,11 @@ static void *reader(void *arg)
 			n = splice(fd, NULL, pfd[1], NULL, 1024 * 1024, 0);
 			if (n > 0 && read(pfd[0], buf, (size_t)n) != n)
 				err("short read from the splice pipe");
+			if (n > 0) {
+				pthread_mutex_lock(&lock);
+				nspliced_in++;
+				pthread_mutex_unlock(&lock);
+			}
 		} else if (opt_readv) {
 			struct iovec v[2] = { { hdr, 80 }, { buf + 80, BUFSZ - 80 } };
 			n = readv(fd, v, 2);
@@ -433,22 +461,23 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsPnDL")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSPnDL")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
 		case 'o': opt_other = 1; break;
 		case 'v': opt_readv = 1; break;
 		case 's': opt_splice = 1; break;
+		case 'S': opt_splice_write = 1; break;
 		case 'P': opt_noplus = 1; break;
 		case 'n': opt_notify = 1; break;
 		case 'D': opt_hidden = 1; break;
 		case 'L': opt_lockalloc = 1; break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -482,7 +511,7 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&lock);
 		pthread_join(rt, NULL);
 	}
-	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu errors=%d\n", nreq, nreply, nforget,
-		nsynth, errors);
+	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu spliced_in=%lu spliced_out=%lu errors=%d\n",
+		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, errors);
 	return errors ? 1 : 0;
 }
