@@ -6,12 +6,14 @@
  * FLUSH, FSYNC, FSYNCDIR or RELEASE of an unknown handle is an error),
  * request lengths.  Errors print "rawfs: ERROR ..." and make the exit status 1.
  *
- * usage: rawfs [-t THREADS] [-c] [-o] [-v] [-s] [-S] [-P] MOUNTPOINT
+ * usage: rawfs [-t THREADS] [-c] [-o] [-v] [-s] [-S] [-R] [-P] MOUNTPOINT
  *   -t N  N reader threads (default 1)      -c  each extra reader on its own clone fd
  *   -o    replies written by a reply thread  -v  readv with an 80-byte first iovec (glusterfs)
  *   -s    splice requests into a pipe        -P  no READDIRPLUS
  *   -S    replies as libfuse's splice_write sends them: vmsplice into a
  *         pipe, then splice from the pipe to the fd
+ *   -R    (with -s) the request pipe made by a raw syscall, which a shim
+ *         following pipe/pipe2 cannot know
  *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
  *         notify-in-op pattern of CurvineIO/curvine#607)
  *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
@@ -45,7 +47,7 @@ struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
 static int hidden_fd = -1;
 static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out;
 static int fd0;
@@ -425,7 +427,7 @@ static void *reader(void *arg)
 	char *hdr = malloc(80);
 	int pfd[2] = { -1, -1 };
 	if (opt_splice) {
-		if (pipe2(pfd, 0)) { err("pipe2: %s", strerror(errno)); return NULL; }
+		if (opt_rawpipe ? syscall(SYS_pipe2, pfd, 0) : pipe2(pfd, 0)) { err("pipe2: %s", strerror(errno)); return NULL; }
 		fcntl(pfd[1], F_SETPIPE_SZ, 1024 * 1024);
 	}
 	for (;;) {
@@ -461,7 +463,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsSPnDL")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSRPnDL")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -469,15 +471,16 @@ int main(int argc, char **argv)
 		case 'v': opt_readv = 1; break;
 		case 's': opt_splice = 1; break;
 		case 'S': opt_splice_write = 1; break;
+		case 'R': opt_rawpipe = 1; break;
 		case 'P': opt_noplus = 1; break;
 		case 'n': opt_notify = 1; break;
 		case 'D': opt_hidden = 1; break;
 		case 'L': opt_lockalloc = 1; break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
