@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -88,30 +89,62 @@ int fsrw_pipe2(int fds[2], int flags)
 
 /* ---- looking into a pipe without taking from it ---- */
 
-#define SCRATCH 4
+/* one pipe for all threads (tee and its read take a few microseconds): a
+ * pool would let one slot remade after a daemon closed the shim's fds take
+ * another slot's old numbers while that slot still uses them */
 static struct scratch {
 	struct fsr_mutex lock;
 	int made, r, w;
-} scratch[SCRATCH];
-static unsigned int scratch_next;
+	ino_t ino;
+} scratch;
+
+/* away from the low numbers a daemon expects to own (as out.c's log fd) */
+static int high_fd(int fd)
+{
+	int h = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 600);
+	if (h < 0)
+		return fd;
+	syscall(SYS_close, fd);
+	return h;
+}
+
+static void scratch_make(struct scratch *s)
+{
+	int p[2];
+	struct stat st;
+	if (syscall(SYS_pipe2, p, O_NONBLOCK | O_CLOEXEC) != 0)
+		return;
+	s->r = high_fd(p[0]);
+	s->w = high_fd(p[1]);
+	s->ino = syscall(SYS_fstat, s->r, &st) == 0 ? st.st_ino : 0;
+	s->made = 1;
+}
+
+/* both ends still the shim's pipe (a daemon may close fds it does not own) */
+static int scratch_ours(const struct scratch *s)
+{
+	struct stat a, b;
+	return syscall(SYS_fstat, s->r, &a) == 0 && syscall(SYS_fstat, s->w, &b) == 0 && S_ISFIFO(a.st_mode) &&
+	       a.st_ino == s->ino && b.st_ino == s->ino;
+}
 
 /* the first (at most cap) bytes of pipe `rd`, copied to buf and left in the
  * pipe; -1 when tee cannot (not a pipe, empty, no pipe of the shim's) */
 static ssize_t peek(int rd, void *buf, size_t cap)
 {
-	struct scratch *s = &scratch[__atomic_fetch_add(&scratch_next, 1, __ATOMIC_RELAXED) % SCRATCH];
+	struct scratch *s = &scratch;
 	ssize_t n = -1;
 	fsr_mutex_lock(&s->lock);
-	if (!s->made) {
-		int p[2];
-		if (syscall(SYS_pipe2, p, O_NONBLOCK | O_CLOEXEC) == 0) {
-			s->r = p[0];
-			s->w = p[1];
-			s->made = 1;
-		}
-	}
+	if (!s->made)
+		scratch_make(s);
 	if (s->made) {
 		n = syscall(SYS_tee, rd, s->w, cap, SPLICE_F_NONBLOCK);
+		if (n < 0 && (errno == EBADF || errno == EINVAL) && !scratch_ours(s)) {
+			s->made = 0;       /* closed behind the shim's back: a new one (the old numbers are not ours) */
+			scratch_make(s);
+			if (s->made)
+				n = syscall(SYS_tee, rd, s->w, cap, SPLICE_F_NONBLOCK);
+		}
 		size_t got = 0;
 		while (n > 0 && got < (size_t)n) {
 			ssize_t k = syscall(SYS_read, s->r, (char *)buf + got, (size_t)n - got);

@@ -6,7 +6,7 @@
  * FLUSH, FSYNC, FSYNCDIR or RELEASE of an unknown handle is an error),
  * request lengths.  Errors print "rawfs: ERROR ..." and make the exit status 1.
  *
- * usage: rawfs [-t THREADS] [-c] [-o] [-v] [-s] [-S] [-R] [-P] MOUNTPOINT
+ * usage: rawfs [-t THREADS] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] MOUNTPOINT
  *   -t N  N reader threads (default 1)      -c  each extra reader on its own clone fd
  *   -o    replies written by a reply thread  -v  readv with an 80-byte first iovec (glusterfs)
  *   -s    splice requests into a pipe        -P  no READDIRPLUS
@@ -14,6 +14,8 @@
  *         pipe, then splice from the pipe to the fd
  *   -R    (with -s) the request pipe made by a raw syscall, which a shim
  *         following pipe/pipe2 cannot know
+ *   -C    after its 200th request, close every pipe fd it did not make
+ *         (a daemon that closes fds it does not own, such as a shim's)
  *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
  *         notify-in-op pattern of CurvineIO/curvine#607)
  *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
@@ -47,9 +49,51 @@ struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_closeforeign, opt_noplus, opt_notify, opt_hidden, opt_lockalloc;
 static int hidden_fd = -1;
-static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out;
+static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after;
+static int closed_foreign;   /* -C done */
+static void err(const char *fmt, ...);
+
+/* -C: the pipes rawfs made itself, kept open */
+#define MAXPIPES 256
+static int own_pipes[MAXPIPES], nown_pipes;
+
+static void own_pipe(const int *p)
+{
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < 2 && nown_pipes < MAXPIPES; i++)
+		own_pipes[nown_pipes++] = p[i];
+	pthread_mutex_unlock(&lock);
+}
+
+static void close_foreign_pipes(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		err("opendir /proc/self/fd: %s", strerror(errno));
+		return;
+	}
+	int dfd = dirfd(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char path[64], target[64];
+		int fd = atoi(de->d_name), own = 0;
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dfd)
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		ssize_t l = readlink(path, target, sizeof target - 1);
+		if (l < 5 || memcmp(target, "pipe:", 5) != 0)
+			continue;
+		pthread_mutex_lock(&lock);
+		for (int i = 0; i < nown_pipes; i++)
+			own |= own_pipes[i] == fd;
+		pthread_mutex_unlock(&lock);
+		if (!own && close(fd) == 0)
+			nclosed++;
+	}
+	closedir(d);
+}
 static int fd0;
 
 #define MAXH 4096
@@ -117,9 +161,12 @@ static void send_now(int fd, const char *buf, size_t len)
 	ssize_t w;
 	if (opt_splice_write) {
 		static __thread int p[2] = { -1, -1 };
-		if (p[0] < 0 && pipe2(p, O_CLOEXEC)) {
-			err("pipe2: %s", strerror(errno));
-			return;
+		if (p[0] < 0) {
+			if (pipe2(p, O_CLOEXEC)) {
+				err("pipe2: %s", strerror(errno));
+				return;
+			}
+			own_pipe(p);
 		}
 		w = vmsplice(p[1], v, v[1].iov_len ? 2 : 1, 0);
 		if (w != (ssize_t)len) {
@@ -280,8 +327,14 @@ static void serve(int fd, char *msg, size_t n)
 		abort();
 	pthread_mutex_lock(&lock);
 	nreq++;
-	if (h->unique & (1ull << 62))
+	if (h->unique & (1ull << 62)) {
 		nsynth++;      /* the shim's: bit 62 is never in a kernel id */
+		if (closed_foreign == 2)
+			nsynth_after++;
+	}
+	int close_now = opt_closeforeign && nreq == 200 && !closed_foreign;
+	if (close_now)
+		closed_foreign = 1;
 	uint64_t ino = h->nodeid;
 	if (h->opcode != FUSE_INIT && h->opcode != FUSE_FORGET && h->opcode != FUSE_BATCH_FORGET &&
 	    h->opcode != FUSE_INTERRUPT && h->opcode != FUSE_DESTROY && h->opcode != FUSE_NOTIFY_REPLY &&
@@ -415,6 +468,12 @@ static void serve(int fd, char *msg, size_t n)
 		break;
 	}
 	pthread_mutex_unlock(&lock);
+	if (close_now) {
+		close_foreign_pipes();
+		pthread_mutex_lock(&lock);
+		closed_foreign = 2;
+		pthread_mutex_unlock(&lock);
+	}
 	if (!noreply)
 		reply(opt_hidden && h->opcode == FUSE_LOOKUP && fd == fd0 ? hidden_fd : fd, h->unique, error, out, olen);
 	free(out);
@@ -428,6 +487,7 @@ static void *reader(void *arg)
 	int pfd[2] = { -1, -1 };
 	if (opt_splice) {
 		if (opt_rawpipe ? syscall(SYS_pipe2, pfd, 0) : pipe2(pfd, 0)) { err("pipe2: %s", strerror(errno)); return NULL; }
+		own_pipe(pfd);
 		fcntl(pfd[1], F_SETPIPE_SZ, 1024 * 1024);
 	}
 	for (;;) {
@@ -463,7 +523,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsSRPnDL")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSRCPnDL")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -472,15 +532,16 @@ int main(int argc, char **argv)
 		case 's': opt_splice = 1; break;
 		case 'S': opt_splice_write = 1; break;
 		case 'R': opt_rawpipe = 1; break;
+		case 'C': opt_closeforeign = 1; break;
 		case 'P': opt_noplus = 1; break;
 		case 'n': opt_notify = 1; break;
 		case 'D': opt_hidden = 1; break;
 		case 'L': opt_lockalloc = 1; break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -514,7 +575,8 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&lock);
 		pthread_join(rt, NULL);
 	}
-	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu spliced_in=%lu spliced_out=%lu errors=%d\n",
-		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, errors);
+	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu spliced_in=%lu spliced_out=%lu "
+		"foreign_pipes_closed=%lu private_after_close=%lu errors=%d\n",
+		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, errors);
 	return errors ? 1 : 0;
 }

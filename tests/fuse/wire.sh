@@ -6,9 +6,10 @@
 # shapes: one reader; 4 readers on clone fds; replies written by another
 # thread; readv with an 80-byte first iovec; no READDIRPLUS; requests
 # spliced into a pipe and replies vmspliced and spliced out of one (the wire
-# reads them through tee; rawfs counts its spliced traffic); a splice pipe
-# made by a raw syscall (the wire cannot read it: it must say so and stay
-# out of the way);
+# reads them through tee; rawfs counts its spliced traffic); spliced, and
+# closing the pipes it did not make (the wire's tee pipe: it must make a
+# new one); a splice pipe made by a raw syscall (the wire cannot read it:
+# it must say so and stay out of the way);
 # an INVAL_INODE sent from inside FLUSH (notify-in-op); a lock held over an
 # allocation that a synchronous pass's reader needs (reclaim-deadlock);
 # lookups answered on
@@ -134,6 +135,18 @@ cmp -s "$T/rawL.wire.digest" "$T/rawL.plain.digest" || FAIL "rawL: workload dige
 grep -q "^SUMMARY: fsreclaim: reclaim-deadlock " "$T/rawL.wire.log" || { FAIL "rawL: no reclaim-deadlock"; tail -30 "$T/rawL.wire.log"; }
 grep -q "^SUMMARY: fsreclaim: reclaim-wait-timeout " "$T/rawL.wire.log" && FAIL "rawL: the allocator waited out its timeout"
 echo "rawL: reclaim-deadlock reported, $(grep -m1 -o 'wire_sync=[0-9]*' "$T/rawL.wire.log")"
+
+# a daemon that closes fds it does not own (rawfs -C closes every pipe it
+# did not make, the wire's tee pipe among them, after its 200th request):
+# the wire makes a new one and goes on (synthetic requests after the close)
+run rawC.plain - $RAWFS -t 2 -s -S -C
+run rawC.wire "interval=1:stats=1" $RAWFS -t 2 -s -S -C
+check rawC.wire rawC.plain
+need_absorbed rawC.wire
+p=$(grep -o 'private_after_close=[0-9]*' "$T/rawC.wire.log" | cut -d= -f2)
+[ "${p:-0}" -gt 0 ] || FAIL "rawC: no synthetic request after the daemon closed the wire's pipe"
+grep -q "the wire stops following" "$T/rawC.wire.log" && FAIL "rawC: the wire gave up after the daemon closed its pipe"
+echo "rawC: $(grep -o 'foreign_pipes_closed=[0-9]* private_after_close=[0-9]*' "$T/rawC.wire.log")"
 
 # splice reads into a pipe of unknown read end: not parsed; said once, the
 # connection left alone, nothing broken
