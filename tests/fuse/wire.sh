@@ -120,6 +120,11 @@ for s in "${SHAPES[@]}"; do
 		for k in wire_splice_in wire_splice_out; do
 			[ "$(stat_of $k "$T/raw$name.wire.log")" -gt 0 ] 2>/dev/null || FAIL "raw$name.wire: $k=0"
 		done
+		# every reply rawfs spliced went through the wire's reply path (an
+		# absorbed one too: the wire returns its length)
+		v=$(grep -o "spliced_out=[0-9]*" "$T/raw$name.wire.log" | cut -d= -f2)
+		[ "$(stat_of wire_splice_out "$T/raw$name.wire.log")" -ge "${v:-1}" ] 2>/dev/null ||
+			FAIL "raw$name.wire: rawfs spliced $v replies, the wire read fewer"
 		grep -q "the wire stops following" "$T/raw$name.wire.log" && FAIL "raw$name.wire: the wire gave up on spliced traffic"
 		echo "raw$name.wire: $(grep -o 'spliced_in=[0-9]* spliced_out=[0-9]*' "$T/raw$name.wire.log"), $(grep -m1 -o 'wire_splice_in=.*' "$T/raw$name.wire.log")"
 	fi
