@@ -9,8 +9,8 @@
  * read or write of any other fd pays that one bit test and nothing more.
  *
  * read, readv and write are interposed by reentry.c (they check fs-reentry
- * too) and come here for FUSE fds; __read_chk, writev, splice and the fd
- * births are interposed here. */
+ * too) and come here for FUSE fds; __read_chk, writev, splice (handled in
+ * wire_splice.c) and the fd births are interposed here. */
 #include "wire.h"
 #include "modules.h"
 #include <dirent.h>
@@ -156,7 +156,7 @@ IPOS(ssize_t, writev, (int fd, const struct iovec *v, int n))
 IPOS(ssize_t, splice, (int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned int fl))
 {
 	if (unlikely(fsr_wire_is_fd(in) || fsr_wire_is_fd(out)))
-		fsr_wire_splice_seen(fsr_wire_is_fd(in) ? in : out, fsr_wire_is_fd(in));
+		return fsr_wire_splice(in, oin, out, oout, len, fl, __builtin_return_address(0));
 	REAL(ssize_t, splice, (int, loff_t *, int, loff_t *, size_t, unsigned int));
 	return real_splice(in, oin, out, oout, len, fl);
 }

@@ -44,9 +44,20 @@ typedef ssize_t (*fsr_wire_io_fn)(int fd, const struct iovec *iov, int iovcnt);
 ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn rd, void *caller) FSR_HIDDEN;
 /* a write of one reply or notification; wr does the real write */
 ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr) FSR_HIDDEN;
-/* the daemon spliced from FUSE fd `fd` into a pipe / wrote a pipe to it:
- * the wire cannot follow that connection any more (its ledger is dropped) */
-void fsr_wire_splice_seen(int fd, int reading) FSR_HIDDEN;
+/* a reply of `total` bytes whose first bytes are in iov (a spliced reply:
+ * the rest stays in the daemon's pipe); wr does the real write */
+ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total, fsr_wire_io_fn wr) FSR_HIDDEN;
+/* does the wire parse fd's requests (reading) / replies?  (0: pass through) */
+int fsr_wire_follows(int fd, int reading) FSR_HIDDEN;
+/* spliced traffic on FUSE fd `fd` the wire cannot read (why: the notice):
+ * it stops following that connection (its ledger is dropped) */
+void fsr_wire_splice_lost(int fd, const char *why) FSR_HIDDEN;
+
+/* wire_splice.c: splice(2) with a FUSE fd on one side (wire.c's interposer);
+ * caller: the return address of the interposed call */
+ssize_t fsr_wire_splice(int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned int fl,
+			void *caller) FSR_HIDDEN;
+int fsr_wire_splice_stats(char *buf, size_t len) FSR_HIDDEN;
 /* a new connection slot (index) was made / its last fd closed */
 int fsr_wire_conn_new(void) FSR_HIDDEN;
 void fsr_wire_conn_ref(int conn) FSR_HIDDEN;   /* one more fd of it */

@@ -345,16 +345,26 @@ static void conn_gone(struct wconn *c, int e)
 	errno = saved;
 }
 
-void fsr_wire_splice_seen(int fd, int reading)
+void fsr_wire_splice_lost(int fd, const char *why)
 {
 	struct wconn *c = conn_of_fd(fd);
 	if (!c || c->state == CONN_LIB || c->state == CONN_OFF || fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
 	t->busy++;
-	conn_off(c, reading ? "the daemon splices requests out of /dev/fuse, which the wire does not parse"
-			    : "the daemon splices replies into /dev/fuse, which the wire does not parse");
+	conn_off(c, why);
 	t->busy--;
+}
+
+int fsr_wire_follows(int fd, int reading)
+{
+	struct wconn *c = conn_of_fd(fd);
+	if (!c || fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
+		return 0;
+	int st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+	if (reading)
+		return st == CONN_NEW || st == CONN_WIRE || (st == CONN_OFF && c->nheld);
+	return st == CONN_WIRE || st == CONN_OFF;
 }
 
 /* ---- the ledger (c->lock held) ---- */
@@ -866,8 +876,9 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		char *msg;
 		size_t have;
 		if (iovcnt == 1 || iov[0].iov_len >= (size_t)r) {
+			/* a splice read may return more than cap: the rest stays in its pipe */
 			msg = iov[0].iov_base;
-			have = (size_t)r;
+			have = (size_t)r < cap ? (size_t)r : cap;
 		} else {
 			have = iov_get(iov, iovcnt, 0, copy, (size_t)r < sizeof copy ? (size_t)r : sizeof copy);
 			msg = copy;
@@ -925,14 +936,19 @@ static void reply_refs(struct wconn *c, const struct wreq *q, const struct iovec
 		while (total - off >= FUSE_NAME_OFFSET_DIRENTPLUS) {
 			struct fuse_direntplus d;
 			char name[WIRE_NAME_MAX + 1];
-			if (iov_get(v, n, off, &d, FUSE_NAME_OFFSET_DIRENTPLUS) != FUSE_NAME_OFFSET_DIRENTPLUS)
+			if (iov_get(v, n, off, &d, FUSE_NAME_OFFSET_DIRENTPLUS) != FUSE_NAME_OFFSET_DIRENTPLUS) {
+				c->lossy = 1;
 				break;
+			}
 			size_t rec = FUSE_DIRENTPLUS_SIZE(&d);
 			if (!d.dirent.namelen || d.dirent.namelen > 1024 || rec > total - off)
 				break;      /* the kernel stops here too (EIO, or a short record) */
 			size_t nl = d.dirent.namelen;
 			if (nl <= WIRE_NAME_MAX) {
-				iov_get(v, n, off + FUSE_NAME_OFFSET_DIRENTPLUS, name, nl);
+				if (iov_get(v, n, off + FUSE_NAME_OFFSET_DIRENTPLUS, name, nl) != nl) {
+					c->lossy = 1;   /* a spliced reply read only in part: an under-count */
+					break;
+				}
 				if (memchr(name, '/', nl))
 					break;
 				int dots = (nl == 1 && name[0] == '.') || (nl == 2 && name[0] == '.' && name[1] == '.');
@@ -1089,10 +1105,14 @@ static void notify_check(struct fsr_thread *t, const struct iovec *v, int n, siz
 
 ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr)
 {
+	return fsr_wire_reply(fd, iov, iovcnt, iov_total(iov, iovcnt), wr);
+}
+
+ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total, fsr_wire_io_fn wr)
+{
 	struct wconn *c = conn_of_fd(fd);
 	if (!c || (c->state != CONN_WIRE && c->state != CONN_OFF))
 		return wr(fd, iov, iovcnt);
-	size_t total = iov_total(iov, iovcnt);
 	struct fuse_out_header oh;
 	if (total < OHDR || iov_get(iov, iovcnt, 0, &oh, OHDR) != OHDR || oh.len != total) {
 		static int said;
@@ -1395,10 +1415,11 @@ int fsr_wire_stats(char *buf, size_t len)
 {
 	if (!__atomic_load_n(&wire_used, __ATOMIC_RELAXED))
 		return 0;
-	return fsr_fmt(buf, len, " wire_async=%llu wire_sync=%llu absorbed_forget=%llu absorbed_fsync=%llu absorbed_flush=%llu",
-		       (unsigned long long)__atomic_load_n(&st_async, __ATOMIC_RELAXED),
-		       (unsigned long long)__atomic_load_n(&st_sync, __ATOMIC_RELAXED),
-		       (unsigned long long)__atomic_load_n(&st_forget, __ATOMIC_RELAXED),
-		       (unsigned long long)__atomic_load_n(&st_fsync, __ATOMIC_RELAXED),
-		       (unsigned long long)__atomic_load_n(&st_flush, __ATOMIC_RELAXED));
+	int n = fsr_fmt(buf, len, " wire_async=%llu wire_sync=%llu absorbed_forget=%llu absorbed_fsync=%llu absorbed_flush=%llu",
+			(unsigned long long)__atomic_load_n(&st_async, __ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(&st_sync, __ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(&st_forget, __ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(&st_fsync, __ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(&st_flush, __ATOMIC_RELAXED));
+	return n + fsr_wire_splice_stats(buf + n, len - (size_t)n);
 }

@@ -6,10 +6,16 @@
  * FLUSH, FSYNC, FSYNCDIR or RELEASE of an unknown handle is an error),
  * request lengths.  Errors print "rawfs: ERROR ..." and make the exit status 1.
  *
- * usage: rawfs [-t THREADS] [-c] [-o] [-v] [-s] [-P] MOUNTPOINT
+ * usage: rawfs [-t THREADS] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] MOUNTPOINT
  *   -t N  N reader threads (default 1)      -c  each extra reader on its own clone fd
  *   -o    replies written by a reply thread  -v  readv with an 80-byte first iovec (glusterfs)
  *   -s    splice requests into a pipe        -P  no READDIRPLUS
+ *   -S    replies as libfuse's splice_write sends them: vmsplice into a
+ *         pipe, then splice from the pipe to the fd
+ *   -R    (with -s) the request pipe made by a raw syscall, which a shim
+ *         following pipe/pipe2 cannot know
+ *   -C    after its 200th request, close every pipe fd it did not make
+ *         (a daemon that closes fds it does not own, such as a shim's)
  *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
  *         notify-in-op pattern of CurvineIO/curvine#607)
  *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
@@ -61,12 +67,54 @@ struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_closeforeign, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody;
 enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT };
 static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort" };
 static int opt_bad;
 static int hidden_fd = -1;
-static unsigned long nreq, nreply, nforget, nsynth;
+static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after;
+static int closed_foreign;   /* -C done */
+static void err(const char *fmt, ...);
+
+/* -C: the pipes rawfs made itself, kept open */
+#define MAXPIPES 256
+static int own_pipes[MAXPIPES], nown_pipes;
+
+static void own_pipe(const int *p)
+{
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < 2 && nown_pipes < MAXPIPES; i++)
+		own_pipes[nown_pipes++] = p[i];
+	pthread_mutex_unlock(&lock);
+}
+
+static void close_foreign_pipes(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		err("opendir /proc/self/fd: %s", strerror(errno));
+		return;
+	}
+	int dfd = dirfd(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char path[64], target[64];
+		int fd = atoi(de->d_name), own = 0;
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dfd)
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		ssize_t l = readlink(path, target, sizeof target - 1);
+		if (l < 5 || memcmp(target, "pipe:", 5) != 0)
+			continue;
+		pthread_mutex_lock(&lock);
+		for (int i = 0; i < nown_pipes; i++)
+			own |= own_pipes[i] == fd;
+		pthread_mutex_unlock(&lock);
+		if (!own && close(fd) == 0)
+			nclosed++;
+	}
+	closedir(d);
+}
 static int fd0;
 
 #define MAXH 4096
@@ -162,11 +210,35 @@ static void send_now(int fd, const char *buf, size_t len)
 	/* header and payload in two iovecs, as fuser and libfuse write them */
 	struct iovec v[2] = { { (void *)buf, sizeof(struct fuse_out_header) },
 			      { (void *)(buf + sizeof(struct fuse_out_header)), len - sizeof(struct fuse_out_header) } };
-	ssize_t w = writev(fd, v, v[1].iov_len ? 2 : 1);
+	ssize_t w;
+	if (opt_splice_write) {
+		static __thread int p[2] = { -1, -1 };
+		if (p[0] < 0) {
+			if (pipe2(p, O_CLOEXEC)) {
+				err("pipe2: %s", strerror(errno));
+				return;
+			}
+			own_pipe(p);
+		}
+		w = vmsplice(p[1], v, v[1].iov_len ? 2 : 1, 0);
+		if (w != (ssize_t)len) {
+			err("vmsplice of a %zu-byte reply: %zd", len, w);
+			return;
+		}
+		/* the kernel takes the reply out of the pipe whatever it answers */
+		w = splice(p[0], NULL, fd, NULL, len, 0);
+		if (w == (ssize_t)len) {
+			pthread_mutex_lock(&lock);
+			nspliced_out++;
+			pthread_mutex_unlock(&lock);
+		}
+	} else {
+		w = writev(fd, v, v[1].iov_len ? 2 : 1);
+	}
 	if (w < 0 && opt_bad == BAD_ABORT && (errno == ECONNABORTED || errno == ENODEV))
 		w = 0;     /* the connection is gone */
 	if (w < 0 && errno != ENOENT)
-		err("writev of a reply: %s", strerror(errno));
+		err("%s of a reply: %s", opt_splice_write ? "splice" : "writev", strerror(errno));
 	pthread_mutex_lock(&lock);
 	nreply++;
 	pthread_mutex_unlock(&lock);
@@ -350,8 +422,14 @@ static void serve(int fd, char *msg, size_t n)
 		abort();
 	pthread_mutex_lock(&lock);
 	nreq++;
-	if (h->unique & (1ull << 62))
+	if (h->unique & (1ull << 62)) {
 		nsynth++;      /* the shim's: bit 62 is never in a kernel id */
+		if (closed_foreign == 2)
+			nsynth_after++;
+	}
+	int close_now = opt_closeforeign && nreq == 200 && !closed_foreign;
+	if (close_now)
+		closed_foreign = 1;
 	uint64_t ino = h->nodeid;
 	if (h->opcode != FUSE_INIT && h->opcode != FUSE_FORGET && h->opcode != FUSE_BATCH_FORGET &&
 	    h->opcode != FUSE_INTERRUPT && h->opcode != FUSE_DESTROY && h->opcode != FUSE_NOTIFY_REPLY &&
@@ -489,6 +567,12 @@ static void serve(int fd, char *msg, size_t n)
 	pthread_mutex_unlock(&lock);
 	if (h->opcode == FUSE_GETATTR)
 		bad_reply(fd, h->unique);
+	if (close_now) {
+		close_foreign_pipes();
+		pthread_mutex_lock(&lock);
+		closed_foreign = 2;
+		pthread_mutex_unlock(&lock);
+	}
 	if (!noreply)
 		reply(opt_hidden && h->opcode == FUSE_LOOKUP && fd == fd0 ? hidden_fd : fd, h->unique, error, out, olen);
 	free(out);
@@ -502,7 +586,8 @@ static void *reader(void *arg)
 	char *hdr = malloc(80);
 	int pfd[2] = { -1, -1 };
 	if (opt_splice) {
-		if (pipe2(pfd, 0)) { err("pipe2: %s", strerror(errno)); return NULL; }
+		if (opt_rawpipe ? syscall(SYS_pipe2, pfd, 0) : pipe2(pfd, 0)) { err("pipe2: %s", strerror(errno)); return NULL; }
+		own_pipe(pfd);
 		fcntl(pfd[1], F_SETPIPE_SZ, 1024 * 1024);
 	}
 	for (unsigned long k = 0;; k++) {
@@ -518,6 +603,11 @@ static void *reader(void *arg)
 			n = splice(fd, NULL, pfd[1], NULL, 1024 * 1024, 0);
 			if (n > 0 && read(pfd[0], buf, (size_t)n) != n)
 				err("short read from the splice pipe");
+			if (n > 0) {
+				pthread_mutex_lock(&lock);
+				nspliced_in++;
+				pthread_mutex_unlock(&lock);
+			}
 		} else if (opt_readv) {
 			struct iovec v[2] = { { hdr, 80 }, { buf + 80, BUFSZ - 80 } };
 			n = readv(fd, v, 2);
@@ -550,13 +640,16 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsPnDLUX:")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSRCPnDLUX:")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
 		case 'o': opt_other = 1; break;
 		case 'v': opt_readv = 1; break;
 		case 's': opt_splice = 1; break;
+		case 'S': opt_splice_write = 1; break;
+		case 'R': opt_rawpipe = 1; break;
+		case 'C': opt_closeforeign = 1; break;
 		case 'P': opt_noplus = 1; break;
 		case 'n': opt_notify = 1; break;
 		case 'D': opt_hidden = 1; break;
@@ -568,11 +661,11 @@ int main(int argc, char **argv)
 					opt_bad = i;
 			if (!opt_bad) { fprintf(stderr, "rawfs: -X %s: unknown\n", optarg); return 2; }
 			break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -615,7 +708,8 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < noutcomes; i++)
 		fprintf(stderr, "rawfs: bad-input %s: %s\n", outcomes[i].what, outcomes[i].err ? strerror(outcomes[i].err) : "accepted");
-	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu errors=%d\n", nreq, nreply, nforget,
-		nsynth, errors);
+	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu spliced_in=%lu spliced_out=%lu "
+		"foreign_pipes_closed=%lu private_after_close=%lu errors=%d\n",
+		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, errors);
 	return errors ? 1 : 0;
 }

@@ -4,8 +4,12 @@
 # own lookups and handles: a FORGET below zero, or a FLUSH/FSYNC/RELEASE of
 # a handle it never gave, is an "rawfs: ERROR" and exit status 1) in several
 # shapes: one reader; 4 readers on clone fds; replies written by another
-# thread; readv with an 80-byte first iovec; no READDIRPLUS; splice reads
-# (which the wire does not parse: it must say so and stay out of the way);
+# thread; readv with an 80-byte first iovec; no READDIRPLUS; requests
+# spliced into a pipe and replies vmspliced and spliced out of one (the wire
+# reads them through tee; rawfs counts its spliced traffic); spliced, and
+# closing the pipes it did not make (the wire's tee pipe: it must make a
+# new one); a splice pipe made by a raw syscall (the wire cannot read it:
+# it must say so and stay out of the way);
 # an INVAL_INODE sent from inside FLUSH (notify-in-op); a lock held over an
 # allocation that a synchronous pass's reader needs (reclaim-deadlock);
 # lookups answered on
@@ -43,7 +47,7 @@ check() {     # name plain-name [unseen]: the shim's run against the plain one (
 need_absorbed() { wr_need_absorbed "$@"; }
 
 # 4cU: rawfs runs as uid 65534 once mounted (synthetic requests carry its ids)
-SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P" "4cU:-t 4 -c -U")
+SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P" "4cU:-t 4 -c -U" "1sS:-s -S" "4csS:-t 4 -c -s -S")
 for s in "${SHAPES[@]}"; do
 	name=${s%%:*} args=${s#*:}
 	run "raw$name.plain" - $RAWFS $args
@@ -53,8 +57,26 @@ for s in "${SHAPES[@]}"; do
 	p=$(grep -o 'private=[0-9]*' "$T/raw$name.wire.log" | cut -d= -f2)
 	[ "${p:-0}" -gt 0 ] || FAIL "raw$name.wire: rawfs received no synthetic request"
 	# more than one reader: synchronous passes (a parked reader woken for them)
-	if [ "$name" != 1 ]; then
+	if [ "${name#1}" = "$name" ]; then
 		[ "$(stat_of wire_sync "$T/raw$name.wire.log")" -gt 0 ] 2>/dev/null || FAIL "raw$name.wire: wire_sync=0"
+	fi
+	# spliced both ways: rawfs got its requests and sent its replies by
+	# splice, and the wire read them all from the pipes
+	if [ "${args#*-s -S}" != "$args" ]; then
+		for k in spliced_in spliced_out; do
+			v=$(grep -o "$k=[0-9]*" "$T/raw$name.wire.log" | cut -d= -f2)
+			[ "${v:-0}" -gt 0 ] || FAIL "raw$name.wire: rawfs $k=0"
+		done
+		for k in wire_splice_in wire_splice_out; do
+			[ "$(stat_of $k "$T/raw$name.wire.log")" -gt 0 ] 2>/dev/null || FAIL "raw$name.wire: $k=0"
+		done
+		# every reply rawfs spliced went through the wire's reply path (an
+		# absorbed one too: the wire returns its length)
+		v=$(grep -o "spliced_out=[0-9]*" "$T/raw$name.wire.log" | cut -d= -f2)
+		[ "$(stat_of wire_splice_out "$T/raw$name.wire.log")" -ge "${v:-1}" ] 2>/dev/null ||
+			FAIL "raw$name.wire: rawfs spliced $v replies, the wire read fewer"
+		grep -q "the wire stops following" "$T/raw$name.wire.log" && FAIL "raw$name.wire: the wire gave up on spliced traffic"
+		echo "raw$name.wire: $(grep -o 'spliced_in=[0-9]* spliced_out=[0-9]*' "$T/raw$name.wire.log"), $(grep -m1 -o 'wire_splice_in=.*' "$T/raw$name.wire.log")"
 	fi
 done
 
@@ -69,12 +91,26 @@ grep -q "^SUMMARY: fsreclaim: reclaim-deadlock " "$T/rawL.wire.log" || { FAIL "r
 grep -q "^SUMMARY: fsreclaim: reclaim-wait-timeout " "$T/rawL.wire.log" && FAIL "rawL: the allocator waited out its timeout"
 echo "rawL: reclaim-deadlock reported, $(grep -m1 -o 'wire_sync=[0-9]*' "$T/rawL.wire.log")"
 
-# splice reads: not parsed; said once, the connection left alone, nothing broken
-run rawsplice.plain - $RAWFS -s
-run rawsplice.wire "interval=1:stats=1" $RAWFS -s
+# a daemon that closes fds it does not own (rawfs -C closes every pipe it
+# did not make, the wire's tee pipe among them, after its 200th request):
+# the wire makes a new one and goes on (synthetic requests after the close)
+run rawC.plain - $RAWFS -t 2 -s -S -C
+run rawC.wire "interval=1:stats=1" $RAWFS -t 2 -s -S -C
+check rawC.wire rawC.plain
+need_absorbed rawC.wire
+p=$(grep -o 'private_after_close=[0-9]*' "$T/rawC.wire.log" | cut -d= -f2)
+[ "${p:-0}" -gt 0 ] || FAIL "rawC: no synthetic request after the daemon closed the wire's pipe"
+grep -q "the wire stops following" "$T/rawC.wire.log" && FAIL "rawC: the wire gave up after the daemon closed its pipe"
+echo "rawC: $(grep -o 'foreign_pipes_closed=[0-9]* private_after_close=[0-9]*' "$T/rawC.wire.log")"
+
+# splice reads into a pipe of unknown read end: not parsed; said once, the
+# connection left alone, nothing broken
+run rawsplice.plain - $RAWFS -s -R
+run rawsplice.wire "interval=1:stats=1" $RAWFS -s -R
 check rawsplice.wire rawsplice.plain unseen
-[ "$(stat_of wire_async "$T/rawsplice.wire.log")" = "" ] || FAIL "rawsplice: wire passes into a connection it does not parse"
-grep -q "splices requests out of /dev/fuse" "$T/rawsplice.wire.log" || FAIL "rawsplice: no notice that spliced traffic is not followed"
+case "$(stat_of wire_async "$T/rawsplice.wire.log")" in ""|0) ;; *) FAIL "rawsplice: wire passes into a connection it does not parse";; esac
+grep -q "private=0" "$T/rawsplice.wire.log" || FAIL "rawsplice: synthetic requests into a connection the wire does not parse"
+grep -q "a pipe the wire did not see made" "$T/rawsplice.wire.log" || FAIL "rawsplice: no notice that spliced traffic is not followed"
 
 # the new checks: a notification from inside an op on its own node
 # (notify-in-op), and a ledger the kernel's FORGETs exceed (lookup-drift:

@@ -13,6 +13,7 @@
 set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
 . "$top_srcdir/tests/lib/mount.sh"
+. "$top_srcdir/tests/lib/wire.sh"
 fsr_require_fuse
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
 
@@ -28,7 +29,7 @@ T=$(mktemp -d "$base/fsr-wired.XXXXXX") || exit 99
 PIDS=""
 fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
 
-stat_of() { grep -m1 -o "fsreclaim: stats:.*" "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+stat_of() { fsr_stat_of "$@"; }
 
 workload() {
 	local d=$1 k
@@ -71,14 +72,8 @@ check() {     # name allowed-kind(or -)
 	for k in fs_ops absorbed_forget absorbed_fsync absorbed_flush; do
 		[ "$(stat_of $k "$T/$n.wire.log")" -gt 0 ] 2>/dev/null || FAIL "$n: $k=0"
 	done
-	local kinds
-	kinds=$(sed -n 's/^SUMMARY: fsreclaim: \([a-z-]*\).*/\1/p' "$T/$n.wire.log" | sort -u)
-	if [ "$allow" = - ]; then
-		[ -z "$kinds" ] || { FAIL "$n: reports on a correct daemon: $kinds"; cat "$T/$n.wire.log"; }
-	else
-		for k in $kinds; do [ "$k" = "$allow" ] || FAIL "$n: unexpected report $k"; done
-	fi
-	echo "$n: $(grep -m1 -o 'fs_ops=.*' "$T/$n.wire.log") reports: ${kinds:-none}"
+	fsr_wire_reports "$n" "$T/$n.wire.log" "$allow"
+	echo "$n: $(grep -m1 -o 'fs_ops=.*' "$T/$n.wire.log") reports: ${fsr_kinds:-none}"
 }
 
 truncate -s 64M "$T/ntfs0.img" && mkntfs -F -f -q "$T/ntfs0.img" > /dev/null 2>&1 || FAIL "mkntfs failed"

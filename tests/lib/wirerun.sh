@@ -13,9 +13,9 @@
 fail=0
 FAIL() { echo "FAIL: $*"; fail=1; }
 
-wr_stat() {
-	grep -m1 -o "fsreclaim: stats:.*" "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
+# fsr_stat_of and fsr_wire_reports
+. "$top_srcdir/tests/lib/wire.sh"
+wr_stat() { fsr_stat_of "$@"; }
 
 # the tree every wire test daemon serves: f0.. and d/g0.. (rawfs has them;
 # a passthrough source is made with wr_tree)
