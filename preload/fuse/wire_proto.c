@@ -104,6 +104,7 @@ struct wconn {
 	int async_only;                 /* read by code loaded at run time (an interpreter's libfuse):
 	                                   no pass waits for its reader */
 	int own_last;                   /* a reader got the shim's request last: the kernel's go first */
+	unsigned int turn;              /* which kind a pass queues first */
 	uint32_t kminor, minor;
 	int parked;                     /* readers in the kernel's read (atomic) */
 	struct fsr_mutex lock;
@@ -1319,12 +1320,20 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 		struct wsyn *hs[2] = { NULL, NULL };
 		int parked = __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE) > 0;
 		if (c->state == CONN_WIRE) {
-			if (fsr_opt.callbacks & FSR_CB_FORGET)
-				n += (unsigned long)queue_lookup(c, p->gfp);    /* always asynchronous */
-			if (fsr_opt.callbacks & FSR_CB_FSYNC)
-				n += (unsigned long)queue_handle(c, 0, p->gfp, &hs[0]);
-			if (fsr_opt.callbacks & FSR_CB_FLUSH)
-				n += (unsigned long)queue_handle(c, 1, p->gfp, &hs[1]);
+			/* the kind queued first turns with each pass: where the
+			 * readers serve fewer than the passes queue (one per kernel
+			 * request: an interpreter's), the slots that free up would
+			 * otherwise all go to the first kind */
+			unsigned int first = c->turn++;
+			for (unsigned int k = 0; k < 3; k++) {
+				unsigned int kind = (first + k) % 3;
+				if (kind == 0 && (fsr_opt.callbacks & FSR_CB_FORGET))
+					n += (unsigned long)queue_lookup(c, p->gfp);    /* always asynchronous */
+				if (kind == 1 && (fsr_opt.callbacks & FSR_CB_FSYNC))
+					n += (unsigned long)queue_handle(c, 0, p->gfp, &hs[0]);
+				if (kind == 2 && (fsr_opt.callbacks & FSR_CB_FLUSH))
+					n += (unsigned long)queue_handle(c, 1, p->gfp, &hs[1]);
+			}
 			/* synchronous when another reader is parked in the kernel and
 			 * can be woken for it: the pass then waits for the reply */
 			int woke = n > before && wake_reader(c);
