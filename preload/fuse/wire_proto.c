@@ -484,10 +484,10 @@ static int ent_pinned(struct wconn *c, uint64_t ino)
 
 /* A synthetic request uses node ino (a lookup's parent, a handle's FSYNC,
  * FSYNCDIR or FLUSH, queued or sent), or (held_too) a kernel message held
- * back is about it: its kernel FORGET waits too.  libfuse's high level
- * frees a node at its last forget and aborts on a later request for it
- * ("fuse internal error: node N not found"), and the kernel does not wait
- * for a RELEASE's reply to forget the inode. */
+ * back is about it: its kernel FORGET waits too (behind those), so that a
+ * synthetic request never reaches a node the daemon freed at its last
+ * forget: libfuse's high level aborts then ("fuse internal error: node N
+ * not found"). */
 static int node_busy(struct wconn *c, uint64_t ino, int held_too)
 {
 	if (ent_pinned(c, ino))
