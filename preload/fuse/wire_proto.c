@@ -616,8 +616,11 @@ static ssize_t take_own(struct wconn *c, const struct iovec *iov, int n, size_t 
 	if (!c->nheld)
 		return 0;
 	struct wheld *m = &c->held[0];
-	/* the synthetic request it waits for may be queued for this reader,
-	 * which was sent to the kernel's first: it reads the kernel, no wait */
+	/* the synthetic request it waits for may be queued for this very reader
+	 * (sent to the kernel's first): it reads the kernel, no wait.  Waiting
+	 * here stalled a single-threaded daemon for timeout_ms, and the forced
+	 * delivery then put RELEASE and FORGET before the request that used the
+	 * node (Fuse.pm: "fuse internal error: node N not found") */
 	if (!force && c->state == CONN_WIRE && held_pinned(c, m))
 		return kernel_first ? 0 : -1;
 	if (m->len > cap)
