@@ -308,7 +308,7 @@ extern unsigned int fsr_fork_gen FSR_HIDDEN;
 void fsr_fuse_atfork(void) FSR_HIDDEN;
 /* the wire transport's counters, " key=N ..." for the stats line (fuse/wire_proto.c) */
 int fsr_wire_stats(char *buf, size_t len) FSR_HIDDEN;
-/* fuse_transport=wire: site is in a dynamic libfuse's code (its lock classes are excluded) */
+/* site is in a dynamic libfuse the wire serves (its lock classes are excluded) */
 int fsr_wire_site_in_libfuse(const void *site) FSR_HIDDEN;
 
 /* ---- scopes and transactions (scope.c) ---- */

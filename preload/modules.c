@@ -22,6 +22,7 @@ struct modtab {
 };
 
 static struct modtab *cur;               /* published snapshot */
+static struct modtab *first;             /* the start-up one: what is not in it was loaded at run time */
 static int refresh_lock;                 /* one builder at a time (spin) */
 
 static const char *base_name(const char *p)
@@ -79,6 +80,24 @@ static void build_id_of(struct dl_phdr_info *info, struct fsr_module *m)
 
 struct build { struct modtab *t; int first; };
 
+/* the object at [lo, hi) named path was there at start-up */
+static int in_first(uintptr_t lo, uintptr_t hi, const char *path)
+{
+	const struct modtab *f = first;
+	int a = 0, b = f ? f->n - 1 : -1;
+	while (a <= b) {
+		int mid = (a + b) / 2;
+		const struct fsr_module *m = &f->m[mid];
+		if (lo < m->lo)
+			b = mid - 1;
+		else if (lo > m->lo)
+			a = mid + 1;
+		else
+			return m->hi == hi && strcmp(m->path, path) == 0;
+	}
+	return 0;
+}
+
 static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct build *b = arg;
@@ -127,6 +146,8 @@ static int collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	uintptr_t self = (uintptr_t)&fsr_modules_refresh;
 	if (self >= lo && self < hi)
 		m->flags |= FSR_MOD_SHIM;   /* the unit tests link the shim into the program */
+	if (first && !in_first(lo, hi, m->path))
+		m->flags |= FSR_MOD_RTLOAD;
 	m->lo = lo;
 	m->hi = hi;
 	m->bias = info->dlpi_addr;
@@ -188,6 +209,8 @@ void fsr_modules_refresh(void)
 			t->m[j + 1] = x;
 		}
 		__atomic_store_n(&cur, t, __ATOMIC_RELEASE);
+		if (!first)
+			first = t;     /* only builders read it, under refresh_lock */
 	}
 	__atomic_store_n(&refresh_lock, 0, __ATOMIC_RELEASE);
 }

@@ -18,6 +18,8 @@
                                   libnss_*, gconv modules, libpthread/libdl/librt/libm stubs */
 #define FSR_MOD_LIBFUSE 0x08u  /* libfuse.so.2, libfuse3.so.3 */
 #define FSR_MOD_CXXRT   0x10u  /* libstdc++, libgcc_s: language runtimes */
+#define FSR_MOD_RTLOAD  0x20u  /* loaded at run time (dlopen), not there when the
+                                  first table was built at start-up */
 
 #define FSR_BUILD_ID_MAX 20
 

@@ -112,6 +112,7 @@ static __thread struct fuse_context *cb_context __attribute__((tls_model("initia
 
 /* fuse_real.c: libfuse2's, also one loaded at run time */
 void *fsr_fuse_real(const char *name, const char *version) FSR_HIDDEN;
+int fsr_fuse_on_wire(const void *real) FSR_HIDDEN;
 int fsr_fuse_no_callbacks(void) FSR_HIDDEN;
 #define real2 fsr_fuse_real
 
@@ -221,7 +222,8 @@ void fsrw2_session_process_buf(struct fuse_session *se, const struct fuse_buf *b
 	static process_buf_fn real;
 	if (!real)
 		real = (process_buf_fn)real2("fuse_session_process_buf", "FUSE_2.9");
-	if (fsr_ll2_owns(se)) {         /* its op wrappers make the context */
+	/* its op wrappers make the context; or the wire does (a libfuse loaded at run time) */
+	if (fsr_ll2_owns(se) || fsr_fuse_on_wire((void *)real)) {
 		if (real)
 			real(se, buf, ch);
 		return;
@@ -244,7 +246,7 @@ void fsrw2_session_process(struct fuse_session *se, const char *buf, size_t len,
 	static process_fn real;
 	if (!real)
 		real = (process_fn)real2("fuse_session_process", "FUSE_2.4");
-	if (fsr_ll2_owns(se)) {
+	if (fsr_ll2_owns(se) || fsr_fuse_on_wire((void *)real)) {
 		if (real)
 			real(se, buf, len, ch);
 		return;
@@ -551,9 +553,12 @@ static void w2_destroy(void *pd)
 	gate2_exit(g);
 }
 
-static const struct fuse_operations *wrap_ops(const struct fuse_operations *op, size_t size)
+/* real: the libfuse2 entry point op goes to */
+static const struct fuse_operations *wrap_ops(const struct fuse_operations *op, size_t size, const void *real)
 {
 	static int said;
+	if (fsr_fuse_on_wire(real))
+		return op;      /* a libfuse loaded at run time: the wire serves it */
 	fsr_fuse_libfuse_seen = 1;
 	if (!op || __atomic_exchange_n(&fs2.wrapped, 1, __ATOMIC_ACQ_REL)) {
 		if (op && !__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
@@ -726,7 +731,7 @@ int fsrw2_main_real(int argc, char **argv, const struct fuse_operations *op, siz
 	static f2_main_fn real;
 	if (!real)
 		real = (f2_main_fn)real2("fuse_main_real", "FUSE_2.6");
-	return real ? real(argc, argv, wrap_ops(op, size), size, ud) : 1;
+	return real ? real(argc, argv, wrap_ops(op, size, (void *)real), size, ud) : 1;
 }
 
 typedef struct fuse *(*f2_new_fn)(struct fuse_chan *, struct fuse_args *, const struct fuse_operations *, size_t, void *);
@@ -739,7 +744,7 @@ struct fuse *fsrw2_new(struct fuse_chan *ch, struct fuse_args *args, const struc
 	static f2_new_fn real;
 	if (!real)
 		real = (f2_new_fn)real2("fuse_new", "FUSE_2.6");
-	return real ? real(ch, args, wrap_ops(op, size), size, ud) : NULL;
+	return real ? real(ch, args, wrap_ops(op, size, (void *)real), size, ud) : NULL;
 }
 
 typedef struct fuse *(*f2_setup_fn)(int, char **, const struct fuse_operations *, size_t, char **, int *, void *);
@@ -752,7 +757,7 @@ struct fuse *fsrw2_setup(int argc, char **argv, const struct fuse_operations *op
 	static f2_setup_fn real;
 	if (!real)
 		real = (f2_setup_fn)real2("fuse_setup", "FUSE_2.6");
-	return real ? real(argc, argv, wrap_ops(op, size), size, mp, mt, ud) : NULL;
+	return real ? real(argc, argv, wrap_ops(op, size, (void *)real), size, mp, mt, ud) : NULL;
 }
 
 /* mountpoints, for fs-reentry */

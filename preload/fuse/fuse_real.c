@@ -14,10 +14,15 @@
  * Such a libfuse serves an interpreter (Python, Perl): its ops are the
  * interpreter's trampolines, which can neither run inside the interpreter's
  * own allocations nor on a thread it does not know (the shim's reclaimer):
- * Fuse.pm's crash there with no interpreter on the thread.  So its requests
- * are op contexts (fs_ops, fs-reentry, scope leaks), but callbacks are off,
- * said once (fsr_fuse_no_callbacks). */
+ * Fuse.pm's crash there with no interpreter on the thread.  So a libfuse
+ * loaded at run time (modules.h FSR_MOD_RTLOAD) is left to the wire
+ * transport (fsr_fuse_on_wire): its wrappers pass through, and the wire's
+ * asynchronous passes put synthetic requests into the daemon's own reader,
+ * which serves them in its normal loop.  Under fuse_transport=lib its
+ * requests are op contexts only, and callbacks are off, said once
+ * (fsr_fuse_no_callbacks). */
 #include "fuse_shim.h"
+#include "modules.h"
 #include <dlfcn.h>
 #include <link.h>
 #include <string.h>
@@ -92,6 +97,14 @@ void *fsr_fuse_real(const char *name, const char *version)
 	if (!p)
 		fsr_say("fsreclaim: cannot find the real %s@%s in any loaded libfuse", name, version);
 	return p;
+}
+
+int fsr_fuse_on_wire(const void *real)
+{
+	if (!real || fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
+		return 0;
+	return (fsr_module_flags((uintptr_t)real) & (FSR_MOD_LIBFUSE | FSR_MOD_RTLOAD)) ==
+	       (FSR_MOD_LIBFUSE | FSR_MOD_RTLOAD);
 }
 
 int fsr_fuse_no_callbacks(void)

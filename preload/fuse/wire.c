@@ -243,14 +243,15 @@ __attribute__((constructor(111))) static void wire_inherited(void)
 /* the code of the dynamic libfuse libraries (libfuse3.so, libfuse.so.2;
  * modules.h's table): on the wire, requests go through libfuse's own
  * dispatcher and its internal locks (f->lock, the mt loop's lock) would
- * make reports that are not the daemon author's bug */
+ * make reports that are not the daemon author's bug.  The wire serves
+ * every libfuse under fuse_transport=wire, one loaded at run time under auto. */
 int fsr_wire_site_in_libfuse(const void *site)
 {
 	if (fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
 		return 0;
 	if (fsr_wire_site_in_static_libfuse(site))
 		return 1;     /* libfuse3.a: only the wire serves it, in auto too */
-	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
 		return 0;
-	return (fsr_module_flags((uintptr_t)site) & FSR_MOD_LIBFUSE) != 0;
+	unsigned int f = fsr_module_flags((uintptr_t)site);
+	return (f & FSR_MOD_LIBFUSE) && (fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE || (f & FSR_MOD_RTLOAD));
 }

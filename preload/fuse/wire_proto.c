@@ -33,6 +33,7 @@
 #include "fuse_shim.h"
 #include <errno.h>
 #include <linux/fuse.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -101,6 +102,10 @@ struct wheld {
 struct wconn {
 	int state, nfds, inited, wake_fd, learned;
 	int lossy;                      /* a reference may have gone uncounted: no lookup-drift */
+	int async_only;                 /* read by code loaded at run time (an interpreter's libfuse):
+	                                   no pass waits for its reader */
+	int own_last;                   /* a reader got the shim's request last: the kernel's go first */
+	unsigned int turn;              /* which kind a pass queues first */
 	uint32_t kminor, minor;
 	uint32_t cr_uid, cr_gid, cr_pid;  /* the credentials of the pass queueing requests now */
 	int parked;                     /* readers in the kernel's read (atomic) */
@@ -456,18 +461,19 @@ static void report_drift(uint64_t ino, uint64_t n, int64_t have)
 	fsr_report(&h);
 }
 
+static int node_busy(struct wconn *c, uint64_t ino, int held_too);
+
 static int ent_forget(struct wconn *c, uint64_t ino, uint64_t n)
 {
 	struct went *e = *ent_slot(c, ino);
-	int pinned = e && e->pin;
+	int pinned = node_busy(c, ino, 1);
 	int64_t have = e ? e->count : 0;
 	if (!c->lossy && ino != FUSE_ROOT_ID && (uint64_t)(have < 0 ? 0 : have) < n) {
 		c->lossy = 1;          /* said once per connection; counts are off from here */
 		fsr_mutex_unlock(&c->lock);
 		report_drift(ino, n, have);
 		fsr_mutex_lock(&c->lock);
-		e = *ent_slot(c, ino);
-		pinned = e && e->pin;
+		pinned = node_busy(c, ino, 1);
 	}
 	ent_add(c, ino, 0, NULL, 0, 0, -(int64_t)(n > INT64_MAX ? INT64_MAX : n));
 	return pinned;
@@ -507,6 +513,27 @@ static int ent_pinned(struct wconn *c, uint64_t ino)
 {
 	struct went *e = *ent_slot(c, ino);
 	return e && e->pin;
+}
+
+/* A synthetic request uses node ino (a lookup's parent, a handle's FSYNC,
+ * FSYNCDIR or FLUSH, queued or sent), or (held_too) a kernel message held
+ * back is about it: its kernel FORGET waits too (behind those), so that a
+ * synthetic request never reaches a node the daemon freed at its last
+ * forget: libfuse's high level aborts then ("fuse internal error: node N
+ * not found"). */
+static int node_busy(struct wconn *c, uint64_t ino, int held_too)
+{
+	if (ent_pinned(c, ino))
+		return 1;
+	for (int i = 0; i < WIRE_SYN; i++) {
+		const struct wsyn *s = &c->syn[i];
+		if (s->state != SYN_FREE && s->kind != SK_LOOKUP && s->kind != SK_FORGET && s->nodeid == ino)
+			return 1;
+	}
+	for (int i = 0; held_too && i < c->nheld; i++)
+		if (((const struct fuse_in_header *)(const void *)c->held[i].buf)->nodeid == ino)
+			return 1;
+	return 0;
 }
 
 /* ---- requests in flight (c->lock held) ---- */
@@ -582,7 +609,7 @@ static int held_pinned(struct wconn *c, const struct wheld *m)
 {
 	const struct fuse_in_header *h = (const void *)m->buf;
 	if (h->opcode == FUSE_FORGET)
-		return ent_pinned(c, h->nodeid);
+		return node_busy(c, h->nodeid, 0);   /* the held ones before it went first */
 	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR) {
 		const struct fuse_release_in *a = (const void *)(m->buf + HDR);
 		return hnd_pinned(c, h->nodeid, a->fh, h->opcode == FUSE_RELEASEDIR);
@@ -593,11 +620,11 @@ static int held_pinned(struct wconn *c, const struct wheld *m)
 /* >0: a message of that length was put into iov; 0: none; -1: a held
  * message waits for its pin */
 static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n, size_t cap, struct fsr_thread *t,
-			int force)
+			int force, int kernel_first)
 {
 	if (cap < FUSE_MIN_READ_BUFFER)
 		return 0;     /* the kernel refuses such a read (EINVAL): so does the wire */
-	if (c->state == CONN_WIRE) {
+	if (c->state == CONN_WIRE && !kernel_first) {
 		/* what an allocator waits for first */
 		int first = 0;
 		for (int i = 0; i < WIRE_SYN; i++)
@@ -617,6 +644,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 				s->state = SYN_SENT;
 				s->fd = fd;
 			}
+			c->own_last = 1;
 			serve_begin(t, s);
 			return s->len;
 		}
@@ -624,8 +652,13 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	if (!c->nheld)
 		return 0;
 	struct wheld *m = &c->held[0];
+	/* the synthetic request it waits for may be queued for this very reader
+	 * (sent to the kernel's first): it reads the kernel, no wait.  Waiting
+	 * here stalled a single-threaded daemon for timeout_ms, and the forced
+	 * delivery then put RELEASE and FORGET before the request that used the
+	 * node (Fuse.pm: "fuse internal error: node N not found") */
 	if (!force && c->state == CONN_WIRE && held_pinned(c, m))
-		return -1;
+		return kernel_first ? 0 : -1;
 	if (m->len > cap)
 		return 0;
 	uint32_t len = m->len;
@@ -651,10 +684,12 @@ static int hold(struct wconn *c, const void *msg, uint32_t len)
 
 /* modules.h's table, not dladdr: this runs under c->lock, and dladdr
  * takes the loader's lock, which a thread inside dlopen holds while its
- * allocations may wait for c->lock (a pass) */
-static int caller_is_libfuse(void *caller)
+ * allocations may wait for c->lock (a pass).  A libfuse loaded at run time
+ * is not wrapped (fsr_fuse_on_wire): the wire serves it. */
+static int caller_is_wrapped_libfuse(void *caller)
 {
-	return caller && (fsr_module_flags((uintptr_t)caller) & FSR_MOD_LIBFUSE);
+	unsigned int f = caller ? fsr_module_flags((uintptr_t)caller) : 0;
+	return (f & FSR_MOD_LIBFUSE) && !(f & FSR_MOD_RTLOAD);
 }
 
 /* the name a lookup-like request carries, after its fixed argument */
@@ -692,11 +727,14 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 	if (h->opcode == FUSE_INIT && c->state == CONN_NEW) {
 		/* a wrapped libfuse serves it (fuse_transport=wire leaves libfuse3
 		 * sessions unwrapped; libfuse2's stay wrapped) */
-		if (fsr_fuse_libfuse_seen && caller_is_libfuse(caller)) {
+		if (fsr_fuse_libfuse_seen && caller_is_wrapped_libfuse(caller)) {
 			c->state = CONN_LIB;
 			return PASS_ON;
 		}
 		c->state = CONN_WIRE;
+		/* an interpreter's libfuse (Python's ctypes or Cython, Perl XS): its
+		 * ops may need the interpreter's lock, which the allocator holds */
+		c->async_only = caller && (fsr_module_flags((uintptr_t)caller) & FSR_MOD_RTLOAD);
 		__atomic_store_n(&wire_used, 1, __ATOMIC_RELAXED);
 		struct fuse_init_in *in = (void *)(msg + HDR);
 		c->kminor = in->minor;
@@ -828,6 +866,17 @@ static __attribute__((noinline)) ssize_t parked_read(struct wconn *c, int fd, co
 
 #define PEEK 4096     /* what a readv's request is copied for parsing */
 
+/* the kernel has a message for fd now (or the connection is gone) */
+static int kernel_ready(int fd)
+{
+	int e = errno;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct timespec zero = { 0, 0 };
+	int r = (int)syscall(SYS_ppoll, &p, 1, &zero, NULL, 0);
+	errno = e;
+	return r > 0;
+}
+
 ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn rd, void *caller)
 {
 	struct wconn *c = conn_of_fd(fd);
@@ -840,12 +889,17 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 	size_t cap = iov_total(iov, iovcnt);
 	int e = errno;
 	uint64_t held_since = 0;
+	int swallowed = 0;
 	for (;;) {
+		/* after the shim's request the kernel's, when one is ready: a daemon
+		 * that allocates between requests (each allocation a pass that
+		 * queues another) would otherwise serve only the shim's */
+		int kernel_first = __atomic_load_n(&c->own_last, __ATOMIC_RELAXED) && kernel_ready(fd);
 		t->busy++;
 		fsr_mutex_lock(&c->lock);
 		int force = held_since && fsr_now_ns() - held_since > fsr_opt.timeout_ms * 1000000ull;
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-		ssize_t own = take_own(c, fd, iov, iovcnt, cap, t, force);
+		ssize_t own = take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first);
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
 		if (own > 0) {
@@ -869,6 +923,12 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		ssize_t r = parked_read(c, fd, iov, iovcnt, rd);
 		if (r < 0 && (errno == ECONNABORTED || errno == ENODEV))
 			conn_gone(c, errno);
+		__atomic_store_n(&c->own_last, 0, __ATOMIC_RELAXED);
+		/* a nonblocking reader was told "readable" for what the wire
+		 * swallowed: "try again" (libfuse's loops and pyfuse3's retry
+		 * EINTR; pyfuse3 dies on EAGAIN) */
+		if (r < 0 && swallowed && errno == EAGAIN)
+			errno = EINTR;
 		if (r < (ssize_t)HDR || c->state == CONN_OFF || c->state == CONN_LIB)
 			return r;
 		e = errno;
@@ -889,8 +949,10 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		int act = on_request(c, fd, msg, have, (size_t)r, caller, t, &newlen);
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
-		if (act == SWALLOW)
+		if (act == SWALLOW) {
+			swallowed = 1;
 			continue;
+		}
 		if (act == REWRITTEN) {
 			if (msg == copy)
 				iov_put(iov, iovcnt, 0, copy, have < newlen ? have : newlen);
@@ -1382,17 +1444,26 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 		struct wsyn *hs[2] = { NULL, NULL };
 		int parked = __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE) > 0;
 		if (c->state == CONN_WIRE) {
-			if (fsr_opt.callbacks & FSR_CB_FORGET)
-				n += (unsigned long)queue_lookup(c, p->gfp);    /* always asynchronous */
-			if (fsr_opt.callbacks & FSR_CB_FSYNC)
-				n += (unsigned long)queue_handle(c, 0, p->gfp, &hs[0]);
-			if (fsr_opt.callbacks & FSR_CB_FLUSH)
-				n += (unsigned long)queue_handle(c, 1, p->gfp, &hs[1]);
+			/* the kind queued first turns with each pass: where the
+			 * readers serve fewer than the passes queue (one per kernel
+			 * request: an interpreter's), the slots that free up would
+			 * otherwise all go to the first kind */
+			unsigned int first = c->turn++;
+			for (unsigned int k = 0; k < 3; k++) {
+				unsigned int kind = (first + k) % 3;
+				if (kind == 0 && (fsr_opt.callbacks & FSR_CB_FORGET))
+					n += (unsigned long)queue_lookup(c, p->gfp);    /* always asynchronous */
+				if (kind == 1 && (fsr_opt.callbacks & FSR_CB_FSYNC))
+					n += (unsigned long)queue_handle(c, 0, p->gfp, &hs[0]);
+				if (kind == 2 && (fsr_opt.callbacks & FSR_CB_FLUSH))
+					n += (unsigned long)queue_handle(c, 1, p->gfp, &hs[1]);
+			}
 			/* synchronous when another reader is parked in the kernel and
 			 * can be woken for it: the pass then waits for the reply */
 			int woke = n > before && wake_reader(c);
 			struct wsyn *w = hs[0] ? hs[0] : hs[1];
-			if (w && parked && woke && p->allocator != t && !holds_untracked(p->allocator)) {
+			if (w && parked && woke && !c->async_only && p->allocator != t &&
+			    !holds_untracked(p->allocator)) {
 				w->pass = p;
 				uint64_t u = w->unique;
 				fsr_mutex_unlock(&c->lock);

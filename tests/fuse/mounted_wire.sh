@@ -1,21 +1,18 @@
 #!/bin/bash
 # mounted.sh with every daemon it runs forced onto fuse_transport=wire (the
-# libfuse3 ones then go over the /dev/fuse wire, libfuse2's keep the
-# wrapping): the same checks (trees equal to the plain runs, exit 0, no
-# report), and the wire really served them: passes and absorbed replies on
-# the libfuse3 examples and fuse-overlayfs.
+# libfuse3 ones and those on a libfuse loaded at run time then go over the
+# /dev/fuse wire, the other libfuse2 ones keep the wrapping): the same
+# checks (trees equal to the plain runs, exit 0, no report), and the wire
+# really served them: passes and absorbed replies on the libfuse3 examples,
+# fuse-overlayfs, fusepy, pyfuse3 and Fuse.pm.
 set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
-# The daemons on a libfuse loaded at run time (fusepy, pyfuse3, Fuse.pm) are
-# left out (MOUNTED_NO_RTLOAD): forced onto the wire, pyfuse3 (one
-# nonblocking trio reader) stops after its first OPEN reply, a known defect
-# of the wire (README, "Not yet").
-out=$(MOUNTED_NO_RTLOAD=1 FSRECLAIM_OPTIONS=fuse_transport=wire bash "$top_srcdir/tests/fuse/mounted.sh" 2>&1)
+out=$(FSRECLAIM_OPTIONS=fuse_transport=wire bash "$top_srcdir/tests/fuse/mounted.sh" 2>&1)
 rc=$?
 printf '%s\n' "$out"
 [ $rc = 77 ] && exit 77
 fail=$rc
-for d in passthrough_ll passthrough passthrough_fh fuse-overlayfs; do
+for d in passthrough_ll passthrough passthrough_fh fuse-overlayfs fusepy pyfuse3 fuseperl; do
 	line=$(printf '%s\n' "$out" | grep -m1 "^$d/handoff: fsreclaim: stats:")
 	for k in absorbed_forget absorbed_fsync absorbed_flush; do
 		v=$(printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$k=//p")

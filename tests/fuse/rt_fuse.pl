@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # rt_fuse.pl SOURCE MOUNTPOINT: a passthrough of SOURCE on Fuse.pm, a Perl
-# XS module linked to libfuse2 and loaded at run time (tests/fuse/rtload.sh).
+# XS module linked to libfuse2 and loaded at run time (tests/fuse/mounted.sh).
 use strict;
 use warnings;
 use Fuse;

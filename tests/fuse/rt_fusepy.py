@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # rt_fusepy.py SOURCE MOUNTPOINT: a passthrough of SOURCE on fusepy, which
-# loads libfuse.so.2 at run time through ctypes (tests/fuse/rtload.sh).
+# loads libfuse.so.2 at run time through ctypes (tests/fuse/mounted.sh).
 import errno, os, sys
 from fusepy import FUSE, FuseOSError, Operations
 

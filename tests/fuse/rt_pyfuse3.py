@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # rt_pyfuse3.py SOURCE MOUNTPOINT: a passthrough of SOURCE on pyfuse3, a
 # Cython module linked to libfuse3 and loaded at run time
-# (tests/fuse/rtload.sh).  Inode numbers are the source's; one path each.
+# (tests/fuse/mounted.sh).  Inode numbers are the source's; one path each.
 import errno, os, stat, sys
 import pyfuse3, trio
 

@@ -3,6 +3,7 @@
  * with threads, scopes through fsr_api, inline and handoff passes.  Built
  * and run in plain, ASan and TSan builds. */
 #include <dlfcn.h>
+#include <link.h>
 #include "fsr.h"
 #include "modules.h"
 #include <check.h>
@@ -826,6 +827,10 @@ START_TEST(util_modules)
 	ck_assert_ptr_null(fsr_module_of(0x10));
 	const struct fsr_module *again = (fsr_modules_refresh(), fsr_module_of((uintptr_t)&util_fmt));
 	ck_assert_ptr_eq(again, self);   /* nothing loaded: the same snapshot */
+	/* what was there at the first table is not "loaded at run time" */
+	ck_assert(!(self->flags & FSR_MOD_RTLOAD));
+	ck_assert(!(fsr_module_flags((uintptr_t)&getpid) & FSR_MOD_RTLOAD));
+	void *before = dlopen("libresolv.so.2", RTLD_NOW | RTLD_NOLOAD);
 	void *h = dlopen("libresolv.so.2", RTLD_NOW);
 	ck_assert_ptr_nonnull(h);
 	fsr_modules_refresh();
@@ -834,6 +839,13 @@ START_TEST(util_modules)
 		f = dlsym(h, "ns_name_ntop");
 	ck_assert_ptr_nonnull(f);
 	ck_assert(fsr_module_flags((uintptr_t)f) & FSR_MOD_LIBC);
+	/* dlopen'ed here: loaded at run time (a libfuse so loaded goes to the
+	 * wire); its dynamic section is in it (f may be libc's, glibc 2.34+) */
+	struct link_map *lm = NULL;
+	ck_assert_int_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+	if (!before)
+		ck_assert(fsr_module_flags((uintptr_t)lm->l_ld) & FSR_MOD_RTLOAD);
+	ck_assert(!(fsr_module_flags((uintptr_t)&getpid) & FSR_MOD_RTLOAD));
 }
 END_TEST
 
