@@ -243,9 +243,12 @@ __attribute__((constructor(111))) static void wire_inherited(void)
 /* the code of the dynamic libfuse libraries (libfuse3.so, libfuse.so.2;
  * modules.h's table): on the wire, requests go through libfuse's own
  * dispatcher and its internal locks (f->lock, the mt loop's lock) would
- * make reports that are not the daemon author's bug */
+ * make reports that are not the daemon author's bug; a libfuse linked into
+ * the daemon itself likewise, by its code's range (wire_bundled.c) */
 int fsr_wire_site_in_libfuse(const void *site)
 {
+	if (fsr_wire_site_in_bundled(site))
+		return 1;     /* a libfuse linked into the daemon (wire_bundled.c) */
 	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
 		return 0;
 	return (fsr_module_flags((uintptr_t)site) & FSR_MOD_LIBFUSE) != 0;
