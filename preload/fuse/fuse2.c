@@ -221,7 +221,8 @@ void fsrw2_session_process_buf(struct fuse_session *se, const struct fuse_buf *b
 	static process_buf_fn real;
 	if (!real)
 		real = (process_buf_fn)real2("fuse_session_process_buf", "FUSE_2.9");
-	if (fsr_ll2_owns(se)) {         /* its op wrappers make the context */
+	/* its op wrappers make the context; on the wire, the wire does */
+	if (fsr_ll2_owns(se) || fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE) {
 		if (real)
 			real(se, buf, ch);
 		return;
@@ -244,7 +245,7 @@ void fsrw2_session_process(struct fuse_session *se, const char *buf, size_t len,
 	static process_fn real;
 	if (!real)
 		real = (process_fn)real2("fuse_session_process", "FUSE_2.4");
-	if (fsr_ll2_owns(se)) {
+	if (fsr_ll2_owns(se) || fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE) {
 		if (real)
 			real(se, buf, len, ch);
 		return;
@@ -554,6 +555,8 @@ static void w2_destroy(void *pd)
 static const struct fuse_operations *wrap_ops(const struct fuse_operations *op, size_t size)
 {
 	static int said;
+	if (fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE)
+		return op;     /* fuse_transport=wire: the wire serves it, unwrapped */
 	fsr_fuse_libfuse_seen = 1;
 	if (!op || __atomic_exchange_n(&fs2.wrapped, 1, __ATOMIC_ACQ_REL)) {
 		if (op && !__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
@@ -764,7 +767,8 @@ struct fuse_chan *fsrw2_mount(const char *mp, struct fuse_args *args)
 	static f2_mount_fn real;
 	if (!real)
 		real = (f2_mount_fn)real2("fuse_mount", "FUSE_2.6");
-	fsr_fuse_libfuse_seen = 1;     /* its /dev/fuse is opened here, maybe before fuse_new (Fuse.pm) */
+	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
+		fsr_fuse_libfuse_seen = 1;     /* its /dev/fuse is opened here, maybe before fuse_new (Fuse.pm) */
 	char abs[PATH_MAX];
 	abs[0] = 0;
 	if (mp) {
@@ -789,7 +793,8 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 	static f2_parse_fn real;
 	if (!real)
 		real = (f2_parse_fn)real2("fuse_parse_cmdline", "FUSE_2.5");
-	fsr_fuse_libfuse_seen = 1;     /* fuse_main_real called past the shim (fusepy's ctypes) comes here */
+	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
+		fsr_fuse_libfuse_seen = 1;     /* fuse_main_real called past the shim (fusepy's ctypes) comes here */
 	int r = real ? real(args, mp, mt, fg) : -1;
 	if (r == 0 && mp && *mp && (*mp)[0] == '/' && strlen(*mp) < sizeof fs2.mountpoint)
 		strcpy(fs2.mountpoint, *mp);

@@ -284,6 +284,8 @@ struct fuse_session *fsrw2_lowlevel_new(void *args, const struct fsr_ll2_ops *op
 		real = (llnew_fn)fsr_fuse_real("fuse_lowlevel_new", "FUSE_2.6");
 	if (!real)
 		return NULL;
+	if (fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE)
+		return real(args, op, size, ud);     /* the wire serves it, unwrapped */
 	fsr_fuse_libfuse_seen = 1;
 	struct fsr_thread *t = fsr_thread_self();
 	t->busy++;
