@@ -18,7 +18,9 @@
  * in which no function calls (or jumps to) a PLT/GOT entry bound outside
  * glibc, and the run must end below at such a function: a daemon whose own
  * code calls only the C library cannot be told from its libfuse, and then
- * nothing is excluded.  Lock classes whose site is in the run are excluded
+ * nothing is excluded.  The reading function's caller (libfuse's loop) must
+ * be in the run too: a read in a syscall wrapper called from elsewhere
+ * (glusterfs' sys_readv) is no libfuse.  Lock classes whose site is in the run are excluded
  * as a libfuse DSO's are.  x86-64 only (the call decoding); learnt once
  * per object, at the first INIT the wire reads from it, off every hot path.
  */
@@ -26,6 +28,7 @@
 #include "modules.h"
 #include <dlfcn.h>
 #include <elf.h>
+#include <execinfo.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,24 +267,32 @@ static int fn_foreign(const struct obj *o, const struct fde_tab *ft, size_t i)
 	return calls_foreign(o, lo, hi < end && hi > lo ? hi : end);
 }
 
-static void learn(uintptr_t pc, const char *path)
+/* the function i holding pc: the last start <= pc */
+static size_t fn_of(const struct fde_tab *ft, uintptr_t pc)
 {
-	struct obj o = { .pc = pc };
-	dl_iterate_phdr(find_obj, &o);
-	struct fde_tab ft;
-	if (!o.found || !eh_table(&o, &ft))
-		return;
-	size_t i = ft.n;
-	for (size_t lo = 0, hi = ft.n; lo < hi;) {        /* the last start <= pc */
+	size_t i = ft->n;
+	for (size_t lo = 0, hi = ft->n; lo < hi;) {
 		size_t m = lo + (hi - lo) / 2;
-		if (fn_start(&ft, m) <= pc) {
+		if (fn_start(ft, m) <= pc) {
 			i = m;
 			lo = m + 1;
 		} else {
 			hi = m;
 		}
 	}
-	if (i == ft.n)
+	return i;
+}
+
+/* pc: the request-reading call; up: its caller's return address (0: none) */
+static void learn(uintptr_t pc, uintptr_t up, const char *path)
+{
+	struct obj o = { .pc = pc };
+	dl_iterate_phdr(find_obj, &o);
+	struct fde_tab ft;
+	if (!o.found || !eh_table(&o, &ft))
+		return;
+	size_t i = fn_of(&ft, pc), j = up ? fn_of(&ft, up) : ft.n;
+	if (i == ft.n || j == ft.n || !text_end(&o, up, 1))
 		return;
 	foreign_slots(&o);
 	if (!nforeign || fn_foreign(&o, &ft, i))
@@ -297,6 +308,11 @@ static void learn(uintptr_t pc, const char *path)
 	}
 	while (b + 1 < ft.n && !fn_foreign(&o, &ft, b + 1))
 		b++;
+	/* a libfuse reads requests in its channel code and is called by its
+	 * own loop; a syscall wrapper of the daemon's (glusterfs' sys_readv in
+	 * libglusterfs, called from its fuse.so) is not, and is no libfuse */
+	if (j < a || j > b)
+		return;
 	uintptr_t end = text_end(&o, fn_start(&ft, b), 1);
 	uintptr_t hi = b + 1 < ft.n ? fn_start(&ft, b + 1) : end;
 	int n = nranges;
@@ -310,6 +326,19 @@ static void learn(uintptr_t pc, const char *path)
 			(unsigned long)(ranges[n].lo - o.bias), (unsigned long)(hi - o.bias), k);
 }
 
+#endif
+
+#if defined(__x86_64__)
+/* the return address of the caller of the function that called read at pc */
+static uintptr_t caller_of(uintptr_t pc)
+{
+	void *raw[48];
+	int n = backtrace(raw, 48);
+	for (int i = 0; i + 1 < n; i++)
+		if ((uintptr_t)raw[i] == pc)
+			return (uintptr_t)raw[i + 1];
+	return 0;
+}
 #endif
 
 void fsr_wire_bundled_learn(void *caller)
@@ -327,7 +356,7 @@ void fsr_wire_bundled_learn(void *caller)
 	if (!seen && ntried < MAX_RANGES) {
 		tried[ntried++] = m->bias;
 #if defined(__x86_64__)
-		learn(pc, m->path);
+		learn(pc, caller_of(pc), m->path);
 #endif
 	}
 	fsr_mutex_unlock(&learn_lock);
