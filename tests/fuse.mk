@@ -4,12 +4,12 @@
 # they preload the shim, which a sanitizer build does not have
 if !SANITIZED
 TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
-	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/forkown.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
+	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/forkown.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/wire_bundled.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
 	tests/fuse/badargs.sh tests/fuse/hlpath.sh
 endif
 EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/lib/libfuse317.sh tests/lib/tree.sh tests/fuse/devfd.sh tests/fuse/forkown.sh \
-	tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
+	tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/wire_bundled.sh tests/fuse/callout.c tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
 	tests/fuse/rt_fusepy.py tests/fuse/rt_pyfuse3.py tests/fuse/rt_fuse.pl tests/fuse/badargs.sh tests/fuse/hlpath.sh
 check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll tests/fuse/devfd_mount \
 	tests/fuse/rawfs tests/fuse/badargs

@@ -295,24 +295,23 @@ static void learn(uintptr_t pc, uintptr_t up, const char *path)
 	if (i == ft.n || j == ft.n || !text_end(&o, up, 1))
 		return;
 	foreign_slots(&o);
-	if (!nforeign || fn_foreign(&o, &ft, i))
+	if (nforeign && fn_foreign(&o, &ft, i))
 		return;
 	size_t a = i, b = i;
-	while (a > 0 && !fn_foreign(&o, &ft, a - 1))
+	while (a > 0 && (!nforeign || !fn_foreign(&o, &ft, a - 1)))
 		a--;
-	if (a == 0) {
-		fsr_say("fsreclaim: %s reads /dev/fuse itself and its own code calls only the C library: "
-			"a libfuse linked into it cannot be told apart, its locks stay in the graph",
-			path);
-		return;
-	}
-	while (b + 1 < ft.n && !fn_foreign(&o, &ft, b + 1))
+	while (b + 1 < ft.n && (!nforeign || !fn_foreign(&o, &ft, b + 1)))
 		b++;
 	/* a libfuse reads requests in its channel code and is called by its
 	 * own loop; a syscall wrapper of the daemon's (glusterfs' sys_readv in
 	 * libglusterfs, called from its fuse.so) is not, and is no libfuse */
 	if (j < a || j > b)
 		return;
+	if (a == 0) {
+		fsr_say("fsreclaim: %s reads /dev/fuse itself and its own code calls only the C library: "
+			"a libfuse linked into it, if any, cannot be told from it: no lock class is kept out", path);
+		return;
+	}
 	uintptr_t end = text_end(&o, fn_start(&ft, b), 1);
 	uintptr_t hi = b + 1 < ft.n ? fn_start(&ft, b + 1) : end;
 	int n = nranges;
@@ -321,9 +320,8 @@ static void learn(uintptr_t pc, uintptr_t up, const char *path)
 	__atomic_store_n(&nranges, n + 1, __ATOMIC_RELEASE);
 	unsigned int k = fsr_lock_exclude_code(ranges[n].lo, ranges[n].hi);
 	fsr_say("fsreclaim: the libfuse linked into %s: %zu functions at offsets 0x%lx-0x%lx, "
-			"its lock classes are kept out of the graph as a libfuse DSO's are (%u so far)",
-			path, b - a + 1,
-			(unsigned long)(ranges[n].lo - o.bias), (unsigned long)(hi - o.bias), k);
+		"its lock classes are kept out of the graph as a libfuse DSO's are (%u so far)",
+		path, b - a + 1, (unsigned long)(ranges[n].lo - o.bias), (unsigned long)(hi - o.bias), k);
 }
 
 #endif
