@@ -20,9 +20,10 @@
  * code calls only the C library cannot be told from its libfuse, and then
  * nothing is excluded.  The reading function's caller (libfuse's loop) must
  * be in the run too: a read in a syscall wrapper called from elsewhere
- * (glusterfs' sys_readv) is no libfuse.  Lock classes whose site is in the run are excluded
- * as a libfuse DSO's are.  x86-64 only (the call decoding); learnt once
- * per object, at the first INIT the wire reads from it, off every hot path.
+ * (glusterfs' sys_readv) is no libfuse.  Lock classes whose site is in the
+ * run are excluded as a libfuse DSO's are.  x86-64 only (the call
+ * decoding); learnt once per object, at the first INIT the wire reads from
+ * it, before its reply (no other request, no pass yet), off every hot path.
  */
 #include "wire.h"
 #include "modules.h"
