@@ -364,6 +364,7 @@ void fsr_graph_might_alloc(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
 void fsr_graph_reclaim_enter(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
 void fsr_graph_reclaim_exit(struct fsr_thread *t) FSR_HIDDEN;
 void fsr_lock_exclude_addr(const void *lock) FSR_HIDDEN;
+unsigned int fsr_lock_exclude_code(uintptr_t lo, uintptr_t hi) FSR_HIDDEN;
 /* judged at exit: needless-nofs (detect_needless_nofs=1) */
 void fsr_graph_exit_checks(void) FSR_HIDDEN;
 /* scope.c tells graph.c about NOFS scopes (needless-nofs bookkeeping) */

@@ -341,6 +341,11 @@ static void *key_site(void *site)
 		uintptr_t len = func_len(raw[i]);
 		if (!len || len > WRAP_MAX || i + 1 >= n)
 			break;
+		/* called from glibc: a callback (a constructor such as mergerfs'
+		 * libfuse's fuse_ll_constructor, a thread's start routine), not a
+		 * wrapper; keying at glibc's call would merge all such classes */
+		if (fsr_module_flags((uintptr_t)raw[i + 1]) & FSR_MOD_LIBC)
+			break;
 		site = raw[i + 1];
 	}
 	return site;
@@ -425,8 +430,36 @@ unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 
 void fsr_lock_init_instance(const void *lock, int kind, void *site)
 {
+	if (fsr_module_flags((uintptr_t)site) & FSR_MOD_LIBC) {
+		/* tail-called from a function glibc called (a constructor such
+		 * as mergerfs' libfuse's fuse_ll_constructor, a thread's start
+		 * routine): the site names glibc's caller, not the lock's code.
+		 * The lock is learnt at its first acquisition instead. */
+		fsr_lock_forget_instance(lock);
+		return;
+	}
 	inst_gen_bump();
 	fsr_lock_learn(lock, kind, site, 1);
+}
+
+/* every class whose site is in [lo, hi) leaves the graph, and so will
+ * every class made there from now on (fsr_wire_site_in_libfuse says so):
+ * a bundled libfuse's code (fuse/wire_bundled.c); returns how many */
+unsigned int fsr_lock_exclude_code(uintptr_t lo, uintptr_t hi)
+{
+	unsigned int k = 0;
+	fsr_mutex_lock(&cls_lock);
+	unsigned int n = __atomic_load_n(&fsr_nclasses, __ATOMIC_ACQUIRE);
+	for (unsigned int c = FSR_CLS_FIRST; c < n; c++)
+		if ((uintptr_t)fsr_classes[c].site >= lo && (uintptr_t)fsr_classes[c].site < hi &&
+		    !fsr_class_excluded(c)) {
+			__atomic_store_n(&fsr_classes[c].excluded, 1, __ATOMIC_RELAXED);
+			k++;
+		}
+	fsr_mutex_unlock(&cls_lock);
+	if (k)
+		inst_gen_bump();
+	return k;
 }
 
 void fsr_lock_exclude_addr(const void *lock)

@@ -222,7 +222,7 @@ void fsrw2_session_process_buf(struct fuse_session *se, const struct fuse_buf *b
 	static process_buf_fn real;
 	if (!real)
 		real = (process_buf_fn)real2("fuse_session_process_buf", "FUSE_2.9");
-	/* its op wrappers make the context; or the wire does (a libfuse loaded at run time) */
+	/* its op wrappers make the context; or the wire does (fuse_transport=wire, or a libfuse loaded at run time) */
 	if (fsr_ll2_owns(se) || fsr_fuse_on_wire((void *)real)) {
 		if (real)
 			real(se, buf, ch);
@@ -558,7 +558,7 @@ static const struct fuse_operations *wrap_ops(const struct fuse_operations *op, 
 {
 	static int said;
 	if (fsr_fuse_on_wire(real))
-		return op;      /* a libfuse loaded at run time: the wire serves it */
+		return op;      /* the wire serves it, unwrapped */
 	fsr_fuse_libfuse_seen = 1;
 	if (!op || __atomic_exchange_n(&fs2.wrapped, 1, __ATOMIC_ACQ_REL)) {
 		if (op && !__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
@@ -769,7 +769,8 @@ struct fuse_chan *fsrw2_mount(const char *mp, struct fuse_args *args)
 	static f2_mount_fn real;
 	if (!real)
 		real = (f2_mount_fn)real2("fuse_mount", "FUSE_2.6");
-	fsr_fuse_libfuse_seen = 1;     /* its /dev/fuse is opened here, maybe before fuse_new (Fuse.pm) */
+	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
+		fsr_fuse_libfuse_seen = 1;     /* its /dev/fuse is opened here, maybe before fuse_new (Fuse.pm) */
 	char abs[PATH_MAX];
 	abs[0] = 0;
 	if (mp) {
@@ -794,7 +795,8 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 	static f2_parse_fn real;
 	if (!real)
 		real = (f2_parse_fn)real2("fuse_parse_cmdline", "FUSE_2.5");
-	fsr_fuse_libfuse_seen = 1;     /* fuse_main_real called past the shim (fusepy's ctypes) comes here */
+	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE)
+		fsr_fuse_libfuse_seen = 1;     /* fuse_main_real called past the shim (fusepy's ctypes) comes here */
 	int r = real ? real(args, mp, mt, fg) : -1;
 	if (r == 0 && mp && *mp && (*mp)[0] == '/' && strlen(*mp) < sizeof fs2.mountpoint)
 		strcpy(fs2.mountpoint, *mp);

@@ -285,7 +285,7 @@ struct fuse_session *fsrw2_lowlevel_new(void *args, const struct fsr_ll2_ops *op
 	if (!real)
 		return NULL;
 	if (fsr_fuse_on_wire((void *)real))
-		return real(args, op, size, ud);   /* a libfuse loaded at run time: the wire serves it */
+		return real(args, op, size, ud);   /* the wire serves it, unwrapped */
 	fsr_fuse_libfuse_seen = 1;
 	struct fsr_thread *t = fsr_thread_self();
 	t->busy++;

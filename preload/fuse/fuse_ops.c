@@ -517,7 +517,7 @@ struct fuse_session *fsr_session_new(fsr_session_call_fn call, void *real, struc
 				     void *version, void *userdata)
 {
 	/* nested, or the wire serves it (fuse_transport=wire, a libfuse loaded at run time) */
-	if (in_session_new || fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE || fsr_fuse_on_wire(real))
+	if (in_session_new || fsr_fuse_on_wire(real))
 		return call(real, args, op, op_size, version, userdata);
 	fsr_fuse_libfuse_seen = 1;
 	/* the wrappers hand the daemon its userdata back through the real
@@ -590,7 +590,7 @@ int fsrw_session_mount(struct fuse_session *se, const char *mountpoint)
 		return -1;
 	/* seen (the "ops not visible" notice); under fuse_transport=wire the
 	 * session is not wrapped, and the wire must not take it for a wrapped one */
-	if (fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE && !fsr_fuse_on_wire((void *)real))
+	if (!fsr_fuse_on_wire((void *)real))
 		fsr_fuse_libfuse_seen = 1;
 	struct fsr_fsess *s = fsr_fsess_of_se(se);
 	char abs[PATH_MAX];
@@ -868,7 +868,7 @@ void *fsr_fuse_new(fsr_fuse_new_call_fn call, void *real, struct fuse_args *args
 		   size_t size, void *version, void *ud)
 {
 	const void *use = op;
-	if (!in_fuse_new && op && fsr_opt.fuse_transport != FSR_TRANSPORT_WIRE && !fsr_fuse_on_wire(real)) {
+	if (!in_fuse_new && op && !fsr_fuse_on_wire(real)) {
 		struct fsr_thread *t = fsr_thread_self();
 		t->busy++;
 		struct fsr_hl *hl = fsr_alloc(sizeof *hl);

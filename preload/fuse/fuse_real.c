@@ -101,6 +101,8 @@ void *fsr_fuse_real(const char *name, const char *version)
 
 int fsr_fuse_on_wire(const void *real)
 {
+	if (fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE)
+		return 1;
 	if (!real || fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
 		return 0;
 	return (fsr_module_flags((uintptr_t)real) & (FSR_MOD_LIBFUSE | FSR_MOD_RTLOAD)) ==

@@ -166,8 +166,9 @@ extern int fsr_nfsessions FSR_HIDDEN;
 
 /* fuse_real.c: the real libfuse function (NULL: none loaded, said once) */
 void *fsr_fuse_real(const char *name, const char *version) FSR_HIDDEN;
-/* 1 when real (a libfuse function) is in a libfuse loaded at run time and
- * the transport is not lib: the wire serves it, its wrappers pass through */
+/* 1 when the wire serves the libfuse real (a libfuse function) is in, and
+ * its wrappers pass through: always under fuse_transport=wire, and under
+ * auto for a libfuse loaded at run time */
 int fsr_fuse_on_wire(const void *real) FSR_HIDDEN;
 /* fuse_transport=lib, a libfuse found only in a local scope (loaded at run
  * time): 1, and no callbacks (said once) */

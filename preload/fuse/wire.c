@@ -240,18 +240,21 @@ __attribute__((constructor(111))) static void wire_inherited(void)
 	errno = e;
 }
 
-/* the code of the dynamic libfuse libraries (libfuse3.so, libfuse.so.2;
- * modules.h's table): on the wire, requests go through libfuse's own
+/* the code of a libfuse: on the wire, requests go through libfuse's own
  * dispatcher and its internal locks (f->lock, the mt loop's lock) would
- * make reports that are not the daemon author's bug.  The wire serves
- * every libfuse under fuse_transport=wire, one loaded at run time under auto. */
+ * make reports that are not the daemon author's bug.  A libfuse linked into
+ * the daemon (wire_bundled.c for a stripped one, wire_static.c from the
+ * .symtab for libfuse3.a) is served only by the wire; a dynamic libfuse
+ * (modules.h) under fuse_transport=wire, or one loaded at run time under
+ * auto. */
 int fsr_wire_site_in_libfuse(const void *site)
 {
+	if (fsr_wire_site_in_bundled(site))
+		return 1;
 	if (fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
 		return 0;
 	if (fsr_wire_site_in_static_libfuse(site))
-		return 1;     /* libfuse3.a: only the wire serves it, in auto too */
-		return 0;
+		return 1;
 	unsigned int f = fsr_module_flags((uintptr_t)site);
 	return (f & FSR_MOD_LIBFUSE) && (fsr_opt.fuse_transport == FSR_TRANSPORT_WIRE || (f & FSR_MOD_RTLOAD));
 }

@@ -65,6 +65,10 @@ void fsr_wire_conn_fd_closed(int conn, int fd) FSR_HIDDEN;
 
 /* wire_static.c: site is in a libfuse linked into the program (libfuse3.a) */
 int fsr_wire_site_in_static_libfuse(const void *site) FSR_HIDDEN;
+/* wire_bundled.c: the libfuse linked into the object that read an INIT
+ * at caller (learnt once per object), and whether site is in its code */
+void fsr_wire_bundled_learn(void *caller) FSR_HIDDEN;
+int fsr_wire_site_in_bundled(const void *site) FSR_HIDDEN;
 
 /* reclaim (fuse_state.c calls these beside the libfuse sessions') */
 int fsr_wire_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;

@@ -947,8 +947,11 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		t->busy++;
 		fsr_mutex_lock(&c->lock);
 		int act = on_request(c, fd, msg, have, (size_t)r, caller, t, &newlen);
+		int init = ((struct fuse_in_header *)(void *)msg)->opcode == FUSE_INIT && c->state == CONN_WIRE;
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
+		if (init)     /* before the reply: no other request, no pass yet */
+			fsr_wire_bundled_learn(caller);
 		if (act == SWALLOW) {
 			swallowed = 1;
 			continue;
