@@ -50,6 +50,24 @@ else
 	no "rpath: cannot build the test libraries"
 fi
 
+# item 1's precision: an NSS module libc loads by itself (no dlopen the
+# shim sees) allocates under getpwnam's lock: counted, never passed
+mkdir -p "$d/nss"
+if ${CC:-cc} -shared -fPIC -g -O1 -I"$s/preload" -o "$d/nss/libnss_fsrtest.so.2" "$s/tests/libc/nss_fsrtest.c"; then
+	for mode in inline handoff; do
+		run "interval=1:mode=$mode" env LD_LIBRARY_PATH="$d/nss" "$prog" nss
+		got=$(sed -n 's/^nss: uid 4242 4242, passes inside the module \([0-9]*\), by the program \([0-9]*\)$/\1 \2/p' "$d/out")
+		if [ $rc = 66 ] && [ -n "$got" ] && [ "${got% *}" = 0 ] && [ "${got#* }" -gt 0 ] &&
+		   grep -qE '^    #[0-9]+ 0x[0-9a-f]+ in _nss_fsrtest_getpwnam_r .*nss_fsrtest\.c:[0-9]+$' "$d/out"; then
+			ok "$mode: no pass inside an NSS module libc loaded itself (${got#* } passes by the program); its frames named after the table's refresh"
+		else
+			no "$mode: nss: status $rc: $(cat "$d/out")"
+		fi
+	done
+else
+	no "nss: cannot build the test module"
+fi
+
 # item 3: a shrinker logging to the FILE whose buffer glibc allocates
 for mode in handoff inline; do
 	run "interval=1:mode=$mode" "$prog" stdio "$d/log"

@@ -19,4 +19,4 @@ tests_libc_cxxreport_stripped_LDFLAGS = -s
 tests_libc_cxxreport_stripped_LDADD = -lpthread
 TESTS += tests/libc/libc.sh
 endif
-EXTRA_DIST += tests/libc/libc.sh tests/libc/rpath_host.c tests/libc/rpath_plug.c
+EXTRA_DIST += tests/libc/libc.sh tests/libc/rpath_host.c tests/libc/rpath_plug.c tests/libc/nss_fsrtest.c
