@@ -105,7 +105,10 @@ import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
 print("listening", flush=True)
-time.sleep(120)' "$port" >"$d/srv" &
+held = []
+while True:   # accept, say so (the file $2), never answer
+    c, _ = s.accept(); held.append(c)
+    open(sys.argv[2], "a").close()' "$port" "$d/accepted" >"$d/srv" &
 srv=$!
 i=0; while ! grep -q listening "$d/srv" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 export DEBUGINFOD_URLS="http://127.0.0.1:$port" DEBUGINFOD_CACHE_PATH="$d/cache"
@@ -122,6 +125,17 @@ if [ $rc = 66 ] && [ $secs -lt 20 ] && grep -q 'scope-imbalance' "$d/out" && gre
 	ok "debuginfod=1: libdebuginfod used, the silent server costs ${secs}s (bounded)"
 else
 	no "debuginfod=1: status $rc ${secs}s: $(cat "$d/out")"
+fi
+# while one thread's report waits for that server, another thread's
+# allocation and report go on (the fetch is made outside every lock)
+rm -rf "$d/cache" "$d/accepted"
+run "debuginfod=1" env DBGFETCH_FLAG="$d/accepted" "$b/tests/libc/dbgfetch"
+if [ $rc = 66 ] && grep -q '^B: allocation and report in' "$d/out" &&
+   grep -q '^A: report in .*, the other thread.s was done before it$' "$d/out" &&
+   [ "$(grep -c 'WARNING: scope-imbalance' "$d/out")" = 2 ]; then
+	ok "debuginfod=1: another thread's report is not held by a fetch ($(grep '^[AB]:' "$d/out" | tr '\n' ' '))"
+else
+	no "debuginfod=1 fetch outside the locks: status $rc: $(cat "$d/out")"
 fi
 unset DEBUGINFOD_URLS DEBUGINFOD_CACHE_PATH
 
