@@ -8,8 +8,8 @@ shim=${FSR_SHIM:-$b/preload/.libs/libfsreclaim.so}   # FSR_SHIM: another build, 
 prog=$b/tests/libc/libc
 [ -f "$shim" ] || { echo "FAIL: no shim at $shim"; exit 1; }
 d=$(mktemp -d) || exit 99
-srv=
-trap '[ -n "$srv" ] && kill $srv 2>/dev/null; rm -rf "$d"' EXIT
+srv= srv2=
+trap 'kill $srv $srv2 2>/dev/null; rm -rf "$d"' EXIT
 fail=0
 ok() { echo "ok   $*"; }
 no() { echo "FAIL $*"; fail=1; }
@@ -136,6 +136,38 @@ if [ $rc = 66 ] && grep -q '^B: allocation and report in' "$d/out" &&
 	ok "debuginfod=1: another thread's report is not held by a fetch ($(grep '^[AB]:' "$d/out" | tr '\n' ' '))"
 else
 	no "debuginfod=1 fetch outside the locks: status $rc: $(cat "$d/out")"
+fi
+# a server that has the program's debug info: the fetched file is used
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if ${CC:-cc} -g -O1 -pthread -I"$s/preload" -Wl,--build-id -o "$d/dbgfull" "$s/tests/libc/dbgfetch.c" &&
+   objcopy --only-keep-debug "$d/dbgfull" "$d/dbg.debug" && strip -o "$d/dbgstripped" "$d/dbgfull"; then
+	python3 -c '
+import http.server, sys
+debug = open(sys.argv[2], "rb").read()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(sys.argv[3], "a").close()
+        if self.path.endswith("/debuginfo"):
+            self.send_response(200); self.send_header("Content-Length", str(len(debug))); self.end_headers()
+            self.wfile.write(debug)
+        else:
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+print("listening", flush=True)
+srv.serve_forever()' "$port2" "$d/dbg.debug" "$d/asked" >"$d/srv2" &
+	srv2=$!
+	i=0; while ! grep -q listening "$d/srv2" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+	rm -rf "$d/cache"
+	DEBUGINFOD_URLS="http://127.0.0.1:$port2" run "debuginfod=1" env DBGFETCH_FLAG="$d/asked" "$d/dbgstripped"
+	kill $srv2 2>/dev/null
+	if [ $rc = 66 ] && grep -qE '^    #0 0x[0-9a-f]+ in restore_a .*dbgfetch\.c:[0-9]+$' "$d/out"; then
+		ok "debuginfod=1: the fetched debug info names the stripped program's frames"
+	else
+		no "debuginfod=1 fetched file: status $rc: $(cat "$d/out")"
+	fi
+else
+	no "cannot build the stripped program and its debug file"
 fi
 unset DEBUGINFOD_URLS DEBUGINFOD_CACHE_PATH
 
