@@ -262,7 +262,9 @@ static int report_modules(void)
  * per report) if it is in none */
 static Dwfl_Module *module_of(Dwarf_Addr addr, int refresh)
 {
-	if (!dwfl && report_modules() < 0)
+	/* a debug file fetched since the Dwfl was made: a new one reads it */
+	if ((!dwfl || __atomic_load_n(&fetch_gen, __ATOMIC_ACQUIRE) != seen_fetch_gen) &&
+	    report_modules() < 0)
 		return NULL;
 	Dwfl_Module *m = dwfl_addrmodule(dwfl, addr);
 	if (!m && refresh && refresh_allowed) {

@@ -137,16 +137,19 @@ if [ $rc = 66 ] && grep -q '^B: allocation and report in' "$d/out" &&
 else
 	no "debuginfod=1 fetch outside the locks: status $rc: $(cat "$d/out")"
 fi
-# a server that has the program's debug info: the fetched file is used
+# a server that has the program's debug info, and answers 1 s late: the
+# file is used by the report that fetched it, also when the other
+# thread's report read the objects without it meanwhile
 port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 if ${CC:-cc} -g -O1 -pthread -I"$s/preload" -Wl,--build-id -o "$d/dbgfull" "$s/tests/libc/dbgfetch.c" &&
    objcopy --only-keep-debug "$d/dbgfull" "$d/dbg.debug" && strip -o "$d/dbgstripped" "$d/dbgfull"; then
 	python3 -c '
-import http.server, sys
+import http.server, sys, time
 debug = open(sys.argv[2], "rb").read()
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         open(sys.argv[3], "a").close()
+        time.sleep(1)   # the other thread reports meanwhile, without the file
         if self.path.endswith("/debuginfo"):
             self.send_response(200); self.send_header("Content-Length", str(len(debug))); self.end_headers()
             self.wfile.write(debug)
@@ -162,7 +165,7 @@ srv.serve_forever()' "$port2" "$d/dbg.debug" "$d/asked" >"$d/srv2" &
 	DEBUGINFOD_URLS="http://127.0.0.1:$port2" run "debuginfod=1" env DBGFETCH_FLAG="$d/asked" "$d/dbgstripped"
 	kill $srv2 2>/dev/null
 	if [ $rc = 66 ] && grep -qE '^    #0 0x[0-9a-f]+ in restore_a .*dbgfetch\.c:[0-9]+$' "$d/out"; then
-		ok "debuginfod=1: the fetched debug info names the stripped program's frames"
+		ok "debuginfod=1: the file fetched while another report was made names the stripped program's frames"
 	else
 		no "debuginfod=1 fetched file: status $rc: $(cat "$d/out")"
 	fi
