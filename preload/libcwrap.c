@@ -96,16 +96,13 @@ static void *dlopen_for(const char *file, int mode, const void *caller)
 	return h;
 }
 
-FSR_EXPORT void *dlopen(const char *file, int mode)
+/* dlopen for caller (NULL: the shim's own), marked as inside the loader;
+ * the module table is built again once the outermost one returned */
+static void *open_marked(const char *file, int mode, const void *caller)
 {
 	struct fsr_thread *t = &fsr_self;
-	/* the shim's symbolizer (busy) asks libdw, which asks for debuginfod */
-	if (file && t->busy && is_debuginfod(file))
-		return NULL;
-	if (!REAL(dlopen))
-		return NULL;
 	t->in_libc++;
-	void *h = dlopen_for(file, mode, __builtin_return_address(0));
+	void *h = dlopen_for(file, mode, caller);
 	if (!h)
 		h = real_dlopen(file, mode);
 	t->in_libc--;
@@ -117,21 +114,20 @@ FSR_EXPORT void *dlopen(const char *file, int mode)
 	return h;
 }
 
+FSR_EXPORT void *dlopen(const char *file, int mode)
+{
+	/* the shim's symbolizer (busy) asks libdw, which asks for debuginfod */
+	if (file && fsr_self.busy && is_debuginfod(file))
+		return NULL;
+	if (!REAL(dlopen))
+		return NULL;
+	return open_marked(file, mode, __builtin_return_address(0));
+}
+
 /* debuginfod=1: the shim's own handle of libdebuginfod, at start-up */
 void *fsr_debuginfod_open(void)
 {
-	struct fsr_thread *t = &fsr_self;
-	if (!REAL(dlopen))
-		return NULL;
-	t->in_libc++;
-	void *h = real_dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
-	t->in_libc--;
-	if (h && !t->in_libc) {
-		t->busy++;
-		fsr_modules_refresh();
-		t->busy--;
-	}
-	return h;
+	return REAL(dlopen) ? open_marked("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL, NULL) : NULL;
 }
 
 FSR_EXPORT int dlclose(void *h)
