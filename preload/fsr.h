@@ -426,6 +426,11 @@ void fsr_hazard_add_locks(struct fsr_hazard *h, const struct fsr_held *held, int
  * Returns 1 when printed. Safe to call from any thread; never allocates
  * through the hooked malloc. */
 int fsr_report(struct fsr_hazard *h) FSR_HIDDEN;
+/* the same, for a caller that holds a lock of the shim's: no debuginfod
+ * fetch (debuginfod=1), only what was fetched before; such a caller calls
+ * fsr_report_prefetch (or fsr_sym_prefetch) before taking its lock */
+int fsr_report_locked(struct fsr_hazard *h) FSR_HIDDEN;
+void fsr_report_prefetch(const struct fsr_hazard *h) FSR_HIDDEN;
 extern uint64_t fsr_stat_hazards FSR_HIDDEN;
 extern int fsr_exit_status_hit FSR_HIDDEN;   /* a report that sets exitcode was printed */
 int fsr_suppressions_load(const char *path, char *err, size_t errlen) FSR_HIDDEN;

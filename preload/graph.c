@@ -17,6 +17,7 @@
  * read where the cycle leaves it and taken only for read where the cycle
  * enters it (readers do not exclude readers; glibc's rwlocks prefer them). */
 #include "lockdep.h"
+#include "symbols.h"
 #include <string.h>
 
 uint8_t fsr_graph_matrix[FSR_MAX_CLASSES][FSR_MAX_CLASSES / 2];
@@ -259,6 +260,27 @@ static const struct fsr_thread *lock_holder(const struct fsr_thread *t)
 	return t;
 }
 
+/* debuginfod=1: the debug info of what build_inversion will name (this
+ * stack, the edges' stacks, the held locks' sites), fetched before
+ * inv_lock: another thread's report never waits for the network */
+static void prefetch_cycle(struct fsr_thread *t, struct edge *const *e, int n)
+{
+	struct fsr_stack s;
+	void *site[FSR_MAX_HELD];
+	if (!fsr_opt.debuginfod)
+		return;
+	fsr_stack_capture(&s, "prefetch");
+	fsr_sym_prefetch(s.pc, s.n);
+	for (int i = 0; i < n; i++)
+		if (e[i])
+			fsr_sym_prefetch(e[i]->pc, e[i]->n);
+	const struct fsr_thread *h = lock_holder(t);
+	int k = h->nheld < FSR_MAX_HELD ? h->nheld : FSR_MAX_HELD;
+	for (int i = 0; i < k; i++)
+		site[i] = h->held[i].site;
+	fsr_sym_prefetch(site, k);
+}
+
 /* build the report of cycle c0 (c0[0] -> c0[1] is the new edge, seen now
  * on thread t; e0[i] is the record of c0[i] -> c0[i+1]); under inv_lock */
 static void build_inversion(struct fsr_thread *t, const uint16_t *c0, struct edge *const *e0, int n)
@@ -419,9 +441,10 @@ void fsr_graph_edge_slow(struct fsr_thread *t, unsigned int a, unsigned int b,
 	}
 	fsr_mutex_unlock(&graph_lock);
 	if (report) {
+		prefetch_cycle(t, edges, n);
 		fsr_mutex_lock(&inv_lock);
 		build_inversion(t, cyc, edges, n);
-		fsr_report(&inv);
+		fsr_report_locked(&inv);
 		fsr_mutex_unlock(&inv_lock);
 	}
 	t->busy--;

@@ -15,10 +15,12 @@
  * caller's object, which a wrapper would change; its allocations are the
  * loader's own, which the gate already knows by their caller.
  *
- * Not with debuginfod=0 (the default): libdw loads libdebuginfod (and
- * libcurl, gnutls, ...) when DEBUGINFOD_URLS is set, to fetch debug info
- * over the network from inside a report.  That dlopen, made by the shim's
- * own symbolizer, fails here: no network I/O in the daemon. */
+ * libdw loads libdebuginfod (and libcurl, gnutls, ...) when
+ * DEBUGINFOD_URLS is set, to fetch debug info over the network from
+ * inside a report, under the report's locks.  That dlopen, made by the
+ * shim's own symbolizer, always fails here.  With debuginfod=1 the shim
+ * loads it itself at start-up (fsr_debuginfod_open) and fetches before a
+ * report takes any lock (symbols.c). */
 #include "fsr.h"
 #include "modules.h"
 #include <dlfcn.h>
@@ -94,26 +96,15 @@ static void *dlopen_for(const char *file, int mode, const void *caller)
 	return h;
 }
 
-/* debuginfod=1: libdebuginfod's progress hook, which symbols.c uses to
- * bound a fetch */
-void *fsr_debuginfod_set_progressfn;
-
-FSR_EXPORT void *dlopen(const char *file, int mode)
+/* dlopen for caller (NULL: the shim's own), marked as inside the loader;
+ * the module table is built again once the outermost one returned */
+static void *open_marked(const char *file, int mode, const void *caller)
 {
 	struct fsr_thread *t = &fsr_self;
-	/* the shim's symbolizer (busy) asks libdw, which asks for debuginfod */
-	int dbg = file && t->busy && is_debuginfod(file);
-	if (dbg && !fsr_opt.debuginfod)
-		return NULL;
-	if (!REAL(dlopen))
-		return NULL;
 	t->in_libc++;
-	void *h = dlopen_for(file, mode, __builtin_return_address(0));
+	void *h = dlopen_for(file, mode, caller);
 	if (!h)
 		h = real_dlopen(file, mode);
-	if (h && dbg)
-		__atomic_store_n(&fsr_debuginfod_set_progressfn,
-				 dlsym(h, "debuginfod_set_progressfn"), __ATOMIC_RELEASE);
 	t->in_libc--;
 	if (h && !t->in_libc) {
 		t->busy++;
@@ -121,6 +112,22 @@ FSR_EXPORT void *dlopen(const char *file, int mode)
 		t->busy--;
 	}
 	return h;
+}
+
+FSR_EXPORT void *dlopen(const char *file, int mode)
+{
+	/* the shim's symbolizer (busy) asks libdw, which asks for debuginfod */
+	if (file && fsr_self.busy && is_debuginfod(file))
+		return NULL;
+	if (!REAL(dlopen))
+		return NULL;
+	return open_marked(file, mode, __builtin_return_address(0));
+}
+
+/* debuginfod=1: the shim's own handle of libdebuginfod, at start-up */
+void *fsr_debuginfod_open(void)
+{
+	return REAL(dlopen) ? open_marked("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL, NULL) : NULL;
 }
 
 FSR_EXPORT int dlclose(void *h)

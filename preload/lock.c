@@ -11,6 +11,7 @@
  * taken, reads every thread's held[] and blocked_on. */
 #include "lockdep.h"
 #include "modules.h"
+#include "symbols.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
@@ -706,7 +707,7 @@ static void report_deadlock(struct fsr_thread *t, struct fsr_pass *p, struct cha
 					     ln, (int)s->tid, (int)fsr_gettid());
 		}
 	}
-	fsr_report(&h);
+	fsr_report_locked(&h);
 }
 
 int fsr_lock_deadlock_check(struct fsr_thread *t, const void *lock, int report)
@@ -718,6 +719,15 @@ int fsr_lock_deadlock_check(struct fsr_thread *t, const void *lock, int report)
 	if (!fsr_lock_serving_handoff(t))
 		return 0;
 	t->busy++;
+	if (report && fsr_opt.debuginfod && p) {
+		/* debuginfod=1: the report's own stacks (this thread's, the
+		 * allocation's) fetched before snap_lock */
+		struct fsr_stack s;
+		fsr_stack_capture(&s, "prefetch");
+		fsr_sym_prefetch(s.pc, s.n);
+		if (p->alloc_stack)
+			fsr_sym_prefetch(p->alloc_stack->pc, p->alloc_stack->n);
+	}
 	fsr_mutex_lock(&snap_lock);
 	nsnaps = 0;
 	fsr_threads_foreach(snap_one, NULL);

@@ -70,12 +70,25 @@ static uint64_t module_hash(const struct fsr_module *m)
 	return modhash[i].h;
 }
 
+/* Below the program's own frames, those of the runtime that called it
+ * (libfuse's dispatcher, libc's thread start) are not part of the site:
+ * libfuse's worker loop reaches the same op through another call site
+ * when it started a new worker first, which the thread pool's state (the
+ * timing) decides, so one allocation got two sites and a replay by site
+ * missed it under load.  A stack of libc or libfuse alone (their own
+ * allocations) keeps all its frames. */
 uint64_t fsr_site_hash(const struct fsr_stack *s)
 {
 	uint64_t h = 0x73697465ull;
+	int own = 0;
 	for (int i = 0; i < s->n && i < SITE_FRAMES; i++) {
 		uintptr_t pc = (uintptr_t)s->pc[i];
 		const struct fsr_module *m = fsr_module_of(pc);
+		int runtime = m && (m->flags & (FSR_MOD_LIBC | FSR_MOD_LIBFUSE));
+		if (runtime && own)
+			continue;
+		if (m && !runtime)
+			own = 1;
 		if (m)
 			h = fsr_mix64(h ^ module_hash(m) ^ fsr_mix64(pc - m->bias));
 		else

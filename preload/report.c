@@ -680,7 +680,27 @@ static size_t format_json(const struct fsr_hazard *h)
 	return b.len;
 }
 
-int fsr_report(struct fsr_hazard *h)
+/* debuginfod=1: the debug info of every module the report names, fetched
+ * before any lock of the report's is taken */
+void fsr_report_prefetch(const struct fsr_hazard *h)
+{
+	if (!fsr_opt.debuginfod)
+		return;
+	for (int i = 0; i < h->nstacks && i < FSR_MAX_REPORT_STACKS; i++)
+		fsr_sym_prefetch(h->stacks[i].pc, h->stacks[i].n);
+	void *site[FSR_MAX_REPORT_LOCKS];
+	int n = 0;
+	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++)
+		site[n++] = h->locks[i].site;
+	fsr_sym_prefetch(site, n);
+}
+
+static int report(struct fsr_hazard *h, int fetch);
+
+int fsr_report(struct fsr_hazard *h) { return report(h, 1); }
+int fsr_report_locked(struct fsr_hazard *h) { return report(h, 0); }
+
+static int report(struct fsr_hazard *h, int fetch)
 {
 	int e = errno;
 	int printed = 0, halt = 0;
@@ -692,6 +712,8 @@ int fsr_report(struct fsr_hazard *h)
 		h->nlocks = FSR_MAX_REPORT_LOCKS;
 	h->message[sizeof h->message - 1] = 0;
 	fsr_self.busy++;
+	if (fetch)
+		fsr_report_prefetch(h);
 	fsr_mutex_lock(&report_lock);
 	if (dedup_seen(hazard_hash(h)))
 		goto out;

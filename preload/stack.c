@@ -177,18 +177,42 @@ static int in_wrapper(uintptr_t pc)
 	return 0;
 }
 
+/* A caller in no object of the table: one the loader mapped without a
+ * dlopen of ours, i.e. libc loaded it itself (an NSS module for getpwnam,
+ * a gconv module for a locale's charset), most likely while it holds its
+ * own lock (getpwnam's, the loader's).  Such an allocation gets no pass,
+ * and the table is built again at the next safe point: a decided pass
+ * whose caller is in a known object outside libc, with the thread in no
+ * interposed loader call (dl_iterate_phdr takes only the loader's write
+ * lock, which no code holds while it waits for the program).  Code in no
+ * object at all (JIT) therefore never gets a pass either. */
+static int modules_stale;
+
 int fsr_stack_alloc_in_libc(const struct fsr_thread *t)
 {
 	void *raw[12];
+	int nmod;
 	if (t->in_libc > 0)
 		return 1;
+	if (!fsr_modules_all(&nmod))
+		return 0;   /* the core linked into a program without a table (unit tests) */
 	int n = backtrace(raw, (int)(sizeof raw / sizeof raw[0]));
 	for (int i = 1; i < n; i++) {
 		/* a return address: its call instruction is just before it */
 		uintptr_t pc = (uintptr_t)raw[i] - 1;
 		if (in_self(pc) || in_wrapper(pc))
 			continue;
-		return (fsr_module_flags(pc) & FSR_MOD_LIBC) != 0;
+		const struct fsr_module *m = fsr_module_of(pc);
+		if (!m) {
+			__atomic_store_n(&modules_stale, 1, __ATOMIC_RELAXED);
+			return 1;
+		}
+		if (m->flags & FSR_MOD_LIBC)
+			return 1;
+		if (__atomic_load_n(&modules_stale, __ATOMIC_RELAXED) &&
+		    __atomic_exchange_n(&modules_stale, 0, __ATOMIC_RELAXED))
+			fsr_modules_refresh();
+		return 0;
 	}
 	return 0;
 }

@@ -16,6 +16,9 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <dwarf.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <libiberty/demangle.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -26,12 +29,6 @@ static struct fsr_mutex sym_lock;
 static Dwfl *dwfl;
 static char *debuginfo_path;
 static int refresh_allowed = 1;   /* one re-read of the modules per report */
-
-static const Dwfl_Callbacks callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.debuginfo_path = &debuginfo_path,
-};
 
 static void copy(char *dst, size_t len, const char *src)
 {
@@ -59,35 +56,192 @@ static const char *base_name(const char *p)
  * into the old one. */
 static const struct fsr_module *seen_tab;
 
-/* debuginfod=1: a fetch gives up DEBUGINFOD_BUDGET_NS after the report
- * began (libdebuginfod asks its progress hook about once a second) */
+/* ---- debuginfod=1: debug info fetched outside every lock ----
+ * libdw's own use of debuginfod is refused (libcwrap.c fails its dlopen
+ * of libdebuginfod), so nothing under sym_lock or report_lock touches the
+ * network.  Before a report takes its locks, fsr_sym_prefetch fetches the
+ * debug info of the modules its pcs are in, by build id, with the shim's
+ * own handle of libdebuginfod; the Dwfl finds the fetched files through
+ * find_debuginfo below.  One fetch at a time: a report that finds another
+ * thread fetching goes on without (never waits for the network), and each
+ * module is asked for once, bounded by DEBUGINFOD_BUDGET_NS. */
 #define DEBUGINFOD_BUDGET_NS 3000000000ull
-/* set by libcwrap.c (weak: the core linked into the unit tests has none) */
-void *fsr_debuginfod_set_progressfn FSR_HIDDEN __attribute__((weak));
-static uint64_t report_began;
+/* libcwrap.c's (weak: the core linked into the unit tests has none) */
+void *fsr_debuginfod_open(void) FSR_HIDDEN __attribute__((weak));
+
+static debuginfod_client *(*di_begin)(void);
+static int (*di_find_debuginfo)(debuginfod_client *, const unsigned char *, int, char **);
+static void (*di_set_progressfn)(debuginfod_client *, int (*)(debuginfod_client *, long, long));
+static void (*di_end)(debuginfod_client *);
+
+enum { FETCH_FREE, FETCH_LOCAL, FETCH_RUNNING, FETCH_GOT, FETCH_NONE };
+#define NFETCH 128
+static struct fetched {
+	int state;               /* FETCH_*; FREE slots are claimed under fetch_lock */
+	unsigned char id_len;
+	unsigned char id[FSR_BUILD_ID_MAX];
+	char path[512];          /* FETCH_GOT: the file in libdebuginfod's cache */
+} fetched[NFETCH];
+static struct fsr_mutex fetch_lock;   /* the table only, never held over a fetch */
+static int fetching;                  /* atomic: a fetch is running */
+static int fetch_gen;                 /* bumped by each file fetched: a new Dwfl reads it */
+static int seen_fetch_gen;            /* under sym_lock */
+static uint64_t fetch_deadline;
 
 static int debuginfod_progress(debuginfod_client *c, long a, long b)
 {
 	(void)c; (void)a; (void)b;
-	return fsr_now_ns() - __atomic_load_n(&report_began, __ATOMIC_RELAXED) > DEBUGINFOD_BUDGET_NS;
+	return fsr_now_ns() > __atomic_load_n(&fetch_deadline, __ATOMIC_RELAXED);
 }
 
-static void debuginfod_bound(Dwfl *d)
+static struct fetched *fetched_find(const unsigned char *id, int len)
 {
-	/* loads libdebuginfod through libcwrap.c's dlopen, which finds its hook */
-	debuginfod_client *c = dwfl_get_debuginfod_client(d);
-	void *set = __atomic_load_n(&fsr_debuginfod_set_progressfn, __ATOMIC_ACQUIRE);
-	if (c && set)
-		((void (*)(debuginfod_client *, int (*)(debuginfod_client *, long, long)))set)(c, debuginfod_progress);
+	for (int i = 0; i < NFETCH; i++) {
+		struct fetched *f = &fetched[i];
+		int st = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+		if (st == FETCH_FREE)
+			return NULL;
+		if (f->id_len == len && !memcmp(f->id, id, (size_t)len))
+			return f;
+	}
+	return NULL;
 }
+
+/* does m have its DWARF at hand: in the file itself, or under
+ * /usr/lib/debug/.build-id as Debian's -dbgsym packages put it */
+static int has_local_debuginfo(const struct fsr_module *m)
+{
+	char p[128];
+	int o = fsr_fmt(p, sizeof p, "/usr/lib/debug/.build-id/%02x/", m->build_id[0]);
+	for (int i = 1; i < m->build_id_len && o < (int)sizeof p - 8; i++)
+		o += fsr_fmt(p + o, sizeof p - (size_t)o, "%02x", m->build_id[i]);
+	fsr_fmt(p + o, sizeof p - (size_t)o, ".debug");
+	if (access(p, R_OK) == 0)
+		return 1;
+	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int found = 0;
+	elf_version(EV_CURRENT);
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t shstrndx;
+	if (e && elf_getshdrstrndx(e, &shstrndx) == 0) {
+		for (Elf_Scn *scn = elf_nextscn(e, NULL); scn && !found; scn = elf_nextscn(e, scn)) {
+			GElf_Shdr sh;
+			const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(e, shstrndx, sh.sh_name) : NULL;
+			found = name && !strcmp(name, ".debug_info");
+		}
+	}
+	if (e)
+		elf_end(e);
+	close(fd);
+	return found;
+}
+
+static void fetch_one(const struct fsr_module *m, uint64_t deadline)
+{
+	fsr_mutex_lock(&fetch_lock);
+	struct fetched *f = fetched_find(m->build_id, m->build_id_len);
+	if (!f)
+		for (int i = 0; i < NFETCH && !f; i++)
+			if (__atomic_load_n(&fetched[i].state, __ATOMIC_ACQUIRE) == FETCH_FREE)
+				f = &fetched[i];
+	int mine = f && f->state == FETCH_FREE;
+	if (mine) {
+		memcpy(f->id, m->build_id, m->build_id_len);
+		f->id_len = m->build_id_len;
+		__atomic_store_n(&f->state, FETCH_RUNNING, __ATOMIC_RELEASE);
+	}
+	fsr_mutex_unlock(&fetch_lock);
+	if (!mine)
+		return;          /* asked for already (or the table is full) */
+	if (has_local_debuginfo(m)) {
+		__atomic_store_n(&f->state, FETCH_LOCAL, __ATOMIC_RELEASE);
+		return;
+	}
+	int st = FETCH_NONE;
+	debuginfod_client *c = di_begin();
+	if (c) {
+		char *path = NULL;
+		__atomic_store_n(&fetch_deadline, deadline, __ATOMIC_RELAXED);
+		di_set_progressfn(c, debuginfod_progress);
+		int fd = di_find_debuginfo(c, m->build_id, m->build_id_len, &path);
+		if (fd >= 0) {
+			close(fd);
+			if (path && strlen(path) < sizeof f->path) {
+				strcpy(f->path, path);
+				st = FETCH_GOT;
+			}
+		}
+		free(path);
+		di_end(c);
+	}
+	__atomic_store_n(&f->state, st, __ATOMIC_RELEASE);
+	if (st == FETCH_GOT)
+		__atomic_add_fetch(&fetch_gen, 1, __ATOMIC_RELEASE);
+}
+
+void fsr_sym_prefetch(void *const *pc, int n)
+{
+	int zero = 0;
+	if (!fsr_opt.debuginfod || !di_begin || n <= 0)
+		return;
+	if (!__atomic_compare_exchange_n(&fetching, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;          /* another thread's fetch: go on without waiting for it */
+	fsr_self.busy++;
+	fsr_modules_ready();
+	uint64_t deadline = fsr_now_ns() + DEBUGINFOD_BUDGET_NS;
+	const struct fsr_module *last = NULL;
+	for (int i = 0; i < n && fsr_now_ns() < deadline; i++) {
+		/* a return address: the call is just before it */
+		const struct fsr_module *m = pc[i] ? fsr_module_of((uintptr_t)pc[i] - 1) : NULL;
+		if (!m || m == last || !m->build_id_len || m->path[0] != '/')
+			continue;
+		last = m;
+		fetch_one(m, deadline);
+	}
+	fsr_self.busy--;
+	__atomic_store_n(&fetching, 0, __ATOMIC_RELEASE);
+}
+
+/* the Dwfl's find_debuginfo: libdw's local search (its debuginfod part is
+ * off, see above), then a file fetched before the report */
+static int find_debuginfo(Dwfl_Module *mod, void **user, const char *modname, GElf_Addr base,
+			  const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			  char **debuginfo_file_name)
+{
+	int fd = dwfl_standard_find_debuginfo(mod, user, modname, base, file_name, debuglink_file,
+					      debuglink_crc, debuginfo_file_name);
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	if (fd >= 0 || !fsr_opt.debuginfod)
+		return fd;
+	int len = dwfl_module_build_id(mod, &id, &vaddr);
+	const struct fetched *f = len > 0 ? fetched_find(id, len) : NULL;
+	if (!f || __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) != FETCH_GOT)
+		return -1;
+	fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		free(*debuginfo_file_name);
+		*debuginfo_file_name = strdup(f->path);
+	}
+	return fd;
+}
+
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
 
 static int report_modules(void)
 {
 	int n;
 	fsr_modules_ready();
 	const struct fsr_module *tab = fsr_modules_all(&n);
-	if (dwfl && tab == seen_tab)
-		return 1;   /* nothing new */
+	int gen = __atomic_load_n(&fetch_gen, __ATOMIC_ACQUIRE);
+	if (dwfl && tab == seen_tab && gen == seen_fetch_gen)
+		return 1;   /* nothing new (no object loaded, no debug file fetched) */
 	if (dwfl)
 		dwfl_end(dwfl);
 	dwfl = dwfl_begin(&callbacks);
@@ -100,8 +254,7 @@ static int report_modules(void)
 					(GElf_Addr)tab[i].bias, true);
 	dwfl_report_end(dwfl, NULL, NULL);
 	seen_tab = tab;
-	if (fsr_opt.debuginfod)
-		debuginfod_bound(dwfl);
+	seen_fetch_gen = gen;
 	return 0;
 }
 
@@ -109,7 +262,9 @@ static int report_modules(void)
  * per report) if it is in none */
 static Dwfl_Module *module_of(Dwarf_Addr addr, int refresh)
 {
-	if (!dwfl && report_modules() < 0)
+	/* a debug file fetched since the Dwfl was made: a new one reads it */
+	if ((!dwfl || __atomic_load_n(&fetch_gen, __ATOMIC_ACQUIRE) != seen_fetch_gen) &&
+	    report_modules() < 0)
 		return NULL;
 	Dwfl_Module *m = dwfl_addrmodule(dwfl, addr);
 	if (!m && refresh && refresh_allowed) {
@@ -122,7 +277,6 @@ static Dwfl_Module *module_of(Dwarf_Addr addr, int refresh)
 
 void fsr_sym_new_report(void)
 {
-	__atomic_store_n(&report_began, fsr_now_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&refresh_allowed, 1, __ATOMIC_RELAXED);
 }
 
@@ -348,6 +502,12 @@ int fsr_sym_data(const void *addr, char *buf, size_t len)
 
 void fsr_sym_atfork_child(void)
 {
+	/* a fetch of another thread did not survive the fork */
+	fetch_lock.v = 0;
+	fetching = 0;
+	for (int i = 0; i < NFETCH; i++)
+		if (fetched[i].state == FETCH_RUNNING)
+			fetched[i].state = FETCH_NONE;
 	/* another thread was inside libdw when we forked: its Dwfl may be
 	 * half-changed; leave it (leaked) and build a new one when needed */
 	if (sym_lock.v)
@@ -395,13 +555,16 @@ int fsr_sym_is_header_frame(const struct fsr_sym *s)
  * waits for that report */
 __attribute__((constructor(104))) static void debuginfod_preload(void)
 {
-	if (!fsr_opt.debuginfod)
+	if (!fsr_opt.debuginfod || !fsr_debuginfod_open)
 		return;
 	fsr_self.busy++;
-	Dwfl *d = dwfl_begin(&callbacks);
-	if (d) {
-		dwfl_get_debuginfod_client(d);
-		dwfl_end(d);
+	void *h = fsr_debuginfod_open();
+	if (h) {
+		*(void **)&di_find_debuginfo = dlsym(h, "debuginfod_find_debuginfo");
+		*(void **)&di_set_progressfn = dlsym(h, "debuginfod_set_progressfn");
+		*(void **)&di_end = dlsym(h, "debuginfod_end");
+		if (di_find_debuginfo && di_set_progressfn && di_end)
+			*(void **)&di_begin = dlsym(h, "debuginfod_begin");
 	}
 	fsr_self.busy--;
 }

@@ -35,6 +35,10 @@ int fsr_sym_pc(const void *pc, struct fsr_sym *out, int max) FSR_HIDDEN;
 int fsr_sym_data(const void *addr, char *buf, size_t len) FSR_HIDDEN;
 /* a new report may look at the process's modules again once (dlopen) */
 void fsr_sym_new_report(void) FSR_HIDDEN;
+/* debuginfod=1: fetch the debug info of pc[0..n)'s modules, once each,
+ * bounded; the caller holds no lock of the shim's (the fetch is network
+ * I/O); nothing when another thread is fetching */
+void fsr_sym_prefetch(void *const *pc, int n) FSR_HIDDEN;
 /* forked child: the locks may be held by a thread that is gone */
 void fsr_sym_atfork_child(void) FSR_HIDDEN;
 /* the frame is one of fsreclaim.h's own tiny functions (dropped) */

@@ -16,6 +16,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <nss.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -363,6 +365,44 @@ static int reclaimer_test(void)
 	return 0;
 }
 
+/* ---- nss: item 1's objects that libc loads by itself ---- */
+static volatile int nss_inside;
+static int nss_passes_inside, nss_passes;
+void libc_nss_mark(int inside);
+void libc_nss_mark(int inside) { nss_inside = inside; }
+static unsigned long nss_scan(struct fsr_shrinker *s, unsigned long n, unsigned int gfp)
+{
+	(void)s; (void)n; (void)gfp;
+	if (nss_inside)
+		__atomic_add_fetch(&nss_passes_inside, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&nss_passes, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+static struct fsr_shrinker nss_shrinker = {
+	.name = "nss", .count_objects = log_count, .scan_objects = nss_scan, .flags = FSR_SHRINKER_FS,
+};
+
+static int nss_test(void)
+{
+	if (__nss_configure_lookup("passwd", "fsrtest"))
+		die("__nss_configure_lookup");
+	fsr_register_shrinker(&nss_shrinker);
+	/* first lookup: libc dlopens libnss_fsrtest.so.2 itself */
+	struct passwd *pw = getpwnam("fsrtest");
+	int uid1 = pw ? (int)pw->pw_uid : -1;
+	for (int i = 0; i < 3; i++) {    /* the program's own: passes, and a safe point */
+		keep = malloc(48);
+		free(keep);
+	}
+	int outside = nss_passes;
+	pw = getpwnam("fsrtest");        /* the module is in the table by now */
+	int uid2 = pw ? (int)pw->pw_uid : -1;
+	fsr_unregister_shrinker(&nss_shrinker);
+	printf("nss: uid %d %d, passes inside the module %d, by the program %d\n", uid1, uid2,
+	       nss_passes_inside, outside);
+	return uid1 == 4242 && uid2 == 4242 ? 0 : 1;
+}
+
 /* ---- rpath: a library's dlopen by bare name through its own RUNPATH ---- */
 static int rpath_test(const char *dir)
 {
@@ -392,5 +432,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "reclaimer")) return reclaimer_test();
 	if (!strcmp(argv[1], "instance")) return instance_test();
 	if (!strcmp(argv[1], "rpath") && argc > 2) return rpath_test(argv[2]);
+	if (!strcmp(argv[1], "nss")) return nss_test();
 	return 2;
 }

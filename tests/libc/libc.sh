@@ -8,8 +8,8 @@ shim=${FSR_SHIM:-$b/preload/.libs/libfsreclaim.so}   # FSR_SHIM: another build, 
 prog=$b/tests/libc/libc
 [ -f "$shim" ] || { echo "FAIL: no shim at $shim"; exit 1; }
 d=$(mktemp -d) || exit 99
-srv=
-trap '[ -n "$srv" ] && kill $srv 2>/dev/null; rm -rf "$d"' EXIT
+srv= srv2=
+trap 'kill $srv $srv2 2>/dev/null; rm -rf "$d"' EXIT
 fail=0
 ok() { echo "ok   $*"; }
 no() { echo "FAIL $*"; fail=1; }
@@ -50,6 +50,24 @@ else
 	no "rpath: cannot build the test libraries"
 fi
 
+# item 1's precision: an NSS module libc loads by itself (no dlopen the
+# shim sees) allocates under getpwnam's lock: counted, never passed
+mkdir -p "$d/nss"
+if ${CC:-cc} -shared -fPIC -g -O1 -I"$s/preload" -o "$d/nss/libnss_fsrtest.so.2" "$s/tests/libc/nss_fsrtest.c"; then
+	for mode in inline handoff; do
+		run "interval=1:mode=$mode" env LD_LIBRARY_PATH="$d/nss" "$prog" nss
+		got=$(sed -n 's/^nss: uid 4242 4242, passes inside the module \([0-9]*\), by the program \([0-9]*\)$/\1 \2/p' "$d/out")
+		if [ $rc = 66 ] && [ -n "$got" ] && [ "${got% *}" = 0 ] && [ "${got#* }" -gt 0 ] &&
+		   grep -qE '^    #[0-9]+ 0x[0-9a-f]+ in _nss_fsrtest_getpwnam_r .*nss_fsrtest\.c:[0-9]+$' "$d/out"; then
+			ok "$mode: no pass inside an NSS module libc loaded itself (${got#* } passes by the program); its frames named after the table's refresh"
+		else
+			no "$mode: nss: status $rc: $(cat "$d/out")"
+		fi
+	done
+else
+	no "nss: cannot build the test module"
+fi
+
 # item 3: a shrinker logging to the FILE whose buffer glibc allocates
 for mode in handoff inline; do
 	run "interval=1:mode=$mode" "$prog" stdio "$d/log"
@@ -87,7 +105,10 @@ import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
 print("listening", flush=True)
-time.sleep(120)' "$port" >"$d/srv" &
+held = []
+while True:   # accept, say so (the file $2), never answer
+    c, _ = s.accept(); held.append(c)
+    open(sys.argv[2], "a").close()' "$port" "$d/accepted" >"$d/srv" &
 srv=$!
 i=0; while ! grep -q listening "$d/srv" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 export DEBUGINFOD_URLS="http://127.0.0.1:$port" DEBUGINFOD_CACHE_PATH="$d/cache"
@@ -104,6 +125,52 @@ if [ $rc = 66 ] && [ $secs -lt 20 ] && grep -q 'scope-imbalance' "$d/out" && gre
 	ok "debuginfod=1: libdebuginfod used, the silent server costs ${secs}s (bounded)"
 else
 	no "debuginfod=1: status $rc ${secs}s: $(cat "$d/out")"
+fi
+# while one thread's report waits for that server, another thread's
+# allocation and report go on (the fetch is made outside every lock)
+rm -rf "$d/cache" "$d/accepted"
+run "debuginfod=1" env DBGFETCH_FLAG="$d/accepted" "$b/tests/libc/dbgfetch"
+if [ $rc = 66 ] && grep -q '^B: allocation and report in' "$d/out" &&
+   grep -q '^A: report in .*, the other thread.s was done before it$' "$d/out" &&
+   [ "$(grep -c 'WARNING: scope-imbalance' "$d/out")" = 2 ]; then
+	ok "debuginfod=1: another thread's report is not held by a fetch ($(grep '^[AB]:' "$d/out" | tr '\n' ' '))"
+else
+	no "debuginfod=1 fetch outside the locks: status $rc: $(cat "$d/out")"
+fi
+# a server that has the program's debug info, and answers 1 s late: the
+# file is used by the report that fetched it, also when the other
+# thread's report read the objects without it meanwhile
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if ${CC:-cc} -g -O1 -pthread -I"$s/preload" -Wl,--build-id -o "$d/dbgfull" "$s/tests/libc/dbgfetch.c" &&
+   objcopy --only-keep-debug "$d/dbgfull" "$d/dbg.debug" && strip -o "$d/dbgstripped" "$d/dbgfull"; then
+	python3 -c '
+import http.server, sys, time
+debug = open(sys.argv[2], "rb").read()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(sys.argv[3], "a").close()
+        time.sleep(1)   # the other thread reports meanwhile, without the file
+        if self.path.endswith("/debuginfo"):
+            self.send_response(200); self.send_header("Content-Length", str(len(debug))); self.end_headers()
+            self.wfile.write(debug)
+        else:
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+print("listening", flush=True)
+srv.serve_forever()' "$port2" "$d/dbg.debug" "$d/asked" >"$d/srv2" &
+	srv2=$!
+	i=0; while ! grep -q listening "$d/srv2" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+	rm -rf "$d/cache"
+	DEBUGINFOD_URLS="http://127.0.0.1:$port2" run "debuginfod=1" env DBGFETCH_FLAG="$d/asked" "$d/dbgstripped"
+	kill $srv2 2>/dev/null
+	if [ $rc = 66 ] && grep -qE '^    #0 0x[0-9a-f]+ in restore_a .*dbgfetch\.c:[0-9]+$' "$d/out"; then
+		ok "debuginfod=1: the file fetched while another report was made names the stripped program's frames"
+	else
+		no "debuginfod=1 fetched file: status $rc: $(cat "$d/out")"
+	fi
+else
+	no "cannot build the stripped program and its debug file"
 fi
 unset DEBUGINFOD_URLS DEBUGINFOD_CACHE_PATH
 

@@ -849,6 +849,29 @@ START_TEST(util_modules)
 }
 END_TEST
 
+/* the replay site: the program's own frames, not the call sites inside
+ * libc (or libfuse) below them, which vary with a thread pool's state */
+START_TEST(util_site_hash)
+{
+	fsr_modules_refresh();
+	struct fsr_stack a = { "a", 4, { (void *)((uintptr_t)&util_fmt + 8), (void *)((uintptr_t)&util_modules + 8),
+					 (void *)((uintptr_t)&getpid + 4), (void *)((uintptr_t)&getppid + 4) } };
+	struct fsr_stack b = a, c = a, d = a;
+	b.pc[2] = (void *)((uintptr_t)&getpid + 6);     /* another call site in libc */
+	c.pc[1] = (void *)((uintptr_t)&util_modules + 16); /* another own frame */
+	ck_assert(fsr_module_flags((uintptr_t)a.pc[2]) & FSR_MOD_LIBC);
+	ck_assert_uint_eq(fsr_site_hash(&a), fsr_site_hash(&b));
+	ck_assert_uint_ne(fsr_site_hash(&a), fsr_site_hash(&c));
+	/* libc's own allocation (no frame of the program): its frames count */
+	d.pc[0] = d.pc[2];
+	d.pc[1] = d.pc[3];
+	d.n = 2;
+	struct fsr_stack e = d;
+	e.pc[0] = b.pc[2];
+	ck_assert_uint_ne(fsr_site_hash(&d), fsr_site_hash(&e));
+}
+END_TEST
+
 /* DWARF's relative names joined with the compilation directory, canonical */
 START_TEST(util_path_normalize)
 {
@@ -935,6 +958,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, util_fmt);
 	tcase_add_test(tc, util_mutex);
 	tcase_add_test(tc, util_modules);
+	tcase_add_test(tc, util_site_hash);
 	tcase_add_test(tc, util_path_normalize);
 	suite_add_tcase(s, tc);
 	return s;
