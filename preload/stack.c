@@ -177,20 +177,41 @@ static int in_wrapper(uintptr_t pc)
 	return 0;
 }
 
-int fsr_stack_alloc_in_libc(const struct fsr_thread *t)
+/* the pass's site from the frames of raw[1..n) outside the shim, as
+ * fsr_stack_capture would give them; a stack cut short before it has
+ * FSR_SITE_FRAMES of them is captured whole */
+static void site_from(struct fsr_thread *t, void **raw, int n, int cap)
+{
+	if (t->sched_site_valid)
+		return;          /* replay mode unwound it already */
+	int k = filter(raw, n, 1);
+	if (k < FSR_SITE_FRAMES && n == cap) {
+		struct fsr_stack s;
+		fsr_stack_capture(&s, "allocation");
+		t->sched_site = fsr_site_hash(&s, t->alloc_ra);
+	} else
+		t->sched_site = fsr_site_of(t->alloc_ra, raw, k);
+	t->sched_site_valid = 1;
+}
+
+int fsr_stack_alloc_in_libc(struct fsr_thread *t)
 {
 	void *raw[12];
 	if (t->in_libc > 0)
 		return 1;
 	int n = backtrace(raw, (int)(sizeof raw / sizeof raw[0]));
+	int in_libc = 0;
 	for (int i = 1; i < n; i++) {
 		/* a return address: its call instruction is just before it */
 		uintptr_t pc = (uintptr_t)raw[i] - 1;
 		if (in_self(pc) || in_wrapper(pc))
 			continue;
-		return (fsr_module_flags(pc) & FSR_MOD_LIBC) != 0;
+		in_libc = (fsr_module_flags(pc) & FSR_MOD_LIBC) != 0;
+		break;
 	}
-	return 0;
+	if (!in_libc)
+		site_from(t, raw, n, (int)(sizeof raw / sizeof raw[0]));
+	return in_libc;
 }
 
 /* Prime backtrace() (libgcc_s is loaded with malloc on first use) while the

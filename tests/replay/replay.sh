@@ -153,14 +153,94 @@ for mode in nofs-missing noio-missing txn-nesting; do
 		if [ "$got" = "$want" ]; then good=$((good + 1)); else echo "     run $i gave: ${got:-no pass-produced report}"; fi
 	done
 	[ $good = 3 ] && ok "txfs $mode: replayed 3 times, same kind and frame" || no "txfs $mode: $good of 3 replays reproduced it"
-	# the same pass by its site key, counted in each op of that name
-	site=$(sed -n 's/^  schedule: .* site=\([0-9a-f]*\) in op \([a-z_]*\).*/\1/p' "$work/$mode.0" | head -n 1)
-	op=$(sed -n 's/^  schedule: .* site=[0-9a-f]* in op \([a-z_]*\).*/\1/p' "$work/$mode.0" | head -n 1)
-	txfs_run "$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay=site/$site/1/op=$op|")" "$work/$mode.site"
+	# the same pass by its site key and the occurrence of its top frame in
+	# the op (site_hit), counted in each op of that name
+	line=$(grep -m 1 '^  schedule: ' "$work/$mode.0")
+	site=$(printf '%s\n' "$line" | sed -n 's/.* site=\([0-9a-f]*\) hit=.*/\1/p')
+	hit=$(printf '%s\n' "$line" | sed -n 's/.* hit=\([0-9]*\) in op .*/\1/p')
+	op=$(printf '%s\n' "$line" | sed -n 's/.* in op \([a-z_]*\) .*/\1/p')
+	txfs_run "$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay=site/$site/$hit/op=$op|")" "$work/$mode.site"
 	got=$(first_sched "$work/$mode.site")
-	[ -n "$site" ] && [ "$got" = "$want" ] && ok "txfs $mode: replay=site/$site/1/op=$op gives the same report" \
-		|| no "txfs $mode: replay=site/$site/1/op=$op gave '${got:-nothing}'"
+	[ -n "$site" ] && [ -n "$hit" ] && [ "$got" = "$want" ] && ok "txfs $mode: replay=site/$site/$hit/op=$op gives the same report" \
+		|| no "txfs $mode: replay=site/$site/$hit/op=$op gave '${got:-nothing}' ($line)"
 done
+
+# ---- site_hit and the callbacks' targets ----
+# txfs nofs-missing again, its FUSE callbacks only: each pass calls the
+# daemon back (lookup of an entry, fsync and flush of a handle).  The
+# schedule names the site's occurrence in the op (hit=K) and the target (an
+# entry by its path from the root, a handle by its open order and path),
+# in the text, the JSON line and the record.
+rm -f "$work"/json.* "$work"/trec.*
+txfs_run "fsreclaim-run --opt interval=3 --opt probability=50 --opt seed=1 --opt callbacks=forget,fsync,flush --opt log_path='$work/log' --opt json_path='$work/json' --opt record='$work/trec' -- '$txfs' -f -o journal='$work/journal' -o hazard=nofs-missing '$mnt'" "$work/tg.0"
+line=$(grep -E -m 1 '^  schedule: .* hit=[0-9]+ in op [a-z_]+ \(its allocation [0-9]+\) callback=[a-z+]*(lookup|fsync|flush)[a-z+]* target=(/|#[0-9]+:/)' "$work/tg.0")
+[ -n "$line" ] && ok "schedule line with site_hit and target:$(printf '%s' "$line" | sed 's/.* site=/ site=/')" \
+	|| no "no schedule line names hit=K and a target: $(grep -m 2 '^  schedule: ' "$work/tg.0")"
+cat "$work"/json.* >"$work/tg.json" 2>/dev/null
+grep -Eq '"schedule":\{[^}]*"site_hit":[0-9]+,[^}]*"target":"(/|#[0-9]+:/)' "$work/tg.json" \
+	&& ok "JSON schedule with site_hit and target" \
+	|| no "JSON schedule: $(grep -o '"schedule":{[^}]*}' "$work/tg.json" | head -n 2)"
+cat "$work"/trec.* >"$work/tg.rec" 2>/dev/null
+if grep -Eq '^pass=[0-9]+ .* hit=[0-9]+ op=[a-z_]+ .* target=[^ ]*/[^ ]* status=run$' "$work/tg.rec" &&
+	grep -Eq ' target=(#[0-9]+:/[^ ]*)(,[^ ]*)? status=run$' "$work/tg.rec" &&
+	grep -Eq ' target=(#[0-9]+:/[^ ,]*,)?/[^ ,]* status=run$' "$work/tg.rec"; then
+	ok "record lines with hit and targets: $(grep -E -m 1 ' hit=[0-9]+ .* target=#' "$work/tg.rec")"
+else
+	no "record: no lines with hit=K and handle and entry targets: $(head -n 4 "$work/tg.rec")"
+fi
+
+# The target replayed: lookups only (one target per pass).  A report's
+# replay command, bounded to its first pass (times=1), chooses the entry the
+# report names, where the same command without its target part takes
+# another (the first eligible): shown on the first report where the two
+# differ.  The op key fires at the first op of that name: a report whose
+# entry was not there yet then is skipped (the replay says so).
+rm -f "$work"/trec.*
+txfs_run "fsreclaim-run --opt interval=3 --opt probability=50 --opt seed=1 --opt callbacks=forget --opt log_path='$work/log' -- '$txfs' -f -o journal='$work/journal' -o hazard=nofs-missing '$mnt'" "$work/tr.0"
+# rec_target FILE: the target of the record's pass that ran
+rec_target() { sed -n 's/.* target=\([^ ]*\) status=run$/\1/p' "$1" | head -n 1; }
+# replay_once CMD OUT: CMD's first pass, its record in OUT.rec
+replay_once() {
+	rm -f "$work"/rr.*
+	txfs_run "$(printf '%s\n' "$1" | sed "s|--opt replay=|--opt times=1 --opt record=$work/rr --opt replay=|")" "$2"
+	cat "$work"/rr.* >"$2.rec" 2>/dev/null || : >"$2.rec"
+}
+grep -A 1 -E '^  schedule: .* callback=lookup target=/[^ ,]*$' "$work/tr.0" | sed -n 's/^  replay:   //p' >"$work/tr.cmds"
+shown= tried=0 first_cmd=
+while read -r cmd && [ $tried -lt 5 ] && [ -z "$shown" ]; do
+	case $cmd in *"/target=e"*) ;; *) continue ;; esac
+	tried=$((tried + 1))
+	[ -n "$first_cmd" ] || first_cmd=$cmd
+	wantt=$(grep -B 1 -F "  replay:   $cmd" "$work/tr.0" | sed -n 's/^  schedule: .* target=\([^ ]*\)$/\1/p' | head -n 1)
+	replay_once "$cmd" "$work/tr.a"
+	if grep -q 'fsreclaim: replay: .* is not held by the kernel now' "$work/tr.a"; then
+		echo "     $wantt not held at the first op of its name: $(grep -m 1 'fsreclaim: replay:' "$work/tr.a")"
+		continue
+	fi
+	got=$(rec_target "$work/tr.a.rec")
+	if [ "$got" != "$wantt" ]; then
+		no "target replay: wanted $wantt, the replay chose '$got' without saying so ($cmd)"; shown=bad; break
+	fi
+	replay_once "$(printf '%s\n' "$cmd" | sed 's|/target=[^ ]*||')" "$work/tr.b"
+	other=$(rec_target "$work/tr.b.rec")
+	[ -n "$other" ] && [ "$other" != "$wantt" ] && shown=$wantt
+	echo "     $cmd: chose $got; without its target part: ${other:-none}"
+done <"$work/tr.cmds"
+case $shown in
+bad) ;;
+'') no "target replay: no report (of $tried) whose target replay differs from the first eligible" ;;
+*) ok "target replay: the replayed pass chose $shown again, the key without its target another" ;;
+esac
+# a target the kernel does not hold: the first eligible, said in the output
+if [ -n "$first_cmd" ]; then
+	replay_once "$(printf '%s\n' "$first_cmd" | sed 's|/target=[^ ]*|/target=e00000001|')" "$work/tr.c"
+	msg=$(grep -m 1 'fsreclaim: replay: pass #1: the entry it chose (e00000001) is not held by the kernel now: lookup on the first eligible one instead, /' "$work/tr.c")
+	took=${msg##*instead, }
+	[ -n "$msg" ] && [ "$took" = "$(rec_target "$work/tr.c.rec")" ] && ok "a target not held: '$msg'" \
+		|| no "a target not held: '${msg:-no message}', record '$(cat "$work/tr.c.rec")'"
+else
+	no "a target not held: no report with a lookup target to replay"
+fi
 
 # ---- the schedule digest ----
 digest() { sed -n 's/.*fsreclaim: stats: .* digest=\([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
@@ -192,7 +272,7 @@ fi
 # ---- record= and replay=@ ----
 timeout 60 fsreclaim-run --opt interval=2 --opt probability=50 --opt seed=5 --opt record="$work/rec" -- "$hz/hz_table" deadlock >"$work/r0" 2>&1
 rec=$(ls "$work"/rec.* 2>/dev/null | head -n 1)
-if [ -n "$rec" ] && grep -Eq '^pass=[0-9]+ thread=[0-9.R?#a-f]+ site=[0-9a-f]+ hit=[0-9]+ op=[^ ]+ callback=[^ ]+ target=[^ ]+ status=(run|skipped)$' "$rec"; then
+if [ -n "$rec" ] && grep -Eq '^pass=[0-9]+ thread=[0-9.R?#a-f]+ site=[0-9a-f]+ hit=([0-9]+|-) op=[^ ]+ callback=[^ ]+ target=[^ ]+ status=(run|skipped)$' "$rec"; then
 	ok "record=: $(grep -c . "$rec") lines in the record's format"
 else
 	no "record=: no record or a malformed one: $(head -n 3 "$rec" 2>/dev/null)"
