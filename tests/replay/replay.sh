@@ -184,17 +184,18 @@ cat "$work"/trec.* >"$work/tg.rec" 2>/dev/null
 if grep -Eq '^pass=[0-9]+ .* hit=[0-9]+ op=[a-z_]+ .* target=[^ ]*/[^ ]* status=run$' "$work/tg.rec" &&
 	grep -Eq ' target=(#[0-9]+:/[^ ]*)(,[^ ]*)? status=run$' "$work/tg.rec" &&
 	grep -Eq ' target=(#[0-9]+:/[^ ,]*,)?/[^ ,]* status=run$' "$work/tg.rec"; then
-	ok "record lines with hit and targets: $(grep -E -m 1 ' hit=[0-9]+ .* target=#' "$work/tg.rec")"
+	ok "record lines with hit and targets: $(grep -E -m 1 ' target=#' "$work/tg.rec")"
 else
 	no "record: no lines with hit=K and handle and entry targets: $(head -n 4 "$work/tg.rec")"
 fi
 
 # The target replayed: lookups only (one target per pass).  A report's
-# replay command, bounded to its first pass (times=1), chooses the entry the
-# report names, where the same command without its target part takes
-# another (the first eligible): shown on the first report where the two
-# differ.  The op key fires at the first op of that name: a report whose
-# entry was not there yet then is skipped (the replay says so).
+# pass again by its exact key (thread key and n) with the report's target
+# part, bounded to one pass (times=1), chooses the entry the report names,
+# where the same key without its target part takes another (the first
+# eligible): shown on the first report where the two differ.  A report
+# whose pass lands elsewhere in the replay (txfs is multi-threaded: the
+# exact key is best effort there) says so and is skipped.
 rm -f "$work"/trec.*
 txfs_run "fsreclaim-run --opt interval=3 --opt probability=50 --opt seed=1 --opt callbacks=forget --opt log_path='$work/log' -- '$txfs' -f -o journal='$work/journal' -o hazard=nofs-missing '$mnt'" "$work/tr.0"
 # rec_target FILE: the target of the record's pass that ran
@@ -202,38 +203,51 @@ rec_target() { sed -n 's/.* target=\([^ ]*\) status=run$/\1/p' "$1" | head -n 1;
 # replay_once CMD OUT: CMD's first pass, its record in OUT.rec
 replay_once() {
 	rm -f "$work"/rr.*
-	txfs_run "$(printf '%s\n' "$1" | sed "s|--opt replay=|--opt times=1 --opt record=$work/rr --opt replay=|")" "$2"
+	txfs_run "$(printf '%s\n' "$1" | sed "s|--opt replay=|--opt times=1 --opt record=$work/rr --opt replay=|")" "$2" </dev/null
 	cat "$work"/rr.* >"$2.rec" 2>/dev/null || : >"$2.rec"
 }
-grep -A 1 -E '^  schedule: .* callback=lookup target=/[^ ,]*$' "$work/tr.0" | sed -n 's/^  replay:   //p' >"$work/tr.cmds"
-shown= tried=0 first_cmd=
-while read -r cmd && [ $tried -lt 5 ] && [ -z "$shown" ]; do
-	case $cmd in *"/target=e"*) ;; *) continue ;; esac
+# "seed thread n target key-target command" of each report whose pass looked up one entry
+awk '/^  schedule: .* callback=lookup target=\/[^ ,]*$/ { s = $0; next }
+     s != "" && /^  replay:   / {
+	split(s, f, " "); seed = th = n = tg = ""
+	for (i in f) {
+		if (f[i] ~ /^seed=/) seed = substr(f[i], 6); if (f[i] ~ /^thread=/) th = substr(f[i], 8)
+		if (f[i] ~ /^n=/) n = substr(f[i], 3); if (f[i] ~ /^target=/) tg = substr(f[i], 8)
+	}
+	kt = $0; sub(/.*\/target=/, "", kt); sub(/ .*/, "", kt)
+	c = $0; sub(/^  replay:   /, "", c)
+	print seed, th, n, tg, kt, c; s = "" }' "$work/tr.0" >"$work/tr.cands"
+shown= tried=0 good_cmd=
+while read -r seed th n wantt kt cmd && [ $tried -lt 6 ] && [ -z "$shown" ]; do
 	tried=$((tried + 1))
-	[ -n "$first_cmd" ] || first_cmd=$cmd
-	wantt=$(grep -B 1 -F "  replay:   $cmd" "$work/tr.0" | sed -n 's/^  schedule: .* target=\([^ ]*\)$/\1/p' | head -n 1)
+	key=exact/$seed/$th/$n/target=$kt
+	cmd=$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay=$key|")
 	replay_once "$cmd" "$work/tr.a"
 	if grep -q 'fsreclaim: replay: .* is not held by the kernel now' "$work/tr.a"; then
-		echo "     $wantt not held at the first op of its name: $(grep -m 1 'fsreclaim: replay:' "$work/tr.a")"
+		echo "     $key ($wantt): $(grep -m 1 'fsreclaim: replay:' "$work/tr.a")"
 		continue
 	fi
 	got=$(rec_target "$work/tr.a.rec")
+	if [ -z "$got" ]; then
+		echo "     $key ($wantt): no pass in the replay"; continue
+	fi
 	if [ "$got" != "$wantt" ]; then
-		no "target replay: wanted $wantt, the replay chose '$got' without saying so ($cmd)"; shown=bad; break
+		no "target replay: $key wanted $wantt, the replay chose '$got' without saying so"; shown=bad; break
 	fi
 	replay_once "$(printf '%s\n' "$cmd" | sed 's|/target=[^ ]*||')" "$work/tr.b"
 	other=$(rec_target "$work/tr.b.rec")
-	[ -n "$other" ] && [ "$other" != "$wantt" ] && shown=$wantt
-	echo "     $cmd: chose $got; without its target part: ${other:-none}"
-done <"$work/tr.cmds"
+	[ -n "$other" ] && [ "$other" != "$wantt" ] && shown="$key chose $wantt again, without its target part $other"
+	good_cmd=$cmd
+	echo "     $key: chose $got; without its target part: ${other:-no pass}"
+done <"$work/tr.cands"
 case $shown in
 bad) ;;
 '') no "target replay: no report (of $tried) whose target replay differs from the first eligible" ;;
-*) ok "target replay: the replayed pass chose $shown again, the key without its target another" ;;
+*) ok "target replay: $shown" ;;
 esac
 # a target the kernel does not hold: the first eligible, said in the output
-if [ -n "$first_cmd" ]; then
-	replay_once "$(printf '%s\n' "$first_cmd" | sed 's|/target=[^ ]*|/target=e00000001|')" "$work/tr.c"
+if [ -n "$good_cmd" ]; then
+	replay_once "$(printf '%s\n' "$good_cmd" | sed 's|/target=[^ ]*|/target=e00000001|')" "$work/tr.c"
 	msg=$(grep -m 1 'fsreclaim: replay: pass #1: the entry it chose (e00000001) is not held by the kernel now: lookup on the first eligible one instead, /' "$work/tr.c")
 	took=${msg##*instead, }
 	[ -n "$msg" ] && [ "$took" = "$(rec_target "$work/tr.c.rec")" ] && ok "a target not held: '$msg'" \
