@@ -256,6 +256,17 @@ else
 	no "a target not held: no report with a lookup target to replay"
 fi
 
+# ---- an inline pass's reports carry its site, with no record=, stats=1 or
+# replay= (hashed from the backtrace taken when the pass is decided) ----
+timeout 60 fsreclaim-run --opt interval=1 --opt mode=inline --opt timeout_ms=100 -- "$top_builddir/tests/report/slowshrink" >"$work/inl.0" 2>&1
+line=$(grep -m 1 '^  schedule: ' "$work/inl.0")
+printf '%s\n' "$line" | grep -Eq ' site=[0-9a-f]{16} ' && ok "inline timeout report:$(printf '%s' "$line" | sed 's/.* n=/ n=/')" \
+	|| no "inline timeout report without its site: '${line:-no schedule line}'"
+txfs_run "fsreclaim-run --opt interval=3 --opt mode=inline --opt log_path='$work/log' -- '$txfs' -f -o journal='$work/journal' -o hazard=txn-nesting '$mnt'" "$work/inl.1"
+line=$(grep -m 1 '^  schedule: ' "$work/inl.1")
+printf '%s\n' "$line" | grep -Eq ' site=[0-9a-f]{16} hit=[0-9]+ in op ' && ok "txfs txn-nesting inline:$(printf '%s' "$line" | sed 's/.* n=/ n=/')" \
+	|| no "txfs txn-nesting inline: '${line:-no schedule line}'"
+
 # ---- the schedule digest ----
 digest() { sed -n 's/.*fsreclaim: stats: .* digest=\([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
 d_prog() { timeout 60 fsreclaim-run --opt interval=1 --opt probability=50 --opt seed="$1" --opt stats=1 -- "$hz/hz_nofs" >"$work/dg" 2>&1; digest "$work/dg"; }

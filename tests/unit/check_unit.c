@@ -186,7 +186,9 @@ END_TEST
 START_TEST(opt_replay)
 {
 	const char *good[] = { "site/8d1c0e52/3", "site/8d1c0e52/*", "site/8d1c0e52/3/op=mkdir",
-			       "op/mkdir/7", "exact/7/0.2/418", "exact/0/R/1", "exact/1/#00ab/2", "@/abs/rec" };
+			       "op/mkdir/7", "exact/7/0.2/418", "exact/0/R/1", "exact/1/#00ab/2", "@/abs/rec",
+			       "op/mkdir/7/target=e1b3e4860", "exact/1/0.1/40/target=h00a1,e782eab3e",
+			       "site/8d1c0e52/3/op=mkdir/target=h1,e2,h3,e4" };
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		char s[128];
 		snprintf(s, sizeof s, "replay=%s", good[i]);
@@ -214,7 +216,10 @@ START_TEST(opt_replay)
 			       "replay=op/mkdir/0", "replay=op//3", "replay=op/mkdir/3/4", "replay=exact/1/0.1",
 			       "replay=exact/x/0.1/3", "replay=exact/1/0.1/0", "replay=exact/1//3",
 			       "replay=site/ffffffffffffffffff/1", "replay=@/tmp/a:b", "record=", "sarif_path=",
-			       "graph_path=" };
+			       "graph_path=", "replay=op/mkdir/3/target=", "replay=op/mkdir/3/target=x12",
+			       "replay=op/mkdir/3/target=e", "replay=op/mkdir/3/target=e123456789",
+			       "replay=op/mkdir/3/target=e1,", "replay=op/mkdir/3/target=e1,h2,e3,h4,e5",
+			       "replay=site/12/1/op=a/target=e1/x", "replay=target=e1" };
 	for (size_t i = 0; i < sizeof badv / sizeof badv[0]; i++) {
 		char key[32];
 		size_t k = strcspn(badv[i], "=");
