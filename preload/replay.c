@@ -759,6 +759,7 @@ static uint64_t site_checked(struct fsr_thread *t)
  * malloc's return address first (its top frame) and unwinds only then. */
 int fsr_replay_match(struct fsr_thread *t, int64_t passes)
 {
+	rec_fired = -1;          /* a match the pass never used (no callback, libc's) is forgotten */
 	if (fsr_opt.times >= 0 && passes >= fsr_opt.times)
 		return 0;
 	int hit = 0;
