@@ -306,8 +306,9 @@ int fsr_record_open(char *err, size_t errlen) FSR_HIDDEN;
 void fsr_record_pass(const struct fsr_schedule *s, const char *status) FSR_HIDDEN;
 void fsr_record_skip(struct fsr_thread *t) FSR_HIDDEN;
 void fsr_digest_add(const struct fsr_schedule *s) FSR_HIDDEN;
-/* the pass's callbacks ran, or it was given up: its record line and digest */
-void fsr_schedule_end(struct fsr_pass *p) FSR_HIDDEN;
+/* the pass's callbacks ran (done), or it was given up: its record line and
+ * digest; when done, the targets it wanted and never chose are said */
+void fsr_schedule_end(struct fsr_pass *p, int done) FSR_HIDDEN;
 /* a callback of kind begins on type/target ('e' an entry, 'h' a handle,
  * 0 none; target NULL: the same as the last) */
 void fsr_schedule_callback(struct fsr_pass *p, const char *kind, char type, const char *target) FSR_HIDDEN;
@@ -319,6 +320,8 @@ void fsr_schedule_instead(struct fsr_pass *p, char type, const char *kind, const
 uint32_t fsr_target_hash(const char *target) FSR_HIDDEN;
 /* a target's text (a name, a path) percent-encoded for a record line, '/' kept */
 size_t fsr_target_put(char *b, size_t len, const char *str) FSR_HIDDEN;
+/* an entry's target, "/a/b", from its names leaf first (names[0] the entry's) */
+size_t fsr_target_path(char *b, size_t len, const char *const *names, int n) FSR_HIDDEN;
 uint64_t fsr_schedule_digest(void) FSR_HIDDEN;
 
 /* ---- the pass (pass.c) ---- */

@@ -242,14 +242,21 @@ void fsr_schedule_site(struct fsr_pass *p, const struct fsr_stack *alloc)
 	}
 }
 
-/* its callbacks returned, or it was given up (abandoned, timed out): once */
-void fsr_schedule_end(struct fsr_pass *p)
+static void say_unmet(struct fsr_schedule *s);
+
+/* its callbacks returned (done), or it was given up (abandoned, timed
+ * out): the record line and digest once, at the first of these */
+void fsr_schedule_end(struct fsr_pass *p, int done)
 {
 	struct fsr_schedule *s = &p->sched;
-	if (!s->valid || __atomic_exchange_n(&s->recorded, 1, __ATOMIC_ACQ_REL))
+	if (!s->valid)
 		return;
-	fsr_record_pass(s, "run");
-	fsr_digest_add(s);
+	if (!__atomic_exchange_n(&s->recorded, 1, __ATOMIC_ACQ_REL)) {
+		fsr_record_pass(s, "run");
+		fsr_digest_add(s);
+	}
+	if (done)
+		say_unmet(s);
 }
 
 /* a target's text, percent-encoded where it would break a record line or
@@ -268,6 +275,24 @@ size_t fsr_target_put(char *b, size_t len, const char *str)
 	}
 	if (len)
 		b[o < len ? o : len - 1] = 0;
+	return o;
+}
+
+size_t fsr_target_path(char *b, size_t len, const char *const *names, int n)
+{
+	size_t o = 0;
+	if (!len)
+		return 0;
+	b[0] = 0;
+	while (n-- > 0 && o + 2 < len) {
+		b[o++] = '/';
+		o += fsr_target_put(b + o, len - o, names[n]);
+	}
+	if (!o && len > 1) {       /* the root itself */
+		b[0] = '/';
+		b[1] = 0;
+		o = 1;
+	}
 	return o;
 }
 
@@ -316,17 +341,25 @@ uint32_t fsr_schedule_want(const struct fsr_pass *p, char type)
 	return 0;
 }
 
+static void want_name(const struct fsr_schedule *s, int i, char *b, size_t len)
+{
+	if (s->want_name[i][0])
+		fsr_fmt(b, len, "%s", s->want_name[i]);
+	else
+		fsr_fmt(b, len, "%c%08x", s->want_type[i], (unsigned int)s->want[i]);
+}
+
+/* the want_used states: 0 not chosen yet, 1 chosen (or replaced), 2 said gone */
 void fsr_schedule_instead(struct fsr_pass *p, char type, const char *kind, const char *took)
 {
-	const struct fsr_schedule *s = &p->sched;
+	struct fsr_schedule *s = &p->sched;
 	char name[80];
 	name[0] = 0;
 	for (int i = 0; i < s->nwant; i++)
 		if (s->want_type[i] == type && !s->want_used[i]) {
-			if (s->want_name[i][0])
-				fsr_fmt(name, sizeof name, "%s", s->want_name[i]);
-			else
-				fsr_fmt(name, sizeof name, "%c%08x", type, (unsigned int)s->want[i]);
+			want_name(s, i, name, sizeof name);
+			if (!took)
+				s->want_used[i] = 2;
 			break;
 		}
 	const char *what = type == 'h' ? "handle" : "entry";
@@ -336,6 +369,21 @@ void fsr_schedule_instead(struct fsr_pass *p, char type, const char *kind, const
 	else
 		fsr_say("fsreclaim: replay: pass #%llu: the %s it chose (%s) is not held by the kernel now, "
 			"and no other is eligible: no %s", (unsigned long long)s->pass, what, name, kind);
+}
+
+/* a target the pass never came to choose: the kernel held nothing of
+ * that kind that the pass could call back on */
+static void say_unmet(struct fsr_schedule *s)
+{
+	for (int i = 0; i < s->nwant; i++)
+		if (!s->want_used[i]) {
+			char name[80];
+			want_name(s, i, name, sizeof name);
+			s->want_used[i] = 2;
+			fsr_say("fsreclaim: replay: pass #%llu: the %s it chose (%s) is not held by the kernel now, "
+				"and no other is eligible: not called back", (unsigned long long)s->pass,
+				s->want_type[i] == 'h' ? "handle" : "entry", name);
+		}
 }
 
 void fsr_schedule_snap(struct fsr_schedule *dst, const struct fsr_pass *p)

@@ -310,18 +310,7 @@ static size_t entry_target(struct fsr_fsess *s, fuse_ino_t ino, char *b, size_t 
 		names[d++] = e->name;
 		ino = e->parent;
 	}
-	size_t o = 0;
-	b[0] = 0;
-	while (d-- > 0 && o + 2 < len) {
-		b[o++] = '/';
-		o += fsr_target_put(b + o, len - o, names[d]);
-	}
-	if (!o && len > 1) {
-		b[0] = '/';
-		b[1] = 0;
-		o = 1;
-	}
-	return o;
+	return fsr_target_path(b, len, names, d);
 }
 
 static void handle_target(struct fsr_fsess *s, const struct fsr_handle *h, char *b, size_t len)

@@ -1126,18 +1126,7 @@ static size_t ent_target(struct wconn *c, uint64_t ino, char *b, size_t len)
 		names[d++] = e->name;
 		ino = e->parent;
 	}
-	size_t o = 0;
-	b[0] = 0;
-	while (d-- > 0 && o + 2 < len) {
-		b[o++] = '/';
-		o += fsr_target_put(b + o, len - o, names[d]);
-	}
-	if (!o && len > 1) {
-		b[0] = '/';
-		b[1] = 0;
-		o = 1;
-	}
-	return o;
+	return fsr_target_path(b, len, names, d);
 }
 
 static void hnd_target(struct wconn *c, const struct whandle *h, char *b, size_t len)
