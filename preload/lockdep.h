@@ -241,9 +241,10 @@ static inline int fsr_graph_alloc_known(unsigned int gfp)
 	return m->sig == sig && m->gfp == gfp;
 }
 /* The lock benchmark's path, inlined into malloc's slow call: only locks
- * held (or an op's allocation, or both) and no interval hit.  Counts the allocation and checks that the
- * held set's edges to fs_reclaim/io_reclaim are known (else records them,
- * the prediction).  Returns 0 when policy.c must look (anything else). */
+ * held (or an op's allocation, or both) and no interval hit.  Counts the
+ * allocation and checks that the held set's edges to fs_reclaim/io_reclaim
+ * are known (else records them, the prediction).  Returns 0 when policy.c
+ * must look (anything else). */
 static inline int fsr_alloc_locked_fast(struct fsr_thread *t, size_t size, int counted)
 {
 	/* FSR_PF_OP (an op's allocation, its site counted already) changes nothing here */
