@@ -32,6 +32,7 @@
 #define FSR_PF_NORECLAIM 0x4u   /* memalloc_noreclaim_save (PF_MEMALLOC) */
 #define FSR_PF_IOFLUSHER 0x8u   /* prctl(PR_SET_IO_FLUSHER, 1): NOIO, never a scope */
 #define FSR_PF_GFPMASK   0x10u  /* gfp.c: inside a GFP call whose mask (call_gfp) narrows reclaim */
+#define FSR_PF_OP        0x20u  /* in a FUSE op: its allocations count their sites (replay.c) */
 
 #define FSR_MAX_SCOPES 32
 #define FSR_MAX_HELD   48
@@ -53,6 +54,7 @@ struct fsr_held {
 struct fsr_pass;
 
 #define FSR_KEY_LEN 40
+#define FSR_OP_SITES 32          /* distinct allocation sites counted per op */
 
 /* splitmix64's finalizer: the shim's one hash step for seeds and keys */
 static inline uint64_t fsr_mix64(uint64_t x)
@@ -119,16 +121,54 @@ struct fsr_thread {
 	void *wait_pc[16];
 	/* replay.c: the op's count and the site of the allocation at a look */
 	uint64_t op_n0;          /* n when the current op began */
-	uint64_t op_site_hits;   /* replay=site: matches in the current op */
-	uint64_t sched_site;     /* site hash computed at this look (replay mode) */
+	uint64_t sched_site;     /* site hash computed at this look (replay mode, or the pass's) */
 	int sched_site_valid;
+	int op_site_fired;       /* replay=site: fired in the current op */
+	void *alloc_ra;          /* malloc.c's slow entries: the allocation's return address */
+	/* occurrences of each top frame (return address) among the op's
+	 * may-reclaim allocations: an entry is live when gen == op_gen */
+	unsigned int op_gen;
+	struct fsr_op_site { const void *ra; unsigned int gen, n; } op_sites[FSR_OP_SITES];
 };
 
-/* an op begins on t (fuse_*.c): the op key counts from here */
+/* an op begins on t (fuse_*.c): the op key and the site counts start here */
 static inline void fsr_sched_op_begin(struct fsr_thread *t)
 {
 	t->op_n0 = t->may_reclaim + (t->countdown_base - t->countdown);
-	t->op_site_hits = 0;
+	t->op_site_fired = 0;
+	t->op_gen++;
+	t->flags |= FSR_PF_OP;   /* its allocations leave malloc's fast path to be counted */
+}
+
+/* the count of ra's occurrences in t's op, with this one when add is set
+ * (0: not in an op, or the table is full) */
+static inline unsigned int fsr_op_site_hit(struct fsr_thread *t, const void *ra, int add)
+{
+	unsigned int i = (unsigned int)(((uintptr_t)ra >> 4) ^ ((uintptr_t)ra >> 11));
+	for (unsigned int k = 0; k < FSR_OP_SITES; k++) {
+		struct fsr_op_site *e = &t->op_sites[(i + k) % FSR_OP_SITES];
+		if (e->gen != t->op_gen) {
+			if (!add)
+				return 0;
+			e->gen = t->op_gen;
+			e->ra = ra;
+			return e->n = 1;
+		}
+		if (e->ra == ra)
+			return add ? ++e->n : e->n;
+	}
+	return 0;
+}
+
+/* malloc.c's slow entries, before anything else: the return address of
+ * the allocation, and its count when it is a may-reclaim one in an op */
+static inline void fsr_alloc_note(struct fsr_thread *t, void *ra)
+{
+	if (t->busy)
+		return;          /* the shim's own: never looked at, and its pass's ra stays */
+	t->alloc_ra = ra;
+	if ((t->flags & (FSR_PF_OP | FSR_PF_NORECLAIM)) == FSR_PF_OP && !t->in_reclaim)
+		(void)fsr_op_site_hit(t, ra, 1);
 }
 
 extern __thread struct fsr_thread fsr_self __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
@@ -212,17 +252,29 @@ int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
 		      uint64_t space_seen, int64_t passes_so_far, int over_limit) FSR_HIDDEN;
 
 /* ---- the schedule of a pass, its replay key, record= (replay.c) ---- */
+#define FSR_SCHED_TARGETS 4
 struct fsr_schedule {
 	int valid;               /* a pass produced this */
 	uint64_t seed, pass, n;  /* n: the thread's n-th may-reclaim allocation */
 	uint64_t op_hit;         /* its k-th may-reclaim allocation in op */
-	uint64_t site;           /* hash of the allocation's stack (build-id + offset) */
+	uint64_t site;           /* top frame (high 32 bits) and stack (low 32) as build-id + offset */
+	uint64_t site_hit;       /* its top frame's k-th occurrence in the op (0: unknown) */
 	const char *op;
 	const char *callback;    /* what the pass could call */
 	pid_t tid;
 	int site_done;           /* site computed */
+	int recorded;            /* atomic: its record line and digest are written */
 	uint64_t key_hash;
 	char thread_key[FSR_KEY_LEN];
+	char ran[48];            /* the callbacks it ran, in order, '+'-joined */
+	char target[200];        /* their targets ("/path" an entry, "#N:/path" the N-th handle opened), ','-joined */
+	int ntargets;
+	/* replay: the targets to choose again, by type ('e' entry, 'h' handle) and hash */
+	int nwant, wanted;
+	char want_type[FSR_SCHED_TARGETS];
+	uint32_t want[FSR_SCHED_TARGETS];
+	int want_used[FSR_SCHED_TARGETS];
+	char want_name[FSR_SCHED_TARGETS][64];   /* from a record: the target as it was written */
 };
 extern int fsr_replay_on FSR_HIDDEN;     /* replay= given: passes only where it matches */
 /* at start-up: replay=, record=; -1 with a one-line error */
@@ -233,7 +285,10 @@ int fsr_replay_match(struct fsr_thread *t, int64_t passes) FSR_HIDDEN;
 void fsr_replay_exit(void) FSR_HIDDEN;
 void fsr_replay_atfork_child(void) FSR_HIDDEN;
 struct fsr_stack;
-uint64_t fsr_site_hash(const struct fsr_stack *s) FSR_HIDDEN;
+/* a site: ra (malloc's return address) and the stack below malloc */
+uint64_t fsr_site_hash(const struct fsr_stack *s, const void *ra) FSR_HIDDEN;
+uint64_t fsr_site_of(const void *ra, void *const *pc, int n) FSR_HIDDEN;
+#define FSR_SITE_FRAMES 8        /* frames below malloc that make a site */
 struct fsr_pass;
 /* pass.c, once the pass has the slot: fill p->sched, record it, digest it */
 void fsr_schedule_begin(struct fsr_pass *p, struct fsr_thread *t, uint64_t number) FSR_HIDDEN;
@@ -250,7 +305,23 @@ size_t fsr_schedule_json(const struct fsr_schedule *s, char *buf, size_t len) FS
 int fsr_record_open(char *err, size_t errlen) FSR_HIDDEN;
 void fsr_record_pass(const struct fsr_schedule *s, const char *status) FSR_HIDDEN;
 void fsr_record_skip(struct fsr_thread *t) FSR_HIDDEN;
-void fsr_digest_add(uint64_t thread, uint64_t site, const char *callback) FSR_HIDDEN;
+void fsr_digest_add(const struct fsr_schedule *s) FSR_HIDDEN;
+/* the pass's callbacks ran (done), or it was given up: its record line and
+ * digest; when done, the targets it wanted and never chose are said */
+void fsr_schedule_end(struct fsr_pass *p, int done) FSR_HIDDEN;
+/* a callback of kind begins on type/target ('e' an entry, 'h' a handle,
+ * 0 none; target NULL: the same as the last) */
+void fsr_schedule_callback(struct fsr_pass *p, const char *kind, char type, const char *target) FSR_HIDDEN;
+/* replay: the target (by hash) that the pass's next choice of type should
+ * take, 0 when none is wanted; fsr_schedule_instead says (once per choice)
+ * that it is gone and what was taken instead */
+uint32_t fsr_schedule_want(const struct fsr_pass *p, char type) FSR_HIDDEN;
+void fsr_schedule_instead(struct fsr_pass *p, char type, const char *kind, const char *took) FSR_HIDDEN;
+uint32_t fsr_target_hash(const char *target) FSR_HIDDEN;
+/* a target's text (a name, a path) percent-encoded for a record line, '/' kept */
+size_t fsr_target_put(char *b, size_t len, const char *str) FSR_HIDDEN;
+/* an entry's target, "/a/b", from its names leaf first (names[0] the entry's) */
+size_t fsr_target_path(char *b, size_t len, const char *const *names, int n) FSR_HIDDEN;
 uint64_t fsr_schedule_digest(void) FSR_HIDDEN;
 
 /* ---- the pass (pass.c) ---- */
@@ -389,8 +460,9 @@ int fsr_stack_capture_thread(pid_t tid, struct fsr_stack *s, const char *title) 
 void fsr_stack_note_wait(struct fsr_thread *t) FSR_HIDDEN;
 /* policy.c: is the allocation being decided made from inside libc
  * (its caller in libc/ld.so/libresolv/libnss/gconv, or an interposed
- * libc entry point on the stack)? */
-int fsr_stack_alloc_in_libc(const struct fsr_thread *t) FSR_HIDDEN;
+ * libc entry point on the stack)?  Its backtrace also gives the pass its
+ * site (t->sched_site), so a pass costs no second unwind. */
+int fsr_stack_alloc_in_libc(struct fsr_thread *t) FSR_HIDDEN;
 /* a stack made of one pc (a scope's or a lock's site) */
 void fsr_stack_from_pc(struct fsr_stack *s, const char *title, void *pc) FSR_HIDDEN;
 
@@ -507,6 +579,8 @@ void fsr_op_lease_end(struct fsr_thread *t) FSR_HIDDEN;
 /* t's op is over (op_depth back at 0): its started threads leave it */
 static inline void fsr_op_left(struct fsr_thread *t)
 {
+	if (t->op_depth == 0)
+		t->flags &= ~FSR_PF_OP;
 	if (unlikely(t->lease_given != NULL) && t->op_depth == 0)
 		fsr_op_lease_end(t);
 }

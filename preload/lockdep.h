@@ -241,17 +241,19 @@ static inline int fsr_graph_alloc_known(unsigned int gfp)
 	return m->sig == sig && m->gfp == gfp;
 }
 /* The lock benchmark's path, inlined into malloc's slow call: only locks
- * held and no interval hit.  Counts the allocation and checks that the
- * held set's edges to fs_reclaim/io_reclaim are known (else records them,
- * the prediction).  Returns 0 when policy.c must look (anything else). */
+ * held (or an op's allocation, or both) and no interval hit.  Counts the
+ * allocation and checks that the held set's edges to fs_reclaim/io_reclaim
+ * are known (else records them, the prediction).  Returns 0 when policy.c
+ * must look (anything else). */
 static inline int fsr_alloc_locked_fast(struct fsr_thread *t, size_t size, int counted)
 {
-	if (!(t->flags | (unsigned int)t->busy | (unsigned int)t->txn_depth |
+	/* FSR_PF_OP (an op's allocation, its site counted already) changes nothing here */
+	if (!((t->flags & ~FSR_PF_OP) | (unsigned int)t->busy | (unsigned int)t->txn_depth |
 	      (unsigned int)t->in_reclaim | (unsigned int)fsr_slow_all) &&
 	    !counted && t->countdown > 1 && fsr_ready) {
 		t->countdown--;
 		t->space += size;
-		if (!fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS))   /* needless-nofs is NOFS only */
+		if (t->nheld && !fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS))   /* needless-nofs is NOFS only */
 			fsr_graph_might_alloc(t, FSR_GFP_IO | FSR_GFP_FS);
 		return 1;
 	}

@@ -45,8 +45,9 @@ static inline __attribute__((always_inline)) int hot(void)
 /* Everything off the fast path lives in noinline functions, so that the
  * fast path of each entry point needs no stack frame and ends in a jump to
  * glibc (measured: the extra call level cost ~10% on 16-512 B malloc/free). */
-static __attribute__((noinline)) void slow(size_t size, int how)
+static __attribute__((noinline)) void slow(size_t size, int how, void *ra)
 {
+	fsr_alloc_note(&fsr_self, ra);
 	fsr_alloc_slow(&fsr_self, size, how == 2);   /* it tries the locked fast path first */
 }
 
@@ -63,8 +64,9 @@ static inline void track_sub(void *p)
 		fsr_heap_sub(libc_usable(p));
 }
 
-static __attribute__((noinline)) void *malloc_slow(size_t n, int how)
+static __attribute__((noinline)) void *malloc_slow(size_t n, int how, void *ra)
 {
+	fsr_alloc_note(&fsr_self, ra);
 	/* only locks held, their edges known: a tail call into glibc (the
 	 * locked fast path implies no space/limit accounting) */
 	if (fsr_alloc_locked_fast(&fsr_self, n, how == 2))
@@ -80,7 +82,7 @@ FSR_EXPORT void *malloc(size_t n)
 	int how = hot();
 	if (likely(!how))
 		return __libc_malloc(n);
-	return malloc_slow(n, how);
+	return malloc_slow(n, how, __builtin_return_address(0));
 }
 
 static __attribute__((noinline)) void free_tracked(void *p)
@@ -98,8 +100,9 @@ FSR_EXPORT void free(void *p)
 	__libc_free(p);     /* glibc's free preserves errno */
 }
 
-static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t total, int how)
+static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t total, int how, void *ra)
 {
+	fsr_alloc_note(&fsr_self, ra);
 	if (fsr_alloc_locked_fast(&fsr_self, total, how == 2))
 		return __libc_calloc(n, m);
 	fsr_alloc_slow(&fsr_self, total, how == 2);
@@ -118,12 +121,12 @@ FSR_EXPORT void *calloc(size_t n, size_t m)
 	int how = hot();
 	if (likely(!how))
 		return __libc_calloc(n, m);
-	return calloc_slow(n, m, total, how);
+	return calloc_slow(n, m, total, how, __builtin_return_address(0));
 }
 
-static __attribute__((noinline)) void *realloc_slow(void *old, size_t n, int how)
+static __attribute__((noinline)) void *realloc_slow(void *old, size_t n, int how, void *ra)
 {
-	slow(n, how);
+	slow(n, how, ra);
 	if (unlikely(fsr_opt.limit) && old) {
 		size_t was = libc_usable(old);
 		void *p = __libc_realloc(old, n);
@@ -152,7 +155,7 @@ static inline __attribute__((always_inline)) void *realloc_body(void *old, size_
 	int how = hot();
 	if (likely(!how))
 		return __libc_realloc(old, n);
-	return realloc_slow(old, n, how);
+	return realloc_slow(old, n, how, __builtin_return_address(0));
 }
 
 /* tracked heap locks exist: the part of the old block given back to glibc
@@ -195,7 +198,7 @@ FSR_EXPORT void *memalign(size_t align, size_t n)
 {
 	int how = hot();
 	if (unlikely(how))
-		slow(n, how);
+		slow(n, how, __builtin_return_address(0));
 	void *p = __libc_memalign(align, n);
 	track_add(p);
 	return p;
@@ -213,7 +216,7 @@ FSR_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 		return EINVAL;             /* errno untouched, *out untouched */
 	int how = hot();
 	if (unlikely(how))
-		slow(n, how);
+		slow(n, how, __builtin_return_address(0));
 	void *p = __libc_memalign(align, n);
 	if (!p)
 		return ENOMEM;         /* errno ENOMEM, as glibc's posix_memalign leaves it */
@@ -226,7 +229,7 @@ FSR_EXPORT void *valloc(size_t n)
 {
 	int how = hot();
 	if (unlikely(how))
-		slow(n, how);
+		slow(n, how, __builtin_return_address(0));
 	void *p = __libc_valloc(n);
 	track_add(p);
 	return p;
@@ -236,7 +239,7 @@ FSR_EXPORT void *pvalloc(size_t n)
 {
 	int how = hot();
 	if (unlikely(how))
-		slow(n, how);
+		slow(n, how, __builtin_return_address(0));
 	void *p = __libc_pvalloc(n);
 	track_add(p);
 	return p;

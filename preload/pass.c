@@ -42,10 +42,13 @@ static void run_callbacks(struct fsr_thread *r, struct fsr_pass *p)
 		r->op = p->op;
 	fsr_graph_reclaim_enter(r, p->gfp);
 	unsigned long calls = 0;
-	if (p->shrink)
+	if (p->shrink) {
+		fsr_schedule_callback(p, "shrinkers", 0, NULL);
 		calls += fsr_shrinkers_run(p->gfp);
+	}
 	if (p->fuse)
 		calls += fsr_fuse_reclaim(p);
+	fsr_schedule_end(p, 1);
 	fsr_graph_reclaim_exit(r);
 	r->busy = saved_busy;
 	r->flags = saved;
@@ -81,6 +84,8 @@ static void report_inline_timeout(struct fsr_pass *p, uint64_t ms)
 	fsr_hazard_add_locks(&h, p->held, p->nheld);
 	if (fsr_stack_capture_thread(p->allocator_tid, &h.stacks[h.nstacks], "inline reclaim callback") == 0)
 		h.nstacks++;
+	fsr_schedule_snap(&h.sched, p);
+	fsr_schedule_end(p, 0);  /* the callback may never return */
 	fsr_report(&h);
 }
 
@@ -193,12 +198,14 @@ static void report_timeout(struct fsr_thread *t, struct fsr_pass *p)
 	if (reclaimer && fsr_stack_capture_thread(reclaimer->tid, &h.stacks[h.nstacks], "reclaimer thread") == 0)
 		h.nstacks++;
 	fsr_schedule_snap(&h.sched, p);
+	fsr_schedule_end(p, 0);  /* the callback may never return */
 	fsr_report(&h);
 }
 
 void fsr_pass_abandon(struct fsr_pass *p)
 {
 	int st = FSR_PASS_RUNNING;
+	fsr_schedule_end(p, 0);  /* the callback may never return */
 	if (__atomic_compare_exchange_n(&p->state, &st, FSR_PASS_ABANDONED, 0,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		fsr_futex_wake(&p->state, 1);

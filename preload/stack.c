@@ -188,7 +188,24 @@ static int in_wrapper(uintptr_t pc)
  * object at all (JIT) therefore never gets a pass either. */
 static int modules_stale;
 
-int fsr_stack_alloc_in_libc(const struct fsr_thread *t)
+/* the pass's site from the frames of raw[1..n) outside the shim, as
+ * fsr_stack_capture would give them; a stack cut short before it has
+ * FSR_SITE_FRAMES of them is captured whole */
+static void site_from(struct fsr_thread *t, void **raw, int n, int cap)
+{
+	if (t->sched_site_valid)
+		return;          /* replay mode unwound it already */
+	int k = filter(raw, n, 1);
+	if (k < FSR_SITE_FRAMES && n == cap) {
+		struct fsr_stack s;
+		fsr_stack_capture(&s, "allocation");
+		t->sched_site = fsr_site_hash(&s, t->alloc_ra);
+	} else
+		t->sched_site = fsr_site_of(t->alloc_ra, raw, k);
+	t->sched_site_valid = 1;
+}
+
+int fsr_stack_alloc_in_libc(struct fsr_thread *t)
 {
 	void *raw[12];
 	int nmod;
@@ -212,8 +229,9 @@ int fsr_stack_alloc_in_libc(const struct fsr_thread *t)
 		if (__atomic_load_n(&modules_stale, __ATOMIC_RELAXED) &&
 		    __atomic_exchange_n(&modules_stale, 0, __ATOMIC_RELAXED))
 			fsr_modules_refresh();
-		return 0;
+		break;
 	}
+	site_from(t, raw, n, (int)(sizeof raw / sizeof raw[0]));
 	return 0;
 }
 

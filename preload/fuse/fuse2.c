@@ -91,6 +91,7 @@ struct handle2 {
 	int flags;
 	int refs;
 	int pin;
+	unsigned long order;    /* the n-th handle opened: replay's key of it, with its path */
 	char path[];
 };
 
@@ -100,7 +101,7 @@ static struct {
 	int live, mt, gate, cb_active, unpin_seq;
 	unsigned int fork_gen;  /* fsr_fork_gen at its last request here */
 	struct fsr_mutex lock;
-	unsigned long nhandles, cursor;
+	unsigned long nhandles, cursor, nopened;
 	struct handle2 *handles[NBUCKETS];
 	uint64_t inflight[INFLIGHT];
 	struct fuse *fuse;      /* from the context at init */
@@ -319,6 +320,7 @@ static void handle_add(const char *path, struct fuse_file_info *fi, uint64_t ino
 			h->flags = fi->flags;
 			h->refs = 1 + (old ? old->refs : 0);
 			h->pin = 0;
+			h->order = old ? old->order : ++fs2.nopened;
 			memcpy(h->path, path, len + 1);
 			h->next = old ? old->next : NULL;
 			*pp = h;
@@ -628,6 +630,13 @@ int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids)
 	return 1;
 }
 
+/* a handle as replay names it: its open order and path ("#3:/d/f") */
+static void handle2_target(const struct handle2 *h, char *b, size_t len)
+{
+	int o = fsr_fmt(b, len, "#%lu:", h->order);
+	fsr_target_put(b + o, len - (size_t)o, h->path);
+}
+
 unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 {
 	struct fsr_thread *t = fsr_thread_self();
@@ -648,13 +657,25 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.fuse = fs2.fuse;
 	ctx.private_data = fs2.private_data;
-	(void)p;
 	ctx.uid = ids->uid;
 	ctx.gid = ids->gid;
 	ctx.pid = (pid_t)ids->pid;
 	t->busy++;
 	struct handle2 *h = NULL;
+	char tgt[160];
+	/* a replayed pass: the handle the original chose, if the kernel holds it */
+	uint32_t want = fsr_schedule_want(p, 'h');
 	fsr_mutex_lock(&fs2.lock);
+	for (unsigned long k = 0; want && k < NBUCKETS && !h; k++)
+		for (struct handle2 *x = fs2.handles[k]; x; x = x->next)
+			if (x->refs > 0 && x->path[0] && !ino_in_flight(x->ino)) {
+				handle2_target(x, tgt, sizeof tgt);
+				if (fsr_target_hash(tgt) == want) {
+					h = x;
+					break;
+				}
+			}
+	int matched = h != NULL;
 	unsigned long start = fs2.cursor;
 	for (unsigned long k = 0; k < NBUCKETS && !h; k++)
 		for (struct handle2 *x = fs2.handles[(start + k) % NBUCKETS]; x; x = x->next)
@@ -663,10 +684,16 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 				fs2.cursor = start + k + 1;
 				break;
 			}
-	if (h)
+	if (h) {
 		h->pin++;
+		handle2_target(h, tgt, sizeof tgt);
+	}
 	fsr_mutex_unlock(&fs2.lock);
 	t->busy--;
+	if (want && !matched)
+		fsr_schedule_instead(p, 'h', "fsync+flush", h ? tgt : NULL);
+	if (h)
+		fsr_schedule_callback(p, NULL, 'h', tgt);
 	if (h) {
 		struct fuse_file_info fi;
 		struct ctx2 cc;
@@ -685,6 +712,7 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 			fi.fh_old = (unsigned long)h->fh;
 			fi.flags = h->flags;
 			t->op = "fsync";
+			fsr_schedule_callback(p, "fsync", 0, NULL);
 			fs2.real.fsync(h->path, 1, &fi);
 			n++;
 		}
@@ -696,6 +724,7 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 			fi.flush = 1;
 			fi.lock_owner = 0x66737265636c6d02ull;
 			t->op = "flush";
+			fsr_schedule_callback(p, "flush", 0, NULL);
 			fs2.real.flush(h->path, &fi);
 			n++;
 		}

@@ -64,6 +64,7 @@ struct fsr_handle {
 	int refs;                      /* opens with this (ino, fh) not yet released */
 	int pin;                       /* callbacks using it now */
 	char *path;                    /* high level: its path at the latest open */
+	unsigned long order;           /* the session's n-th handle opened: replay's key of it */
 };
 
 struct fsr_entry {
@@ -151,6 +152,7 @@ struct fsr_fsess {
 	int unpin_seq;                 /* futex: bumped when a pin drops */
 	unsigned long nhandles, nentries;
 	unsigned long cursor_h, cursor_e;
+	unsigned long nopened;         /* handles opened so far (their order) */
 	struct fsr_handle *handles[FSR_HASH_BUCKETS];
 	struct fsr_entry *entries[FSR_HASH_BUCKETS];
 	fuse_ino_t inflight[FSR_INFLIGHT_MAX];   /* inodes of kernel ops in progress (0: free) */

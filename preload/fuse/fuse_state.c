@@ -151,6 +151,7 @@ static void open_reply(struct fsr_opctx *c, uint64_t fh)
 			h->dir = dir;
 			h->refs = 1;
 			h->pin = 0;
+			h->order = ++s->nopened;
 			h->next = NULL;
 			*pp = h;
 			s->nhandles++;
@@ -292,6 +293,34 @@ void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir
 }
 
 /* ---- callbacks ---- */
+
+/* A callback's target as replay names it (s->lock held): an entry by its
+ * path from the root, a handle by its open order and its path ("#3:/d/f").
+ * Node ids and file handles are the daemon's choice and differ by run. */
+static size_t entry_target(struct fsr_fsess *s, fuse_ino_t ino, char *b, size_t len)
+{
+	const char *names[32];
+	int d = 0;
+	while (ino != FUSE_ROOT_ID && d < 32) {
+		struct fsr_entry *e = *entry_slot(s, ino);
+		if (!e || !e->name[0]) {
+			names[d++] = "?";     /* a parent the shim never saw looked up */
+			break;
+		}
+		names[d++] = e->name;
+		ino = e->parent;
+	}
+	return fsr_target_path(b, len, names, d);
+}
+
+static void handle_target(struct fsr_fsess *s, const struct fsr_handle *h, char *b, size_t len)
+{
+	int o = fsr_fmt(b, len, "#%lu:", h->order);
+	if (h->path)
+		fsr_target_put(b + o, len - (size_t)o, h->path);
+	else
+		entry_target(s, h->ino, b + o, len - (size_t)o);
+}
 
 static int ino_in_flight(struct fsr_fsess *s, fuse_ino_t ino)
 {
@@ -437,7 +466,12 @@ static void cb_end(struct cbctx *x)
 	fsr_op_left(t);
 }
 
-static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)
+static int handle_eligible(struct fsr_fsess *s, const struct fsr_handle *x, int hl)
+{
+	return !(x->dir || x->refs <= 0 || (hl && !x->path) || ino_in_flight(s, x->ino));
+}
+
+static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx, struct fsr_pass *p)
 {
 	/* high level: the daemon's own ops, by path, never through libfuse (whose
 	 * node-table and path locks the allocating thread may hold) */
@@ -462,22 +496,42 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		hctx.private_data = hl->private_data;
 	}
 	struct fsr_handle *h = NULL;
+	char tgt[160];
+	/* a replayed pass: the handle the original chose, if the kernel holds it */
+	uint32_t want = fsr_schedule_want(p, 'h');
 	fsr_mutex_lock(&s->lock);
+	for (unsigned long k = 0; want && k < FSR_HASH_BUCKETS && !h; k++)
+		for (struct fsr_handle *x = s->handles[k]; x; x = x->next) {
+			if (!handle_eligible(s, x, hl != NULL))
+				continue;
+			handle_target(s, x, tgt, sizeof tgt);
+			if (fsr_target_hash(tgt) == want) {
+				h = x;
+				break;
+			}
+		}
+	int matched = h != NULL;
 	unsigned long start = s->cursor_h;
 	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !h; k++) {
 		for (struct fsr_handle *x = s->handles[(start + k) % FSR_HASH_BUCKETS]; x; x = x->next) {
-			if (x->dir || x->refs <= 0 || (hl && !x->path) || ino_in_flight(s, x->ino))
+			if (!handle_eligible(s, x, hl != NULL))
 				continue;
 			h = x;
 			s->cursor_h = start + k + 1;   /* the next pass starts after it */
 			break;
 		}
 	}
-	if (h)
+	if (h) {
 		h->pin++;
+		handle_target(s, h, tgt, sizeof tgt);
+	}
 	fsr_mutex_unlock(&s->lock);
+	if (want && !matched)
+		fsr_schedule_instead(p, 'h', do_fsync && do_flush ? "fsync+flush" : do_fsync ? "fsync" : "flush",
+				     h ? tgt : NULL);
 	if (!h)
 		return 0;
+	fsr_schedule_callback(p, NULL, 'h', tgt);
 	unsigned long n = 0;
 	union fsr_fi u;                        /* a 3.17 daemon's fi is larger */
 	struct fuse_file_info *fi = &u.fi;
@@ -487,6 +541,7 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		memset(&u, 0, sizeof u);
 		fi->fh = h->fh;
 		fi->flags = h->flags;
+		fsr_schedule_callback(p, "fsync", 0, NULL);
 		fuse_req_t req = cb_begin(&x, s, "fsync", ctx);
 		if (hl)
 			hl->real.fsync(h->path, 1, fi);
@@ -503,6 +558,7 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		fi->flags = h->flags;
 		fi->flush = 1;
 		fi->lock_owner = owner;
+		fsr_schedule_callback(p, "flush", 0, NULL);
 		fuse_req_t req = cb_begin(&x, s, "flush", ctx);
 		if (hl)
 			hl->real.flush(h->path, fi);
@@ -559,43 +615,69 @@ unsigned long fsr_state_pay_owed(struct fsr_fsess *s, const struct fuse_ctx *ctx
 	}
 }
 
-static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx)
+static int entry_eligible(struct fsr_fsess *s, struct fsr_entry *e, struct fsr_entry **pe, size_t namemax)
+{
+	if (e->count <= 0 || !e->name[0] || strlen(e->name) >= namemax)
+		return 0;
+	*pe = NULL;
+	if (e->parent != FUSE_ROOT_ID) {
+		*pe = *entry_slot(s, e->parent);
+		if (!*pe || (*pe)->count <= 0)
+			return 0;
+	}
+	return 1;
+}
+
+static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx, struct fsr_pass *p)
 {
 	if (s->highlevel || !s->api->has(s, FSR_CB_FORGET))
 		return 0;
 	unsigned long n = fsr_state_pay_owed(s, ctx);
 	if (!(fsr_opt.callbacks & FSR_CB_FORGET) || !s->nentries)
 		return n;
-	char name[256];
+	char name[256], tgt[160];
 	fuse_ino_t ino = 0, parent = 0;
-	int found = 0;
+	struct fsr_entry *pick = NULL, *pe = NULL;
+	/* a replayed pass: the entry the original chose, if the kernel holds it */
+	uint32_t want = fsr_schedule_want(p, 'e');
 	fsr_mutex_lock(&s->lock);
-	unsigned long start = s->cursor_e;
-	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !found; k++) {
-		for (struct fsr_entry *e = s->entries[(start + k) % FSR_HASH_BUCKETS]; e; e = e->next) {
-			if (e->count <= 0 || !e->name[0] || strlen(e->name) >= sizeof name)
+	for (unsigned long k = 0; want && k < FSR_HASH_BUCKETS && !pick; k++)
+		for (struct fsr_entry *e = s->entries[k]; e; e = e->next) {
+			if (!entry_eligible(s, e, &pe, sizeof name))
 				continue;
-			struct fsr_entry *pe = NULL;
-			if (e->parent != FUSE_ROOT_ID) {
-				pe = *entry_slot(s, e->parent);
-				if (!pe || pe->count <= 0)
-					continue;
+			entry_target(s, e->ino, tgt, sizeof tgt);
+			if (fsr_target_hash(tgt) == want) {
+				pick = e;
+				break;
 			}
-			e->pin++;
-			if (pe)
-				pe->pin++;
-			ino = e->ino;
-			parent = e->parent;
-			strcpy(name, e->name);
-			found = 1;
+		}
+	int matched = pick != NULL;
+	unsigned long start = s->cursor_e;
+	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !pick; k++) {
+		for (struct fsr_entry *e = s->entries[(start + k) % FSR_HASH_BUCKETS]; e; e = e->next) {
+			if (!entry_eligible(s, e, &pe, sizeof name))
+				continue;
+			pick = e;
 			s->cursor_e = start + k + 1;
 			break;
 		}
 	}
+	if (pick) {
+		pick->pin++;
+		if (pe)
+			pe->pin++;
+		ino = pick->ino;
+		parent = pick->parent;
+		strcpy(name, pick->name);
+		entry_target(s, ino, tgt, sizeof tgt);
+	}
 	fsr_mutex_unlock(&s->lock);
-	if (!found)
+	if (want && !matched)
+		fsr_schedule_instead(p, 'e', "lookup", pick ? tgt : NULL);
+	if (!pick)
 		return n;
 	n++;
+	fsr_schedule_callback(p, "lookup", 'e', tgt);
 	struct cbctx x;
 	fuse_req_t req = cb_begin(&x, s, "lookup", ctx);
 	s->api->lookup(s, req, parent, name);
@@ -606,6 +688,7 @@ static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx 
 	if (!__atomic_compare_exchange_n(&f->state, &st, FSR_FAKE_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		fuse_ino_t got = __atomic_load_n(&f->entry_ino, __ATOMIC_ACQUIRE);
 		if (got) {
+			fsr_schedule_callback(p, "forget", 0, NULL);
 			forget_one(s, ctx, got);   /* give back exactly the reference the lookup took */
 			n++;
 		}
@@ -649,8 +732,8 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 		}
 		__atomic_add_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&s->live, __ATOMIC_SEQ_CST)) {
-			n += handle_callbacks(s, &ctx);
-			n += entry_callbacks(s, &ctx);
+			n += handle_callbacks(s, &ctx, p);
+			n += entry_callbacks(s, &ctx, p);
 		}
 		if (__atomic_sub_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST) == 0)
 			fsr_futex_wake(&s->cb_active, 0x7fffffff);

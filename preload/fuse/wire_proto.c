@@ -78,6 +78,7 @@ struct whandle {
 	struct whandle *next;
 	uint64_t ino, fh;
 	int dir, refs, pin;
+	unsigned long order;            /* the connection's n-th handle opened: replay's key of it */
 };
 
 struct wsyn {
@@ -113,7 +114,7 @@ struct wconn {
 	int unpin_seq;                  /* futex: bumped when a pin drops */
 	uint64_t next_id;
 	unsigned int cur_e, cur_h;
-	unsigned long nent, nhnd;
+	unsigned long nent, nhnd, nopened;
 	struct wreq req[WIRE_INFLIGHT];
 	struct went *ent[WIRE_BUCKETS];
 	struct whandle *hnd[WIRE_BUCKETS];
@@ -497,6 +498,7 @@ static void hnd_add(struct wconn *c, uint64_t ino, uint64_t fh, int dir, int del
 		h->ino = ino;
 		h->fh = fh;
 		h->dir = dir;
+		h->order = ++c->nopened;
 		*pp = h;
 		c->nhnd++;
 	}
@@ -1285,16 +1287,67 @@ static struct wsyn *syn_new(struct wconn *c, int kind, uint32_t opcode, uint64_t
 	return s;
 }
 
-static int queue_lookup(struct wconn *c, unsigned int gfp)
+/* A callback's target as replay names it (c->lock held), as fuse_state.c
+ * does: an entry by its path from the root, a handle by its open order on
+ * the connection and its node's path ("#3:/d/f"). */
+static size_t ent_target(struct wconn *c, uint64_t ino, char *b, size_t len)
 {
+	const char *names[32];
+	int d = 0;
+	while (ino != FUSE_ROOT_ID && d < 32) {
+		struct went *e = *ent_slot(c, ino);
+		if (!e || !e->name[0]) {
+			names[d++] = "?";
+			break;
+		}
+		names[d++] = e->name;
+		ino = e->parent;
+	}
+	return fsr_target_path(b, len, names, d);
+}
+
+static void hnd_target(struct wconn *c, const struct whandle *h, char *b, size_t len)
+{
+	int o = fsr_fmt(b, len, "#%lu:", h->order);
+	ent_target(c, h->ino, b + o, len - (size_t)o);
+}
+
+static int ent_eligible(struct wconn *c, const struct went *e, struct went **p)
+{
+	if (e->count <= 0 || !e->name[0])
+		return 0;
+	*p = e->parent != FUSE_ROOT_ID ? *ent_slot(c, e->parent) : NULL;
+	return e->parent == FUSE_ROOT_ID || (*p && (*p)->count > 0);   /* the parent may be gone */
+}
+
+/* a replayed pass's choice of type: the target it wants, if held */
+static struct went *ent_wanted(struct wconn *c, struct fsr_pass *pass, int *wanted)
+{
+	uint32_t want = fsr_schedule_want(pass, 'e');
+	char tgt[160];
+	struct went *p;
+	*wanted = want != 0;
+	for (unsigned int b = 0; want && b < WIRE_BUCKETS; b++)
+		for (struct went *e = c->ent[b]; e; e = e->next)
+			if (ent_eligible(c, e, &p)) {
+				ent_target(c, e->ino, tgt, sizeof tgt);
+				if (fsr_target_hash(tgt) == want)
+					return e;
+			}
+	return NULL;
+}
+
+static int queue_lookup(struct wconn *c, unsigned int gfp, struct fsr_pass *pass)
+{
+	int wanted;
+	struct went *w = ent_wanted(c, pass, &wanted);
+	char tgt[160];
 	for (unsigned int k = 0; k < WIRE_BUCKETS; k++) {
 		unsigned int b = (c->cur_e + k) % WIRE_BUCKETS;
-		for (struct went *e = c->ent[b]; e; e = e->next) {
-			if (e->count <= 0 || !e->name[0])
+		for (struct went *e = w ? w : c->ent[b]; e; e = w ? NULL : e->next) {
+			struct went *p;
+			if (!ent_eligible(c, e, &p))
 				continue;
-			struct went *p = e->parent != FUSE_ROOT_ID ? *ent_slot(c, e->parent) : NULL;
-			if (e->parent != FUSE_ROOT_ID && (!p || p->count <= 0))
-				continue;       /* the parent may be gone from the daemon */
 			size_t l = strlen(e->name);
 			struct wsyn *s = syn_new(c, SK_LOOKUP, FUSE_LOOKUP, e->parent, (uint32_t)l + 1, gfp);
 			if (!s)
@@ -1304,23 +1357,50 @@ static int queue_lookup(struct wconn *c, unsigned int gfp)
 			if (p)
 				p->pin++;
 			s->state = SYN_QUEUED;
-			c->cur_e = b + 1;
+			if (!w)
+				c->cur_e = b + 1;
+			ent_target(c, e->ino, tgt, sizeof tgt);
+			if (wanted && !w)
+				fsr_schedule_instead(pass, 'e', "lookup", tgt);
+			fsr_schedule_callback(pass, "lookup", 'e', tgt);
 			return 1;
 		}
+		if (w)
+			break;
 	}
+	if (wanted && !w)
+		fsr_schedule_instead(pass, 'e', "lookup", NULL);
 	return 0;
 }
 
-static int queue_handle(struct wconn *c, int flush, unsigned int gfp, struct wsyn **made)
+static int hnd_eligible(struct wconn *c, const struct whandle *h, int flush)
 {
+	if (h->refs <= 0 || (flush && h->dir))
+		return 0;       /* never FLUSH a directory */
+	return !syn_busy(c, h->ino, h->fh, flush ? SK_FLUSH : h->dir ? SK_FSYNCDIR : SK_FSYNC);
+}
+
+static int queue_handle(struct wconn *c, int flush, unsigned int gfp, struct wsyn **made, struct fsr_pass *pass)
+{
+	uint32_t want = fsr_schedule_want(pass, 'h');
+	char tgt[160];
+	struct whandle *w = NULL;
+	for (unsigned int b = 0; want && !w && b < WIRE_BUCKETS; b++)
+		for (struct whandle *h = c->hnd[b]; h; h = h->next)
+			if (hnd_eligible(c, h, flush)) {
+				hnd_target(c, h, tgt, sizeof tgt);
+				if (fsr_target_hash(tgt) == want) {
+					w = h;
+					break;
+				}
+			}
+	const char *what = flush ? "flush" : "fsync";
 	for (unsigned int k = 0; k < WIRE_BUCKETS; k++) {
 		unsigned int b = (c->cur_h + k) % WIRE_BUCKETS;
-		for (struct whandle *h = c->hnd[b]; h; h = h->next) {
-			if (h->refs <= 0 || (flush && h->dir))
-				continue;       /* never FLUSH a directory */
-			int kind = flush ? SK_FLUSH : h->dir ? SK_FSYNCDIR : SK_FSYNC;
-			if (syn_busy(c, h->ino, h->fh, kind))
+		for (struct whandle *h = w ? w : c->hnd[b]; h; h = w ? NULL : h->next) {
+			if (!hnd_eligible(c, h, flush))
 				continue;
+			int kind = flush ? SK_FLUSH : h->dir ? SK_FSYNCDIR : SK_FSYNC;
 			struct wsyn *s;
 			if (flush) {
 				s = syn_new(c, kind, FUSE_FLUSH, h->ino, sizeof(struct fuse_flush_in), gfp);
@@ -1340,12 +1420,20 @@ static int queue_handle(struct wconn *c, int flush, unsigned int gfp, struct wsy
 			s->dir = h->dir;
 			h->pin++;
 			s->state = SYN_QUEUED;
-			if (!flush)
+			if (!flush && !w)
 				c->cur_h = b + 1;
 			*made = s;
+			hnd_target(c, h, tgt, sizeof tgt);
+			if (want && !w)
+				fsr_schedule_instead(pass, 'h', what, tgt);
+			fsr_schedule_callback(pass, h->dir && !flush ? "fsyncdir" : what, 'h', tgt);
 			return 1;
 		}
+		if (w)
+			break;
 	}
+	if (want && !w)
+		fsr_schedule_instead(pass, 'h', what, NULL);
 	return 0;
 }
 
@@ -1455,11 +1543,11 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 			for (unsigned int k = 0; k < 3; k++) {
 				unsigned int kind = (first + k) % 3;
 				if (kind == 0 && (fsr_opt.callbacks & FSR_CB_FORGET))
-					n += (unsigned long)queue_lookup(c, p->gfp);    /* always asynchronous */
+					n += (unsigned long)queue_lookup(c, p->gfp, p);    /* always asynchronous */
 				if (kind == 1 && (fsr_opt.callbacks & FSR_CB_FSYNC))
-					n += (unsigned long)queue_handle(c, 0, p->gfp, &hs[0]);
+					n += (unsigned long)queue_handle(c, 0, p->gfp, &hs[0], p);
 				if (kind == 2 && (fsr_opt.callbacks & FSR_CB_FLUSH))
-					n += (unsigned long)queue_handle(c, 1, p->gfp, &hs[1]);
+					n += (unsigned long)queue_handle(c, 1, p->gfp, &hs[1], p);
 			}
 			/* synchronous when another reader is parked in the kernel and
 			 * can be woken for it: the pass then waits for the reply */

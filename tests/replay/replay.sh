@@ -153,14 +153,133 @@ for mode in nofs-missing noio-missing txn-nesting; do
 		if [ "$got" = "$want" ]; then good=$((good + 1)); else echo "     run $i gave: ${got:-no pass-produced report}"; fi
 	done
 	[ $good = 3 ] && ok "txfs $mode: replayed 3 times, same kind and frame" || no "txfs $mode: $good of 3 replays reproduced it"
-	# the same pass by its site key, counted in each op of that name
-	site=$(sed -n 's/^  schedule: .* site=\([0-9a-f]*\) in op \([a-z_]*\).*/\1/p' "$work/$mode.0" | head -n 1)
-	op=$(sed -n 's/^  schedule: .* site=[0-9a-f]* in op \([a-z_]*\).*/\1/p' "$work/$mode.0" | head -n 1)
-	txfs_run "$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay=site/$site/1/op=$op|")" "$work/$mode.site"
+	# the same pass by its site key and the occurrence of its top frame in
+	# the op (site_hit), counted in each op of that name
+	line=$(grep -m 1 '^  schedule: ' "$work/$mode.0")
+	site=$(printf '%s\n' "$line" | sed -n 's/.* site=\([0-9a-f]*\) hit=.*/\1/p')
+	hit=$(printf '%s\n' "$line" | sed -n 's/.* hit=\([0-9]*\) in op .*/\1/p')
+	op=$(printf '%s\n' "$line" | sed -n 's/.* in op \([a-z_]*\) .*/\1/p')
+	txfs_run "$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay=site/$site/$hit/op=$op|")" "$work/$mode.site"
 	got=$(first_sched "$work/$mode.site")
-	[ -n "$site" ] && [ "$got" = "$want" ] && ok "txfs $mode: replay=site/$site/1/op=$op gives the same report" \
-		|| no "txfs $mode: replay=site/$site/1/op=$op gave '${got:-nothing}'"
+	[ -n "$site" ] && [ -n "$hit" ] && [ "$got" = "$want" ] && ok "txfs $mode: replay=site/$site/$hit/op=$op gives the same report" \
+		|| no "txfs $mode: replay=site/$site/$hit/op=$op gave '${got:-nothing}' ($line)"
 done
+
+# ---- site_hit and the callbacks' targets ----
+# txfs nofs-missing again, its FUSE callbacks only: each pass calls the
+# daemon back (lookup of an entry, fsync and flush of a handle).  The
+# schedule names the site's occurrence in the op (hit=K) and the target (an
+# entry by its path from the root, a handle by its open order and path),
+# in the text, the JSON line and the record.
+rm -f "$work"/json.* "$work"/trec.*
+txfs_run "fsreclaim-run --opt interval=3 --opt probability=50 --opt seed=1 --opt callbacks=forget,fsync,flush --opt log_path='$work/log' --opt json_path='$work/json' --opt record='$work/trec' -- '$txfs' -f -o journal='$work/journal' -o hazard=nofs-missing '$mnt'" "$work/tg.0"
+line=$(grep -E -m 1 '^  schedule: .* hit=[0-9]+ in op [a-z_]+ \(its allocation [0-9]+\) callback=[a-z+]*(lookup|fsync|flush)[a-z+]* target=(/|#[0-9]+:/)' "$work/tg.0")
+[ -n "$line" ] && ok "schedule line with site_hit and target:$(printf '%s' "$line" | sed 's/.* site=/ site=/')" \
+	|| no "no schedule line names hit=K and a target: $(grep -m 2 '^  schedule: ' "$work/tg.0")"
+cat "$work"/json.* >"$work/tg.json" 2>/dev/null
+grep -Eq '"schedule":\{[^}]*"site_hit":[0-9]+,[^}]*"target":"(/|#[0-9]+:/)' "$work/tg.json" \
+	&& ok "JSON schedule with site_hit and target" \
+	|| no "JSON schedule: $(grep -o '"schedule":{[^}]*}' "$work/tg.json" | head -n 2)"
+cat "$work"/trec.* >"$work/tg.rec" 2>/dev/null
+if grep -Eq '^pass=[0-9]+ .* hit=[0-9]+ op=[a-z_]+ .* target=[^ ]*/[^ ]* status=run$' "$work/tg.rec" &&
+	grep -Eq ' target=(#[0-9]+:/[^ ]*)(,[^ ]*)? status=run$' "$work/tg.rec" &&
+	grep -Eq ' target=(#[0-9]+:/[^ ,]*,)?/[^ ,]* status=run$' "$work/tg.rec"; then
+	ok "record lines with hit and targets: $(grep -E -m 1 ' target=#' "$work/tg.rec")"
+else
+	no "record: no lines with hit=K and handle and entry targets: $(head -n 4 "$work/tg.rec")"
+fi
+
+# The target replayed: lookups only (one target per pass).  A report's
+# pass again by its exact key (thread key and n) with the report's target
+# part, bounded to one pass (times=1), chooses the entry the report names,
+# where the same key without its target part takes another (the first
+# eligible): shown on the first report where the two differ.  A report
+# whose pass lands elsewhere in the replay (txfs is multi-threaded: the
+# exact key is best effort there) says so and is skipped.
+# rec_target FILE: the target of the record's pass that ran
+rec_target() { sed -n 's/.* target=\([^ ]*\) status=run$/\1/p' "$1" | head -n 1; }
+# replay_once CMD OUT: CMD's first pass, its record in OUT.rec
+replay_once() {
+	rm -f "$work"/rr.*
+	txfs_run "$(printf '%s\n' "$1" | sed "s|--opt replay=|--opt times=1 --opt record=$work/rr --opt replay=|")" "$2" </dev/null
+	cat "$work"/rr.* >"$2.rec" 2>/dev/null || : >"$2.rec"
+}
+# "seed thread n target key-target command" of each report whose pass looked up one entry
+candidates() {
+awk '/^  schedule: .* callback=lookup target=\/[^ ,]*$/ { s = $0; next }
+     s != "" && /^  replay:   / {
+	split(s, f, " "); seed = th = n = tg = ""
+	for (i in f) {
+		if (f[i] ~ /^seed=/) seed = substr(f[i], 6); if (f[i] ~ /^thread=/) th = substr(f[i], 8)
+		if (f[i] ~ /^n=/) n = substr(f[i], 3); if (f[i] ~ /^target=/) tg = substr(f[i], 8)
+	}
+	kt = $0; sub(/.*\/target=/, "", kt); sub(/ .*/, "", kt)
+	c = $0; sub(/^  replay:   /, "", c)
+	print seed, th, n, tg, kt, c; s = "" }' "$1"
+}
+shown= tried=0
+: >"$work/tr.fired"     # keys whose pass fired in a replay, for the test after this one
+for s0 in 1 2; do
+[ -z "$shown" ] || break
+txfs_run "fsreclaim-run --opt interval=3 --opt probability=50 --opt seed=$s0 --opt callbacks=forget --opt log_path='$work/log' -- '$txfs' -f -o journal='$work/journal' -o hazard=nofs-missing '$mnt'" "$work/tr.0"
+candidates "$work/tr.0" >"$work/tr.cands"
+while read -r seed th n wantt kt cmd && [ $tried -lt 12 ] && [ -z "$shown" ]; do
+	tried=$((tried + 1))
+	key=exact/$seed/$th/$n/target=$kt
+	cmd=$(printf '%s\n' "$cmd" | sed "s|--opt replay=[^ ]*|--opt replay=$key|")
+	replay_once "$cmd" "$work/tr.a"
+	if grep -q 'fsreclaim: replay: .* is not held by the kernel now' "$work/tr.a"; then
+		printf '%s\n' "$cmd" >>"$work/tr.fired"
+		echo "     $key ($wantt): $(grep -m 1 'fsreclaim: replay:' "$work/tr.a")"
+		continue
+	fi
+	got=$(rec_target "$work/tr.a.rec")
+	if [ -z "$got" ] || [ "$got" = - ]; then
+		echo "     $key ($wantt): no pass in the replay, or none that called back"; continue
+	fi
+	printf '%s\n' "$cmd" >>"$work/tr.fired"
+	if [ "$got" != "$wantt" ]; then
+		no "target replay: $key wanted $wantt, the replay chose '$got' without saying so"; shown=bad; break
+	fi
+	for again in 1 2; do     # the exact key is best effort in a pool of workers
+		replay_once "$(printf '%s\n' "$cmd" | sed 's|/target=[^ ]*||')" "$work/tr.b"
+		other=$(rec_target "$work/tr.b.rec")
+		[ -z "$other" ] || [ "$other" = - ] || break
+	done
+	[ -n "$other" ] && [ "$other" != - ] && [ "$other" != "$wantt" ] && shown="$key chose $wantt again, without its target part $other"
+	echo "     $key: chose $got; without its target part: ${other:-no pass}"
+done <"$work/tr.cands"
+done
+case $shown in
+bad) ;;
+'') no "target replay: no report (of $tried) whose target replay differs from the first eligible" ;;
+*) ok "target replay: $shown" ;;
+esac
+# a target the kernel does not hold: the first eligible, said in the output
+# (a key whose pass fired before, each tried twice: the exact key is best
+# effort in txfs's pool)
+msg= took= got=
+while read -r cmd && [ -z "$msg" ]; do
+	for again in 1 2; do
+		replay_once "$(printf '%s\n' "$cmd" | sed 's|/target=[^ ]*|/target=e00000001|')" "$work/tr.c"
+		msg=$(grep -m 1 'fsreclaim: replay: pass #1: the entry it chose (e00000001) is not held by the kernel now: lookup on the first eligible one instead, /' "$work/tr.c")
+		[ -z "$msg" ] || break
+	done
+done <"$work/tr.fired"
+took=${msg##*instead, }
+[ -n "$msg" ] && [ "$took" = "$(rec_target "$work/tr.c.rec")" ] && ok "a target not held: '$msg'" \
+	|| no "a target not held: '${msg:-no message}', record '$(cat "$work/tr.c.rec" 2>/dev/null)'"
+
+# ---- an inline pass's reports carry its site, with no record=, stats=1 or
+# replay= (hashed from the backtrace taken when the pass is decided) ----
+timeout 60 fsreclaim-run --opt interval=1 --opt mode=inline --opt timeout_ms=100 -- "$top_builddir/tests/report/slowshrink" >"$work/inl.0" 2>&1
+line=$(grep -m 1 '^  schedule: ' "$work/inl.0")
+printf '%s\n' "$line" | grep -Eq ' site=[0-9a-f]{16} ' && ok "inline timeout report:$(printf '%s' "$line" | sed 's/.* n=/ n=/')" \
+	|| no "inline timeout report without its site: '${line:-no schedule line}'"
+txfs_run "fsreclaim-run --opt interval=3 --opt mode=inline --opt log_path='$work/log' -- '$txfs' -f -o journal='$work/journal' -o hazard=txn-nesting '$mnt'" "$work/inl.1"
+line=$(grep -m 1 '^  schedule: ' "$work/inl.1")
+printf '%s\n' "$line" | grep -Eq ' site=[0-9a-f]{16} hit=[0-9]+ in op ' && ok "txfs txn-nesting inline:$(printf '%s' "$line" | sed 's/.* n=/ n=/')" \
+	|| no "txfs txn-nesting inline: '${line:-no schedule line}'"
 
 # ---- the schedule digest ----
 digest() { sed -n 's/.*fsreclaim: stats: .* digest=\([0-9a-f]*\).*/\1/p' "$1" | tail -n 1; }
@@ -192,7 +311,7 @@ fi
 # ---- record= and replay=@ ----
 timeout 60 fsreclaim-run --opt interval=2 --opt probability=50 --opt seed=5 --opt record="$work/rec" -- "$hz/hz_table" deadlock >"$work/r0" 2>&1
 rec=$(ls "$work"/rec.* 2>/dev/null | head -n 1)
-if [ -n "$rec" ] && grep -Eq '^pass=[0-9]+ thread=[0-9.R?#a-f]+ site=[0-9a-f]+ hit=[0-9]+ op=[^ ]+ callback=[^ ]+ target=[^ ]+ status=(run|skipped)$' "$rec"; then
+if [ -n "$rec" ] && grep -Eq '^pass=[0-9]+ thread=[0-9.R?#a-f]+ site=[0-9a-f]+ hit=([0-9]+|-) op=[^ ]+ callback=[^ ]+ target=[^ ]+ status=(run|skipped)$' "$rec"; then
 	ok "record=: $(grep -c . "$rec") lines in the record's format"
 else
 	no "record=: no record or a malformed one: $(head -n 3 "$rec" 2>/dev/null)"

@@ -187,7 +187,9 @@ END_TEST
 START_TEST(opt_replay)
 {
 	const char *good[] = { "site/8d1c0e52/3", "site/8d1c0e52/*", "site/8d1c0e52/3/op=mkdir",
-			       "op/mkdir/7", "exact/7/0.2/418", "exact/0/R/1", "exact/1/#00ab/2", "@/abs/rec" };
+			       "op/mkdir/7", "exact/7/0.2/418", "exact/0/R/1", "exact/1/#00ab/2", "@/abs/rec",
+			       "op/mkdir/7/target=e1b3e4860", "exact/1/0.1/40/target=h00a1,e782eab3e",
+			       "site/8d1c0e52/3/op=mkdir/target=h1,e2,h3,e4" };
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		char s[128];
 		snprintf(s, sizeof s, "replay=%s", good[i]);
@@ -215,7 +217,10 @@ START_TEST(opt_replay)
 			       "replay=op/mkdir/0", "replay=op//3", "replay=op/mkdir/3/4", "replay=exact/1/0.1",
 			       "replay=exact/x/0.1/3", "replay=exact/1/0.1/0", "replay=exact/1//3",
 			       "replay=site/ffffffffffffffffff/1", "replay=@/tmp/a:b", "record=", "sarif_path=",
-			       "graph_path=" };
+			       "graph_path=", "replay=op/mkdir/3/target=", "replay=op/mkdir/3/target=x12",
+			       "replay=op/mkdir/3/target=e", "replay=op/mkdir/3/target=e123456789",
+			       "replay=op/mkdir/3/target=e1,", "replay=op/mkdir/3/target=e1,h2,e3,h4,e5",
+			       "replay=site/12/1/op=a/target=e1/x", "replay=target=e1" };
 	for (size_t i = 0; i < sizeof badv / sizeof badv[0]; i++) {
 		char key[32];
 		size_t k = strcspn(badv[i], "=");
@@ -860,15 +865,15 @@ START_TEST(util_site_hash)
 	b.pc[2] = (void *)((uintptr_t)&getpid + 6);     /* another call site in libc */
 	c.pc[1] = (void *)((uintptr_t)&util_modules + 16); /* another own frame */
 	ck_assert(fsr_module_flags((uintptr_t)a.pc[2]) & FSR_MOD_LIBC);
-	ck_assert_uint_eq(fsr_site_hash(&a), fsr_site_hash(&b));
-	ck_assert_uint_ne(fsr_site_hash(&a), fsr_site_hash(&c));
+	ck_assert_uint_eq(fsr_site_hash(&a, NULL), fsr_site_hash(&b, NULL));
+	ck_assert_uint_ne(fsr_site_hash(&a, NULL), fsr_site_hash(&c, NULL));
 	/* libc's own allocation (no frame of the program): its frames count */
 	d.pc[0] = d.pc[2];
 	d.pc[1] = d.pc[3];
 	d.n = 2;
 	struct fsr_stack e = d;
 	e.pc[0] = b.pc[2];
-	ck_assert_uint_ne(fsr_site_hash(&d), fsr_site_hash(&e));
+	ck_assert_uint_ne(fsr_site_hash(&d, NULL), fsr_site_hash(&e, NULL));
 }
 END_TEST
 
