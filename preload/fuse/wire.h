@@ -42,6 +42,7 @@ typedef ssize_t (*fsr_wire_io_fn)(int fd, const struct iovec *iov, int iovcnt);
 /* a read of one request into iov on FUSE fd `fd`; rd does the real read.
  * caller: the return address of the interposed call (who reads: libfuse?) */
 ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn rd, void *caller) FSR_HIDDEN;
+size_t fsr_wire_read_room(fsr_wire_io_fn rd, size_t cap) FSR_HIDDEN;
 /* a write of one reply or notification; wr does the real write */
 ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr) FSR_HIDDEN;
 /* a reply of `total` bytes whose first bytes are in iov (a spliced reply:

@@ -624,8 +624,6 @@ static int held_pinned(struct wconn *c, const struct wheld *m)
 static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n, size_t cap, struct fsr_thread *t,
 			int force, int kernel_first)
 {
-	if (cap < FUSE_MIN_READ_BUFFER)
-		return 0;     /* the kernel refuses such a read (EINVAL): so does the wire */
 	if (c->state == CONN_WIRE && !kernel_first) {
 		/* what an allocator waits for first */
 		int first = 0;
@@ -889,6 +887,9 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 	if (c->state == CONN_OFF && !c->nheld)
 		return rd(fd, iov, iovcnt);
 	size_t cap = iov_total(iov, iovcnt);
+	/* the kernel refuses a read below FUSE_MIN_READ_BUFFER (EINVAL): the
+	 * wire gives it nothing of its own either */
+	int small = fsr_wire_read_room(rd, cap) < FUSE_MIN_READ_BUFFER;
 	int e = errno;
 	uint64_t held_since = 0;
 	int swallowed = 0;
@@ -901,7 +902,7 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		fsr_mutex_lock(&c->lock);
 		int force = held_since && fsr_now_ns() - held_since > fsr_opt.timeout_ms * 1000000ull;
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-		ssize_t own = take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first);
+		ssize_t own = small ? 0 : take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first);
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
 		if (own > 0) {

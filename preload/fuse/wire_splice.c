@@ -216,6 +216,13 @@ static ssize_t rd_splice(int fd, const struct iovec *iov, int n)
 	return r;
 }
 
+/* what the daemon's read can take: a splice's length, not the peek buffer
+ * (the kernel refuses one below FUSE_MIN_READ_BUFFER, so does the wire) */
+size_t fsr_wire_read_room(fsr_wire_io_fn rd, size_t cap)
+{
+	return rd == rd_splice ? si.len : cap;
+}
+
 static ssize_t splice_in(int fd, int w, size_t len, unsigned int fl, void *caller)
 {
 	int r = read_end(w);
