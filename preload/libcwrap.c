@@ -116,7 +116,7 @@ FSR_EXPORT void *dlopen(const char *file, int mode)
 				 dlsym(h, "debuginfod_set_progressfn"), __ATOMIC_RELEASE);
 	t->in_libc--;
 	if (h && !t->in_libc) {
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_modules_refresh();
 		t->busy--;
 	}
@@ -132,7 +132,7 @@ FSR_EXPORT int dlclose(void *h)
 	int r = real_dlclose(h);
 	t->in_libc--;
 	if (!t->in_libc) {
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_modules_refresh();
 		t->busy--;
 	}
@@ -188,7 +188,7 @@ FSR_EXPORT iconv_t iconv_open(const char *to, const char *from)
  * lazy dlsym could run inside the unwinder or an allocation */
 __attribute__((constructor(101))) static void libcwrap_init(void)
 {
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	(void)REAL(dlopen);
 	(void)REAL(dlclose);
 	(void)REAL(dladdr);

@@ -197,7 +197,7 @@ void fsr_lock_free_range(const void *p, size_t n)
 			if (!(__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & in))
 				break;
 			if (!locked++) {
-				fsr_self.busy++;
+				fsr_busy_enter(&fsr_self);
 				fsr_mutex_lock(&hl_lock);
 			}
 			if (b->page[i] != pg)
@@ -402,7 +402,7 @@ static unsigned int class_get(uintptr_t key, const void *rep, void *site, int ki
 unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	int st = addr_is_static(lock);
 	if (init || !st)
 		site = key_site(site);
@@ -432,7 +432,7 @@ void fsr_lock_init_instance(const void *lock, int kind, void *site)
 void fsr_lock_exclude_addr(const void *lock)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&cls_lock);
 	if (!addr_excluded(lock) && nexcluded < MAX_EXCLUDED) {
 		excluded[nexcluded] = lock;
@@ -475,7 +475,7 @@ unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind
 				void *site, int *chain)
 {
 	unsigned int c;
-	t->busy++;
+	fsr_busy_enter(t);
 	*chain = 0;
 	fsr_stack_note_wait(t);     /* for reports about this waiter (no signals) */
 	c = fsr_lock_class(lock, kind, site);
@@ -684,7 +684,7 @@ int fsr_lock_deadlock_check(struct fsr_thread *t, const void *lock, int report)
 	int n;
 	if (!fsr_lock_serving_handoff(t))
 		return 0;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&snap_lock);
 	nsnaps = 0;
 	fsr_threads_foreach(snap_one, NULL);

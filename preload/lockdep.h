@@ -142,6 +142,8 @@ fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int
 	fsr_sig_below[n] = fsr_held_sig;
 	fsr_held_sig += fsr_held_mix(c, read);
 	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	if (n == 0)
+		fsr_look(t);
 }
 static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
 				     void *site, int edges)
@@ -248,8 +250,8 @@ static inline int fsr_alloc_locked_fast(struct fsr_thread *t, size_t size, int c
 {
 	if (!(t->flags | (unsigned int)t->busy | (unsigned int)t->txn_depth |
 	      (unsigned int)t->in_reclaim | (unsigned int)fsr_slow_all) &&
-	    !counted && t->countdown > 1 && fsr_ready) {
-		t->countdown--;
+	    !counted && (t->gate & FSR_GATE_CD) && fsr_ready) {
+		t->gate--;      /* the countdown's low part, not the look mark */
 		t->space += size;
 		if (!fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS))   /* needless-nofs is NOFS only */
 			fsr_graph_might_alloc(t, FSR_GFP_IO | FSR_GFP_FS);

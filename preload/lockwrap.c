@@ -62,7 +62,7 @@ static int resolved;
 __attribute__((noinline, cold)) static void resolve(void)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 #define R(f, name) do { void *p_ = dlsym(RTLD_NEXT, name); if (p_) __atomic_store_n((void **)&real.f, p_, __ATOMIC_RELEASE); } while (0)
 	R(mutex_init, "pthread_mutex_init");
 	R(mutex_destroy, "pthread_mutex_destroy");
@@ -114,7 +114,7 @@ __attribute__((constructor(150))) static void lockwrap_init(void)
 {
 	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
 		resolve();
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	fsr_lock_setup();
 	fsr_self.busy--;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
@@ -301,6 +301,8 @@ took_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l, un
 	lt->sig_below[n] = sig;
 	lt->held_sig = sig + mix;
 	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	if (n == 0)
+		fsr_look(t);    /* malloc under it needs a look (the first lock only) */
 }
 
 /* a nested acquisition: known when this held set was seen taking this

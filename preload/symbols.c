@@ -397,7 +397,7 @@ __attribute__((constructor(104))) static void debuginfod_preload(void)
 {
 	if (!fsr_opt.debuginfod)
 		return;
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	Dwfl *d = dwfl_begin(&callbacks);
 	if (d) {
 		dwfl_get_debuginfod_client(d);

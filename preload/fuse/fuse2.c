@@ -301,7 +301,7 @@ static void handle_add(const char *path, struct fuse_file_info *fi, uint64_t ino
 		return;
 	struct fsr_thread *t = fsr_thread_self();
 	size_t len = strlen(path);
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&fs2.lock);
 	struct handle2 **pp = &fs2.handles[bucket(fi->fh)];
 	while (*pp && (*pp)->fh != fi->fh)
@@ -337,7 +337,7 @@ static void handle_add(const char *path, struct fuse_file_info *fi, uint64_t ino
 static void handle_release(struct fuse_file_info *fi)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&fs2.lock);
 	struct handle2 **pp;
 	for (;;) {
@@ -432,7 +432,7 @@ static void moved2(const char *from, const char *to)
 {
 	size_t lf = strlen(from), lt = to ? strlen(to) : 0;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&fs2.lock);
 	for (int tries = 0;; tries++) {
 		int pinned = 0;
@@ -647,7 +647,7 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 	ctx.uid = ids->uid;
 	ctx.gid = ids->gid;
 	ctx.pid = (pid_t)ids->pid;
-	t->busy++;
+	fsr_busy_enter(t);
 	struct handle2 *h = NULL;
 	fsr_mutex_lock(&fs2.lock);
 	unsigned long start = fs2.cursor;
@@ -696,9 +696,10 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 		}
 		cb_context = NULL;
 		t->busy = busy;
+		fsr_look(t);
 		t->op = saved_op;
 		t->fuse_ctx = cc.prev_ctx;
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_mutex_lock(&fs2.lock);
 		h->pin--;
 		fsr_mutex_unlock(&fs2.lock);
@@ -769,7 +770,7 @@ struct fuse_chan *fsrw2_mount(const char *mp, struct fuse_args *args)
 	abs[0] = 0;
 	if (mp) {
 		struct fsr_thread *t = fsr_thread_self();
-		t->busy++;
+		fsr_busy_enter(t);
 		if (!realpath(mp, abs))
 			abs[0] = 0;
 		t->busy--;
