@@ -613,8 +613,7 @@ void fsr_graph_atfork_child(void)
 
 /* held sets (by signature) that had all their edges to the reclaim
  * pseudo-locks at an allocation with this gfp */
-__thread struct fsr_ma_memo fsr_ma_memo[FSR_MA_MEMO] __attribute__((tls_model("initial-exec")));
-#define ma_memo fsr_ma_memo
+#define ma_memo (fsr_ltls.ma_memo)
 
 __attribute__((noinline)) static void might_alloc_slow(struct fsr_thread *t, unsigned int gfp, uint64_t sig)
 {

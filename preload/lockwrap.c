@@ -301,8 +301,6 @@ took_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l, un
 	lt->sig_below[n] = sig;
 	lt->held_sig = sig + mix;
 	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
-	if (n == 0)
-		fsr_look(t);    /* malloc under it needs a look (the first lock only) */
 }
 
 /* a nested acquisition: known when this held set was seen taking this
@@ -335,6 +333,7 @@ static inline __attribute__((always_inline)) int took_first(const void *l, int k
 	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED)))
 		return took_slow(l, kind, read, site);
 	took_put(t, lt, 0, l, e->cls, kind, read, site, 0, e->mix[read]);
+	fsr_look(t);    /* an allocation under it needs a look (nested ones have it) */
 	return 0;
 }
 
@@ -442,13 +441,24 @@ FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const st
 	MUTEX_TIMED(m, real.mutex_clocklock(m, c, ts));
 }
 
-FSR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
-{
-	struct fsr_thread *t = &fsr_self;
-	ENSURE();
-	fsr_lock_released(t, m);
-	return real.mutex_unlock(m);
-}
+/* An unlock: the top of held[] popped in place, then a tail call into
+ * the real unlock; anything else (not resolved yet, not the top) in a
+ * noinline call, so that the common case needs no stack frame. */
+#define UNLOCK_FNS(name, type, fn)                                                      \
+	__attribute__((noinline)) static int name##_unlock_slow(type *l)                \
+	{                                                                               \
+		ENSURE();                                                               \
+		fsr_lock_released(&fsr_self, (const void *)l);                          \
+		return real.fn(l);                                                      \
+	}                                                                               \
+	FSR_EXPORT int name##_unlock(type *l)                                           \
+	{                                                                               \
+		if (unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE)) ||           \
+		    unlikely(!fsr_lock_released_top(&fsr_self, (const void *)l)))       \
+			return name##_unlock_slow(l);                                   \
+		return real.fn(l);                                                      \
+	}
+UNLOCK_FNS(pthread_mutex, pthread_mutex_t, mutex_unlock)
 
 /* ---- condition variables: the mutex is dropped for the wait ---- */
 
@@ -583,12 +593,7 @@ FSR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c, cons
 	RW_TIMED(l, 0, real.rw_trywrlock, real.rw_clockwrlock(l, c, ts));
 }
 
-FSR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
-{
-	ENSURE();
-	fsr_lock_released(&fsr_self, l);
-	return real.rw_unlock(l);
-}
+UNLOCK_FNS(pthread_rwlock, pthread_rwlock_t, rw_unlock)
 
 /* ---- spinlocks ---- */
 
@@ -630,12 +635,7 @@ FSR_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
 	return r;
 }
 
-FSR_EXPORT int pthread_spin_unlock(pthread_spinlock_t *l)
-{
-	ENSURE();
-	fsr_lock_released(&fsr_self, (const void *)l);
-	return real.spin_unlock(l);
-}
+UNLOCK_FNS(pthread_spin, pthread_spinlock_t, spin_unlock)
 
 /* ---- C11 ---- */
 
@@ -698,12 +698,8 @@ FSR_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restr
 	return r;
 }
 
-FSR_EXPORT int mtx_unlock(mtx_t *m)
-{
-	ENSURE();
-	fsr_lock_released(&fsr_self, m);
-	return real.mtx_unlock(m);
-}
+UNLOCK_FNS(mtx, mtx_t, mtx_unlock)
+#undef UNLOCK_FNS
 
 FSR_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
 {

@@ -56,7 +56,15 @@ static inline void track_sub(void *p)
 		fsr_heap_sub(libc_usable(p));
 }
 
-static __attribute__((noinline)) void *malloc_slow(size_t n)
+/* an allocation under a held set not seen allocating before: the
+ * prediction (held locks -> fs_reclaim) */
+static __attribute__((noinline)) void *malloc_new_edges(size_t n)
+{
+	fsr_graph_might_alloc(&fsr_self, FSR_GFP_IO | FSR_GFP_FS);
+	return __libc_malloc(n);
+}
+
+static __attribute__((noinline)) void *malloc_look(size_t n)
 {
 	int how = fsr_alloc_gate(&fsr_self);
 	if (!how)
@@ -69,6 +77,16 @@ static __attribute__((noinline)) void *malloc_slow(size_t n)
 	void *p = __libc_malloc(n);
 	track_add(p);
 	return p;
+}
+
+/* the hot test failed: first the lock benchmark's case (no stack frame) */
+static __attribute__((noinline)) void *malloc_slow(size_t n)
+{
+	switch (fsr_alloc_under_lock(&fsr_self, n)) {
+	case 1: return __libc_malloc(n);
+	case 2: return malloc_new_edges(n);
+	default: return malloc_look(n);
+	}
 }
 
 FSR_EXPORT void *malloc(size_t n)
@@ -103,7 +121,7 @@ FSR_EXPORT void free(void *p)
 	__libc_free(p);     /* glibc's free preserves errno */
 }
 
-static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t total)
+static __attribute__((noinline)) void *calloc_look(size_t n, size_t m, size_t total)
 {
 	int how = fsr_alloc_gate(&fsr_self);
 	if (!how)
@@ -114,6 +132,15 @@ static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t to
 	void *p = __libc_calloc(n, m);
 	track_add(p);
 	return p;
+}
+
+static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t total)
+{
+	switch (fsr_alloc_under_lock(&fsr_self, total)) {
+	case 1: return __libc_calloc(n, m);
+	case 2: fsr_graph_might_alloc(&fsr_self, FSR_GFP_IO | FSR_GFP_FS); return __libc_calloc(n, m);
+	default: return calloc_look(n, m, total);
+	}
 }
 
 FSR_EXPORT void *calloc(size_t n, size_t m)
