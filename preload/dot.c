@@ -91,7 +91,7 @@ void fsr_dot_write(void)
 	static char text[2 << 20];
 	if (!path[0])
 		return;
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	int n = fsr_graph_edges(e, DOT_EDGES_MAX);
 	struct dbuf b = { text, sizeof text, 0 };
 	char nm[64], site[512];

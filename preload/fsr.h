@@ -71,9 +71,20 @@ struct fsr_thread {
 	int busy;                /* >0: inside the shim; no pass, no tracking */
 	int nheld;               /* locks held (lock.c) */
 	int txn_depth;           /* open transactions */
-	uint64_t countdown;      /* may-reclaim allocations until the next interval hit */
-	uint64_t countdown_base; /* countdown's value at the last look (policy.c) */
-	uint64_t allocs;         /* every allocation of this thread */
+	/* malloc's one word (malloc.c tests it alone): the low 31 bits
+	 * (FSR_GATE_CD) are the allocations that may still go the fast way
+	 * before the next interval hit, the rest of the countdown is in
+	 * countdown_hi (fsr_countdown); bits 31-63 (FSR_LOOK) are set by
+	 * whatever makes an allocation need a look (flags, busy, nheld,
+	 * txn_depth, fsr_slow_all: fsr_look()) and cleared by the look once
+	 * none of them is left.  malloc subtracts one and leaves the fast path
+	 * when the result is negative: a look, or the fast part used up.
+	 * Zero (a thread not initialised yet) is a countdown of 0. */
+	int64_t gate;
+	uint64_t countdown_hi;
+	uint64_t countdown_base; /* the countdown at the last look (policy.c) */
+	uint64_t allocs;         /* allocations that did not consume the countdown
+				  * (fsr_thread_allocs() adds those that did) */
 
 	uint64_t may_reclaim;    /* n: may-reclaim allocations so far (policy) */
 	uint64_t space;          /* bytes allocated, for space= */
@@ -131,13 +142,42 @@ struct fsr_thread {
 	struct fsr_op_site { const void *ra; unsigned int gen, n; } op_sites[FSR_OP_SITES];
 };
 
+#define FSR_GATE_CD ((int64_t)0x7fffffff)
+#define FSR_LOOK     (~FSR_GATE_CD)
+/* the thread entered a state in which its allocations need a look (the
+ * look clears it again when nothing is left); one store, no test */
+static inline void fsr_look(struct fsr_thread *t) { t->gate |= FSR_LOOK; }
+/* every raise of busy goes through here (a decrease needs nothing) */
+static inline void fsr_busy_enter(struct fsr_thread *t) { t->busy++; fsr_look(t); }
+/* may-reclaim allocations until the next interval hit (the hit included;
+ * 0: the next allocation wraps it, as a plain counter would) */
+static inline uint64_t fsr_countdown(const struct fsr_thread *t)
+{
+	return t->countdown_hi + (uint64_t)(t->gate & FSR_GATE_CD);
+}
+static inline void fsr_countdown_set(struct fsr_thread *t, uint64_t v)
+{
+	uint64_t fast = v ? v - 1 : 0;       /* the hit itself goes the slow way */
+	if (fast > (uint64_t)FSR_GATE_CD)
+		fast = (uint64_t)FSR_GATE_CD;
+	t->countdown_hi = v - fast;
+	t->gate = (t->gate & FSR_LOOK) | (int64_t)fast;
+}
+/* every allocation of t: those that consumed the countdown (n and the part
+ * since the last look) and the others */
+static inline uint64_t fsr_thread_allocs(const struct fsr_thread *t)
+{
+	return t->allocs + t->may_reclaim + (t->countdown_base - fsr_countdown(t));
+}
+
 /* an op begins on t (fuse_*.c): the op key and the site counts start here */
 static inline void fsr_sched_op_begin(struct fsr_thread *t)
 {
-	t->op_n0 = t->may_reclaim + (t->countdown_base - t->countdown);
+	t->op_n0 = t->may_reclaim + (t->countdown_base - fsr_countdown(t));
 	t->op_site_fired = 0;
 	t->op_gen++;
 	t->flags |= FSR_PF_OP;   /* its allocations leave malloc's fast path to be counted */
+	fsr_look(t);
 }
 
 /* the count of ra's occurrences in t's op, with this one when add is set
@@ -238,7 +278,18 @@ extern int fsr_ready FSR_HIDDEN;          /* init done: passes may run */
 extern int fsr_slow_all FSR_HIDDEN;       /* every allocation takes the slow path (space, limit) */
 void fsr_policy_init(void) FSR_HIDDEN;
 void fsr_policy_thread_init(struct fsr_thread *t) FSR_HIDDEN;
-/* Called by malloc.c when the hot test fires: decides and runs a pass. */
+/* malloc's hot test: one decrement of t->gate (a sub and a js); 0 when
+ * the allocation goes straight to glibc */
+static inline __attribute__((always_inline)) int fsr_alloc_hot(struct fsr_thread *t)
+{
+	return unlikely(--t->gate < 0);
+}
+/* the hot test fired: undoes its decrement and says why.  0: an ordinary
+ * allocation after all (the countdown went on: its fast part was refilled,
+ * or the thread had left its last look state); 1: the thread needs a look; 2: the
+ * countdown hit zero (consumed: call fsr_alloc_slow with counted set) */
+int fsr_alloc_gate(struct fsr_thread *t) FSR_HIDDEN;
+/* Called by malloc.c when fsr_alloc_gate says 1 or 2: decides and runs a pass. */
 void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted) FSR_HIDDEN;
 /* live heap accounting for limit= (only when limit is set) */
 void fsr_heap_add(size_t usable) FSR_HIDDEN;

@@ -128,13 +128,13 @@ static __attribute__((noinline)) void *gfp_alloc(enum call c, void *old, size_t 
 		if (c == K_VMALLOC && fsr_opt.vmalloc_legacy) {
 			/* pre-5.17: the mask is not honoured inside vmalloc */
 			if (beyond) {
-				t->busy++;
+				fsr_busy_enter(t);
 				report_vmalloc(t, gfp, fn);
 				t->busy--;
 			}
 			gfp |= FSR___GFP_IO | FSR___GFP_FS;
 		} else if (fsr_opt.detect_needless_nofs) {
-			t->busy++;
+			fsr_busy_enter(t);
 			if (!beyond)
 				report_redundant(t, gfp, fn);
 			else
@@ -151,6 +151,8 @@ static __attribute__((noinline)) void *gfp_alloc(enum call c, void *old, size_t 
 		t->flags |= FSR_PF_GFPMASK;
 		t->call_gfp = eff & (FSR___GFP_IO | FSR___GFP_FS);
 	}
+	if (t->flags)
+		fsr_look(t);
 	void *p;
 	switch (c) {
 	case K_CALLOC: p = calloc(n, m); break;
@@ -159,6 +161,8 @@ static __attribute__((noinline)) void *gfp_alloc(enum call c, void *old, size_t 
 	}
 	t->flags = (t->flags & ~(FSR_PF_NORECLAIM | FSR_PF_GFPMASK)) | saved;
 	t->call_gfp = saved_call;
+	if (t->flags)
+		fsr_look(t);
 	return p;
 }
 
@@ -230,7 +234,7 @@ FSR_EXPORT void fsr_might_alloc(unsigned int gfp)
 	unsigned int g = eff & (FSR___GFP_IO | FSR___GFP_FS);
 	if (!(eff & FSR___GFP_DIRECT_RECLAIM) || !g || !t->nheld)
 		return;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_graph_might_alloc(t, g);
 	t->busy--;
 }

@@ -410,7 +410,7 @@ void fsr_graph_edge_slow(struct fsr_thread *t, unsigned int a, unsigned int b,
 	int report = 0, n = 0;
 	if (a == b || fsr_class_excluded(a) || fsr_class_excluded(b))
 		return;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&graph_lock);
 	unsigned int old = fsr_graph_edge(a, b);
 	if ((old & flags) == flags) {
@@ -535,7 +535,7 @@ void fsr_graph_scope_save(struct fsr_thread *t, unsigned int kind, unsigned int 
 		return;
 	nofs_tls.active = 1;
 	nofs_tls.site = site;
-	nofs_tls.allocs0 = t->allocs;
+	nofs_tls.allocs0 = fsr_thread_allocs(t);
 	nofs_tls.ncls = nofs_tls.overflow = 0;
 }
 
@@ -544,10 +544,10 @@ void fsr_graph_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned 
 	if (!nofs_tls.active || kind != FSR_PF_NOFS || !(newly & FSR_PF_NOFS))
 		return;
 	nofs_tls.active = 0;
-	uint64_t n = t->allocs - nofs_tls.allocs0;
+	uint64_t n = fsr_thread_allocs(t) - nofs_tls.allocs0;
 	if (!n)
 		return;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&nofs_lock);
 	struct nofs_site *s = NULL;
 	for (int i = 0; i < nnofs_sites; i++)
@@ -636,8 +636,7 @@ void fsr_graph_atfork_child(void)
 
 /* held sets (by signature) that had all their edges to the reclaim
  * pseudo-locks at an allocation with this gfp */
-__thread struct fsr_ma_memo fsr_ma_memo[FSR_MA_MEMO] __attribute__((tls_model("initial-exec")));
-#define ma_memo fsr_ma_memo
+#define ma_memo (fsr_ltls.ma_memo)
 
 __attribute__((noinline)) static void might_alloc_slow(struct fsr_thread *t, unsigned int gfp, uint64_t sig)
 {

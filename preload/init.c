@@ -23,7 +23,7 @@ static void thread_exit(void *unused)
 	(void)unused;
 	t->busy = 0;
 	fsr_scope_check_leak(t, 0, "a thread exits");
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_lock_thread_exit(t);
 	fsr_op_lease_end(t);           /* exits inside its op */
 	fsr_op_lease_put(t->op_lease);
@@ -66,6 +66,7 @@ static void *thread_start(void *p)
 	start_put(p);
 	struct fsr_thread *t = fsr_thread_self();
 	t->flags |= s.inherit;     /* Linux copies the task flags: IO_FLUSHER */
+	fsr_look(t);
 	t->op_lease = s.lease;     /* started inside an op: part of it while it runs */
 	fsr_thread_key_set(t, s.key, s.key_hash);
 	fsr_thread_register(t);
@@ -154,7 +155,7 @@ static void at_exit(int status, void *arg)
 	(void)arg;
 	if (!fsr_ready)
 		return;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_graph_exit_checks();
 	fsr_replay_exit();
 	fsr_dot_write();
@@ -190,7 +191,7 @@ __attribute__((constructor(101))) static void fsr_init(void)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	char err[1024];
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_pid = getpid();
 	fsr_options_defaults(&fsr_opt);
 	/* secure_getenv: a setuid program that inherits LD_PRELOAD is not

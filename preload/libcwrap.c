@@ -107,7 +107,7 @@ static void *open_marked(const char *file, int mode, const void *caller)
 		h = real_dlopen(file, mode);
 	t->in_libc--;
 	if (h && !t->in_libc) {
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_modules_refresh();
 		t->busy--;
 	}
@@ -139,7 +139,7 @@ FSR_EXPORT int dlclose(void *h)
 	int r = real_dlclose(h);
 	t->in_libc--;
 	if (!t->in_libc) {
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_modules_refresh();
 		t->busy--;
 	}
@@ -195,7 +195,7 @@ FSR_EXPORT iconv_t iconv_open(const char *to, const char *from)
  * lazy dlsym could run inside the unwinder or an allocation */
 __attribute__((constructor(101))) static void libcwrap_init(void)
 {
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	(void)REAL(dlopen);
 	(void)REAL(dlclose);
 	(void)REAL(dladdr);

@@ -74,10 +74,11 @@ static void inst_store(const void *lock, unsigned int cls)
 
 /* forget every instance whose address is in [lo, hi) (4-aligned: a
  * spinlock is an int); returns how many */
-static int inst_forget_range(uintptr_t lo, uintptr_t hi)
+/* step: 4, or 8 where no lock can start at an address that is 4 mod 8 */
+static int inst_forget_range(uintptr_t lo, uintptr_t hi, uintptr_t step)
 {
 	int n = 0;
-	for (uintptr_t a = (lo + 3) & ~(uintptr_t)3; a < hi; a += 4) {
+	for (uintptr_t a = (lo + step - 1) & ~(step - 1); a < hi; a += step) {
 		struct inst_bucket *b = bucket_of((const void *)a);
 		for (int i = 0; i < INST_WAYS; i++) {
 			uint64_t o = __atomic_load_n(&b->e[i], __ATOMIC_RELAXED);
@@ -92,18 +93,20 @@ static int inst_forget_range(uintptr_t lo, uintptr_t hi)
 void fsr_lock_forget_instance(const void *lock)
 {
 	inst_gen_bump();
-	inst_forget_range((uintptr_t)lock, (uintptr_t)lock + 1);   /* locks are 4-aligned */
+	inst_forget_range((uintptr_t)lock, (uintptr_t)lock + 1, 4);   /* locks are 4-aligned */
 }
 
 /* the instances in [lo, hi) that start in the marked lines of page pg (a
- * tracked non-static lock starts only in a line hl_note marked) */
-static int inst_forget_lines(uint64_t pg, uint64_t lines, uintptr_t lo, uintptr_t hi)
+ * tracked non-static lock starts only in a line hl_note marked; at an
+ * address 4 mod 8, a spinlock, only in a line marked odd too) */
+static int inst_forget_lines(uint64_t pg, uint64_t lines, uint64_t odd, uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t pl = (uintptr_t)pg << 12;
 	int n = 0;
 	for (; lines; lines &= lines - 1) {
-		uintptr_t a = pl + ((uintptr_t)__builtin_ctzll(lines) << 6);
-		n += inst_forget_range(a > lo ? a : lo, a + 64 < hi ? a + 64 : hi);
+		unsigned int k = (unsigned int)__builtin_ctzll(lines);
+		uintptr_t a = pl + ((uintptr_t)k << 6);
+		n += inst_forget_range(a > lo ? a : lo, a + 64 < hi ? a + 64 : hi, (odd >> k) & 1 ? 4 : 8);
 	}
 	return n;
 }
@@ -123,6 +126,9 @@ static int inst_forget_lines(uint64_t pg, uint64_t lines, uintptr_t lo, uintptr_
 struct hl_bucket {
 	uint64_t page[HL_WAYS];  /* address >> 12, 0: empty */
 	uint64_t lines[HL_WAYS]; /* bit k: a lock starts in line k of the page */
+	uint64_t odd[HL_WAYS];   /* bit k: one starts there at an address 4 mod 8
+				  * (a spinlock; the others are 8-aligned): free()
+				  * probes the other lines at half the addresses */
 } __attribute__((aligned(64)));
 static struct hl_bucket hl_dir[HL_BUCKETS];
 static struct fsr_mutex hl_lock;        /* writers; free() reads without it */
@@ -148,12 +154,13 @@ static uint64_t hl_lines_in(uint64_t pg, uintptr_t lo, uintptr_t hi)
 static void hl_note(const void *lock)
 {
 	uintptr_t a = (uintptr_t)lock;
-	uint64_t pg = a >> 12, bit = 1ull << ((a >> 6) & 63);
+	uint64_t pg = a >> 12, bit = 1ull << ((a >> 6) & 63), odd = a & 4 ? bit : 0;
 	struct hl_bucket *b = hl_bucket_of(pg);
 	int i, freeway = -1;
 	for (i = 0; i < HL_WAYS; i++)
 		if (__atomic_load_n(&b->page[i], __ATOMIC_RELAXED) == pg) {
-			if (__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & bit)
+			if ((__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & bit) &&
+			    (__atomic_load_n(&b->odd[i], __ATOMIC_RELAXED) & odd) == odd)
 				return;         /* the common case: nothing to write */
 			break;
 		}
@@ -170,15 +177,18 @@ static void hl_note(const void *lock)
 			/* full: the page evicted forgets its instances (learned
 			 * again at their next acquisition, by then rightly) */
 			i = (int)(pg & (HL_WAYS - 1));
-			inst_forget_lines(b->page[i], b->lines[i], 0, UINTPTR_MAX);
+			inst_forget_lines(b->page[i], b->lines[i], b->odd[i], 0, UINTPTR_MAX);
 			inst_gen_bump();
 			__atomic_store_n(&b->lines[i], 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&b->odd[i], 0, __ATOMIC_RELAXED);
 		} else {
 			i = freeway;
 			__atomic_add_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
 		}
 		__atomic_store_n(&b->page[i], pg, __ATOMIC_RELEASE);
 	}
+	if (odd)
+		__atomic_or_fetch(&b->odd[i], odd, __ATOMIC_RELAXED);   /* before the line bit */
 	__atomic_or_fetch(&b->lines[i], bit, __ATOMIC_RELEASE);
 	fsr_mutex_unlock(&hl_lock);
 }
@@ -198,15 +208,17 @@ void fsr_lock_free_range(const void *p, size_t n)
 			if (!(__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & in))
 				break;
 			if (!locked++) {
-				fsr_self.busy++;
+				fsr_busy_enter(&fsr_self);
 				fsr_mutex_lock(&hl_lock);
 			}
 			if (b->page[i] != pg)
 				break;
-			forgot += inst_forget_lines(pg, __atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & in, lo, hi);
+			forgot += inst_forget_lines(pg, __atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & in,
+						    __atomic_load_n(&b->odd[i], __ATOMIC_RELAXED), lo, hi);
 			/* lines wholly inside the block hold no other object's lock */
 			uint64_t whole = hl_lines_in(pg, (lo + 63) & ~(uintptr_t)63, hi & ~(uintptr_t)63);
 			uint64_t left = __atomic_and_fetch(&b->lines[i], ~whole, __ATOMIC_RELAXED);
+			__atomic_and_fetch(&b->odd[i], ~whole, __ATOMIC_RELAXED);
 			if (!left) {
 				__atomic_store_n(&b->page[i], 0, __ATOMIC_RELEASE);
 				__atomic_sub_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
@@ -331,9 +343,25 @@ static uintptr_t func_len(void *pc)
 	}
 }
 
+/* sites whose function is no wrapper (they key their classes
+ * themselves), direct-mapped, read without locks: a daemon that
+ * initialises a mutex per request (libfuse's request allocation does)
+ * pays one load for its site instead of a backtrace and an FDE lookup */
+#define PLAIN_SITES 256
+static void *plain_sites[PLAIN_SITES];
+
 /* the frame that keys a class learned at site */
 static void *key_site(void *site)
 {
+	void **slot = &plain_sites[((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56];
+	if (__atomic_load_n(slot, __ATOMIC_RELAXED) == site)
+		return site;
+	/* the walk below stops at site's own frame when it is no wrapper */
+	uintptr_t len0 = func_len(site);
+	if (!len0 || len0 > WRAP_MAX) {
+		__atomic_store_n(slot, site, __ATOMIC_RELAXED);
+		return site;
+	}
 	void *raw[WRAP_DEPTH + 16];
 	int n = backtrace(raw, WRAP_DEPTH + 16), i;
 	for (i = 0; i < n && raw[i] != site; i++)
@@ -408,7 +436,7 @@ static unsigned int class_get(uintptr_t key, const void *rep, void *site, int ki
 unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	int st = addr_is_static(lock);
 	if (init || !st)
 		site = key_site(site);
@@ -466,7 +494,7 @@ unsigned int fsr_lock_exclude_code(uintptr_t lo, uintptr_t hi)
 void fsr_lock_exclude_addr(const void *lock)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&cls_lock);
 	if (!addr_excluded(lock) && nexcluded < MAX_EXCLUDED) {
 		excluded[nexcluded] = lock;
@@ -509,7 +537,7 @@ unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind
 				void *site, int *chain)
 {
 	unsigned int c;
-	t->busy++;
+	fsr_busy_enter(t);
 	*chain = 0;
 	fsr_stack_note_wait(t);     /* for reports about this waiter (no signals) */
 	c = fsr_lock_class(lock, kind, site);
@@ -718,7 +746,7 @@ int fsr_lock_deadlock_check(struct fsr_thread *t, const void *lock, int report)
 	int n;
 	if (!fsr_lock_serving_handoff(t))
 		return 0;
-	t->busy++;
+	fsr_busy_enter(t);
 	if (report && fsr_opt.debuginfod && p) {
 		/* debuginfod=1: the report's own stacks (this thread's, the
 		 * allocation's) fetched before snap_lock */

@@ -50,7 +50,8 @@ static inline uint64_t fsr_held_mix(unsigned int cls, int read)
 /* The lock wrappers' per-thread state, one initial-exec TLS block (one
  * address computation for all of it):
  *  - held_sig: the signature of t->held[] (sum of fsr_held_mix of each
- *    entry): graph.c remembers which held sets had all their edges already;
+ *    entry): graph.c remembers which held sets had all their edges already
+ *    (ma_memo: to the reclaim pseudo-locks, for an allocation under them);
  *    sig_below[i]: the signature before held[i] was pushed (a pop restores it)
  *  - ccache: lock -> effective class (0: excluded) and its two mixes (read,
  *    write), valid while fsr_inst_gen is unchanged (bumped by init,
@@ -59,13 +60,18 @@ static inline uint64_t fsr_held_mix(unsigned int cls, int read)
  *    all in the graph already: a nested acquisition seen before is one
  *    compare (edges are never removed, so an entry stays true) */
 struct fsr_cls_cache { const void *lock; uint32_t cls; uint32_t gen; uint64_t mix[2]; };
+/* ma_memo: held sets (by signature) known to have all their edges to the
+ * reclaim pseudo-locks at an allocation with this gfp (graph.c) */
+#define FSR_MA_MEMO 8
+struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
 #define FSR_CCACHE 16
 #define FSR_ACQ_MEMO 64
 struct fsr_lock_tls {
 	uint64_t held_sig;
-	struct fsr_cls_cache ccache[FSR_CCACHE];
+	struct fsr_cls_cache ccache[FSR_CCACHE];    /* at offset 8: (l >> 4) & 15 scaled in one and */
 	uint64_t acq_memo[FSR_ACQ_MEMO];
 	uint64_t sig_below[FSR_MAX_HELD];
+	struct fsr_ma_memo ma_memo[FSR_MA_MEMO];
 };
 extern __thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
 #define fsr_held_sig (fsr_ltls.held_sig)
@@ -142,6 +148,8 @@ fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int
 	fsr_sig_below[n] = fsr_held_sig;
 	fsr_held_sig += fsr_held_mix(c, read);
 	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	if (n == 0)
+		fsr_look(t);
 }
 static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
 				     void *site, int edges)
@@ -158,6 +166,18 @@ static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int
 void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
 /* recompute fsr_held_sig after held[] was changed in place */
 void fsr_held_resig(struct fsr_thread *t) FSR_HIDDEN;
+/* the common unlock: lock is the top of held[] (popped: 1), or nothing is
+ * held (1); 0 when fsr_lock_released must look further */
+static inline __attribute__((always_inline)) int fsr_lock_released_top(struct fsr_thread *t, const void *lock)
+{
+	int n = t->nheld;
+	if (likely(n && t->held[n - 1].lock == lock)) {
+		fsr_held_sig = fsr_sig_below[n - 1];
+		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
+		return 1;
+	}
+	return !n;
+}
 static inline void fsr_lock_released(struct fsr_thread *t, const void *lock)
 {
 	int n = t->nheld;
@@ -227,17 +247,12 @@ void fsr_lock_atfork_child(void) FSR_HIDDEN;
 void fsr_graph_atfork_prepare(void) FSR_HIDDEN;
 void fsr_graph_atfork_parent(void) FSR_HIDDEN;
 void fsr_graph_atfork_child(void) FSR_HIDDEN;
-/* held sets (by signature) known to have all their edges to the reclaim
- * pseudo-locks at an allocation with this gfp */
-#define FSR_MA_MEMO 8
-struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
-extern __thread struct fsr_ma_memo fsr_ma_memo[FSR_MA_MEMO] __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
 /* an allocation with gfp under the held locks adds nothing to the graph
  * (policy.c's fast path tests this before calling fsr_graph_might_alloc) */
 static inline int fsr_graph_alloc_known(unsigned int gfp)
 {
 	uint64_t sig = fsr_held_sig;
-	const struct fsr_ma_memo *m = &fsr_ma_memo[sig >> 61];
+	const struct fsr_ma_memo *m = &fsr_ltls.ma_memo[sig >> 61];
 	return m->sig == sig && m->gfp == gfp;
 }
 /* The lock benchmark's path, inlined into malloc's slow call: only locks
@@ -250,12 +265,28 @@ static inline int fsr_alloc_locked_fast(struct fsr_thread *t, size_t size, int c
 	/* FSR_PF_OP (an op's allocation, its site counted already) changes nothing here */
 	if (!((t->flags & ~FSR_PF_OP) | (unsigned int)t->busy | (unsigned int)t->txn_depth |
 	      (unsigned int)t->in_reclaim | (unsigned int)fsr_slow_all) &&
-	    !counted && t->countdown > 1 && fsr_ready) {
-		t->countdown--;
+	    !counted && (t->gate & FSR_GATE_CD) && fsr_ready) {
+		t->gate--;      /* the countdown's fast part, not the look mark */
 		t->space += size;
 		if (t->nheld && !fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS))   /* needless-nofs is NOFS only */
 			fsr_graph_might_alloc(t, FSR_GFP_IO | FSR_GFP_FS);
 		return 1;
+	}
+	return 0;
+}
+/* The same, first thing in malloc's slow call, before fsr_alloc_gate: the
+ * hot test's decrement is the countdown's (kept) when the thread holds a
+ * lock and nothing else, and the fast part was not used up (a lock held
+ * implies the look mark).  1: done; 2: done, but the held set's edges to
+ * the reclaim pseudo-locks are not known yet (the caller calls
+ * fsr_graph_might_alloc, off this path: no stack frame here); 0: look. */
+static inline __attribute__((always_inline)) int fsr_alloc_under_lock(struct fsr_thread *t, size_t size)
+{
+	if (likely(t->nheld && ((t->gate + 1) & FSR_GATE_CD) &&
+		   !(t->flags | (unsigned int)t->busy | (unsigned int)t->txn_depth |
+		     (unsigned int)t->in_reclaim | (unsigned int)fsr_slow_all) && fsr_ready)) {
+		(void)size;     /* t->space is read only under space=, which is slow_all */
+		return fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS) ? 1 : 2;
 	}
 	return 0;
 }

@@ -62,7 +62,7 @@ static int resolved;
 __attribute__((noinline, cold)) static void resolve(void)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 #define R(f, name) do { void *p_ = dlsym(RTLD_NEXT, name); if (p_) __atomic_store_n((void **)&real.f, p_, __ATOMIC_RELEASE); } while (0)
 	R(mutex_init, "pthread_mutex_init");
 	R(mutex_destroy, "pthread_mutex_destroy");
@@ -114,7 +114,7 @@ __attribute__((constructor(150))) static void lockwrap_init(void)
 {
 	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
 		resolve();
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	fsr_lock_setup();
 	fsr_self.busy--;
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
@@ -333,6 +333,7 @@ static inline __attribute__((always_inline)) int took_first(const void *l, int k
 	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED)))
 		return took_slow(l, kind, read, site);
 	took_put(t, lt, 0, l, e->cls, kind, read, site, 0, e->mix[read]);
+	fsr_look(t);    /* an allocation under it needs a look (nested ones have it) */
 	return 0;
 }
 
@@ -440,13 +441,24 @@ FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const st
 	MUTEX_TIMED(m, real.mutex_clocklock(m, c, ts));
 }
 
-FSR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
-{
-	struct fsr_thread *t = &fsr_self;
-	ENSURE();
-	fsr_lock_released(t, m);
-	return real.mutex_unlock(m);
-}
+/* An unlock: the top of held[] popped in place, then a tail call into
+ * the real unlock; anything else (not resolved yet, not the top) in a
+ * noinline call, so that the common case needs no stack frame. */
+#define UNLOCK_FNS(name, type, fn)                                                      \
+	__attribute__((noinline)) static int name##_unlock_slow(type *l)                \
+	{                                                                               \
+		ENSURE();                                                               \
+		fsr_lock_released(&fsr_self, (const void *)l);                          \
+		return real.fn(l);                                                      \
+	}                                                                               \
+	FSR_EXPORT int name##_unlock(type *l)                                           \
+	{                                                                               \
+		if (unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE)) ||           \
+		    unlikely(!fsr_lock_released_top(&fsr_self, (const void *)l)))       \
+			return name##_unlock_slow(l);                                   \
+		return real.fn(l);                                                      \
+	}
+UNLOCK_FNS(pthread_mutex, pthread_mutex_t, mutex_unlock)
 
 /* ---- condition variables: the mutex is dropped for the wait ---- */
 
@@ -581,12 +593,7 @@ FSR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t c, cons
 	RW_TIMED(l, 0, real.rw_trywrlock, real.rw_clockwrlock(l, c, ts));
 }
 
-FSR_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
-{
-	ENSURE();
-	fsr_lock_released(&fsr_self, l);
-	return real.rw_unlock(l);
-}
+UNLOCK_FNS(pthread_rwlock, pthread_rwlock_t, rw_unlock)
 
 /* ---- spinlocks ---- */
 
@@ -628,12 +635,7 @@ FSR_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
 	return r;
 }
 
-FSR_EXPORT int pthread_spin_unlock(pthread_spinlock_t *l)
-{
-	ENSURE();
-	fsr_lock_released(&fsr_self, (const void *)l);
-	return real.spin_unlock(l);
-}
+UNLOCK_FNS(pthread_spin, pthread_spinlock_t, spin_unlock)
 
 /* ---- C11 ---- */
 
@@ -696,12 +698,8 @@ FSR_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restr
 	return r;
 }
 
-FSR_EXPORT int mtx_unlock(mtx_t *m)
-{
-	ENSURE();
-	fsr_lock_released(&fsr_self, m);
-	return real.mtx_unlock(m);
-}
+UNLOCK_FNS(mtx, mtx_t, mtx_unlock)
+#undef UNLOCK_FNS
 
 FSR_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
 {

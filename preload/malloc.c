@@ -2,8 +2,9 @@
  *
  * Every function forwards to glibc's own __libc_* entry points (never
  * dlsym, which would itself call calloc) and behaves exactly as glibc does
- * to its caller.  The hot path touches only this thread's initial-exec TLS:
- * one counter, one OR of state words, one countdown.  Anything else (a
+ * to its caller.  The hot path touches one word of this thread's
+ * initial-exec TLS (malloc) or one global that only a page gaining or
+ * losing its first tracked heap lock writes (free).  Anything else (a
  * scope, a held lock, a transaction, an interval hit) goes to policy.c. */
 #include "fsr.h"
 #include "lockdep.h"
@@ -17,29 +18,21 @@
 
 static size_t libc_usable(void *p);
 
-/* The hot test.  0: the fast path (a plain tail call into glibc); 1: the
- * thread needs a look (a scope, a held lock, a transaction, or space/limit
- * being counted: fsr_slow_all, which limit= always sets, so the fast path
- * never has heap accounting to do); 2: the interval countdown hit zero. */
-_Static_assert(offsetof(struct fsr_thread, busy) == offsetof(struct fsr_thread, flags) + 4 &&
-	       offsetof(struct fsr_thread, nheld) == offsetof(struct fsr_thread, flags) + 8 &&
-	       offsetof(struct fsr_thread, txn_depth) == offsetof(struct fsr_thread, flags) + 12,
-	       "flags, busy, nheld, txn_depth: adjacent, one cache line for the hot test");
-
+/* The hot test: one decrement of the thread's gate word (fsr.h), which
+ * holds both the interval countdown and the mark that the thread is in a
+ * state that needs a look (a scope, busy, a held lock, a transaction,
+ * fsr_slow_all: space= or limit= counting, replay).  0: the fast path, a
+ * plain tail call into glibc; else fsr_alloc_gate says why (1: a look, 2:
+ * the countdown hit zero, 0: an ordinary allocation after all). */
 static inline __attribute__((always_inline)) int hot(void)
 {
-	struct fsr_thread *t = &fsr_self;
-	t->allocs++;
-	/* four 32-bit loads, not two 64-bit ones: nheld was often just stored
-	 * (a lock taken), and a wide load over a narrow store misses store
-	 * forwarding (measured: a stall that was most of the lock benchmark's
-	 * cost in malloc) */
-	if (unlikely(t->flags | (unsigned int)t->busy | (unsigned int)t->nheld |
-		     (unsigned int)t->txn_depth | (unsigned int)fsr_slow_all))
-		return 1;
-	if (unlikely(--t->countdown == 0))
-		return 2;
-	return 0;
+	return fsr_alloc_hot(&fsr_self);
+}
+
+/* the same, for the entry points that are no tail call anyway */
+static inline int how_now(void)
+{
+	return hot() ? fsr_alloc_gate(&fsr_self) : 0;
 }
 
 /* Everything off the fast path lives in noinline functions, so that the
@@ -47,7 +40,7 @@ static inline __attribute__((always_inline)) int hot(void)
  * glibc (measured: the extra call level cost ~10% on 16-512 B malloc/free). */
 static __attribute__((noinline)) void slow(size_t size, int how, void *ra)
 {
-	fsr_alloc_note(&fsr_self, ra);
+	fsr_alloc_note(&fsr_self, ra);   /* the pass's top frame, an op's site count */
 	fsr_alloc_slow(&fsr_self, size, how == 2);   /* it tries the locked fast path first */
 }
 
@@ -64,8 +57,21 @@ static inline void track_sub(void *p)
 		fsr_heap_sub(libc_usable(p));
 }
 
-static __attribute__((noinline)) void *malloc_slow(size_t n, int how, void *ra)
+/* an allocation under a held set not seen allocating before: the
+ * prediction (held locks -> fs_reclaim) */
+static __attribute__((noinline)) void *malloc_new_edges(size_t n)
 {
+	fsr_graph_might_alloc(&fsr_self, FSR_GFP_IO | FSR_GFP_FS);
+	return __libc_malloc(n);
+}
+
+/* ra: malloc's return address (the pass's top frame, an op's site count;
+ * an op's allocations always come here: FSR_PF_OP is a look state) */
+static __attribute__((noinline)) void *malloc_look(size_t n, void *ra)
+{
+	int how = fsr_alloc_gate(&fsr_self);
+	if (!how)
+		return __libc_malloc(n);
 	fsr_alloc_note(&fsr_self, ra);
 	/* only locks held, their edges known: a tail call into glibc (the
 	 * locked fast path implies no space/limit accounting) */
@@ -77,31 +83,53 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, int how, void *ra)
 	return p;
 }
 
+/* the hot test failed: first the lock benchmark's case (no stack frame) */
+static __attribute__((noinline)) void *malloc_slow(size_t n, void *ra)
+{
+	switch (fsr_alloc_under_lock(&fsr_self, n)) {
+	case 1: return __libc_malloc(n);
+	case 2: return malloc_new_edges(n);
+	default: return malloc_look(n, ra);
+	}
+}
+
 FSR_EXPORT void *malloc(size_t n)
 {
-	int how = hot();
-	if (likely(!how))
+	if (likely(!hot()))
 		return __libc_malloc(n);
-	return malloc_slow(n, how, __builtin_return_address(0));
+	return malloc_slow(n, __builtin_return_address(0));
+}
+
+/* tracked heap locks exist (fsr_heap_lock_pages counts one more while
+ * limit= counts the heap: free's one test covers both) */
+static inline int heap_locks(void)
+{
+	return __atomic_load_n(&fsr_heap_lock_pages, __ATOMIC_RELAXED) > (fsr_opt.limit != 0);
 }
 
 static __attribute__((noinline)) void free_tracked(void *p)
 {
 	track_sub(p);
-	if (fsr_heap_lock_pages && p)
+	if (p && heap_locks())
 		fsr_lock_free_range(p, libc_usable(p));   /* before glibc may reuse it */
 	__libc_free(p);
 }
 
 FSR_EXPORT void free(void *p)
 {
-	if (unlikely(fsr_opt.limit | __atomic_load_n(&fsr_heap_lock_pages, __ATOMIC_RELAXED)))
+	/* a plain read: GCC folds it into the compare (a relaxed atomic load,
+	 * the same load on x86, costs one more instruction); a page's first
+	 * lock is published before the lock can be used, by its init or lock */
+	if (unlikely(fsr_heap_lock_pages))
 		return free_tracked(p);
 	__libc_free(p);     /* glibc's free preserves errno */
 }
 
-static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t total, int how, void *ra)
+static __attribute__((noinline)) void *calloc_look(size_t n, size_t m, size_t total, void *ra)
 {
+	int how = fsr_alloc_gate(&fsr_self);
+	if (!how)
+		return __libc_calloc(n, m);
 	fsr_alloc_note(&fsr_self, ra);
 	if (fsr_alloc_locked_fast(&fsr_self, total, how == 2))
 		return __libc_calloc(n, m);
@@ -111,6 +139,15 @@ static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t to
 	return p;
 }
 
+static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t total, void *ra)
+{
+	switch (fsr_alloc_under_lock(&fsr_self, total)) {
+	case 1: return __libc_calloc(n, m);
+	case 2: fsr_graph_might_alloc(&fsr_self, FSR_GFP_IO | FSR_GFP_FS); return __libc_calloc(n, m);
+	default: return calloc_look(n, m, total, ra);
+	}
+}
+
 FSR_EXPORT void *calloc(size_t n, size_t m)
 {
 	size_t total;
@@ -118,14 +155,16 @@ FSR_EXPORT void *calloc(size_t n, size_t m)
 		errno = ENOMEM;
 		return NULL;
 	}
-	int how = hot();
-	if (likely(!how))
+	if (likely(!hot()))
 		return __libc_calloc(n, m);
-	return calloc_slow(n, m, total, how, __builtin_return_address(0));
+	return calloc_slow(n, m, total, __builtin_return_address(0));
 }
 
-static __attribute__((noinline)) void *realloc_slow(void *old, size_t n, int how, void *ra)
+static __attribute__((noinline)) void *realloc_slow(void *old, size_t n, void *ra)
 {
+	int how = fsr_alloc_gate(&fsr_self);
+	if (!how)
+		return __libc_realloc(old, n);
 	slow(n, how, ra);
 	if (unlikely(fsr_opt.limit) && old) {
 		size_t was = libc_usable(old);
@@ -145,17 +184,16 @@ static __attribute__((noinline)) void *realloc_slow(void *old, size_t n, int how
 static __attribute__((noinline)) void *realloc_free(void *old)
 {
 	track_sub(old);
-	if (fsr_heap_lock_pages)
+	if (heap_locks())
 		fsr_lock_free_range(old, libc_usable(old));
 	return __libc_realloc(old, 0);
 }
 
 static inline __attribute__((always_inline)) void *realloc_body(void *old, size_t n)
 {
-	int how = hot();
-	if (likely(!how))
+	if (likely(!hot()))
 		return __libc_realloc(old, n);
-	return realloc_slow(old, n, how, __builtin_return_address(0));
+	return realloc_slow(old, n, __builtin_return_address(0));
 }
 
 /* tracked heap locks exist: the part of the old block given back to glibc
@@ -179,7 +217,7 @@ FSR_EXPORT void *realloc(void *old, size_t n)
 	/* realloc(p, 0) frees and returns NULL in glibc: no allocation */
 	if (unlikely(old && n == 0))
 		return realloc_free(old);
-	if (unlikely(old && __atomic_load_n(&fsr_heap_lock_pages, __ATOMIC_RELAXED)))
+	if (unlikely(old && __atomic_load_n(&fsr_heap_lock_pages, __ATOMIC_RELAXED)) && heap_locks())
 		return realloc_locks(old, n);
 	return realloc_body(old, n);
 }
@@ -196,7 +234,7 @@ FSR_EXPORT void *reallocarray(void *old, size_t n, size_t m)
 
 FSR_EXPORT void *memalign(size_t align, size_t n)
 {
-	int how = hot();
+	int how = how_now();
 	if (unlikely(how))
 		slow(n, how, __builtin_return_address(0));
 	void *p = __libc_memalign(align, n);
@@ -214,7 +252,7 @@ FSR_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
 	if (align % sizeof(void *) || (align & (align - 1)) || align == 0)
 		return EINVAL;             /* errno untouched, *out untouched */
-	int how = hot();
+	int how = how_now();
 	if (unlikely(how))
 		slow(n, how, __builtin_return_address(0));
 	void *p = __libc_memalign(align, n);
@@ -227,7 +265,7 @@ FSR_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 
 FSR_EXPORT void *valloc(size_t n)
 {
-	int how = hot();
+	int how = how_now();
 	if (unlikely(how))
 		slow(n, how, __builtin_return_address(0));
 	void *p = __libc_valloc(n);
@@ -237,7 +275,7 @@ FSR_EXPORT void *valloc(size_t n)
 
 FSR_EXPORT void *pvalloc(size_t n)
 {
-	int how = hot();
+	int how = how_now();
 	if (unlikely(how))
 		slow(n, how, __builtin_return_address(0));
 	void *p = __libc_pvalloc(n);

@@ -38,6 +38,7 @@ static void run_callbacks(struct fsr_thread *r, struct fsr_pass *p)
 	r->busy = 0;        /* the callbacks are user code: their locks are tracked */
 	/* reclaim never recurses: everything a callback allocates is NORECLAIM */
 	r->flags |= FSR_PF_NORECLAIM;
+	fsr_look(r);
 	if (r != p->allocator)
 		r->op = p->op;
 	fsr_graph_reclaim_enter(r, p->gfp);
@@ -51,7 +52,9 @@ static void run_callbacks(struct fsr_thread *r, struct fsr_pass *p)
 	fsr_schedule_end(p, 1);
 	fsr_graph_reclaim_exit(r);
 	r->busy = saved_busy;
+	fsr_look(r);
 	r->flags = saved;
+	fsr_look(r);
 	r->op = saved_op;
 	r->pass = NULL;
 	__atomic_add_fetch(&fsr_stat_callbacks, calls, __ATOMIC_RELAXED);
@@ -122,7 +125,7 @@ static void *reclaimer_main(void *arg)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	(void)arg;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_gettid();
 	fsr_thread_register(t);
 	reclaimer = t;

@@ -15,9 +15,11 @@
  * for every thread lifetime.
  *
  * malloc.c keeps a per-thread countdown to the next interval hit so that
- * the common allocation costs one decrement; this file runs only when the
- * countdown hits zero, or when the thread is in a state that needs a look
- * (a scope, a held lock, a transaction, or space/limit being counted). */
+ * the common allocation costs one decrement, in the same word as the
+ * thread's "needs a look" mark (fsr.h's gate); this file runs only when the
+ * countdown hits zero (or its low part runs out), or when the thread is in a
+ * state that needs a look (a scope, a held lock, a transaction, space/limit
+ * being counted). */
 #include "fsr.h"
 #include <errno.h>
 #include "lockdep.h"
@@ -58,18 +60,58 @@ uint64_t fsr_policy_phase(uint64_t seed, uint64_t key_hash, uint64_t interval)
 	return interval ? fsr_mix64(seed ^ fsr_mix64(key_hash ^ 0x7068617365ull)) % interval : 0;
 }
 
+static void look_at_all(struct fsr_thread *t, void *unused)
+{
+	(void)unused;
+	fsr_look(t);
+}
+
 void fsr_policy_init(void)
 {
 	/* replay=: every allocation is looked at, so n and the op's count
 	 * are exact where the key is matched */
 	fsr_slow_all = fsr_opt.space > 0 || fsr_opt.limit > 0 || fsr_replay_on;
+	if (fsr_slow_all) {
+		fsr_look(&fsr_self);
+		fsr_threads_foreach(look_at_all, NULL);   /* threads started before us */
+	}
+	/* free() tests one word: heap lock pages, plus one while limit=
+	 * counts the heap (lockdep.h) */
+	if (fsr_opt.limit)
+		__atomic_add_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELAXED);
 }
 
 void fsr_policy_thread_init(struct fsr_thread *t)
 {
 	t->phase = fsr_policy_phase(fsr_opt.seed, t->key_hash, fsr_opt.interval);
-	t->countdown = next_countdown(t, t->may_reclaim);
-	t->countdown_base = t->countdown;
+	fsr_countdown_set(t, next_countdown(t, t->may_reclaim));
+	t->countdown_base = fsr_countdown(t);
+	if (fsr_slow_all)
+		fsr_look(t);
+}
+
+/* the reasons an allocation needs a look (what fsr_look() announced) */
+static inline int needs_look(const struct fsr_thread *t)
+{
+	return (t->flags | (unsigned int)t->busy | (unsigned int)t->nheld |
+		(unsigned int)t->txn_depth | (unsigned int)fsr_slow_all) != 0;
+}
+
+int fsr_alloc_gate(struct fsr_thread *t)
+{
+	t->gate++;      /* the hot test's decrement: the countdown is not consumed yet */
+	if (t->gate < 0 || unlikely(fsr_slow_all)) {
+		if (needs_look(t)) {
+			fsr_look(t);    /* slow_all in a thread that never registered */
+			return 1;
+		}
+		t->gate &= FSR_GATE_CD;   /* nothing left to look at */
+	}
+	/* the plain countdown: a hit at one, the fast part refilled from
+	 * countdown_hi, zero wraps (a thread not initialised never hits) */
+	uint64_t n = fsr_countdown(t);
+	fsr_countdown_set(t, n - 1);
+	return n == 1 ? 2 : 0;
 }
 
 void fsr_heap_add(size_t n) { __atomic_add_fetch(&heap_live, n, __ATOMIC_RELAXED); }
@@ -93,19 +135,24 @@ void fsr_alloc_slow(struct fsr_thread *t, size_t size, int counted)
 
 __attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size_t size, int counted)
 {
-	if (t->busy)
+	if (t->busy) {
+		if (!counted)
+			t->allocs++;
 		return;
+	}
 	/* the countdown consumed since the last look: allocations that may
 	 * reclaim and went the fast way */
 	if (!counted && !(t->flags & FSR_PF_NORECLAIM) && !t->in_reclaim)
-		t->countdown--;
-	t->may_reclaim += t->countdown_base - t->countdown;
+		fsr_countdown_set(t, fsr_countdown(t) - 1);
+	else if (!counted)
+		t->allocs++;
+	t->may_reclaim += t->countdown_base - fsr_countdown(t);
 	t->space += size;
 	if (!fsr_ready || (t->flags & FSR_PF_NORECLAIM) || t->in_reclaim) {
-		t->countdown_base = t->countdown;
+		t->countdown_base = fsr_countdown(t);
 		return;
 	}
-	t->busy++;
+	fsr_busy_enter(t);
 	unsigned int gfp = fsr_gfp_of(t);
 	/* the prediction (lockdep's might_alloc): held locks -> fs_reclaim,
 	 * whether or not a pass runs now */
@@ -126,6 +173,7 @@ __attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size
 		fsr_pass_run(t, gfp);
 		errno = e;
 	}
-	t->countdown = t->countdown_base = next_countdown(t, t->may_reclaim);
+	fsr_countdown_set(t, next_countdown(t, t->may_reclaim));
+	t->countdown_base = fsr_countdown(t);
 	t->busy--;
 }

@@ -33,7 +33,7 @@ static int call_real(int op, unsigned long a2, unsigned long a3, unsigned long a
 {
 	if (!real_prctl) {
 		struct fsr_thread *t = fsr_thread_self();
-		t->busy++;
+		fsr_busy_enter(t);
 		prctl_fn f = (prctl_fn)dlsym(RTLD_NEXT, "prctl");
 		t->busy--;
 		real_prctl = f ? f : NULL;
@@ -79,6 +79,7 @@ FSR_EXPORT int prctl(int op, ...)
 				t->flags |= FSR_PF_IOFLUSHER;
 			else
 				t->flags &= ~FSR_PF_IOFLUSHER;
+			fsr_look(t);
 		}
 		return r;
 	}
@@ -98,6 +99,7 @@ FSR_EXPORT int prctl(int op, ...)
 				t->flags |= FSR_PF_IOFLUSHER;
 			else
 				t->flags &= ~FSR_PF_IOFLUSHER;
+			fsr_look(t);
 		}
 		return r;
 	}
@@ -111,5 +113,6 @@ void fsr_ioflusher_init(struct fsr_thread *t)
 	long r = syscall(SYS_prctl, PR_GET_IO_FLUSHER, 0, 0, 0, 0);
 	if (r == 1)
 		t->flags |= FSR_PF_IOFLUSHER;
+	fsr_look(t);
 	errno = e;
 }

@@ -41,7 +41,7 @@ void fsr_lock_name(const void *lock, char *buf, size_t len)
 {
 	if (!len)
 		return;
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	int e = errno;
 	if (fsr_sym_data(lock, buf, len))
 		fsr_fmt(buf, len, "lock@%p", lock);
@@ -711,7 +711,7 @@ static int report(struct fsr_hazard *h, int fetch)
 	if (h->nlocks > FSR_MAX_REPORT_LOCKS)
 		h->nlocks = FSR_MAX_REPORT_LOCKS;
 	h->message[sizeof h->message - 1] = 0;
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	if (fetch)
 		fsr_report_prefetch(h);
 	fsr_mutex_lock(&report_lock);
@@ -758,7 +758,7 @@ static void report_atfork_child(void)
 
 __attribute__((constructor(103))) static void report_init(void)
 {
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	pthread_atfork(NULL, NULL, report_atfork_child);
 	fsr_self.busy--;
 }

@@ -25,6 +25,7 @@ unsigned int fsr_scope_save(struct fsr_thread *t, unsigned int kind, void *site)
 		have |= FSR_PF_NOIO;
 	unsigned int newly = ~have & kind;
 	t->flags |= newly;
+	fsr_look(t);
 	if (t->nscopes < FSR_MAX_SCOPES) {
 		struct fsr_scope_rec *r = &t->scopes[t->nscopes];
 		r->newly = newly;
@@ -76,7 +77,7 @@ void fsr_scope_restore(struct fsr_thread *t, unsigned int newly, unsigned int ki
 		for (i = n - 1; i >= 0; i--)
 			if (t->scopes[i].newly == newly && t->scopes[i].kind == kind)
 				break;
-		t->busy++;
+		fsr_busy_enter(t);
 		report_imbalance(t, newly, kind, site, top, i >= 0);
 		t->busy--;
 		if (i >= 0) {
@@ -95,7 +96,7 @@ void fsr_scope_check_leak(struct fsr_thread *t, int before, const char *what)
 		return;
 	int i = before < FSR_MAX_SCOPES ? before : FSR_MAX_SCOPES - 1;
 	struct fsr_hazard h;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_hazard_init(&h, "scope-leak", FSR_WARNING);
 	fsr_fmt(h.message, sizeof h.message,
 		"%s with %d memalloc_%s_save() scope%s still open: every later allocation of this "
@@ -120,7 +121,7 @@ static void *txn_begin(const char *name, void *site)
 		/* reclaim nests a transaction into the allocator's: in the kernel
 		 * this is a journal deadlock (the handle cannot be restarted) */
 		struct fsr_hazard h;
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_hazard_init(&h, "nested-transaction", FSR_ERROR);
 		h.op = p->op;
 		fsr_fmt(h.message, sizeof h.message,
@@ -138,6 +139,7 @@ static void *txn_begin(const char *name, void *site)
 		t->busy--;
 	}
 	if (t->txn_depth++ == 0) {
+		fsr_look(t);
 		t->txn_name = name;
 		t->txn_site = site;
 	}
@@ -165,7 +167,7 @@ static void reclaim_acquire(unsigned int gfp, void *site)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	(void)site;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_graph_reclaim_enter(t, gfp);
 	t->busy--;
 }
@@ -174,7 +176,7 @@ static void reclaim_release(unsigned int gfp, void *site)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	(void)gfp; (void)site;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_graph_reclaim_exit(t);
 	t->busy--;
 }

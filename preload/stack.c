@@ -240,7 +240,7 @@ int fsr_stack_alloc_in_libc(struct fsr_thread *t)
 __attribute__((constructor(102))) static void stack_prime(void)
 {
 	void *pc[4];
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	backtrace(pc, 4);
 	wrappers_init();
 	fsr_self.busy--;

@@ -188,7 +188,7 @@ void fsr_sym_prefetch(void *const *pc, int n)
 		return;
 	if (!__atomic_compare_exchange_n(&fetching, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return;          /* another thread's fetch: go on without waiting for it */
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	fsr_modules_ready();
 	uint64_t deadline = fsr_now_ns() + DEBUGINFOD_BUDGET_NS;
 	const struct fsr_module *last = NULL;
@@ -557,7 +557,7 @@ __attribute__((constructor(104))) static void debuginfod_preload(void)
 {
 	if (!fsr_opt.debuginfod || !fsr_debuginfod_open)
 		return;
-	fsr_self.busy++;
+	fsr_busy_enter(&fsr_self);
 	void *h = fsr_debuginfod_open();
 	if (h) {
 		*(void **)&di_find_debuginfo = dlsym(h, "debuginfod_find_debuginfo");

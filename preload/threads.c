@@ -72,7 +72,7 @@ void fsr_thread_unregister(struct fsr_thread *t)
 			break;
 		}
 	t->registered = 0;
-	exited_allocs += t->allocs;
+	exited_allocs += fsr_thread_allocs(t);
 	fsr_mutex_unlock(&reg_lock);
 }
 
@@ -90,7 +90,7 @@ uint64_t fsr_threads_allocs(void)
 	fsr_mutex_lock(&reg_lock);
 	n = exited_allocs;
 	for (struct fsr_thread *t = threads; t; t = t->next_thread)
-		n += t->allocs;
+		n += fsr_thread_allocs(t);
 	fsr_mutex_unlock(&reg_lock);
 	return n;
 }

@@ -227,7 +227,7 @@ void *fsr_dlsym_next(void **cache, const char *name)
 	if (!f) {
 		struct fsr_thread *t = fsr_thread_self();
 		int e = errno;
-		t->busy++;
+		fsr_busy_enter(t);
 		f = dlsym(RTLD_NEXT, name);
 		t->busy--;
 		errno = e;

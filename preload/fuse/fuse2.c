@@ -304,7 +304,7 @@ static void handle_add(const char *path, struct fuse_file_info *fi, uint64_t ino
 		return;
 	struct fsr_thread *t = fsr_thread_self();
 	size_t len = strlen(path);
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&fs2.lock);
 	struct handle2 **pp = &fs2.handles[bucket(fi->fh)];
 	while (*pp && (*pp)->fh != fi->fh)
@@ -341,7 +341,7 @@ static void handle_add(const char *path, struct fuse_file_info *fi, uint64_t ino
 static void handle_release(struct fuse_file_info *fi)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&fs2.lock);
 	struct handle2 **pp;
 	for (;;) {
@@ -436,7 +436,7 @@ static void moved2(const char *from, const char *to)
 {
 	size_t lf = strlen(from), lt = to ? strlen(to) : 0;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&fs2.lock);
 	for (int tries = 0;; tries++) {
 		int pinned = 0;
@@ -660,7 +660,7 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 	ctx.uid = ids->uid;
 	ctx.gid = ids->gid;
 	ctx.pid = (pid_t)ids->pid;
-	t->busy++;
+	fsr_busy_enter(t);
 	struct handle2 *h = NULL;
 	char tgt[160];
 	/* a replayed pass: the handle the original chose, if the kernel holds it */
@@ -730,9 +730,10 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 		}
 		cb_context = NULL;
 		t->busy = busy;
+		fsr_look(t);
 		t->op = saved_op;
 		t->fuse_ctx = cc.prev_ctx;
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_mutex_lock(&fs2.lock);
 		h->pin--;
 		fsr_mutex_unlock(&fs2.lock);
@@ -804,7 +805,7 @@ struct fuse_chan *fsrw2_mount(const char *mp, struct fuse_args *args)
 	abs[0] = 0;
 	if (mp) {
 		struct fsr_thread *t = fsr_thread_self();
-		t->busy++;
+		fsr_busy_enter(t);
 		if (!realpath(mp, abs))
 			abs[0] = 0;
 		t->busy--;

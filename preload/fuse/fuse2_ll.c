@@ -288,7 +288,7 @@ struct fuse_session *fsrw2_lowlevel_new(void *args, const struct fsr_ll2_ops *op
 		return real(args, op, size, ud);   /* the wire serves it, unwrapped */
 	fsr_fuse_libfuse_seen = 1;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	struct ll2 *l = op ? fsr_alloc(sizeof *l) : NULL;
 	t->busy--;
 	struct fsr_fsess *s = l ? fsr_fsess_add(&ll2_api, ud) : NULL;

@@ -55,7 +55,7 @@ struct fsr_fsess *fsr_fsess_of_se(const void *se)
 struct fsr_fsess *fsr_fsess_add(const struct fsr_llapi *api, void *userdata)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	struct fsr_fsess *s = fsr_alloc(sizeof *s);
 	t->busy--;
 	if (!s)
@@ -197,7 +197,7 @@ void fsr_fsess_destroy_begin(struct fsr_fsess *s)
 		struct fuse_ctx ctx;
 		memset(&ctx, 0, sizeof ctx);
 		struct fsr_thread *t = fsr_thread_self();
-		t->busy++;
+		fsr_busy_enter(t);
 		unsigned long n = fsr_state_pay_owed(s, &ctx);
 		t->busy--;
 		__atomic_add_fetch(&fsr_stat_callbacks, n, __ATOMIC_RELAXED);
@@ -598,7 +598,7 @@ int fsrw_session_mount(struct fuse_session *se, const char *mountpoint)
 	/* resolve before mounting: afterwards the path is on the mount */
 	if (s && mountpoint && fsr_devfd_of(mountpoint) < 0) {
 		struct fsr_thread *t = fsr_thread_self();
-		t->busy++;
+		fsr_busy_enter(t);
 		if (!realpath(mountpoint, abs))
 			abs[0] = 0;
 		t->busy--;
@@ -806,7 +806,7 @@ static void hl_moved(struct fsr_fsess *s, const char *from, const char *to, int 
 	if (!s || !from || !__atomic_load_n(&s->nhandles, __ATOMIC_RELAXED))
 		return;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	for (int tries = 0;; tries++) {
 		int pinned = 0;
@@ -870,7 +870,7 @@ void *fsr_fuse_new(fsr_fuse_new_call_fn call, void *real, struct fuse_args *args
 	const void *use = op;
 	if (!in_fuse_new && op && !fsr_fuse_on_wire(real)) {
 		struct fsr_thread *t = fsr_thread_self();
-		t->busy++;
+		fsr_busy_enter(t);
 		struct fsr_hl *hl = fsr_alloc(sizeof *hl);
 		t->busy--;
 		if (hl) {

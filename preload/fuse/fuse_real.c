@@ -88,7 +88,7 @@ static void *lookup(const char *name, const char *ver, int *local)
 void *fsr_fuse_real(const char *name, const char *version)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	int local = 0;
 	void *p = lookup(name, version, &local);
 	t->busy--;

@@ -60,7 +60,7 @@ static void entry_reply(struct fsr_opctx *c, fuse_ino_t ino)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
 	size_t len = strlen(c->entry_name);
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	struct fsr_entry **pp = entry_slot(s, ino), *old = *pp;
 	if (old && old->parent == c->parent && strcmp(old->name, c->entry_name) == 0) {
@@ -98,7 +98,7 @@ void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n)
 	if (!s || s->highlevel)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	struct fsr_entry **pp;
 	while (*(pp = entry_slot(s, ino)) && (*pp)->pin)
@@ -123,7 +123,7 @@ static void open_reply(struct fsr_opctx *c, uint64_t fh)
 		return;
 	int dir = c->kind == FSR_OPK_OPENDIR;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	char *path = NULL;
 	if (s->hl && c->hl_path) {
@@ -173,7 +173,7 @@ void fsr_state_track(struct fsr_opctx *c)
 	if (!s || s->highlevel || !c->req || (c->entry_name && strlen(c->entry_name) >= sizeof s->pending[0].name))
 		return;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	for (unsigned int k = 0; k < FSR_PENDING_MAX; k++) {
 		unsigned int i = (s->pend_hint + k) % FSR_PENDING_MAX;
@@ -216,7 +216,7 @@ void fsr_state_reply(fuse_req_t req, struct fsr_fsess *(*sess_of)(fuse_req_t), f
 		 * returned is found by its slot, below) */
 		if (c->pend >= 0 && c->s) {
 			struct fsr_thread *t = fsr_thread_self();
-			t->busy++;
+			fsr_busy_enter(t);
 			fsr_mutex_lock(&c->s->lock);
 			struct fsr_pending *p = &c->s->pending[c->pend];
 			if (p->req == c->req)    /* one reply per request: still its own */
@@ -233,7 +233,7 @@ void fsr_state_reply(fuse_req_t req, struct fsr_fsess *(*sess_of)(fuse_req_t), f
 		if (!s)
 			return;
 		struct fsr_thread *t = fsr_thread_self();
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_mutex_lock(&s->lock);
 		for (int i = 0; i < FSR_PENDING_MAX && !c; i++) {
 			struct fsr_pending *p = &s->pending[i];
@@ -276,7 +276,7 @@ void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir
 	if (!s)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	struct fsr_handle **pp;
 	while (*(pp = handle_slot(s, ino, fh, dir)) && (*pp)->pin)
@@ -460,6 +460,7 @@ static void cb_end(struct cbctx *x)
 	struct fsr_thread *t = x->t;
 	fsr_cb_context = NULL;
 	t->busy = x->busy;
+	fsr_look(t);
 	t->fuse_ctx = x->c.prev_ctx;
 	t->op = x->c.prev_op;
 	t->op_depth--;
@@ -583,7 +584,7 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 void fsr_state_owe_forget(struct fsr_fsess *s, fuse_ino_t ino)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	if (s->nowed < FSR_OWED_MAX)
 		s->owed[s->nowed++] = ino;
@@ -718,7 +719,7 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 	ctx.pid = (pid_t)ids.pid;
 	ctx.umask = ids.umask;
 	unsigned long n = 0;
-	t->busy++;
+	fsr_busy_enter(t);
 	int ns = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < ns; i++) {
 		struct fsr_fsess *s = __atomic_load_n(&fsr_fsessions[i], __ATOMIC_ACQUIRE);

@@ -690,7 +690,7 @@ static void report(const char *fn, const char *path, int fd, const struct fmount
 {
 	struct fsr_thread *t = fsr_thread_self();
 	struct fsr_hazard h;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_hazard_init(&h, "fs-reentry", FSR_ERROR);
 	const char *op = fsr_op_of(t);
 	const char *where = t->op ? "inside" : "in a thread started inside";

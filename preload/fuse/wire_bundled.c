@@ -347,7 +347,7 @@ void fsr_wire_bundled_learn(void *caller)
 	if (!m || (m->flags & (FSR_MOD_LIBFUSE | FSR_MOD_LIBC | FSR_MOD_SHIM | FSR_MOD_CXXRT)))
 		return;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&learn_lock);
 	int seen = 0;
 	for (int i = 0; i < ntried; i++)

@@ -218,7 +218,7 @@ int fsr_wire_conn_new(void)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	int got = -1;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&conns_lock);
 	for (int i = 0; i < WIRE_CONNS && got < 0; i++) {
 		if (!conns[i])
@@ -276,7 +276,7 @@ void fsr_wire_conn_fd_closed(int ci, int fd)
 	if (__atomic_sub_fetch(&c->nfds, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&c->lock);
 	ledger_clear(c);
 	fsr_mutex_unlock(&c->lock);
@@ -341,7 +341,7 @@ static void conn_gone(struct wconn *c, int e)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
 	int saved = errno;
-	t->busy++;
+	fsr_busy_enter(t);
 	conn_off(c, NULL);
 	t->busy--;
 	static int said;
@@ -357,7 +357,7 @@ void fsr_wire_splice_lost(int fd, const char *why)
 	if (!c || c->state == CONN_LIB || c->state == CONN_OFF || fsr_opt.fuse_transport == FSR_TRANSPORT_LIB)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
-	t->busy++;
+	fsr_busy_enter(t);
 	conn_off(c, why);
 	t->busy--;
 }
@@ -579,6 +579,7 @@ static void thread_end(struct fsr_thread *t)
 		}
 		fsr_graph_reclaim_exit(t);
 		t->flags = (t->flags & ~FSR_PF_NORECLAIM) | wt.saved_noreclaim;
+		fsr_look(t);
 	}
 }
 
@@ -596,6 +597,7 @@ static void serve_begin(struct fsr_thread *t, const struct wsyn *s)
 	wt.serving = 1;
 	wt.saved_noreclaim = t->flags & FSR_PF_NORECLAIM;
 	t->flags |= FSR_PF_NORECLAIM;   /* reclaim never recurses */
+	fsr_look(t);
 	fsr_graph_reclaim_enter(t, s->gfp);
 	if (s->pass && !t->pass) {
 		/* like the reclaimer of a handoff pass: a lock this reader waits
@@ -898,7 +900,7 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		 * that allocates between requests (each allocation a pass that
 		 * queues another) would otherwise serve only the shim's */
 		int kernel_first = __atomic_load_n(&c->own_last, __ATOMIC_RELAXED) && kernel_ready(fd);
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_mutex_lock(&c->lock);
 		int force = held_since && fsr_now_ns() - held_since > fsr_opt.timeout_ms * 1000000ull;
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
@@ -947,7 +949,7 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 			msg = copy;
 		}
 		uint32_t newlen = 0;
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_mutex_lock(&c->lock);
 		int act = on_request(c, fd, msg, have, (size_t)r, caller, t, &newlen);
 		int init = ((struct fuse_in_header *)(void *)msg)->opcode == FUSE_INIT && c->state == CONN_WIRE;
@@ -1075,7 +1077,7 @@ static void syn_fd_closed(int ci, int fd)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
 	int ended = 0;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&c->lock);
 	for (int i = 0; i < WIRE_SYN; i++) {
 		struct wsyn *s = &c->syn[i];
@@ -1158,7 +1160,7 @@ static void notify_check(struct fsr_thread *t, const struct iovec *v, int n, siz
 	if (got < 8 || !op_ino || (op_ino != ino1 && op_ino != ino2))
 		return;
 	struct fsr_hazard h;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_hazard_init(&h, "notify-in-op", FSR_ERROR);
 	fsr_fmt(h.message, sizeof h.message,
 		"FUSE notification %s on node %llu written from inside the op %s on that node: the kernel "
@@ -1196,7 +1198,7 @@ ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total
 		return wr(fd, iov, iovcnt);
 	}
 	if (IS_PRIVATE(oh.unique)) {
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_mutex_lock(&c->lock);
 		int ours = absorb(c, iov, iovcnt, total, &oh, t);
 		fsr_mutex_unlock(&c->lock);
@@ -1213,7 +1215,7 @@ ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total
 		return wr(fd, iov, iovcnt);
 	struct wreq q;
 	q.unique = 0;
-	t->busy++;
+	fsr_busy_enter(t);
 	fsr_mutex_lock(&c->lock);
 	struct wreq *r = req_find(c, oh.unique);
 	if (r) {
@@ -1227,7 +1229,7 @@ ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total
 	ssize_t w = wr(fd, iov, iovcnt);
 	int e = errno;
 	if (q.unique && oh.error == 0 && w != (ssize_t)total && q.opcode != FUSE_INIT) {
-		t->busy++;
+		fsr_busy_enter(t);
 		fsr_mutex_lock(&c->lock);
 		reply_refs(c, &q, iov, iovcnt, total, -1);   /* the kernel did not take them */
 		fsr_mutex_unlock(&c->lock);
@@ -1517,7 +1519,7 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 	struct fsr_thread *t = fsr_thread_self();
 	unsigned long n = 0;
 	int sync = 0;
-	t->busy++;
+	fsr_busy_enter(t);
 	int64_t uid = -1, gid = -1;
 	for (int i = 0; i < WIRE_CONNS; i++) {
 		struct wconn *c = __atomic_load_n(&conns[i], __ATOMIC_ACQUIRE);

@@ -32,6 +32,8 @@ tests_bench_lock_bench_LDADD = -lpthread
 endif
 BENCH_SCRIPTS += tests/bench/locks.sh
 EXTRA_DIST += tests/bench/locks.sh tests/bench/forward.c
+# instructions per iteration under callgrind (run by hand: needs valgrind)
+EXTRA_DIST += tests/bench/icount.sh
 # file-system throughput through FUSE (passthrough_ll and txfs)
 BENCH_SCRIPTS += tests/bench/fuse.sh tests/bench/txfs.sh
 EXTRA_DIST += tests/bench/fuse.sh tests/bench/txfs.sh

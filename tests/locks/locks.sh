@@ -37,7 +37,7 @@ fi
 
 # item 10: a zero-initialised heap mutex freed without destroy, its memory
 # reused by an unrelated object: the new mutex has a class of its own
-for m in zero init thread; do
+for m in zero init thread spin; do
 	under reuse-$m interval=0 -- "$d/lk_reuse" $m
 	clean "reused lock memory ($m): no inherited class, no report"
 done
