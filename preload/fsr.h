@@ -346,7 +346,7 @@ void fsr_schedule_begin(struct fsr_pass *p, struct fsr_thread *t, uint64_t numbe
 /* pass.c, when it runs the callbacks (alloc: the handoff's allocation
  * stack, or NULL on the allocating thread itself) */
 void fsr_schedule_site(struct fsr_pass *p, const struct fsr_stack *alloc) FSR_HIDDEN;
-void fsr_schedule_snap(struct fsr_schedule *dst, const struct fsr_pass *p) FSR_HIDDEN;
+void fsr_schedule_snap(struct fsr_schedule *dst, struct fsr_pass *p) FSR_HIDDEN;
 /* the replay= value that gives this pass again */
 void fsr_schedule_key(const struct fsr_schedule *s, char *buf, size_t len) FSR_HIDDEN;
 /* report.c: the schedule and replay lines (text, just before SUMMARY) and
@@ -376,6 +376,10 @@ size_t fsr_target_path(char *b, size_t len, const char *const *names, int n) FSR
 uint64_t fsr_schedule_digest(void) FSR_HIDDEN;
 
 /* ---- the pass (pass.c) ---- */
+/* a futex-based mutex the shim uses itself (not tracked, never allocates;
+ * fsr_mutex_lock/unlock in util.c) */
+struct fsr_mutex { int v; };
+
 struct fsr_pass {
 	struct fsr_thread *allocator;  /* the thread whose allocation triggered it */
 	unsigned int gfp;              /* effective mask of the allocation */
@@ -395,6 +399,9 @@ struct fsr_pass {
 	int nheld;
 	struct fsr_held held[FSR_MAX_HELD];
 	struct fsr_schedule sched;     /* replay.c */
+	/* sched's callbacks and targets are appended by whoever runs the
+	 * callbacks while a released allocator (timeout_ms) may snapshot it */
+	struct fsr_mutex sched_lock;
 };
 enum { FSR_PASS_IDLE, FSR_PASS_QUEUED, FSR_PASS_RUNNING, FSR_PASS_DONE, FSR_PASS_ABANDONED };
 
@@ -590,8 +597,7 @@ void fsr_say(const char *fmt, ...) __attribute__((format(printf, 1, 2))) FSR_HID
 pid_t fsr_gettid(void) FSR_HIDDEN;
 uint64_t fsr_now_ns(void) FSR_HIDDEN;
 
-/* a futex-based mutex the shim uses itself (not tracked, never allocates) */
-struct fsr_mutex { int v; };
+/* a futex-based mutex the shim uses itself (struct fsr_mutex, above) */
 void fsr_mutex_lock(struct fsr_mutex *m) FSR_HIDDEN;
 void fsr_mutex_unlock(struct fsr_mutex *m) FSR_HIDDEN;
 int fsr_futex_wait(int *addr, int val, uint64_t timeout_ns) FSR_HIDDEN; /* 0, or -ETIMEDOUT */

@@ -265,12 +265,14 @@ void fsr_schedule_end(struct fsr_pass *p, int done)
 	struct fsr_schedule *s = &p->sched;
 	if (!s->valid)
 		return;
+	fsr_mutex_lock(&p->sched_lock);
 	if (!__atomic_exchange_n(&s->recorded, 1, __ATOMIC_ACQ_REL)) {
 		fsr_record_pass(s, "run");
 		fsr_digest_add(s);
 	}
 	if (done)
 		say_unmet(s);
+	fsr_mutex_unlock(&p->sched_lock);
 }
 
 /* a target's text, percent-encoded where it would break a record line or
@@ -323,7 +325,16 @@ static char target_type(const char *t)
 	return t[0] == '#' ? 'h' : 'e';
 }
 
+static void schedule_callback(struct fsr_pass *p, const char *kind, char type, const char *target);
+
 void fsr_schedule_callback(struct fsr_pass *p, const char *kind, char type, const char *target)
+{
+	fsr_mutex_lock(&p->sched_lock);
+	schedule_callback(p, kind, type, target);
+	fsr_mutex_unlock(&p->sched_lock);
+}
+
+static void schedule_callback(struct fsr_pass *p, const char *kind, char type, const char *target)
 {
 	struct fsr_schedule *s = &p->sched;
 	size_t o;
@@ -369,6 +380,7 @@ void fsr_schedule_instead(struct fsr_pass *p, char type, const char *kind, const
 	struct fsr_schedule *s = &p->sched;
 	char name[80];
 	name[0] = 0;
+	fsr_mutex_lock(&p->sched_lock);
 	for (int i = 0; i < s->nwant; i++)
 		if (s->want_type[i] == type && !s->want_used[i]) {
 			want_name(s, i, name, sizeof name);
@@ -376,6 +388,7 @@ void fsr_schedule_instead(struct fsr_pass *p, char type, const char *kind, const
 				s->want_used[i] = 2;
 			break;
 		}
+	fsr_mutex_unlock(&p->sched_lock);
 	const char *what = type == 'h' ? "handle" : "entry";
 	if (took)
 		fsr_say("fsreclaim: replay: pass #%llu: the %s it chose (%s) is not held by the kernel now: "
@@ -400,11 +413,13 @@ static void say_unmet(struct fsr_schedule *s)
 		}
 }
 
-void fsr_schedule_snap(struct fsr_schedule *dst, const struct fsr_pass *p)
+void fsr_schedule_snap(struct fsr_schedule *dst, struct fsr_pass *p)
 {
-	if (p && p->sched.valid)
+	if (p && p->sched.valid) {
+		fsr_mutex_lock(&p->sched_lock);
 		*dst = p->sched;
-	else
+		fsr_mutex_unlock(&p->sched_lock);
+	} else
 		dst->valid = 0;
 }
 
