@@ -322,4 +322,5 @@ void fsr_pass_atfork_child(void)
 	kick = 0;
 	slot.state = FSR_PASS_IDLE;
 	slot_taken = 0;
+	slot.sched_lock.v = 0;   /* the parent's reclaimer may have held it */
 }
