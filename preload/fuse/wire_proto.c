@@ -894,7 +894,7 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 	int small = fsr_wire_read_room(rd, cap) < FUSE_MIN_READ_BUFFER;
 	int e = errno;
 	uint64_t held_since = 0;
-	int swallowed = 0;
+	int swallowed = 0, ended = 0;
 	for (;;) {
 		/* after the shim's request the kernel's, when one is ready: a daemon
 		 * that allocates between requests (each allocation a pass that
@@ -926,8 +926,20 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		}
 		held_since = 0;
 		ssize_t r = parked_read(c, fd, iov, iovcnt, rd);
-		if (r < 0 && (errno == ECONNABORTED || errno == ENODEV))
-			conn_gone(c, errno);
+		if (r < 0 && (errno == ECONNABORTED || errno == ENODEV)) {
+			int gone = errno;
+			conn_gone(c, gone);
+			/* a FORGET/RELEASE the kernel sent before it ended and the
+			 * wire held back goes to the daemon before the end, as it
+			 * would have without the shim (its reply then fails, as a
+			 * late reply does); once per read, so a held message too
+			 * big for this read cannot loop */
+			if (!ended && __atomic_load_n(&c->nheld, __ATOMIC_RELAXED)) {
+				ended = 1;
+				errno = gone;
+				continue;
+			}
+		}
 		__atomic_store_n(&c->own_last, 0, __ATOMIC_RELAXED);
 		/* a nonblocking reader was told "readable" for what the wire
 		 * swallowed: "try again" (libfuse's loops and pyfuse3's retry
