@@ -38,7 +38,7 @@ fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
 
 . "$top_srcdir/tests/lib/wirerun.sh"
 # the runner is tests/lib/wirerun.sh's (the workload, plain against shim)
-stat_of() { wr_stat "$@"; }
+stat_of() { fsr_stat_of "$@"; }
 run() { wr_run "$@"; }
 check() {     # name plain-name [unseen]: the shim's run against the plain one (unseen: the wire stays out)
 	wr_check "$@"

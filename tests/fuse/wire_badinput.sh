@@ -90,7 +90,7 @@ outcomes "$T/abort.wire.log" | sed "s/^/abort: /"
 [ "$(cat "$T/abort.wire.rc")" = "$(cat "$T/abort.plain.rc")" ] ||
 	FAIL "abort: exit $(cat "$T/abort.wire.rc") under the shim, $(cat "$T/abort.plain.rc") without"
 grep -q "rawfs: ERROR" "$T/abort.wire.log" && { FAIL "abort: protocol errors"; grep "rawfs: ERROR" "$T/abort.wire.log" | head -3; }
-[ "$(wr_stat absorbed_forget "$T/abort.wire.log")" -gt 0 ] 2>/dev/null || FAIL "abort: no pass ran before the abort"
+[ "$(fsr_stat_of absorbed_forget "$T/abort.wire.log")" -gt 0 ] 2>/dev/null || FAIL "abort: no pass ran before the abort"
 once abort.wire "fsreclaim: the FUSE connection was aborted"
 echo "abort: exit $(cat "$T/abort.wire.rc") (without the shim $(cat "$T/abort.plain.rc")), $(grep -m1 -o 'wire_async=.*' "$T/abort.wire.log")"
 

@@ -40,9 +40,9 @@ for ex in passthrough_ll passthrough; do
 			wr_check "$n.$tr" "$n.plain"
 			wr_need_absorbed "$n.$tr"
 			if [ $thr = mt ]; then
-				[ "$(wr_stat wire_sync "$T/$n.$tr.log")" -gt 0 ] 2>/dev/null || FAIL "$n.$tr: wire_sync=0"
+				[ "$(fsr_stat_of wire_sync "$T/$n.$tr.log")" -gt 0 ] 2>/dev/null || FAIL "$n.$tr: wire_sync=0"
 			else
-				[ "$(wr_stat wire_sync "$T/$n.$tr.log")" = 0 ] || FAIL "$n.$tr: a synchronous pass with one reader"
+				[ "$(fsr_stat_of wire_sync "$T/$n.$tr.log")" = 0 ] || FAIL "$n.$tr: a synchronous pass with one reader"
 			fi
 			echo "$n.$tr: $(grep -m1 -o 'wire_async=.*' "$T/$n.$tr.log")"
 		done

@@ -8,14 +8,13 @@
 #       (the daemon's stderr), .rc (its exit status)
 #   wr_check NAME PLAIN [unseen]              the shim's run against the plain one
 #   wr_need_absorbed NAME                     a wire pass and an absorbed reply of each kind
-#   wr_stat KEY LOG                           KEY= of the first stats line
+#   (fsr_stat_of KEY LOG, from tests/lib/wire.sh: KEY= of the first stats line)
 
 fail=0
 FAIL() { echo "FAIL: $*"; fail=1; }
 
-# fsr_stat_of and fsr_wire_reports
+# fsr_stat_of (KEY= of the first stats line) and fsr_wire_reports
 . "$top_srcdir/tests/lib/wire.sh"
-wr_stat() { fsr_stat_of "$@"; }
 
 # the tree every wire test daemon serves: f0.. and d/g0.. (rawfs has them;
 # a passthrough source is made with wr_tree)
@@ -67,16 +66,16 @@ wr_check() {
 	cmp -s "$T/$n.digest" "$T/$p.digest" || FAIL "$n: workload digest differs from the plain run"
 	[ "$(cat "$T/$n.rc")" = 0 ] || { FAIL "$n: daemon exit $(cat "$T/$n.rc")"; tail -40 "$T/$n.log"; }
 	grep -q "rawfs: ERROR" "$T/$n.log" && { FAIL "$n: the daemon found a protocol error"; grep "rawfs: ERROR" "$T/$n.log" | head -5; }
-	[ "$(wr_stat hazards "$T/$n.log")" = 0 ] || { FAIL "$n: reports on a correct daemon"; cat "$T/$n.log"; }
-	[ -n "$unseen" ] || [ "$(wr_stat fs_ops "$T/$n.log")" -gt 0 ] 2>/dev/null || FAIL "$n: fs_ops=0"
+	[ "$(fsr_stat_of hazards "$T/$n.log")" = 0 ] || { FAIL "$n: reports on a correct daemon"; cat "$T/$n.log"; }
+	[ -n "$unseen" ] || [ "$(fsr_stat_of fs_ops "$T/$n.log")" -gt 0 ] 2>/dev/null || FAIL "$n: fs_ops=0"
 	echo "$n: $(grep -m1 -o 'fs_ops=.*' "$T/$n.log")"
 }
 
 wr_need_absorbed() {
 	local n=$1 k
-	[ $(( $(wr_stat wire_async "$T/$n.log") + $(wr_stat wire_sync "$T/$n.log") )) -gt 0 ] 2>/dev/null || FAIL "$n: no wire pass"
+	[ $(( $(fsr_stat_of wire_async "$T/$n.log") + $(fsr_stat_of wire_sync "$T/$n.log") )) -gt 0 ] 2>/dev/null || FAIL "$n: no wire pass"
 	for k in callbacks absorbed_forget absorbed_fsync absorbed_flush; do
-		[ "$(wr_stat $k "$T/$n.log")" -gt 0 ] 2>/dev/null || FAIL "$n: $k=0"
+		[ "$(fsr_stat_of $k "$T/$n.log")" -gt 0 ] 2>/dev/null || FAIL "$n: $k=0"
 	done
 }
 
