@@ -1,0 +1,286 @@
+/* ledger.c - the entries and handles the kernel holds of a FUSE session or
+ * connection, and a pass's choice of callback target among them (see
+ * ledger.h).  Every function runs under the owner's lock.
+ *
+ * The owner keeps its counts at or below the kernel's (a reference counted
+ * before its reply reaches the kernel, a forget before the daemon sees
+ * it), so whatever is chosen here is alive in the daemon.  A pin (a
+ * callback or synthetic request using an entry or handle) keeps it
+ * allocated: an entry forgotten or a handle released meanwhile goes when
+ * its pin drops. */
+#include "ledger.h"
+#include <string.h>
+
+static inline unsigned int hash64(uint64_t x)
+{
+	x *= 0x9e3779b97f4a7c15ull;
+	return (unsigned int)(x >> 40) % FSR_LEDGER_BUCKETS;
+}
+
+struct fsr_entry **fsr_ledger_ent_slot(struct fsr_ledger *l, uint64_t ino)
+{
+	struct fsr_entry **pp = &l->ent[hash64(ino)];
+	while (*pp && (*pp)->ino != ino)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+struct fsr_handle **fsr_ledger_hnd_slot(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir)
+{
+	struct fsr_handle **pp = &l->hnd[hash64(ino ^ (fh * 31))];
+	while (*pp && ((*pp)->ino != ino || (*pp)->fh != fh || (*pp)->dir != dir))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void ent_drop(struct fsr_ledger *l, struct fsr_entry **pp)
+{
+	struct fsr_entry *e = *pp;
+	*pp = e->next;
+	l->nent--;
+	fsr_free(e);
+}
+
+static void hnd_drop(struct fsr_ledger *l, struct fsr_handle **pp)
+{
+	struct fsr_handle *h = *pp;
+	*pp = h->next;
+	l->nhnd--;
+	fsr_free(h->path);
+	fsr_free(h);
+}
+
+int fsr_ledger_ent_add(struct fsr_ledger *l, uint64_t ino, uint64_t parent, const char *name, size_t len,
+		       uint32_t mode, int64_t delta)
+{
+	if (!ino)
+		return 0;
+	struct fsr_entry **pp = fsr_ledger_ent_slot(l, ino), *e = *pp;
+	if (delta < 0) {
+		if (e) {
+			e->count += delta;
+			if (e->count <= 0 && !e->pin)
+				ent_drop(l, pp);
+		}
+		return 0;
+	}
+	if (len > FSR_LEDGER_NAME_MAX || !name)
+		len = 0;          /* too long to keep: counted, never looked up again */
+	if (e && (e->parent != parent || strlen(e->name) != len || memcmp(e->name, name, len) != 0)) {
+		struct fsr_entry *n = fsr_alloc(sizeof *n + len + 1);
+		if (n) {          /* the same node by another name: keep the newest name */
+			*n = *e;  /* its count and pin: a pin's owner finds it again by ino */
+			memcpy(n->name, name, len);
+			n->name[len] = 0;
+			n->parent = parent;
+			*pp = n;
+			fsr_free(e);
+			e = n;
+		}
+	}
+	if (!e) {
+		e = fsr_alloc(sizeof *e + len + 1);
+		if (!e)
+			return -1;    /* not counted: an under-count */
+		e->ino = ino;
+		e->parent = parent;
+		if (len)
+			memcpy(e->name, name, len);
+		e->name[len] = 0;
+		e->next = NULL;
+		*pp = e;
+		l->nent++;
+	}
+	e->count += delta;
+	if (mode)
+		e->mode = mode;
+	return 0;
+}
+
+int fsr_ledger_hnd_open(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir, int flags, char **path)
+{
+	struct fsr_handle **pp = fsr_ledger_hnd_slot(l, ino, fh, dir), *h = *pp;
+	if (!h) {
+		h = fsr_alloc(sizeof *h);
+		if (!h)
+			return -1;
+		h->ino = ino;
+		h->fh = fh;
+		h->flags = flags;
+		h->dir = dir;
+		h->order = ++l->nopened;
+		*pp = h;
+		l->nhnd++;
+	}
+	h->refs++;
+	if (path && *path && !h->pin) {    /* the latest path (a pinned one is in use) */
+		fsr_free(h->path);
+		h->path = *path;
+		*path = NULL;
+	}
+	return 0;
+}
+
+void fsr_ledger_hnd_release(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir)
+{
+	struct fsr_handle **pp = fsr_ledger_hnd_slot(l, ino, fh, dir), *h = *pp;
+	if (h && --h->refs <= 0 && !h->pin)
+		hnd_drop(l, pp);
+}
+
+void fsr_ledger_ent_unpin(struct fsr_ledger *l, uint64_t ino)
+{
+	struct fsr_entry **pp = fsr_ledger_ent_slot(l, ino), *e = *pp;
+	if (e && e->pin && --e->pin == 0 && e->count <= 0)
+		ent_drop(l, pp);      /* forgotten meanwhile */
+}
+
+void fsr_ledger_hnd_unpin(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir)
+{
+	struct fsr_handle **pp = fsr_ledger_hnd_slot(l, ino, fh, dir), *h = *pp;
+	if (h && h->pin && --h->pin == 0 && h->refs <= 0)
+		hnd_drop(l, pp);      /* released meanwhile */
+}
+
+void fsr_ledger_clear(struct fsr_ledger *l)
+{
+	for (int i = 0; i < FSR_LEDGER_BUCKETS; i++) {
+		for (struct fsr_entry *e = l->ent[i], *n; e; e = n) {
+			n = e->next;
+			fsr_free(e);
+		}
+		for (struct fsr_handle *h = l->hnd[i], *n; h; h = n) {
+			n = h->next;
+			fsr_free(h->path);
+			fsr_free(h);
+		}
+		l->ent[i] = NULL;
+		l->hnd[i] = NULL;
+	}
+	l->nent = l->nhnd = 0;
+}
+
+/* ---- targets ---- */
+
+size_t fsr_ledger_ent_target(struct fsr_ledger *l, uint64_t ino, char *b, size_t len)
+{
+	const char *names[32];
+	int d = 0;
+	while (ino != FSR_LEDGER_ROOT && d < 32) {
+		struct fsr_entry *e = *fsr_ledger_ent_slot(l, ino);
+		if (!e || !e->name[0]) {
+			names[d++] = "?";     /* a parent never seen looked up */
+			break;
+		}
+		names[d++] = e->name;
+		ino = e->parent;
+	}
+	return fsr_target_path(b, len, names, d);
+}
+
+void fsr_ledger_hnd_target(struct fsr_ledger *l, const struct fsr_handle *h, char *b, size_t len)
+{
+	int o = fsr_fmt(b, len, "#%lu:", h->order);
+	if (h->path)
+		fsr_target_put(b + o, len - (size_t)o, h->path);
+	else
+		fsr_ledger_ent_target(l, h->ino, b + o, len - (size_t)o);
+}
+
+/* ---- eligibility and choice ---- */
+
+int fsr_ledger_ent_ok(struct fsr_ledger *l, const struct fsr_entry *e, struct fsr_entry **parent)
+{
+	if (e->count <= 0 || !e->name[0])
+		return 0;
+	*parent = e->parent != FSR_LEDGER_ROOT ? *fsr_ledger_ent_slot(l, e->parent) : NULL;
+	return e->parent == FSR_LEDGER_ROOT || (*parent && (*parent)->count > 0);   /* the parent may be gone */
+}
+
+int fsr_ledger_hnd_ok(const struct fsr_handle *h, unsigned int ops)
+{
+	if (h->refs <= 0)
+		return 0;
+	if (h->dir)
+		return (ops & FSR_LOP_FSYNCDIR) && !(ops & FSR_LOP_FLUSH);   /* never FLUSH a directory */
+	return (ops & (FSR_LOP_FSYNC | FSR_LOP_FLUSH)) != 0;
+}
+
+struct fsr_entry *fsr_ledger_pick_ent(struct fsr_ledger *l, struct fsr_pass *p, struct fsr_pick *k)
+{
+	uint32_t want = fsr_schedule_want(p, 'e');
+	struct fsr_entry *pick = NULL;
+	k->wanted = want != 0;
+	k->matched = 0;
+	k->parent = NULL;
+	k->tgt[0] = 0;
+	/* a replayed pass: the entry the original chose, if the kernel holds it */
+	for (unsigned long b = 0; want && b < FSR_LEDGER_BUCKETS && !pick; b++)
+		for (struct fsr_entry *e = l->ent[b]; e; e = e->next) {
+			if (!fsr_ledger_ent_ok(l, e, &k->parent))
+				continue;
+			fsr_ledger_ent_target(l, e->ino, k->tgt, sizeof k->tgt);
+			if (fsr_target_hash(k->tgt) == want) {
+				pick = e;
+				k->matched = 1;
+				break;
+			}
+		}
+	for (unsigned long i = 0; i < FSR_LEDGER_BUCKETS && !pick; i++) {
+		unsigned long b = (l->cur_e + i) % FSR_LEDGER_BUCKETS;
+		for (struct fsr_entry *e = l->ent[b]; e; e = e->next)
+			if (fsr_ledger_ent_ok(l, e, &k->parent)) {
+				pick = e;
+				k->bucket = b;
+				break;
+			}
+	}
+	if (pick && !k->matched)
+		fsr_ledger_ent_target(l, pick->ino, k->tgt, sizeof k->tgt);
+	return pick;
+}
+
+static int hnd_ok(const struct fsr_handle *h, unsigned int ops, fsr_hnd_also_fn also, void *arg)
+{
+	return fsr_ledger_hnd_ok(h, ops) && (!also || also(arg, h, ops));
+}
+
+struct fsr_handle *fsr_ledger_pick_hnd(struct fsr_ledger *l, struct fsr_pass *p, unsigned int ops,
+				       fsr_hnd_also_fn also, void *arg, struct fsr_pick *k)
+{
+	uint32_t want = fsr_schedule_want(p, 'h');
+	struct fsr_handle *pick = NULL;
+	k->wanted = want != 0;
+	k->matched = 0;
+	k->parent = NULL;
+	k->tgt[0] = 0;
+	for (unsigned long b = 0; want && b < FSR_LEDGER_BUCKETS && !pick; b++)
+		for (struct fsr_handle *h = l->hnd[b]; h; h = h->next) {
+			if (!hnd_ok(h, ops, also, arg))
+				continue;
+			fsr_ledger_hnd_target(l, h, k->tgt, sizeof k->tgt);
+			if (fsr_target_hash(k->tgt) == want) {
+				pick = h;
+				k->matched = 1;
+				break;
+			}
+		}
+	for (unsigned long i = 0; i < FSR_LEDGER_BUCKETS && !pick; i++) {
+		unsigned long b = (l->cur_h + i) % FSR_LEDGER_BUCKETS;
+		for (struct fsr_handle *h = l->hnd[b]; h; h = h->next)
+			if (hnd_ok(h, ops, also, arg)) {
+				pick = h;
+				k->bucket = b;
+				break;
+			}
+	}
+	if (pick && !k->matched)
+		fsr_ledger_hnd_target(l, pick, k->tgt, sizeof k->tgt);
+	return pick;
+}
+
+void fsr_ledger_say_instead(struct fsr_pass *p, char type, const char *kind, const struct fsr_pick *k, int took)
+{
+	if (k->wanted && !k->matched)
+		fsr_schedule_instead(p, type, kind, took ? k->tgt : NULL);
+}
