@@ -14,6 +14,7 @@
 
 #define FUSE_USE_VERSION 312
 #include "fsr.h"
+#include "ledger.h"
 #include <fuse3/fuse_lowlevel.h>
 #include <fuse3/fuse.h>
 #include <limits.h>
@@ -55,26 +56,7 @@ struct fsr_opctx {
 };
 enum { FSR_OPK_OTHER, FSR_OPK_ENTRY, FSR_OPK_OPEN, FSR_OPK_OPENDIR, FSR_OPK_CREATE };
 
-struct fsr_handle {
-	struct fsr_handle *next;
-	fuse_ino_t ino;
-	uint64_t fh;
-	int flags;                     /* open flags */
-	int dir;
-	int refs;                      /* opens with this (ino, fh) not yet released */
-	int pin;                       /* callbacks using it now */
-	char *path;                    /* high level: its path at the latest open */
-	unsigned long order;           /* the session's n-th handle opened: replay's key of it */
-};
-
-struct fsr_entry {
-	struct fsr_entry *next;
-	fuse_ino_t ino;
-	fuse_ino_t parent;
-	int64_t count;                 /* lookups the shim saw, minus forgets */
-	int pin;                       /* callbacks using it (as the entry or as a parent) */
-	char name[];                   /* the name it was looked up by */
-};
+/* struct fsr_handle, struct fsr_entry: ledger.h */
 
 #define FSR_GATE_CB 0x40000000     /* a callback runs on this single-threaded session */
 

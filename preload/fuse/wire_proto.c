@@ -10,9 +10,9 @@
  * kernel (and taken back if the write fails), a forget before the daemon
  * reads it, and a request whose reply the wire does not see counts nothing:
  * the count is never above the kernel's, so whatever the wire calls back on
- * is alive in the daemon.  This ledger is the wire's own; the libfuse
- * transport keeps its sessions' in fuse_state.c (the two never serve the
- * same connection).
+ * is alive in the daemon.  The tables, the targets and their choice are
+ * ledger.c's, shared with the libfuse transport's sessions (fuse_state.c;
+ * the two never serve the same connection).
  *
  * Op contexts.  A thread is in op U from the read that returned U until it
  * writes U's reply or reads again.
@@ -31,6 +31,7 @@
 #include "wire.h"
 #include "modules.h"
 #include "fuse_shim.h"
+#include "ledger.h"
 #include <errno.h>
 #include <linux/fuse.h>
 #include <poll.h>
@@ -42,7 +43,7 @@
 
 #define WIRE_CONNS     32
 #define WIRE_INFLIGHT  512
-#define WIRE_BUCKETS   1024
+#define WIRE_BUCKETS   1024        /* the hash of a request's unique */
 #define WIRE_SYN       8           /* synthetic requests per connection at once */
 #define WIRE_HELD      64          /* kernel messages held back per connection */
 #define WIRE_HELD_BYTES 128
@@ -63,22 +64,6 @@ struct wreq {                       /* a kernel request in flight */
 	uint32_t opcode;
 	uint64_t nodeid;
 	char name[WIRE_NAME_MAX + 1];   /* lookup-like ops */
-};
-
-struct went {
-	struct went *next;
-	uint64_t ino, parent;
-	int64_t count;
-	int pin;                        /* synthetic requests using it as parent */
-	uint32_t mode;
-	char name[];
-};
-
-struct whandle {
-	struct whandle *next;
-	uint64_t ino, fh;
-	int dir, refs, pin;
-	unsigned long order;            /* the connection's n-th handle opened: replay's key of it */
 };
 
 struct wsyn {
@@ -113,11 +98,8 @@ struct wconn {
 	struct fsr_mutex lock;
 	int unpin_seq;                  /* futex: bumped when a pin drops */
 	uint64_t next_id;
-	unsigned int cur_e, cur_h;
-	unsigned long nent, nhnd, nopened;
 	struct wreq req[WIRE_INFLIGHT];
-	struct went *ent[WIRE_BUCKETS];
-	struct whandle *hnd[WIRE_BUCKETS];
+	struct fsr_ledger led;          /* what the kernel holds (ledger.c), under lock */
 	struct wsyn syn[WIRE_SYN];
 	int nheld;
 	struct wheld held[WIRE_HELD];
@@ -246,23 +228,6 @@ void fsr_wire_conn_ref(int ci)
 		__atomic_add_fetch(&conns[ci]->nfds, 1, __ATOMIC_ACQ_REL);
 }
 
-static void ledger_clear(struct wconn *c)
-{
-	for (int i = 0; i < WIRE_BUCKETS; i++) {
-		for (struct went *e = c->ent[i], *n; e; e = n) {
-			n = e->next;
-			fsr_free(e);
-		}
-		for (struct whandle *h = c->hnd[i], *n; h; h = n) {
-			n = h->next;
-			fsr_free(h);
-		}
-		c->ent[i] = NULL;
-		c->hnd[i] = NULL;
-	}
-	c->nent = c->nhnd = 0;
-}
-
 static void syn_fd_closed(int ci, int fd);
 
 void fsr_wire_conn_fd_closed(int ci, int fd)
@@ -278,7 +243,7 @@ void fsr_wire_conn_fd_closed(int ci, int fd)
 	struct fsr_thread *t = fsr_thread_self();
 	fsr_busy_enter(t);
 	fsr_mutex_lock(&c->lock);
-	ledger_clear(c);
+	fsr_ledger_clear(&c->led);
 	fsr_mutex_unlock(&c->lock);
 	fsr_mutex_lock(&conns_lock);
 	c->state = CONN_FREE;
@@ -325,7 +290,7 @@ static void conn_off(struct wconn *c, const char *why)
 	fsr_mutex_lock(&c->lock);
 	if (c->state == CONN_WIRE || c->state == CONN_NEW) {
 		c->state = CONN_OFF;
-		ledger_clear(c);
+		fsr_ledger_clear(&c->led);
 	}
 	fsr_mutex_unlock(&c->lock);
 	unpin_wake(c);
@@ -381,72 +346,12 @@ static inline unsigned int hash64(uint64_t x)
 	return (unsigned int)(x >> 40) % WIRE_BUCKETS;
 }
 
-static struct went **ent_slot(struct wconn *c, uint64_t ino)
-{
-	struct went **pp = &c->ent[hash64(ino)];
-	while (*pp && (*pp)->ino != ino)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static struct whandle **hnd_slot(struct wconn *c, uint64_t ino, uint64_t fh, int dir)
-{
-	struct whandle **pp = &c->hnd[hash64(ino ^ (fh * 31))];
-	while (*pp && ((*pp)->ino != ino || (*pp)->fh != fh || (*pp)->dir != dir))
-		pp = &(*pp)->next;
-	return pp;
-}
-
 /* delta references of ino, known by (parent, name) */
 static void ent_add(struct wconn *c, uint64_t ino, uint64_t parent, const char *name, size_t len,
 		    uint32_t mode, int64_t delta)
 {
-	if (!ino)
-		return;
-	struct went **pp = ent_slot(c, ino), *e = *pp;
-	if (delta < 0) {
-		if (e) {
-			e->count += delta;
-			if (e->count <= 0 && !e->pin) {
-				*pp = e->next;
-				c->nent--;
-				fsr_free(e);
-			}
-		}
-		return;
-	}
-	if (len > WIRE_NAME_MAX)
-		len = 0;          /* too long to keep: counted, never looked up again */
-	if (e && (e->parent != parent || strlen(e->name) != len || memcmp(e->name, name, len) != 0) && !e->pin) {
-		struct went *n = fsr_alloc(sizeof *n + len + 1);
-		if (n) {          /* the same node by another name: keep the newest name */
-			*n = *e;
-			memcpy(n->name, name, len);
-			n->name[len] = 0;
-			n->parent = parent;
-			*pp = n;
-			fsr_free(e);
-			e = n;
-		}
-	}
-	if (!e) {
-		e = fsr_alloc(sizeof *e + len + 1);
-		if (!e) {
-			c->lossy = 1;
-			return;   /* not counted: an under-count */
-		}
-		e->ino = ino;
-		e->parent = parent;
-		if (len)
-			memcpy(e->name, name, len);
-		e->name[len] = 0;
-		e->next = NULL;
-		*pp = e;
-		c->nent++;
-	}
-	e->count += delta;
-	if (mode)
-		e->mode = mode;
+	if (fsr_ledger_ent_add(&c->led, ino, parent, name, len, mode, delta) < 0)
+		c->lossy = 1;     /* not counted: an under-count */
 }
 
 /* a kernel forget of n references; 1 when a synthetic request uses ino now */
@@ -466,7 +371,7 @@ static int node_busy(struct wconn *c, uint64_t ino, int held_too);
 
 static int ent_forget(struct wconn *c, uint64_t ino, uint64_t n)
 {
-	struct went *e = *ent_slot(c, ino);
+	struct fsr_entry *e = *fsr_ledger_ent_slot(&c->led, ino);
 	int pinned = node_busy(c, ino, 1);
 	int64_t have = e ? e->count : 0;
 	if (!c->lossy && ino != FUSE_ROOT_ID && (uint64_t)(have < 0 ? 0 : have) < n) {
@@ -482,38 +387,21 @@ static int ent_forget(struct wconn *c, uint64_t ino, uint64_t n)
 
 static void hnd_add(struct wconn *c, uint64_t ino, uint64_t fh, int dir, int delta)
 {
-	struct whandle **pp = hnd_slot(c, ino, fh, dir), *h = *pp;
-	if (delta < 0) {
-		if (h && --h->refs <= 0 && !h->pin) {
-			*pp = h->next;
-			c->nhnd--;
-			fsr_free(h);
-		}
-		return;
-	}
-	if (!h) {
-		h = fsr_alloc(sizeof *h);
-		if (!h)
-			return;
-		h->ino = ino;
-		h->fh = fh;
-		h->dir = dir;
-		h->order = ++c->nopened;
-		*pp = h;
-		c->nhnd++;
-	}
-	h->refs++;
+	if (delta < 0)
+		fsr_ledger_hnd_release(&c->led, ino, fh, dir);
+	else
+		(void)fsr_ledger_hnd_open(&c->led, ino, fh, dir, 0, NULL);
 }
 
 static int hnd_pinned(struct wconn *c, uint64_t ino, uint64_t fh, int dir)
 {
-	struct whandle *h = *hnd_slot(c, ino, fh, dir);
+	struct fsr_handle *h = *fsr_ledger_hnd_slot(&c->led, ino, fh, dir);
 	return h && h->pin;
 }
 
 static int ent_pinned(struct wconn *c, uint64_t ino)
 {
-	struct went *e = *ent_slot(c, ino);
+	struct fsr_entry *e = *fsr_ledger_ent_slot(&c->led, ino);
 	return e && e->pin;
 }
 
@@ -1062,20 +950,10 @@ static void reply_refs(struct wconn *c, const struct wreq *q, const struct iovec
 static void syn_unpin(struct wconn *c, struct wsyn *s)
 {
 	if (s->kind == SK_LOOKUP) {
-		struct went *p = s->parent != FUSE_ROOT_ID ? *ent_slot(c, s->parent) : NULL;
-		if (p && p->pin && --p->pin == 0 && p->count <= 0) {
-			struct went **pp = ent_slot(c, p->ino);   /* forgotten meanwhile */
-			*pp = p->next;
-			c->nent--;
-			fsr_free(p);
-		}
+		if (s->parent != FUSE_ROOT_ID)
+			fsr_ledger_ent_unpin(&c->led, s->parent);
 	} else if (s->kind != SK_FORGET) {
-		struct whandle **pp = hnd_slot(c, s->nodeid, s->fh, s->dir), *h = *pp;
-		if (h && h->pin && --h->pin == 0 && h->refs <= 0) {
-			*pp = h->next;
-			c->nhnd--;
-			fsr_free(h);
-		}
+		fsr_ledger_hnd_unpin(&c->led, s->nodeid, s->fh, s->dir);
 	}
 }
 
@@ -1302,154 +1180,73 @@ static struct wsyn *syn_new(struct wconn *c, int kind, uint32_t opcode, uint64_t
 	return s;
 }
 
-/* A callback's target as replay names it (c->lock held), as fuse_state.c
- * does: an entry by its path from the root, a handle by its open order on
- * the connection and its node's path ("#3:/d/f"). */
-static size_t ent_target(struct wconn *c, uint64_t ino, char *b, size_t len)
-{
-	const char *names[32];
-	int d = 0;
-	while (ino != FUSE_ROOT_ID && d < 32) {
-		struct went *e = *ent_slot(c, ino);
-		if (!e || !e->name[0]) {
-			names[d++] = "?";
-			break;
-		}
-		names[d++] = e->name;
-		ino = e->parent;
-	}
-	return fsr_target_path(b, len, names, d);
-}
-
-static void hnd_target(struct wconn *c, const struct whandle *h, char *b, size_t len)
-{
-	int o = fsr_fmt(b, len, "#%lu:", h->order);
-	ent_target(c, h->ino, b + o, len - (size_t)o);
-}
-
-static int ent_eligible(struct wconn *c, const struct went *e, struct went **p)
-{
-	if (e->count <= 0 || !e->name[0])
-		return 0;
-	*p = e->parent != FUSE_ROOT_ID ? *ent_slot(c, e->parent) : NULL;
-	return e->parent == FUSE_ROOT_ID || (*p && (*p)->count > 0);   /* the parent may be gone */
-}
-
-/* a replayed pass's choice of type: the target it wants, if held */
-static struct went *ent_wanted(struct wconn *c, struct fsr_pass *pass, int *wanted)
-{
-	uint32_t want = fsr_schedule_want(pass, 'e');
-	char tgt[160];
-	struct went *p;
-	*wanted = want != 0;
-	for (unsigned int b = 0; want && b < WIRE_BUCKETS; b++)
-		for (struct went *e = c->ent[b]; e; e = e->next)
-			if (ent_eligible(c, e, &p)) {
-				ent_target(c, e->ino, tgt, sizeof tgt);
-				if (fsr_target_hash(tgt) == want)
-					return e;
-			}
-	return NULL;
-}
-
+/* a pass's LOOKUP of an entry (ledger.c's choice; its FORGET follows the reply) */
 static int queue_lookup(struct wconn *c, unsigned int gfp, struct fsr_pass *pass)
 {
-	int wanted;
-	struct went *w = ent_wanted(c, pass, &wanted);
-	char tgt[160];
-	for (unsigned int k = 0; k < WIRE_BUCKETS; k++) {
-		unsigned int b = (c->cur_e + k) % WIRE_BUCKETS;
-		for (struct went *e = w ? w : c->ent[b]; e; e = w ? NULL : e->next) {
-			struct went *p;
-			if (!ent_eligible(c, e, &p))
-				continue;
-			size_t l = strlen(e->name);
-			struct wsyn *s = syn_new(c, SK_LOOKUP, FUSE_LOOKUP, e->parent, (uint32_t)l + 1, gfp);
-			if (!s)
-				return 0;
-			memcpy(s->m.buf + HDR, e->name, l + 1);
-			s->parent = e->parent;
-			if (p)
-				p->pin++;
-			s->state = SYN_QUEUED;
-			if (!w)
-				c->cur_e = b + 1;
-			ent_target(c, e->ino, tgt, sizeof tgt);
-			if (wanted && !w)
-				fsr_schedule_instead(pass, 'e', "lookup", tgt);
-			fsr_schedule_callback(pass, "lookup", 'e', tgt);
-			return 1;
-		}
-		if (w)
-			break;
+	struct fsr_pick k;
+	struct fsr_entry *e = fsr_ledger_pick_ent(&c->led, pass, &k);
+	if (!e) {
+		fsr_ledger_say_instead(pass, 'e', "lookup", &k, 0);
+		return 0;
 	}
-	if (wanted && !w)
-		fsr_schedule_instead(pass, 'e', "lookup", NULL);
-	return 0;
+	size_t l = strlen(e->name);
+	struct wsyn *s = syn_new(c, SK_LOOKUP, FUSE_LOOKUP, e->parent, (uint32_t)l + 1, gfp);
+	if (!s)
+		return 0;
+	memcpy(s->m.buf + HDR, e->name, l + 1);
+	s->parent = e->parent;
+	if (k.parent)
+		k.parent->pin++;
+	s->state = SYN_QUEUED;
+	fsr_ledger_advance(&c->led.cur_e, &k);
+	fsr_ledger_say_instead(pass, 'e', "lookup", &k, 1);
+	fsr_schedule_callback(pass, "lookup", 'e', k.tgt);
+	return 1;
 }
 
-static int hnd_eligible(struct wconn *c, const struct whandle *h, int flush)
+/* the wire's own rule on a handle: no synthetic request of that kind on it yet */
+static int hnd_free(void *arg, const struct fsr_handle *h, unsigned int ops)
 {
-	if (h->refs <= 0 || (flush && h->dir))
-		return 0;       /* never FLUSH a directory */
-	return !syn_busy(c, h->ino, h->fh, flush ? SK_FLUSH : h->dir ? SK_FSYNCDIR : SK_FSYNC);
+	int kind = (ops & FSR_LOP_FLUSH) ? SK_FLUSH : h->dir ? SK_FSYNCDIR : SK_FSYNC;
+	return !syn_busy(arg, h->ino, h->fh, kind);
 }
 
+/* a pass's FSYNC (FSYNCDIR on a directory) or FLUSH of a handle */
 static int queue_handle(struct wconn *c, int flush, unsigned int gfp, struct wsyn **made, struct fsr_pass *pass)
 {
-	uint32_t want = fsr_schedule_want(pass, 'h');
-	char tgt[160];
-	struct whandle *w = NULL;
-	for (unsigned int b = 0; want && !w && b < WIRE_BUCKETS; b++)
-		for (struct whandle *h = c->hnd[b]; h; h = h->next)
-			if (hnd_eligible(c, h, flush)) {
-				hnd_target(c, h, tgt, sizeof tgt);
-				if (fsr_target_hash(tgt) == want) {
-					w = h;
-					break;
-				}
-			}
 	const char *what = flush ? "flush" : "fsync";
-	for (unsigned int k = 0; k < WIRE_BUCKETS; k++) {
-		unsigned int b = (c->cur_h + k) % WIRE_BUCKETS;
-		for (struct whandle *h = w ? w : c->hnd[b]; h; h = w ? NULL : h->next) {
-			if (!hnd_eligible(c, h, flush))
-				continue;
-			int kind = flush ? SK_FLUSH : h->dir ? SK_FSYNCDIR : SK_FSYNC;
-			struct wsyn *s;
-			if (flush) {
-				s = syn_new(c, kind, FUSE_FLUSH, h->ino, sizeof(struct fuse_flush_in), gfp);
-				if (!s)
-					return 0;
-				struct fuse_flush_in a = { .fh = h->fh, .lock_owner = LOCK_OWNER };
-				memcpy(s->m.buf + HDR, &a, sizeof a);
-			} else {
-				s = syn_new(c, kind, h->dir ? FUSE_FSYNCDIR : FUSE_FSYNC, h->ino,
-					    sizeof(struct fuse_fsync_in), gfp);
-				if (!s)
-					return 0;
-				struct fuse_fsync_in a = { .fh = h->fh, .fsync_flags = 1 /* FDATASYNC */ };
-				memcpy(s->m.buf + HDR, &a, sizeof a);
-			}
-			s->fh = h->fh;
-			s->dir = h->dir;
-			h->pin++;
-			s->state = SYN_QUEUED;
-			if (!flush && !w)
-				c->cur_h = b + 1;
-			*made = s;
-			hnd_target(c, h, tgt, sizeof tgt);
-			if (want && !w)
-				fsr_schedule_instead(pass, 'h', what, tgt);
-			fsr_schedule_callback(pass, h->dir && !flush ? "fsyncdir" : what, 'h', tgt);
-			return 1;
-		}
-		if (w)
-			break;
+	struct fsr_pick k;
+	struct fsr_handle *h = fsr_ledger_pick_hnd(&c->led, pass, flush ? FSR_LOP_FLUSH : FSR_LOP_FSYNC | FSR_LOP_FSYNCDIR,
+						   hnd_free, c, &k);
+	if (!h) {
+		fsr_ledger_say_instead(pass, 'h', what, &k, 0);
+		return 0;
 	}
-	if (want && !w)
-		fsr_schedule_instead(pass, 'h', what, NULL);
-	return 0;
+	int kind = flush ? SK_FLUSH : h->dir ? SK_FSYNCDIR : SK_FSYNC;
+	struct wsyn *s;
+	if (flush) {
+		s = syn_new(c, kind, FUSE_FLUSH, h->ino, sizeof(struct fuse_flush_in), gfp);
+		if (!s)
+			return 0;
+		struct fuse_flush_in a = { .fh = h->fh, .lock_owner = LOCK_OWNER };
+		memcpy(s->m.buf + HDR, &a, sizeof a);
+	} else {
+		s = syn_new(c, kind, h->dir ? FUSE_FSYNCDIR : FUSE_FSYNC, h->ino, sizeof(struct fuse_fsync_in), gfp);
+		if (!s)
+			return 0;
+		struct fuse_fsync_in a = { .fh = h->fh, .fsync_flags = 1 /* FDATASYNC */ };
+		memcpy(s->m.buf + HDR, &a, sizeof a);
+	}
+	s->fh = h->fh;
+	s->dir = h->dir;
+	h->pin++;
+	s->state = SYN_QUEUED;
+	if (!flush)
+		fsr_ledger_advance(&c->led.cur_h, &k);   /* one step a pass: FSYNC's, not FLUSH's */
+	*made = s;
+	fsr_ledger_say_instead(pass, 'h', what, &k, 1);
+	fsr_schedule_callback(pass, h->dir && !flush ? "fsyncdir" : what, 'h', k.tgt);
+	return 1;
 }
 
 /* wake one reader parked in the kernel: NOTIFY_RETRIEVE of 0 bytes of a
@@ -1458,8 +1255,8 @@ static int wake_reader(struct wconn *c)
 {
 	if (c->minor < 15 || c->wake_fd < 0 || !__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
 		return 0;
-	for (unsigned int b = 0; b < WIRE_BUCKETS; b++)
-		for (struct went *e = c->ent[b]; e; e = e->next) {
+	for (unsigned int b = 0; b < FSR_LEDGER_BUCKETS; b++)
+		for (struct fsr_entry *e = c->led.ent[b]; e; e = e->next) {
 			if (e->count <= 0 || !S_ISREG(e->mode))
 				continue;
 			struct { struct fuse_out_header h; struct fuse_notify_retrieve_out r; } m;
@@ -1510,7 +1307,7 @@ static int holds_untracked(const struct fsr_thread *a)
 
 static int conn_usable(struct wconn *c)
 {
-	return c && c->state == CONN_WIRE && c->inited && (c->nent || c->nhnd) && syn_free(c);
+	return c && c->state == CONN_WIRE && c->inited && (c->led.nent || c->led.nhnd) && syn_free(c);
 }
 
 int fsr_wire_reclaim_possible(struct fsr_thread *t)
