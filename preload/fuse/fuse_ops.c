@@ -803,15 +803,15 @@ static char *moved_path(const char *p, const char *from, const char *to)
 
 static void hl_moved(struct fsr_fsess *s, const char *from, const char *to, int exchange)
 {
-	if (!s || !from || !__atomic_load_n(&s->nhandles, __ATOMIC_RELAXED))
+	if (!s || !from || !__atomic_load_n(&s->led.nhnd, __ATOMIC_RELAXED))
 		return;
 	struct fsr_thread *t = fsr_thread_self();
 	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	for (int tries = 0;; tries++) {
 		int pinned = 0;
-		for (int b = 0; b < FSR_HASH_BUCKETS && !pinned; b++)
-			for (struct fsr_handle *h = s->handles[b]; h; h = h->next)
+		for (int b = 0; b < FSR_LEDGER_BUCKETS && !pinned; b++)
+			for (struct fsr_handle *h = s->led.hnd[b]; h; h = h->next)
 				if (h->pin && h->path && (moved_path(h->path, from, NULL) != h->path ||
 							  (exchange && moved_path(h->path, to, NULL) != h->path))) {
 					pinned = 1;
@@ -824,8 +824,8 @@ static void hl_moved(struct fsr_fsess *s, const char *from, const char *to, int 
 		fsr_futex_wait(&s->unpin_seq, seq, 20000000ull);
 		fsr_mutex_lock(&s->lock);
 	}
-	for (int b = 0; b < FSR_HASH_BUCKETS; b++)
-		for (struct fsr_handle *h = s->handles[b]; h; h = h->next) {
+	for (int b = 0; b < FSR_LEDGER_BUCKETS; b++)
+		for (struct fsr_handle *h = s->led.hnd[b]; h; h = h->next) {
 			if (!h->path || h->pin)
 				continue;       /* pinned past the bound: keeps its path for now */
 			char *n = moved_path(h->path, from, to);

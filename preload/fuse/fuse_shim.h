@@ -22,7 +22,6 @@
 
 #define FSR_FSESS_MAX     16       /* sessions per process */
 #define FSR_INFLIGHT_MAX  256      /* in-flight kernel requests tracked per session */
-#define FSR_HASH_BUCKETS  1024
 
 /* What t->fuse_ctx points to begins with this: which struct it is (3: struct
  * fsr_opctx below, an op of a libfuse3 session or of a libfuse2 low-level
@@ -130,13 +129,9 @@ struct fsr_fsess {
 	int own_loop;                  /* the daemon's own loop calls fuse_session_process_buf: no callbacks */
 	int cb_active;                 /* callbacks running (atomic) */
 	int gate;                      /* single-threaded: ops in progress | FSR_GATE_CB (futex) */
-	struct fsr_mutex lock;         /* handles, entries */
+	struct fsr_mutex lock;         /* led, pins, owed, pending */
 	int unpin_seq;                 /* futex: bumped when a pin drops */
-	unsigned long nhandles, nentries;
-	unsigned long cursor_h, cursor_e;
-	unsigned long nopened;         /* handles opened so far (their order) */
-	struct fsr_handle *handles[FSR_HASH_BUCKETS];
-	struct fsr_entry *entries[FSR_HASH_BUCKETS];
+	struct fsr_ledger led;         /* what the kernel holds (ledger.c), under lock */
 	fuse_ino_t inflight[FSR_INFLIGHT_MAX];   /* inodes of kernel ops in progress (0: free) */
 	int nowed;                     /* forgets owed for late lookup replies (s->lock) */
 	fuse_ino_t owed[FSR_OWED_MAX];

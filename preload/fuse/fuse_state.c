@@ -7,6 +7,8 @@
  * make it lower), so an entry the shim calls back on is always alive in the
  * daemon.  A callback pins the entry and its parent, a handle it uses pins
  * the handle: the forget and release wrappers wait for the pin to drop.
+ * The tables, the targets and their choice are ledger.c's, shared with the
+ * wire (wire_proto.c), under s->lock.
  *
  * Callbacks run on the thread serving the pass (the allocator inline, the
  * reclaimer in handoff) under NORECLAIM; a single-threaded session takes them
@@ -15,28 +17,6 @@
 #include "wire.h"
 #include <errno.h>
 #include <string.h>
-
-static inline unsigned int hash_ino(fuse_ino_t ino)
-{
-	uint64_t x = (uint64_t)ino * 0x9e3779b97f4a7c15ull;
-	return (unsigned int)(x >> 40) % FSR_HASH_BUCKETS;
-}
-
-static struct fsr_entry **entry_slot(struct fsr_fsess *s, fuse_ino_t ino)
-{
-	struct fsr_entry **pp = &s->entries[hash_ino(ino)];
-	while (*pp && (*pp)->ino != ino)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static struct fsr_handle **handle_slot(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir)
-{
-	struct fsr_handle **pp = &s->handles[hash_ino(ino ^ fh)];
-	while (*pp && ((*pp)->ino != ino || (*pp)->fh != fh || (*pp)->dir != dir))
-		pp = &(*pp)->next;
-	return pp;
-}
 
 /* wait (s->lock held, dropped while waiting) until a pin drops */
 static void wait_unpin(struct fsr_fsess *s)
@@ -62,33 +42,7 @@ static void entry_reply(struct fsr_opctx *c, fuse_ino_t ino)
 	size_t len = strlen(c->entry_name);
 	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
-	struct fsr_entry **pp = entry_slot(s, ino), *old = *pp;
-	if (old && old->parent == c->parent && strcmp(old->name, c->entry_name) == 0) {
-		old->count++;
-	} else {
-		struct fsr_entry *n = fsr_alloc(sizeof *n + len + 1);
-		if (n) {
-			n->ino = ino;
-			n->parent = c->parent;
-			memcpy(n->name, c->entry_name, len + 1);
-			n->count = 1;
-			if (old) {       /* same inode by another name: keep the newest name */
-				n->count += old->count;
-				n->pin = old->pin;
-				n->next = old->next;
-				*pp = n;
-				if (!old->pin)
-					fsr_free(old);
-				/* a pinned old one stays allocated: its callback looks it up again by ino */
-			} else {
-				n->next = NULL;
-				*pp = n;
-				s->nentries++;
-			}
-		} else if (old) {
-			old->count++;
-		}
-	}
+	(void)fsr_ledger_ent_add(&s->led, ino, c->parent, c->entry_name, len, 0, 1);   /* no room: an under-count */
 	fsr_mutex_unlock(&s->lock);
 	t->busy--;
 }
@@ -101,17 +55,9 @@ void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n)
 	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	struct fsr_entry **pp;
-	while (*(pp = entry_slot(s, ino)) && (*pp)->pin)
+	while (*(pp = fsr_ledger_ent_slot(&s->led, ino)) && (*pp)->pin)
 		wait_unpin(s);
-	struct fsr_entry *e = *pp;
-	if (e) {
-		e->count -= (int64_t)n;
-		if (e->count <= 0) {
-			*pp = e->next;
-			s->nentries--;
-			fsr_free(e);
-		}
-	}
+	fsr_ledger_ent_add(&s->led, ino, 0, NULL, 0, 0, -(int64_t)(n > INT64_MAX ? INT64_MAX : n));
 	fsr_mutex_unlock(&s->lock);
 	t->busy--;
 }
@@ -132,31 +78,7 @@ static void open_reply(struct fsr_opctx *c, uint64_t fh)
 		if (path)
 			memcpy(path, c->hl_path, l + 1);
 	}
-	struct fsr_handle **pp = handle_slot(s, c->ino, fh, dir);
-	if (*pp) {
-		(*pp)->refs++;
-		if (path && !(*pp)->pin) {    /* the latest path (a pinned one is in use) */
-			fsr_free((*pp)->path);
-			(*pp)->path = path;
-			path = NULL;
-		}
-	} else {
-		struct fsr_handle *h = fsr_alloc(sizeof *h);
-		if (h) {
-			h->path = path;
-			path = NULL;
-			h->ino = c->ino;
-			h->fh = fh;
-			h->flags = c->open_flags;
-			h->dir = dir;
-			h->refs = 1;
-			h->pin = 0;
-			h->order = ++s->nopened;
-			h->next = NULL;
-			*pp = h;
-			s->nhandles++;
-		}
-	}
+	(void)fsr_ledger_hnd_open(&s->led, c->ino, fh, dir, c->open_flags, &path);
 	fsr_mutex_unlock(&s->lock);
 	fsr_free(path);
 	t->busy--;
@@ -279,48 +201,14 @@ void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir
 	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
 	struct fsr_handle **pp;
-	while (*(pp = handle_slot(s, ino, fh, dir)) && (*pp)->pin)
+	while (*(pp = fsr_ledger_hnd_slot(&s->led, ino, fh, dir)) && (*pp)->pin)
 		wait_unpin(s);
-	struct fsr_handle *h = *pp;
-	if (h && --h->refs <= 0) {
-		*pp = h->next;
-		s->nhandles--;
-		fsr_free(h->path);
-		fsr_free(h);
-	}
+	fsr_ledger_hnd_release(&s->led, ino, fh, dir);
 	fsr_mutex_unlock(&s->lock);
 	t->busy--;
 }
 
 /* ---- callbacks ---- */
-
-/* A callback's target as replay names it (s->lock held): an entry by its
- * path from the root, a handle by its open order and its path ("#3:/d/f").
- * Node ids and file handles are the daemon's choice and differ by run. */
-static size_t entry_target(struct fsr_fsess *s, fuse_ino_t ino, char *b, size_t len)
-{
-	const char *names[32];
-	int d = 0;
-	while (ino != FUSE_ROOT_ID && d < 32) {
-		struct fsr_entry *e = *entry_slot(s, ino);
-		if (!e || !e->name[0]) {
-			names[d++] = "?";     /* a parent the shim never saw looked up */
-			break;
-		}
-		names[d++] = e->name;
-		ino = e->parent;
-	}
-	return fsr_target_path(b, len, names, d);
-}
-
-static void handle_target(struct fsr_fsess *s, const struct fsr_handle *h, char *b, size_t len)
-{
-	int o = fsr_fmt(b, len, "#%lu:", h->order);
-	if (h->path)
-		fsr_target_put(b + o, len - (size_t)o, h->path);
-	else
-		entry_target(s, h->ino, b + o, len - (size_t)o);
-}
 
 static int ino_in_flight(struct fsr_fsess *s, fuse_ino_t ino)
 {
@@ -330,13 +218,19 @@ static int ino_in_flight(struct fsr_fsess *s, fuse_ino_t ino)
 	return 0;
 }
 
-static int wants_handles(struct fsr_fsess *s)
+/* the callbacks the session's daemon has ops for (FSR_CB_*): the high
+ * level's by path, the low level's through its library's table */
+static unsigned int session_has(struct fsr_fsess *s)
 {
 	if (s->highlevel)
-		return s->hl && (((fsr_opt.callbacks & FSR_CB_FSYNC) && s->hl->real.fsync) ||
-				 ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->hl->real.flush));
-	return ((fsr_opt.callbacks & FSR_CB_FSYNC) && s->api->has(s, FSR_CB_FSYNC)) ||
-	       ((fsr_opt.callbacks & FSR_CB_FLUSH) && s->api->has(s, FSR_CB_FLUSH));
+		return s->hl ? (s->hl->real.fsync ? FSR_CB_FSYNC : 0) | (s->hl->real.flush ? FSR_CB_FLUSH : 0) : 0;
+	return (s->api->has(s, FSR_CB_FSYNC) ? FSR_CB_FSYNC : 0) | (s->api->has(s, FSR_CB_FLUSH) ? FSR_CB_FLUSH : 0) |
+	       (s->api->has(s, FSR_CB_FORGET) ? FSR_CB_FORGET : 0);
+}
+
+static int wants_handles(struct fsr_fsess *s)
+{
+	return (fsr_ledger_callbacks(session_has(s)) & (FSR_CB_FSYNC | FSR_CB_FLUSH)) != 0;
 }
 
 /* Fork: the child has copies of the daemon's sessions, with its fds; a
@@ -355,8 +249,8 @@ static int usable(struct fsr_fsess *s, struct fsr_thread *alloc)
 {
 	if (!__atomic_load_n(&s->live, __ATOMIC_ACQUIRE) || s->fork_gen != fsr_fork_gen)
 		return 0;
-	if (!(s->nhandles && wants_handles(s)) && !__atomic_load_n(&s->nowed, __ATOMIC_RELAXED) &&
-	    !(s->nentries && !s->highlevel && (fsr_opt.callbacks & FSR_CB_FORGET)))
+	if (!(s->led.nhnd && wants_handles(s)) && !__atomic_load_n(&s->nowed, __ATOMIC_RELAXED) &&
+	    !(s->led.nent && !s->highlevel && fsr_ledger_callbacks(FSR_CB_FORGET)))
 		return 0;
 	if (!__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE) && __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
 		return 0;   /* single-threaded, an op in progress */
@@ -467,9 +361,13 @@ static void cb_end(struct cbctx *x)
 	fsr_op_left(t);
 }
 
-static int handle_eligible(struct fsr_fsess *s, const struct fsr_handle *x, int hl)
+/* the libfuse transport's own rule on a handle: the high level calls by
+ * path (none: not callable), and no kernel op is on its inode now */
+static int handle_free(void *arg, const struct fsr_handle *h, unsigned int ops)
 {
-	return !(x->dir || x->refs <= 0 || (hl && !x->path) || ino_in_flight(s, x->ino));
+	struct fsr_fsess *s = arg;
+	(void)ops;
+	return !(s->highlevel && !h->path) && !ino_in_flight(s, h->ino);
 }
 
 static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx, struct fsr_pass *p)
@@ -479,11 +377,9 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 	struct fsr_hl *hl = s->highlevel ? s->hl : NULL;
 	if (s->highlevel && !hl)
 		return 0;
-	int do_fsync = (fsr_opt.callbacks & FSR_CB_FSYNC) &&
-		       (hl ? hl->real.fsync != NULL : s->api->has(s, FSR_CB_FSYNC));
-	int do_flush = (fsr_opt.callbacks & FSR_CB_FLUSH) &&
-		       (hl ? hl->real.flush != NULL : s->api->has(s, FSR_CB_FLUSH));
-	if ((!do_fsync && !do_flush) || !s->nhandles)
+	unsigned int cbs = fsr_ledger_callbacks(session_has(s));
+	int do_fsync = (cbs & FSR_CB_FSYNC) != 0, do_flush = (cbs & FSR_CB_FLUSH) != 0;
+	if ((!do_fsync && !do_flush) || !s->led.nhnd)
 		return 0;
 	struct fuse_context hctx;
 	if (hl) {
@@ -496,43 +392,20 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		hctx.umask = ctx->umask;
 		hctx.private_data = hl->private_data;
 	}
-	struct fsr_handle *h = NULL;
-	char tgt[160];
-	/* a replayed pass: the handle the original chose, if the kernel holds it */
-	uint32_t want = fsr_schedule_want(p, 'h');
+	/* file handles only: the daemon's fsyncdir is not called back here */
+	struct fsr_pick k;
 	fsr_mutex_lock(&s->lock);
-	for (unsigned long k = 0; want && k < FSR_HASH_BUCKETS && !h; k++)
-		for (struct fsr_handle *x = s->handles[k]; x; x = x->next) {
-			if (!handle_eligible(s, x, hl != NULL))
-				continue;
-			handle_target(s, x, tgt, sizeof tgt);
-			if (fsr_target_hash(tgt) == want) {
-				h = x;
-				break;
-			}
-		}
-	int matched = h != NULL;
-	unsigned long start = s->cursor_h;
-	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !h; k++) {
-		for (struct fsr_handle *x = s->handles[(start + k) % FSR_HASH_BUCKETS]; x; x = x->next) {
-			if (!handle_eligible(s, x, hl != NULL))
-				continue;
-			h = x;
-			s->cursor_h = start + k + 1;   /* the next pass starts after it */
-			break;
-		}
-	}
+	struct fsr_handle *h = fsr_ledger_pick_hnd(&s->led, p, (do_fsync ? FSR_LOP_FSYNC : 0) | (do_flush ? FSR_LOP_FLUSH : 0),
+						   handle_free, s, &k);
 	if (h) {
 		h->pin++;
-		handle_target(s, h, tgt, sizeof tgt);
+		fsr_ledger_advance(&s->led.cur_h, &k);
 	}
 	fsr_mutex_unlock(&s->lock);
-	if (want && !matched)
-		fsr_schedule_instead(p, 'h', do_fsync && do_flush ? "fsync+flush" : do_fsync ? "fsync" : "flush",
-				     h ? tgt : NULL);
+	fsr_ledger_say_instead(p, 'h', do_fsync && do_flush ? "fsync+flush" : do_fsync ? "fsync" : "flush", &k, h != NULL);
 	if (!h)
 		return 0;
-	fsr_schedule_callback(p, NULL, 'h', tgt);
+	fsr_schedule_callback(p, NULL, 'h', k.tgt);
 	unsigned long n = 0;
 	union fsr_fi u;                        /* a 3.17 daemon's fi is larger */
 	struct fuse_file_info *fi = &u.fi;
@@ -570,7 +443,7 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 	}
 	cb_hctx = NULL;
 	fsr_mutex_lock(&s->lock);
-	h->pin--;
+	fsr_ledger_hnd_unpin(&s->led, h->ino, h->fh, h->dir);
 	fsr_mutex_unlock(&s->lock);
 	unpin_wake(s);
 	return n;
@@ -616,69 +489,33 @@ unsigned long fsr_state_pay_owed(struct fsr_fsess *s, const struct fuse_ctx *ctx
 	}
 }
 
-static int entry_eligible(struct fsr_fsess *s, struct fsr_entry *e, struct fsr_entry **pe, size_t namemax)
-{
-	if (e->count <= 0 || !e->name[0] || strlen(e->name) >= namemax)
-		return 0;
-	*pe = NULL;
-	if (e->parent != FUSE_ROOT_ID) {
-		*pe = *entry_slot(s, e->parent);
-		if (!*pe || (*pe)->count <= 0)
-			return 0;
-	}
-	return 1;
-}
-
 static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx, struct fsr_pass *p)
 {
 	if (s->highlevel || !s->api->has(s, FSR_CB_FORGET))
 		return 0;
 	unsigned long n = fsr_state_pay_owed(s, ctx);
-	if (!(fsr_opt.callbacks & FSR_CB_FORGET) || !s->nentries)
+	if (!fsr_ledger_callbacks(FSR_CB_FORGET) || !s->led.nent)
 		return n;
-	char name[256], tgt[160];
+	char name[FSR_LEDGER_NAME_MAX + 1];
 	fuse_ino_t ino = 0, parent = 0;
-	struct fsr_entry *pick = NULL, *pe = NULL;
-	/* a replayed pass: the entry the original chose, if the kernel holds it */
-	uint32_t want = fsr_schedule_want(p, 'e');
+	struct fsr_pick k;
 	fsr_mutex_lock(&s->lock);
-	for (unsigned long k = 0; want && k < FSR_HASH_BUCKETS && !pick; k++)
-		for (struct fsr_entry *e = s->entries[k]; e; e = e->next) {
-			if (!entry_eligible(s, e, &pe, sizeof name))
-				continue;
-			entry_target(s, e->ino, tgt, sizeof tgt);
-			if (fsr_target_hash(tgt) == want) {
-				pick = e;
-				break;
-			}
-		}
-	int matched = pick != NULL;
-	unsigned long start = s->cursor_e;
-	for (unsigned long k = 0; k < FSR_HASH_BUCKETS && !pick; k++) {
-		for (struct fsr_entry *e = s->entries[(start + k) % FSR_HASH_BUCKETS]; e; e = e->next) {
-			if (!entry_eligible(s, e, &pe, sizeof name))
-				continue;
-			pick = e;
-			s->cursor_e = start + k + 1;
-			break;
-		}
-	}
+	struct fsr_entry *pick = fsr_ledger_pick_ent(&s->led, p, &k);
 	if (pick) {
 		pick->pin++;
-		if (pe)
-			pe->pin++;
+		if (k.parent)
+			k.parent->pin++;
 		ino = pick->ino;
 		parent = pick->parent;
 		strcpy(name, pick->name);
-		entry_target(s, ino, tgt, sizeof tgt);
+		fsr_ledger_advance(&s->led.cur_e, &k);
 	}
 	fsr_mutex_unlock(&s->lock);
-	if (want && !matched)
-		fsr_schedule_instead(p, 'e', "lookup", pick ? tgt : NULL);
+	fsr_ledger_say_instead(p, 'e', "lookup", &k, pick != NULL);
 	if (!pick)
 		return n;
 	n++;
-	fsr_schedule_callback(p, "lookup", 'e', tgt);
+	fsr_schedule_callback(p, "lookup", 'e', k.tgt);
 	struct cbctx x;
 	fuse_req_t req = cb_begin(&x, s, "lookup", ctx);
 	s->api->lookup(s, req, parent, name);
@@ -695,11 +532,9 @@ static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx 
 		}
 	}
 	fsr_mutex_lock(&s->lock);
-	struct fsr_entry *e = *entry_slot(s, ino);
-	if (e && e->pin)
-		e->pin--;
-	if (parent != FUSE_ROOT_ID && (e = *entry_slot(s, parent)) && e->pin)
-		e->pin--;
+	fsr_ledger_ent_unpin(&s->led, ino);
+	if (parent != FUSE_ROOT_ID)
+		fsr_ledger_ent_unpin(&s->led, parent);
 	fsr_mutex_unlock(&s->lock);
 	unpin_wake(s);
 	return n;
