@@ -1352,13 +1352,15 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 			 * request: an interpreter's), the slots that free up would
 			 * otherwise all go to the first kind */
 			unsigned int first = c->turn++;
+			/* the wire makes every kind for any daemon: the option's */
+			unsigned int cbs = fsr_ledger_callbacks(FSR_CB_FORGET | FSR_CB_FSYNC | FSR_CB_FLUSH);
 			for (unsigned int k = 0; k < 3; k++) {
 				unsigned int kind = (first + k) % 3;
-				if (kind == 0 && (fsr_opt.callbacks & FSR_CB_FORGET))
+				if (kind == 0 && (cbs & FSR_CB_FORGET))
 					n += (unsigned long)queue_lookup(c, p->gfp, p);    /* always asynchronous */
-				if (kind == 1 && (fsr_opt.callbacks & FSR_CB_FSYNC))
+				if (kind == 1 && (cbs & FSR_CB_FSYNC))
 					n += (unsigned long)queue_handle(c, 0, p->gfp, &hs[0], p);
-				if (kind == 2 && (fsr_opt.callbacks & FSR_CB_FLUSH))
+				if (kind == 2 && (cbs & FSR_CB_FLUSH))
 					n += (unsigned long)queue_handle(c, 1, p->gfp, &hs[1], p);
 			}
 			/* synchronous when another reader is parked in the kernel and
