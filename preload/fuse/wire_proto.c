@@ -109,6 +109,7 @@ static struct wconn *conns[WIRE_CONNS];
 static struct fsr_mutex conns_lock;
 
 static uint64_t st_async, st_sync, st_forget, st_fsync, st_flush;
+static uint64_t st_inexact;   /* connections whose ledger went inexact (no lookup-drift there) */
 static int wire_used;     /* a connection went over the wire: its counters go on the stats line */
 
 /* what a thread serves now */
@@ -346,12 +347,21 @@ static inline unsigned int hash64(uint64_t x)
 	return (unsigned int)(x >> 40) % WIRE_BUCKETS;
 }
 
+/* a reference may have gone uncounted, or the counts are off (c->lock
+ * held): no lookup-drift on this connection from here; counted once */
+static void inexact(struct wconn *c)
+{
+	if (!c->lossy)
+		__atomic_add_fetch(&st_inexact, 1, __ATOMIC_RELAXED);
+	c->lossy = 1;
+}
+
 /* delta references of ino, known by (parent, name) */
 static void ent_add(struct wconn *c, uint64_t ino, uint64_t parent, const char *name, size_t len,
 		    uint32_t mode, int64_t delta)
 {
 	if (fsr_ledger_ent_add(&c->led, ino, parent, name, len, mode, delta) < 0)
-		c->lossy = 1;     /* not counted: an under-count */
+		inexact(c);       /* not counted: an under-count */
 }
 
 /* a kernel forget of n references; 1 when a synthetic request uses ino now */
@@ -375,7 +385,7 @@ static int ent_forget(struct wconn *c, uint64_t ino, uint64_t n)
 	int pinned = node_busy(c, ino, 1);
 	int64_t have = e ? e->count : 0;
 	if (!c->lossy && ino != FUSE_ROOT_ID && (uint64_t)(have < 0 ? 0 : have) < n) {
-		c->lossy = 1;          /* said once per connection; counts are off from here */
+		inexact(c);            /* said once per connection; counts are off from here */
 		fsr_mutex_unlock(&c->lock);
 		report_drift(ino, n, have);
 		fsr_mutex_lock(&c->lock);
@@ -436,7 +446,7 @@ static struct wreq *req_put(struct wconn *c, uint64_t unique)
 		if (!r->unique || r->unique == unique)
 			return r;
 	}
-	c->lossy = 1;
+	inexact(c);
 	return &c->req[h];   /* full: the oldest record there is lost (an under-count) */
 }
 
@@ -907,7 +917,7 @@ static void reply_refs(struct wconn *c, const struct wreq *q, const struct iovec
 			struct fuse_direntplus d;
 			char name[WIRE_NAME_MAX + 1];
 			if (iov_get(v, n, off, &d, FUSE_NAME_OFFSET_DIRENTPLUS) != FUSE_NAME_OFFSET_DIRENTPLUS) {
-				c->lossy = 1;
+				inexact(c);
 				break;
 			}
 			size_t rec = FUSE_DIRENTPLUS_SIZE(&d);
@@ -916,7 +926,7 @@ static void reply_refs(struct wconn *c, const struct wreq *q, const struct iovec
 			size_t nl = d.dirent.namelen;
 			if (nl <= WIRE_NAME_MAX) {
 				if (iov_get(v, n, off + FUSE_NAME_OFFSET_DIRENTPLUS, name, nl) != nl) {
-					c->lossy = 1;   /* a spliced reply read only in part: an under-count */
+					inexact(c);     /* a reply read only in part: an under-count */
 					break;
 				}
 				if (memchr(name, '/', nl))
@@ -1391,11 +1401,13 @@ int fsr_wire_stats(char *buf, size_t len)
 {
 	if (!__atomic_load_n(&wire_used, __ATOMIC_RELAXED))
 		return 0;
-	int n = fsr_fmt(buf, len, " wire_async=%llu wire_sync=%llu absorbed_forget=%llu absorbed_fsync=%llu absorbed_flush=%llu",
+	int n = fsr_fmt(buf, len, " wire_async=%llu wire_sync=%llu absorbed_forget=%llu absorbed_fsync=%llu absorbed_flush=%llu"
+			" wire_inexact=%llu",
 			(unsigned long long)__atomic_load_n(&st_async, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&st_sync, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&st_forget, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&st_fsync, __ATOMIC_RELAXED),
-			(unsigned long long)__atomic_load_n(&st_flush, __ATOMIC_RELAXED));
+			(unsigned long long)__atomic_load_n(&st_flush, __ATOMIC_RELAXED),
+			(unsigned long long)__atomic_load_n(&st_inexact, __ATOMIC_RELAXED));
 	return n + fsr_wire_splice_stats(buf + n, len - (size_t)n);
 }
