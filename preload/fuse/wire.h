@@ -48,6 +48,10 @@ ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_
 /* a reply of `total` bytes whose first bytes are in iov (a spliced reply:
  * the rest stays in the daemon's pipe); wr does the real write */
 ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total, fsr_wire_io_fn wr) FSR_HIDDEN;
+/* how much of a reply (its header oh, len bytes) the reply path reads past
+ * its first bytes: len for a READDIRPLUS, else 0 (wire_splice.c) */
+struct fuse_out_header;
+size_t fsr_wire_reply_reads(int fd, const struct fuse_out_header *oh, size_t len) FSR_HIDDEN;
 /* does the wire parse fd's requests (reading) / replies?  (0: pass through) */
 int fsr_wire_follows(int fd, int reading) FSR_HIDDEN;
 /* spliced traffic on FUSE fd `fd` the wire cannot read (why: the notice):

@@ -1073,6 +1073,24 @@ static void notify_check(struct fsr_thread *t, const struct iovec *v, int n, siz
 	t->busy--;
 }
 
+/* How much of a reply of len bytes (oh its header) the wire's reply path
+ * reads: all of a READDIRPLUS reply (every record may give a reference),
+ * 0 for any other (its first bytes are enough) */
+size_t fsr_wire_reply_reads(int fd, const struct fuse_out_header *oh, size_t len)
+{
+	struct wconn *c = conn_of_fd(fd);
+	if (!c || c->state != CONN_WIRE || oh->error || oh->len != len || oh->unique == 0 || IS_PRIVATE(oh->unique))
+		return 0;
+	struct fsr_thread *t = fsr_thread_self();
+	fsr_busy_enter(t);
+	fsr_mutex_lock(&c->lock);
+	struct wreq *r = req_find(c, oh->unique);
+	int plus = r && r->opcode == FUSE_READDIRPLUS;
+	fsr_mutex_unlock(&c->lock);
+	t->busy--;
+	return plus ? len : 0;
+}
+
 ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr)
 {
 	return fsr_wire_reply(fd, iov, iovcnt, iov_total(iov, iovcnt), wr);

@@ -11,7 +11,8 @@
  * the daemon reads its pipe as if the shim were not there.  A request's
  * copy goes through wire_proto.c's read path (ledger, op context, held
  * FORGETs and RELEASEs), a reply's through its write path (absorbed when
- * its unique is the shim's).  The daemon's pipe is changed only when that
+ * its unique is the shim's; a READDIRPLUS reply is read whole, each of its
+ * records may give a reference).  The daemon's pipe is changed only when that
  * path changes the message: a request swallowed (a private NOTIFY_REPLY, a
  * held-back FORGET) is drained, a rewritten one (a BATCH_FORGET without
  * its pinned entries) replaces it, a synthetic request or a held message
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #define CAP 4096        /* what is copied of a message: every request the ledger parses, and more */
+#define WHOLE_MAX (1024 * 1024 + 4096)   /* a READDIRPLUS reply read whole: the kernel's largest read */
 #define HDR ((size_t)sizeof(struct fuse_in_header))
 #define OHDR ((size_t)sizeof(struct fuse_out_header))
 
@@ -96,6 +98,7 @@ static struct scratch {
 	struct fsr_mutex lock;
 	int made, r, w;
 	ino_t ino;
+	size_t size;        /* its capacity (F_GETPIPE_SZ) */
 } scratch;
 
 /* away from the low numbers a daemon expects to own (as out.c's log fd) */
@@ -117,6 +120,8 @@ static void scratch_make(struct scratch *s)
 	s->r = high_fd(p[0]);
 	s->w = high_fd(p[1]);
 	s->ino = syscall(SYS_fstat, s->r, &st) == 0 ? st.st_ino : 0;
+	long sz = syscall(SYS_fcntl, s->w, F_GETPIPE_SZ);
+	s->size = sz > 0 ? (size_t)sz : 4096;
 	s->made = 1;
 }
 
@@ -128,6 +133,19 @@ static int scratch_ours(const struct scratch *s)
 	       a.st_ino == s->ino && b.st_ino == s->ino;
 }
 
+/* Room for cap bytes in the scratch pipe (s->lock held).  tee takes a slot
+ * of it for each buffer of the daemon's pipe, however short (a vmspliced
+ * header is one): room for the bytes in pages, and two slots more. */
+static void scratch_room(struct scratch *s, size_t cap)
+{
+	size_t want = (cap + 4095) / 4096 * 4096 + 2 * 4096;
+	if (cap <= CAP || want <= s->size)
+		return;
+	long sz = syscall(SYS_fcntl, s->w, F_SETPIPE_SZ, (int)want);
+	if (sz > 0)
+		s->size = (size_t)sz;
+}
+
 /* the first (at most cap) bytes of pipe `rd`, copied to buf and left in the
  * pipe; -1 when tee cannot (not a pipe, empty, no pipe of the shim's) */
 static ssize_t peek(int rd, void *buf, size_t cap)
@@ -137,6 +155,8 @@ static ssize_t peek(int rd, void *buf, size_t cap)
 	fsr_mutex_lock(&s->lock);
 	if (!s->made)
 		scratch_make(s);
+	if (s->made)
+		scratch_room(s, cap);
 	if (s->made) {
 		n = syscall(SYS_tee, rd, s->w, cap, SPLICE_F_NONBLOCK);
 		if (n < 0 && (errno == EBADF || errno == EINVAL) && !scratch_ours(s)) {
@@ -295,17 +315,31 @@ static ssize_t splice_out(int r, int fd, size_t len, unsigned int fl)
 	if (k < (ssize_t)OHDR)
 		return real_splice(r, NULL, fd, NULL, len, fl);   /* not a reply the wire can read: the kernel answers it */
 	__atomic_add_fetch(&st_out, 1, __ATOMIC_RELAXED);
+	/* a READDIRPLUS reply past the first bytes: all of it, or its records
+	 * past them would go uncounted (the ledger then inexact) */
+	char *whole = NULL;
+	if (len > CAP && k == CAP) {
+		struct fuse_out_header oh;
+		memcpy(&oh, buf, OHDR);
+		size_t want = fsr_wire_reply_reads(fd, &oh, len);
+		int e = errno;
+		if (want > CAP && want <= WHOLE_MAX && (whole = fsr_alloc(want)) && peek(r, whole, want) != (ssize_t)want) {
+			fsr_free(whole);
+			whole = NULL;
+		}
+		errno = e;
+	}
 	so.r = r;
 	so.len = len;
 	so.fl = fl;
 	so.called = 0;
-	struct iovec v = { buf, (size_t)k };
+	struct iovec v = { whole ? whole : buf, whole ? len : (size_t)k };
 	ssize_t ret = fsr_wire_reply(fd, &v, 1, len, wr_splice);
-	if (!so.called && ret == (ssize_t)len) {
-		int e = errno;
+	int e = errno;
+	if (!so.called && ret == (ssize_t)len)
 		drain(r, len);     /* absorbed: the kernel never sees it */
-		errno = e;
-	}
+	fsr_free(whole);
+	errno = e;
 	return ret;
 }
 
