@@ -23,6 +23,8 @@
  *   -L    OPEN allocates while it holds the tree lock, which FLUSH and
  *         FSYNC need (a reclaim deadlock once reclaim waits for them)
  *   -U    runs as uid/gid 65534 once mounted (the shim's requests must say so)
+ *   -W    a directory w/ of 40 files (w00..w39) in the root: its READDIRPLUS
+ *         reply is over 4 KiB (the largest is printed as dirplus_max)
  *   -X K  bad input of kind K, which the daemon survives as fuser-style
  *         daemons do; what the kernel answered is printed at the end as
  *         "rawfs: bad-input K: OUTCOME" lines (the same with and without a
@@ -61,17 +63,19 @@
 #include <unistd.h>
 
 #define BUFSZ (16u * 1024 * 1024 + 4096)
-#define NNODES 18
+#define WIDE 40          /* -W: w/'s files */
+#define NNODES (18 + 1 + WIDE)
 
 struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t nlookup; };
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_closeforeign, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_closeforeign, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody, opt_wide;
 enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT };
 static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort" };
 static int opt_bad;
 static int hidden_fd = -1;
+static unsigned long dirplus_max;   /* the largest READDIRPLUS reply, header included */
 static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after;
 static int closed_foreign;   /* -C done */
 static void err(const char *fmt, ...);
@@ -168,11 +172,17 @@ static void tid_add(void)
 static void tree(void)
 {
 	static const char *names[NNODES] = { "", "", "d", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
-					     "f8", "f9", "g0", "g1", "g2", "g3", "g4" };
+					     "f8", "f9", "g0", "g1", "g2", "g3", "g4", "w" };
+	static char wide[WIDE][4];
 	for (int i = 1; i < NNODES; i++) {
+		if (i > 18) {
+			snprintf(wide[i - 19], sizeof wide[0], "w%02d", i - 19);
+			names[i] = wide[i - 19];
+		}
 		nodes[i].name = names[i];
-		nodes[i].parent = i <= 12 ? 1 : 2;
-		nodes[i].dir = i <= 2;
+		/* w/ and its files: in the tree with -W only (parent 0: nowhere) */
+		nodes[i].parent = i <= 12 ? 1 : i < 18 ? 2 : i == 18 ? (opt_wide ? 1 : 0) : 18;
+		nodes[i].dir = i <= 2 || i == 18;
 		snprintf(nodes[i].data, sizeof nodes[i].data, "this is %s (node %d)\n", names[i], i);
 	}
 }
@@ -513,6 +523,8 @@ static void serve(int fd, char *msg, size_t n)
 		if (!handle_ok(r->fh, ino, 1)) err("READDIR of unknown handle %llu", (unsigned long long)r->fh);
 		olen = dirents(ino, r->offset, r->size < sizeof out->data ? r->size : sizeof out->data,
 			       h->opcode == FUSE_READDIRPLUS, out->data);
+		if (h->opcode == FUSE_READDIRPLUS && sizeof(struct fuse_out_header) + olen > dirplus_max)
+			dirplus_max = sizeof(struct fuse_out_header) + olen;
 		break;
 	}
 	case FUSE_FLUSH: case FUSE_FSYNC: case FUSE_FSYNCDIR: {
@@ -640,7 +652,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsSRCPnDLUX:")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSRCPnDLUWX:")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -655,17 +667,18 @@ int main(int argc, char **argv)
 		case 'D': opt_hidden = 1; break;
 		case 'L': opt_lockalloc = 1; break;
 		case 'U': opt_nobody = 1; break;
+		case 'W': opt_wide = 1; break;
 		case 'X':
 			for (int i = 1; i < (int)(sizeof bad_names / sizeof bad_names[0]); i++)
 				if (strcmp(optarg, bad_names[i]) == 0)
 					opt_bad = i;
 			if (!opt_bad) { fprintf(stderr, "rawfs: -X %s: unknown\n", optarg); return 2; }
 			break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-X KIND] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-X KIND] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -709,7 +722,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < noutcomes; i++)
 		fprintf(stderr, "rawfs: bad-input %s: %s\n", outcomes[i].what, outcomes[i].err ? strerror(outcomes[i].err) : "accepted");
 	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu spliced_in=%lu spliced_out=%lu "
-		"foreign_pipes_closed=%lu private_after_close=%lu errors=%d\n",
-		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, errors);
+		"foreign_pipes_closed=%lu private_after_close=%lu errors=%d dirplus_max=%lu\n",
+		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, errors, dirplus_max);
 	return errors ? 1 : 0;
 }
