@@ -16,7 +16,11 @@
 # FSYNC/FLUSH): passes inside the wire's op mkdir, replayed by the
 # record line (replay=@PATH), whose targets are named.  Both transports
 # name the held handles alike and, for the same three handles held, choose
-# the same first eligible one (one ledger, preload/fuse/ledger.c).
+# the same first eligible one (one ledger, preload/fuse/ledger.c).  Then
+# the same for entry targets (callbacks=forget: a LOOKUP of an entry, by
+# its path): on the wire, which replay.sh does not cover, and on the
+# libfuse transport by its site key (replay.sh replays them by a report's
+# key); the names compared.
 set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
@@ -46,7 +50,7 @@ run() {
 	out=$1; shift
 	rm -f "$work"/rec.* "$work/journal"
 	# shellcheck disable=SC2068
-	fsreclaim-run --opt callbacks=fsync,flush --opt record="$work/rec" $@ -- \
+	fsreclaim-run --opt callbacks=$cbs --opt record="$work/rec" $@ -- \
 		"$txfs" -f -s -o journal="$work/journal" -o hazard=none "$mnt" >"$out" 2>&1 &
 	pid=$!
 	if ! fsr_wait_mount "$mnt" "$pid"; then
@@ -74,14 +78,13 @@ for c in sys.argv[1].encode():
     h = mix(h ^ c)
 print("%08x" % ((h & 0xffffffff) or 1))' "$1"
 }
-held_re='#[0-9]+:/a[123]'
 # the target the replay's one pass took first (its record's line that ran)
 chosen() { sed -n 's/.* target=\([^ ,]*\)[^ ]* status=run$/\1/p' "$1" | head -n 1; }
 # replay_lib OUT TARGET: the chosen pass again by its site key, with
 # /target=h(TARGET) (-: none)
 replay_lib() {
 	k=site/$site/$K
-	[ "$2" = - ] || k=$k/target=h$(thash "$2")
+	[ "$2" = - ] || k=$k/target=$ty$(thash "$2")
 	run "$1" --opt times=1 --opt replay="$k"
 }
 # replay_wire OUT TARGET: the chosen record line again, its target part TARGET
@@ -90,68 +93,79 @@ replay_wire() {
 	run "$1" --opt times=1 --opt replay=@"$1.key" --opt fuse_transport=wire
 }
 
+for what in handle entry; do
+if [ $what = handle ]; then
+	cbs=fsync,flush held_re='#[0-9]+:/a[123]' cb_re='(fsync\+flush|flush\+fsync)' gone='#99:/gone' ty=h whats=handles
+else
+	cbs=forget held_re='/(a[123]|d[1-4])' cb_re='lookup(\+forget)?' gone=/gone ty=e whats=entries
+fi
 for tr in lib wire; do
 	if [ $tr = lib ]; then
 		run "$work/$tr.0" --opt interval=1
 		# a pass in the middle of those on held handles: the K-th
 		# occurrence of its site's top frame (every line of the record is one)
-		n=$(grep -cE " op=- callback=fsync\+flush target=$held_re status=run$" "$work/$tr.0.rec")
-		line=$(grep -E " op=- callback=fsync\+flush target=$held_re status=run$" "$work/$tr.0.rec" | sed -n "$(( (n + 1) / 2 ))p")
+		n=$(grep -cE " op=- callback=$cb_re target=$held_re status=run$" "$work/$tr.0.rec")
+		line=$(grep -E " op=- callback=$cb_re target=$held_re status=run$" "$work/$tr.0.rec" | sed -n "$(( (n + 1) / 2 ))p")
 		site=$(printf '%s\n' "$line" | sed -n 's/.* site=\([0-9a-f]*\) .*/\1/p')
 		top=$(printf '%s\n' "$site" | cut -c1-8)
 		K=$(grep -n '' "$work/$tr.0.rec" | grep " site=$top" | grep -n -F -- "$line" | head -n 1 | cut -d: -f1)
 		key="site/$site/$K"
 	else
 		run "$work/$tr.0" --opt interval=1 --opt fuse_transport=wire
-		line=$(grep -m 1 -E " op=mkdir callback=(fsync\+flush|flush\+fsync) target=$held_re(,[^ ]*)? status=run$" "$work/$tr.0.rec")
+		line=$(grep -m 1 -E " op=mkdir callback=$cb_re target=$held_re(,[^ ]*)? status=run$" "$work/$tr.0.rec")
 		key="@ $line"
 	fi
-	held=$(grep -oE "target=$held_re" "$work/$tr.0.rec" | sed 's/^target=//' | sort -u | tr '\n' ' ')
+	held=$(grep -oE "target=$held_re[ ,]" "$work/$tr.0.rec" | sed 's/^target=//; s/[ ,]$//' | sort -u | tr '\n' ' ')
 	if [ -z "$line" ] || [ "$(printf '%s' "$held" | wc -w)" -lt 2 ]; then
-		no "$tr: no pass with fsync+flush on the held files (handles: $held): $(grep -m 3 ' status=run$' "$work/$tr.0.rec")"
+		no "$tr: no pass with $cbs on the $whats (seen: $held): $(grep -m 3 ' status=run$' "$work/$tr.0.rec")"
 		continue
 	fi
-	echo "     $tr: handles called back on: $held; replayed: $key"
-	eval "held_$tr=\$held"
+	echo "     $tr: $whats called back on: $held; replayed: $key"
+	eval "held_$tr$what=\$held"
 	# no target: the first eligible
 	replay_$tr "$work/$tr.a" -
 	first=$(chosen "$work/$tr.a.rec")
-	eval "first_$tr=\$first"
+	eval "first_$tr$what=\$first"
 	if printf '%s\n' "$first" | grep -qxE "$held_re"; then
-		ok "$tr: replayed without a target: the first eligible, $first"
+		ok "$tr $what: replayed without a target: the first eligible, $first"
 	else
-		no "$tr: replay without a target chose '${first:-nothing}': $(cat "$work/$tr.a.rec")"; continue
+		no "$tr $what: replay without a target chose '${first:-nothing}': $(cat "$work/$tr.a.rec")"; continue
 	fi
-	# another held handle: chosen again
+	# another one: chosen again
 	other=$(printf '%s\n' $held | grep -vxF -- "$first" | head -n 1)
 	replay_$tr "$work/$tr.b" "$other"
 	got=$(chosen "$work/$tr.b.rec")
 	if [ "$got" = "$other" ] && ! grep -q 'fsreclaim: replay: .* not held' "$work/$tr.b"; then
-		ok "$tr: target $other replayed: chosen again (without it $first)"
+		ok "$tr $what: target $other replayed: chosen again (without it $first)"
 	else
-		no "$tr: target $other: chose '${got:-nothing}' ($(grep -m 1 'fsreclaim: replay:' "$work/$tr.b"))"
+		no "$tr $what: target $other: chose '${got:-nothing}' ($(grep -m 1 'fsreclaim: replay:' "$work/$tr.b"))"
 	fi
-	# a handle the kernel does not hold: the first eligible, said
-	gone='#99:/gone'
+	# one the kernel does not hold: the first eligible, said
 	name=$gone
-	[ $tr = lib ] && name=h$(thash "$gone")
+	[ $tr = lib ] && name=$ty$(thash "$gone")
 	replay_$tr "$work/$tr.c" "$gone"
 	got=$(chosen "$work/$tr.c.rec")
-	msg=$(grep -m 1 -F "fsreclaim: replay: pass #1: the handle it chose ($name) is not held by the kernel now: " "$work/$tr.c")
+	msg=$(grep -m 1 -F "fsreclaim: replay: pass #1: the $what it chose ($name) is not held by the kernel now: " "$work/$tr.c")
 	if [ -n "$msg" ] && [ "$got" = "$first" ] && [ "${msg##*instead, }" = "$first" ]; then
-		ok "$tr: a handle not held: '$msg'"
+		ok "$tr $what: one not held: '$msg'"
 	else
-		no "$tr: a handle not held: chose '${got:-nothing}', said '${msg:-nothing}'"
+		no "$tr $what: one not held: chose '${got:-nothing}', said '${msg:-nothing}'"
 	fi
 done
 
-# both transports: the held handles named alike, the same first choice
-if [ -n "${held_lib:-}" ] && [ -n "${held_wire:-}" ]; then
-	[ "$held_lib" = "$held_wire" ] && ok "the held handles are named alike on both transports: $held_lib" \
-		|| no "handle names: lib '$held_lib', wire '$held_wire'"
-	[ "${first_lib:-}" = "${first_wire:-}" ] && ok "the same first eligible handle on both transports: $first_lib" \
-		|| no "first eligible: lib '${first_lib:-}', wire '${first_wire:-}'"
+# both transports: named alike, the same first choice
+eval "hl=\${held_lib$what:-} hw=\${held_wire$what:-} fl=\${first_lib$what:-} fw=\${first_wire$what:-}"
+if [ -n "$hl" ] && [ -n "$hw" ]; then
+	[ "$hl" = "$hw" ] && ok "the $whats are named alike on both transports: $hl" \
+		|| no "$what names: lib '$hl', wire '$hw'"
+	# the same handles are held all through the mkdirs; the entries change
+	# with each (the two passes come at different points)
+	if [ $what = handle ]; then
+		[ "$fl" = "$fw" ] && ok "the same first eligible $what on both transports: $fl" \
+			|| no "first eligible $what: lib '$fl', wire '$fw'"
+	fi
 fi
+done
 
 echo "targets: $pass ok, $fail failed"
 [ $fail = 0 ]
