@@ -97,6 +97,7 @@ struct wsyn {
 
 struct wheld {
 	uint32_t len;
+	int late;                       /* waited timeout_ms once: no reader waits for it again */
 	char buf[WIRE_HELD_BYTES];
 };
 
@@ -621,10 +622,42 @@ static int held_pinned(struct wconn *c, const struct wheld *m)
 	return 0;
 }
 
+static void syn_unpin(struct wconn *c, struct wsyn *s);
+
+/* held message m waited timeout_ms for the synthetic requests that use
+ * its node or handle: those still queued are dropped (the daemon never got
+ * them), so that none reaches what the message releases */
+static int syn_cancel_for(struct wconn *c, const struct wheld *m)
+{
+	const struct fuse_in_header *h = (const void *)m->buf;
+	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
+	int rel = h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR, n = 0;
+	for (int i = 0; i < WIRE_SYN; i++) {
+		struct wsyn *s = &c->syn[i];
+		if (s->state != SYN_QUEUED || s->kind == SK_FORGET)
+			continue;
+		if (rel ? s->kind != SK_LOOKUP && s->nodeid == h->nodeid && s->fh == a->fh &&
+			  s->dir == (h->opcode == FUSE_RELEASEDIR)
+			: (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == h->nodeid) {
+			syn_unpin(c, s);
+			s->state = SYN_FREE;   /* a synchronous pass waiting for it is done */
+			n++;
+		}
+	}
+	return n;
+}
+
 /* >0: a message of that length was put into iov; 0: none; -1: a held
- * message waits for its pin */
+ * message waits for its pin.  The order: after a message of the shim's
+ * (own_last) the kernel's goes first when one is ready (kernel_first), and
+ * a held kernel message delivered counts as the kernel's turn; the
+ * synthetic requests otherwise.  A held FORGET/RELEASE never goes while a
+ * synthetic request uses its node or handle: after timeout_ms (force) the
+ * queued ones are dropped, and one the daemon already has keeps it back
+ * (late: the readers no longer wait, they read the kernel) until its reply.
+ * *note: 1 when a request was dropped, 2 when the message stays late. */
 static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n, size_t cap, struct fsr_thread *t,
-			int force, int kernel_first)
+			int force, int kernel_first, int *note)
 {
 	if (c->state == CONN_WIRE && !kernel_first) {
 		/* what an allocator waits for first */
@@ -658,9 +691,19 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	 * (sent to the kernel's first): it reads the kernel, no wait.  Waiting
 	 * here stalled a single-threaded daemon for timeout_ms, and the forced
 	 * delivery then put RELEASE and FORGET before the request that used the
-	 * node (Fuse.pm: "fuse internal error: node N not found") */
-	if (!force && c->state == CONN_WIRE && held_pinned(c, m))
-		return kernel_first ? 0 : -1;
+	 * node (Fuse.pm: "fuse internal error: node N not found"; glusterfs,
+	 * whose nodeids are its inode pointers: a segfault in fuse.so's reader) */
+	if (c->state == CONN_WIRE && held_pinned(c, m)) {
+		if (force && syn_cancel_for(c, m))
+			*note = 1;
+		if (held_pinned(c, m)) {
+			if (force && !m->late)
+				*note = 2;
+			if (force || m->late)
+				m->late = 1;
+			return kernel_first || m->late ? 0 : -1;
+		}
+	}
 	if (m->len > cap)
 		return 0;
 	uint32_t len = m->len;
@@ -669,6 +712,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	thread_begin(t, op_name(h->opcode), h->nodeid, h->unique);
 	c->nheld--;
 	memmove(&c->held[0], &c->held[1], (size_t)c->nheld * sizeof c->held[0]);
+	c->own_last = 0;   /* the kernel's turn */
 	return len;
 }
 
@@ -677,6 +721,7 @@ static int hold(struct wconn *c, const void *msg, uint32_t len)
 	if (c->nheld >= WIRE_HELD || len > WIRE_HELD_BYTES)
 		return -1;
 	c->held[c->nheld].len = len;
+	c->held[c->nheld].late = 0;
 	memcpy(c->held[c->nheld].buf, msg, len);
 	c->nheld++;
 	return 0;
@@ -904,17 +949,22 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		fsr_mutex_lock(&c->lock);
 		int force = held_since && fsr_now_ns() - held_since > fsr_opt.timeout_ms * 1000000ull;
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-		ssize_t own = small ? 0 : take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first);
+		int note = 0;
+		ssize_t own = small ? 0 : take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first, &note);
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
+		if (note) {
+			static int said[2];
+			if (!__atomic_exchange_n(&said[note - 1], 1, __ATOMIC_RELAXED))
+				fsr_say(note == 1 ? "fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
+						    "waited %llu ms: the synthetic requests still queued on its node or "
+						    "handle are dropped, and it goes to the daemon"
+						  : "fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
+						    "waited %llu ms for its reply: it goes to the daemon after that reply, "
+						    "and the readers read on meanwhile",
+					(unsigned long long)fsr_opt.timeout_ms);
+		}
 		if (own > 0) {
-			if (force) {
-				static int said;
-				if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
-					fsr_say("fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
-						"waited %llu ms for its reply and goes to the daemon now",
-						(unsigned long long)fsr_opt.timeout_ms);
-			}
 			errno = e;
 			return own;
 		}
@@ -1079,6 +1129,16 @@ static void syn_unpin(struct wconn *c, struct wsyn *s)
 	}
 }
 
+static int wake_reader(struct wconn *c);
+
+/* a held message no reader waits for (late) may go now: a reader parked in
+ * the kernel is woken for it (c->lock held) */
+static void late_wake(struct wconn *c)
+{
+	if (c->nheld && c->held[0].late && !held_pinned(c, &c->held[0]))
+		wake_reader(c);
+}
+
 /* fd is being closed: the synthetic requests read on it and unanswered
  * end with it, as the kernel ends the requests of a closed fd's processing
  * queue (fuse_dev_release), so nothing waits for their replies */
@@ -1101,6 +1161,8 @@ static void syn_fd_closed(int ci, int fd)
 		s->state = SYN_FREE;
 		ended++;
 	}
+	if (ended)
+		late_wake(c);
 	fsr_mutex_unlock(&c->lock);
 	t->busy--;
 	if (!ended)
@@ -1147,6 +1209,7 @@ static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, c
 	}
 	if (wt.serving && wt.op_unique == oh->unique)
 		thread_end(t);
+	late_wake(c);
 	unpin_wake(c);
 	return found;
 }
