@@ -82,7 +82,7 @@ inode_lock  reclaim-lock-inversion ^posix\.so                      ^inode_ctx_ge
 inode_lock  reclaim-deadlock       ^posix\.so$                     ^(fd_unref|posix\.so)
 fd_lock     reclaim-deadlock       ^posix\.so$                     ^fd_ctx_get
 fd_open     reclaim-lock-inversion ^fuse\.so                       ^fd_ctx_get
-dict        reclaim-lock-inversion dict_setn                       ^dict_setn
+dict        reclaim-lock-inversion dict_setn                       ^dict_(setn|getn)
 '
 gl_triage() {    # NAME LOG: FAIL on a report not in TRIAGE; prints the labels' counts
 	local n=$1 log=$2 sig lab kind h t found counts="" k=0
