@@ -624,27 +624,34 @@ static int held_pinned(struct wconn *c, const struct wheld *m)
 
 static void syn_unpin(struct wconn *c, struct wsyn *s);
 
-/* held message m waited timeout_ms for the synthetic requests that use
- * its node or handle: those still queued are dropped (the daemon never got
- * them), so that none reaches what the message releases */
-static int syn_cancel_for(struct wconn *c, const struct wheld *m)
+/* A kernel FORGET of ino (rel 0) or RELEASE/RELEASEDIR of handle (ino,
+ * fh, dir) waited timeout_ms for the synthetic requests that use it: those
+ * still queued are dropped (the daemon never got them), so that none
+ * reaches what the message releases (c->lock held) */
+static int syn_cancel(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir)
 {
-	const struct fuse_in_header *h = (const void *)m->buf;
-	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
-	int rel = h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR, n = 0;
+	int n = 0;
 	for (int i = 0; i < WIRE_SYN; i++) {
 		struct wsyn *s = &c->syn[i];
 		if (s->state != SYN_QUEUED || s->kind == SK_FORGET)
 			continue;
-		if (rel ? s->kind != SK_LOOKUP && s->nodeid == h->nodeid && s->fh == a->fh &&
-			  s->dir == (h->opcode == FUSE_RELEASEDIR)
-			: (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == h->nodeid) {
+		if (rel ? s->kind != SK_LOOKUP && s->nodeid == ino && s->fh == fh && s->dir == dir
+			: (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == ino) {
 			syn_unpin(c, s);
 			s->state = SYN_FREE;   /* a synchronous pass waiting for it is done */
 			n++;
 		}
 	}
 	return n;
+}
+
+static int syn_cancel_for(struct wconn *c, const struct wheld *m)
+{
+	const struct fuse_in_header *h = (const void *)m->buf;
+	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
+	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR)
+		return syn_cancel(c, h->nodeid, 1, a->fh, h->opcode == FUSE_RELEASEDIR);
+	return syn_cancel(c, h->nodeid, 0, 0, 0);
 }
 
 /* >0: a message of that length was put into iov; 0: none; -1: a held
@@ -839,11 +846,19 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 			one[k++] = o;
 		}
 		if (any_pinned && !whole) {
-			/* cannot rewrite what was not copied: wait for the pins (bounded) */
+			/* cannot rewrite what was not copied: wait for the pins
+			 * (bounded), then drop the synthetic requests still queued
+			 * on them; only the entries copied are read */
+			uint32_t seen = (uint32_t)((have - HDR - sizeof *a) / sizeof *one);
 			uint64_t until = fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull;
-			for (uint32_t i = 0; i < n && fsr_now_ns() < until; ) {
+			for (uint32_t i = 0; i < n && i < seen; ) {
 				int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-				if (!ent_pinned(c, one[i].nodeid)) {
+				if (!node_busy(c, one[i].nodeid, 0)) {
+					i++;
+					continue;
+				}
+				if (fsr_now_ns() >= until) {
+					syn_cancel(c, one[i].nodeid, 0, 0, 0);
 					i++;
 					continue;
 				}
@@ -953,6 +968,8 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		ssize_t own = small ? 0 : take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first, &note);
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
+		if (note == 1)
+			unpin_wake(c);   /* a synchronous pass waiting for a dropped request */
 		if (note) {
 			static int said[2];
 			if (!__atomic_exchange_n(&said[note - 1], 1, __ATOMIC_RELAXED))
