@@ -654,6 +654,25 @@ static int syn_cancel_for(struct wconn *c, const struct wheld *m)
 	return syn_cancel(c, h->nodeid, 0, 0, 0);
 }
 
+/* a synthetic request the daemon has uses what held message m releases
+ * (by the requests alone: an ended connection's ledger is gone) */
+static int syn_sent_on(struct wconn *c, const struct wheld *m)
+{
+	const struct fuse_in_header *h = (const void *)m->buf;
+	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
+	int rel = h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR;
+	for (int i = 0; i < WIRE_SYN; i++) {
+		const struct wsyn *s = &c->syn[i];
+		if (s->state != SYN_SENT || s->kind == SK_FORGET)
+			continue;
+		if (rel ? s->kind != SK_LOOKUP && s->nodeid == h->nodeid && s->fh == a->fh &&
+			  s->dir == (h->opcode == FUSE_RELEASEDIR)
+			: (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == h->nodeid)
+			return 1;
+	}
+	return 0;
+}
+
 /* >0: a message of that length was put into iov; 0: none; -1: a held
  * message waits for its pin.  The order: after a message of the shim's
  * (own_last) the kernel's goes first when one is ready (kernel_first), and
@@ -698,8 +717,9 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	 * (sent to the kernel's first): it reads the kernel, no wait.  Waiting
 	 * here stalled a single-threaded daemon for timeout_ms, and the forced
 	 * delivery then put RELEASE and FORGET before the request that used the
-	 * node (Fuse.pm: "fuse internal error: node N not found"; glusterfs,
-	 * whose nodeids are its inode pointers: a segfault in fuse.so's reader) */
+	 * node (Fuse.pm: "fuse internal error: node N not found"; likely also
+	 * glusterfs' segfault in fuse.so's reader under a fairness cap tried
+	 * once: its nodeids are its inode pointers) */
 	if (c->state == CONN_WIRE && held_pinned(c, m)) {
 		if (force && syn_cancel_for(c, m))
 			*note = 1;
@@ -711,6 +731,11 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 			return kernel_first || m->late ? 0 : -1;
 		}
 	}
+	/* the connection ended (its held messages go before the end): the
+	 * reply of a synthetic request the daemon has on the same node or
+	 * handle is awaited, at most timeout_ms */
+	if (c->state == CONN_OFF && !force && syn_sent_on(c, m))
+		return -1;
 	if (m->len > cap)
 		return 0;
 	uint32_t len = m->len;
