@@ -654,6 +654,27 @@ static int syn_cancel_for(struct wconn *c, const struct wheld *m)
 	return syn_cancel(c, h->nodeid, 0, 0, 0);
 }
 
+/* A kernel FORGET of ino (rel 0) or RELEASE of handle (ino, fh, dir) that
+ * a synthetic request uses and that cannot be held back (the queue is
+ * full, or a BATCH_FORGET not copied whole): the reader waits for the
+ * pins until `until`, then drops the synthetic requests still queued on
+ * it (c->lock held; dropped and retaken while waiting) */
+static void wait_pins(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir, uint64_t until)
+{
+	for (;;) {
+		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
+		if (!(rel ? hnd_pinned(c, ino, fh, dir) : node_busy(c, ino, 0)))
+			return;
+		if (fsr_now_ns() >= until) {
+			syn_cancel(c, ino, rel, fh, dir);
+			return;
+		}
+		fsr_mutex_unlock(&c->lock);
+		fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
+		fsr_mutex_lock(&c->lock);
+	}
+}
+
 /* a synthetic request the daemon has uses what held message m releases
  * (by the requests alone: an ended connection's ledger is gone) */
 static int syn_sent_on(struct wconn *c, const struct wheld *m)
@@ -846,8 +867,11 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		const struct fuse_forget_in *a = (const void *)(msg + HDR);
 		if (have < HDR + sizeof *a)
 			break;
-		if (ent_forget(c, h->nodeid, a->nlookup) && hold(c, msg, h->len) == 0)
-			return SWALLOW;
+		if (ent_forget(c, h->nodeid, a->nlookup)) {
+			if (hold(c, msg, h->len) == 0)
+				return SWALLOW;
+			wait_pins(c, h->nodeid, 0, 0, 0, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
+		}
 		break;
 	}
 	case FUSE_BATCH_FORGET: {
@@ -858,6 +882,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		uint32_t n = a->count, k = 0;
 		int whole = have >= r && HDR + sizeof *a + (size_t)n * sizeof *one <= have;
 		int any_pinned = 0;
+		uint64_t until = fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull;
 		for (uint32_t i = 0; i < n && HDR + sizeof *a + (i + 1) * sizeof *one <= have; i++) {
 			struct fuse_forget_one o = one[i];
 			int pinned = ent_forget(c, o.nodeid, o.nlookup);
@@ -866,6 +891,8 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 				struct wforget m = forget_msg(c, o.nodeid, o.nlookup);
 				if (hold(c, &m, sizeof m) == 0)
 					continue;
+				wait_pins(c, o.nodeid, 0, 0, 0, until);   /* the queue is full */
+				pinned = 0;
 			}
 			any_pinned |= pinned;
 			one[k++] = o;
@@ -875,22 +902,8 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 			 * (bounded), then drop the synthetic requests still queued
 			 * on them; only the entries copied are read */
 			uint32_t seen = (uint32_t)((have - HDR - sizeof *a) / sizeof *one);
-			uint64_t until = fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull;
-			for (uint32_t i = 0; i < n && i < seen; ) {
-				int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-				if (!node_busy(c, one[i].nodeid, 0)) {
-					i++;
-					continue;
-				}
-				if (fsr_now_ns() >= until) {
-					syn_cancel(c, one[i].nodeid, 0, 0, 0);
-					i++;
-					continue;
-				}
-				fsr_mutex_unlock(&c->lock);
-				fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
-				fsr_mutex_lock(&c->lock);
-			}
+			for (uint32_t i = 0; i < n && i < seen; i++)
+				wait_pins(c, one[i].nodeid, 0, 0, 0, until);
 			break;
 		}
 		if (k == n)
@@ -910,8 +923,11 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		int dir = h->opcode == FUSE_RELEASEDIR;
 		int pinned = hnd_pinned(c, h->nodeid, a->fh, dir);
 		hnd_add(c, h->nodeid, a->fh, dir, -1);
-		if (pinned && hold(c, msg, h->len) == 0)
-			return SWALLOW;
+		if (pinned) {
+			if (hold(c, msg, h->len) == 0)
+				return SWALLOW;
+			wait_pins(c, h->nodeid, 1, a->fh, dir, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
+		}
 		break;
 	}
 	case FUSE_INTERRUPT: case FUSE_NOTIFY_REPLY:
