@@ -628,15 +628,24 @@ static void syn_unpin(struct wconn *c, struct wsyn *s);
  * fh, dir) waited timeout_ms for the synthetic requests that use it: those
  * still queued are dropped (the daemon never got them), so that none
  * reaches what the message releases (c->lock held) */
+/* synthetic request s uses what a FORGET of ino (rel 0) or a RELEASE of
+ * handle (ino, fh, dir) releases: a lookup under ino, an FSYNC, FSYNCDIR or
+ * FLUSH on ino or on that handle */
+static int syn_on(const struct wsyn *s, uint64_t ino, int rel, uint64_t fh, int dir)
+{
+	if (s->kind == SK_FORGET)
+		return 0;
+	if (rel)
+		return s->kind != SK_LOOKUP && s->nodeid == ino && s->fh == fh && s->dir == dir;
+	return (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == ino;
+}
+
 static int syn_cancel(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir)
 {
 	int n = 0;
 	for (int i = 0; i < WIRE_SYN; i++) {
 		struct wsyn *s = &c->syn[i];
-		if (s->state != SYN_QUEUED || s->kind == SK_FORGET)
-			continue;
-		if (rel ? s->kind != SK_LOOKUP && s->nodeid == ino && s->fh == fh && s->dir == dir
-			: (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == ino) {
+		if (s->state == SYN_QUEUED && syn_on(s, ino, rel, fh, dir)) {
 			syn_unpin(c, s);
 			s->state = SYN_FREE;   /* a synchronous pass waiting for it is done */
 			n++;
@@ -682,15 +691,10 @@ static int syn_sent_on(struct wconn *c, const struct wheld *m)
 	const struct fuse_in_header *h = (const void *)m->buf;
 	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
 	int rel = h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR;
-	for (int i = 0; i < WIRE_SYN; i++) {
-		const struct wsyn *s = &c->syn[i];
-		if (s->state != SYN_SENT || s->kind == SK_FORGET)
-			continue;
-		if (rel ? s->kind != SK_LOOKUP && s->nodeid == h->nodeid && s->fh == a->fh &&
-			  s->dir == (h->opcode == FUSE_RELEASEDIR)
-			: (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == h->nodeid)
+	for (int i = 0; i < WIRE_SYN; i++)
+		if (c->syn[i].state == SYN_SENT &&
+		    syn_on(&c->syn[i], h->nodeid, rel, rel ? a->fh : 0, h->opcode == FUSE_RELEASEDIR))
 			return 1;
-	}
 	return 0;
 }
 
@@ -702,7 +706,7 @@ static int syn_sent_on(struct wconn *c, const struct wheld *m)
  * synthetic request uses its node or handle: after timeout_ms (force) the
  * queued ones are dropped, and one the daemon already has keeps it back
  * (late: the readers no longer wait, they read the kernel) until its reply.
- * *note: 1 when a request was dropped, 2 when the message stays late. */
+ * *note: bit 0 when a request was dropped, bit 1 when the message stays late. */
 static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n, size_t cap, struct fsr_thread *t,
 			int force, int kernel_first, int *note)
 {
@@ -743,10 +747,10 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	 * once: its nodeids are its inode pointers) */
 	if (c->state == CONN_WIRE && held_pinned(c, m)) {
 		if (force && syn_cancel_for(c, m))
-			*note = 1;
+			*note |= 1;
 		if (held_pinned(c, m)) {
 			if (force && !m->late)
-				*note = 2;
+				*note |= 2;
 			if (force || m->late)
 				m->late = 1;
 			return kernel_first || m->late ? 0 : -1;
@@ -1009,17 +1013,17 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		ssize_t own = small ? 0 : take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first, &note);
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
-		if (note == 1)
+		if (note & 1)
 			unpin_wake(c);   /* a synchronous pass waiting for a dropped request */
-		if (note) {
+		for (int b = 0; b < 2; b++) {
 			static int said[2];
-			if (!__atomic_exchange_n(&said[note - 1], 1, __ATOMIC_RELAXED))
-				fsr_say(note == 1 ? "fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
-						    "waited %llu ms: the synthetic requests still queued on its node or "
-						    "handle are dropped, and it goes to the daemon"
-						  : "fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
-						    "waited %llu ms for its reply: it goes to the daemon after that reply, "
-						    "and the readers read on meanwhile",
+			if ((note >> b & 1) && !__atomic_exchange_n(&said[b], 1, __ATOMIC_RELAXED))
+				fsr_say(b == 0 ? "fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
+						 "waited %llu ms: the synthetic requests still queued on its node or "
+						 "handle are dropped"
+					       : "fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
+						 "waited %llu ms for its reply: it goes to the daemon after that reply, "
+						 "and the readers read on meanwhile",
 					(unsigned long long)fsr_opt.timeout_ms);
 		}
 		if (own > 0) {
