@@ -82,6 +82,7 @@ struct wsyn {
 
 struct wheld {
 	uint32_t len;
+	int late;                       /* waited timeout_ms once: no reader waits for it again */
 	char buf[WIRE_HELD_BYTES];
 };
 
@@ -519,10 +520,93 @@ static int held_pinned(struct wconn *c, const struct wheld *m)
 	return 0;
 }
 
+static void syn_unpin(struct wconn *c, struct wsyn *s);
+
+/* A kernel FORGET of ino (rel 0) or RELEASE/RELEASEDIR of handle (ino,
+ * fh, dir) waited timeout_ms for the synthetic requests that use it: those
+ * still queued are dropped (the daemon never got them), so that none
+ * reaches what the message releases (c->lock held) */
+/* synthetic request s uses what a FORGET of ino (rel 0) or a RELEASE of
+ * handle (ino, fh, dir) releases: a lookup under ino, an FSYNC, FSYNCDIR or
+ * FLUSH on ino or on that handle */
+static int syn_on(const struct wsyn *s, uint64_t ino, int rel, uint64_t fh, int dir)
+{
+	if (s->kind == SK_FORGET)
+		return 0;
+	if (rel)
+		return s->kind != SK_LOOKUP && s->nodeid == ino && s->fh == fh && s->dir == dir;
+	return (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == ino;
+}
+
+static int syn_cancel(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir)
+{
+	int n = 0;
+	for (int i = 0; i < WIRE_SYN; i++) {
+		struct wsyn *s = &c->syn[i];
+		if (s->state == SYN_QUEUED && syn_on(s, ino, rel, fh, dir)) {
+			syn_unpin(c, s);
+			s->state = SYN_FREE;   /* a synchronous pass waiting for it is done */
+			n++;
+		}
+	}
+	return n;
+}
+
+static int syn_cancel_for(struct wconn *c, const struct wheld *m)
+{
+	const struct fuse_in_header *h = (const void *)m->buf;
+	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
+	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR)
+		return syn_cancel(c, h->nodeid, 1, a->fh, h->opcode == FUSE_RELEASEDIR);
+	return syn_cancel(c, h->nodeid, 0, 0, 0);
+}
+
+/* A kernel FORGET of ino (rel 0) or RELEASE of handle (ino, fh, dir) that
+ * a synthetic request uses and that cannot be held back (the queue is
+ * full, or a BATCH_FORGET not copied whole): the reader waits for the
+ * pins until `until`, then drops the synthetic requests still queued on
+ * it (c->lock held; dropped and retaken while waiting) */
+static void wait_pins(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir, uint64_t until)
+{
+	for (;;) {
+		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
+		if (!(rel ? hnd_pinned(c, ino, fh, dir) : node_busy(c, ino, 0)))
+			return;
+		if (fsr_now_ns() >= until) {
+			syn_cancel(c, ino, rel, fh, dir);
+			return;
+		}
+		fsr_mutex_unlock(&c->lock);
+		fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
+		fsr_mutex_lock(&c->lock);
+	}
+}
+
+/* a synthetic request the daemon has uses what held message m releases
+ * (by the requests alone: an ended connection's ledger is gone) */
+static int syn_sent_on(struct wconn *c, const struct wheld *m)
+{
+	const struct fuse_in_header *h = (const void *)m->buf;
+	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
+	int rel = h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR;
+	for (int i = 0; i < WIRE_SYN; i++)
+		if (c->syn[i].state == SYN_SENT &&
+		    syn_on(&c->syn[i], h->nodeid, rel, rel ? a->fh : 0, h->opcode == FUSE_RELEASEDIR))
+			return 1;
+	return 0;
+}
+
 /* >0: a message of that length was put into iov; 0: none; -1: a held
- * message waits for its pin */
+ * message waits for its pin.  The order: after a message of the shim's
+ * (own_last) the kernel's goes first when one is ready (kernel_first), and
+ * a held kernel message delivered counts as the kernel's turn; the
+ * synthetic requests otherwise.  A held FORGET/RELEASE never goes while a
+ * synthetic request uses its node or handle: after timeout_ms (force) the
+ * queued ones are dropped, and one the daemon already has keeps it back
+ * (late: the readers no longer wait, they read the kernel) until its reply.
+ * *note: bit 0 when a request was dropped, bit 1 when the message stays late. */
 static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n, size_t cap, struct fsr_thread *t,
-			int force, int kernel_first)
+			int force, int kernel_first, int *note)
 {
 	if (c->state == CONN_WIRE && !kernel_first) {
 		/* what an allocator waits for first */
@@ -556,9 +640,25 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	 * (sent to the kernel's first): it reads the kernel, no wait.  Waiting
 	 * here stalled a single-threaded daemon for timeout_ms, and the forced
 	 * delivery then put RELEASE and FORGET before the request that used the
-	 * node (Fuse.pm: "fuse internal error: node N not found") */
-	if (!force && c->state == CONN_WIRE && held_pinned(c, m))
-		return kernel_first ? 0 : -1;
+	 * node (Fuse.pm: "fuse internal error: node N not found"; likely also
+	 * glusterfs' segfault in fuse.so's reader under a fairness cap tried
+	 * once: its nodeids are its inode pointers) */
+	if (c->state == CONN_WIRE && held_pinned(c, m)) {
+		if (force && syn_cancel_for(c, m))
+			*note |= 1;
+		if (held_pinned(c, m)) {
+			if (force && !m->late)
+				*note |= 2;
+			if (force || m->late)
+				m->late = 1;
+			return kernel_first || m->late ? 0 : -1;
+		}
+	}
+	/* the connection ended (its held messages go before the end): the
+	 * reply of a synthetic request the daemon has on the same node or
+	 * handle is awaited, at most timeout_ms */
+	if (c->state == CONN_OFF && !force && syn_sent_on(c, m))
+		return -1;
 	if (m->len > cap)
 		return 0;
 	uint32_t len = m->len;
@@ -567,6 +667,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	thread_begin(t, op_name(h->opcode), h->nodeid, h->unique);
 	c->nheld--;
 	memmove(&c->held[0], &c->held[1], (size_t)c->nheld * sizeof c->held[0]);
+	c->own_last = 0;   /* the kernel's turn */
 	return len;
 }
 
@@ -575,6 +676,7 @@ static int hold(struct wconn *c, const void *msg, uint32_t len)
 	if (c->nheld >= WIRE_HELD || len > WIRE_HELD_BYTES)
 		return -1;
 	c->held[c->nheld].len = len;
+	c->held[c->nheld].late = 0;
 	memcpy(c->held[c->nheld].buf, msg, len);
 	c->nheld++;
 	return 0;
@@ -667,8 +769,11 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		const struct fuse_forget_in *a = (const void *)(msg + HDR);
 		if (have < HDR + sizeof *a)
 			break;
-		if (ent_forget(c, h->nodeid, a->nlookup) && hold(c, msg, h->len) == 0)
-			return SWALLOW;
+		if (ent_forget(c, h->nodeid, a->nlookup)) {
+			if (hold(c, msg, h->len) == 0)
+				return SWALLOW;
+			wait_pins(c, h->nodeid, 0, 0, 0, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
+		}
 		break;
 	}
 	case FUSE_BATCH_FORGET: {
@@ -679,6 +784,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		uint32_t n = a->count, k = 0;
 		int whole = have >= r && HDR + sizeof *a + (size_t)n * sizeof *one <= have;
 		int any_pinned = 0;
+		uint64_t until = fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull;
 		for (uint32_t i = 0; i < n && HDR + sizeof *a + (i + 1) * sizeof *one <= have; i++) {
 			struct fuse_forget_one o = one[i];
 			int pinned = ent_forget(c, o.nodeid, o.nlookup);
@@ -687,23 +793,19 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 				struct wforget m = forget_msg(c, o.nodeid, o.nlookup);
 				if (hold(c, &m, sizeof m) == 0)
 					continue;
+				wait_pins(c, o.nodeid, 0, 0, 0, until);   /* the queue is full */
+				pinned = 0;
 			}
 			any_pinned |= pinned;
 			one[k++] = o;
 		}
 		if (any_pinned && !whole) {
-			/* cannot rewrite what was not copied: wait for the pins (bounded) */
-			uint64_t until = fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull;
-			for (uint32_t i = 0; i < n && fsr_now_ns() < until; ) {
-				int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-				if (!ent_pinned(c, one[i].nodeid)) {
-					i++;
-					continue;
-				}
-				fsr_mutex_unlock(&c->lock);
-				fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
-				fsr_mutex_lock(&c->lock);
-			}
+			/* cannot rewrite what was not copied: wait for the pins
+			 * (bounded), then drop the synthetic requests still queued
+			 * on them; only the entries copied are read */
+			uint32_t seen = (uint32_t)((have - HDR - sizeof *a) / sizeof *one);
+			for (uint32_t i = 0; i < n && i < seen; i++)
+				wait_pins(c, one[i].nodeid, 0, 0, 0, until);
 			break;
 		}
 		if (k == n)
@@ -723,8 +825,11 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		int dir = h->opcode == FUSE_RELEASEDIR;
 		int pinned = hnd_pinned(c, h->nodeid, a->fh, dir);
 		hnd_add(c, h->nodeid, a->fh, dir, -1);
-		if (pinned && hold(c, msg, h->len) == 0)
-			return SWALLOW;
+		if (pinned) {
+			if (hold(c, msg, h->len) == 0)
+				return SWALLOW;
+			wait_pins(c, h->nodeid, 1, a->fh, dir, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
+		}
 		break;
 	}
 	case FUSE_INTERRUPT: case FUSE_NOTIFY_REPLY:
@@ -802,17 +907,24 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		fsr_mutex_lock(&c->lock);
 		int force = held_since && fsr_now_ns() - held_since > fsr_opt.timeout_ms * 1000000ull;
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-		ssize_t own = small ? 0 : take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first);
+		int note = 0;
+		ssize_t own = small ? 0 : take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first, &note);
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
+		if (note & 1)
+			unpin_wake(c);   /* a synchronous pass waiting for a dropped request */
+		for (int b = 0; b < 2; b++) {
+			static int said[2];
+			if ((note >> b & 1) && !__atomic_exchange_n(&said[b], 1, __ATOMIC_RELAXED))
+				fsr_say(b == 0 ? "fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
+						 "waited %llu ms: the synthetic requests still queued on its node or "
+						 "handle are dropped"
+					       : "fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
+						 "waited %llu ms for its reply: it goes to the daemon after that reply, "
+						 "and the readers read on meanwhile",
+					(unsigned long long)fsr_opt.timeout_ms);
+		}
 		if (own > 0) {
-			if (force) {
-				static int said;
-				if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
-					fsr_say("fsreclaim: a kernel FORGET/RELEASE held back for a synthetic request "
-						"waited %llu ms for its reply and goes to the daemon now",
-						(unsigned long long)fsr_opt.timeout_ms);
-			}
 			errno = e;
 			return own;
 		}
@@ -967,6 +1079,16 @@ static void syn_unpin(struct wconn *c, struct wsyn *s)
 	}
 }
 
+static int wake_reader(struct wconn *c);
+
+/* a held message no reader waits for (late) may go now: a reader parked in
+ * the kernel is woken for it (c->lock held) */
+static void late_wake(struct wconn *c)
+{
+	if (c->nheld && c->held[0].late && !held_pinned(c, &c->held[0]))
+		wake_reader(c);
+}
+
 /* fd is being closed: the synthetic requests read on it and unanswered
  * end with it, as the kernel ends the requests of a closed fd's processing
  * queue (fuse_dev_release), so nothing waits for their replies */
@@ -989,6 +1111,8 @@ static void syn_fd_closed(int ci, int fd)
 		s->state = SYN_FREE;
 		ended++;
 	}
+	if (ended)
+		late_wake(c);
 	fsr_mutex_unlock(&c->lock);
 	t->busy--;
 	if (!ended)
@@ -1035,6 +1159,7 @@ static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, c
 	}
 	if (wt.serving && wt.op_unique == oh->unique)
 		thread_end(t);
+	late_wake(c);
 	unpin_wake(c);
 	return found;
 }

@@ -25,6 +25,14 @@
  *   -U    runs as uid/gid 65534 once mounted (the shim's requests must say so)
  *   -W    a directory w/ of 40 files (w00..w39) in the root: its READDIRPLUS
  *         reply is over 4 KiB (the largest is printed as dirplus_max)
+ *   -Y    the replies to the first 6 of the shim's FSYNC/FLUSH/FSYNCDIR
+ *         requests are written 2 s later by a thread of their own; a
+ *         RELEASE of a handle meanwhile is an error (the kernel never
+ *         releases a handle that a request of its own is still using: a
+ *         shim that holds back RELEASE for its request must not let it go
+ *         before that reply) once a request other than FORGET/RELEASE
+ *         follows it (a held RELEASE may go just before the end of the
+ *         connection, when its reply can no longer matter)
  *   -X K  bad input of kind K, which the daemon survives as fuser-style
  *         daemons do; what the kernel answered is printed at the end as
  *         "rawfs: bad-input K: OUTCOME" lines (the same with and without a
@@ -70,7 +78,7 @@ struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t
 static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
-static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_closeforeign, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody, opt_wide;
+static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_closeforeign, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody, opt_wide, opt_slow;
 enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT };
 static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort" };
 static int opt_bad;
@@ -122,7 +130,7 @@ static void close_foreign_pipes(void)
 static int fd0;
 
 #define MAXH 4096
-static struct { uint64_t fh; uint64_t ino; int dir; } handles[MAXH];
+static struct { uint64_t fh; uint64_t ino; int dir; int slow; } handles[MAXH];   /* slow: -Y replies pending */
 static uint64_t next_fh = 100;
 
 static void err(const char *fmt, ...)
@@ -277,6 +285,32 @@ static void *reply_thread(void *a)
 	return NULL;
 }
 
+/* -Y: one late reply, then its handle may be released */
+struct slow { struct reply *r; uint64_t fh; };
+static int nslow;
+static __thread uint64_t slow_fh;     /* serve() -> reply(): this reply is a late one */
+static uint64_t released_pending;     /* a handle released while its reply was pending */
+
+static void *slow_thread(void *a)
+{
+	struct slow *sl = a;
+	tid_add();
+	struct timespec ts = { 2, 0 };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	/* no longer pending before the write: a shim that sees the reply in
+	 * the write may hand the held RELEASE to a reader before it returns */
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < MAXH; i++)
+		if (handles[i].fh == sl->fh && handles[i].slow)
+			handles[i].slow--;
+	pthread_mutex_unlock(&lock);
+	send_now(sl->r->fd, sl->r->buf, sl->r->len);
+	free(sl->r);
+	free(sl);
+	return NULL;
+}
+
 static void reply(int fd, uint64_t unique, int error, const void *arg, size_t alen)
 {
 	size_t len = sizeof(struct fuse_out_header) + (error ? 0 : alen);
@@ -291,6 +325,19 @@ static void reply(int fd, uint64_t unique, int error, const void *arg, size_t al
 		memcpy(r->buf + sizeof *oh, arg, alen);
 	r->fd = fd;
 	r->len = len;
+	if (slow_fh) {
+		struct slow *sl = malloc(sizeof *sl);
+		pthread_t st;
+		if (!sl)
+			abort();
+		sl->r = r;
+		sl->fh = slow_fh;
+		slow_fh = 0;
+		if (pthread_create(&st, NULL, slow_thread, sl))
+			abort();
+		pthread_detach(st);
+		return;
+	}
 	if (!opt_other) {
 		send_now(fd, r->buf, len);
 		free(r);
@@ -440,6 +487,12 @@ static void serve(int fd, char *msg, size_t n)
 	int close_now = opt_closeforeign && nreq == 200 && !closed_foreign;
 	if (close_now)
 		closed_foreign = 1;
+	if (released_pending && h->opcode != FUSE_FORGET && h->opcode != FUSE_BATCH_FORGET &&
+	    h->opcode != FUSE_RELEASE && h->opcode != FUSE_RELEASEDIR) {
+		err("RELEASE of handle %llu while the reply to a request on it was pending",
+		    (unsigned long long)released_pending);
+		released_pending = 0;
+	}
 	uint64_t ino = h->nodeid;
 	if (h->opcode != FUSE_INIT && h->opcode != FUSE_FORGET && h->opcode != FUSE_BATCH_FORGET &&
 	    h->opcode != FUSE_INTERRUPT && h->opcode != FUSE_DESTROY && h->opcode != FUSE_NOTIFY_REPLY &&
@@ -546,6 +599,14 @@ static void serve(int fd, char *msg, size_t n)
 		if (!handle_ok(fh, ino, dir))
 			err("opcode %u on unknown handle %llu of node %llu", h->opcode, (unsigned long long)fh,
 			    (unsigned long long)ino);
+		if (opt_slow && (h->unique & (1ull << 62)) && nslow < 6)
+			for (int i = 0; i < MAXH; i++)
+				if (handles[i].fh == fh) {
+					handles[i].slow++;
+					slow_fh = fh;
+					nslow++;
+					break;
+				}
 		break;
 	}
 	case FUSE_RELEASE: case FUSE_RELEASEDIR: {
@@ -553,7 +614,10 @@ static void serve(int fd, char *msg, size_t n)
 		int found = 0;
 		for (int i = 0; i < MAXH; i++)
 			if (handles[i].fh == fh) {
+				if (handles[i].slow)
+					released_pending = fh;
 				handles[i].fh = 0;
+				handles[i].slow = 0;
 				found = 1;
 			}
 		if (!found)
@@ -652,7 +716,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsSRCPnDLUWX:")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSRCPnDLUWYX:")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -668,17 +732,18 @@ int main(int argc, char **argv)
 		case 'L': opt_lockalloc = 1; break;
 		case 'U': opt_nobody = 1; break;
 		case 'W': opt_wide = 1; break;
+		case 'Y': opt_slow = 1; break;
 		case 'X':
 			for (int i = 1; i < (int)(sizeof bad_names / sizeof bad_names[0]); i++)
 				if (strcmp(optarg, bad_names[i]) == 0)
 					opt_bad = i;
 			if (!opt_bad) { fprintf(stderr, "rawfs: -X %s: unknown\n", optarg); return 2; }
 			break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-X KIND] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-X KIND] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-X KIND] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-X KIND] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();

@@ -10,7 +10,8 @@
 # closing the pipes it did not make (the wire's tee pipe: it must make a
 # new one); a splice pipe made by a raw syscall (the wire cannot read it:
 # it must say so and stay out of the way);
-# an INVAL_INODE sent from inside FLUSH (notify-in-op); a lock held over an
+# an INVAL_INODE sent from inside FLUSH (notify-in-op); replies to synthetic
+# requests held back 2 s (a kernel RELEASE must wait for them); a lock held over an
 # allocation that a synchronous pass's reader needs (reclaim-deadlock);
 # lookups answered on
 # an fd the shim cannot see (lookup-drift).  A correct run has no report,
@@ -90,6 +91,16 @@ cmp -s "$T/rawL.wire.digest" "$T/rawL.plain.digest" || FAIL "rawL: workload dige
 grep -q "^SUMMARY: fsreclaim: reclaim-deadlock " "$T/rawL.wire.log" || { FAIL "rawL: no reclaim-deadlock"; tail -30 "$T/rawL.wire.log"; }
 grep -q "^SUMMARY: fsreclaim: reclaim-wait-timeout " "$T/rawL.wire.log" && FAIL "rawL: the allocator waited out its timeout"
 echo "rawL: reclaim-deadlock reported, $(grep -m1 -o 'wire_sync=[0-9]*' "$T/rawL.wire.log")"
+
+# the replies to rawfs' first 6 synthetic FSYNC/FLUSH requests come 2 s
+# late (-Y), with timeout_ms=200: a kernel RELEASE of such a handle, held
+# back for the request, must still wait for its reply (rawfs errs on a
+# RELEASE while the reply to a request on that handle is pending); before,
+# it went to the daemon at timeout_ms
+run rawY.plain - $RAWFS -o -Y
+run rawY.wire "interval=1:stats=1:timeout_ms=200" $RAWFS -o -Y
+check rawY.wire rawY.plain
+need_absorbed rawY.wire
 
 # a daemon that closes fds it does not own (rawfs -C closes every pipe it
 # did not make, the wire's tee pipe among them, after its 200th request):
