@@ -142,22 +142,32 @@ void fsr_ledger_hnd_unpin(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int d
 		hnd_drop(l, pp);      /* released meanwhile */
 }
 
-void fsr_ledger_clear(struct fsr_ledger *l)
+/* every entry forgotten, the handles kept (what a BATCH_FORGET the shim
+ * could not read whole leaves: an under-count) */
+void fsr_ledger_clear_entries(struct fsr_ledger *l)
 {
 	for (int i = 0; i < FSR_LEDGER_BUCKETS; i++) {
 		for (struct fsr_entry *e = l->ent[i], *n; e; e = n) {
 			n = e->next;
 			fsr_free(e);
 		}
+		l->ent[i] = NULL;
+	}
+	l->nent = 0;
+}
+
+void fsr_ledger_clear(struct fsr_ledger *l)
+{
+	fsr_ledger_clear_entries(l);
+	for (int i = 0; i < FSR_LEDGER_BUCKETS; i++) {
 		for (struct fsr_handle *h = l->hnd[i], *n; h; h = n) {
 			n = h->next;
 			fsr_free(h->path);
 			fsr_free(h);
 		}
-		l->ent[i] = NULL;
 		l->hnd[i] = NULL;
 	}
-	l->nent = l->nhnd = 0;
+	l->nhnd = 0;
 }
 
 /* ---- targets ---- */

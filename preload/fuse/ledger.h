@@ -72,6 +72,7 @@ void fsr_ledger_hnd_release(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int
 /* a pin dropped: what the kernel dropped meanwhile goes */
 void fsr_ledger_ent_unpin(struct fsr_ledger *l, uint64_t ino) FSR_HIDDEN;
 void fsr_ledger_hnd_unpin(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir) FSR_HIDDEN;
+void fsr_ledger_clear_entries(struct fsr_ledger *l) FSR_HIDDEN;
 void fsr_ledger_clear(struct fsr_ledger *l) FSR_HIDDEN;
 
 /* A callback's target as replay names it: an entry by its path from the

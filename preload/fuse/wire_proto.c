@@ -582,6 +582,30 @@ static void wait_pins(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int d
 	}
 }
 
+/* every synthetic request of c done, or dropped if still queued at `until`
+ * (c->lock held; dropped and retaken while waiting) */
+static void wait_syn_all(struct wconn *c, uint64_t until)
+{
+	for (;;) {
+		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE), busy = 0;
+		for (int i = 0; i < WIRE_SYN; i++)
+			busy |= c->syn[i].state != SYN_FREE;
+		if (!busy)
+			return;
+		if (fsr_now_ns() >= until) {
+			for (int i = 0; i < WIRE_SYN; i++)
+				if (c->syn[i].state == SYN_QUEUED) {
+					syn_unpin(c, &c->syn[i]);
+					c->syn[i].state = SYN_FREE;
+				}
+			return;
+		}
+		fsr_mutex_unlock(&c->lock);
+		fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
+		fsr_mutex_lock(&c->lock);
+	}
+}
+
 /* a synthetic request the daemon has uses what held message m releases
  * (by the requests alone: an ended connection's ledger is gone) */
 static int syn_sent_on(struct wconn *c, const struct wheld *m)
@@ -799,13 +823,15 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 			any_pinned |= pinned;
 			one[k++] = o;
 		}
-		if (any_pinned && !whole) {
-			/* cannot rewrite what was not copied: wait for the pins
-			 * (bounded), then drop the synthetic requests still queued
-			 * on them; only the entries copied are read */
-			uint32_t seen = (uint32_t)((have - HDR - sizeof *a) / sizeof *one);
-			for (uint32_t i = 0; i < n && i < seen; i++)
-				wait_pins(c, one[i].nodeid, 0, 0, 0, until);
+		if (!whole) {
+			/* cannot rewrite what was not copied, nor count the
+			 * entries past the copy: any synthetic request may use one
+			 * of them, so wait for them all (bounded, then the queued
+			 * ones are dropped), and keep no entry (an under-count:
+			 * the ledger must never hold a node the kernel forgot) */
+			wait_syn_all(c, until);
+			fsr_ledger_clear_entries(&c->led);
+			inexact(c);
 			break;
 		}
 		if (k == n)
