@@ -489,10 +489,45 @@ static void held_put(struct fsr_thread *t, const struct fsr_held *h)
 		return r_;                                              \
 	} while (0)
 
+/* Inside an inline reclaim callback an untimed wait is bounded by the
+ * callback's timeout_ms (abandon.c): it waits until then, and past it the
+ * callback is abandoned (no return) or, where that is not sound, waits on
+ * as asked.  -1: not such a wait, or a wait to make unbounded now. */
+__attribute__((noinline, cold)) static int cond_bounded(struct fsr_thread *t, pthread_cond_t *c,
+							pthread_mutex_t *m, const char *what, void *site)
+{
+	uint64_t dl;
+	if (!real.cond_clockwait || !fsr_wait_bounded(t, c, site, &dl))
+		return -1;
+	struct timespec ts = { (time_t)(dl / 1000000000u), (long)(dl % 1000000000u) };
+	int i = held_index(t, m);
+	struct fsr_held h;
+	if (i >= 0) {
+		h = t->held[i];
+		fsr_lock_released(t, m);
+	}
+	int r = real.cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
+	if (i >= 0) {
+		held_put(t, &h);
+		t->held_pushes--;       /* the same acquisition, not a new one */
+	}
+	if (r != ETIMEDOUT) {
+		fsr_wait_done(t);
+		return r;
+	}
+	fsr_wait_expired(t, what, c, m);
+	return -1;
+}
+
 FSR_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
+	if (unlikely(t->cb_guard != NULL)) {
+		int r = cond_bounded(t, c, m, "pthread_cond_wait", SITE);
+		if (r >= 0)
+			return r;
+	}
 	COND_WAIT(t, m, real.cond_wait(c, m));
 }
 
@@ -705,6 +740,12 @@ FSR_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
+	if (unlikely(t->cb_guard != NULL)) {
+		/* glibc's cnd_t and mtx_t are a pthread_cond_t and a pthread_mutex_t */
+		int r = cond_bounded(t, (pthread_cond_t *)(void *)c, (pthread_mutex_t *)(void *)m, "cnd_wait", SITE);
+		if (r >= 0)
+			return r == 0 ? thrd_success : thrd_error;
+	}
 	COND_WAIT(t, m, real.cnd_wait(c, m));
 }
 

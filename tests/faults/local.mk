@@ -4,7 +4,8 @@ check_PROGRAMS += tests/faults/faults tests/faults/robust
 tests_faults_faults_CFLAGS = $(AM_CFLAGS) -O1 -pthread
 tests_faults_faults_LDADD = -lpthread
 # issue 11: never crash, hang or mislead (one scenario per defect)
-tests_faults_robust_CFLAGS = $(AM_CFLAGS) -O1 -pthread
+# -fexceptions: condlock-cleanup's cleanup runs on a forced unwind
+tests_faults_robust_CFLAGS = $(AM_CFLAGS) -O1 -pthread -fexceptions
 tests_faults_robust_LDADD = -lpthread
 TESTS += tests/faults/faults.sh tests/faults/txfs-faults.sh tests/faults/robust.sh
 endif
