@@ -22,8 +22,10 @@
  * half done: it is abandoned only at its first untracked wait (the same
  * wait repeated by the daemon's own loop counts as one), when it has
  * released no lock since it began (every lock it took is still held: no
- * critical section of its was completed), opened no transaction and took
- * no file lock.  Otherwise the report says why it cannot be abandoned and
+ * critical section of its was completed), woke no other thread (a
+ * condition signalled or a semaphore posted: it may have handed that
+ * thread a request on its stack, which the unwind would free), opened no
+ * transaction and took no file lock.  Otherwise the report says why it cannot be abandoned and
  * the wait goes on as the daemon asked (the old behaviour).  Memory the
  * callback allocated before the wait leaks (C code has no destructors).
  *
@@ -53,6 +55,7 @@ struct fsr_cb_guard {
 	void *first_site;
 	int waiting;               /* in a bounded wait now */
 	int unwinding;             /* abandoned: its cleanups run now */
+	int woke;                  /* it signalled a condition or posted a semaphore */
 	struct _Unwind_Exception exc;
 	struct fsr_cb_guard *prev;
 };
@@ -140,6 +143,7 @@ int fsr_cb_run(struct fsr_thread *t, void (*fn)(void *), void *arg)
 	g.first_site = NULL;
 	g.waiting = 0;
 	g.unwinding = 0;
+	g.woke = 0;
 	g.prev = t->cb_guard;
 	/* the signal mask too: the callback may have blocked signals */
 	if (sigsetjmp(g.jb, 1) == 0) {
@@ -180,6 +184,26 @@ int fsr_cb_run(struct fsr_thread *t, void (*fn)(void *), void *arg)
 	return 1;
 }
 
+/* why the callback of g cannot be abandoned now, or NULL */
+static const char *unsound(struct fsr_thread *t, struct fsr_cb_guard *g, const void *mutex)
+{
+	int above = t->nheld - g->nheld;
+	(void)mutex;
+	if (above < 0)
+		return "it released a lock its allocator held";
+	if (t->held_pushes - g->pushes != (uint64_t)above)
+		return "it released a lock it took (a critical section of its is over: its changes would be left half done)";
+	if (t->txn_depth != g->txn_depth)
+		return "it began a transaction";
+	if (t->nfilelocks != g->nfilelocks)
+		return "it took a file lock";
+	if (g->woke)
+		return "it woke another thread (a condition signalled, a semaphore posted): it may have handed that thread something of its own";
+	if (t->nscopes < g->nscopes)
+		return "it restored a scope its allocator saved";
+	return NULL;
+}
+
 static int gone_before(struct fsr_thread *t, void *site)
 {
 	for (int i = 0; i < t->ngone; i++)
@@ -203,8 +227,16 @@ int fsr_wait_bounded(struct fsr_thread *t, const void *obj, void *site, uint64_t
 	g->first_site = site;
 	g->waiting = 1;
 	__atomic_store_n(&g->pass->inline_self, 1, __ATOMIC_RELEASE);
-	*deadline = gone_before(t, site) ? 0 : g->deadline;
+	/* a wait abandoned before is abandoned at once, where that is sound */
+	*deadline = gone_before(t, site) && !unsound(t, g, NULL) ? 0 : g->deadline;
 	return 1;
+}
+
+void fsr_wait_woke(struct fsr_thread *t)
+{
+	struct fsr_cb_guard *g = t->cb_guard;
+	if (g && !t->busy)
+		g->woke = 1;
 }
 
 void fsr_wait_done(struct fsr_thread *t)
@@ -214,24 +246,6 @@ void fsr_wait_done(struct fsr_thread *t)
 		g->waiting = 0;
 		__atomic_store_n(&g->pass->inline_self, 0, __ATOMIC_RELEASE);
 	}
-}
-
-/* why the callback of g cannot be abandoned now, or NULL */
-static const char *unsound(struct fsr_thread *t, struct fsr_cb_guard *g, const void *mutex)
-{
-	int above = t->nheld - g->nheld;
-	(void)mutex;
-	if (above < 0)
-		return "it released a lock its allocator held";
-	if (t->held_pushes - g->pushes != (uint64_t)above)
-		return "it released a lock it took (a critical section of its is over: its changes would be left half done)";
-	if (t->txn_depth != g->txn_depth)
-		return "it began a transaction";
-	if (t->nfilelocks != g->nfilelocks)
-		return "it took a file lock";
-	if (t->nscopes < g->nscopes)
-		return "it restored a scope its allocator saved";
-	return NULL;
 }
 
 static _Unwind_Reason_Code stop_at_guard(int version, _Unwind_Action actions, _Unwind_Exception_Class cls,

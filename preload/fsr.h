@@ -429,6 +429,8 @@ int fsr_cb_run(struct fsr_thread *t, void (*fn)(void *), void *arg) FSR_HIDDEN;
  * in an untracked wait on obj at site: 1 when t runs an abandonable inline
  * callback, *deadline (CLOCK_MONOTONIC ns) then bounds the wait */
 int fsr_wait_bounded(struct fsr_thread *t, const void *obj, void *site, uint64_t *deadline) FSR_HIDDEN;
+/* t signals a condition or posts a semaphore (untracked.c) */
+void fsr_wait_woke(struct fsr_thread *t) FSR_HIDDEN;
 /* the bounded wait returned in time */
 void fsr_wait_done(struct fsr_thread *t) FSR_HIDDEN;
 /* it reached *deadline and would go on blocking: reports, then unwinds the

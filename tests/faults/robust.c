@@ -25,6 +25,7 @@
  *   condlock-cleanup    the same, its cleanup (-fexceptions) runs
  *   condlock-unsound    the same after a critical section: not abandoned
  *                       (ROBUST_LOG: the log_path)
+ *   condlock-woke       the same after it signalled another condition
  *   sem-inline          the same with a semaphore
  *   flock-other-inline  a flock held by an open file another thread locked
  */
@@ -468,6 +469,23 @@ static unsigned long unsound_scan(struct fsr_shrinker *s, unsigned long n, unsig
 	return n;
 }
 
+/* ---- condlock-woke: a callback that woke another thread before its wait
+ * (it may have handed it a request on its stack) is never abandoned ---- */
+static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER;
+static unsigned long woke_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	pthread_mutex_lock(&cl.m);
+	pthread_cond_signal(&work_cv);   /* "a worker, take this" */
+	while (cl.owned)
+		pthread_cond_wait(&cl.cv, &cl.m);
+	pthread_mutex_unlock(&cl.m);
+	scan_done = 1;
+	return n;
+}
+
 static volatile int reported_first;
 /* the other side: frees the lock once the report is out (or after 20 s) */
 static void *condlock_releaser(void *a)
@@ -490,13 +508,15 @@ static void *condlock_releaser(void *a)
 	return NULL;
 }
 
-static int condlock_unsound(void)
+static int condlock_unsound(int woke)
 {
 	const char *log = getenv("ROBUST_LOG");
 	if (!log)
 		return 2;
 	pthread_t th;
-	sh.scan_objects = unsound_scan;
+	sh.scan_objects = woke ? woke_scan : unsound_scan;
+	if (woke)
+		counter = 1;
 	cl_lock();
 	pthread_create(&th, NULL, condlock_releaser, (void *)log);
 	fsr_register_shrinker(&sh);
@@ -602,7 +622,8 @@ int main(int argc, char **argv)
 	if (!strcmp(what, "flock-inline")) return flock_inline();
 	if (!strcmp(what, "condlock-inline")) return condlock_inline();
 	if (!strcmp(what, "condlock-cleanup")) return condlock_cleanup();
-	if (!strcmp(what, "condlock-unsound")) return condlock_unsound();
+	if (!strcmp(what, "condlock-unsound")) return condlock_unsound(0);
+	if (!strcmp(what, "condlock-woke")) return condlock_unsound(1);
 	if (!strcmp(what, "sem-inline")) return sem_inline();
 	if (!strcmp(what, "flock-other-inline")) return flock_other_inline();
 	fprintf(stderr, "robust: unknown scenario '%s'\n", what);

@@ -70,7 +70,10 @@ scenario condlock-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeou
 scenario condlock-cleanup 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 scenario sem-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 scenario flock-other-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
-# not abandoned after a critical section of its own: reported, waits on
-ROBUST_LOG=$tmp/log scenario condlock-unsound 66 reclaim-wait-timeout - interval=1 mode=inline \
-	timeout_ms=200 log_path="$tmp/log"
+# not abandoned after a critical section of its own: reported, waits on;
+# or after it woke another thread
+for s in condlock-unsound condlock-woke; do
+	ROBUST_LOG=$tmp/log scenario $s 66 reclaim-wait-timeout - interval=1 mode=inline \
+		timeout_ms=200 log_path="$tmp/log"
+done
 exit $fail
