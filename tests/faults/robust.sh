@@ -70,6 +70,9 @@ scenario condlock-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeou
 scenario condlock-cleanup 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 scenario sem-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 scenario flock-other-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+# in C++: the forced unwind runs its destructors (std::unique_lock)
+prog=$top_builddir/tests/faults/robust_cxx scenario cxx 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+prog=$top_builddir/tests/faults/robust
 # not abandoned after a critical section of its own: reported, waits on;
 # or after it woke another thread
 for s in condlock-unsound condlock-woke; do
