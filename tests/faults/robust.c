@@ -23,6 +23,7 @@
  *   condlock-inline     inline: the same with a lock made of a mutex and a
  *                       condition variable: the callback is abandoned
  *   condlock-cleanup    the same, its cleanup (-fexceptions) runs
+ *   condlock-timed      the same with a timed wait (60 s)
  *   condlock-unsound    the same after a critical section: not abandoned
  *                       (ROBUST_LOG: the log_path)
  *   condlock-woke       the same after it signalled another condition
@@ -408,6 +409,43 @@ static int condlock_inline(void)
 	return fails ? 3 : 0;
 }
 
+/* ---- condlock-timed: the same lock waited for with a deadline (60 s)
+ * later than the callback's ---- */
+static unsigned long timed_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 60;
+	pthread_mutex_lock(&cl.m);
+	int r = 0;
+	while (cl.owned && r == 0)
+		r = pthread_cond_timedwait(&cl.cv, &cl.m, &ts);
+	pthread_mutex_unlock(&cl.m);
+	scan_done = 1;
+	return n;
+}
+
+static int condlock_timed(void)
+{
+	sh.scan_objects = timed_scan;
+	cl_lock();
+	fsr_register_shrinker(&sh);
+	armed = 1;
+	void *volatile p = malloc(100);
+	free(p);
+	fsr_unregister_shrinker(&sh);
+	CHECK(!armed && !scan_done, "the callback was abandoned at its timed wait");
+	int r = pthread_mutex_trylock(&cl.m);
+	CHECK(r == 0, "the condition's mutex the callback held was released (trylock: %d)", r);
+	if (r == 0)
+		pthread_mutex_unlock(&cl.m);
+	cl_unlock();
+	return fails ? 3 : 0;
+}
+
 /* ---- condlock-cleanup: the forced unwind runs the callback's cleanups
  * (a unique_lock of C, with -fexceptions) ---- */
 static volatile int cleanups;
@@ -622,6 +660,7 @@ int main(int argc, char **argv)
 	if (!strcmp(what, "flock-inline")) return flock_inline();
 	if (!strcmp(what, "condlock-inline")) return condlock_inline();
 	if (!strcmp(what, "condlock-cleanup")) return condlock_cleanup();
+	if (!strcmp(what, "condlock-timed")) return condlock_timed();
 	if (!strcmp(what, "condlock-unsound")) return condlock_unsound(0);
 	if (!strcmp(what, "condlock-woke")) return condlock_unsound(1);
 	if (!strcmp(what, "sem-inline")) return sem_inline();

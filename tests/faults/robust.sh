@@ -68,6 +68,7 @@ scenario flock-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_m
 # thread, is abandoned at timeout_ms (reported) and the program goes on
 scenario condlock-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 scenario condlock-cleanup 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+scenario condlock-timed 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 scenario sem-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 scenario flock-other-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 # in C++: the forced unwind runs its destructors (std::unique_lock)
