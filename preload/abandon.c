@@ -92,8 +92,8 @@ static int abandonable(struct fsr_thread *t)
 	       fsr_opt.mode == FSR_MODE_INLINE && fsr_opt.timeout_ms;
 }
 
-/* the daemon's unlock of a lock of kind k (the shim's own wrappers: they
- * pop it from held[] too) */
+/* unlock a lock the abandoned callback took, by its kind (through the
+ * shim's own wrappers: they pop it from held[] too) */
 static void unlock_held(const struct fsr_held *h)
 {
 	void *l = (void *)h->lock;
@@ -153,10 +153,10 @@ int fsr_cb_run(struct fsr_thread *t, void (*fn)(void *), void *arg)
 		return 0;
 	}
 	/* abandoned: back from the callback's untracked wait */
-	t->busy = g.busy + 1;           /* the unlocks below are the shim's */
+	t->busy = g.busy + 1;           /* the unlocks below are the shim's (an unlock
+					 * pops held[] whatever busy is) */
 	t->cb_guard = g.prev;
 	__atomic_store_n(&t->blocked_on, NULL, __ATOMIC_RELEASE);
-	t->busy = 0;                    /* an unlock pops held[] whatever busy is */
 	while (t->nheld > g.nheld) {
 		int n = t->nheld;
 		struct fsr_held h = t->held[n - 1];
