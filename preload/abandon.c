@@ -20,8 +20,8 @@
  *
  * That is sound only while the callback has changed nothing it would leave
  * half done: it is abandoned only at its first untracked wait (the same
- * wait repeated by the daemon's own loop counts as one), when it has
- * released no lock since it began (every lock it took is still held: no
+ * wait repeated by the daemon's own loop counts as one), when it holds no
+ * lock but the wait's own mutex, has released none since it began (no
  * critical section of its was completed), woke no other thread (a
  * condition signalled or a semaphore posted: it may have handed that
  * thread a request on its stack, which the unwind would free), opened no
@@ -188,9 +188,14 @@ int fsr_cb_run(struct fsr_thread *t, void (*fn)(void *), void *arg)
 static const char *unsound(struct fsr_thread *t, struct fsr_cb_guard *g, const void *mutex)
 {
 	int above = t->nheld - g->nheld;
-	(void)mutex;
 	if (above < 0)
 		return "it released a lock its allocator held";
+	/* what it changed under another lock it holds would be left half done
+	 * once that lock is released; the wait's own mutex only guards the
+	 * check it waits on (a lock made of a mutex and a condition) */
+	for (int i = g->nheld; i < t->nheld; i++)
+		if (t->held[i].lock != mutex)
+			return "it holds another lock it took: what it changed under it would be left half done";
 	if (t->held_pushes - g->pushes != (uint64_t)above)
 		return "it released a lock it took (a critical section of its is over: its changes would be left half done)";
 	if (t->txn_depth != g->txn_depth)
@@ -212,7 +217,7 @@ static int gone_before(struct fsr_thread *t, void *site)
 	return 0;
 }
 
-int fsr_wait_bounded(struct fsr_thread *t, const void *obj, void *site, uint64_t *deadline)
+int fsr_wait_bounded(struct fsr_thread *t, const void *obj, const void *mutex, void *site, uint64_t *deadline)
 {
 	struct fsr_cb_guard *g = t->cb_guard;
 	if (!g || t->busy || t->pass != g->pass)
@@ -228,7 +233,7 @@ int fsr_wait_bounded(struct fsr_thread *t, const void *obj, void *site, uint64_t
 	g->waiting = 1;
 	__atomic_store_n(&g->pass->inline_self, 1, __ATOMIC_RELEASE);
 	/* a wait abandoned before is abandoned at once, where that is sound */
-	*deadline = gone_before(t, site) && !unsound(t, g, NULL) ? 0 : g->deadline;
+	*deadline = gone_before(t, site) && !unsound(t, g, mutex) ? 0 : g->deadline;
 	return 1;
 }
 

@@ -53,7 +53,7 @@ __attribute__((noinline, cold)) static int poll_lock(struct fsr_thread *t, int (
 						     void *arg, const char *what, void *site)
 {
 	uint64_t dl;
-	if (!fsr_wait_bounded(t, (const void *)(intptr_t)fd, site, &dl))
+	if (!fsr_wait_bounded(t, (const void *)(intptr_t)fd, NULL, site, &dl))
 		return 2;
 	int e = errno;
 	uint64_t step = 1000000;       /* 1 ms, doubled up to 16 ms */

@@ -426,9 +426,11 @@ void fsr_pass_run(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
  * callback, which is unwound back to here.  Returns 1 when abandoned. */
 int fsr_cb_run(struct fsr_thread *t, void (*fn)(void *), void *arg) FSR_HIDDEN;
 /* a wait wrapper (condition variable, semaphore, file lock) about to block
- * in an untracked wait on obj at site: 1 when t runs an abandonable inline
- * callback, *deadline (CLOCK_MONOTONIC ns) then bounds the wait */
-int fsr_wait_bounded(struct fsr_thread *t, const void *obj, void *site, uint64_t *deadline) FSR_HIDDEN;
+ * in an untracked wait on obj (a condition's: with mutex) at site: 1 when t
+ * runs an abandonable inline callback, *deadline (CLOCK_MONOTONIC ns) then
+ * bounds the wait */
+int fsr_wait_bounded(struct fsr_thread *t, const void *obj, const void *mutex, void *site,
+		     uint64_t *deadline) FSR_HIDDEN;
 /* t signals a condition or posts a semaphore (untracked.c) */
 void fsr_wait_woke(struct fsr_thread *t) FSR_HIDDEN;
 /* the bounded wait returned in time */

@@ -497,7 +497,7 @@ __attribute__((noinline, cold)) static int cond_bounded(struct fsr_thread *t, pt
 							pthread_mutex_t *m, const char *what, void *site)
 {
 	uint64_t dl;
-	if (!real.cond_clockwait || !fsr_wait_bounded(t, c, site, &dl))
+	if (!real.cond_clockwait || !fsr_wait_bounded(t, c, m, site, &dl))
 		return -1;
 	struct timespec ts = { (time_t)(dl / 1000000000u), (long)(dl % 1000000000u) };
 	int i = held_index(t, m);
@@ -531,7 +531,7 @@ __attribute__((noinline, cold)) static int cond_timed_bounded(struct fsr_thread 
 {
 	uint64_t dl;
 	if (!real.cond_clockwait || !abstime || (unsigned long)abstime->tv_nsec >= 1000000000ul ||
-	    (ck != CLOCK_REALTIME && ck != CLOCK_MONOTONIC) || !fsr_wait_bounded(t, c, site, &dl))
+	    (ck != CLOCK_REALTIME && ck != CLOCK_MONOTONIC) || !fsr_wait_bounded(t, c, m, site, &dl))
 		return -1;
 	struct timespec now;
 	clock_gettime(ck, &now);

@@ -24,7 +24,7 @@ __attribute__((noinline, cold)) static int sem_bounded(struct fsr_thread *t, sem
 {
 	uint64_t dl;
 	sem_clockwait_fn cw = (sem_clockwait_fn)fsr_dlsym_next(&real_sem_clockwait, "sem_clockwait");
-	if (!cw || !fsr_wait_bounded(t, s, site, &dl))
+	if (!cw || !fsr_wait_bounded(t, s, NULL, site, &dl))
 		return 1;
 	struct timespec ts = { (time_t)(dl / 1000000000u), (long)(dl % 1000000000u) };
 	int e = errno;

@@ -27,6 +27,7 @@
  *   condlock-unsound    the same after a critical section: not abandoned
  *                       (ROBUST_LOG: the log_path)
  *   condlock-woke       the same after it signalled another condition
+ *   condlock-holds      the same holding another lock it took
  *   sem-inline          the same with a semaphore
  *   flock-other-inline  a flock held by an open file another thread locked
  */
@@ -524,6 +525,22 @@ static unsigned long woke_scan(struct fsr_shrinker *s, unsigned long n, unsigned
 	return n;
 }
 
+/* ---- condlock-holds: one that holds another lock it took (what it
+ * changed under it would be left half done) is never abandoned ---- */
+static unsigned long holds_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	pthread_mutex_lock(&other);
+	counter++;                       /* a change under a lock it still holds */
+	cl_lock();
+	cl_unlock();
+	pthread_mutex_unlock(&other);
+	scan_done = 1;
+	return n;
+}
+
 static volatile int reported_first;
 /* the other side: frees the lock once the report is out (or after 20 s) */
 static void *condlock_releaser(void *a)
@@ -552,8 +569,8 @@ static int condlock_unsound(int woke)
 	if (!log)
 		return 2;
 	pthread_t th;
-	sh.scan_objects = woke ? woke_scan : unsound_scan;
-	if (woke)
+	sh.scan_objects = woke == 2 ? holds_scan : woke ? woke_scan : unsound_scan;
+	if (woke == 1)
 		counter = 1;
 	cl_lock();
 	pthread_create(&th, NULL, condlock_releaser, (void *)log);
@@ -663,6 +680,7 @@ int main(int argc, char **argv)
 	if (!strcmp(what, "condlock-timed")) return condlock_timed();
 	if (!strcmp(what, "condlock-unsound")) return condlock_unsound(0);
 	if (!strcmp(what, "condlock-woke")) return condlock_unsound(1);
+	if (!strcmp(what, "condlock-holds")) return condlock_unsound(2);
 	if (!strcmp(what, "sem-inline")) return sem_inline();
 	if (!strcmp(what, "flock-other-inline")) return flock_other_inline();
 	fprintf(stderr, "robust: unknown scenario '%s'\n", what);

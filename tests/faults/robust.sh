@@ -75,8 +75,8 @@ scenario flock-other-inline 66 reclaim-wait-timeout - interval=1 mode=inline tim
 prog=$top_builddir/tests/faults/robust_cxx scenario cxx 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
 prog=$top_builddir/tests/faults/robust
 # not abandoned after a critical section of its own: reported, waits on;
-# or after it woke another thread
-for s in condlock-unsound condlock-woke; do
+# or after it woke another thread, or holding another lock it took
+for s in condlock-unsound condlock-woke condlock-holds; do
 	ROBUST_LOG=$tmp/log scenario $s 66 reclaim-wait-timeout - interval=1 mode=inline \
 		timeout_ms=200 log_path="$tmp/log"
 done
