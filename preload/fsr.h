@@ -140,6 +140,16 @@ struct fsr_thread {
 	 * may-reclaim allocations: an entry is live when gen == op_gen */
 	unsigned int op_gen;
 	struct fsr_op_site { const void *ra; unsigned int gen, n; } op_sites[FSR_OP_SITES];
+	/* abandon.c: the inline callback this thread runs that may be
+	 * abandoned (NULL: none; the wait wrappers test only this) */
+	struct fsr_cb_guard *cb_guard;
+	/* lock pushes on held[] (lockdep.h's fsr_held_push): an inline
+	 * callback that released a lock is never abandoned */
+	uint64_t held_pushes;
+	/* wait sites of this thread's inline callbacks abandoned before: a
+	 * callback that reaches one again is abandoned at once */
+	int ngone;
+	void *gone_site[4];
 };
 
 #define FSR_GATE_CD ((int64_t)0x7fffffff)
@@ -395,6 +405,8 @@ struct fsr_pass {
 	 * thread, so reports made by it never read that thread's TLS */
 	pid_t allocator_tid;
 	int inline_run;                /* run by its allocator itself (watched by the reclaimer) */
+	int inline_self;               /* its callback is in a wait bounded by itself, or reported
+					* its own timeout: the watchdog stays quiet (abandon.c) */
 	uint64_t serial;               /* passes begun in the process, this one's number */
 	int nheld;
 	struct fsr_held held[FSR_MAX_HELD];
@@ -406,6 +418,29 @@ struct fsr_pass {
 enum { FSR_PASS_IDLE, FSR_PASS_QUEUED, FSR_PASS_RUNNING, FSR_PASS_DONE, FSR_PASS_ABANDONED };
 
 void fsr_pass_run(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
+
+/* ---- inline callbacks that may be abandoned (abandon.c) ---- */
+/* run fn(arg), a callback of the pass t runs (shrinker, FUSE op): inside an
+ * inline pass the untracked waits it makes are bounded by timeout_ms
+ * (fsr_wait_bounded); one that would block past that abandons the
+ * callback, which is unwound back to here.  Returns 1 when abandoned. */
+int fsr_cb_run(struct fsr_thread *t, void (*fn)(void *), void *arg) FSR_HIDDEN;
+/* a wait wrapper (condition variable, semaphore, file lock) about to block
+ * in an untracked wait on obj (a condition's: with mutex) at site: 1 when t
+ * runs an abandonable inline callback, *deadline (CLOCK_MONOTONIC ns) then
+ * bounds the wait */
+int fsr_wait_bounded(struct fsr_thread *t, const void *obj, const void *mutex, void *site,
+		     uint64_t *deadline) FSR_HIDDEN;
+/* t signals a condition or posts a semaphore (untracked.c) */
+void fsr_wait_woke(struct fsr_thread *t) FSR_HIDDEN;
+/* the bounded wait returned in time */
+void fsr_wait_done(struct fsr_thread *t) FSR_HIDDEN;
+/* it reached *deadline and would go on blocking: reports, then unwinds the
+ * callback (does not return), or, when that would not be sound (why is
+ * reported), returns and the caller waits unbounded as the daemon asked.
+ * what names the call, obj its object, mutex the condition's mutex */
+void fsr_wait_expired(struct fsr_thread *t, const char *what, const void *obj, const void *mutex) FSR_HIDDEN;
+extern uint64_t fsr_stat_abandoned FSR_HIDDEN;   /* inline callbacks abandoned */
 /* lock.c: a callback of pass p would block forever; release its allocator.
  * The callback goes on; until it returns no new pass starts. */
 void fsr_pass_abandon(struct fsr_pass *p) FSR_HIDDEN;

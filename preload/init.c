@@ -137,13 +137,15 @@ static void print_stats(void)
 {
 	char buf[512];
 	int n = fsr_fmt(buf, sizeof buf,
-			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu digest=%016llx",
+			"fsreclaim: stats: allocs=%llu reclaim_passes=%llu callbacks=%llu fs_ops=%llu hazards=%llu digest=%016llx"
+			" abandoned=%llu",
 			(unsigned long long)fsr_threads_allocs(),
 			(unsigned long long)__atomic_load_n(&fsr_stat_passes, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_callbacks, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_fs_ops, __ATOMIC_RELAXED),
 			(unsigned long long)__atomic_load_n(&fsr_stat_hazards, __ATOMIC_RELAXED),
-			(unsigned long long)fsr_schedule_digest());
+			(unsigned long long)fsr_schedule_digest(),
+			(unsigned long long)__atomic_load_n(&fsr_stat_abandoned, __ATOMIC_RELAXED));
 	n += fsr_wire_stats(buf + n, sizeof buf - (size_t)n - 1);
 	buf[n++] = '\n';
 	fsr_out_write(buf, (size_t)n);

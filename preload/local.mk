@@ -5,7 +5,7 @@ SHIM_CFLAGS = -fvisibility=hidden -ftls-model=initial-exec -fno-plt -D_GNU_SOURC
 
 noinst_LTLIBRARIES += preload/libfsrcore.la
 preload_libfsrcore_la_SOURCES = preload/fsr.h preload/util.c preload/options.c \
-	preload/policy.c preload/pass.c preload/shrinker.c preload/scope.c \
+	preload/policy.c preload/pass.c preload/abandon.c preload/shrinker.c preload/scope.c \
 	preload/out.c preload/threads.c preload/modules.c preload/modules.h preload/gfp.c \
 	preload/replay.c preload/sarif.c preload/dot.c $(LOCK_CORE_SRCS) $(REPORT_SRCS)
 preload_libfsrcore_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(LIBDW_CFLAGS)
@@ -13,7 +13,7 @@ preload_libfsrcore_la_LIBADD = $(LIBDW_LIBS) $(LIBIBERTY_LIBS) -ldl -lpthread
 
 if !SANITIZED
 lib_LTLIBRARIES += preload/libfsreclaim.la
-preload_libfsreclaim_la_SOURCES = preload/malloc.c preload/init.c preload/prctl.c preload/libcwrap.c preload/filelock.c $(LOCK_WRAP_SRCS) $(FUSE_SRCS)
+preload_libfsreclaim_la_SOURCES = preload/malloc.c preload/init.c preload/prctl.c preload/libcwrap.c preload/filelock.c preload/untracked.c $(LOCK_WRAP_SRCS) $(FUSE_SRCS)
 preload_libfsreclaim_la_CFLAGS = $(AM_CFLAGS) $(SHIM_CFLAGS) $(FUSE3_CFLAGS)
 preload_libfsreclaim_la_LIBADD = preload/libfsrcore.la $(LIBDW_LIBS) $(LIBIBERTY_LIBS) -ldl -lpthread
 # libiberty is a static archive: its symbols stay inside the shim

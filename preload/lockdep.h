@@ -148,6 +148,7 @@ fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int
 	fsr_sig_below[n] = fsr_held_sig;
 	fsr_held_sig += fsr_held_mix(c, read);
 	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	t->held_pushes++;       /* abandon.c: did an inline callback release a lock? */
 	if (n == 0)
 		fsr_look(t);
 }

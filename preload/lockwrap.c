@@ -489,10 +489,71 @@ static void held_put(struct fsr_thread *t, const struct fsr_held *h)
 		return r_;                                              \
 	} while (0)
 
+/* Inside an inline reclaim callback an untimed wait is bounded by the
+ * callback's timeout_ms (abandon.c): it waits until then, and past it the
+ * callback is abandoned (no return) or, where that is not sound, waits on
+ * as asked.  -1: not such a wait, or a wait to make unbounded now. */
+__attribute__((noinline, cold)) static int cond_bounded(struct fsr_thread *t, pthread_cond_t *c,
+							pthread_mutex_t *m, const char *what, void *site)
+{
+	uint64_t dl;
+	if (!real.cond_clockwait || !fsr_wait_bounded(t, c, m, site, &dl))
+		return -1;
+	struct timespec ts = { (time_t)(dl / 1000000000u), (long)(dl % 1000000000u) };
+	int i = held_index(t, m);
+	struct fsr_held h;
+	if (i >= 0) {
+		h = t->held[i];
+		fsr_lock_released(t, m);
+	}
+	int r = real.cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
+	if (i >= 0) {
+		held_put(t, &h);
+		t->held_pushes--;       /* the same acquisition, not a new one */
+	}
+	if (r != ETIMEDOUT) {
+		fsr_wait_done(t);
+		return r;
+	}
+	fsr_wait_expired(t, what, c, m);
+	return -1;
+}
+
+/* A timed wait whose deadline (abstime on clock ck) is later than the
+ * callback's is bounded the same way.  pthread_cond_timedwait's clock is
+ * the condition's attribute, which glibc does not expose: it is read as
+ * CLOCK_REALTIME, and a CLOCK_MONOTONIC deadline so read lies far in the
+ * past, so the wait is then left to its own (earlier) deadline. */
+__attribute__((noinline, cold)) static int cond_timed_bounded(struct fsr_thread *t, pthread_cond_t *c,
+							      pthread_mutex_t *m, clockid_t ck,
+							      const struct timespec *abstime,
+							      const char *what, void *site)
+{
+	uint64_t dl;
+	if (!real.cond_clockwait || !abstime || (unsigned long)abstime->tv_nsec >= 1000000000ul ||
+	    (ck != CLOCK_REALTIME && ck != CLOCK_MONOTONIC) || !fsr_wait_bounded(t, c, m, site, &dl))
+		return -1;
+	struct timespec now;
+	clock_gettime(ck, &now);
+	int64_t theirs = ((int64_t)abstime->tv_sec - (int64_t)now.tv_sec) * 1000000000 +
+			 (abstime->tv_nsec - now.tv_nsec);
+	int64_t ours = (int64_t)dl - (int64_t)fsr_now_ns();
+	if (theirs <= ours) {
+		fsr_wait_done(t);       /* its own deadline comes first */
+		return -1;
+	}
+	return cond_bounded(t, c, m, what, site);
+}
+
 FSR_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
+	if (unlikely(t->cb_guard != NULL)) {
+		int r = cond_bounded(t, c, m, "pthread_cond_wait", SITE);
+		if (r >= 0)
+			return r;
+	}
 	COND_WAIT(t, m, real.cond_wait(c, m));
 }
 
@@ -500,6 +561,11 @@ FSR_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, con
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
+	if (unlikely(t->cb_guard != NULL)) {
+		int r = cond_timed_bounded(t, c, m, CLOCK_REALTIME, ts, "pthread_cond_timedwait", SITE);
+		if (r >= 0)
+			return r;
+	}
 	COND_WAIT(t, m, real.cond_timedwait(c, m, ts));
 }
 
@@ -507,6 +573,11 @@ FSR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clo
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
+	if (unlikely(t->cb_guard != NULL)) {
+		int r = cond_timed_bounded(t, c, m, ck, ts, "pthread_cond_clockwait", SITE);
+		if (r >= 0)
+			return r;
+	}
 	COND_WAIT(t, m, real.cond_clockwait(c, m, ck, ts));
 }
 
@@ -705,6 +776,12 @@ FSR_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
+	if (unlikely(t->cb_guard != NULL)) {
+		/* glibc's cnd_t and mtx_t are a pthread_cond_t and a pthread_mutex_t */
+		int r = cond_bounded(t, (pthread_cond_t *)(void *)c, (pthread_mutex_t *)(void *)m, "cnd_wait", SITE);
+		if (r >= 0)
+			return r == 0 ? thrd_success : thrd_error;
+	}
 	COND_WAIT(t, m, real.cnd_wait(c, m));
 }
 
@@ -712,5 +789,12 @@ FSR_EXPORT int cnd_timedwait(cnd_t *__restrict c, mtx_t *__restrict m, const str
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
+	if (unlikely(t->cb_guard != NULL)) {
+		/* C11: the deadline is TIME_UTC's, CLOCK_REALTIME */
+		int r = cond_timed_bounded(t, (pthread_cond_t *)(void *)c, (pthread_mutex_t *)(void *)m,
+					   CLOCK_REALTIME, ts, "cnd_timedwait", SITE);
+		if (r >= 0)
+			return r == 0 ? thrd_success : thrd_error;
+	}
 	COND_WAIT(t, m, real.cnd_timedwait(c, m, ts));
 }

@@ -114,7 +114,9 @@ static uint64_t inline_watch(void)
 		watch_since = now;
 		return limit;
 	}
-	if (watch_since && now - watch_since >= limit) {
+	/* a callback in a wait bounded by itself reports on its own (abandon.c) */
+	if (watch_since && now - watch_since >= limit &&
+	    !__atomic_load_n(&slot.inline_self, __ATOMIC_ACQUIRE)) {
 		report_inline_timeout(&slot, (now - watch_since) / 1000000ull);
 		watch_since = 0;     /* once per pass */
 	}
@@ -273,6 +275,7 @@ static void run_pass(struct fsr_thread *t, struct fsr_pass *p)
 			__atomic_store_n(&watch_limit, fsr_opt.timeout_ms * 1000000ull, __ATOMIC_RELEASE);
 			(void)reclaimer_start();
 		}
+		__atomic_store_n(&p->inline_self, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&p->inline_run, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&p->state, FSR_PASS_RUNNING, __ATOMIC_RELEASE);
 		fsr_schedule_site(p, NULL);

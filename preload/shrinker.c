@@ -76,6 +76,30 @@ int fsr_shrinkers_any(unsigned int gfp)
 	return 0;
 }
 
+/* one shrinker's count and scan, as a callback that may be abandoned
+ * (abandon.c: an inline one blocked in an untracked wait) */
+struct shrink_call {
+	struct slot *sl;
+	struct fsr_shrinker *s;
+	unsigned int gfp;
+	int scanned;
+};
+
+static void shrink_one(void *arg)
+{
+	struct shrink_call *c = arg;
+	struct fsr_shrinker *s = c->s;
+	unsigned long have = s->count_objects(s, c->gfp);
+	/* count_objects may have unregistered it (itself, or another
+	 * thread meanwhile): once unregistered, it is never scanned */
+	if (have && __atomic_load_n(&c->sl->s, __ATOMIC_SEQ_CST) == s) {
+		/* Linux scans in batches of 128 (SHRINK_BATCH) */
+		unsigned long nr = have < 128 ? have : 128;
+		c->scanned = 1;
+		s->scan_objects(s, nr, c->gfp);
+	}
+}
+
 unsigned long fsr_shrinkers_run(unsigned int gfp)
 {
 	unsigned long calls = 0;
@@ -95,15 +119,9 @@ unsigned long fsr_shrinkers_run(unsigned int gfp)
 			if (s->flags & FSR_SHRINKER_IO)
 				fsr_self.reclaim_gfp = FSR_GFP_IO;
 			running = s;
-			unsigned long have = s->count_objects(s, g);
-			/* count_objects may have unregistered it (itself, or another
-			 * thread meanwhile): once unregistered, it is never scanned */
-			if (have && __atomic_load_n(&sl->s, __ATOMIC_SEQ_CST) == s) {
-				/* Linux scans in batches of 128 (SHRINK_BATCH) */
-				unsigned long nr = have < 128 ? have : 128;
-				s->scan_objects(s, nr, g);
-				calls++;
-			}
+			struct shrink_call c = { sl, s, g, 0 };
+			(void)fsr_cb_run(&fsr_self, shrink_one, &c);
+			calls += (unsigned long)c.scanned;
 			running = NULL;
 			fsr_self.reclaim_gfp = saved_gfp;
 		}

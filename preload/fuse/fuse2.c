@@ -637,6 +637,23 @@ static void handle2_target(const struct handle2 *h, char *b, size_t len)
 	fsr_target_put(b + o, len - (size_t)o, h->path);
 }
 
+/* the daemon's fsync (0) or flush (1), as a callback that may be
+ * abandoned (abandon.c) */
+struct hl2_call {
+	int flush;
+	const char *path;
+	struct fuse_file_info *fi;
+};
+
+static void hl2_run(void *arg)
+{
+	struct hl2_call *c = arg;
+	if (c->flush)
+		fs2.real.flush(c->path, c->fi);
+	else
+		fs2.real.fsync(c->path, 1, c->fi);
+}
+
 unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 {
 	struct fsr_thread *t = fsr_thread_self();
@@ -713,7 +730,8 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 			fi.flags = h->flags;
 			t->op = "fsync";
 			fsr_schedule_callback(p, "fsync", 0, NULL);
-			fs2.real.fsync(h->path, 1, &fi);
+			struct hl2_call c = { 0, h->path, &fi };
+			(void)fsr_cb_run(t, hl2_run, &c);
 			n++;
 		}
 		if ((fsr_opt.callbacks & FSR_CB_FLUSH) && fs2.real.flush) {
@@ -725,7 +743,8 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 			fi.lock_owner = 0x66737265636c6d02ull;
 			t->op = "flush";
 			fsr_schedule_callback(p, "flush", 0, NULL);
-			fs2.real.flush(h->path, &fi);
+			struct hl2_call c = { 1, h->path, &fi };
+			(void)fsr_cb_run(t, hl2_run, &c);
 			n++;
 		}
 		cb_context = NULL;

@@ -361,6 +361,47 @@ static void cb_end(struct cbctx *x)
 	fsr_op_left(t);
 }
 
+/* a call of the daemon's op as a callback that may be abandoned
+ * (abandon.c: an inline one blocked in an untracked wait is unwound back
+ * here, and cb_end closes its op context as after a return) */
+enum { DC_HL_FSYNC, DC_LL_FSYNC, DC_HL_FLUSH, DC_LL_FLUSH, DC_FORGET, DC_LOOKUP };
+struct dcall {
+	int kind;
+	struct fsr_fsess *s;
+	fuse_req_t req;
+	struct fsr_hl *hl;
+	struct fsr_handle *h;
+	struct fuse_file_info *fi;
+	uint64_t owner;
+	fuse_ino_t ino;
+	const char *name;
+};
+
+static void dcall_run(void *arg)
+{
+	struct dcall *d = arg;
+	switch (d->kind) {
+	case DC_HL_FSYNC: d->hl->real.fsync(d->h->path, 1, d->fi); break;
+	case DC_LL_FSYNC: d->s->api->fsync(d->s, d->req, d->h); break;
+	case DC_HL_FLUSH: d->hl->real.flush(d->h->path, d->fi); break;
+	case DC_LL_FLUSH: d->s->api->flush(d->s, d->req, d->h, d->owner); break;
+	case DC_FORGET: d->s->api->forget(d->s, d->req, d->ino, 1); break;
+	case DC_LOOKUP: d->s->api->lookup(d->s, d->req, d->ino, d->name); break;
+	}
+}
+
+static void dcall(struct dcall *d)
+{
+	if (!fsr_cb_run(fsr_thread_self(), dcall_run, d) || !d->req)
+		return;
+	/* abandoned: its request is retired (a late reply is absorbed; a
+	 * lookup's given before is paid back by entry_callbacks) */
+	struct fsr_fake_req *f = (struct fsr_fake_req *)(void *)d->req;
+	int st = FSR_FAKE_OPEN;
+	if (d->kind != DC_LOOKUP)
+		__atomic_compare_exchange_n(&f->state, &st, FSR_FAKE_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 /* the libfuse transport's own rule on a handle: the high level calls by
  * path (none: not callable), and no kernel op is on its inode now */
 static int handle_free(void *arg, const struct fsr_handle *h, unsigned int ops)
@@ -417,10 +458,8 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		fi->flags = h->flags;
 		fsr_schedule_callback(p, "fsync", 0, NULL);
 		fuse_req_t req = cb_begin(&x, s, "fsync", ctx);
-		if (hl)
-			hl->real.fsync(h->path, 1, fi);
-		else
-			s->api->fsync(s, req, h);
+		struct dcall d = { hl ? DC_HL_FSYNC : DC_LL_FSYNC, s, req, hl, h, fi, 0, 0, NULL };
+		dcall(&d);
 		cb_end(&x);
 		n++;
 	}
@@ -434,10 +473,8 @@ static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx
 		fi->lock_owner = owner;
 		fsr_schedule_callback(p, "flush", 0, NULL);
 		fuse_req_t req = cb_begin(&x, s, "flush", ctx);
-		if (hl)
-			hl->real.flush(h->path, fi);
-		else
-			s->api->flush(s, req, h, owner);
+		struct dcall d = { hl ? DC_HL_FLUSH : DC_LL_FLUSH, s, req, hl, h, fi, owner, 0, NULL };
+		dcall(&d);
 		cb_end(&x);
 		n++;
 	}
@@ -469,7 +506,8 @@ static void forget_one(struct fsr_fsess *s, const struct fuse_ctx *ctx, fuse_ino
 {
 	struct cbctx x;
 	fuse_req_t req = cb_begin(&x, s, "forget", ctx);
-	s->api->forget(s, req, ino, 1);
+	struct dcall d = { DC_FORGET, s, req, NULL, NULL, NULL, 0, ino, NULL };
+	dcall(&d);
 	cb_end(&x);
 }
 
@@ -518,7 +556,8 @@ static unsigned long entry_callbacks(struct fsr_fsess *s, const struct fuse_ctx 
 	fsr_schedule_callback(p, "lookup", 'e', k.tgt);
 	struct cbctx x;
 	fuse_req_t req = cb_begin(&x, s, "lookup", ctx);
-	s->api->lookup(s, req, parent, name);
+	struct dcall d = { DC_LOOKUP, s, req, NULL, NULL, NULL, 0, parent, name };
+	dcall(&d);
 	cb_end(&x);
 	struct fsr_fake_req *f = (struct fsr_fake_req *)(void *)req;
 	int st = FSR_FAKE_OPEN;

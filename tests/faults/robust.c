@@ -21,7 +21,15 @@
  *   flock-inline        inline: the allocator holds a flock that its
  *                       callback needs (the tracker cannot see it)
  *   condlock-inline     inline: the same with a lock made of a mutex and a
- *                       condition variable (ROBUST_LOG: the log_path)
+ *                       condition variable: the callback is abandoned
+ *   condlock-cleanup    the same, its cleanup (-fexceptions) runs
+ *   condlock-timed      the same with a timed wait (60 s)
+ *   condlock-unsound    the same after a critical section: not abandoned
+ *                       (ROBUST_LOG: the log_path)
+ *   condlock-woke       the same after it signalled another condition
+ *   condlock-holds      the same holding another lock it took
+ *   sem-inline          the same with a semaphore
+ *   flock-other-inline  a flock held by an open file another thread locked
  */
 #include <fsreclaim.h>
 #include <errno.h>
@@ -361,13 +369,174 @@ static void cl_unlock(void)
 	pthread_mutex_unlock(&cl.m);
 }
 
+/* The callback waits for cl, which its own thread holds: issue 11 item 22.
+ * It is abandoned at timeout_ms (reported), unwound back into malloc with
+ * cl.m released, and the allocation goes on. */
 static unsigned long condlock_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
 {
 	(void)s; (void)g;
+	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
 	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
 		return n;
 	cl_lock();                       /* its own thread holds it: waits */
 	cl_unlock();
+	scan_done = 1;
+	return n;
+}
+
+static int condlock_inline(void)
+{
+	sh.scan_objects = condlock_scan;
+	cl_lock();
+	fsr_register_shrinker(&sh);
+	armed = 1;
+	void *volatile p = malloc(100);  /* inline: the shrinker waits for cl on this thread */
+	free(p);
+	CHECK(!armed && !scan_done, "the callback was abandoned at its wait, the allocation went on");
+	int r = pthread_mutex_trylock(&cl.m);
+	CHECK(r == 0, "the condition's mutex the callback held was released (trylock: %d)", r);
+	if (r == 0)
+		pthread_mutex_unlock(&cl.m);
+	armed = 1;
+	p = malloc(100);                 /* the same wait again: abandoned at once */
+	free(p);
+	CHECK(!armed && !scan_done, "abandoned again at the same wait");
+	cl_unlock();
+	armed = 1;
+	p = malloc(100);                 /* the lock is free now: the callback runs whole */
+	free(p);
+	fsr_unregister_shrinker(&sh);
+	CHECK(!armed && scan_done, "with the lock free the callback ran to its end");
+	return fails ? 3 : 0;
+}
+
+/* ---- condlock-timed: the same lock waited for with a deadline (60 s)
+ * later than the callback's ---- */
+static unsigned long timed_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 60;
+	pthread_mutex_lock(&cl.m);
+	int r = 0;
+	while (cl.owned && r == 0)
+		r = pthread_cond_timedwait(&cl.cv, &cl.m, &ts);
+	pthread_mutex_unlock(&cl.m);
+	scan_done = 1;
+	return n;
+}
+
+static int condlock_timed(void)
+{
+	sh.scan_objects = timed_scan;
+	cl_lock();
+	fsr_register_shrinker(&sh);
+	armed = 1;
+	void *volatile p = malloc(100);
+	free(p);
+	fsr_unregister_shrinker(&sh);
+	CHECK(!armed && !scan_done, "the callback was abandoned at its timed wait");
+	int r = pthread_mutex_trylock(&cl.m);
+	CHECK(r == 0, "the condition's mutex the callback held was released (trylock: %d)", r);
+	if (r == 0)
+		pthread_mutex_unlock(&cl.m);
+	cl_unlock();
+	return fails ? 3 : 0;
+}
+
+/* ---- condlock-cleanup: the forced unwind runs the callback's cleanups
+ * (a unique_lock of C, with -fexceptions) ---- */
+static volatile int cleanups;
+static void cl_unlock_m(pthread_mutex_t **m)
+{
+	cleanups++;
+	pthread_mutex_unlock(*m);
+}
+static unsigned long cleanup_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	pthread_mutex_lock(&cl.m);
+	pthread_mutex_t *held_m __attribute__((cleanup(cl_unlock_m))) = &cl.m;
+	while (cl.owned)
+		pthread_cond_wait(&cl.cv, &cl.m);
+	scan_done = 1;
+	return n;
+}
+
+static int condlock_cleanup(void)
+{
+	sh.scan_objects = cleanup_scan;
+	cl_lock();
+	fsr_register_shrinker(&sh);
+	armed = 1;
+	void *volatile p = malloc(100);
+	free(p);
+	fsr_unregister_shrinker(&sh);
+	CHECK(!scan_done, "the callback was abandoned at its wait");
+	CHECK(cleanups == 1, "its cleanup ran on the way out (%d)", cleanups);
+	int r = pthread_mutex_trylock(&cl.m);
+	CHECK(r == 0, "the mutex is free, unlocked once (trylock: %d)", r);
+	if (r == 0)
+		pthread_mutex_unlock(&cl.m);
+	cl_unlock();
+	return fails ? 3 : 0;
+}
+
+/* ---- condlock-unsound: a callback that finished a critical section
+ * before its wait is never abandoned (its changes would be half done):
+ * reported, and it waits on; the test frees the lock once the report is
+ * out (ROBUST_LOG: the log_path) ---- */
+static pthread_mutex_t other = PTHREAD_MUTEX_INITIALIZER;
+static volatile int counter;
+static unsigned long unsound_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	pthread_mutex_lock(&other);
+	counter++;                       /* a change made under a lock */
+	pthread_mutex_unlock(&other);
+	cl_lock();
+	cl_unlock();
+	scan_done = 1;
+	return n;
+}
+
+/* ---- condlock-woke: a callback that woke another thread before its wait
+ * (it may have handed it a request on its stack) is never abandoned ---- */
+static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER;
+static unsigned long woke_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	pthread_mutex_lock(&cl.m);
+	pthread_cond_signal(&work_cv);   /* "a worker, take this" */
+	while (cl.owned)
+		pthread_cond_wait(&cl.cv, &cl.m);
+	pthread_mutex_unlock(&cl.m);
+	scan_done = 1;
+	return n;
+}
+
+/* ---- condlock-holds: one that holds another lock it took (what it
+ * changed under it would be left half done) is never abandoned ---- */
+static unsigned long holds_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	pthread_mutex_lock(&other);
+	counter++;                       /* a change under a lock it still holds */
+	cl_lock();
+	cl_unlock();
+	pthread_mutex_unlock(&other);
 	scan_done = 1;
 	return n;
 }
@@ -384,7 +553,7 @@ static void *condlock_releaser(void *a)
 			size_t n = fread(buf, 1, sizeof buf - 1, f);
 			buf[n] = 0;
 			fclose(f);
-			if (strstr(buf, "reclaim-wait-timeout"))
+			if (strstr(buf, "cannot be abandoned"))
 				reported_first = 1;
 		}
 		if (!reported_first)
@@ -394,23 +563,102 @@ static void *condlock_releaser(void *a)
 	return NULL;
 }
 
-static int condlock_inline(void)
+static int condlock_unsound(int woke)
 {
 	const char *log = getenv("ROBUST_LOG");
 	if (!log)
 		return 2;
 	pthread_t th;
-	sh.scan_objects = condlock_scan;
+	sh.scan_objects = woke == 2 ? holds_scan : woke ? woke_scan : unsound_scan;
+	if (woke == 1)
+		counter = 1;
 	cl_lock();
 	pthread_create(&th, NULL, condlock_releaser, (void *)log);
 	fsr_register_shrinker(&sh);
 	armed = 1;
-	void *volatile p = malloc(100);  /* inline: the shrinker waits for cl on this thread */
+	void *volatile p = malloc(100);
 	free(p);
 	fsr_unregister_shrinker(&sh);
 	pthread_join(th, NULL);
-	CHECK(scan_done, "the callback got the lock and returned");
-	CHECK(reported_first, "it was reported while it waited (reclaim-wait-timeout), not a silent hang");
+	CHECK(scan_done && counter == 1, "the callback got the lock and returned");
+	CHECK(reported_first, "it was reported while it waited (cannot be abandoned), not a silent hang");
+	return fails ? 3 : 0;
+}
+
+/* ---- sem-inline: a semaphore used as a lock ---- */
+static sem_t semlock;
+static unsigned long sem_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
+{
+	(void)s; (void)g;
+	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+		return n;
+	while (sem_wait(&semlock) != 0 && errno == EINTR)
+		;
+	sem_post(&semlock);
+	scan_done = 1;
+	return n;
+}
+
+static int sem_inline(void)
+{
+	sem_init(&semlock, 0, 1);
+	sh.scan_objects = sem_scan;
+	sem_wait(&semlock);
+	fsr_register_shrinker(&sh);
+	armed = 1;
+	void *volatile p = malloc(100);
+	free(p);
+	CHECK(!armed && !scan_done, "the callback was abandoned at its sem_wait");
+	sem_post(&semlock);
+	armed = 1;
+	p = malloc(100);
+	free(p);
+	fsr_unregister_shrinker(&sh);
+	CHECK(scan_done, "with the semaphore up the callback ran to its end");
+	int v = -1;
+	sem_getvalue(&semlock, &v);
+	CHECK(v == 1, "the semaphore is as it was (%d)", v);
+	return fails ? 3 : 0;
+}
+
+/* ---- flock-other-inline: the flock is held by an open file that another
+ * thread locked (a file lock belongs to its open file, not to a thread:
+ * no count on the allocator), and the callback locks another open file of
+ * the same file ---- */
+static int other_fd = -1;
+static void *flock_taker(void *a)
+{
+	(void)a;
+	other_fd = open(lockpath, O_RDWR);
+	if (other_fd >= 0)
+		flock(other_fd, LOCK_EX);
+	return NULL;
+}
+
+static int flock_other_inline(void)
+{
+	int fd = mkstemp(lockpath);
+	if (fd < 0)
+		return 3;
+	close(fd);
+	pthread_t th;
+	pthread_create(&th, NULL, flock_taker, NULL);
+	pthread_join(th, NULL);
+	sh.scan_objects = flock_scan;
+	fsr_register_shrinker(&sh);
+	armed = 1;
+	void *volatile p = malloc(100);
+	free(p);
+	CHECK(!armed && !scan_done, "the callback was abandoned at its flock, the allocation went on");
+	flock(other_fd, LOCK_UN);
+	close(other_fd);
+	armed = 1;
+	p = malloc(100);
+	free(p);
+	fsr_unregister_shrinker(&sh);
+	CHECK(scan_done, "with the file unlocked the callback ran to its end");
+	unlink(lockpath);
 	return fails ? 3 : 0;
 }
 
@@ -428,6 +676,13 @@ int main(int argc, char **argv)
 	if (!strcmp(what, "inline-handoff")) return inline_handoff();
 	if (!strcmp(what, "flock-inline")) return flock_inline();
 	if (!strcmp(what, "condlock-inline")) return condlock_inline();
+	if (!strcmp(what, "condlock-cleanup")) return condlock_cleanup();
+	if (!strcmp(what, "condlock-timed")) return condlock_timed();
+	if (!strcmp(what, "condlock-unsound")) return condlock_unsound(0);
+	if (!strcmp(what, "condlock-woke")) return condlock_unsound(1);
+	if (!strcmp(what, "condlock-holds")) return condlock_unsound(2);
+	if (!strcmp(what, "sem-inline")) return sem_inline();
+	if (!strcmp(what, "flock-other-inline")) return flock_other_inline();
 	fprintf(stderr, "robust: unknown scenario '%s'\n", what);
 	return 2;
 }

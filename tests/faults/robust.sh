@@ -63,8 +63,21 @@ scenario inline-handoff 66 reclaim-wait-timeout reclaim-deadlock interval=1 mode
 # item 22: inline mode and a lock the tracker cannot see (a file lock): the
 # pass is handed off, reported at timeout_ms, and the program goes on
 scenario flock-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
-# and a lock made of a mutex and a condition variable: the callback blocks on
-# its own thread, reported at timeout_ms (the test then frees the lock)
-ROBUST_LOG=$tmp/log scenario condlock-inline 66 reclaim-wait-timeout - interval=1 mode=inline \
-	timeout_ms=200 log_path="$tmp/log"
+# and a lock made of a mutex and a condition variable, a semaphore, a flock
+# of an open file another thread locked: the callback blocks on its own
+# thread, is abandoned at timeout_ms (reported) and the program goes on
+scenario condlock-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+scenario condlock-cleanup 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+scenario condlock-timed 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+scenario sem-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+scenario flock-other-inline 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+# in C++: the forced unwind runs its destructors (std::unique_lock)
+prog=$top_builddir/tests/faults/robust_cxx scenario cxx 66 reclaim-wait-timeout - interval=1 mode=inline timeout_ms=200
+prog=$top_builddir/tests/faults/robust
+# not abandoned after a critical section of its own: reported, waits on;
+# or after it woke another thread, or holding another lock it took
+for s in condlock-unsound condlock-woke condlock-holds; do
+	ROBUST_LOG=$tmp/log scenario $s 66 reclaim-wait-timeout - interval=1 mode=inline \
+		timeout_ms=200 log_path="$tmp/log"
+done
 exit $fail

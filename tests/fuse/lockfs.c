@@ -6,7 +6,8 @@
  * reclaim-deadlock (or predict reclaim-lock-inversion), release the
  * allocation and let both go on; the data must stay right.
  * Two in-memory files, "a" and "b".  LOCKFS_FLOCK=FILE: the same with a
- * file lock instead of the mutex (issue 11 item 22). */
+ * file lock instead of the mutex (issue 11 item 22); LOCKFS_COND=1: with
+ * a lock built from a mutex and a condition variable (condfs.sh). */
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse.h>
 #include <errno.h>
@@ -124,6 +125,47 @@ static int lf_write_flock(int w, const char *buf, size_t n, off_t off)
 	return (int)n;
 }
 
+/* LOCKFS_COND=1: the same hazard with a lock built from a mutex and a
+ * condition variable (boost style), which no lock tracker sees either:
+ * between lock and unlock no pthread lock is held */
+static int cond_mode;
+static struct { pthread_mutex_t m; pthread_cond_t cv; int owned; } cl = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+static void cl_lock(void)
+{
+	pthread_mutex_lock(&cl.m);
+	while (cl.owned)
+		pthread_cond_wait(&cl.cv, &cl.m);
+	cl.owned = 1;
+	pthread_mutex_unlock(&cl.m);
+}
+static void cl_unlock(void)
+{
+	pthread_mutex_lock(&cl.m);
+	cl.owned = 0;
+	pthread_cond_broadcast(&cl.cv);
+	pthread_mutex_unlock(&cl.m);
+}
+
+static int lf_write_cond(int w, const char *buf, size_t n, off_t off)
+{
+	cl_lock();
+	char *tmp = malloc(n);      /* the hazard: an allocation under the cond lock */
+	if (!tmp) {
+		cl_unlock();
+		return -ENOMEM;
+	}
+	memcpy(tmp, buf, n);
+	pthread_mutex_lock(&fs_lock);
+	memcpy(data[w] + off, tmp, n);
+	if ((size_t)off + n > size[w])
+		size[w] = (size_t)off + n;
+	pthread_mutex_unlock(&fs_lock);
+	free(tmp);
+	cl_unlock();
+	return (int)n;
+}
+
 static int lf_write(const char *path, const char *buf, size_t n, off_t off, struct fuse_file_info *fi)
 {
 	(void)path;
@@ -132,6 +174,8 @@ static int lf_write(const char *path, const char *buf, size_t n, off_t off, stru
 		return -EFBIG;
 	if (flock_path)
 		return lf_write_flock(w, buf, n, off);
+	if (cond_mode)
+		return lf_write_cond(w, buf, n, off);
 	pthread_mutex_lock(&fs_lock);
 	char *tmp = malloc(n);      /* the hazard: an allocation under fs_lock */
 	if (!tmp) {
@@ -169,6 +213,11 @@ static int lf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 		flock_drop(fd);
 		return 0;
 	}
+	if (cond_mode) {
+		cl_lock();                /* reclaim takes the cond lock */
+		cl_unlock();
+		return 0;
+	}
 	pthread_mutex_lock(&fs_lock);     /* reclaim takes fs_lock */
 	pthread_mutex_unlock(&fs_lock);
 	return 0;
@@ -195,5 +244,6 @@ static const struct fuse_operations ops = {
 int main(int argc, char *argv[])
 {
 	flock_path = getenv("LOCKFS_FLOCK");
+	cond_mode = getenv("LOCKFS_COND") != NULL;
 	return fuse_main(argc, argv, &ops, NULL);
 }
