@@ -416,6 +416,8 @@ static int may_cross(const char *path)
 	return 0;
 }
 
+static uint64_t fd_mnt_id_cached(int fd);
+
 /* ---- the walk ----
  * buf is the canonical path of the directory reached; while it extends the
  * base directory's path (len >= alen), anchor (dirfd) reaches it
@@ -462,7 +464,7 @@ static struct fmount *walk(struct walk *w, int dirfd, const char *path, int flag
 	w->anchor = -1;
 	w->alen = 0;
 	if (path[0] != '/') {
-		on = mount_of_id(fd_mnt_id(dirfd));
+		on = mount_of_id(fd_mnt_id_cached(dirfd));
 		if (on)
 			*passed = 1;
 		if (!links && !may_cross(path))
@@ -654,7 +656,6 @@ static int proc_fd_path(const char *path, const char **rest)
 	return (int)fd;
 }
 
-static uint64_t fd_mnt_id_cached(int fd);
 
 /* Is (dirfd, path) on one of the mounts?  Returns the mount, or NULL. */
 static struct fmount *path_on_mount(int dirfd, const char *path, int flags)
@@ -662,7 +663,7 @@ static struct fmount *path_on_mount(int dirfd, const char *path, int flags)
 	if (!path)
 		return NULL;
 	if (!path[0])
-		return (flags & AT_EMPTY_PATH) ? mount_of_id(fd_mnt_id(dirfd)) : NULL;
+		return (flags & AT_EMPTY_PATH) ? mount_of_id(fd_mnt_id_cached(dirfd)) : NULL;
 	const char *rest;
 	int pfd = path[0] == '/' ? proc_fd_path(path, &rest) : -1;
 	if (pfd >= 0) {
@@ -761,15 +762,22 @@ static int check_at(const char *fn, int dirfd, const char *upath, int flags)
 	return 1;
 }
 
-/* A per-thread cache of the last fd judged, valid while that fd number was
- * not closed or replaced through the calls below (fd_gen[fd] unchanged):
- * a daemon's data ops use the same few fds over and over. */
+/* A per-thread cache of the last fds judged (one entry per fd number mod
+ * FD_CACHE), valid while that fd number was not closed or replaced through
+ * the calls below (fd_gen[fd] unchanged): a daemon's data ops use the same
+ * few fds over and over, and its path calls the same few dirfds
+ * (fuse-overlayfs: each layer's, beside the file in hand; with one entry
+ * the two evicted each other and every *at call paid a statx) */
 #define FD_GEN_MAX 65536
+#define FD_CACHE 4
 static unsigned int fd_gen[FD_GEN_MAX];
-static __thread int cache_fd __attribute__((tls_model("initial-exec"))) = -1;
-static __thread unsigned int cache_gen __attribute__((tls_model("initial-exec")));
-static __thread uint64_t cache_mnt __attribute__((tls_model("initial-exec")));
-static __thread int cache_nmounts __attribute__((tls_model("initial-exec")));
+struct fd_cache_entry {
+	int fd;                    /* + 1: 0 is no entry */
+	unsigned int gen;
+	int nmounts;
+	uint64_t mnt;
+};
+static __thread struct fd_cache_entry fd_cache[FD_CACHE] __attribute__((tls_model("initial-exec")));
 
 static inline void fd_changed(int fd)
 {
@@ -780,16 +788,17 @@ static inline void fd_changed(int fd)
 static uint64_t fd_mnt_id_cached(int fd)
 {
 	int nm = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
-	if (fd >= FD_GEN_MAX)
-		return fd_mnt_id(fd);
+	if (fd < 0 || fd >= FD_GEN_MAX)
+		return fd_mnt_id(fd);    /* AT_FDCWD: chdir is not tracked */
 	unsigned int g = __atomic_load_n(&fd_gen[fd], __ATOMIC_ACQUIRE);
-	if (fd == cache_fd && g == cache_gen && nm == cache_nmounts)
-		return cache_mnt;
+	struct fd_cache_entry *c = &fd_cache[fd % FD_CACHE];
+	if (c->fd == fd + 1 && g == c->gen && nm == c->nmounts)
+		return c->mnt;
 	uint64_t id = fd_mnt_id(fd);
-	cache_fd = fd;
-	cache_gen = g;
-	cache_mnt = id;
-	cache_nmounts = nm;
+	c->fd = fd + 1;
+	c->gen = g;
+	c->mnt = id;
+	c->nmounts = nm;
 	return id;
 }
 
