@@ -55,5 +55,6 @@ bench_programs += tests/bench/rw_bench$(EXEEXT)
 EXTRA_PROGRAMS += tests/bench/rw_bench
 tests_bench_rw_bench_SOURCES = tests/bench/rw_bench.c
 tests_bench_rw_bench_CFLAGS = -O2 -g
+tests_bench_rw_bench_LDADD = -ldl
 EXTRA_DIST += tests/bench/rw.sh tests/bench/fuse_wire.sh
 CLEANFILES += tests/bench/rw_bench$(EXEEXT)
