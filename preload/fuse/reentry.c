@@ -1084,21 +1084,31 @@ IPOS(int, symlinkat, (const char *target, int dirfd, const char *path))
 }
 #undef C
 
-/* fd calls: data and metadata of a file on the mount */
+/* fd calls: data and metadata of a file on the mount.  The fast path (no
+ * op on this thread, libc's function known) is a test and a tail call with
+ * no stack frame; the check and the first lookup are out of line. */
+#define FD1_SLOW(ret, sym, params, args) \
+	static ret (*real_##sym) params; \
+	static __attribute__((noinline)) ret slow_##sym params \
+	{ \
+		if (check_fd_slow(#sym, fd)) return -1; \
+		if (!real_##sym) real_##sym = (ret (*) params)dlsym(RTLD_NEXT, #sym); \
+		return real_##sym args; \
+	}
 #define FD1(ret, sym, params, args) \
+	FD1_SLOW(ret, sym, params, args) \
 	IPOS(ret, sym, params) \
 	{ \
-		if (check_fd(#sym, fd)) return -1; \
-		REAL(ret, sym, params); \
+		if (unlikely(maybe_checking() || !real_##sym)) return slow_##sym args; \
 		return real_##sym args; \
 	}
 /* the same for /dev/fuse fds (they are on no mount): the wire reads the traffic */
 #define FD1W(ret, sym, params, args, wire) \
+	FD1_SLOW(ret, sym, params, args) \
 	IPOS(ret, sym, params) \
 	{ \
 		if (unlikely(fsr_wire_is_fd(fd))) return wire; \
-		if (check_fd(#sym, fd)) return -1; \
-		REAL(ret, sym, params); \
+		if (unlikely(maybe_checking() || !real_##sym)) return slow_##sym args; \
 		return real_##sym args; \
 	}
 FD1W(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n), fsr_wire_read1(fd, b, n, __builtin_return_address(0)))
