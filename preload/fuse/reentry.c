@@ -636,6 +636,53 @@ static int no_symlinks(int dirfd, const char *path, int flags)
 	}
 }
 
+/* no_symlinks, remembered for the rest of the op: a daemon's op checks the
+ * same absolute paths over and over (mergerfs: each branch's root for
+ * statvfs and xattrs, three times an op), and the kernel's answer for them
+ * is as fresh at the op's last call as at its first (the check and the real
+ * call race with a symlink made meanwhile by another process anyway; the
+ * op's own symlink and rename calls empty it).  Only absolute paths of a
+ * thread in an op (t->op; op_gen names the op), only "no symlink". */
+#define NOSYM_CACHE 4
+#define NOSYM_LEN 128
+struct nosym_entry {
+	unsigned int gen;        /* t->op_gen + 1 when filled: 0 is empty */
+	unsigned short len;
+	unsigned char follow;
+	char path[NOSYM_LEN];
+};
+static __thread struct nosym_entry nosym[NOSYM_CACHE] __attribute__((tls_model("initial-exec")));
+static __thread unsigned int nosym_next __attribute__((tls_model("initial-exec")));
+static __thread int nosym_off __attribute__((tls_model("initial-exec")));   /* check_at_slow */
+
+static void nosym_forget(void)
+{
+	for (int i = 0; i < NOSYM_CACHE; i++)
+		nosym[i].gen = 0;
+}
+
+static int no_symlinks_in_op(int dirfd, const char *path, int flags)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	size_t len = strlen(path);
+	unsigned char follow = !(flags & (AT_SYMLINK_NOFOLLOW | FSR_AT_NOFOLLOW_ANY));
+	if (path[0] != '/' || !t->op || len >= NOSYM_LEN || nosym_off)
+		return no_symlinks(dirfd, path, flags);
+	unsigned int gen = t->op_gen + 1;
+	for (int i = 0; i < NOSYM_CACHE; i++)
+		if (nosym[i].gen == gen && nosym[i].len == len && nosym[i].follow == follow &&
+		    memcmp(nosym[i].path, path, len) == 0)
+			return 1;
+	if (!no_symlinks(dirfd, path, flags))
+		return 0;
+	struct nosym_entry *e = &nosym[nosym_next++ % NOSYM_CACHE];
+	e->gen = gen;
+	e->len = (unsigned short)len;
+	e->follow = follow;
+	memcpy(e->path, path, len);
+	return 1;
+}
+
 /* "/proc/self/fd/N..." or "/proc/thread-self/fd/N...": N, *rest what
  * follows it ("" or "/..."); else -1 */
 static int proc_fd_path(const char *path, const char **rest)
@@ -682,7 +729,7 @@ static struct fmount *path_on_mount(int dirfd, const char *path, int flags)
 	int passed = 0;
 	w.rem = w.lnk = NULL;
 	struct fmount *m = walk(&w, dirfd, path, flags, 0, &passed);
-	if (!m && !passed && no_symlinks(dirfd, path, flags))
+	if (!m && !passed && no_symlinks_in_op(dirfd, path, flags))
 		return NULL;
 	return walk_links(&w, dirfd, path, flags, &passed);
 }
@@ -761,9 +808,18 @@ static __attribute__((noinline)) int check_at_slow(const char *fn, int dirfd, co
 {
 	if (likely(!checking()) || !upath)
 		return 0;
+	/* this op may be making a symlink of a path it checked: the cache is
+	 * emptied and not filled by these calls' own checks (made before the
+	 * real call, they would remember the path as it was) */
+	int changes = strncmp(fn, "symlink", 7) == 0 || strncmp(fn, "rename", 6) == 0;
+	if (changes) {
+		nosym_forget();
+		nosym_off = 1;
+	}
 	int e = errno;
 	char path[PATH_MAX];
 	struct fmount *m = copy_user_path(upath, path) ? path_on_mount(dirfd, path, flags) : NULL;
+	nosym_off = 0;
 	errno = e;
 	if (!m)
 		return 0;
