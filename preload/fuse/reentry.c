@@ -416,6 +416,8 @@ static int may_cross(const char *path)
 	return 0;
 }
 
+static uint64_t fd_mnt_id_cached(int fd);
+
 /* ---- the walk ----
  * buf is the canonical path of the directory reached; while it extends the
  * base directory's path (len >= alen), anchor (dirfd) reaches it
@@ -462,7 +464,7 @@ static struct fmount *walk(struct walk *w, int dirfd, const char *path, int flag
 	w->anchor = -1;
 	w->alen = 0;
 	if (path[0] != '/') {
-		on = mount_of_id(fd_mnt_id(dirfd));
+		on = mount_of_id(fd_mnt_id_cached(dirfd));
 		if (on)
 			*passed = 1;
 		if (!links && !may_cross(path))
@@ -634,6 +636,53 @@ static int no_symlinks(int dirfd, const char *path, int flags)
 	}
 }
 
+/* no_symlinks, remembered for the rest of the op: a daemon's op checks the
+ * same absolute paths over and over (mergerfs: each branch's root for
+ * statvfs and xattrs, three times an op), and the kernel's answer for them
+ * is as fresh at the op's last call as at its first (the check and the real
+ * call race with a symlink made meanwhile by another process anyway; the
+ * op's own symlink and rename calls empty it).  Only absolute paths of a
+ * thread in an op (t->op; op_gen names the op), only "no symlink". */
+#define NOSYM_CACHE 4
+#define NOSYM_LEN 128
+struct nosym_entry {
+	unsigned int gen;        /* t->op_gen + 1 when filled: 0 is empty */
+	unsigned short len;
+	unsigned char follow;
+	char path[NOSYM_LEN];
+};
+static __thread struct nosym_entry nosym[NOSYM_CACHE] __attribute__((tls_model("initial-exec")));
+static __thread unsigned int nosym_next __attribute__((tls_model("initial-exec")));
+static __thread int nosym_off __attribute__((tls_model("initial-exec")));   /* check_at_slow */
+
+static void nosym_forget(void)
+{
+	for (int i = 0; i < NOSYM_CACHE; i++)
+		nosym[i].gen = 0;
+}
+
+static int no_symlinks_in_op(int dirfd, const char *path, int flags)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	size_t len = strlen(path);
+	unsigned char follow = !(flags & (AT_SYMLINK_NOFOLLOW | FSR_AT_NOFOLLOW_ANY));
+	if (path[0] != '/' || !t->op || len >= NOSYM_LEN || nosym_off)
+		return no_symlinks(dirfd, path, flags);
+	unsigned int gen = t->op_gen + 1;
+	for (int i = 0; i < NOSYM_CACHE; i++)
+		if (nosym[i].gen == gen && nosym[i].len == len && nosym[i].follow == follow &&
+		    memcmp(nosym[i].path, path, len) == 0)
+			return 1;
+	if (!no_symlinks(dirfd, path, flags))
+		return 0;
+	struct nosym_entry *e = &nosym[nosym_next++ % NOSYM_CACHE];
+	e->gen = gen;
+	e->len = (unsigned short)len;
+	e->follow = follow;
+	memcpy(e->path, path, len);
+	return 1;
+}
+
 /* "/proc/self/fd/N..." or "/proc/thread-self/fd/N...": N, *rest what
  * follows it ("" or "/..."); else -1 */
 static int proc_fd_path(const char *path, const char **rest)
@@ -654,7 +703,6 @@ static int proc_fd_path(const char *path, const char **rest)
 	return (int)fd;
 }
 
-static uint64_t fd_mnt_id_cached(int fd);
 
 /* Is (dirfd, path) on one of the mounts?  Returns the mount, or NULL. */
 static struct fmount *path_on_mount(int dirfd, const char *path, int flags)
@@ -662,7 +710,7 @@ static struct fmount *path_on_mount(int dirfd, const char *path, int flags)
 	if (!path)
 		return NULL;
 	if (!path[0])
-		return (flags & AT_EMPTY_PATH) ? mount_of_id(fd_mnt_id(dirfd)) : NULL;
+		return (flags & AT_EMPTY_PATH) ? mount_of_id(fd_mnt_id_cached(dirfd)) : NULL;
 	const char *rest;
 	int pfd = path[0] == '/' ? proc_fd_path(path, &rest) : -1;
 	if (pfd >= 0) {
@@ -681,7 +729,7 @@ static struct fmount *path_on_mount(int dirfd, const char *path, int flags)
 	int passed = 0;
 	w.rem = w.lnk = NULL;
 	struct fmount *m = walk(&w, dirfd, path, flags, 0, &passed);
-	if (!m && !passed && no_symlinks(dirfd, path, flags))
+	if (!m && !passed && no_symlinks_in_op(dirfd, path, flags))
 		return NULL;
 	return walk_links(&w, dirfd, path, flags, &passed);
 }
@@ -745,14 +793,33 @@ static int copy_user_path(const char *path, char *out)
 	return memchr(out, 0, (size_t)got) != NULL;
 }
 
+/* the interposers' first test, inlined into each: a thread in no op
+ * (and started by none) goes straight on to the real call, without a call
+ * or a stack frame (read and write of a daemon's pipes and files pay only
+ * this and the wire's fd bit) */
+static inline __attribute__((always_inline)) int maybe_checking(void)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	return unlikely(t->op != NULL || t->op_lease != NULL);
+}
+
 /* nonzero: refuse the call (reported, errno = EDEADLK) */
-static int check_at(const char *fn, int dirfd, const char *upath, int flags)
+static __attribute__((noinline)) int check_at_slow(const char *fn, int dirfd, const char *upath, int flags)
 {
 	if (likely(!checking()) || !upath)
 		return 0;
+	/* this op may be making a symlink of a path it checked: the cache is
+	 * emptied and not filled by these calls' own checks (made before the
+	 * real call, they would remember the path as it was) */
+	int changes = strncmp(fn, "symlink", 7) == 0 || strncmp(fn, "rename", 6) == 0;
+	if (changes) {
+		nosym_forget();
+		nosym_off = 1;
+	}
 	int e = errno;
 	char path[PATH_MAX];
 	struct fmount *m = copy_user_path(upath, path) ? path_on_mount(dirfd, path, flags) : NULL;
+	nosym_off = 0;
 	errno = e;
 	if (!m)
 		return 0;
@@ -761,15 +828,22 @@ static int check_at(const char *fn, int dirfd, const char *upath, int flags)
 	return 1;
 }
 
-/* A per-thread cache of the last fd judged, valid while that fd number was
- * not closed or replaced through the calls below (fd_gen[fd] unchanged):
- * a daemon's data ops use the same few fds over and over. */
+/* A per-thread cache of the last fds judged (one entry per fd number mod
+ * FD_CACHE), valid while that fd number was not closed or replaced through
+ * the calls below (fd_gen[fd] unchanged): a daemon's data ops use the same
+ * few fds over and over, and its path calls the same few dirfds
+ * (fuse-overlayfs: each layer's, beside the file in hand; with one entry
+ * the two evicted each other and every *at call paid a statx) */
 #define FD_GEN_MAX 65536
+#define FD_CACHE 4
 static unsigned int fd_gen[FD_GEN_MAX];
-static __thread int cache_fd __attribute__((tls_model("initial-exec"))) = -1;
-static __thread unsigned int cache_gen __attribute__((tls_model("initial-exec")));
-static __thread uint64_t cache_mnt __attribute__((tls_model("initial-exec")));
-static __thread int cache_nmounts __attribute__((tls_model("initial-exec")));
+struct fd_cache_entry {
+	int fd;                    /* + 1: 0 is no entry */
+	unsigned int gen;
+	int nmounts;
+	uint64_t mnt;
+};
+static __thread struct fd_cache_entry fd_cache[FD_CACHE] __attribute__((tls_model("initial-exec")));
 
 static inline void fd_changed(int fd)
 {
@@ -780,20 +854,21 @@ static inline void fd_changed(int fd)
 static uint64_t fd_mnt_id_cached(int fd)
 {
 	int nm = __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE);
-	if (fd >= FD_GEN_MAX)
-		return fd_mnt_id(fd);
+	if (fd < 0 || fd >= FD_GEN_MAX)
+		return fd_mnt_id(fd);    /* AT_FDCWD: chdir is not tracked */
 	unsigned int g = __atomic_load_n(&fd_gen[fd], __ATOMIC_ACQUIRE);
-	if (fd == cache_fd && g == cache_gen && nm == cache_nmounts)
-		return cache_mnt;
+	struct fd_cache_entry *c = &fd_cache[fd % FD_CACHE];
+	if (c->fd == fd + 1 && g == c->gen && nm == c->nmounts)
+		return c->mnt;
 	uint64_t id = fd_mnt_id(fd);
-	cache_fd = fd;
-	cache_gen = g;
-	cache_mnt = id;
-	cache_nmounts = nm;
+	c->fd = fd + 1;
+	c->gen = g;
+	c->mnt = id;
+	c->nmounts = nm;
 	return id;
 }
 
-static int check_fd(const char *fn, int fd)
+static __attribute__((noinline)) int check_fd_slow(const char *fn, int fd)
 {
 	if (likely(!checking()) || fd < 0)
 		return 0;
@@ -805,6 +880,16 @@ static int check_fd(const char *fn, int fd)
 	report(fn, NULL, fd, m);
 	errno = EDEADLK;
 	return 1;
+}
+
+static inline __attribute__((always_inline)) int check_at(const char *fn, int dirfd, const char *upath, int flags)
+{
+	return maybe_checking() ? check_at_slow(fn, dirfd, upath, flags) : 0;
+}
+
+static inline __attribute__((always_inline)) int check_fd(const char *fn, int fd)
+{
+	return maybe_checking() ? check_fd_slow(fn, fd) : 0;
 }
 
 /* /dev/fuse opened without a libfuse the shim sees: say so once */
@@ -1055,21 +1140,31 @@ IPOS(int, symlinkat, (const char *target, int dirfd, const char *path))
 }
 #undef C
 
-/* fd calls: data and metadata of a file on the mount */
+/* fd calls: data and metadata of a file on the mount.  The fast path (no
+ * op on this thread, libc's function known) is a test and a tail call with
+ * no stack frame; the check and the first lookup are out of line. */
+#define FD1_SLOW(ret, sym, params, args) \
+	static ret (*real_##sym) params; \
+	static __attribute__((noinline)) ret slow_##sym params \
+	{ \
+		if (check_fd_slow(#sym, fd)) return -1; \
+		if (!real_##sym) real_##sym = (ret (*) params)dlsym(RTLD_NEXT, #sym); \
+		return real_##sym args; \
+	}
 #define FD1(ret, sym, params, args) \
+	FD1_SLOW(ret, sym, params, args) \
 	IPOS(ret, sym, params) \
 	{ \
-		if (check_fd(#sym, fd)) return -1; \
-		REAL(ret, sym, params); \
+		if (unlikely(maybe_checking() || !real_##sym)) return slow_##sym args; \
 		return real_##sym args; \
 	}
 /* the same for /dev/fuse fds (they are on no mount): the wire reads the traffic */
 #define FD1W(ret, sym, params, args, wire) \
+	FD1_SLOW(ret, sym, params, args) \
 	IPOS(ret, sym, params) \
 	{ \
 		if (unlikely(fsr_wire_is_fd(fd))) return wire; \
-		if (check_fd(#sym, fd)) return -1; \
-		REAL(ret, sym, params); \
+		if (unlikely(maybe_checking() || !real_##sym)) return slow_##sym args; \
 		return real_##sym args; \
 	}
 FD1W(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n), fsr_wire_read1(fd, b, n, __builtin_return_address(0)))

@@ -50,10 +50,11 @@ tests_bench_reentry_bench_LDADD = $(FUSE3_LIBS) -lpthread
 EXTRA_DIST += tests/bench/reentry.sh
 CLEANFILES += tests/bench/reentry_bench$(EXEEXT)
 # read/write of fds that are not /dev/fuse under the shim (the wire's fd test)
-BENCH_SCRIPTS += tests/bench/rw.sh tests/bench/fuse_wire.sh
+BENCH_SCRIPTS += tests/bench/rw.sh tests/bench/fuse_wire.sh tests/bench/mergerfs.sh
 bench_programs += tests/bench/rw_bench$(EXEEXT)
 EXTRA_PROGRAMS += tests/bench/rw_bench
 tests_bench_rw_bench_SOURCES = tests/bench/rw_bench.c
 tests_bench_rw_bench_CFLAGS = -O2 -g
-EXTRA_DIST += tests/bench/rw.sh tests/bench/fuse_wire.sh
+tests_bench_rw_bench_LDADD = -ldl
+EXTRA_DIST += tests/bench/rw.sh tests/bench/fuse_wire.sh tests/bench/mergerfs.sh
 CLEANFILES += tests/bench/rw_bench$(EXEEXT)
