@@ -59,6 +59,9 @@ void fsr_wire_splice_lost(int fd, const char *why) FSR_HIDDEN;
 ssize_t fsr_wire_splice(int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned int fl,
 			void *caller) FSR_HIDDEN;
 int fsr_wire_splice_stats(char *buf, size_t len) FSR_HIDDEN;
+/* the shim's own write(2)/tee(2) into fd (a pipe, or an fd that may have
+ * become one): never SIGPIPE the daemon for it (see wire_splice.c) */
+ssize_t fsr_wire_nosigpipe_write(int fd, const void *buf, size_t n) FSR_HIDDEN;
 /* a new connection slot (index) was made / its last fd closed */
 int fsr_wire_conn_new(void) FSR_HIDDEN;
 void fsr_wire_conn_ref(int conn) FSR_HIDDEN;   /* one more fd of it */

@@ -1468,7 +1468,9 @@ static int wake_reader(struct wconn *c)
 			m.h.error = FUSE_NOTIFY_RETRIEVE;
 			m.r.notify_unique = private_unique(c);
 			m.r.nodeid = e->ino;
-			return syscall(SYS_write, c->wake_fd, &m, sizeof m) == (long)sizeof m;
+			/* wake_fd is /dev/fuse unless the daemon closed and reused the
+			 * number behind the shim's back (a raw close): never a SIGPIPE */
+			return fsr_wire_nosigpipe_write(c->wake_fd, &m, sizeof m) == (long)sizeof m;
 		}
 	return 0;
 }

@@ -14,8 +14,10 @@
  *         pipe, then splice from the pipe to the fd
  *   -R    (with -s) the request pipe made by a raw syscall, which a shim
  *         following pipe/pipe2 cannot know
- *   -C    after its 200th request, close every pipe fd it did not make
- *         (a daemon that closes fds it does not own, such as a shim's)
+ *   -C    close every pipe fd it did not make (a daemon that closes fds
+ *         it does not own, such as a shim's): the read ends after its
+ *         200th request, the write ends after its 400th (in between, a
+ *         write into such a pipe has no reader: EPIPE and SIGPIPE)
  *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
  *         notify-in-op pattern of CurvineIO/curvine#607)
  *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
@@ -72,8 +74,8 @@ enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT 
 static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort" };
 static int opt_bad;
 static int hidden_fd = -1;
-static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after;
-static int closed_foreign;   /* -C done */
+static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, nsynth_half;
+static int closed_foreign;   /* -C: 1 read ends being closed, 2 closed, 3 write ends being closed, 4 all closed */
 static void err(const char *fmt, ...);
 
 /* -C: the pipes rawfs made itself, kept open */
@@ -88,7 +90,8 @@ static void own_pipe(const int *p)
 	pthread_mutex_unlock(&lock);
 }
 
-static void close_foreign_pipes(void)
+/* the pipe fds rawfs did not make, of one direction (O_RDONLY: read ends) */
+static void close_foreign_pipes(int accmode)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (!d) {
@@ -110,7 +113,7 @@ static void close_foreign_pipes(void)
 		for (int i = 0; i < nown_pipes; i++)
 			own |= own_pipes[i] == fd;
 		pthread_mutex_unlock(&lock);
-		if (!own && close(fd) == 0)
+		if (!own && (fcntl(fd, F_GETFL) & O_ACCMODE) == accmode && close(fd) == 0)
 			nclosed++;
 	}
 	closedir(d);
@@ -425,11 +428,13 @@ static void serve(int fd, char *msg, size_t n)
 	if (h->unique & (1ull << 62)) {
 		nsynth++;      /* the shim's: bit 62 is never in a kernel id */
 		if (closed_foreign == 2)
+			nsynth_half++;
+		if (closed_foreign == 4)
 			nsynth_after++;
 	}
-	int close_now = opt_closeforeign && nreq == 200 && !closed_foreign;
+	int close_now = opt_closeforeign && ((nreq >= 200 && closed_foreign == 0) || (nreq >= 400 && closed_foreign == 2));
 	if (close_now)
-		closed_foreign = 1;
+		closed_foreign++;
 	uint64_t ino = h->nodeid;
 	if (h->opcode != FUSE_INIT && h->opcode != FUSE_FORGET && h->opcode != FUSE_BATCH_FORGET &&
 	    h->opcode != FUSE_INTERRUPT && h->opcode != FUSE_DESTROY && h->opcode != FUSE_NOTIFY_REPLY &&
@@ -568,9 +573,12 @@ static void serve(int fd, char *msg, size_t n)
 	if (h->opcode == FUSE_GETATTR)
 		bad_reply(fd, h->unique);
 	if (close_now) {
-		close_foreign_pipes();
 		pthread_mutex_lock(&lock);
-		closed_foreign = 2;
+		int stage = closed_foreign;
+		pthread_mutex_unlock(&lock);
+		close_foreign_pipes(stage == 1 ? O_RDONLY : O_WRONLY);
+		pthread_mutex_lock(&lock);
+		closed_foreign = stage + 1;
 		pthread_mutex_unlock(&lock);
 	}
 	if (!noreply)
@@ -709,7 +717,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < noutcomes; i++)
 		fprintf(stderr, "rawfs: bad-input %s: %s\n", outcomes[i].what, outcomes[i].err ? strerror(outcomes[i].err) : "accepted");
 	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu spliced_in=%lu spliced_out=%lu "
-		"foreign_pipes_closed=%lu private_after_close=%lu errors=%d\n",
-		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, errors);
+		"foreign_pipes_closed=%lu private_half_closed=%lu private_after_close=%lu errors=%d\n",
+		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_half, nsynth_after, errors);
 	return errors ? 1 : 0;
 }

@@ -92,16 +92,21 @@ grep -q "^SUMMARY: fsreclaim: reclaim-wait-timeout " "$T/rawL.wire.log" && FAIL 
 echo "rawL: reclaim-deadlock reported, $(grep -m1 -o 'wire_sync=[0-9]*' "$T/rawL.wire.log")"
 
 # a daemon that closes fds it does not own (rawfs -C closes every pipe it
-# did not make, the wire's tee pipe among them, after its 200th request):
-# the wire makes a new one and goes on (synthetic requests after the close)
+# did not make, the wire's tee pipe among them: the read ends after its
+# 200th request, the write ends after its 400th): the wire makes a new one
+# and goes on (synthetic requests in between and after).  In between, the
+# shim's tee into its pipe has no reader: without the SIGPIPE guard
+# (wire_splice.c) rawfs died there with status 141, every run
 run rawC.plain - $RAWFS -t 2 -s -S -C
 run rawC.wire "interval=1:stats=1" $RAWFS -t 2 -s -S -C
 check rawC.wire rawC.plain
 need_absorbed rawC.wire
 p=$(grep -o 'private_after_close=[0-9]*' "$T/rawC.wire.log" | cut -d= -f2)
 [ "${p:-0}" -gt 0 ] || FAIL "rawC: no synthetic request after the daemon closed the wire's pipe"
+p=$(grep -o 'private_half_closed=[0-9]*' "$T/rawC.wire.log" | cut -d= -f2)
+[ "${p:-0}" -gt 0 ] || FAIL "rawC: no synthetic request while the wire's pipe had no read end"
 grep -q "the wire stops following" "$T/rawC.wire.log" && FAIL "rawC: the wire gave up after the daemon closed its pipe"
-echo "rawC: $(grep -o 'foreign_pipes_closed=[0-9]* private_after_close=[0-9]*' "$T/rawC.wire.log")"
+echo "rawC: $(grep -o 'foreign_pipes_closed=[0-9]* private_half_closed=[0-9]* private_after_close=[0-9]*' "$T/rawC.wire.log")"
 
 # splice reads into a pipe of unknown read end: not parsed; said once, the
 # connection left alone, nothing broken
