@@ -301,6 +301,7 @@ took_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l, un
 	lt->sig_below[n] = sig;
 	lt->held_sig = sig + mix;
 	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
+	fsr_oplock_note(t, cls);
 }
 
 /* a nested acquisition: known when this held set was seen taking this

@@ -31,6 +31,7 @@
 #include "wire.h"
 #include "modules.h"
 #include "fuse_shim.h"
+#include "lockdep.h"
 #include <errno.h>
 #include <linux/fuse.h>
 #include <poll.h>
@@ -110,6 +111,8 @@ struct wconn {
 	uint32_t kminor, minor;
 	uint32_t cr_uid, cr_gid, cr_pid;  /* the credentials of the pass queueing requests now */
 	int parked;                     /* readers in the kernel's read (atomic) */
+	uint64_t lib_owners;            /* owner bits (oplocks.c) of the libfuse sessions whose ops
+	                                   replied on this connection (atomic) */
 	struct fsr_mutex lock;
 	int unpin_seq;                  /* futex: bumped when a pin drops */
 	uint64_t next_id;
@@ -583,17 +586,18 @@ static void thread_end(struct fsr_thread *t)
 	}
 }
 
-static void thread_begin(struct fsr_thread *t, const char *name, uint64_t nodeid, uint64_t unique)
+static void thread_begin(struct wconn *c, struct fsr_thread *t, const char *name, uint64_t nodeid, uint64_t unique)
 {
 	fsr_op_enter(&wt.op, NULL, NULL, name, (fuse_ino_t)nodeid);
+	t->op_locks = fsr_oplock_owner(c);   /* the locks its ops take (notify-in-op) */
 	wt.in_op = 1;
 	wt.op_unique = unique;
 	(void)t;
 }
 
-static void serve_begin(struct fsr_thread *t, const struct wsyn *s)
+static void serve_begin(struct wconn *c, struct fsr_thread *t, const struct wsyn *s)
 {
-	thread_begin(t, syn_names[s->kind], s->nodeid, s->unique);
+	thread_begin(c, t, syn_names[s->kind], s->nodeid, s->unique);
 	wt.serving = 1;
 	wt.saved_noreclaim = t->flags & FSR_PF_NORECLAIM;
 	t->flags |= FSR_PF_NORECLAIM;   /* reclaim never recurses */
@@ -647,7 +651,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 				s->fd = fd;
 			}
 			c->own_last = 1;
-			serve_begin(t, s);
+			serve_begin(c, t, s);
 			return s->len;
 		}
 	}
@@ -666,7 +670,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	uint32_t len = m->len;
 	iov_put(iov, n, 0, m->buf, len);
 	const struct fuse_in_header *h = (const void *)m->buf;
-	thread_begin(t, op_name(h->opcode), h->nodeid, h->unique);
+	thread_begin(c, t, op_name(h->opcode), h->nodeid, h->unique);
 	c->nheld--;
 	memmove(&c->held[0], &c->held[1], (size_t)c->nheld * sizeof c->held[0]);
 	return len;
@@ -751,7 +755,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		q->unique = h->unique;
 		q->opcode = FUSE_INIT;
 		q->nodeid = 0;
-		thread_begin(t, "init", 0, h->unique);
+		thread_begin(c, t, "init", 0, h->unique);
 		*newlen = (uint32_t)r;
 		return rewritten ? REWRITTEN : PASS_ON;
 	}
@@ -815,7 +819,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		a->count = k;
 		h->len = HDR + (uint32_t)sizeof *a + k * (uint32_t)sizeof *one;
 		*newlen = h->len;
-		thread_begin(t, "forget_multi", 0, h->unique);
+		thread_begin(c, t, "forget_multi", 0, h->unique);
 		return REWRITTEN;
 	}
 	case FUSE_RELEASE: case FUSE_RELEASEDIR: {
@@ -843,7 +847,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 	default:
 		break;
 	}
-	thread_begin(t, op_name(h->opcode), h->nodeid, h->unique);
+	thread_begin(c, t, op_name(h->opcode), h->nodeid, h->unique);
 	return PASS_ON;
 }
 
@@ -1151,10 +1155,17 @@ static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, c
 	return found;
 }
 
-/* A notification written inside an op on the same inode or parent: libfuse
- * documents that it must not be (include/fuse_lowlevel.h), and the kernel
- * may deadlock on it (the inode's pages or locks held by the op's caller). */
-static void notify_check(struct fsr_thread *t, const struct iovec *v, int n, size_t total, int code)
+/* A notification written inside an op on the same inode or parent, or
+ * while holding a lock that the connection's ops take: libfuse documents
+ * that it must not be ("must not be called in the execution path of a
+ * related filesystem operation or within any code that could hold a lock
+ * that could be needed to execute such an operation", include/
+ * fuse_lowlevel.h), and the kernel may deadlock on it: INVAL_INODE and
+ * STORE wait for the inode's pages and locks, INVAL_ENTRY/DELETE for the
+ * parent's i_rwsem, which the caller of an op waiting for that lock holds.
+ * A class counts as "taken by ops" once the lock tracker saw it taken
+ * inside an op of this connection (wire or libfuse transport, oplocks.c). */
+static void notify_check(struct wconn *c, struct fsr_thread *t, const struct iovec *v, int n, size_t total, int code)
 {
 	uint64_t a[3] = { 0, 0, 0 };
 	const char *what;
@@ -1168,21 +1179,65 @@ static void notify_check(struct fsr_thread *t, const struct iovec *v, int n, siz
 	case FUSE_NOTIFY_RETRIEVE: what = "RETRIEVE"; ino1 = got >= 16 ? a[1] : 0; break;
 	default: return;
 	}
-	uint64_t op_ino = (uint64_t)wt.op.ino;
-	if (got < 8 || !op_ino || (op_ino != ino1 && op_ino != ino2))
+	if (got < 8)
 		return;
+	uint64_t op_ino = wt.in_op ? (uint64_t)wt.op.ino : 0;
+	int in_op = op_ino && (op_ino == ino1 || op_ino == ino2);
+	int lk = -1;
+	if (!in_op) {
+		uint64_t owners = fsr_oplock_owner(c) | __atomic_load_n(&c->lib_owners, __ATOMIC_RELAXED);
+		for (int i = 0; i < t->nheld && i < FSR_MAX_HELD && lk < 0; i++) {
+			unsigned int cls = t->held[i].cls;
+			if (cls && cls < FSR_MAX_CLASSES && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & owners))
+				lk = i;
+		}
+		if (lk < 0)
+			return;
+	}
 	struct fsr_hazard h;
 	fsr_busy_enter(t);
 	fsr_hazard_init(&h, "notify-in-op", FSR_ERROR);
-	fsr_fmt(h.message, sizeof h.message,
-		"FUSE notification %s on node %llu written from inside the op %s on that node: the kernel "
-		"may wait in it for what the op's caller holds (libfuse: \"must not be called in the execution "
-		"path of a related filesystem operation\")",
-		what, (unsigned long long)op_ino, t->op ? t->op : "?");
+	if (in_op) {
+		fsr_fmt(h.message, sizeof h.message,
+			"FUSE notification %s on node %llu written from inside the op %s on that node: the kernel "
+			"may wait in it for what the op's caller holds (libfuse: \"must not be called in the execution "
+			"path of a related filesystem operation\")",
+			what, (unsigned long long)op_ino, t->op ? t->op : "?");
+	} else {
+		char name[64];
+		unsigned int cls = t->held[lk].cls;
+		const char *op = __atomic_load_n(&fsr_oplock_op[cls], __ATOMIC_RELAXED);
+		fsr_lock_name(t->held[lk].lock, name, sizeof name);
+		fsr_fmt(h.message, sizeof h.message,
+			"FUSE notification %s on node %llu written while holding %s, which this connection's ops "
+			"take (seen in the op %s): the kernel may wait in it for an op that waits for that lock "
+			"(libfuse: \"must not be called ... within any code that could hold a lock that could be "
+			"needed to execute such an operation\")",
+			what, (unsigned long long)ino1, name, op ? op : "?");
+	}
 	fsr_hazard_add_held_locks(&h, t);
 	fsr_stack_capture(&h.stacks[h.nstacks++], "notification written here");
 	fsr_report(&h);
 	t->busy--;
+}
+
+/* a write on a connection the libfuse wrapping serves: passed through as
+ * it is; a reply from inside one of its sessions' ops joins that session's
+ * owner bit to the connection, a notification is checked (notify-in-op:
+ * the held-lock half; the op context there is the wrapping's) */
+static ssize_t lib_write(struct wconn *c, int fd, const struct iovec *iov, int iovcnt, size_t total, fsr_wire_io_fn wr)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	struct fuse_out_header oh;
+	if (t->busy || total < OHDR || iov_get(iov, iovcnt, 0, &oh, OHDR) != OHDR || oh.len != total)
+		return wr(fd, iov, iovcnt);
+	if (oh.unique == 0) {
+		if (t->nheld)
+			notify_check(c, t, iov, iovcnt, total, oh.error);
+	} else if (t->op_locks && (__atomic_load_n(&c->lib_owners, __ATOMIC_RELAXED) & t->op_locks) != t->op_locks) {
+		__atomic_or_fetch(&c->lib_owners, t->op_locks, __ATOMIC_RELAXED);
+	}
+	return wr(fd, iov, iovcnt);
 }
 
 ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr)
@@ -1193,7 +1248,12 @@ ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_
 ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total, fsr_wire_io_fn wr)
 {
 	struct wconn *c = conn_of_fd(fd);
-	if (!c || (c->state != CONN_WIRE && c->state != CONN_OFF))
+	if (!c)
+		return wr(fd, iov, iovcnt);
+	int st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+	if (st == CONN_LIB)
+		return lib_write(c, fd, iov, iovcnt, total, wr);
+	if (st != CONN_WIRE && st != CONN_OFF)
 		return wr(fd, iov, iovcnt);
 	struct fuse_out_header oh;
 	if (total < OHDR || iov_get(iov, iovcnt, 0, &oh, OHDR) != OHDR || oh.len != total) {
@@ -1205,8 +1265,8 @@ ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total
 	}
 	struct fsr_thread *t = fsr_thread_self();
 	if (oh.unique == 0) {             /* a notification */
-		if (wt.in_op && !t->busy)
-			notify_check(t, iov, iovcnt, total, oh.error);
+		if (!t->busy && (wt.in_op || t->nheld))
+			notify_check(c, t, iov, iovcnt, total, oh.error);
 		return wr(fd, iov, iovcnt);
 	}
 	if (IS_PRIVATE(oh.unique)) {
