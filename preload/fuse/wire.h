@@ -65,7 +65,8 @@ ssize_t fsr_wire_nosigpipe_write(int fd, const void *buf, size_t n) FSR_HIDDEN;
 /* a new connection slot (index) was made / its last fd closed */
 int fsr_wire_conn_new(void) FSR_HIDDEN;
 void fsr_wire_conn_ref(int conn) FSR_HIDDEN;   /* one more fd of it */
-void fsr_wire_conn_fd_closed(int conn, int fd) FSR_HIDDEN;
+/* fd of conn closed; to: another fd of the same open file still open, or -1 */
+void fsr_wire_conn_fd_closed(int conn, int fd, int to) FSR_HIDDEN;
 
 /* wire_static.c: site is in a libfuse linked into the program (libfuse3.a) */
 int fsr_wire_site_in_static_libfuse(const void *site) FSR_HIDDEN;

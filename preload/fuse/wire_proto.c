@@ -266,16 +266,16 @@ static void ledger_clear(struct wconn *c)
 	c->nent = c->nhnd = 0;
 }
 
-static void syn_fd_closed(int ci, int fd);
+static void syn_fd_closed(int ci, int fd, int to);
 
-void fsr_wire_conn_fd_closed(int ci, int fd)
+void fsr_wire_conn_fd_closed(int ci, int fd, int to)
 {
 	struct wconn *c = ci < WIRE_CONNS ? conns[ci] : NULL;
 	if (!c)
 		return;
 	if (c->wake_fd == fd)
-		c->wake_fd = -1;
-	syn_fd_closed(ci, fd);
+		c->wake_fd = to;      /* a dup of it (the same file) still reaches the connection */
+	syn_fd_closed(ci, fd, to);
 	if (__atomic_sub_fetch(&c->nfds, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
@@ -1084,9 +1084,12 @@ static void syn_unpin(struct wconn *c, struct wsyn *s)
 }
 
 /* fd is being closed: the synthetic requests read on it and unanswered
- * end with it, as the kernel ends the requests of a closed fd's processing
- * queue (fuse_dev_release), so nothing waits for their replies */
-static void syn_fd_closed(int ci, int fd)
+ * end with it when it was its open file's last fd, as the kernel ends the
+ * requests of a closed file's processing queue (fuse_dev_release), so
+ * nothing waits for their replies.  While a dup of it stays open (to >= 0:
+ * dup, dup2, dup3, F_DUPFD, SCM_RIGHTS to itself) the file lives on and
+ * so do they: the reply may come on the dup, and they are moved to it. */
+static void syn_fd_closed(int ci, int fd, int to)
 {
 	struct wconn *c = ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
 	if (!c || c->state != CONN_WIRE)
@@ -1099,6 +1102,10 @@ static void syn_fd_closed(int ci, int fd)
 		struct wsyn *s = &c->syn[i];
 		if (s->state != SYN_SENT || s->fd != fd)
 			continue;
+		if (to >= 0) {
+			s->fd = to;
+			continue;
+		}
 		syn_unpin(c, s);
 		if (wt.serving && wt.op_unique == s->unique)
 			thread_end(t);

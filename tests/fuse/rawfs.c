@@ -38,6 +38,11 @@
  *                     (7 bytes) splits the header
  *           closefd   (with -t 2 -c) the clone reader that reads a synthetic
  *                     FLUSH (the shim's) closes its fd unanswered and ends
+ *           dupclose  (with -t 2 -c) the clone reader that reads a synthetic
+ *                     FLUSH (its first 10) copies its fd (dup, dup2, dup3,
+ *                     fcntl F_DUPFD, SCM_RIGHTS to itself, in turn), closes
+ *                     the original, answers the FLUSH on the copy and reads
+ *                     on from it: the file, and its requests, live on
  *           abort     FUSE_ABORT_ERROR negotiated (an aborted connection's
  *                     reads fail with ECONNABORTED, not ENODEV); replies
  *                     that fail because the connection is gone are not
@@ -56,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -70,8 +76,8 @@ static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
 static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_closeforeign, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody;
-enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT };
-static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort" };
+enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT, BAD_DUPCLOSE };
+static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort", "dupclose" };
 static int opt_bad;
 static int hidden_fd = -1;
 static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, nsynth_half;
@@ -586,6 +592,46 @@ static void serve(int fd, char *msg, size_t n)
 	free(out);
 }
 
+/* -X dupclose: a copy of fd made the k-th way (the same open file) */
+static int copy_fd(int fd, int k)
+{
+	static const char *const how[] = { "dup", "dup2", "dup3", "F_DUPFD", "SCM_RIGHTS" };
+	int r = -1;
+	switch (k % 5) {
+	case 0: r = dup(fd); break;
+	case 1: r = dup2(fd, 200 + k); break;
+	case 2: r = dup3(fd, 200 + k, O_CLOEXEC); break;
+	case 3: r = fcntl(fd, F_DUPFD, 300); break;
+	case 4: {
+		int sv[2];
+		char c = 0, cb[CMSG_SPACE(sizeof(int))];
+		struct iovec v = { &c, 1 };
+		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof cb };
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
+			break;
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+		if (sendmsg(sv[0], &m, 0) == 1) {
+			memset(cb, 0, sizeof cb);
+			m.msg_controllen = sizeof cb;
+			if (recvmsg(sv[1], &m, 0) == 1 && (cm = CMSG_FIRSTHDR(&m)) && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&r, CMSG_DATA(cm), sizeof r);
+		}
+		close(sv[0]);
+		close(sv[1]);
+		break;
+	}
+	}
+	if (r < 0)
+		err("%s of the FUSE fd: %s", how[k % 5], strerror(errno));
+	else
+		fprintf(stderr, "rawfs: dupclose %s: fd %d -> %d\n", how[k % 5], fd, r);
+	return r;
+}
+
 static void *reader(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -598,6 +644,7 @@ static void *reader(void *arg)
 		own_pipe(pfd);
 		fcntl(pfd[1], F_SETPIPE_SZ, 1024 * 1024);
 	}
+	int ndup = 0;
 	for (unsigned long k = 0;; k++) {
 		ssize_t n;
 		if (opt_bad == BAD_READ && k % 7 == 3) {
@@ -636,6 +683,16 @@ static void *reader(void *arg)
 				close(fd);
 				fprintf(stderr, "rawfs: closed clone fd %d with a synthetic FLUSH unanswered\n", fd);
 				break;
+			}
+		}
+		if (opt_bad == BAD_DUPCLOSE && fd != fd0 && ndup < 10 && n >= (ssize_t)sizeof(struct fuse_in_header)) {
+			const struct fuse_in_header *h = (const void *)buf;
+			if (h->opcode == FUSE_FLUSH && (h->unique & (1ull << 62))) {
+				int nfd = copy_fd(fd, ndup++);
+				if (nfd >= 0) {
+					close(fd);      /* the FLUSH read on fd, now unanswered on it */
+					fd = nfd;
+				}
 			}
 		}
 		serve(fd, buf, (size_t)n);
