@@ -138,14 +138,17 @@ void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int qui
  * reads it: a notification written while holding such a class can wait in
  * the kernel for an op that waits for the lock.  The acquisition paths pay
  * a test of t->op_locks (in the line nheld is in); the table is written
- * only the first time a class is seen in an op of an owner. */
+ * only the first time a class is seen in an op of an owner.  Class 0
+ * (untracked) has every bit set: never marked. */
 extern uint64_t fsr_oplock_cls[FSR_MAX_CLASSES] FSR_HIDDEN;
 extern const char *fsr_oplock_op[FSR_MAX_CLASSES] FSR_HIDDEN;   /* the op it was first seen in */
 void fsr_oplock_first(struct fsr_thread *t, unsigned int cls) FSR_HIDDEN;
+/* lockwrap.c's fast paths, inside an op: fsr_oplock_note out of line (0) */
+int fsr_oplock_took(struct fsr_thread *t, unsigned int cls) FSR_HIDDEN;
 static inline __attribute__((always_inline)) void fsr_oplock_note(struct fsr_thread *t, unsigned int cls)
 {
 	uint64_t m = t->op_locks;
-	if (unlikely(m) && cls && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & m) != m)
+	if (unlikely(m) && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & m) != m)
 		fsr_oplock_first(t, cls);
 }
 /* the lock was taken: push it on t->held[]; with edges, record held -> it
