@@ -111,6 +111,8 @@ struct wconn {
 	uint32_t kminor, minor;
 	uint32_t cr_uid, cr_gid, cr_pid;  /* the credentials of the pass queueing requests now */
 	int parked;                     /* readers in the kernel's read (atomic) */
+	int wake_out;                   /* a wake-up written for no parked reader, its NOTIFY_REPLY
+	                                   not read yet (c->lock): at most one at a time */
 	uint64_t lib_owners;            /* owner bits (oplocks.c) of the libfuse sessions whose ops
 	                                   replied on this connection (atomic) */
 	struct fsr_mutex lock;
@@ -728,8 +730,10 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		      struct fsr_thread *t, uint32_t *newlen)
 {
 	struct fuse_in_header *h = (void *)msg;
-	if (h->opcode == FUSE_NOTIFY_REPLY && IS_PRIVATE(h->unique))
-		return SWALLOW;     /* the wake-up of a parked reader */
+	if (h->opcode == FUSE_NOTIFY_REPLY && IS_PRIVATE(h->unique)) {
+		c->wake_out = 0;
+		return SWALLOW;     /* the wake-up of a parked or polling reader */
+	}
 	if (h->opcode == FUSE_INIT && c->state == CONN_NEW) {
 		/* a wrapped libfuse serves it (fuse_transport=wire leaves libfuse3
 		 * sessions unwrapped; libfuse2's stay wrapped) */
@@ -1123,12 +1127,14 @@ static void syn_fd_closed(int ci, int fd, int to)
 			"with it, as the kernel's own requests on that fd do", ended, ended == 1 ? "" : "s");
 }
 
+static void wake_idle(struct wconn *c);
+
 /* a reply to a synthetic request: never reaches the kernel (c->lock held);
  * 0 when no synthetic request has that unique */
 static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, const struct fuse_out_header *oh,
 		   struct fsr_thread *t)
 {
-	int found = 0;
+	int found = 0, queued_forget = 0;
 	for (int i = 0; i < WIRE_SYN; i++) {
 		struct wsyn *s = &c->syn[i];
 		if (s->state != SYN_SENT || s->unique != oh->unique)
@@ -1146,6 +1152,7 @@ static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, c
 				s->unique = m.h.unique;
 				s->nodeid = eo.nodeid;
 				s->state = SYN_QUEUED;
+				queued_forget = 1;
 			} else {
 				s->state = SYN_FREE;
 			}
@@ -1158,6 +1165,8 @@ static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, c
 	}
 	if (wt.serving && wt.op_unique == oh->unique)
 		thread_end(t);
+	if (queued_forget)
+		wake_idle(c);    /* the FORGET waits for a reader, which may be polling */
 	unpin_wake(c);
 	return found;
 }
@@ -1519,11 +1528,36 @@ static int queue_handle(struct wconn *c, int flush, unsigned int gfp, struct wsy
 	return 0;
 }
 
+static int wake_write(struct wconn *c);
+
 /* wake one reader parked in the kernel: NOTIFY_RETRIEVE of 0 bytes of a
  * regular file the kernel holds; its NOTIFY_REPLY is swallowed (c->lock held) */
 static int wake_reader(struct wconn *c)
 {
-	if (c->minor < 15 || c->wake_fd < 0 || !__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+		return 0;
+	return wake_write(c);
+}
+
+/* synthetic requests were queued and no reader is parked in the kernel's
+ * read: one may wait in poll/epoll for the fd to become readable (pyfuse3's
+ * trio loop, any event loop), which a queued request of the shim's does not
+ * make it.  The same wake-up makes it readable: the NOTIFY_REPLY wakes the
+ * poll, the reader's read takes the queued request first, and its next read
+ * swallows the NOTIFY_REPLY.  One outstanding at a time (c->wake_out), so
+ * a reader that is merely busy gets at most one more message to swallow per
+ * wake-up.  c->lock held. */
+static void wake_idle(struct wconn *c)
+{
+	if (c->wake_out || __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+		return;
+	if (wake_write(c))
+		c->wake_out = 1;
+}
+
+static int wake_write(struct wconn *c)
+{
+	if (c->minor < 15 || c->wake_fd < 0)
 		return 0;
 	for (unsigned int b = 0; b < WIRE_BUCKETS; b++)
 		for (struct went *e = c->ent[b]; e; e = e->next) {
@@ -1636,6 +1670,8 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 			/* synchronous when another reader is parked in the kernel and
 			 * can be woken for it: the pass then waits for the reply */
 			int woke = n > before && wake_reader(c);
+			if (n > before && !woke)
+				wake_idle(c);
 			struct wsyn *w = hs[0] ? hs[0] : hs[1];
 			if (w && parked && woke && !c->async_only && p->allocator != t &&
 			    !holds_untracked(p->allocator)) {

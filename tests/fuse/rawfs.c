@@ -25,6 +25,13 @@
  *   -L    OPEN allocates while it holds the tree lock, which FLUSH and
  *         FSYNC need (a reclaim deadlock once reclaim waits for them)
  *   -U    runs as uid/gid 65534 once mounted (the shim's requests must say so)
+ *   -E    the fds are nonblocking and each reader waits in poll(2) before
+ *         every read, as an event loop does (pyfuse3's trio loop)
+ *   -I F  an idle thread: for each line written to the FIFO F it allocates
+ *         once (outside every request), then waits up to 20 s for a
+ *         synthetic request to be served and prints "rawfs: idle pass:
+ *         served" or "rawfs: idle pass: not served" (a shim's pass made
+ *         while every reader waits in poll must reach one)
  *   -X K  bad input of kind K, which the daemon survives as fuser-style
  *         daemons do; what the kernel answered is printed at the end as
  *         "rawfs: bad-input K: OUTCOME" lines (the same with and without a
@@ -60,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/mount.h>
@@ -78,7 +86,8 @@ static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called
 static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_closeforeign, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody;
 enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT, BAD_DUPCLOSE };
 static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort", "dupclose" };
-static int opt_bad;
+static int opt_bad, opt_poll;
+static const char *opt_idle;
 static int hidden_fd = -1;
 static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, nsynth_half;
 static int closed_foreign;   /* -C: 1 read ends being closed, 2 closed, 3 write ends being closed, 4 all closed */
@@ -592,6 +601,37 @@ static void serve(int fd, char *msg, size_t n)
 	free(out);
 }
 
+/* -I: allocations outside every request, on demand */
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	tid_add();        /* its allocations' synthetic requests carry its tid */
+	FILE *f = fopen(opt_idle, "r");
+	char line[64];
+	if (!f) {
+		err("fopen %s: %s", opt_idle, strerror(errno));
+		return NULL;
+	}
+	while (fgets(line, sizeof line, f)) {
+		pthread_mutex_lock(&lock);
+		unsigned long before = nsynth;
+		pthread_mutex_unlock(&lock);
+		char *volatile p = malloc(100);   /* under a shim: a pass, asynchronous (nobody in read) */
+		free(p);
+		int served = 0;
+		for (int i = 0; i < 400 && !served; i++) {
+			pthread_mutex_lock(&lock);
+			served = nsynth > before;
+			pthread_mutex_unlock(&lock);
+			if (!served)
+				usleep(50000);
+		}
+		fprintf(stderr, "rawfs: idle pass: %s\n", served ? "served" : "not served");
+	}
+	fclose(f);
+	return NULL;
+}
+
 /* -X dupclose: a copy of fd made the k-th way (the same open file) */
 static int copy_fd(int fd, int k)
 {
@@ -647,6 +687,11 @@ static void *reader(void *arg)
 	int ndup = 0;
 	for (unsigned long k = 0;; k++) {
 		ssize_t n;
+		if (opt_poll) {
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+				break;
+		}
 		if (opt_bad == BAD_READ && k % 7 == 3) {
 			outcome("smallread", read(fd, buf, 100));   /* EINVAL: below FUSE_MIN_READ_BUFFER */
 			continue;
@@ -705,7 +750,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsSRCPnDLUX:")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSRCPnDLUEI:X:")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -720,17 +765,19 @@ int main(int argc, char **argv)
 		case 'D': opt_hidden = 1; break;
 		case 'L': opt_lockalloc = 1; break;
 		case 'U': opt_nobody = 1; break;
+		case 'E': opt_poll = 1; break;
+		case 'I': opt_idle = optarg; break;
 		case 'X':
 			for (int i = 1; i < (int)(sizeof bad_names / sizeof bad_names[0]); i++)
 				if (strcmp(optarg, bad_names[i]) == 0)
 					opt_bad = i;
 			if (!opt_bad) { fprintf(stderr, "rawfs: -X %s: unknown\n", optarg); return 2; }
 			break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-E] [-I FIFO] [-X KIND] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-X KIND] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-E] [-I FIFO] [-X KIND] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -757,8 +804,16 @@ int main(int argc, char **argv)
 		perror("rawfs: setresuid");
 		return 1;
 	}
+	if (opt_poll)
+		for (int i = 0; i < opt_threads; i++)
+			fcntl(i ? fds[i] : fd0, F_SETFL, fcntl(i ? fds[i] : fd0, F_GETFL) | O_NONBLOCK);
 	if (opt_other)
 		pthread_create(&rt, NULL, reply_thread, NULL);
+	if (opt_idle) {
+		pthread_t it;
+		pthread_create(&it, NULL, idle_thread, NULL);
+		pthread_detach(it);
+	}
 	for (int i = 1; i < opt_threads; i++)
 		pthread_create(&th[i], NULL, reader, (void *)(intptr_t)fds[i]);
 	reader((void *)(intptr_t)fd0);

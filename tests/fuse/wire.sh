@@ -46,8 +46,9 @@ check() {     # name plain-name [unseen]: the shim's run against the plain one (
 }
 need_absorbed() { wr_need_absorbed "$@"; }
 
-# 4cU: rawfs runs as uid 65534 once mounted (synthetic requests carry its ids)
-SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P" "4cU:-t 4 -c -U" "1sS:-s -S" "4csS:-t 4 -c -s -S")
+# 4cU: rawfs runs as uid 65534 once mounted (synthetic requests carry its ids);
+# 1E: its reader waits in poll(2) before each read of a nonblocking fd (an event loop)
+SHAPES=("1:" "1E:-E" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P" "4cU:-t 4 -c -U" "1sS:-s -S" "4csS:-t 4 -c -s -S")
 for s in "${SHAPES[@]}"; do
 	name=${s%%:*} args=${s#*:}
 	run "raw$name.plain" - $RAWFS $args
@@ -131,6 +132,34 @@ for k in n:notify-in-op D:lookup-drift; do
 	[ -z "$others" ] || FAIL "raw$f: other reports: $others"
 	echo "raw$f: $kind reported"
 done
+
+# a reader that waits in poll (rawfs -E, as pyfuse3's trio loop does) is
+# woken for a pass made while the mount is idle: rawfs -I allocates once
+# outside every request for each line written to its FIFO, three times,
+# and says whether a synthetic request was served within 20 s; no kernel
+# request comes meanwhile, so without the wake-up written for a reader
+# that is not parked in read ("not served") it waited for the next one
+M=$T/rawidle.m; mkdir -p "$M"; mkfifo "$T/idle.fifo"
+FSRECLAIM_OPTIONS="interval=1:stats=1" LD_PRELOAD=$SHIM timeout -k 5 120 $RAWFS -E -I "$T/idle.fifo" "$M" > "$T/rawidle.log" 2>&1 &
+ipid=$!; PIDS="$PIDS $ipid"
+if fsr_wait_mount "$M" $ipid; then
+	exec 8> "$T/idle.fifo"
+	cat "$M/f0" "$M/f1" > /dev/null; ls -l "$M/d" > /dev/null
+	for i in 1 2 3; do
+		echo go >&8
+		k=0
+		while [ "$(grep -c 'rawfs: idle pass' "$T/rawidle.log")" -lt $i ] && [ $k -lt 150 ]; do sleep 0.2; k=$((k + 1)); done
+	done
+	exec 8>&-
+	fsr_unmount "$M" $ipid 100 || FAIL "rawidle: the daemon did not end after the unmount"
+	wait $ipid; rc=$?
+	[ $rc = 0 ] || { FAIL "rawidle: daemon exit $rc"; tail -20 "$T/rawidle.log"; }
+	[ "$(grep -c 'rawfs: idle pass: served' "$T/rawidle.log")" = 3 ] ||
+		{ FAIL "rawidle: a pass made while the reader waited in poll was not served"; grep "idle pass" "$T/rawidle.log"; }
+	echo "rawidle: $(grep -c 'rawfs: idle pass: served' "$T/rawidle.log") of 3 idle passes served"
+else
+	FAIL "rawidle: no mount"; cat "$T/rawidle.log"
+fi
 
 # fuse_transport=lib: the wire does nothing
 run rawlib.wire "interval=1:stats=1:fuse_transport=lib" $RAWFS
