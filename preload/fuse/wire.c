@@ -39,6 +39,7 @@ uint64_t fsr_wire_fdbits[FSR_WIRE_FDS / 64];
 static unsigned char fd_conn[FSR_WIRE_FDS];
 static unsigned int fd_file[FSR_WIRE_FDS];
 static unsigned int next_file;
+static unsigned char fd_nb[FSR_WIRE_FDS];   /* 0 not asked yet, 1 blocking, 2 O_NONBLOCK */
 
 static void fd_add_file(int fd, int conn, unsigned int file);
 
@@ -118,6 +119,7 @@ static void fd_add_file(int fd, int conn, unsigned int file)
 		return;
 	fd_conn[fd] = (unsigned char)conn;
 	fd_file[fd] = file;
+	__atomic_store_n(&fd_nb[fd], 0, __ATOMIC_RELAXED);
 	fsr_wire_conn_ref(conn);
 	__atomic_or_fetch(&fsr_wire_fdbits[(unsigned int)fd >> 6], 1ull << (fd & 63), __ATOMIC_RELEASE);
 }
@@ -128,6 +130,23 @@ void fsr_wire_fd_del(int fd)
 		return;
 	__atomic_and_fetch(&fsr_wire_fdbits[(unsigned int)fd >> 6], ~(1ull << (fd & 63)), __ATOMIC_RELEASE);
 	fsr_wire_conn_fd_closed(fd_conn[fd], fd, same_file_other(fd, fd_file[fd]));
+}
+
+/* the fd's O_NONBLOCK at its first read (one fcntl per fd: event loops set
+ * it before they read; a later F_SETFL is not seen) */
+int fsr_wire_fd_nonblock(int fd)
+{
+	if ((unsigned int)fd >= FSR_WIRE_FDS)
+		return 0;
+	unsigned char v = __atomic_load_n(&fd_nb[fd], __ATOMIC_RELAXED);
+	if (!v) {
+		int e = errno;
+		long fl = syscall(SYS_fcntl, fd, F_GETFL);
+		errno = e;
+		v = fl >= 0 && (fl & O_NONBLOCK) ? 2 : 1;
+		__atomic_store_n(&fd_nb[fd], v, __ATOMIC_RELAXED);
+	}
+	return v == 2;
 }
 
 int fsr_wire_conn_of(int fd)

@@ -22,6 +22,7 @@ static inline int fsr_wire_is_fd(int fd)
 void fsr_wire_fd_add(int fd, int conn) FSR_HIDDEN;
 void fsr_wire_fd_del(int fd) FSR_HIDDEN;
 int fsr_wire_conn_of(int fd) FSR_HIDDEN;   /* -1: not a FUSE fd */
+int fsr_wire_fd_nonblock(int fd) FSR_HIDDEN;   /* O_NONBLOCK at its first read */
 /* reentry.c's open interposers: path was opened as fd */
 void fsr_wire_opened(const char *path, int fd) FSR_HIDDEN;
 /* 1 when fd (tested by fstat) is /dev/fuse (char 10:229) */

@@ -113,6 +113,8 @@ struct wconn {
 	int parked;                     /* readers in the kernel's read (atomic) */
 	int wake_out;                   /* a wake-up written for no parked reader, its NOTIFY_REPLY
 	                                   not read yet (c->lock): at most one at a time */
+	int polling;                    /* a reader reads a nonblocking fd: an event loop, which
+	                                   waits in poll/epoll, not in read (atomic) */
 	uint64_t lib_owners;            /* owner bits (oplocks.c) of the libfuse sessions whose ops
 	                                   replied on this connection (atomic) */
 	struct fsr_mutex lock;
@@ -613,6 +615,17 @@ static void serve_begin(struct wconn *c, struct fsr_thread *t, const struct wsyn
 	}
 }
 
+static void wake_idle(struct wconn *c);
+
+/* a synthetic request waits for a reader (c->lock held) */
+static int syn_queued(const struct wconn *c)
+{
+	for (int i = 0; i < WIRE_SYN; i++)
+		if (c->syn[i].state == SYN_QUEUED)
+			return 1;
+	return 0;
+}
+
 /* ---- what a reader gets before the kernel's requests (c->lock held) ---- */
 
 static int held_pinned(struct wconn *c, const struct wheld *m)
@@ -896,6 +909,8 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 	thread_end(t);
 	if (c->state == CONN_OFF && !c->nheld)
 		return rd(fd, iov, iovcnt);
+	if (!__atomic_load_n(&c->polling, __ATOMIC_RELAXED) && fsr_wire_fd_nonblock(fd))
+		__atomic_store_n(&c->polling, 1, __ATOMIC_RELAXED);
 	size_t cap = iov_total(iov, iovcnt);
 	/* the kernel refuses a read below FUSE_MIN_READ_BUFFER (EINVAL): the
 	 * wire gives it nothing of its own either */
@@ -913,6 +928,8 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		int force = held_since && fsr_now_ns() - held_since > fsr_opt.timeout_ms * 1000000ull;
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
 		ssize_t own = small ? 0 : take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first);
+		if (own > 0 && syn_queued(c))
+			wake_idle(c);   /* an event loop's reader polls before its next read */
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
 		if (own > 0) {
@@ -1126,8 +1143,6 @@ static void syn_fd_closed(int ci, int fd, int to)
 		fsr_say("fsreclaim: a FUSE fd closed with %d synthetic request%s read on it and unanswered: they end "
 			"with it, as the kernel's own requests on that fd do", ended, ended == 1 ? "" : "s");
 }
-
-static void wake_idle(struct wconn *c);
 
 /* a reply to a synthetic request: never reaches the kernel (c->lock held);
  * 0 when no synthetic request has that unique */
@@ -1544,12 +1559,15 @@ static int wake_reader(struct wconn *c)
  * trio loop, any event loop), which a queued request of the shim's does not
  * make it.  The same wake-up makes it readable: the NOTIFY_REPLY wakes the
  * poll, the reader's read takes the queued request first, and its next read
- * swallows the NOTIFY_REPLY.  One outstanding at a time (c->wake_out), so
- * a reader that is merely busy gets at most one more message to swallow per
- * wake-up.  c->lock held. */
+ * swallows the NOTIFY_REPLY.  Only where a reader reads a nonblocking fd
+ * (c->polling: event loops set O_NONBLOCK; a blocking reader is parked in
+ * read, woken by wake_reader, or busy and back in read soon), and one
+ * outstanding at a time (c->wake_out), so a reader that is merely busy gets
+ * at most one more message to swallow per wake-up.  c->lock held. */
 static void wake_idle(struct wconn *c)
 {
-	if (c->wake_out || __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+	if (c->wake_out || !__atomic_load_n(&c->polling, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
 		return;
 	if (wake_write(c))
 		c->wake_out = 1;
@@ -1559,10 +1577,12 @@ static int wake_write(struct wconn *c)
 {
 	if (c->minor < 15 || c->wake_fd < 0)
 		return 0;
-	for (unsigned int b = 0; b < WIRE_BUCKETS; b++)
-		for (struct went *e = c->ent[b]; e; e = e->next) {
+	int tries = 0;
+	for (unsigned int b = 0; b < WIRE_BUCKETS && tries < 8; b++)
+		for (struct went *e = c->ent[b]; e && tries < 8; e = e->next) {
 			if (e->count <= 0 || !S_ISREG(e->mode))
 				continue;
+			tries++;
 			struct { struct fuse_out_header h; struct fuse_notify_retrieve_out r; } m;
 			memset(&m, 0, sizeof m);
 			m.h.len = sizeof m;
@@ -1571,7 +1591,17 @@ static int wake_write(struct wconn *c)
 			m.r.nodeid = e->ino;
 			/* wake_fd is /dev/fuse unless the daemon closed and reused the
 			 * number behind the shim's back (a raw close): never a SIGPIPE */
-			return fsr_wire_nosigpipe_write(c->wake_fd, &m, sizeof m) == (long)sizeof m;
+			int e0 = errno;
+			long w = fsr_wire_nosigpipe_write(c->wake_fd, &m, sizeof m);
+			int werr = errno;
+			errno = e0;
+			if (w == (long)sizeof m)
+				return 1;
+			/* ENOENT: the kernel no longer has that inode (its FORGET is
+			 * held back for a synthetic request, the ledger still counts
+			 * it): another file may do */
+			if (w >= 0 || werr != ENOENT)
+				return 0;
 		}
 	return 0;
 }

@@ -30,8 +30,9 @@
  *   -I F  an idle thread: for each line written to the FIFO F it allocates
  *         once (outside every request), then waits up to 20 s for a
  *         synthetic request to be served and prints "rawfs: idle pass:
- *         served" or "rawfs: idle pass: not served" (a shim's pass made
- *         while every reader waits in poll must reach one)
+ *         served" or "not served", and how many kernel requests came
+ *         meanwhile (a shim's pass made while every reader waits in poll
+ *         must reach one without a kernel request to carry it)
  *   -X K  bad input of kind K, which the daemon survives as fuser-style
  *         daemons do; what the kernel answered is printed at the end as
  *         "rawfs: bad-input K: OUTCOME" lines (the same with and without a
@@ -614,7 +615,7 @@ static void *idle_thread(void *arg)
 	}
 	while (fgets(line, sizeof line, f)) {
 		pthread_mutex_lock(&lock);
-		unsigned long before = nsynth;
+		unsigned long before = nsynth, kbefore = nreq - nsynth, kernel;
 		pthread_mutex_unlock(&lock);
 		char *volatile p = malloc(100);   /* under a shim: a pass, asynchronous (nobody in read) */
 		free(p);
@@ -626,7 +627,11 @@ static void *idle_thread(void *arg)
 			if (!served)
 				usleep(50000);
 		}
-		fprintf(stderr, "rawfs: idle pass: %s\n", served ? "served" : "not served");
+		pthread_mutex_lock(&lock);
+		kernel = nreq - nsynth - kbefore;
+		pthread_mutex_unlock(&lock);
+		fprintf(stderr, "rawfs: idle pass: %s (kernel requests meanwhile: %lu)\n", served ? "served" : "not served",
+			kernel);
 	}
 	fclose(f);
 	return NULL;
