@@ -85,6 +85,8 @@ struct fsr_thread {
 	uint64_t countdown_base; /* the countdown at the last look (policy.c) */
 	uint64_t allocs;         /* allocations that did not consume the countdown
 				  * (fsr_thread_allocs() adds those that did) */
+	uint64_t op_locks;       /* inside a FUSE op: its connection's bit (fsr_oplock_cls);
+				  * read with nheld at every lock taken */
 
 	uint64_t may_reclaim;    /* n: may-reclaim allocations so far (policy) */
 	uint64_t space;          /* bytes allocated, for space= */

@@ -19,6 +19,25 @@
 #include <string.h>
 
 struct fsr_lock_class fsr_classes[FSR_MAX_CLASSES];
+uint64_t fsr_oplock_cls[FSR_MAX_CLASSES] = { [0] = ~0ull };
+const char *fsr_oplock_op[FSR_MAX_CLASSES];
+
+void fsr_oplock_first(struct fsr_thread *t, unsigned int cls)
+{
+	if (cls >= FSR_MAX_CLASSES)
+		return;
+	const char *op = t->op;
+	const char *none = NULL;
+	if (op)
+		__atomic_compare_exchange_n(&fsr_oplock_op[cls], &none, op, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	__atomic_or_fetch(&fsr_oplock_cls[cls], t->op_locks, __ATOMIC_RELAXED);
+}
+
+int fsr_oplock_took(struct fsr_thread *t, unsigned int cls)
+{
+	fsr_oplock_note(t, cls);
+	return 0;
+}
 unsigned int fsr_nclasses = FSR_CLS_FIRST;
 
 /* ---- instances ---- */

@@ -131,6 +131,26 @@ void fsr_lock_free_range(const void *p, size_t n) FSR_HIDDEN;
 /* pthread_mutex_destroy: forget the instance */
 void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
 void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;
+/* Lock classes taken inside FUSE ops: bit k of fsr_oplock_cls[c] is set
+ * once class c was taken by a thread inside an op of the connection whose
+ * owner bit is k (t->op_locks; fuse/oplocks.c hands out the bits, one per
+ * wire connection and per libfuse session).  notify-in-op's second half
+ * reads it: a notification written while holding such a class can wait in
+ * the kernel for an op that waits for the lock.  The acquisition paths pay
+ * a test of t->op_locks (in the line nheld is in); the table is written
+ * only the first time a class is seen in an op of an owner.  Class 0
+ * (untracked) has every bit set: never marked. */
+extern uint64_t fsr_oplock_cls[FSR_MAX_CLASSES] FSR_HIDDEN;
+extern const char *fsr_oplock_op[FSR_MAX_CLASSES] FSR_HIDDEN;   /* the op it was first seen in */
+void fsr_oplock_first(struct fsr_thread *t, unsigned int cls) FSR_HIDDEN;
+/* lockwrap.c's fast paths, inside an op: fsr_oplock_note out of line (0) */
+int fsr_oplock_took(struct fsr_thread *t, unsigned int cls) FSR_HIDDEN;
+static inline __attribute__((always_inline)) void fsr_oplock_note(struct fsr_thread *t, unsigned int cls)
+{
+	uint64_t m = t->op_locks;
+	if (unlikely(m) && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & m) != m)
+		fsr_oplock_first(t, cls);
+}
 /* the lock was taken: push it on t->held[]; with edges, record held -> it
  * and (in reclaim) fs_reclaim -> it */
 /* put a lock at held[n] (the caller has checked n < FSR_MAX_HELD) and make
@@ -149,6 +169,7 @@ fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int
 	fsr_held_sig += fsr_held_mix(c, read);
 	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
 	t->held_pushes++;       /* abandon.c: did an inline callback release a lock? */
+	fsr_oplock_note(t, c);
 	if (n == 0)
 		fsr_look(t);
 }

@@ -319,6 +319,8 @@ static inline __attribute__((always_inline)) int took_nested(const void *l, int 
 	if (unlikely(lt->acq_memo[k >> 58] != k))
 		return took_slow(l, kind, read, site);
 	took_put(t, lt, n, l, e->cls, kind, read, site, sig, mix);
+	if (unlikely(t->op_locks))
+		return fsr_oplock_took(t, e->cls);   /* a tail call: nothing saved for it */
 	return 0;
 }
 
@@ -334,6 +336,8 @@ static inline __attribute__((always_inline)) int took_first(const void *l, int k
 		return took_slow(l, kind, read, site);
 	took_put(t, lt, 0, l, e->cls, kind, read, site, 0, e->mix[read]);
 	fsr_look(t);    /* an allocation under it needs a look (nested ones have it) */
+	if (unlikely(t->op_locks))
+		return fsr_oplock_took(t, e->cls);
 	return 0;
 }
 

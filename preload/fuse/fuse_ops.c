@@ -148,6 +148,9 @@ void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, cons
 	}
 	c->prev_ctx = t->fuse_ctx;
 	c->prev_op = t->op;
+	c->prev_op_locks = t->op_locks;
+	if (s)
+		t->op_locks = fsr_oplock_owner(s);   /* the wire sets its connection's after this */
 	c->nscopes = t->nscopes;
 	t->fuse_ctx = c;
 	t->op = name;
@@ -165,6 +168,7 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 	struct fsr_fsess *s = c->s;
 	t->fuse_ctx = c->prev_ctx;
 	t->op = c->prev_op;
+	t->op_locks = c->prev_op_locks;
 	t->op_depth--;
 	fsr_op_left(t);
 	if (s) {

@@ -51,6 +51,7 @@ struct fsr_opctx {
 	int gated;                     /* holds a reference on s->gate */
 	int open_flags;                /* open-like ops: the flags of the request */
 	int pend;                      /* its slot in s->pending until the reply, or -1 */
+	uint64_t prev_op_locks;        /* t->op_locks before (oplocks.c) */
 	const char *hl_path;           /* high level: the path the daemon's open/create got */
 };
 enum { FSR_OPK_OTHER, FSR_OPK_ENTRY, FSR_OPK_OPEN, FSR_OPK_OPENDIR, FSR_OPK_CREATE };
@@ -163,6 +164,9 @@ void fsr_fsess_drop(struct fsr_fsess *s) FSR_HIDDEN;
 void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, const char *name,
 		  fuse_ino_t ino) FSR_HIDDEN;
 void fsr_op_exit(struct fsr_opctx *c, const char *returns) FSR_HIDDEN;
+/* oplocks.c: the owner bit of a session or wire connection (key), for
+ * t->op_locks while one of its ops runs; 0 when all are taken */
+uint64_t fsr_oplock_owner(const void *key) FSR_HIDDEN;
 /* init and destroy of a session: callbacks are possible only in between */
 void fsr_fsess_init_done(struct fsr_fsess *s) FSR_HIDDEN;
 void fsr_fsess_destroy_begin(struct fsr_fsess *s) FSR_HIDDEN;

@@ -340,6 +340,8 @@ static fuse_req_t cb_begin(struct cbctx *x, struct fsr_fsess *s, const char *nam
 	x->c.slot = -1;
 	x->c.prev_ctx = t->fuse_ctx;
 	x->c.prev_op = t->op;
+	x->c.prev_op_locks = t->op_locks;
+	t->op_locks = fsr_oplock_owner(s);   /* a callback is an op of the session too */
 	x->c.nscopes = t->nscopes;
 	t->fuse_ctx = &x->c;
 	t->op = name;
@@ -357,6 +359,7 @@ static void cb_end(struct cbctx *x)
 	fsr_look(t);
 	t->fuse_ctx = x->c.prev_ctx;
 	t->op = x->c.prev_op;
+	t->op_locks = x->c.prev_op_locks;
 	t->op_depth--;
 	fsr_op_left(t);
 }

@@ -8,6 +8,14 @@
  * a bit in fsr_wire_fdbits and the index of its connection in fd_conn; every
  * read or write of any other fd pays that one bit test and nothing more.
  *
+ * fd_file names the open file an fd refers to: a dup of any kind shares
+ * its file, and the kernel ends the requests read on a file (its processing
+ * queue, fuse_dev_release) only when the file's last fd is closed.  So the
+ * close of one fd of a file that has another moves its synthetic requests
+ * to that one (wire_proto.c).  An fd received with SCM_RIGHTS, or found at
+ * load, is compared with the known ones by kcmp(KCMP_FILE): a copy of a
+ * file the process already has joins its connection and its file.
+ *
  * read, readv and write are interposed by reentry.c (they check fs-reentry
  * too) and come here for FUSE fds; __read_chk, writev, splice (handled in
  * wire_splice.c) and the fd births are interposed here. */
@@ -29,6 +37,11 @@
 
 uint64_t fsr_wire_fdbits[FSR_WIRE_FDS / 64];
 static unsigned char fd_conn[FSR_WIRE_FDS];
+static unsigned int fd_file[FSR_WIRE_FDS];
+static unsigned int next_file;
+static unsigned char fd_nb[FSR_WIRE_FDS];   /* 0 not asked yet, 1 blocking, 2 O_NONBLOCK */
+
+static void fd_add_file(int fd, int conn, unsigned int file);
 
 int fsr_wire_fd_is_fuse(int fd)
 {
@@ -38,7 +51,58 @@ int fsr_wire_fd_is_fuse(int fd)
 	return S_ISCHR(st.st_mode) && major(st.st_rdev) == 10 && minor(st.st_rdev) == 229;
 }
 
+/* a known FUSE fd, other than fd, on the same open file as fd (-1: none) */
+static int same_file_other(int fd, unsigned int file)
+{
+	for (unsigned int w = 0; w < FSR_WIRE_FDS / 64; w++) {
+		uint64_t b = __atomic_load_n(&fsr_wire_fdbits[w], __ATOMIC_ACQUIRE);
+		while (b) {
+			int o = (int)(w * 64 + (unsigned int)__builtin_ctzll(b));
+			b &= b - 1;
+			if (o != fd && fd_file[o] == file)
+				return o;
+		}
+	}
+	return -1;
+}
+
+#ifndef KCMP_FILE
+#define KCMP_FILE 0
+#endif
+/* a known FUSE fd whose open file fd (not known yet) also refers to, by
+ * kcmp (-1: none, or no kcmp in this kernel) */
+static int known_copy_of(int fd)
+{
+	pid_t pid = (pid_t)syscall(SYS_getpid);
+	for (unsigned int w = 0; w < FSR_WIRE_FDS / 64; w++) {
+		uint64_t b = __atomic_load_n(&fsr_wire_fdbits[w], __ATOMIC_ACQUIRE);
+		while (b) {
+			int o = (int)(w * 64 + (unsigned int)__builtin_ctzll(b));
+			b &= b - 1;
+			if (o != fd && syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd, o) == 0)
+				return o;
+		}
+	}
+	return -1;
+}
+
+/* a FUSE fd that arrived from outside (SCM_RIGHTS, inherited): a copy of
+ * a known one joins its connection and file, else a new connection */
+static void fd_arrived(int fd)
+{
+	int o = known_copy_of(fd);
+	if (o >= 0)
+		fd_add_file(fd, fd_conn[o], fd_file[o]);
+	else
+		fsr_wire_fd_add(fd, -1);
+}
+
 void fsr_wire_fd_add(int fd, int conn)
+{
+	fd_add_file(fd, conn, __atomic_add_fetch(&next_file, 1, __ATOMIC_RELAXED));
+}
+
+static void fd_add_file(int fd, int conn, unsigned int file)
 {
 	if ((unsigned int)fd >= FSR_WIRE_FDS) {
 		static int said;
@@ -54,6 +118,8 @@ void fsr_wire_fd_add(int fd, int conn)
 	if (conn < 0)
 		return;
 	fd_conn[fd] = (unsigned char)conn;
+	fd_file[fd] = file;
+	__atomic_store_n(&fd_nb[fd], 0, __ATOMIC_RELAXED);
 	fsr_wire_conn_ref(conn);
 	__atomic_or_fetch(&fsr_wire_fdbits[(unsigned int)fd >> 6], 1ull << (fd & 63), __ATOMIC_RELEASE);
 }
@@ -63,7 +129,24 @@ void fsr_wire_fd_del(int fd)
 	if (!fsr_wire_is_fd(fd))
 		return;
 	__atomic_and_fetch(&fsr_wire_fdbits[(unsigned int)fd >> 6], ~(1ull << (fd & 63)), __ATOMIC_RELEASE);
-	fsr_wire_conn_fd_closed(fd_conn[fd], fd);
+	fsr_wire_conn_fd_closed(fd_conn[fd], fd, same_file_other(fd, fd_file[fd]));
+}
+
+/* the fd's O_NONBLOCK at its first read (one fcntl per fd: event loops set
+ * it before they read; a later F_SETFL is not seen) */
+int fsr_wire_fd_nonblock(int fd)
+{
+	if ((unsigned int)fd >= FSR_WIRE_FDS)
+		return 0;
+	unsigned char v = __atomic_load_n(&fd_nb[fd], __ATOMIC_RELAXED);
+	if (!v) {
+		int e = errno;
+		long fl = syscall(SYS_fcntl, fd, F_GETFL);
+		errno = e;
+		v = fl >= 0 && (fl & O_NONBLOCK) ? 2 : 1;
+		__atomic_store_n(&fd_nb[fd], v, __ATOMIC_RELAXED);
+	}
+	return v == 2;
 }
 
 int fsr_wire_conn_of(int fd)
@@ -83,7 +166,7 @@ static void dup_of(int oldfd, int newfd)
 	if (newfd < 0 || newfd == oldfd)
 		return;
 	if (fsr_wire_is_fd(oldfd))
-		fsr_wire_fd_add(newfd, fd_conn[oldfd]);
+		fd_add_file(newfd, fd_conn[oldfd], fd_file[oldfd]);
 	else if (fsr_wire_is_fd(newfd))
 		fsr_wire_fd_del(newfd);      /* dup2 onto a FUSE fd closed it */
 }
@@ -188,7 +271,7 @@ static void received(struct msghdr *m)
 			int fd;
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
 			if (fsr_wire_fd_is_fuse(fd))
-				fsr_wire_fd_add(fd, -1);
+				fd_arrived(fd);
 		}
 	}
 }
@@ -233,7 +316,7 @@ __attribute__((constructor(111))) static void wire_inherited(void)
 			for (const char *q = de->d_name; *q >= '0' && *q <= '9'; q++)
 				fd = fd * 10 + (*q - '0');
 			if (fd != d && fsr_wire_fd_is_fuse(fd))
-				fsr_wire_fd_add(fd, -1);
+				fd_arrived(fd);
 		}
 	}
 	syscall(SYS_close, d);

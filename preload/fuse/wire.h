@@ -22,6 +22,7 @@ static inline int fsr_wire_is_fd(int fd)
 void fsr_wire_fd_add(int fd, int conn) FSR_HIDDEN;
 void fsr_wire_fd_del(int fd) FSR_HIDDEN;
 int fsr_wire_conn_of(int fd) FSR_HIDDEN;   /* -1: not a FUSE fd */
+int fsr_wire_fd_nonblock(int fd) FSR_HIDDEN;   /* O_NONBLOCK at its first read */
 /* reentry.c's open interposers: path was opened as fd */
 void fsr_wire_opened(const char *path, int fd) FSR_HIDDEN;
 /* 1 when fd (tested by fstat) is /dev/fuse (char 10:229) */
@@ -63,10 +64,14 @@ void fsr_wire_splice_lost(int fd, const char *why) FSR_HIDDEN;
 ssize_t fsr_wire_splice(int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned int fl,
 			void *caller) FSR_HIDDEN;
 int fsr_wire_splice_stats(char *buf, size_t len) FSR_HIDDEN;
+/* the shim's own write(2)/tee(2) into fd (a pipe, or an fd that may have
+ * become one): never SIGPIPE the daemon for it (see wire_splice.c) */
+ssize_t fsr_wire_nosigpipe_write(int fd, const void *buf, size_t n) FSR_HIDDEN;
 /* a new connection slot (index) was made / its last fd closed */
 int fsr_wire_conn_new(void) FSR_HIDDEN;
 void fsr_wire_conn_ref(int conn) FSR_HIDDEN;   /* one more fd of it */
-void fsr_wire_conn_fd_closed(int conn, int fd) FSR_HIDDEN;
+/* fd of conn closed; to: another fd of the same open file still open, or -1 */
+void fsr_wire_conn_fd_closed(int conn, int fd, int to) FSR_HIDDEN;
 
 /* wire_static.c: site is in a libfuse linked into the program (libfuse3.a) */
 int fsr_wire_site_in_static_libfuse(const void *site) FSR_HIDDEN;

@@ -32,6 +32,7 @@
 #include "modules.h"
 #include "fuse_shim.h"
 #include "ledger.h"
+#include "lockdep.h"
 #include <errno.h>
 #include <linux/fuse.h>
 #include <poll.h>
@@ -96,6 +97,12 @@ struct wconn {
 	uint32_t kminor, minor;
 	uint32_t cr_uid, cr_gid, cr_pid;  /* the credentials of the pass queueing requests now */
 	int parked;                     /* readers in the kernel's read (atomic) */
+	int wake_out;                   /* a wake-up written for no parked reader, its NOTIFY_REPLY
+	                                   not read yet (c->lock): at most one at a time */
+	int polling;                    /* a reader reads a nonblocking fd: an event loop, which
+	                                   waits in poll/epoll, not in read (atomic) */
+	uint64_t lib_owners;            /* owner bits (oplocks.c) of the libfuse sessions whose ops
+	                                   replied on this connection (atomic) */
 	struct fsr_mutex lock;
 	int unpin_seq;                  /* futex: bumped when a pin drops */
 	uint64_t next_id;
@@ -230,16 +237,16 @@ void fsr_wire_conn_ref(int ci)
 		__atomic_add_fetch(&conns[ci]->nfds, 1, __ATOMIC_ACQ_REL);
 }
 
-static void syn_fd_closed(int ci, int fd);
+static void syn_fd_closed(int ci, int fd, int to);
 
-void fsr_wire_conn_fd_closed(int ci, int fd)
+void fsr_wire_conn_fd_closed(int ci, int fd, int to)
 {
 	struct wconn *c = ci < WIRE_CONNS ? conns[ci] : NULL;
 	if (!c)
 		return;
 	if (c->wake_fd == fd)
-		c->wake_fd = -1;
-	syn_fd_closed(ci, fd);
+		c->wake_fd = to;      /* a dup of it (the same file) still reaches the connection */
+	syn_fd_closed(ci, fd, to);
 	if (__atomic_sub_fetch(&c->nfds, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	struct fsr_thread *t = fsr_thread_self();
@@ -482,17 +489,18 @@ static void thread_end(struct fsr_thread *t)
 	}
 }
 
-static void thread_begin(struct fsr_thread *t, const char *name, uint64_t nodeid, uint64_t unique)
+static void thread_begin(struct wconn *c, struct fsr_thread *t, const char *name, uint64_t nodeid, uint64_t unique)
 {
 	fsr_op_enter(&wt.op, NULL, NULL, name, (fuse_ino_t)nodeid);
+	t->op_locks = fsr_oplock_owner(c);   /* the locks its ops take (notify-in-op) */
 	wt.in_op = 1;
 	wt.op_unique = unique;
 	(void)t;
 }
 
-static void serve_begin(struct fsr_thread *t, const struct wsyn *s)
+static void serve_begin(struct wconn *c, struct fsr_thread *t, const struct wsyn *s)
 {
-	thread_begin(t, syn_names[s->kind], s->nodeid, s->unique);
+	thread_begin(c, t, syn_names[s->kind], s->nodeid, s->unique);
 	wt.serving = 1;
 	wt.saved_noreclaim = t->flags & FSR_PF_NORECLAIM;
 	t->flags |= FSR_PF_NORECLAIM;   /* reclaim never recurses */
@@ -504,6 +512,17 @@ static void serve_begin(struct fsr_thread *t, const struct wsyn *s)
 		t->pass = s->pass;
 		wt.serving_pass = 1;
 	}
+}
+
+static void wake_idle(struct wconn *c);
+
+/* a synthetic request waits for a reader (c->lock held) */
+static int syn_queued(const struct wconn *c)
+{
+	for (int i = 0; i < WIRE_SYN; i++)
+		if (c->syn[i].state == SYN_QUEUED)
+			return 1;
+	return 0;
 }
 
 /* ---- what a reader gets before the kernel's requests (c->lock held) ---- */
@@ -653,7 +672,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 				s->fd = fd;
 			}
 			c->own_last = 1;
-			serve_begin(t, s);
+			serve_begin(c, t, s);
 			return s->len;
 		}
 	}
@@ -688,7 +707,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	uint32_t len = m->len;
 	iov_put(iov, n, 0, m->buf, len);
 	const struct fuse_in_header *h = (const void *)m->buf;
-	thread_begin(t, op_name(h->opcode), h->nodeid, h->unique);
+	thread_begin(c, t, op_name(h->opcode), h->nodeid, h->unique);
 	c->nheld--;
 	memmove(&c->held[0], &c->held[1], (size_t)c->nheld * sizeof c->held[0]);
 	c->own_last = 0;   /* the kernel's turn */
@@ -748,8 +767,10 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		      struct fsr_thread *t, uint32_t *newlen)
 {
 	struct fuse_in_header *h = (void *)msg;
-	if (h->opcode == FUSE_NOTIFY_REPLY && IS_PRIVATE(h->unique))
-		return SWALLOW;     /* the wake-up of a parked reader */
+	if (h->opcode == FUSE_NOTIFY_REPLY && IS_PRIVATE(h->unique)) {
+		c->wake_out = 0;
+		return SWALLOW;     /* the wake-up of a parked or polling reader */
+	}
 	if (h->opcode == FUSE_INIT && c->state == CONN_NEW) {
 		/* a wrapped libfuse serves it (fuse_transport=wire leaves libfuse3
 		 * sessions unwrapped; libfuse2's stay wrapped) */
@@ -775,7 +796,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		q->unique = h->unique;
 		q->opcode = FUSE_INIT;
 		q->nodeid = 0;
-		thread_begin(t, "init", 0, h->unique);
+		thread_begin(c, t, "init", 0, h->unique);
 		*newlen = (uint32_t)r;
 		return rewritten ? REWRITTEN : PASS_ON;
 	}
@@ -841,7 +862,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		a->count = k;
 		h->len = HDR + (uint32_t)sizeof *a + k * (uint32_t)sizeof *one;
 		*newlen = h->len;
-		thread_begin(t, "forget_multi", 0, h->unique);
+		thread_begin(c, t, "forget_multi", 0, h->unique);
 		return REWRITTEN;
 	}
 	case FUSE_RELEASE: case FUSE_RELEASEDIR: {
@@ -872,7 +893,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 	default:
 		break;
 	}
-	thread_begin(t, op_name(h->opcode), h->nodeid, h->unique);
+	thread_begin(c, t, op_name(h->opcode), h->nodeid, h->unique);
 	return PASS_ON;
 }
 
@@ -917,6 +938,8 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 	thread_end(t);
 	if (c->state == CONN_OFF && !c->nheld)
 		return rd(fd, iov, iovcnt);
+	if (!__atomic_load_n(&c->polling, __ATOMIC_RELAXED) && fsr_wire_fd_nonblock(fd))
+		__atomic_store_n(&c->polling, 1, __ATOMIC_RELAXED);
 	size_t cap = iov_total(iov, iovcnt);
 	/* the kernel refuses a read below FUSE_MIN_READ_BUFFER (EINVAL): the
 	 * wire gives it nothing of its own either */
@@ -935,6 +958,8 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
 		int note = 0;
 		ssize_t own = small ? 0 : take_own(c, fd, iov, iovcnt, cap, t, force, kernel_first, &note);
+		if (own > 0 && syn_queued(c))
+			wake_idle(c);   /* an event loop's reader polls before its next read */
 		fsr_mutex_unlock(&c->lock);
 		t->busy--;
 		if (note & 1)
@@ -1116,9 +1141,12 @@ static void late_wake(struct wconn *c)
 }
 
 /* fd is being closed: the synthetic requests read on it and unanswered
- * end with it, as the kernel ends the requests of a closed fd's processing
- * queue (fuse_dev_release), so nothing waits for their replies */
-static void syn_fd_closed(int ci, int fd)
+ * end with it when it was its open file's last fd, as the kernel ends the
+ * requests of a closed file's processing queue (fuse_dev_release), so
+ * nothing waits for their replies.  While a dup of it stays open (to >= 0:
+ * dup, dup2, dup3, F_DUPFD, SCM_RIGHTS to itself) the file lives on and
+ * so do they: the reply may come on the dup, and they are moved to it. */
+static void syn_fd_closed(int ci, int fd, int to)
 {
 	struct wconn *c = ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
 	if (!c || c->state != CONN_WIRE)
@@ -1131,6 +1159,10 @@ static void syn_fd_closed(int ci, int fd)
 		struct wsyn *s = &c->syn[i];
 		if (s->state != SYN_SENT || s->fd != fd)
 			continue;
+		if (to >= 0) {
+			s->fd = to;
+			continue;
+		}
 		syn_unpin(c, s);
 		if (wt.serving && wt.op_unique == s->unique)
 			thread_end(t);
@@ -1155,7 +1187,7 @@ static void syn_fd_closed(int ci, int fd)
 static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, const struct fuse_out_header *oh,
 		   struct fsr_thread *t)
 {
-	int found = 0;
+	int found = 0, queued_forget = 0;
 	for (int i = 0; i < WIRE_SYN; i++) {
 		struct wsyn *s = &c->syn[i];
 		if (s->state != SYN_SENT || s->unique != oh->unique)
@@ -1173,6 +1205,7 @@ static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, c
 				s->unique = m.h.unique;
 				s->nodeid = eo.nodeid;
 				s->state = SYN_QUEUED;
+				queued_forget = 1;
 			} else {
 				s->state = SYN_FREE;
 			}
@@ -1186,14 +1219,23 @@ static int absorb(struct wconn *c, const struct iovec *v, int n, size_t total, c
 	if (wt.serving && wt.op_unique == oh->unique)
 		thread_end(t);
 	late_wake(c);
+	if (queued_forget)
+		wake_idle(c);    /* the FORGET waits for a reader, which may be polling */
 	unpin_wake(c);
 	return found;
 }
 
-/* A notification written inside an op on the same inode or parent: libfuse
- * documents that it must not be (include/fuse_lowlevel.h), and the kernel
- * may deadlock on it (the inode's pages or locks held by the op's caller). */
-static void notify_check(struct fsr_thread *t, const struct iovec *v, int n, size_t total, int code)
+/* A notification written inside an op on the same inode or parent, or
+ * while holding a lock that the connection's ops take: libfuse documents
+ * that it must not be ("must not be called in the execution path of a
+ * related filesystem operation or within any code that could hold a lock
+ * that could be needed to execute such an operation", include/
+ * fuse_lowlevel.h), and the kernel may deadlock on it: INVAL_INODE and
+ * STORE wait for the inode's pages and locks, INVAL_ENTRY/DELETE for the
+ * parent's i_rwsem, which the caller of an op waiting for that lock holds.
+ * A class counts as "taken by ops" once the lock tracker saw it taken
+ * inside an op of this connection (wire or libfuse transport, oplocks.c). */
+static void notify_check(struct wconn *c, struct fsr_thread *t, const struct iovec *v, int n, size_t total, int code)
 {
 	uint64_t a[3] = { 0, 0, 0 };
 	const char *what;
@@ -1207,17 +1249,42 @@ static void notify_check(struct fsr_thread *t, const struct iovec *v, int n, siz
 	case FUSE_NOTIFY_RETRIEVE: what = "RETRIEVE"; ino1 = got >= 16 ? a[1] : 0; break;
 	default: return;
 	}
-	uint64_t op_ino = (uint64_t)wt.op.ino;
-	if (got < 8 || !op_ino || (op_ino != ino1 && op_ino != ino2))
+	if (got < 8)
 		return;
+	uint64_t op_ino = wt.in_op ? (uint64_t)wt.op.ino : 0;
+	int in_op = op_ino && (op_ino == ino1 || op_ino == ino2);
+	int lk = -1;
+	if (!in_op) {
+		uint64_t owners = fsr_oplock_owner(c) | __atomic_load_n(&c->lib_owners, __ATOMIC_RELAXED);
+		for (int i = 0; i < t->nheld && i < FSR_MAX_HELD && lk < 0; i++) {
+			unsigned int cls = t->held[i].cls;
+			if (cls && cls < FSR_MAX_CLASSES && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & owners))
+				lk = i;
+		}
+		if (lk < 0)
+			return;
+	}
 	struct fsr_hazard h;
 	fsr_busy_enter(t);
 	fsr_hazard_init(&h, "notify-in-op", FSR_ERROR);
-	fsr_fmt(h.message, sizeof h.message,
-		"FUSE notification %s on node %llu written from inside the op %s on that node: the kernel "
-		"may wait in it for what the op's caller holds (libfuse: \"must not be called in the execution "
-		"path of a related filesystem operation\")",
-		what, (unsigned long long)op_ino, t->op ? t->op : "?");
+	if (in_op) {
+		fsr_fmt(h.message, sizeof h.message,
+			"FUSE notification %s on node %llu written from inside the op %s on that node: the kernel "
+			"may wait in it for what the op's caller holds (libfuse: \"must not be called in the execution "
+			"path of a related filesystem operation\")",
+			what, (unsigned long long)op_ino, t->op ? t->op : "?");
+	} else {
+		char name[64];
+		unsigned int cls = t->held[lk].cls;
+		const char *op = __atomic_load_n(&fsr_oplock_op[cls], __ATOMIC_RELAXED);
+		fsr_lock_name(t->held[lk].lock, name, sizeof name);
+		fsr_fmt(h.message, sizeof h.message,
+			"FUSE notification %s on node %llu written while holding %s, which this connection's ops "
+			"take (seen in the op %s): the kernel may wait in it for an op that waits for that lock "
+			"(libfuse: \"must not be called ... within any code that could hold a lock that could be "
+			"needed to execute such an operation\")",
+			what, (unsigned long long)ino1, name, op ? op : "?");
+	}
 	fsr_hazard_add_held_locks(&h, t);
 	fsr_stack_capture(&h.stacks[h.nstacks++], "notification written here");
 	fsr_report(&h);
@@ -1242,6 +1309,25 @@ size_t fsr_wire_reply_reads(int fd, const struct fuse_out_header *oh, size_t len
 	return plus ? len : 0;
 }
 
+/* a write on a connection the libfuse wrapping serves: passed through as
+ * it is; a reply from inside one of its sessions' ops joins that session's
+ * owner bit to the connection, a notification is checked (notify-in-op:
+ * the held-lock half; the op context there is the wrapping's) */
+static ssize_t lib_write(struct wconn *c, int fd, const struct iovec *iov, int iovcnt, size_t total, fsr_wire_io_fn wr)
+{
+	struct fsr_thread *t = fsr_thread_self();
+	struct fuse_out_header oh;
+	if (t->busy || total < OHDR || iov_get(iov, iovcnt, 0, &oh, OHDR) != OHDR || oh.len != total)
+		return wr(fd, iov, iovcnt);
+	if (oh.unique == 0) {
+		if (t->nheld)
+			notify_check(c, t, iov, iovcnt, total, oh.error);
+	} else if (t->op_locks && (__atomic_load_n(&c->lib_owners, __ATOMIC_RELAXED) & t->op_locks) != t->op_locks) {
+		__atomic_or_fetch(&c->lib_owners, t->op_locks, __ATOMIC_RELAXED);
+	}
+	return wr(fd, iov, iovcnt);
+}
+
 ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr)
 {
 	return fsr_wire_reply(fd, iov, iovcnt, iov_total(iov, iovcnt), wr);
@@ -1250,7 +1336,12 @@ ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_
 ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total, fsr_wire_io_fn wr)
 {
 	struct wconn *c = conn_of_fd(fd);
-	if (!c || (c->state != CONN_WIRE && c->state != CONN_OFF))
+	if (!c)
+		return wr(fd, iov, iovcnt);
+	int st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+	if (st == CONN_LIB)
+		return lib_write(c, fd, iov, iovcnt, total, wr);
+	if (st != CONN_WIRE && st != CONN_OFF)
 		return wr(fd, iov, iovcnt);
 	struct fuse_out_header oh;
 	if (total < OHDR || iov_get(iov, iovcnt, 0, &oh, OHDR) != OHDR || oh.len != total) {
@@ -1262,8 +1353,8 @@ ssize_t fsr_wire_reply(int fd, const struct iovec *iov, int iovcnt, size_t total
 	}
 	struct fsr_thread *t = fsr_thread_self();
 	if (oh.unique == 0) {             /* a notification */
-		if (wt.in_op && !t->busy)
-			notify_check(t, iov, iovcnt, total, oh.error);
+		if (!t->busy && (wt.in_op || t->nheld))
+			notify_check(c, t, iov, iovcnt, total, oh.error);
 		return wr(fd, iov, iovcnt);
 	}
 	if (IS_PRIVATE(oh.unique)) {
@@ -1428,23 +1519,65 @@ static int queue_handle(struct wconn *c, int flush, unsigned int gfp, struct wsy
 	return 1;
 }
 
+static int wake_write(struct wconn *c);
+
 /* wake one reader parked in the kernel: NOTIFY_RETRIEVE of 0 bytes of a
  * regular file the kernel holds; its NOTIFY_REPLY is swallowed (c->lock held) */
 static int wake_reader(struct wconn *c)
 {
-	if (c->minor < 15 || c->wake_fd < 0 || !__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
 		return 0;
-	for (unsigned int b = 0; b < FSR_LEDGER_BUCKETS; b++)
-		for (struct fsr_entry *e = c->led.ent[b]; e; e = e->next) {
+	return wake_write(c);
+}
+
+/* synthetic requests were queued and no reader is parked in the kernel's
+ * read: one may wait in poll/epoll for the fd to become readable (pyfuse3's
+ * trio loop, any event loop), which a queued request of the shim's does not
+ * make it.  The same wake-up makes it readable: the NOTIFY_REPLY wakes the
+ * poll, the reader's read takes the queued request first, and its next read
+ * swallows the NOTIFY_REPLY.  Only where a reader reads a nonblocking fd
+ * (c->polling: event loops set O_NONBLOCK; a blocking reader is parked in
+ * read, woken by wake_reader, or busy and back in read soon), and one
+ * outstanding at a time (c->wake_out), so a reader that is merely busy gets
+ * at most one more message to swallow per wake-up.  c->lock held. */
+static void wake_idle(struct wconn *c)
+{
+	if (c->wake_out || !__atomic_load_n(&c->polling, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+		return;
+	if (wake_write(c))
+		c->wake_out = 1;
+}
+
+static int wake_write(struct wconn *c)
+{
+	if (c->minor < 15 || c->wake_fd < 0)
+		return 0;
+	int tries = 0;
+	for (unsigned int b = 0; b < FSR_LEDGER_BUCKETS && tries < 8; b++)
+		for (struct fsr_entry *e = c->led.ent[b]; e && tries < 8; e = e->next) {
 			if (e->count <= 0 || !S_ISREG(e->mode))
 				continue;
+			tries++;
 			struct { struct fuse_out_header h; struct fuse_notify_retrieve_out r; } m;
 			memset(&m, 0, sizeof m);
 			m.h.len = sizeof m;
 			m.h.error = FUSE_NOTIFY_RETRIEVE;
 			m.r.notify_unique = private_unique(c);
 			m.r.nodeid = e->ino;
-			return syscall(SYS_write, c->wake_fd, &m, sizeof m) == (long)sizeof m;
+			/* wake_fd is /dev/fuse unless the daemon closed and reused the
+			 * number behind the shim's back (a raw close): never a SIGPIPE */
+			int e0 = errno;
+			long w = fsr_wire_nosigpipe_write(c->wake_fd, &m, sizeof m);
+			int werr = errno;
+			errno = e0;
+			if (w == (long)sizeof m)
+				return 1;
+			/* ENOENT: the kernel no longer has that inode (its FORGET is
+			 * held back for a synthetic request, the ledger still counts
+			 * it): another file may do */
+			if (w >= 0 || werr != ENOENT)
+				return 0;
 		}
 	return 0;
 }
@@ -1545,6 +1678,8 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 			/* synchronous when another reader is parked in the kernel and
 			 * can be woken for it: the pass then waits for the reply */
 			int woke = n > before && wake_reader(c);
+			if (n > before && !woke)
+				wake_idle(c);
 			struct wsyn *w = hs[0] ? hs[0] : hs[1];
 			if (w && parked && woke && !c->async_only && p->allocator != t &&
 			    !holds_untracked(p->allocator)) {

@@ -32,7 +32,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -51,6 +53,69 @@ static ssize_t real_splice(int in, loff_t *oin, int out, loff_t *oout, size_t le
 }
 
 static uint64_t st_in, st_out;    /* requests and replies the wire read from a pipe */
+
+/* ---- the shim's own writes into pipes: no SIGPIPE ---- */
+
+/* A write or tee into a pipe whose read end is closed raises SIGPIPE at the
+ * writing thread, and SIGPIPE's default action ends the process: a daemon
+ * that closed the read end of the shim's scratch pipe (rawfs -C, any daemon
+ * that closes fds it does not own), or the read end of its own request pipe
+ * while a reader was handed a synthetic request, would be killed by a write
+ * it never made (rawfs -t 2 -s -S -C died with status 141 in CI).  As
+ * libraries do for their own writes: SIGPIPE is blocked for this thread
+ * around the call, and when the call failed with EPIPE, the SIGPIPE it
+ * raised (pending on the thread, blocked) is taken back with a 0-timeout
+ * sigtimedwait before the old mask returns -- unless one was pending before
+ * the call (the daemon's own, left alone).  Raw syscalls: the kernel's
+ * 8-byte sigset, no libc state. */
+#define KSIGSET 8
+
+struct nopipe {
+	sigset_t old;
+	int pending;
+};
+
+static void nopipe_on(struct nopipe *g)
+{
+	sigset_t pipe_set, pend;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe_set, &g->old, KSIGSET);
+	sigemptyset(&pend);
+	g->pending = syscall(SYS_rt_sigpending, &pend, KSIGSET) == 0 && sigismember(&pend, SIGPIPE);
+}
+
+static void nopipe_off(struct nopipe *g, int failed_epipe)
+{
+	int e = errno;
+	if (failed_epipe && !g->pending) {
+		sigset_t pipe_set;
+		struct timespec zero = { 0, 0 };
+		sigemptyset(&pipe_set);
+		sigaddset(&pipe_set, SIGPIPE);
+		syscall(SYS_rt_sigtimedwait, &pipe_set, NULL, &zero, KSIGSET);
+	}
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &g->old, NULL, KSIGSET);
+	errno = e;
+}
+
+ssize_t fsr_wire_nosigpipe_write(int fd, const void *buf, size_t n)
+{
+	struct nopipe g;
+	nopipe_on(&g);
+	ssize_t k = syscall(SYS_write, fd, buf, n);
+	nopipe_off(&g, k < 0 && errno == EPIPE);
+	return k;
+}
+
+static ssize_t nosigpipe_tee(int in, int out, size_t n, unsigned int fl)
+{
+	struct nopipe g;
+	nopipe_on(&g);
+	ssize_t k = syscall(SYS_tee, in, out, n, fl);
+	nopipe_off(&g, k < 0 && errno == EPIPE);
+	return k;
+}
 
 /* ---- which read end belongs to a write end ---- */
 
@@ -158,12 +223,21 @@ static ssize_t peek(int rd, void *buf, size_t cap)
 	if (s->made)
 		scratch_room(s, cap);
 	if (s->made) {
-		n = syscall(SYS_tee, rd, s->w, cap, SPLICE_F_NONBLOCK);
-		if (n < 0 && (errno == EBADF || errno == EINVAL) && !scratch_ours(s)) {
-			s->made = 0;       /* closed behind the shim's back: a new one (the old numbers are not ours) */
+		n = nosigpipe_tee(rd, s->w, cap, SPLICE_F_NONBLOCK);
+		if (n < 0 && (errno == EBADF || errno == EINVAL || errno == EPIPE) && !scratch_ours(s)) {
+			/* closed behind the shim's back (EPIPE: the read end only):
+			 * a new one; the old numbers are not ours, except an end
+			 * still on the old pipe, which nobody else can use */
+			struct stat st;
+			for (int i = 0; i < 2; i++) {
+				int fd = i ? s->w : s->r;
+				if (syscall(SYS_fstat, fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_ino == s->ino)
+					syscall(SYS_close, fd);
+			}
+			s->made = 0;
 			scratch_make(s);
 			if (s->made)
-				n = syscall(SYS_tee, rd, s->w, cap, SPLICE_F_NONBLOCK);
+				n = nosigpipe_tee(rd, s->w, cap, SPLICE_F_NONBLOCK);
 		}
 		size_t got = 0;
 		while (n > 0 && got < (size_t)n) {
@@ -282,7 +356,10 @@ static ssize_t splice_in(int fd, int w, size_t len, unsigned int fl, void *calle
 		errno = EIO;       /* cannot happen: the wire's messages are small */
 		return -1;
 	}
-	ssize_t k = syscall(SYS_write, w, buf, (size_t)ret);
+	/* the daemon's pipe: with its read end closed the kernel's splice
+	 * would have failed (EPIPE, SIGPIPE) or, the connection gone, not
+	 * reached the pipe at all; the shim's write fails with EPIPE alone */
+	ssize_t k = fsr_wire_nosigpipe_write(w, buf, (size_t)ret);
 	if (k != ret) {
 		errno = k < 0 ? errno : EIO;
 		return -1;

@@ -14,8 +14,10 @@
  *         pipe, then splice from the pipe to the fd
  *   -R    (with -s) the request pipe made by a raw syscall, which a shim
  *         following pipe/pipe2 cannot know
- *   -C    after its 200th request, close every pipe fd it did not make
- *         (a daemon that closes fds it does not own, such as a shim's)
+ *   -C    close every pipe fd it did not make (a daemon that closes fds
+ *         it does not own, such as a shim's): the read ends after its
+ *         200th request, the write ends after its 400th (in between, a
+ *         write into such a pipe has no reader: EPIPE and SIGPIPE)
  *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
  *         notify-in-op pattern of CurvineIO/curvine#607)
  *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
@@ -33,6 +35,14 @@
  *         before that reply) once a request other than FORGET/RELEASE
  *         follows it (a held RELEASE may go just before the end of the
  *         connection, when its reply can no longer matter)
+ *   -E    the fds are nonblocking and each reader waits in poll(2) before
+ *         every read, as an event loop does (pyfuse3's trio loop)
+ *   -I F  an idle thread: for each line written to the FIFO F it allocates
+ *         once (outside every request), then waits up to 20 s for a
+ *         synthetic request to be served and prints "rawfs: idle pass:
+ *         served" or "not served", and how many kernel requests came
+ *         meanwhile (a shim's pass made while every reader waits in poll
+ *         must reach one without a kernel request to carry it)
  *   -X K  bad input of kind K, which the daemon survives as fuser-style
  *         daemons do; what the kernel answered is printed at the end as
  *         "rawfs: bad-input K: OUTCOME" lines (the same with and without a
@@ -46,6 +56,11 @@
  *                     (7 bytes) splits the header
  *           closefd   (with -t 2 -c) the clone reader that reads a synthetic
  *                     FLUSH (the shim's) closes its fd unanswered and ends
+ *           dupclose  (with -t 2 -c) the clone reader that reads a synthetic
+ *                     FLUSH (its first 10) copies its fd (dup, dup2, dup3,
+ *                     fcntl F_DUPFD, SCM_RIGHTS to itself, in turn), closes
+ *                     the original, answers the FLUSH on the copy and reads
+ *                     on from it: the file, and its requests, live on
  *           abort     FUSE_ABORT_ERROR negotiated (an aborted connection's
  *                     reads fail with ECONNABORTED, not ENODEV); replies
  *                     that fail because the connection is gone are not
@@ -63,7 +78,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -79,13 +96,14 @@ static struct node nodes[NNODES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;   /* err() is called under lock too */
 static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice, opt_splice_write, opt_rawpipe, opt_closeforeign, opt_noplus, opt_notify, opt_hidden, opt_lockalloc, opt_nobody, opt_wide, opt_slow;
-enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT };
-static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort" };
-static int opt_bad;
+enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT, BAD_DUPCLOSE };
+static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort", "dupclose" };
+static int opt_bad, opt_poll;
+static const char *opt_idle;
 static int hidden_fd = -1;
 static unsigned long dirplus_max;   /* the largest READDIRPLUS reply, header included */
-static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after;
-static int closed_foreign;   /* -C done */
+static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, nsynth_half;
+static int closed_foreign;   /* -C: 1 read ends being closed, 2 closed, 3 write ends being closed, 4 all closed */
 static void err(const char *fmt, ...);
 
 /* -C: the pipes rawfs made itself, kept open */
@@ -100,7 +118,8 @@ static void own_pipe(const int *p)
 	pthread_mutex_unlock(&lock);
 }
 
-static void close_foreign_pipes(void)
+/* the pipe fds rawfs did not make, of one direction (O_RDONLY: read ends) */
+static void close_foreign_pipes(int accmode)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (!d) {
@@ -122,7 +141,7 @@ static void close_foreign_pipes(void)
 		for (int i = 0; i < nown_pipes; i++)
 			own |= own_pipes[i] == fd;
 		pthread_mutex_unlock(&lock);
-		if (!own && close(fd) == 0)
+		if (!own && (fcntl(fd, F_GETFL) & O_ACCMODE) == accmode && close(fd) == 0)
 			nclosed++;
 	}
 	closedir(d);
@@ -482,11 +501,13 @@ static void serve(int fd, char *msg, size_t n)
 	if (h->unique & (1ull << 62)) {
 		nsynth++;      /* the shim's: bit 62 is never in a kernel id */
 		if (closed_foreign == 2)
+			nsynth_half++;
+		if (closed_foreign == 4)
 			nsynth_after++;
 	}
-	int close_now = opt_closeforeign && nreq == 200 && !closed_foreign;
+	int close_now = opt_closeforeign && ((nreq >= 200 && closed_foreign == 0) || (nreq >= 400 && closed_foreign == 2));
 	if (close_now)
-		closed_foreign = 1;
+		closed_foreign++;
 	if (released_pending && h->opcode != FUSE_FORGET && h->opcode != FUSE_BATCH_FORGET &&
 	    h->opcode != FUSE_RELEASE && h->opcode != FUSE_RELEASEDIR) {
 		err("RELEASE of handle %llu while the reply to a request on it was pending",
@@ -644,14 +665,92 @@ static void serve(int fd, char *msg, size_t n)
 	if (h->opcode == FUSE_GETATTR)
 		bad_reply(fd, h->unique);
 	if (close_now) {
-		close_foreign_pipes();
 		pthread_mutex_lock(&lock);
-		closed_foreign = 2;
+		int stage = closed_foreign;
+		pthread_mutex_unlock(&lock);
+		close_foreign_pipes(stage == 1 ? O_RDONLY : O_WRONLY);
+		pthread_mutex_lock(&lock);
+		closed_foreign = stage + 1;
 		pthread_mutex_unlock(&lock);
 	}
 	if (!noreply)
 		reply(opt_hidden && h->opcode == FUSE_LOOKUP && fd == fd0 ? hidden_fd : fd, h->unique, error, out, olen);
 	free(out);
+}
+
+/* -I: allocations outside every request, on demand */
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	tid_add();        /* its allocations' synthetic requests carry its tid */
+	FILE *f = fopen(opt_idle, "r");
+	char line[64];
+	if (!f) {
+		err("fopen %s: %s", opt_idle, strerror(errno));
+		return NULL;
+	}
+	while (fgets(line, sizeof line, f)) {
+		pthread_mutex_lock(&lock);
+		unsigned long before = nsynth, kbefore = nreq - nsynth, kernel;
+		pthread_mutex_unlock(&lock);
+		char *volatile p = malloc(100);   /* under a shim: a pass, asynchronous (nobody in read) */
+		free(p);
+		int served = 0;
+		for (int i = 0; i < 400 && !served; i++) {
+			pthread_mutex_lock(&lock);
+			served = nsynth > before;
+			pthread_mutex_unlock(&lock);
+			if (!served)
+				usleep(50000);
+		}
+		pthread_mutex_lock(&lock);
+		kernel = nreq - nsynth - kbefore;
+		pthread_mutex_unlock(&lock);
+		fprintf(stderr, "rawfs: idle pass: %s (kernel requests meanwhile: %lu)\n", served ? "served" : "not served",
+			kernel);
+	}
+	fclose(f);
+	return NULL;
+}
+
+/* -X dupclose: a copy of fd made the k-th way (the same open file) */
+static int copy_fd(int fd, int k)
+{
+	static const char *const how[] = { "dup", "dup2", "dup3", "F_DUPFD", "SCM_RIGHTS" };
+	int r = -1;
+	switch (k % 5) {
+	case 0: r = dup(fd); break;
+	case 1: r = dup2(fd, 200 + k); break;
+	case 2: r = dup3(fd, 200 + k, O_CLOEXEC); break;
+	case 3: r = fcntl(fd, F_DUPFD, 300); break;
+	case 4: {
+		int sv[2];
+		char c = 0, cb[CMSG_SPACE(sizeof(int))];
+		struct iovec v = { &c, 1 };
+		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof cb };
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
+			break;
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+		if (sendmsg(sv[0], &m, 0) == 1) {
+			memset(cb, 0, sizeof cb);
+			m.msg_controllen = sizeof cb;
+			if (recvmsg(sv[1], &m, 0) == 1 && (cm = CMSG_FIRSTHDR(&m)) && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&r, CMSG_DATA(cm), sizeof r);
+		}
+		close(sv[0]);
+		close(sv[1]);
+		break;
+	}
+	}
+	if (r < 0)
+		err("%s of the FUSE fd: %s", how[k % 5], strerror(errno));
+	else
+		fprintf(stderr, "rawfs: dupclose %s: fd %d -> %d\n", how[k % 5], fd, r);
+	return r;
 }
 
 static void *reader(void *arg)
@@ -666,8 +765,14 @@ static void *reader(void *arg)
 		own_pipe(pfd);
 		fcntl(pfd[1], F_SETPIPE_SZ, 1024 * 1024);
 	}
+	int ndup = 0;
 	for (unsigned long k = 0;; k++) {
 		ssize_t n;
+		if (opt_poll) {
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+				break;
+		}
 		if (opt_bad == BAD_READ && k % 7 == 3) {
 			outcome("smallread", read(fd, buf, 100));   /* EINVAL: below FUSE_MIN_READ_BUFFER */
 			continue;
@@ -706,6 +811,16 @@ static void *reader(void *arg)
 				break;
 			}
 		}
+		if (opt_bad == BAD_DUPCLOSE && fd != fd0 && ndup < 10 && n >= (ssize_t)sizeof(struct fuse_in_header)) {
+			const struct fuse_in_header *h = (const void *)buf;
+			if (h->opcode == FUSE_FLUSH && (h->unique & (1ull << 62))) {
+				int nfd = copy_fd(fd, ndup++);
+				if (nfd >= 0) {
+					close(fd);      /* the FLUSH read on fd, now unanswered on it */
+					fd = nfd;
+				}
+			}
+		}
 		serve(fd, buf, (size_t)n);
 	}
 	free(hdr);
@@ -716,7 +831,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsSRCPnDLUWYX:")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSRCPnDLUWYEI:X:")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -733,17 +848,19 @@ int main(int argc, char **argv)
 		case 'U': opt_nobody = 1; break;
 		case 'W': opt_wide = 1; break;
 		case 'Y': opt_slow = 1; break;
+		case 'E': opt_poll = 1; break;
+		case 'I': opt_idle = optarg; break;
 		case 'X':
 			for (int i = 1; i < (int)(sizeof bad_names / sizeof bad_names[0]); i++)
 				if (strcmp(optarg, bad_names[i]) == 0)
 					opt_bad = i;
 			if (!opt_bad) { fprintf(stderr, "rawfs: -X %s: unknown\n", optarg); return 2; }
 			break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-X KIND] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-E] [-I FIFO] [-X KIND] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-X KIND] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-E] [-I FIFO] [-X KIND] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -770,8 +887,16 @@ int main(int argc, char **argv)
 		perror("rawfs: setresuid");
 		return 1;
 	}
+	if (opt_poll)
+		for (int i = 0; i < opt_threads; i++)
+			fcntl(i ? fds[i] : fd0, F_SETFL, fcntl(i ? fds[i] : fd0, F_GETFL) | O_NONBLOCK);
 	if (opt_other)
 		pthread_create(&rt, NULL, reply_thread, NULL);
+	if (opt_idle) {
+		pthread_t it;
+		pthread_create(&it, NULL, idle_thread, NULL);
+		pthread_detach(it);
+	}
 	for (int i = 1; i < opt_threads; i++)
 		pthread_create(&th[i], NULL, reader, (void *)(intptr_t)fds[i]);
 	reader((void *)(intptr_t)fd0);
@@ -787,7 +912,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < noutcomes; i++)
 		fprintf(stderr, "rawfs: bad-input %s: %s\n", outcomes[i].what, outcomes[i].err ? strerror(outcomes[i].err) : "accepted");
 	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu spliced_in=%lu spliced_out=%lu "
-		"foreign_pipes_closed=%lu private_after_close=%lu errors=%d dirplus_max=%lu\n",
-		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, errors, dirplus_max);
+		"foreign_pipes_closed=%lu private_half_closed=%lu private_after_close=%lu errors=%d dirplus_max=%lu\n",
+		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_half, nsynth_after, errors, dirplus_max);
 	return errors ? 1 : 0;
 }

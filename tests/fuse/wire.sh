@@ -47,8 +47,9 @@ check() {     # name plain-name [unseen]: the shim's run against the plain one (
 }
 need_absorbed() { wr_need_absorbed "$@"; }
 
-# 4cU: rawfs runs as uid 65534 once mounted (synthetic requests carry its ids)
-SHAPES=("1:" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P" "4cU:-t 4 -c -U" "1sS:-s -S" "4csS:-t 4 -c -s -S")
+# 4cU: rawfs runs as uid 65534 once mounted (synthetic requests carry its ids);
+# 1E: its reader waits in poll(2) before each read of a nonblocking fd (an event loop)
+SHAPES=("1:" "1E:-E" "4c:-t 4 -c" "4co:-t 4 -c -o" "2v:-t 2 -v" "3ovP:-t 3 -o -v -P" "4cU:-t 4 -c -U" "1sS:-s -S" "4csS:-t 4 -c -s -S")
 for s in "${SHAPES[@]}"; do
 	name=${s%%:*} args=${s#*:}
 	run "raw$name.plain" - $RAWFS $args
@@ -103,16 +104,21 @@ check rawY.wire rawY.plain
 need_absorbed rawY.wire
 
 # a daemon that closes fds it does not own (rawfs -C closes every pipe it
-# did not make, the wire's tee pipe among them, after its 200th request):
-# the wire makes a new one and goes on (synthetic requests after the close)
+# did not make, the wire's tee pipe among them: the read ends after its
+# 200th request, the write ends after its 400th): the wire makes a new one
+# and goes on (synthetic requests in between and after).  In between, the
+# shim's tee into its pipe has no reader: without the SIGPIPE guard
+# (wire_splice.c) rawfs died there with status 141, every run
 run rawC.plain - $RAWFS -t 2 -s -S -C
 run rawC.wire "interval=1:stats=1" $RAWFS -t 2 -s -S -C
 check rawC.wire rawC.plain
 need_absorbed rawC.wire
 p=$(grep -o 'private_after_close=[0-9]*' "$T/rawC.wire.log" | cut -d= -f2)
 [ "${p:-0}" -gt 0 ] || FAIL "rawC: no synthetic request after the daemon closed the wire's pipe"
+p=$(grep -o 'private_half_closed=[0-9]*' "$T/rawC.wire.log" | cut -d= -f2)
+[ "${p:-0}" -gt 0 ] || FAIL "rawC: no synthetic request while the wire's pipe had no read end"
 grep -q "the wire stops following" "$T/rawC.wire.log" && FAIL "rawC: the wire gave up after the daemon closed its pipe"
-echo "rawC: $(grep -o 'foreign_pipes_closed=[0-9]* private_after_close=[0-9]*' "$T/rawC.wire.log")"
+echo "rawC: $(grep -o 'foreign_pipes_closed=[0-9]* private_half_closed=[0-9]* private_after_close=[0-9]*' "$T/rawC.wire.log")"
 
 # splice reads into a pipe of unknown read end: not parsed; said once, the
 # connection left alone, nothing broken
@@ -137,6 +143,41 @@ for k in n:notify-in-op D:lookup-drift; do
 	[ -z "$others" ] || FAIL "raw$f: other reports: $others"
 	echo "raw$f: $kind reported"
 done
+
+# a reader that waits in poll (rawfs -E, as pyfuse3's trio loop does) is
+# woken for a pass made while the mount is idle: rawfs -I allocates once
+# outside every request for each line written to its FIFO, three times,
+# and says whether a synthetic request was served within 20 s and how many
+# kernel requests came meanwhile.  A file is held open by another process
+# (a handle and a regular file in the ledger, and no FLUSH from this
+# shell's children closing an inherited fd).  Without the wake-up written
+# for a reader that is not parked in read, a pass with no kernel request
+# meanwhile was "not served" (2 of 3 in most runs)
+M=$T/rawidle.m; mkdir -p "$M"; mkfifo "$T/idle.fifo"
+FSRECLAIM_OPTIONS="interval=1:stats=1" LD_PRELOAD=$SHIM timeout -k 5 120 $RAWFS -E -I "$T/idle.fifo" "$M" > "$T/rawidle.log" 2>&1 &
+ipid=$!; PIDS="$PIDS $ipid"
+if fsr_wait_mount "$M" $ipid; then
+	exec 8> "$T/idle.fifo"
+	cat "$M/f0" "$M/f1" > /dev/null; ls -l "$M/d" > /dev/null
+	sleep 600 < "$M/f0" & holder=$!
+	for i in 1 2 3; do
+		echo go >&8
+		k=0
+		while [ "$(grep -c 'rawfs: idle pass' "$T/rawidle.log")" -lt $i ] && [ $k -lt 150 ]; do sleep 0.2; k=$((k + 1)); done
+	done
+	exec 8>&-
+	kill $holder; wait $holder 2>/dev/null
+	fsr_unmount "$M" $ipid 100 || FAIL "rawidle: the daemon did not end after the unmount"
+	wait $ipid; rc=$?
+	[ $rc = 0 ] || { FAIL "rawidle: daemon exit $rc"; tail -20 "$T/rawidle.log"; }
+	[ "$(grep -c 'rawfs: idle pass: served' "$T/rawidle.log")" = 3 ] ||
+		{ FAIL "rawidle: a pass made while the reader waited in poll was not served"; grep "idle pass" "$T/rawidle.log"; }
+	[ "$(grep -c 'rawfs: idle pass: served (kernel requests meanwhile: 0)' "$T/rawidle.log")" -ge 1 ] ||
+		FAIL "rawidle: no idle pass was served without a kernel request to carry it"
+	echo "rawidle: $(grep -c 'rawfs: idle pass: served' "$T/rawidle.log") of 3 idle passes served, $(grep -c 'served (kernel requests meanwhile: 0)' "$T/rawidle.log") with no kernel request meanwhile"
+else
+	FAIL "rawidle: no mount"; cat "$T/rawidle.log"
+fi
 
 # fuse_transport=lib: the wire does nothing
 run rawlib.wire "interval=1:stats=1:fuse_transport=lib" $RAWFS

@@ -4,7 +4,7 @@
 # kernel never issued, also one of the shim's private form, a write shorter
 # than a header), reads with a buffer below the kernel's minimum and with a
 # header split across iovecs, closes a clone fd with a synthetic request
-# unanswered, and has its connection aborted through fusectl in the middle
+# unanswered (also after copying it: the request lives on in the copy), and has its connection aborted through fusectl in the middle
 # of the workload.  Each runs without the shim and with it (interval=1):
 # the daemon goes on (workload digest equal, exit 0) or ends (abort) as
 # without the shim, the kernel's answers to its bad input are the same
@@ -58,6 +58,25 @@ grep -q "rawfs: closed clone fd" "$T/closefd.wire.log" || FAIL "closefd: the clo
 grep -q "held back for a synthetic request waited" "$T/closefd.wire.log" && FAIL "closefd: a kernel FORGET/RELEASE waited for the closed fd's request"
 grep -q "^SUMMARY: fsreclaim: reclaim-wait-timeout" "$T/closefd.wire.log" && FAIL "closefd: an allocator waited for the closed fd's request"
 once closefd.wire "fsreclaim: a FUSE fd closed with"
+
+# the same, but the reader first copied its fd (dup, dup2, dup3, fcntl
+# F_DUPFD, SCM_RIGHTS to itself: rawfs -X dupclose, each way in turn) and
+# answers the FLUSH on the copy: the open file lives on (the kernel ends
+# its requests only with its last fd), so the synthetic request does too,
+# moved to the copy, and its reply there is absorbed, not passed to the
+# kernel as a reply to a request the wire no longer has
+wr_run dupclose.plain - "$RAWFS" -t 2 -c -X dupclose
+wr_run dupclose.wire "interval=1:stats=1" "$RAWFS" -t 2 -c -X dupclose
+wr_check dupclose.wire dupclose.plain
+wr_need_absorbed dupclose.wire
+for how in dup dup2 dup3 F_DUPFD SCM_RIGHTS; do
+	grep -q "rawfs: dupclose $how:" "$T/dupclose.wire.log" || FAIL "dupclose: no copy made with $how"
+done
+grep -q "fsreclaim: a reply to the private unique" "$T/dupclose.wire.log" &&
+	FAIL "dupclose: a synthetic request's reply on the copy of its fd was not absorbed"
+grep -q "fsreclaim: a FUSE fd closed with" "$T/dupclose.wire.log" &&
+	FAIL "dupclose: synthetic requests ended with an fd whose open file lives on in a copy"
+echo "dupclose: $(grep -c 'rawfs: dupclose' "$T/dupclose.wire.log") copies, $(grep -m1 -o 'absorbed_flush=[0-9]*' "$T/dupclose.wire.log")"
 
 # the connection aborted (fusectl) after the third round of the workload,
 # while passes run on every allocation: rawfs ends as without the shim

@@ -17,7 +17,10 @@ request (fuse_in_header), every write/writev one reply or notification
     than "." and ".." with a nodeid);
   - every request that wants a reply got one written, and none got two
     that the kernel accepted; each read is exactly one request;
-  - no splice of a FUSE fd (its data would be invisible here).
+  - no splice of a FUSE fd (its data would be invisible here);
+  - the shim's wake-ups (NOTIFY_RETRIEVE of 0 bytes with a private
+    notify_unique, counted apart from the daemon's notifications) are
+    answered by no more NOTIFY_REPLYs with a private unique than were sent.
 Prints the totals; exit status 1 on any violation."""
 import re
 import struct
@@ -76,6 +79,9 @@ def main(paths):
         ln, op, uniq, node = struct.unpack_from('<IIQQ', d)
         if ln != ret:
             err('a read of %d bytes holds a request of len %d' % (ret, ln))
+        if op == 41 and is_private(uniq):
+            n['wakeup_replies'] += 1    # the answer to a wake-up of the shim's
+            continue
         n['requests'] += 1
         if is_private(uniq) and op != 41:
             err('the kernel sent opcode %d with a private unique %#x' % (op, uniq))
@@ -101,7 +107,10 @@ def main(paths):
             continue                # malformed: the kernel refused it (EINVAL)
         ln, error, uniq = struct.unpack_from('<IiQ', d)
         if uniq == 0:
-            n['notifications'] += 1
+            if error == 5 and len(d) >= 24 and is_private(struct.unpack_from('<Q', d, 16)[0]):
+                n['wakeups'] += 1       # NOTIFY_RETRIEVE with the shim's notify_unique
+            else:
+                n['notifications'] += 1
             continue
         if is_private(uniq):
             err('a reply with the private unique %#x reached the kernel (write returned %d)' % (uniq, ret))
@@ -137,11 +146,13 @@ def main(paths):
     for uniq in req:
         if uniq not in written:
             err('request %#x (opcode %d) got no reply' % (uniq, req[uniq][0]))
+    if n['wakeup_replies'] > n['wakeups']:
+        err('%d NOTIFY_REPLYs with a private unique, %d wake-ups sent' % (n['wakeup_replies'], n['wakeups']))
     for nid, k in forgets.items():
         if k > refs.get(nid, 0):
             err('node %#x: the kernel forgot %d references, the replies gave %d' % (nid, k, refs.get(nid, 0)))
-    print('wire_decode: requests=%d replies=%d notifications=%d forgets=%d (of %d nodes) refs=%d errors=%d'
-          % (n['requests'], n['replies'], n['notifications'], sum(forgets.values()), len(forgets),
+    print('wire_decode: requests=%d replies=%d notifications=%d wakeups=%d forgets=%d (of %d nodes) refs=%d errors=%d'
+          % (n['requests'], n['replies'], n['notifications'], n['wakeups'], sum(forgets.values()), len(forgets),
              sum(refs.values()), n['errors']))
     for e in errors:
         print('wire_decode: ERROR ' + e)

@@ -7,7 +7,8 @@
 # never exceed the references its accepted replies gave, every request got
 # its reply.  On rawfs (one reader; 4 readers on clone fds with replies from
 # another thread) and libfuse3's passthrough_ll forced onto
-# fuse_transport=wire, and linked with libfuse3.a (auto); the workload's
+# fuse_transport=wire, and linked with libfuse3.a (auto); ntfs-3g,
+# lowntfs-3g and mergerfs threads=4 (auto: the wire); the workload's
 # digest as without the shim, and the shim really made passes (absorbed
 # replies of each kind).  First the
 # decoder must catch a doctored trace (a private reply, an over-forget).
@@ -87,6 +88,43 @@ pll pll "interval=1:stats=1:fuse_transport=wire" $(pkg-config --cflags --libs fu
 # linked with libfuse3.a: the wire in auto (only it sees that libfuse)
 # shellcheck disable=SC2046
 pll plls "interval=1:stats=1" $(pkg-config --cflags fuse3) "$(pkg-config --variable=libdir fuse3)/libfuse3.a" -lpthread -ldl
+
+# Real daemons the libfuse wrapping cannot see (as wire_daemons.sh runs
+# them): ntfs-3g and lowntfs-3g (fuse-lite, one reader, read + writev) on an
+# mkntfs image holding the workload's tree, and mergerfs with threads=4
+# (its bundled libfuse 2.9 fork).  mergerfs runs without splice_read/
+# splice_write: spliced traffic is not in the trace (the decoder fails on
+# a splice of a FUSE fd), and wire_splice.sh runs the splice configuration.
+# Bounded: WR_ROUNDS rounds, each daemon once plain and once traced.
+for p in mkntfs ntfs-3g lowntfs-3g mergerfs; do
+	command -v $p > /dev/null || FAIL "$p is not installed (.ci/deps: ntfs-3g, mergerfs)"
+done
+if command -v mkntfs ntfs-3g lowntfs-3g mergerfs > /dev/null; then
+	truncate -s 64M "$T/ntfs.img" && mkntfs -F -f -q "$T/ntfs.img" > /dev/null 2>&1 || FAIL "mkntfs failed"
+	mkdir -p "$T/ntfs.mk"
+	ntfs-3g -o no_detach "$T/ntfs.img" "$T/ntfs.mk" > "$T/ntfs.mk.log" 2>&1 &
+	pid=$!
+	if fsr_wait_mount "$T/ntfs.mk" $pid; then
+		wr_tree "$T/ntfs.mk"
+		fsr_unmount "$T/ntfs.mk" $pid 100 || FAIL "ntfs-3g did not end after making the image"
+	else
+		FAIL "cannot mount the new ntfs image"; cat "$T/ntfs.mk.log"
+	fi
+	wait $pid
+	for d in ntfs-3g lowntfs-3g; do
+		cp "$T/ntfs.img" "$T/$d.plain.img"; cp "$T/ntfs.img" "$T/$d.st.img"
+		wr_run "$d.plain" - $d -o no_detach "$T/$d.plain.img"
+		traced "$d.st" "interval=1:stats=1" $d -o no_detach "$T/$d.st.img"
+		wr_check "$d.st" "$d.plain"
+		wr_need_absorbed "$d.st"
+		rm -f "$T/$d.plain.img" "$T/$d.st.img"
+	done
+	mkdir -p "$T/mg.b"; wr_tree "$T/mg.a"
+	wr_run mergerfs.plain - mergerfs -f -o threads=4 "$T/mg.a:$T/mg.b"
+	traced mergerfs.st "interval=1:stats=1" mergerfs -f -o threads=4 "$T/mg.a:$T/mg.b"
+	wr_check mergerfs.st mergerfs.plain
+	wr_need_absorbed mergerfs.st
+fi
 
 [ $fail = 0 ] && echo PASS
 exit $fail

@@ -1,0 +1,216 @@
+/* notifylock - a libfuse3 low-level daemon in the shape of libfuse's
+ * example/notify_inval_inode.c: one file, "counter", whose contents a
+ * thread of its own changes and then tells the kernel so with
+ * fuse_lowlevel_notify_inval_inode.  The ops (getattr, open, read) take the
+ * mutex that guards the contents.
+ *
+ * By default the updating thread sends the notification while it still
+ * holds that mutex.  libfuse's documentation forbids it ("must not be
+ * called ... within any code that could hold a lock that could be needed to
+ * execute such an operation", include/fuse_lowlevel.h): INVAL_INODE waits in
+ * the kernel for the inode's page locks, which a reader of the file holds
+ * while its READ waits in the daemon for the mutex.  With -c (correct) it
+ * updates under the mutex and notifies after unlocking it.
+ *
+ * The file is opened direct_io, so that the kernel keeps no pages of it and
+ * the forbidden pattern cannot actually hang the test: the hazard is what
+ * is checked (notify-in-op), not the deadlock.  The thread runs outside any
+ * op: each READ wakes it once (a condition variable, no timing), and it
+ * sends one notification per wake-up.  At exit it prints
+ *   notifylock: reads=N notifies=M errors=E
+ * (errors: a notification the kernel refused, other than for an inode it
+ * does not have or a connection that ended). */
+#define FUSE_USE_VERSION 312
+#include <fuse3/fuse_lowlevel.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FILE_INO 2
+#define FILE_NAME "counter"
+
+static pthread_mutex_t content_lock = PTHREAD_MUTEX_INITIALIZER;
+static char content[64] = "0\n";   /* under content_lock */
+static unsigned long counter;      /* under content_lock */
+
+static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake_cv = PTHREAD_COND_INITIALIZER;
+static unsigned long wakes, reads, notifies, errors;   /* under wake_lock */
+static int stopping;
+static int opt_correct;
+static struct fuse_session *se;
+
+static void attr_of(fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	if (ino == FUSE_ROOT_ID) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return;
+	}
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	pthread_mutex_lock(&content_lock);
+	st->st_size = (off_t)strlen(content);
+	pthread_mutex_unlock(&content_lock);
+}
+
+static void nl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	if (parent != FUSE_ROOT_ID || strcmp(name, FILE_NAME) != 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	memset(&e, 0, sizeof e);
+	e.ino = FILE_INO;
+	attr_of(FILE_INO, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void nl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	(void)fi;
+	if (ino != FUSE_ROOT_ID && ino != FILE_INO) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	attr_of(ino, &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
+static void nl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	char buf[256];
+	size_t n = 0;
+	struct stat st = { .st_ino = FILE_INO, .st_mode = S_IFREG };
+	(void)fi;
+	if (ino != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (off == 0)
+		n = fuse_add_direntry(req, buf, sizeof buf, FILE_NAME, &st, 1);
+	fuse_reply_buf(req, buf, n < size ? n : size);
+}
+
+static void nl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ino != FILE_INO) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	fi->direct_io = 1;   /* no page cache: see the top of the file */
+	fuse_reply_open(req, fi);
+}
+
+static void nl_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	char buf[64];
+	size_t len;
+	(void)fi;
+	(void)ino;
+	pthread_mutex_lock(&content_lock);
+	len = strlen(content);
+	memcpy(buf, content, len);
+	pthread_mutex_unlock(&content_lock);
+	if ((size_t)off >= len)
+		len = 0;
+	else {
+		len -= (size_t)off;
+		memmove(buf, buf + off, len);
+	}
+	fuse_reply_buf(req, buf, len < size ? len : size);
+	pthread_mutex_lock(&wake_lock);
+	reads++;
+	wakes++;
+	pthread_cond_signal(&wake_cv);
+	pthread_mutex_unlock(&wake_lock);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.lookup = nl_lookup,
+	.getattr = nl_getattr,
+	.readdir = nl_readdir,
+	.open = nl_open,
+	.read = nl_read,
+};
+
+static void notified(int r)
+{
+	pthread_mutex_lock(&wake_lock);
+	notifies++;
+	if (r != 0 && r != -ENOENT && r != -ENODEV && r != -EBADF)
+		errors++;   /* ENOENT: the kernel had no inode; ENODEV: unmounted meanwhile */
+	pthread_mutex_unlock(&wake_lock);
+}
+
+/* the updating thread: outside every op */
+static void *updater(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&wake_lock);
+		while (!wakes && !stopping)
+			pthread_cond_wait(&wake_cv, &wake_lock);
+		if (stopping) {
+			pthread_mutex_unlock(&wake_lock);
+			return NULL;
+		}
+		wakes--;
+		pthread_mutex_unlock(&wake_lock);
+
+		pthread_mutex_lock(&content_lock);
+		snprintf(content, sizeof content, "%lu\n", ++counter);
+		if (!opt_correct)   /* the forbidden form: the lock the ops take is held */
+			notified(fuse_lowlevel_notify_inval_inode(se, FILE_INO, 0, 0));
+		pthread_mutex_unlock(&content_lock);
+		if (opt_correct)
+			notified(fuse_lowlevel_notify_inval_inode(se, FILE_INO, 0, 0));
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_cmdline_opts opts;
+	pthread_t th;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0)
+			opt_correct = 1;
+		else
+			fuse_opt_add_arg(&args, argv[i]);
+	}
+	if (fuse_parse_cmdline(&args, &opts) != 0 || !opts.mountpoint) {
+		fprintf(stderr, "usage: %s [-c] [-s] MOUNTPOINT\n", argv[0]);
+		return 2;
+	}
+	se = fuse_session_new(&args, &ops, sizeof ops, NULL);
+	if (!se || fuse_session_mount(se, opts.mountpoint) != 0)
+		return 1;
+	pthread_create(&th, NULL, updater, NULL);
+	int r;
+	if (opts.singlethread) {
+		r = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+		r = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	pthread_mutex_lock(&wake_lock);
+	stopping = 1;
+	pthread_cond_signal(&wake_cv);
+	pthread_mutex_unlock(&wake_lock);
+	pthread_join(th, NULL);
+	fuse_session_unmount(se);
+	fuse_session_destroy(se);
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	fprintf(stderr, "notifylock: reads=%lu notifies=%lu errors=%lu\n", reads, notifies, errors);
+	return r || errors ? 1 : 0;
+}
