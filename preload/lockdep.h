@@ -11,6 +11,7 @@
 #ifndef FSR_LOCKDEP_H
 #define FSR_LOCKDEP_H
 #include "fsr.h"
+#include <string.h>
 
 #define FSR_MAX_CLASSES    4096
 #define FSR_CLS_FS_RECLAIM 1
@@ -42,46 +43,77 @@ struct fsr_inst_bucket {
 	uint64_t e[FSR_INST_WAYS];
 } __attribute__((aligned(64)));
 extern struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS] FSR_HIDDEN;
-static inline uint64_t fsr_held_mix(unsigned int cls, int read)
-{
-	return cls ? ((uint64_t)(cls * 2u + (read ? 1u : 0u)) * 0x9e3779b97f4a7c15ull) ^ 0x5851f42d4c957f2dull : 0;
-}
-
-/* The lock wrappers' per-thread state, one initial-exec TLS block (one
- * address computation for all of it):
- *  - held_sig: the signature of t->held[] (sum of fsr_held_mix of each
- *    entry): graph.c remembers which held sets had all their edges already
- *    (ma_memo: to the reclaim pseudo-locks, for an allocation under them);
- *    sig_below[i]: the signature before held[i] was pushed (a pop restores it)
- *  - ccache: lock -> effective class (0: excluded) and its two mixes (read,
- *    write), valid while fsr_inst_gen is unchanged (bumped by init,
- *    destroy, exclude and a free of lock memory)
- *  - acq_memo: keys of (held set, lock taken) whose edges held -> lock are
- *    all in the graph already: a nested acquisition seen before is one
- *    compare (edges are never removed, so an entry stays true) */
-struct fsr_cls_cache { const void *lock; uint32_t cls; uint32_t gen; uint64_t mix[2]; };
-/* ma_memo: held sets (by signature) known to have all their edges to the
- * reclaim pseudo-locks at an allocation with this gfp (graph.c) */
+/* The lock wrappers' per-thread state, one initial-exec TLS block:
+ *  - chain[n]: the key of the held stack's first n entries (held[0..n)),
+ *    a hash chained over their classes and modes; chain[0] is the base, 0
+ *    outside reclaim, else the reclaim pseudo-lock the thread "holds"
+ *    (fsr_held_resig sets it when reclaim begins or ends).  An unlock of
+ *    the top has nothing to restore: chain[n - 1] is still the key below.
+ *  - acq: the acquisition memo, direct-mapped by a key of (chain[n], the
+ *    lock's address, its kind and mode, fsr_inst_gen): an entry says that
+ *    this lock has class cls (its held entry's class word) and that every
+ *    edge the held set and reclaim state keyed by chain[n] add to it is in
+ *    the graph already (edges are never removed).  So the common
+ *    acquisition, first or nested, is one compare and a few thread-local
+ *    stores; only a miss (a new lock, held set or edge, a gen bump:
+ *    init, destroy, exclude, a free of lock memory) looks up the class
+ *    and the edges (took_slow in lockwrap.c).
+ *  - ma_memo: held sets (by chain) known to have all their edges to the
+ *    reclaim pseudo-locks at an allocation with this gfp (graph.c) */
 #define FSR_MA_MEMO 8
 struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
-#define FSR_CCACHE 16
-#define FSR_ACQ_MEMO 64
+#define FSR_ACQ_BITS 7
+struct fsr_acq_ent {
+	uint64_t key;            /* 0: empty */
+	uint64_t word;           /* the held entry's cls, kind and read (fsr_held_word) */
+	uint64_t next;           /* chain[n + 1] after this acquisition */
+	uint64_t pad;
+};
 struct fsr_lock_tls {
-	uint64_t held_sig;
-	struct fsr_cls_cache ccache[FSR_CCACHE];    /* at offset 8: (l >> 4) & 15 scaled in one and */
-	uint64_t acq_memo[FSR_ACQ_MEMO];
-	uint64_t sig_below[FSR_MAX_HELD];
+	uint64_t chain[FSR_MAX_HELD + 1];
+	struct fsr_acq_ent acq[1u << FSR_ACQ_BITS];
 	struct fsr_ma_memo ma_memo[FSR_MA_MEMO];
 };
 extern __thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
-#define fsr_held_sig (fsr_ltls.held_sig)
-#define fsr_sig_below (fsr_ltls.sig_below)
-#define fsr_ccache (fsr_ltls.ccache)
-static inline uint64_t fsr_acq_key(uint64_t sig, uint64_t mix)
+/* the key of what t holds (its chain at nheld): graph.c's ma_memo */
+static inline uint64_t fsr_held_chain(const struct fsr_thread *t)
 {
-	return (sig * 0xbf58476d1ce4e5b9ull + mix) | 1;   /* {A held, B taken} != {B held, A taken} */
+	return fsr_ltls.chain[t->nheld < FSR_MAX_HELD ? t->nheld : FSR_MAX_HELD];
 }
-static inline uint64_t *fsr_acq_slot(uint64_t key) { return &fsr_ltls.acq_memo[key >> 58]; }
+/* the chain after an entry of class cls (0: untracked) in mode read is
+ * pushed on a stack keyed by prev: odd, so never 0 (an empty base) */
+static inline uint64_t fsr_chain_next(uint64_t prev, unsigned int cls, int read)
+{
+	return fsr_mix64(prev ^ ((uint64_t)cls << 1 | (read ? 1u : 0u))) | 1;
+}
+/* cls, kind and read of a held entry as the one word they fill */
+static inline uint64_t fsr_held_word(unsigned int cls, int kind, int read)
+{
+	struct fsr_held h;
+	uint64_t w;
+	h.cls = cls;
+	h.kind = (unsigned short)kind;
+	h.read = (unsigned short)read;
+	memcpy(&w, &h.cls, sizeof w);
+	return w;
+}
+_Static_assert(offsetof(struct fsr_held, read) + sizeof(unsigned short) - offsetof(struct fsr_held, cls) == 8,
+	       "cls, kind and read fill one word");
+extern uint32_t fsr_inst_gen FSR_HIDDEN;
+/* the memo's key (kind and read are constants in every wrapper: each
+ * pair has its own odd multiplier, a bijection, so two locks with one
+ * chain differ in key; gen added after it) */
+static inline __attribute__((always_inline)) uint64_t fsr_acq_key(uint64_t chain, const void *lock, int kind,
+								  int read)
+{
+	static const uint64_t mul[2] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full };
+	uint64_t m = mul[read ? 1 : 0] + ((uint64_t)kind << 33);   /* still odd */
+	return (chain ^ (uintptr_t)lock) * m + __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED);
+}
+static inline struct fsr_acq_ent *fsr_acq_slot(uint64_t key)
+{
+	return &fsr_ltls.acq[key >> (64 - FSR_ACQ_BITS)];
+}
 
 static inline struct fsr_inst_bucket *fsr_inst_bucket_of(const void *lock)
 {
@@ -96,11 +128,6 @@ static inline unsigned int fsr_inst_lookup(const struct fsr_inst_bucket *b, uint
 			return (unsigned int)(w & 0xffff);
 	}
 	return 0;
-}
-extern uint32_t fsr_inst_gen FSR_HIDDEN;
-static inline struct fsr_cls_cache *fsr_ccache_of(const void *lock)
-{
-	return &fsr_ccache[((uintptr_t)lock >> 4) & (FSR_CCACHE - 1)];
 }
 /* learn an instance seen for the first time (or forgotten) */
 unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init) FSR_HIDDEN;
@@ -131,26 +158,35 @@ void fsr_lock_free_range(const void *p, size_t n) FSR_HIDDEN;
 /* pthread_mutex_destroy: forget the instance */
 void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
 void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;
-/* the lock was taken: push it on t->held[]; with edges, record held -> it
- * and (in reclaim) fs_reclaim -> it */
 /* put a lock at held[n] (the caller has checked n < FSR_MAX_HELD) and make
- * it the top: n + 1 held, the signature extended by it */
+ * it the top: n + 1 held, the chain extended by it (next: chain[n + 1]);
+ * word is fsr_held_word(cls, kind, read).  Thread-local stores only: an
+ * allocation under the lock needs a look (the mark stays set while locks
+ * are held, so the nested ones set it again for nothing) */
 static inline __attribute__((always_inline)) void
-fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int kind, int read,
-	      void *site)
+fsr_held_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *lock, uint64_t word,
+	     void *site, uint64_t next)
 {
-	struct fsr_held *h = &t->held[n];
-	h->lock = lock;
-	h->cls = c;
-	h->kind = (unsigned short)kind;
-	h->read = (unsigned short)read;
-	h->site = site;
-	fsr_sig_below[n] = fsr_held_sig;
-	fsr_held_sig += fsr_held_mix(c, read);
-	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
-	if (n == 0)
-		fsr_look(t);
+	/* t is the calling thread: the TLS variables as lvalues (no pointer
+	 * into them) are %fs-relative stores */
+	(void)t; (void)lt;
+	fsr_self.held[n].lock = lock;
+	memcpy(&fsr_self.held[n].cls, &word, sizeof word);
+	fsr_self.held[n].site = site;
+	fsr_ltls.chain[n + 1] = next;
+	__atomic_store_n(&fsr_self.nheld, n + 1, __ATOMIC_RELEASE);
+	fsr_look(&fsr_self);
 }
+static inline void fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int kind,
+				 int read, void *site)
+{
+	struct fsr_lock_tls *lt = &fsr_ltls;
+	fsr_held_put(t, lt, n, lock, fsr_held_word(c, kind, read), site,
+		     fsr_chain_next(lt->chain[n], c, read));
+}
+/* the lock was taken: push it on t->held[]; with edges, record held -> it
+ * and (in reclaim) fs_reclaim -> it (a trylock, or an acquisition whose
+ * edges were recorded before it blocked, has none) */
 static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
 				     void *site, int edges)
 {
@@ -164,15 +200,16 @@ static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int
 		fsr_held_push(t, n, lock, c, kind, read, site);
 }
 void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
-/* recompute fsr_held_sig after held[] was changed in place */
+/* recompute the chain (fsr_ltls.chain) after held[] was changed in place,
+ * or reclaim began or ended (the chain's base); t is the calling thread */
 void fsr_held_resig(struct fsr_thread *t) FSR_HIDDEN;
 /* the common unlock: lock is the top of held[] (popped: 1), or nothing is
- * held (1); 0 when fsr_lock_released must look further */
+ * held (1); 0 when fsr_lock_released must look further.  chain[n - 1]
+ * stays the key of what is left. */
 static inline __attribute__((always_inline)) int fsr_lock_released_top(struct fsr_thread *t, const void *lock)
 {
 	int n = t->nheld;
 	if (likely(n && t->held[n - 1].lock == lock)) {
-		fsr_held_sig = fsr_sig_below[n - 1];
 		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
 		return 1;
 	}
@@ -180,11 +217,7 @@ static inline __attribute__((always_inline)) int fsr_lock_released_top(struct fs
 }
 static inline void fsr_lock_released(struct fsr_thread *t, const void *lock)
 {
-	int n = t->nheld;
-	if (likely(n && t->held[n - 1].lock == lock)) {
-		fsr_held_sig = fsr_sig_below[n - 1];
-		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
-	} else if (n)
+	if (!fsr_lock_released_top(t, lock))
 		fsr_lock_released_slow(t, lock);
 }
 /* a blocking acquisition found the lock taken.  Records the dependency
@@ -251,7 +284,7 @@ void fsr_graph_atfork_child(void) FSR_HIDDEN;
  * (policy.c's fast path tests this before calling fsr_graph_might_alloc) */
 static inline int fsr_graph_alloc_known(unsigned int gfp)
 {
-	uint64_t sig = fsr_held_sig;
+	uint64_t sig = fsr_held_chain(&fsr_self);
 	const struct fsr_ma_memo *m = &fsr_ltls.ma_memo[sig >> 61];
 	return m->sig == sig && m->gfp == gfp;
 }
