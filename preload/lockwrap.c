@@ -290,19 +290,6 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 	return 0;
 }
 
-#if defined(__x86_64__) && defined(__SEG_FS)
-/* The fast path addresses this thread's TLS %fs-relative: a TLS
- * variable's offset from the thread pointer is one GOT load (initial-exec)
- * and GCC keeps %fs: addressing for __seg_fs lvalues, where for a pointer
- * into the TLS (t->held[n], an array entry of fsr_ltls) it materialises
- * %fs:0 and adds (measured: 8 instructions fewer per acquisition). */
-#define TLS_BASE(var) ((uintptr_t)&(var) - (uintptr_t)__builtin_thread_pointer())
-#define TLS_AT(type, base, off) (*(type __seg_fs *)((base) + (off)))
-#else
-#define TLS_BASE(var) ((uintptr_t)&(var))
-#define TLS_AT(type, base, off) (*(type *)((base) + (off)))
-#endif
-
 /* An uncontended acquisition of l by the calling thread (kind and read are
  * constants in every caller): first or nested, in reclaim or not, a lock
  * and held set seen before are one compare (the memo's key covers the held
@@ -311,26 +298,26 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 static inline __attribute__((always_inline)) int took_memo(struct fsr_thread *t, const void *l, int kind,
 							   int read, void *site, int edges)
 {
-	uintptr_t ts = TLS_BASE(fsr_self), tl = TLS_BASE(fsr_ltls);
+	uintptr_t ts = FSR_TLS_BASE_AGAIN(fsr_self), tl = FSR_TLS_BASE_AGAIN(fsr_ltls);
 	(void)t;
-	int n = TLS_AT(int, ts, offsetof(struct fsr_thread, nheld));
-	uint64_t k = fsr_acq_key(TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n),
+	int n = FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld));
+	uint64_t k = fsr_acq_key(FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n),
 				 l, kind, read);
 	uintptr_t e = tl + offsetof(struct fsr_lock_tls, acq) +
 		      (uintptr_t)(k >> (64 - FSR_ACQ_BITS)) * sizeof(struct fsr_acq_ent);
-	if (unlikely(TLS_AT(uint64_t, e, offsetof(struct fsr_acq_ent, key)) != k || n >= FSR_MAX_HELD))
+	if (unlikely(FSR_TLS_AT(uint64_t, e, offsetof(struct fsr_acq_ent, key)) != k || n >= FSR_MAX_HELD))
 		return took_slow(l, kind, read, site, k, edges);
 	uintptr_t h = ts + offsetof(struct fsr_thread, held) + (uintptr_t)n * sizeof(struct fsr_held);
-	TLS_AT(const void *, h, offsetof(struct fsr_held, lock)) = l;
-	TLS_AT(uint64_t, h, offsetof(struct fsr_held, cls)) = TLS_AT(uint64_t, e, offsetof(struct fsr_acq_ent, word));
-	TLS_AT(void *, h, offsetof(struct fsr_held, site)) = site;
-	TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n + 8) =
-		TLS_AT(uint64_t, e, offsetof(struct fsr_acq_ent, next));
+	FSR_TLS_AT(const void *, h, offsetof(struct fsr_held, lock)) = l;
+	FSR_TLS_AT(uint64_t, h, offsetof(struct fsr_held, cls)) = FSR_TLS_AT(uint64_t, e, offsetof(struct fsr_acq_ent, word));
+	FSR_TLS_AT(void *, h, offsetof(struct fsr_held, site)) = site;
+	FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n + 8) =
+		FSR_TLS_AT(uint64_t, e, offsetof(struct fsr_acq_ent, next));
 	/* the entry before the count (the wait-for check reads other threads'
 	 * held[] up to their nheld): x86 keeps the stores' order */
 	__atomic_signal_fence(__ATOMIC_RELEASE);
-	TLS_AT(int, ts, offsetof(struct fsr_thread, nheld)) = n + 1;
-	TLS_AT(int64_t, ts, offsetof(struct fsr_thread, gate)) |= FSR_LOOK;   /* fsr_look */
+	FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld)) = n + 1;
+	FSR_TLS_AT(int64_t, ts, offsetof(struct fsr_thread, gate)) |= FSR_LOOK;   /* fsr_look */
 	return 0;
 }
 #define took(t, l, kind, read, site) took_memo(t, l, kind, read, site, 1)
