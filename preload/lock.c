@@ -40,6 +40,7 @@ void fsr_held_resig(struct fsr_thread *t)
 		s = fsr_chain_next(s, t->held[i].cls, t->held[i].read);
 		fsr_ltls.chain[i + 1] = s;
 	}
+	fsr_ltls.top = s;
 }
 #define INST_WAYS FSR_INST_WAYS
 #define inst_bucket fsr_inst_bucket
@@ -535,6 +536,8 @@ void fsr_lock_thread_exit(struct fsr_thread *t)
 {
 	t->nheld = 0;
 	t->blocked_on = NULL;
+	if (t == fsr_thread_self())
+		fsr_ltls.top = fsr_ltls.chain[0];
 }
 
 unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind, int read,

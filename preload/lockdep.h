@@ -7,7 +7,10 @@
  * initializer), else by its first acquisition site.  Classes 1 and 2 are the
  * pseudo-locks fs_reclaim and io_reclaim.  The dependency graph is a
  * bit-matrix of nibbles (one per class pair) read without locks; only a new
- * edge (or a new read/write flavour of one) takes the graph lock. */
+ * edge (or a new read/write flavour of one) takes the graph lock.  Each
+ * thread keeps its held stack's key (chain) and a memo of the acquisitions
+ * whose class and edges it knows: a known acquisition writes no shared
+ * line and looks at neither table. */
 #ifndef FSR_LOCKDEP_H
 #define FSR_LOCKDEP_H
 #include "fsr.h"
@@ -67,38 +70,41 @@ extern struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS] FSR_HIDDEN;
  *  - chain[n]: the key of the held stack's first n entries (held[0..n)),
  *    a hash chained over their classes and modes; chain[0] is the base, 0
  *    outside reclaim, else the reclaim pseudo-lock the thread "holds"
- *    (fsr_held_resig sets it when reclaim begins or ends).  An unlock of
- *    the top has nothing to restore: chain[n - 1] is still the key below.
- *  - acq: the acquisition memo, direct-mapped by a key of (chain[n], the
- *    lock's address, its kind and mode, fsr_inst_gen): an entry says that
- *    this lock has class cls (its held entry's class word) and that every
- *    edge the held set and reclaim state keyed by chain[n] add to it is in
- *    the graph already (edges are never removed).  So the common
- *    acquisition, first or nested, is one compare and a few thread-local
- *    stores; only a miss (a new lock, held set or edge, a gen bump:
- *    init, destroy, exclude, a free of lock memory) looks up the class
- *    and the edges (took_slow in lockwrap.c).
+ *    (fsr_held_resig sets it when reclaim begins or ends).  top is
+ *    chain[nheld], kept apart so that an acquisition's lookup does not
+ *    wait for nheld's load first (an unlock of the top restores it from
+ *    chain[n - 1], which is still the key below).
+ *  - the acquisition memo, two-way (a key's slot and its neighbour) by a
+ *    key of (top, the lock's address, its kind and mode, fsr_inst_gen),
+ *    three arrays indexed alike (one scaled index for all): an entry
+ *    (key) says that this lock
+ *    has class cls (word: its held entry's class word) and that every edge
+ *    the held set and reclaim state keyed by top add to it is in the graph
+ *    already (edges are never removed); next is the chain after it.  So
+ *    the common acquisition, first or nested, is one compare and a few
+ *    thread-local stores; only a miss (a new lock, held set or edge, a gen
+ *    bump: init, destroy, exclude, a free of lock memory) looks up the
+ *    class and the edges (took_slow in lockwrap.c).
  *  - ma_memo: held sets (by chain) known to have all their edges to the
  *    reclaim pseudo-locks at an allocation with this gfp (graph.c) */
 #define FSR_MA_MEMO 8
 struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
 #define FSR_ACQ_BITS 7
-struct fsr_acq_ent {
-	uint64_t key;            /* 0: empty */
-	uint64_t word;           /* the held entry's cls, kind and read (fsr_held_word) */
-	uint64_t next;           /* chain[n + 1] after this acquisition */
-	uint64_t pad;
-};
+#define FSR_ACQ_N (1u << FSR_ACQ_BITS)
 struct fsr_lock_tls {
+	uint64_t top;
 	uint64_t chain[FSR_MAX_HELD + 1];
-	struct fsr_acq_ent acq[1u << FSR_ACQ_BITS];
+	uint64_t acq_key[FSR_ACQ_N];     /* 0: empty */
+	uint64_t acq_word[FSR_ACQ_N];    /* the held entry's cls, kind and read (fsr_held_word) */
+	uint64_t acq_next[FSR_ACQ_N];    /* chain[n + 1] after this acquisition */
 	struct fsr_ma_memo ma_memo[FSR_MA_MEMO];
 };
 extern __thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
-/* the key of what t holds (its chain at nheld): graph.c's ma_memo */
+/* the key of what the calling thread holds (chain[nheld]): graph.c's ma_memo */
 static inline uint64_t fsr_held_chain(const struct fsr_thread *t)
 {
-	return fsr_ltls.chain[t->nheld < FSR_MAX_HELD ? t->nheld : FSR_MAX_HELD];
+	(void)t;
+	return fsr_ltls.top;
 }
 /* the chain after an entry of class cls (0: untracked) in mode read is
  * pushed on a stack keyed by prev: odd, so never 0 (an empty base) */
@@ -128,19 +134,17 @@ struct fsr_inst_gen_word {
 extern struct fsr_inst_gen_word fsr_inst_genw FSR_HIDDEN;
 #define fsr_inst_gen (fsr_inst_genw.v)
 /* the memo's key (kind and read are constants in every wrapper: each
- * pair has its own odd multiplier, a bijection, so two locks with one
- * chain differ in key; gen added after it) */
+ * pair has its own odd multiplier, a bijection, so two locks under one
+ * chain differ in key; the product does not wait for the chain's load,
+ * and gen is added after it).  The top bits index the memo. */
 static inline __attribute__((always_inline)) uint64_t fsr_acq_key(uint64_t chain, const void *lock, int kind,
 								  int read)
 {
 	static const uint64_t mul[2] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full };
 	uint64_t m = mul[read ? 1 : 0] + ((uint64_t)kind << 33);   /* still odd */
-	return (chain ^ (uintptr_t)lock) * m + __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED);
+	return (chain ^ ((uintptr_t)lock * m)) + __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED);
 }
-static inline struct fsr_acq_ent *fsr_acq_slot(uint64_t key)
-{
-	return &fsr_ltls.acq[key >> (64 - FSR_ACQ_BITS)];
-}
+static inline unsigned int fsr_acq_slot(uint64_t key) { return (unsigned int)(key >> (64 - FSR_ACQ_BITS)); }
 
 static inline struct fsr_inst_bucket *fsr_inst_bucket_of(const void *lock)
 {
@@ -201,6 +205,7 @@ fsr_held_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l
 	memcpy(&fsr_self.held[n].cls, &word, sizeof word);
 	fsr_self.held[n].site = site;
 	fsr_ltls.chain[n + 1] = next;
+	fsr_ltls.top = next;
 	__atomic_store_n(&fsr_self.nheld, n + 1, __ATOMIC_RELEASE);
 	fsr_look(&fsr_self);
 }
@@ -232,11 +237,12 @@ void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
 void fsr_held_resig(struct fsr_thread *t) FSR_HIDDEN;
 /* the common unlock: lock is the top of held[] (popped: 1), or nothing is
  * held (1); 0 when fsr_lock_released must look further.  chain[n - 1]
- * stays the key of what is left. */
+ * is the key of what is left. */
 static inline __attribute__((always_inline)) int fsr_lock_released_top(struct fsr_thread *t, const void *lock)
 {
 	int n = t->nheld;
 	if (likely(n && t->held[n - 1].lock == lock)) {
+		fsr_ltls.top = fsr_ltls.chain[n - 1];
 		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
 		return 1;
 	}
@@ -311,10 +317,8 @@ void fsr_graph_atfork_child(void) FSR_HIDDEN;
  * (policy.c's fast path tests this before calling fsr_graph_might_alloc) */
 static inline int fsr_graph_alloc_known(unsigned int gfp)
 {
-	uintptr_t ts = FSR_TLS_BASE(fsr_self), tl = FSR_TLS_BASE(fsr_ltls);
-	/* nheld <= FSR_MAX_HELD always: chain[nheld] exists */
-	int n = FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld));
-	uint64_t sig = FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n);
+	uintptr_t tl = FSR_TLS_BASE(fsr_ltls);
+	uint64_t sig = FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top));
 	uintptr_t m = tl + offsetof(struct fsr_lock_tls, ma_memo) + (uintptr_t)(sig >> 61) * sizeof(struct fsr_ma_memo);
 	return FSR_TLS_AT(uint64_t, m, offsetof(struct fsr_ma_memo, sig)) == sig &&
 	       FSR_TLS_AT(unsigned int, m, offsetof(struct fsr_ma_memo, gfp)) == gfp;

@@ -1,8 +1,10 @@
 /* lockwrap.c - pthread/C11 lock interposition.
  *
  * Every blocking acquisition is "trylock first": uncontended, the real
- * trylock takes the lock and the shim records it (held[], and the edges
- * held -> it, which are already known almost always: a few loads).  When
+ * trylock takes the lock and the shim records it: held[] and the edges
+ * held -> it, which are already known almost always, so that a lock and
+ * held set seen before are one compare in the thread's acquisition memo
+ * and four thread-local stores (took_memo; lockdep.h).  When
  * the lock is taken, lock.c records the edges before the thread blocks (a
  * prediction is never lost to a hang) and marks the thread blocked_on it;
  * a reclaim callback serving a handoff pass instead waits in short timed
@@ -279,12 +281,20 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 		fsr_graph_acquire(t, c, read, 0);
 	if (n >= FSR_MAX_HELD)
 		return 0;
-	uint64_t word = fsr_held_word(c, kind, read), next = fsr_chain_next(lt->chain[n], c, read);
+	uint64_t word = fsr_held_word(c, kind, read), next = fsr_chain_next(lt->top, c, read);
 	if (edges && tracked) {
-		struct fsr_acq_ent *e = fsr_acq_slot(k);
-		e->key = k;
-		e->word = word;
-		e->next = next;
+		/* two ways, the key's slot and its neighbour: the newest entry
+		 * goes to the slot, the one it displaces to the neighbour (two
+		 * acquisitions whose keys share a slot do not evict each other) */
+		unsigned int i = fsr_acq_slot(k), j = i ^ 1;
+		if (lt->acq_key[i]) {
+			lt->acq_key[j] = lt->acq_key[i];
+			lt->acq_word[j] = lt->acq_word[i];
+			lt->acq_next[j] = lt->acq_next[i];
+		}
+		lt->acq_key[i] = k;
+		lt->acq_word[i] = word;
+		lt->acq_next[i] = next;
 	}
 	fsr_held_put(t, lt, n, l, word, site, next);
 	return 0;
@@ -300,19 +310,27 @@ static inline __attribute__((always_inline)) int took_memo(struct fsr_thread *t,
 {
 	uintptr_t ts = FSR_TLS_BASE_AGAIN(fsr_self), tl = FSR_TLS_BASE_AGAIN(fsr_ltls);
 	(void)t;
+	/* the lookup's chain of loads is what the next locked instruction
+	 * (this lock's unlock) waits for: top and the product of l, not
+	 * nheld then chain[nheld]; one index for the three arrays */
+	uint64_t k = fsr_acq_key(FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top)), l, kind, read);
+	uintptr_t i = 8 * (uintptr_t)fsr_acq_slot(k);
 	int n = FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld));
-	uint64_t k = fsr_acq_key(FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n),
-				 l, kind, read);
-	uintptr_t e = tl + offsetof(struct fsr_lock_tls, acq) +
-		      (uintptr_t)(k >> (64 - FSR_ACQ_BITS)) * sizeof(struct fsr_acq_ent);
-	if (unlikely(FSR_TLS_AT(uint64_t, e, offsetof(struct fsr_acq_ent, key)) != k || n >= FSR_MAX_HELD))
+	if (unlikely(FSR_TLS_AT(uint64_t, tl + i, offsetof(struct fsr_lock_tls, acq_key)) != k)) {
+		i ^= 8;         /* the slot's neighbour, the memo's second way */
+		if (FSR_TLS_AT(uint64_t, tl + i, offsetof(struct fsr_lock_tls, acq_key)) != k)
+			return took_slow(l, kind, read, site, k, edges);
+	}
+	if (unlikely(n >= FSR_MAX_HELD))
 		return took_slow(l, kind, read, site, k, edges);
+	uint64_t next = FSR_TLS_AT(uint64_t, tl + i, offsetof(struct fsr_lock_tls, acq_next));
 	uintptr_t h = ts + offsetof(struct fsr_thread, held) + (uintptr_t)n * sizeof(struct fsr_held);
 	FSR_TLS_AT(const void *, h, offsetof(struct fsr_held, lock)) = l;
-	FSR_TLS_AT(uint64_t, h, offsetof(struct fsr_held, cls)) = FSR_TLS_AT(uint64_t, e, offsetof(struct fsr_acq_ent, word));
+	FSR_TLS_AT(uint64_t, h, offsetof(struct fsr_held, cls)) =
+		FSR_TLS_AT(uint64_t, tl + i, offsetof(struct fsr_lock_tls, acq_word));
 	FSR_TLS_AT(void *, h, offsetof(struct fsr_held, site)) = site;
-	FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n + 8) =
-		FSR_TLS_AT(uint64_t, e, offsetof(struct fsr_acq_ent, next));
+	FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n + 8) = next;
+	FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top)) = next;
 	/* the entry before the count (the wait-for check reads other threads'
 	 * held[] up to their nheld): x86 keeps the stores' order */
 	__atomic_signal_fence(__ATOMIC_RELEASE);
@@ -398,9 +416,10 @@ FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const st
 	MUTEX_TIMED(m, real.mutex_clocklock(m, c, ts));
 }
 
-/* An unlock: the top of held[] popped in place, then a tail call into
- * the real unlock; anything else (not resolved yet, not the top) in a
- * noinline call, so that the common case needs no stack frame. */
+/* An unlock: the top of held[] popped in place (it was pushed by a
+ * wrapper: the real calls are resolved), then a tail call into the real
+ * unlock; anything else (not the top, not resolved yet) in a noinline
+ * call, so that the common case needs no stack frame. */
 #define UNLOCK_FNS(name, type, fn)                                                      \
 	__attribute__((noinline)) static int name##_unlock_slow(type *l)                \
 	{                                                                               \
@@ -410,8 +429,18 @@ FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const st
 	}                                                                               \
 	FSR_EXPORT int name##_unlock(type *l)                                           \
 	{                                                                               \
-		if (unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE)) ||           \
-		    unlikely(!fsr_lock_released_top(&fsr_self, (const void *)l)))       \
+		struct fsr_thread *t = &fsr_self;                                       \
+		int n = t->nheld;                                                       \
+		if (likely(n) && likely(t->held[n - 1].lock == (const void *)l)) {      \
+			/* pushed by a wrapper, so resolved */                          \
+			uintptr_t tl_ = FSR_TLS_BASE(fsr_ltls);                         \
+			FSR_TLS_AT(uint64_t, tl_, offsetof(struct fsr_lock_tls, top)) = \
+				FSR_TLS_AT(uint64_t, tl_, offsetof(struct fsr_lock_tls, chain) + \
+					   8 * (uintptr_t)n - 8);                       \
+			__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);           \
+			return real.fn(l);                                              \
+		}                                                                       \
+		if (unlikely(n) || unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))) \
 			return name##_unlock_slow(l);                                   \
 		return real.fn(l);                                                      \
 	}
