@@ -634,7 +634,7 @@ void fsr_graph_atfork_child(void)
 
 /* ---- the calls from the core ---- */
 
-/* held sets (by signature) that had all their edges to the reclaim
+/* held sets (by their chain, lockdep.h) that had all their edges to the reclaim
  * pseudo-locks at an allocation with this gfp */
 #define ma_memo (fsr_ltls.ma_memo)
 
@@ -663,19 +663,23 @@ void fsr_graph_might_alloc(struct fsr_thread *t, unsigned int gfp)
 {
 	if (likely(!nofs_tls.active && fsr_graph_alloc_known(gfp)))
 		return;
-	might_alloc_slow(t, gfp, fsr_held_sig);
+	might_alloc_slow(t, gfp, fsr_held_chain(t));
 }
 
+/* the held stack's chain starts at the reclaim pseudo-lock held (lockdep.h):
+ * rebased when it changes */
 void fsr_graph_reclaim_enter(struct fsr_thread *t, unsigned int gfp)
 {
 	t->in_reclaim++;
 	t->reclaim_gfp = gfp;
+	fsr_held_resig(t);
 }
 
 void fsr_graph_reclaim_exit(struct fsr_thread *t)
 {
 	if (t->in_reclaim > 0)
 		t->in_reclaim--;
+	fsr_held_resig(t);
 }
 
 void fsr_graph_exit_checks(void)

@@ -43,17 +43,23 @@ unsigned int fsr_nclasses = FSR_CLS_FIRST;
 /* ---- instances ---- */
 struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS];
 __thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec")));
-uint32_t fsr_inst_gen = 1;
+struct fsr_inst_gen_word fsr_inst_genw = { 1 };
 static void inst_gen_bump(void) { __atomic_add_fetch(&fsr_inst_gen, 1, __ATOMIC_RELEASE); }
 
 void fsr_held_resig(struct fsr_thread *t)
 {
-	uint64_t s = 0;
+	if (t != fsr_thread_self())
+		return;         /* only ever the caller's own (its TLS) */
+	/* the base: the reclaim pseudo-lock held, so that an acquisition in
+	 * reclaim (which adds reclaim -> it) never matches one outside */
+	unsigned int rc = fsr_graph_reclaim_class(t);
+	uint64_t s = rc ? fsr_chain_next(0, rc, 0) : 0;
+	fsr_ltls.chain[0] = s;
 	for (int i = 0; i < t->nheld && i < FSR_MAX_HELD; i++) {
-		fsr_sig_below[i] = s;
-		s += fsr_held_mix(t->held[i].cls, t->held[i].read);
+		s = fsr_chain_next(s, t->held[i].cls, t->held[i].read);
+		fsr_ltls.chain[i + 1] = s;
 	}
-	fsr_held_sig = s;
+	fsr_ltls.top = s;
 }
 #define INST_WAYS FSR_INST_WAYS
 #define inst_bucket fsr_inst_bucket
@@ -549,7 +555,8 @@ void fsr_lock_thread_exit(struct fsr_thread *t)
 {
 	t->nheld = 0;
 	t->blocked_on = NULL;
-	fsr_held_sig = 0;
+	if (t == fsr_thread_self())
+		fsr_ltls.top = fsr_ltls.chain[0];
 }
 
 unsigned int fsr_lock_contended(struct fsr_thread *t, const void *lock, int kind, int read,

@@ -7,10 +7,34 @@
  * initializer), else by its first acquisition site.  Classes 1 and 2 are the
  * pseudo-locks fs_reclaim and io_reclaim.  The dependency graph is a
  * bit-matrix of nibbles (one per class pair) read without locks; only a new
- * edge (or a new read/write flavour of one) takes the graph lock. */
+ * edge (or a new read/write flavour of one) takes the graph lock.  Each
+ * thread keeps its held stack's key (chain) and a memo of the acquisitions
+ * whose class and edges it knows: a known acquisition writes no shared
+ * line and looks at neither table. */
 #ifndef FSR_LOCKDEP_H
 #define FSR_LOCKDEP_H
 #include "fsr.h"
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+/* The fast paths address this thread's TLS %fs-relative (the sanitizers
+ * see plain accesses instead): a TLS variable's offset from the thread
+ * pointer is one GOT load (initial-exec), and GCC keeps %fs: addressing for
+ * __seg_fs lvalues, where for a pointer into the TLS (t->held[n], an entry
+ * of an array in fsr_ltls) it materialises %fs:0 and adds (measured: 8
+ * instructions fewer per acquisition). */
+#define FSR_TLS_BASE(var) ((uintptr_t)&(var) - (uintptr_t)__builtin_thread_pointer())
+#define FSR_TLS_AT(type, base, off) (*(type __seg_fs *)((base) + (off)))
+/* the same offset, loaded where it is used: after the real trylock, a
+ * load again is cheaper than a callee-saved register kept across the call
+ * (its push and pop, and the frame alignment they cost) */
+#define FSR_TLS_BASE_AGAIN(var) __extension__ ({ uintptr_t b_; \
+	__asm__ volatile("movq " #var "@gottpoff(%%rip), %0" : "=r"(b_)); b_; })
+#else
+#define FSR_TLS_BASE(var) ((uintptr_t)&(var))
+#define FSR_TLS_BASE_AGAIN(var) FSR_TLS_BASE(var)
+#define FSR_TLS_AT(type, base, off) (*(type *)((base) + (off)))
+#endif
 
 #define FSR_MAX_CLASSES    4096
 #define FSR_CLS_FS_RECLAIM 1
@@ -42,46 +66,85 @@ struct fsr_inst_bucket {
 	uint64_t e[FSR_INST_WAYS];
 } __attribute__((aligned(64)));
 extern struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS] FSR_HIDDEN;
-static inline uint64_t fsr_held_mix(unsigned int cls, int read)
-{
-	return cls ? ((uint64_t)(cls * 2u + (read ? 1u : 0u)) * 0x9e3779b97f4a7c15ull) ^ 0x5851f42d4c957f2dull : 0;
-}
-
-/* The lock wrappers' per-thread state, one initial-exec TLS block (one
- * address computation for all of it):
- *  - held_sig: the signature of t->held[] (sum of fsr_held_mix of each
- *    entry): graph.c remembers which held sets had all their edges already
- *    (ma_memo: to the reclaim pseudo-locks, for an allocation under them);
- *    sig_below[i]: the signature before held[i] was pushed (a pop restores it)
- *  - ccache: lock -> effective class (0: excluded) and its two mixes (read,
- *    write), valid while fsr_inst_gen is unchanged (bumped by init,
- *    destroy, exclude and a free of lock memory)
- *  - acq_memo: keys of (held set, lock taken) whose edges held -> lock are
- *    all in the graph already: a nested acquisition seen before is one
- *    compare (edges are never removed, so an entry stays true) */
-struct fsr_cls_cache { const void *lock; uint32_t cls; uint32_t gen; uint64_t mix[2]; };
-/* ma_memo: held sets (by signature) known to have all their edges to the
- * reclaim pseudo-locks at an allocation with this gfp (graph.c) */
+/* The lock wrappers' per-thread state, one initial-exec TLS block:
+ *  - chain[n]: the key of the held stack's first n entries (held[0..n)),
+ *    a hash chained over their classes and modes; chain[0] is the base, 0
+ *    outside reclaim, else the reclaim pseudo-lock the thread "holds"
+ *    (fsr_held_resig sets it when reclaim begins or ends).  top is
+ *    chain[nheld], kept apart so that an acquisition's lookup does not
+ *    wait for nheld's load first (an unlock of the top restores it from
+ *    chain[n - 1], which is still the key below).
+ *  - the acquisition memo, two-way (a key's slot and its neighbour) by a
+ *    key of (top, the lock's address, its kind and mode, fsr_inst_gen),
+ *    three arrays indexed alike (one scaled index for all): an entry
+ *    (key) says that this lock
+ *    has class cls (word: its held entry's class word) and that every edge
+ *    the held set and reclaim state keyed by top add to it is in the graph
+ *    already (edges are never removed); next is the chain after it.  So
+ *    the common acquisition, first or nested, is one compare and a few
+ *    thread-local stores; only a miss (a new lock, held set or edge, a gen
+ *    bump: init, destroy, exclude, a free of lock memory) looks up the
+ *    class and the edges (took_slow in lockwrap.c).
+ *  - ma_memo: held sets (by chain) known to have all their edges to the
+ *    reclaim pseudo-locks at an allocation with this gfp (graph.c) */
 #define FSR_MA_MEMO 8
 struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
-#define FSR_CCACHE 16
-#define FSR_ACQ_MEMO 64
+#define FSR_ACQ_BITS 7
+#define FSR_ACQ_N (1u << FSR_ACQ_BITS)
 struct fsr_lock_tls {
-	uint64_t held_sig;
-	struct fsr_cls_cache ccache[FSR_CCACHE];    /* at offset 8: (l >> 4) & 15 scaled in one and */
-	uint64_t acq_memo[FSR_ACQ_MEMO];
-	uint64_t sig_below[FSR_MAX_HELD];
+	uint64_t top;
+	uint64_t chain[FSR_MAX_HELD + 1];
+	uint64_t acq_key[FSR_ACQ_N];     /* 0: empty */
+	uint64_t acq_word[FSR_ACQ_N];    /* the held entry's cls, kind and read (fsr_held_word) */
+	uint64_t acq_next[FSR_ACQ_N];    /* chain[n + 1] after this acquisition */
 	struct fsr_ma_memo ma_memo[FSR_MA_MEMO];
 };
 extern __thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
-#define fsr_held_sig (fsr_ltls.held_sig)
-#define fsr_sig_below (fsr_ltls.sig_below)
-#define fsr_ccache (fsr_ltls.ccache)
-static inline uint64_t fsr_acq_key(uint64_t sig, uint64_t mix)
+/* the key of what the calling thread holds (chain[nheld]): graph.c's ma_memo */
+static inline uint64_t fsr_held_chain(const struct fsr_thread *t)
 {
-	return (sig * 0xbf58476d1ce4e5b9ull + mix) | 1;   /* {A held, B taken} != {B held, A taken} */
+	(void)t;
+	return fsr_ltls.top;
 }
-static inline uint64_t *fsr_acq_slot(uint64_t key) { return &fsr_ltls.acq_memo[key >> 58]; }
+/* the chain after an entry of class cls (0: untracked) in mode read is
+ * pushed on a stack keyed by prev: odd, so never 0 (an empty base) */
+static inline uint64_t fsr_chain_next(uint64_t prev, unsigned int cls, int read)
+{
+	return fsr_mix64(prev ^ ((uint64_t)cls << 1 | (read ? 1u : 0u))) | 1;
+}
+/* cls, kind and read of a held entry as the one word they fill */
+static inline uint64_t fsr_held_word(unsigned int cls, int kind, int read)
+{
+	struct fsr_held h;
+	uint64_t w;
+	h.cls = cls;
+	h.kind = (unsigned short)kind;
+	h.read = (unsigned short)read;
+	memcpy(&w, &h.cls, sizeof w);
+	return w;
+}
+_Static_assert(offsetof(struct fsr_held, read) + sizeof(unsigned short) - offsetof(struct fsr_held, cls) == 8,
+	       "cls, kind and read fill one word");
+/* bumped by init, destroy, exclude and a free of lock memory; read by every
+ * acquisition (the memo's key): a line of its own, so that no other
+ * variable's writes move it away from the readers */
+struct fsr_inst_gen_word {
+	uint32_t v;
+} __attribute__((aligned(64)));
+extern struct fsr_inst_gen_word fsr_inst_genw FSR_HIDDEN;
+#define fsr_inst_gen (fsr_inst_genw.v)
+/* the memo's key (kind and read are constants in every wrapper: each
+ * pair has its own odd multiplier, a bijection, so two locks under one
+ * chain differ in key; the product does not wait for the chain's load,
+ * and gen is added after it).  The top bits index the memo. */
+static inline __attribute__((always_inline)) uint64_t fsr_acq_key(uint64_t chain, const void *lock, int kind,
+								  int read)
+{
+	static const uint64_t mul[2] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full };
+	uint64_t m = mul[read ? 1 : 0] + ((uint64_t)kind << 33);   /* still odd */
+	return (chain ^ ((uintptr_t)lock * m)) + __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED);
+}
+static inline unsigned int fsr_acq_slot(uint64_t key) { return (unsigned int)(key >> (64 - FSR_ACQ_BITS)); }
 
 static inline struct fsr_inst_bucket *fsr_inst_bucket_of(const void *lock)
 {
@@ -96,11 +159,6 @@ static inline unsigned int fsr_inst_lookup(const struct fsr_inst_bucket *b, uint
 			return (unsigned int)(w & 0xffff);
 	}
 	return 0;
-}
-extern uint32_t fsr_inst_gen FSR_HIDDEN;
-static inline struct fsr_cls_cache *fsr_ccache_of(const void *lock)
-{
-	return &fsr_ccache[((uintptr_t)lock >> 4) & (FSR_CCACHE - 1)];
 }
 /* learn an instance seen for the first time (or forgotten) */
 unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init) FSR_HIDDEN;
@@ -151,28 +209,38 @@ static inline __attribute__((always_inline)) void fsr_oplock_note(struct fsr_thr
 	if (unlikely(m) && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & m) != m)
 		fsr_oplock_first(t, cls);
 }
-/* the lock was taken: push it on t->held[]; with edges, record held -> it
- * and (in reclaim) fs_reclaim -> it */
 /* put a lock at held[n] (the caller has checked n < FSR_MAX_HELD) and make
- * it the top: n + 1 held, the signature extended by it */
+ * it the top: n + 1 held, the chain extended by it (next: chain[n + 1]);
+ * word is fsr_held_word(cls, kind, read).  Thread-local stores only: an
+ * allocation under the lock needs a look (the mark stays set while locks
+ * are held, so the nested ones set it again for nothing) */
 static inline __attribute__((always_inline)) void
-fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int kind, int read,
-	      void *site)
+fsr_held_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *lock, uint64_t word,
+	     void *site, uint64_t next)
 {
-	struct fsr_held *h = &t->held[n];
-	h->lock = lock;
-	h->cls = c;
-	h->kind = (unsigned short)kind;
-	h->read = (unsigned short)read;
-	h->site = site;
-	fsr_sig_below[n] = fsr_held_sig;
-	fsr_held_sig += fsr_held_mix(c, read);
-	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
-	t->held_pushes++;       /* abandon.c: did an inline callback release a lock? */
-	fsr_oplock_note(t, c);
-	if (n == 0)
-		fsr_look(t);
+	/* t is the calling thread: the TLS variables as lvalues (no pointer
+	 * into them) are %fs-relative stores */
+	(void)t; (void)lt;
+	fsr_self.held[n].lock = lock;
+	memcpy(&fsr_self.held[n].cls, &word, sizeof word);
+	fsr_self.held[n].site = site;
+	fsr_ltls.chain[n + 1] = next;
+	fsr_ltls.top = next;
+	__atomic_store_n(&fsr_self.nheld, n + 1, __ATOMIC_RELEASE);
+	fsr_self.held_pushes++;   /* abandon.c: did an inline callback release a lock? (no memo hit in reclaim) */
+	fsr_oplock_note(&fsr_self, fsr_self.held[n].cls);
+	fsr_look(&fsr_self);
 }
+static inline void fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int kind,
+				 int read, void *site)
+{
+	struct fsr_lock_tls *lt = &fsr_ltls;
+	fsr_held_put(t, lt, n, lock, fsr_held_word(c, kind, read), site,
+		     fsr_chain_next(lt->chain[n], c, read));
+}
+/* the lock was taken: push it on t->held[]; with edges, record held -> it
+ * and (in reclaim) fs_reclaim -> it (a trylock, or an acquisition whose
+ * edges were recorded before it blocked, has none) */
 static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
 				     void *site, int edges)
 {
@@ -186,15 +254,17 @@ static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int
 		fsr_held_push(t, n, lock, c, kind, read, site);
 }
 void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
-/* recompute fsr_held_sig after held[] was changed in place */
+/* recompute the chain (fsr_ltls.chain) after held[] was changed in place,
+ * or reclaim began or ended (the chain's base); t is the calling thread */
 void fsr_held_resig(struct fsr_thread *t) FSR_HIDDEN;
 /* the common unlock: lock is the top of held[] (popped: 1), or nothing is
- * held (1); 0 when fsr_lock_released must look further */
+ * held (1); 0 when fsr_lock_released must look further.  chain[n - 1]
+ * is the key of what is left. */
 static inline __attribute__((always_inline)) int fsr_lock_released_top(struct fsr_thread *t, const void *lock)
 {
 	int n = t->nheld;
 	if (likely(n && t->held[n - 1].lock == lock)) {
-		fsr_held_sig = fsr_sig_below[n - 1];
+		fsr_ltls.top = fsr_ltls.chain[n - 1];
 		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
 		return 1;
 	}
@@ -202,11 +272,7 @@ static inline __attribute__((always_inline)) int fsr_lock_released_top(struct fs
 }
 static inline void fsr_lock_released(struct fsr_thread *t, const void *lock)
 {
-	int n = t->nheld;
-	if (likely(n && t->held[n - 1].lock == lock)) {
-		fsr_held_sig = fsr_sig_below[n - 1];
-		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
-	} else if (n)
+	if (!fsr_lock_released_top(t, lock))
 		fsr_lock_released_slow(t, lock);
 }
 /* a blocking acquisition found the lock taken.  Records the dependency
@@ -273,9 +339,11 @@ void fsr_graph_atfork_child(void) FSR_HIDDEN;
  * (policy.c's fast path tests this before calling fsr_graph_might_alloc) */
 static inline int fsr_graph_alloc_known(unsigned int gfp)
 {
-	uint64_t sig = fsr_held_sig;
-	const struct fsr_ma_memo *m = &fsr_ltls.ma_memo[sig >> 61];
-	return m->sig == sig && m->gfp == gfp;
+	uintptr_t tl = FSR_TLS_BASE(fsr_ltls);
+	uint64_t sig = FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top));
+	uintptr_t m = tl + offsetof(struct fsr_lock_tls, ma_memo) + (uintptr_t)(sig >> 61) * sizeof(struct fsr_ma_memo);
+	return FSR_TLS_AT(uint64_t, m, offsetof(struct fsr_ma_memo, sig)) == sig &&
+	       FSR_TLS_AT(unsigned int, m, offsetof(struct fsr_ma_memo, gfp)) == gfp;
 }
 /* The lock benchmark's path, inlined into malloc's slow call: only locks
  * held (or an op's allocation, or both) and no interval hit.  Counts the

@@ -1,8 +1,10 @@
 /* lockwrap.c - pthread/C11 lock interposition.
  *
  * Every blocking acquisition is "trylock first": uncontended, the real
- * trylock takes the lock and the shim records it (held[], and the edges
- * held -> it, which are already known almost always: a few loads).  When
+ * trylock takes the lock and the shim records it: held[] and the edges
+ * held -> it, which are already known almost always, so that a lock and
+ * held set seen before are one compare in the thread's acquisition memo
+ * and four thread-local stores (took_memo; lockdep.h).  When
  * the lock is taken, lock.c records the edges before the thread blocks (a
  * prediction is never lost to a hang) and marks the thread blocked_on it;
  * a reclaim callback serving a handoff pass instead waits in short timed
@@ -123,7 +125,12 @@ __attribute__((constructor(150))) static void lockwrap_init(void)
 #define ENSURE() do { if (unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))) resolve(); } while (0)
 
 /* tracked at all? (not inside the shim, shim initialised) */
-#define TRACK(t) likely(!((t)->busy | !fsr_ready))
+#define TRACK(t) (likely(!(t)->busy) && likely(fsr_ready))
+/* the same for the blocking acquisitions' fast path, which tests busy
+ * alone: before init (or after exit) the memo has no entry that was filled
+ * (took_slow fills it only when fsr_ready), and the slow continuations
+ * (took_slow, mutex_busy, contended) test fsr_ready themselves */
+#define HOT_TRACK(t) likely(!(t)->busy)
 
 /* ---- blocking with a wait-for check ---- */
 enum { OP_MUTEX, OP_RD, OP_WR, OP_SPIN, OP_MTX };
@@ -209,6 +216,8 @@ __attribute__((noinline)) static int contended(struct fsr_thread *t, void *l, in
 					       int read, void *site)
 {
 	int chain, r;
+	if (unlikely(!fsr_ready))
+		return op_block(op, l);     /* HOT_TRACK: not tracked */
 	fsr_lock_contended(t, l, kind, read, site, &chain);   /* also notes this waiter's own stack */
 	__atomic_store_n(&t->blocked_on, l, __ATOMIC_RELEASE);
 	if (fsr_lock_serving_handoff(t))
@@ -251,133 +260,94 @@ FSR_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 	return real.mutex_destroy(m);
 }
 
-/* the uncontended acquisition's bookkeeping when took() cannot do it: a
- * lock not in the class cache, a held set not seen with this lock, reclaim */
-__attribute__((noinline)) static int took_slow(const void *l, int kind, int read, void *site)
+/* An uncontended acquisition that the memo (lockdep.h) does not know, k
+ * its key: the lock's class, with edges the edges held -> it and reclaim
+ * -> it, then (a tracked class, edges recorded) the memo entry that makes
+ * the next such acquisition one compare.  A trylock has no edges: it
+ * uses the memo, never fills it. */
+__attribute__((noinline)) static int took_slow(const void *l, int kind, int read, void *site, uint64_t k,
+					       int edges)
 {
 	struct fsr_thread *t = &fsr_self;
-	struct fsr_cls_cache *e = fsr_ccache_of(l);
-	uint32_t gen = __atomic_load_n(&fsr_inst_gen, __ATOMIC_ACQUIRE);
-	unsigned int c;
-	if (e->lock == l && e->gen == gen)
-		c = e->cls;
-	else {
-		c = fsr_lock_class(l, kind, site);
-		if (c && fsr_class_excluded(c))
-			c = 0;
-		else if (!c)
-			goto push;      /* untracked (classes full): do not cache */
-		e->lock = l;
-		e->cls = c;
-		e->gen = gen;
-		e->mix[0] = fsr_held_mix(c, 0);
-		e->mix[1] = fsr_held_mix(c, 1);
-	}
-	if (c && (t->nheld || t->in_reclaim))
+	struct fsr_lock_tls *lt = &fsr_ltls;
+	if (unlikely(!fsr_ready))
+		return 0;       /* HOT_TRACK: not tracked before init or after exit */
+	unsigned int c = fsr_lock_class(l, kind, site);
+	int tracked = c != 0;   /* 0: classes full, untracked: not remembered */
+	if (c && fsr_class_excluded(c))
+		c = 0;
+	int n = t->nheld;
+	if (c && edges && (n || t->in_reclaim))
 		fsr_graph_acquire(t, c, read, 0);
-	if (t->nheld && !t->in_reclaim) {
-		/* every edge held -> c is in the graph now */
-		uint64_t k = fsr_acq_key(fsr_held_sig, fsr_held_mix(c, read));
-		*fsr_acq_slot(k) = k;
+	if (n >= FSR_MAX_HELD)
+		return 0;
+	uint64_t word = fsr_held_word(c, kind, read), next = fsr_chain_next(lt->top, c, read);
+	if (edges && tracked && !t->in_reclaim) {
+		/* not in reclaim: there every acquisition takes this path, so
+		 * that abandon.c counts it (fsr_held_put's held_pushes).  Two ways, the key's slot and its neighbour: the newest entry
+		 * goes to the slot, the one it displaces to the neighbour (two
+		 * acquisitions whose keys share a slot do not evict each other) */
+		unsigned int i = fsr_acq_slot(k), j = i ^ 1;
+		if (lt->acq_key[i]) {
+			lt->acq_key[j] = lt->acq_key[i];
+			lt->acq_word[j] = lt->acq_word[i];
+			lt->acq_next[j] = lt->acq_next[i];
+		}
+		lt->acq_key[i] = k;
+		lt->acq_word[i] = word;
+		lt->acq_next[i] = next;
 	}
-push:;
-	int n = t->nheld;
-	if (n < FSR_MAX_HELD)
-		fsr_held_push(t, n, l, c, kind, read, site);
+	fsr_held_put(t, lt, n, l, word, site, next);
 	return 0;
 }
 
-/* put l at held[n] (n < FSR_MAX_HELD): the stores of an acquisition */
-static inline __attribute__((always_inline)) void
-took_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l, unsigned int cls,
-	 int kind, int read, void *site, uint64_t sig, uint64_t mix)
+/* An uncontended acquisition of l by the calling thread (kind and read are
+ * constants in every caller): first or nested, in reclaim or not, a lock
+ * and held set seen before are one compare (the memo's key covers the held
+ * stack, the reclaim state, the lock and gen) and four thread-local stores
+ * (fsr_held_put's, here with %fs: addresses); no shared line is written. */
+static inline __attribute__((always_inline)) int took_memo(struct fsr_thread *t, const void *l, int kind,
+							   int read, void *site, int edges)
 {
-	struct fsr_held *h = &t->held[n];
-	h->lock = l;
-	h->cls = cls;
-	h->kind = (unsigned short)kind;
-	h->read = (unsigned short)read;
-	h->site = site;
-	lt->sig_below[n] = sig;
-	lt->held_sig = sig + mix;
-	__atomic_store_n(&t->nheld, n + 1, __ATOMIC_RELEASE);
-}
-
-/* a nested acquisition: known when this held set was seen taking this
- * lock before (all its edges are in the graph) */
-static inline __attribute__((always_inline)) int took_nested(const void *l, int kind, int read, void *site)
-{
-	struct fsr_thread *t = &fsr_self;
-	struct fsr_lock_tls *lt = &fsr_ltls;
-	struct fsr_cls_cache *e = &lt->ccache[((uintptr_t)l >> 4) & (FSR_CCACHE - 1)];
-	int n = t->nheld;
-	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED) ||
-		     t->in_reclaim || n >= FSR_MAX_HELD))
-		return took_slow(l, kind, read, site);
-	uint64_t sig = lt->held_sig, mix = e->mix[read];
-	uint64_t k = fsr_acq_key(sig, mix);
-	if (unlikely(lt->acq_memo[k >> 58] != k))
-		return took_slow(l, kind, read, site);
-	took_put(t, lt, n, l, e->cls, kind, read, site, sig, mix);
-	if (unlikely(t->op_locks))
-		return fsr_oplock_took(t, e->cls);   /* a tail call: nothing saved for it */
+	uintptr_t ts = FSR_TLS_BASE_AGAIN(fsr_self), tl = FSR_TLS_BASE_AGAIN(fsr_ltls);
+	(void)t;
+	/* the lookup's chain of loads is what the next locked instruction
+	 * (this lock's unlock) waits for: top and the product of l, not
+	 * nheld then chain[nheld]; one index for the three arrays */
+	uint64_t k = fsr_acq_key(FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top)), l, kind, read);
+	uintptr_t i = 8 * (uintptr_t)fsr_acq_slot(k);
+	int n = FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld));
+	if (unlikely(FSR_TLS_AT(uint64_t, tl + i, offsetof(struct fsr_lock_tls, acq_key)) != k)) {
+		i ^= 8;         /* the slot's neighbour, the memo's second way */
+		if (FSR_TLS_AT(uint64_t, tl + i, offsetof(struct fsr_lock_tls, acq_key)) != k)
+			return took_slow(l, kind, read, site, k, edges);
+	}
+	if (unlikely(n >= FSR_MAX_HELD))
+		return took_slow(l, kind, read, site, k, edges);
+	uint64_t next = FSR_TLS_AT(uint64_t, tl + i, offsetof(struct fsr_lock_tls, acq_next));
+	uintptr_t h = ts + offsetof(struct fsr_thread, held) + (uintptr_t)n * sizeof(struct fsr_held);
+	FSR_TLS_AT(const void *, h, offsetof(struct fsr_held, lock)) = l;
+	FSR_TLS_AT(uint64_t, h, offsetof(struct fsr_held, cls)) =
+		FSR_TLS_AT(uint64_t, tl + i, offsetof(struct fsr_lock_tls, acq_word));
+	FSR_TLS_AT(void *, h, offsetof(struct fsr_held, site)) = site;
+	FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n + 8) = next;
+	FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top)) = next;
+	/* the entry before the count (the wait-for check reads other threads'
+	 * held[] up to their nheld): x86 keeps the stores' order */
+	__atomic_signal_fence(__ATOMIC_RELEASE);
+	FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld)) = n + 1;
+	FSR_TLS_AT(int64_t, ts, offsetof(struct fsr_thread, gate)) |= FSR_LOOK;   /* fsr_look */
+	if (unlikely(FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, op_locks))))
+		return fsr_oplock_took(&fsr_self, FSR_TLS_AT(unsigned int, h, offsetof(struct fsr_held, cls)));
 	return 0;
 }
-
-/* The common case, a few loads and thread-local stores: nothing held, not
- * in reclaim (the wrapper checked: took()), the lock's class cached.
- * (With nothing held the signature is 0.) */
-static inline __attribute__((always_inline)) int took_first(const void *l, int kind, int read, void *site)
-{
-	struct fsr_thread *t = &fsr_self;
-	struct fsr_lock_tls *lt = &fsr_ltls;
-	struct fsr_cls_cache *e = &lt->ccache[((uintptr_t)l >> 4) & (FSR_CCACHE - 1)];
-	if (unlikely(e->lock != l || e->gen != __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED)))
-		return took_slow(l, kind, read, site);
-	took_put(t, lt, 0, l, e->cls, kind, read, site, 0, e->mix[read]);
-	fsr_look(t);    /* an allocation under it needs a look (nested ones have it) */
-	if (unlikely(t->op_locks))
-		return fsr_oplock_took(t, e->cls);
-	return 0;
-}
-
-/* one copy of both per kind and mode, so that kind and read are constants
- * there (fewer registers: no callee-saved ones on these paths) */
-#define TOOK_FNS(name, kind, read)                                                              \
-	__attribute__((noinline)) static int took_first_##name(const void *l, void *site)      \
-	{ return took_first(l, kind, read, site); }                                            \
-	__attribute__((noinline)) static int took_nested_##name(const void *l, void *site)     \
-	{ return took_nested(l, kind, read, site); }
-TOOK_FNS(mutex, FSR_LOCK_MUTEX, 0)
-TOOK_FNS(rd, FSR_LOCK_RWLOCK, 1)
-TOOK_FNS(wr, FSR_LOCK_RWLOCK, 0)
-TOOK_FNS(spin, FSR_LOCK_SPIN, 0)
-TOOK_FNS(mtx, FSR_LOCK_MTX, 0)
-#undef TOOK_FNS
-
-/* an uncontended acquisition of l by t: a tail call into one of the above
- * (kind and read are constants in every caller) */
-#define TOOK_PICK(name) \
-	return unlikely(t->nheld | t->in_reclaim) ? took_nested_##name(l, site) : took_first_##name(l, site)
-static inline __attribute__((always_inline)) int took(struct fsr_thread *t, const void *l, int kind,
-						      int read, void *site)
-{
-	if (kind == FSR_LOCK_MUTEX)
-		TOOK_PICK(mutex);
-	if (kind == FSR_LOCK_RWLOCK && read)
-		TOOK_PICK(rd);
-	if (kind == FSR_LOCK_RWLOCK)
-		TOOK_PICK(wr);
-	if (kind == FSR_LOCK_SPIN)
-		TOOK_PICK(spin);
-	TOOK_PICK(mtx);
-}
-#undef TOOK_PICK
+#define took(t, l, kind, read, site) took_memo(t, l, kind, read, site, 1)
+#define took_try(t, l, kind, read, site) took_memo(t, l, kind, read, site, 0)
 
 __attribute__((noinline)) static int mutex_busy(struct fsr_thread *t, pthread_mutex_t *m, int r, void *site)
 {
 	if (r != EBUSY) {
-		if (r == EOWNERDEAD)
+		if (r == EOWNERDEAD && fsr_ready)
 			fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, site, 1);
 		return r;
 	}
@@ -388,7 +358,7 @@ FSR_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
-	if (!TRACK(t))
+	if (!HOT_TRACK(t))
 		return real.mutex_lock(m);
 	int r = real.mutex_trylock(m);
 	if (likely(r == 0))
@@ -401,7 +371,9 @@ FSR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
 	int r = real.mutex_trylock(m);
-	if ((r == 0 || r == EOWNERDEAD) && TRACK(t))
+	if (likely(r == 0) && TRACK(t))
+		return took_try(t, m, FSR_LOCK_MUTEX, 0, SITE);
+	if (r == EOWNERDEAD && TRACK(t))
 		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 0);
 	return r;
 }
@@ -415,7 +387,9 @@ FSR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 	int r = real.mutex_trylock(m);                                         \
 	if (r == EBUSY)                                                        \
 		TIMED_CONTENDED(t, m, FSR_LOCK_MUTEX, 0, SITE, (call));        \
-	else if (r == 0 || r == EOWNERDEAD) {                                  \
+	else if (r == 0)                                                       \
+		return took(t, m, FSR_LOCK_MUTEX, 0, SITE);                    \
+	else if (r == EOWNERDEAD) {                                            \
 		fsr_lock_acquired(t, m, FSR_LOCK_MUTEX, 0, SITE, 1);           \
 		return r;                                                      \
 	}                                                                      \
@@ -445,9 +419,10 @@ FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const st
 	MUTEX_TIMED(m, real.mutex_clocklock(m, c, ts));
 }
 
-/* An unlock: the top of held[] popped in place, then a tail call into
- * the real unlock; anything else (not resolved yet, not the top) in a
- * noinline call, so that the common case needs no stack frame. */
+/* An unlock: the top of held[] popped in place (it was pushed by a
+ * wrapper: the real calls are resolved), then a tail call into the real
+ * unlock; anything else (not the top, not resolved yet) in a noinline
+ * call, so that the common case needs no stack frame. */
 #define UNLOCK_FNS(name, type, fn)                                                      \
 	__attribute__((noinline)) static int name##_unlock_slow(type *l)                \
 	{                                                                               \
@@ -457,8 +432,18 @@ FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const st
 	}                                                                               \
 	FSR_EXPORT int name##_unlock(type *l)                                           \
 	{                                                                               \
-		if (unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE)) ||           \
-		    unlikely(!fsr_lock_released_top(&fsr_self, (const void *)l)))       \
+		struct fsr_thread *t = &fsr_self;                                       \
+		int n = t->nheld;                                                       \
+		if (likely(n) && likely(t->held[n - 1].lock == (const void *)l)) {      \
+			/* pushed by a wrapper, so resolved */                          \
+			uintptr_t tl_ = FSR_TLS_BASE(fsr_ltls);                         \
+			FSR_TLS_AT(uint64_t, tl_, offsetof(struct fsr_lock_tls, top)) = \
+				FSR_TLS_AT(uint64_t, tl_, offsetof(struct fsr_lock_tls, chain) + \
+					   8 * (uintptr_t)n - 8);                       \
+			__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);           \
+			return real.fn(l);                                              \
+		}                                                                       \
+		if (unlikely(n) || unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))) \
 			return name##_unlock_slow(l);                                   \
 		return real.fn(l);                                                      \
 	}
@@ -607,7 +592,7 @@ FSR_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 #define RW_LOCK(l, read, tryfn, blockfn, op)                                    \
 	struct fsr_thread *t = &fsr_self;                                      \
 	ENSURE();                                                              \
-	if (!TRACK(t))                                                         \
+	if (!HOT_TRACK(t))                                                     \
 		return blockfn(l);                                             \
 	int r = tryfn(l);                                                      \
 	if (likely(r == 0))                                                    \
@@ -623,7 +608,7 @@ FSR_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l) { RW_LOCK(l, 0, real.r
 	ENSURE();                                                              \
 	int r = tryfn(l);                                                      \
 	if (r == 0 && TRACK(&fsr_self))                                        \
-		fsr_lock_acquired(&fsr_self, l, FSR_LOCK_RWLOCK, read, SITE, 0); \
+		return took_try(&fsr_self, l, FSR_LOCK_RWLOCK, read, SITE);    \
 	return r
 
 FSR_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l) { RW_TRY(l, 1, real.rw_tryrdlock); }
@@ -635,10 +620,8 @@ FSR_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l) { RW_TRY(l, 0, real
 	if (!TRACK(t))                                                         \
 		return (call);                                                 \
 	int r = tryfn(l);                                                      \
-	if (r == 0) {                                                          \
-		fsr_lock_acquired(t, l, FSR_LOCK_RWLOCK, read, SITE, 1);      \
-		return 0;                                                      \
-	}                                                                      \
+	if (r == 0)                                                            \
+		return took(t, l, FSR_LOCK_RWLOCK, read, SITE);                \
 	if (r != EBUSY)                                                        \
 		return r;                                                      \
 	TIMED_CONTENDED(t, l, FSR_LOCK_RWLOCK, read, SITE, (call));            \
@@ -693,7 +676,7 @@ FSR_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
-	if (!TRACK(t))
+	if (!HOT_TRACK(t))
 		return real.spin_lock(l);
 	int r = real.spin_trylock(l);
 	if (likely(r == 0))
@@ -706,7 +689,7 @@ FSR_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
 	ENSURE();
 	int r = real.spin_trylock(l);
 	if (r == 0 && TRACK(&fsr_self))
-		fsr_lock_acquired(&fsr_self, (const void *)l, FSR_LOCK_SPIN, 0, SITE, 0);
+		return took_try(&fsr_self, (const void *)l, FSR_LOCK_SPIN, 0, SITE);
 	return r;
 }
 
@@ -735,7 +718,7 @@ FSR_EXPORT int mtx_lock(mtx_t *m)
 {
 	struct fsr_thread *t = &fsr_self;
 	ENSURE();
-	if (!TRACK(t))
+	if (!HOT_TRACK(t))
 		return real.mtx_lock(m);
 	int r = real.mtx_trylock(m);
 	if (likely(r == thrd_success))
@@ -750,7 +733,7 @@ FSR_EXPORT int mtx_trylock(mtx_t *m)
 	ENSURE();
 	int r = real.mtx_trylock(m);
 	if (r == thrd_success && TRACK(&fsr_self))
-		fsr_lock_acquired(&fsr_self, m, FSR_LOCK_MTX, 0, SITE, 0);
+		return took_try(&fsr_self, m, FSR_LOCK_MTX, 0, SITE) + thrd_success;
 	return r;
 }
 
@@ -761,10 +744,8 @@ FSR_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restr
 	if (!TRACK(t))
 		return real.mtx_timedlock(m, ts);
 	int r = real.mtx_trylock(m);
-	if (r == thrd_success) {
-		fsr_lock_acquired(t, m, FSR_LOCK_MTX, 0, SITE, 1);
-		return r;
-	}
+	if (r == thrd_success)
+		return took(t, m, FSR_LOCK_MTX, 0, SITE) + thrd_success;
 	if (r != thrd_busy)
 		return r;
 	TIMED_CONTENDED(t, m, FSR_LOCK_MTX, 0, SITE, real.mtx_timedlock(m, ts));

@@ -2,13 +2,15 @@
 # programs under the shim, driven by tests/locks/locks.sh.
 if !SANITIZED
 LK_CFLAGS = $(AM_CFLAGS) -g -O1 -pthread -I$(top_srcdir)/preload
-check_PROGRAMS += tests/locks/lk_timed tests/locks/lk_reuse tests/locks/lk_cxx tests/locks/lk_initwrap
+check_PROGRAMS += tests/locks/lk_timed tests/locks/lk_reuse tests/locks/lk_cxx tests/locks/lk_initwrap tests/locks/lk_memo
 tests_locks_lk_timed_CFLAGS = $(LK_CFLAGS)
 tests_locks_lk_timed_LDADD = -lpthread
 tests_locks_lk_reuse_CFLAGS = $(LK_CFLAGS)
 tests_locks_lk_reuse_LDADD = -lpthread
 tests_locks_lk_initwrap_CFLAGS = $(LK_CFLAGS)
 tests_locks_lk_initwrap_LDADD = -lpthread
+tests_locks_lk_memo_CFLAGS = $(LK_CFLAGS)
+tests_locks_lk_memo_LDADD = -lpthread
 # as at -O0: std::mutex::lock and __gthread_mutex_lock stay calls (-fno-inline
 # holds also when the configured CXXFLAGS add -O2 after these)
 tests_locks_lk_cxx_SOURCES = tests/locks/lk_cxx.cc

@@ -70,5 +70,16 @@ else
 	no "headline: status $rc, $(grep 'is held at' "$err")"
 fi
 
+# issue 15: the acquisition memo records what a known acquisition would
+# not: a blocking acquisition after a trylock of the same lock, one in
+# reclaim, one after reclaim began under held locks, a lock re-initialised
+for m in trylock reclaim rebase reinit; do
+	under memo-$m interval=0 -- "$d/lk_memo" $m
+	reported && ok "memo ($m): the inversion is recorded and reported" \
+		|| no "memo ($m): wanted reclaim-lock-inversion and status 66, got status $rc $(head -c 400 "$err")"
+done
+under memo-none interval=0 -- "$d/lk_memo" none
+clean "memo (control): the same acquisitions without the allocations: no report"
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
