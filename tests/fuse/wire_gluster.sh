@@ -78,7 +78,7 @@ TRIAGE='
 sync_mutex  reclaim-lock-inversion ^inode_table_with_invalidator   ^fuse\.so
 itable      reclaim-lock-inversion ^__inode_path                   ^inode_(ref|unref)
 itable      reclaim-deadlock       ^(inode_path|inode_link)$       ^inode_(ref|unref)
-inode_lock  reclaim-lock-inversion ^posix\.so                      ^inode_ctx_get0
+inode_lock  reclaim-lock-inversion ^posix\.so                      ^(inode_ctx_get0|fd_unref|posix\.so)
 inode_lock  reclaim-deadlock       ^posix\.so$                     ^(fd_unref|posix\.so)
 fd_lock     reclaim-deadlock       ^posix\.so$                     ^fd_ctx_get
 fd_open     reclaim-lock-inversion ^fuse\.so                       ^fd_ctx_get
