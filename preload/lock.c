@@ -744,7 +744,8 @@ static void report_deadlock(struct fsr_thread *t, struct fsr_pass *p, struct cha
  * found a chain without reporting it, fetched after snap_lock: the next
  * look reports it (reclaim_wait), under snap_lock, with no fetch of its own
  * beyond this thread's and the allocation's stacks */
-#define CHAIN_PCS (FSR_MAX_REPORT_LOCKS + (MAX_CHAIN - 1) * 16)
+#define WAIT_PCS  ((int)(sizeof ((struct fsr_thread *)0)->wait_pc / sizeof (void *)))
+#define CHAIN_PCS (FSR_MAX_REPORT_LOCKS + (MAX_CHAIN - 1) * WAIT_PCS)
 static int chain_pcs(const struct chain_step *st, int n, void **pc)
 {
 	int k = 0;
