@@ -764,12 +764,40 @@ static void report_deadlock(struct fsr_thread *t, struct fsr_pass *p, struct cha
 	fsr_report_locked(&h);
 }
 
+/* debuginfod=1: the pcs of what report_deadlock would print of the chain
+ * (the other threads' waiting stacks, the sites of the chain's locks and of
+ * the allocator's other locks), gathered under snap_lock by a look that
+ * found a chain without reporting it, fetched after snap_lock: the next
+ * look reports it (reclaim_wait), under snap_lock, with no fetch of its own
+ * beyond this thread's and the allocation's stacks */
+#define WAIT_PCS  ((int)(sizeof ((struct fsr_thread *)0)->wait_pc / sizeof (void *)))
+#define CHAIN_PCS (FSR_MAX_REPORT_LOCKS + (MAX_CHAIN - 1) * WAIT_PCS)
+static int chain_pcs(const struct chain_step *st, int n, void **pc)
+{
+	int k = 0;
+	const struct snap *alloc = st[n - 1].holder;
+	for (int i = 0; i < n && k < FSR_MAX_REPORT_LOCKS; i++)
+		pc[k++] = st[i].holder->held[st[i].hi].site;
+	for (int i = 0; i < alloc->nheld && k < FSR_MAX_REPORT_LOCKS; i++)
+		if (i != st[n - 1].hi)
+			pc[k++] = alloc->held[i].site;
+	for (int i = 0; i + 1 < n; i++) {
+		struct fsr_stack s;
+		if (fsr_stack_capture_thread(st[i].holder->tid, &s, "prefetch"))
+			continue;
+		for (int j = 0; j < s.n && k < CHAIN_PCS; j++)
+			pc[k++] = s.pc[j];
+	}
+	return k;
+}
+
 int fsr_lock_deadlock_check(struct fsr_thread *t, const void *lock, int report)
 {
 	struct fsr_pass *p = t->pass;
 	struct chain_step steps[MAX_CHAIN];
+	void *pcs[CHAIN_PCS];
 	uint64_t visited = 0;
-	int n;
+	int n, npcs = 0;
 	if (!fsr_lock_serving_handoff(t))
 		return 0;
 	fsr_busy_enter(t);
@@ -789,8 +817,11 @@ int fsr_lock_deadlock_check(struct fsr_thread *t, const void *lock, int report)
 	if (n && report && fsr_lock_serving_handoff(t)) {
 		report_deadlock(t, p, steps, n);
 		fsr_pass_abandon(p);
+	} else if (n && fsr_opt.debuginfod) {
+		npcs = chain_pcs(steps, n, pcs);
 	}
 	fsr_mutex_unlock(&snap_lock);
+	fsr_sym_prefetch(pcs, npcs);
 	t->busy--;
 	return n > 0;
 }

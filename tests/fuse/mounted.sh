@@ -128,7 +128,12 @@ run() {
 	if [ "$mode" != none ]; then
 		pre=("$RUN" --opt interval=1 --opt stats=1 --opt "mode=${mode%-bg}" --opt "log_path=$log" --)
 	fi
-	timeout -k 5 120 "${pre[@]}" "${args[@]}" > "$R/daemon.out" 2>&1 &
+	# the daemon's bound is above the sum of its steps' (mount 20, workload
+	# 90, manifest 30, unmount 20): a slow run fails at the slow step, not
+	# by the daemon killed under a later one (the soak once saw a
+	# pyfuse3/handoff workload pass slowly, then its manifest cut at 120 s:
+	# ECONNABORTED and a "tree differs" that no data loss caused)
+	timeout -k 5 200 "${pre[@]}" "${args[@]}" > "$R/daemon.out" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
 	if ! wait_mount "$M" "$([ "$fg" = 1 ] || [ $rtload = 1 ] && echo $pid)"; then

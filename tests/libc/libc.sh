@@ -8,8 +8,8 @@ shim=${FSR_SHIM:-$b/preload/.libs/libfsreclaim.so}   # FSR_SHIM: another build, 
 prog=$b/tests/libc/libc
 [ -f "$shim" ] || { echo "FAIL: no shim at $shim"; exit 1; }
 d=$(mktemp -d) || exit 99
-srv= srv2=
-trap 'kill $srv $srv2 2>/dev/null; rm -rf "$d"' EXIT
+srv= srv2= srv3=
+trap 'kill $srv $srv2 $srv3 2>/dev/null; rm -rf "$d"' EXIT
 fail=0
 ok() { echo "ok   $*"; }
 no() { echo "FAIL $*"; fail=1; }
@@ -171,6 +171,48 @@ srv.serve_forever()' "$port2" "$d/dbg.debug" "$d/asked" >"$d/srv2" &
 	fi
 else
 	no "cannot build the stripped program and its debug file"
+fi
+# a reclaim-deadlock through a third thread: that thread's code is in a
+# stripped library of its own, whose debug info only the server has; the
+# report names its waiting stack and the site of the lock it holds by
+# file:line, so its module was fetched before the report's locks too
+port3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if ${CC:-cc} -shared -fPIC -g -O1 -pthread -Wl,--build-id -o "$d/libchain3full.so" "$s/tests/libc/chain3lib.c" &&
+   objcopy --only-keep-debug "$d/libchain3full.so" "$d/chain3.debug" && strip -o "$d/libchain3.so" "$d/libchain3full.so" &&
+   ${CC:-cc} -g -O1 -pthread -I"$s/preload" -o "$d/chain3" "$s/tests/libc/chain3.c" -L"$d" -lchain3 -Wl,-rpath,"$d" &&
+   id3=$(readelf -n "$d/libchain3.so" | sed -n 's/^ *Build ID: *//p') && [ -n "$id3" ]; then
+	python3 -c '
+import http.server, sys
+debug = open(sys.argv[2], "rb").read()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/buildid/%s/debuginfo" % sys.argv[3]:
+            self.send_response(200); self.send_header("Content-Length", str(len(debug))); self.end_headers()
+            self.wfile.write(debug)
+        else:
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+print("listening", flush=True)
+srv.serve_forever()' "$port3" "$d/chain3.debug" "$id3" >"$d/srv3" &
+	srv3=$!
+	i=0; while ! grep -q listening "$d/srv3" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+	rm -rf "$d/cache"
+	DEBUGINFOD_URLS="http://127.0.0.1:$port3" run "debuginfod=1:interval=1" "$d/chain3"
+	kill $srv3 2>/dev/null
+	third=$(sed -n '/^  thread [0-9]* holds lock_b and blocks on lock_a:$/,/^$/p' "$d/out")
+	hold=$(grep -n 'MARK: chain3 holds' "$s/tests/libc/chain3lib.c" | cut -d: -f1)
+	blk=$(grep -n 'MARK: chain3 blocks' "$s/tests/libc/chain3lib.c" | cut -d: -f1)
+	if [ $rc = 66 ] && grep -q '^chain3: done' "$d/out" && grep -q 'ERROR: reclaim-deadlock' "$d/out" &&
+	   ! grep -q 'reclaim-lock-inversion' "$d/out" &&
+	   echo "$third" | grep -qE "^    #0 0x[0-9a-f]+ in chain3_hold_then_wait .*chain3lib\.c:$blk\$" &&
+	   grep -qE "^    #[0-9]+ lock_b \(class [0-9]+\) taken at chain3_hold_then_wait chain3lib\.c:$hold\$" "$d/out"; then
+		ok "debuginfod=1: a deadlock's third thread (stack and lock site in a stripped library) named from the fetched file"
+	else
+		no "debuginfod=1 third thread of a deadlock chain: status $rc: $(cat "$d/out")"
+	fi
+else
+	no "cannot build the deadlock chain's program, its stripped library and debug file"
 fi
 unset DEBUGINFOD_URLS DEBUGINFOD_CACHE_PATH
 
