@@ -157,7 +157,13 @@ struct hl_bucket {
 } __attribute__((aligned(64)));
 static struct hl_bucket hl_dir[HL_BUCKETS];
 static struct fsr_mutex hl_lock;        /* writers; free() reads without it */
-struct fsr_heap_lock_count fsr_heap_locks;
+struct fsr_heap_lock_count fsr_heap_locks = { 0, __libc_free };
+
+void fsr_heap_locks_on(void)
+{
+	if (fsr_free_tracked)
+		__atomic_store_n(&fsr_heap_locks.free_fn, fsr_free_tracked, __ATOMIC_RELEASE);
+}
 
 static struct hl_bucket *hl_bucket_of(uint64_t page)
 {
@@ -209,6 +215,7 @@ static void hl_note(const void *lock)
 		} else {
 			i = freeway;
 			__atomic_add_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
+			fsr_heap_locks_on();
 		}
 		__atomic_store_n(&b->page[i], pg, __ATOMIC_RELEASE);
 	}

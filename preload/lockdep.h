@@ -180,11 +180,21 @@ void fsr_lock_init_instance(const void *lock, int kind, void *site) FSR_HIDDEN;
  * is not 0, so that a program without heap locks pays one load */
 struct fsr_heap_lock_count {
 	unsigned long pages;
+	/* what free() jumps through: __libc_free until the first page holds a
+	 * tracked lock or limit= counts the heap, then malloc.c's tracked free
+	 * for good (fsr_heap_locks_on), so that free's fast path is the one
+	 * indirect jump a forwarding free makes */
+	void (*free_fn)(void *);
 } __attribute__((aligned(64)));     /* a line of its own: free() reads it, only a
 				     * page gaining its first lock or losing its
 				     * last writes it */
 extern struct fsr_heap_lock_count fsr_heap_locks FSR_HIDDEN;
 #define fsr_heap_lock_pages (fsr_heap_locks.pages)
+/* free() goes through the tracked free from now on (called where
+ * fsr_heap_lock_pages is raised, before the page or limit is in use) */
+void fsr_heap_locks_on(void) FSR_HIDDEN;
+/* malloc.c's tracked free (absent from the core's unit tests: weak) */
+void fsr_free_tracked(void *p) FSR_HIDDEN __attribute__((weak));
 void fsr_lock_free_range(const void *p, size_t n) FSR_HIDDEN;
 /* pthread_mutex_destroy: forget the instance */
 void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;

@@ -107,7 +107,7 @@ static inline int heap_locks(void)
 	return __atomic_load_n(&fsr_heap_lock_pages, __ATOMIC_RELAXED) > (fsr_opt.limit != 0);
 }
 
-static __attribute__((noinline)) void free_tracked(void *p)
+void fsr_free_tracked(void *p)
 {
 	track_sub(p);
 	if (p && heap_locks())
@@ -117,12 +117,11 @@ static __attribute__((noinline)) void free_tracked(void *p)
 
 FSR_EXPORT void free(void *p)
 {
-	/* a plain read: GCC folds it into the compare (a relaxed atomic load,
-	 * the same load on x86, costs one more instruction); a page's first
-	 * lock is published before the lock can be used, by its init or lock */
-	if (unlikely(fsr_heap_lock_pages))
-		return free_tracked(p);
-	__libc_free(p);     /* glibc's free preserves errno */
+	/* one indirect jump: __libc_free (which preserves errno), or
+	 * fsr_free_tracked once a page holds a tracked lock or limit= counts
+	 * the heap (a plain read: the pointer is switched before a page's
+	 * first lock is published, and never back) */
+	fsr_heap_locks.free_fn(p);
 }
 
 static __attribute__((noinline)) void *calloc_look(size_t n, size_t m, size_t total, void *ra)

@@ -77,8 +77,10 @@ void fsr_policy_init(void)
 	}
 	/* free() tests one word: heap lock pages, plus one while limit=
 	 * counts the heap (lockdep.h) */
-	if (fsr_opt.limit)
+	if (fsr_opt.limit) {
 		__atomic_add_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELAXED);
+		fsr_heap_locks_on();
+	}
 }
 
 void fsr_policy_thread_init(struct fsr_thread *t)
