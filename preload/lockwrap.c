@@ -459,11 +459,15 @@ static int held_index(struct fsr_thread *t, const void *l)
 	return -1;
 }
 
+/* a condition wait's mutex back on held[]: the same acquisition, not a
+ * new one (abandon.c counts a callback's pushes) */
 static void held_put(struct fsr_thread *t, const struct fsr_held *h)
 {
 	int n = t->nheld;
-	if (n < FSR_MAX_HELD)
+	if (n < FSR_MAX_HELD) {
 		fsr_held_push(t, n, h->lock, h->cls, h->kind, h->read, h->site);
+		t->held_pushes--;
+	}
 }
 
 #define COND_WAIT(t, m, call)                                           \
@@ -498,7 +502,6 @@ __attribute__((noinline, cold)) static int cond_bounded(struct fsr_thread *t, pt
 	int r = real.cond_clockwait(c, m, CLOCK_MONOTONIC, &ts);
 	if (i >= 0) {
 		held_put(t, &h);
-		t->held_pushes--;       /* the same acquisition, not a new one */
 	}
 	if (r != ETIMEDOUT) {
 		fsr_wait_done(t);

@@ -46,7 +46,9 @@ FSR_EXPORT int sem_wait(sem_t *s)
 		if (r <= 0)
 			return r;
 	}
-	sem_wait_fn f = (sem_wait_fn)fsr_dlsym_next(&real_sem_wait, "sem_wait");
+	sem_wait_fn f = (sem_wait_fn)__atomic_load_n(&real_sem_wait, __ATOMIC_ACQUIRE);
+	if (unlikely(!f))
+		f = (sem_wait_fn)fsr_dlsym_next(&real_sem_wait, "sem_wait");
 	if (!f) {
 		errno = ENOSYS;
 		return -1;
@@ -62,7 +64,9 @@ FSR_EXPORT int sem_wait(sem_t *s)
 		struct fsr_thread *t = fsr_thread_self();                       \
 		if (unlikely(t->cb_guard != NULL))                              \
 			fsr_wait_woke(t);                                       \
-		ret (*f) params = (ret (*) params)fsr_dlsym_next(&real_##name, #name); \
+		ret (*f) params = (ret (*) params)__atomic_load_n(&real_##name, __ATOMIC_ACQUIRE); \
+		if (unlikely(!f))       /* the first call resolves it */           \
+			f = (ret (*) params)fsr_dlsym_next(&real_##name, #name); \
 		return f ? f args : (fail);                                     \
 	}
 WAKE(int, sem_post, (sem_t *s), (s), (errno = ENOSYS, -1))

@@ -664,10 +664,12 @@ static void nosym_forget(void)
 static int no_symlinks_in_op(int dirfd, const char *path, int flags)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	size_t len = strlen(path);
-	unsigned char follow = !(flags & (AT_SYMLINK_NOFOLLOW | FSR_AT_NOFOLLOW_ANY));
-	if (path[0] != '/' || !t->op || len >= NOSYM_LEN || nosym_off)
+	if (path[0] != '/' || !t->op || nosym_off)
 		return no_symlinks(dirfd, path, flags);
+	size_t len = strlen(path);
+	if (len >= NOSYM_LEN)
+		return no_symlinks(dirfd, path, flags);
+	unsigned char follow = !(flags & (AT_SYMLINK_NOFOLLOW | FSR_AT_NOFOLLOW_ANY));
 	unsigned int gen = t->op_gen + 1;
 	for (int i = 0; i < NOSYM_CACHE; i++)
 		if (nosym[i].gen == gen && nosym[i].len == len && nosym[i].follow == follow &&
