@@ -48,7 +48,7 @@
 #define WIRE_SYN       8           /* synthetic requests per connection at once */
 #define WIRE_HELD      64          /* kernel messages held back per connection */
 #define WIRE_HELD_BYTES 128
-#define WIRE_NAME_MAX  255
+#define WIRE_NAME_MAX  FSR_LEDGER_NAME_MAX
 #define PRIVATE        (1ull << 62)
 #define IS_PRIVATE(u)  (((u) & (PRIVATE | (1ull << 63) | 1ull)) == PRIVATE)
 #define OVER_IO_URING  (1ull << 41)  /* FUSE_OVER_IO_URING: flags2 bit 9 (7.42) */
@@ -495,7 +495,6 @@ static void thread_begin(struct wconn *c, struct fsr_thread *t, const char *name
 	t->op_locks = fsr_oplock_owner(c);   /* the locks its ops take (notify-in-op) */
 	wt.in_op = 1;
 	wt.op_unique = unique;
-	(void)t;
 }
 
 static void serve_begin(struct wconn *c, struct fsr_thread *t, const struct wsyn *s)
@@ -557,14 +556,21 @@ static int syn_on(const struct wsyn *s, uint64_t ino, int rel, uint64_t fh, int 
 	return (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == ino;
 }
 
+/* a queued synthetic request dropped: the daemon never gets it, and a
+ * synchronous pass waiting for it is done */
+static void syn_drop(struct wconn *c, struct wsyn *s)
+{
+	syn_unpin(c, s);
+	s->state = SYN_FREE;
+}
+
 static int syn_cancel(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir)
 {
 	int n = 0;
 	for (int i = 0; i < WIRE_SYN; i++) {
 		struct wsyn *s = &c->syn[i];
 		if (s->state == SYN_QUEUED && syn_on(s, ino, rel, fh, dir)) {
-			syn_unpin(c, s);
-			s->state = SYN_FREE;   /* a synchronous pass waiting for it is done */
+			syn_drop(c, s);
 			n++;
 		}
 	}
@@ -601,22 +607,23 @@ static void wait_pins(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int d
 	}
 }
 
-/* every synthetic request of c done, or dropped if still queued at `until`
- * (c->lock held; dropped and retaken while waiting) */
+/* every synthetic request of c that uses a node done, or dropped if still
+ * queued at `until`: all but its FORGETs, which give back the shim's own
+ * reference and use no kernel one (syn_on); one dropped would leave the
+ * daemon's count one too high for good (c->lock held; dropped and retaken
+ * while waiting) */
 static void wait_syn_all(struct wconn *c, uint64_t until)
 {
 	for (;;) {
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE), busy = 0;
 		for (int i = 0; i < WIRE_SYN; i++)
-			busy |= c->syn[i].state != SYN_FREE;
+			busy |= c->syn[i].state != SYN_FREE && c->syn[i].kind != SK_FORGET;
 		if (!busy)
 			return;
 		if (fsr_now_ns() >= until) {
 			for (int i = 0; i < WIRE_SYN; i++)
-				if (c->syn[i].state == SYN_QUEUED) {
-					syn_unpin(c, &c->syn[i]);
-					c->syn[i].state = SYN_FREE;
-				}
+				if (c->syn[i].state == SYN_QUEUED && c->syn[i].kind != SK_FORGET)
+					syn_drop(c, &c->syn[i]);
 			return;
 		}
 		fsr_mutex_unlock(&c->lock);
