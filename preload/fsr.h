@@ -570,6 +570,9 @@ struct fsr_report_lock {
 	char name[64];           /* lock's symbol or "lock@0xADDR" */
 	unsigned int cls;
 	void *site;              /* where it was taken */
+	int holder;              /* tid of the thread holding it when that is not the
+				  * allocating thread (a deadlock chain's middle
+				  * threads); 0: the allocating thread's own */
 };
 
 struct fsr_hazard {

@@ -710,6 +710,8 @@ static void report_deadlock(struct fsr_thread *t, struct fsr_pass *p, struct cha
 		fsr_lock_name(st[i].lock, l->name, sizeof l->name);
 		l->cls = hd->cls;
 		l->site = hd->site;
+		if (i + 1 < n)
+			l->holder = (int)st[i].holder->tid;
 	}
 	for (int i = 0; i < alloc->nheld && h.nlocks < FSR_MAX_REPORT_LOCKS; i++) {
 		if (i == st[n - 1].hi)

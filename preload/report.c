@@ -544,6 +544,26 @@ static int nameable(const struct fsr_sym *f)
 	return f->func[0] || f->module[0];
 }
 
+/* the report's locks of the allocating thread (others == 0) or of the
+ * other threads (others == 1), numbered within their list */
+static void put_locks(struct buf *b, const struct fsr_hazard *h, int others)
+{
+	int k = 0;
+	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++) {
+		if (!h->locks[i].holder != !others)
+			continue;
+		put(b, "    #%d %s (class %u)", k++, h->locks[i].name, h->locks[i].cls);
+		if (others)
+			put(b, " held by thread %d,", h->locks[i].holder);
+		put(b, " taken at ");
+		if (h->locks[i].site)
+			put_where(b, &lock_sym[i], 1);
+		else
+			put(b, "an unknown site");
+		put(b, "\n");
+	}
+}
+
 static const struct fsr_sym *summary_frame;   /* the SUMMARY line's frame (SARIF's primary location) */
 
 static size_t format_text(const struct fsr_hazard *h)
@@ -558,18 +578,20 @@ static size_t format_text(const struct fsr_hazard *h)
 		put(&b, "%s\n", h->message);
 	if (h->op)
 		put(&b, "  in FUSE op: %s\n", h->op);
-	if (h->nlocks) {
+	/* the allocating thread's locks, then those of a deadlock chain's
+	 * other threads, each under its own heading: a reader (and a script)
+	 * takes the first list as what the allocation held */
+	int nown = 0, nother = 0;
+	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++)
+		h->locks[i].holder ? nother++ : nown++;
+	if (nown)
 		put(&b, "  locks held by the allocating thread:\n");
-		for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++) {
-			put(&b, "    #%d %s (class %u) taken at ", i, h->locks[i].name, h->locks[i].cls);
-			if (h->locks[i].site)
-				put_where(&b, &lock_sym[i], 1);
-			else
-				put(&b, "an unknown site");
-			put(&b, "\n");
-		}
-	} else {
+	else
 		put(&b, "  no locks held by the allocating thread\n");
+	put_locks(&b, h, 0);
+	if (nother) {
+		put(&b, "  locks held by the chain's other threads:\n");
+		put_locks(&b, h, 1);
 	}
 	if (h->body[0]) {
 		size_t n = strnlen(h->body, sizeof h->body);
@@ -639,7 +661,10 @@ static size_t format_json(const struct fsr_hazard *h)
 	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++) {
 		put(&b, "%s{\"name\":", i ? "," : "");
 		put_json_str(&b, h->locks[i].name);
-		put(&b, ",\"class\":%u,\"site\":", h->locks[i].cls);
+		put(&b, ",\"class\":%u,", h->locks[i].cls);
+		if (h->locks[i].holder)
+			put(&b, "\"holder\":%d,", h->locks[i].holder);
+		put(&b, "\"site\":");
 		if (h->locks[i].site)
 			put_json_frame(&b, &lock_sym[i]);
 		else

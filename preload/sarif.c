@@ -212,6 +212,8 @@ void fsr_sarif_add(const struct fsr_hazard *h, const struct fsr_sym *summary,
 	for (int i = 0; i < h->nlocks; i++) {
 		const struct fsr_sym *l = &locks[i];
 		sput(&t, "%s%s (class %u", i ? "; " : " Locks held: ", h->locks[i].name, h->locks[i].cls);
+		if (h->locks[i].holder)
+			sput(&t, ", by thread %d", h->locks[i].holder);
 		if (h->locks[i].site && l->func[0])
 			sput(&t, ", taken in %s%s%s:%d", l->func, l->file[0] ? " " : "", l->file, l->line);
 		sput(&t, ")");

@@ -206,8 +206,10 @@ srv.serve_forever()' "$port3" "$d/chain3.debug" "$id3" >"$d/srv3" &
 	if [ $rc = 66 ] && grep -q '^chain3: done' "$d/out" && grep -q 'ERROR: reclaim-deadlock' "$d/out" &&
 	   ! grep -q 'reclaim-lock-inversion' "$d/out" &&
 	   echo "$third" | grep -qE "^    #0 0x[0-9a-f]+ in chain3_hold_then_wait .*chain3lib\.c:$blk\$" &&
-	   grep -qE "^    #[0-9]+ lock_b \(class [0-9]+\) taken at chain3_hold_then_wait chain3lib\.c:$hold\$" "$d/out"; then
-		ok "debuginfod=1: a deadlock's third thread (stack and lock site in a stripped library) named from the fetched file"
+	   own=$(sed -n '/^  locks held by the allocating thread:$/,/^  [^ ]/p' "$d/out" | grep '^    #') &&
+	   [ "$(echo "$own" | grep -c .)" = 1 ] && echo "$own" | grep -q '^    #0 lock_a ' &&
+	   grep -qE "^    #0 lock_b \(class [0-9]+\) held by thread [0-9]+, taken at chain3_hold_then_wait chain3lib\.c:$hold\$" "$d/out"; then
+		ok "debuginfod=1: a deadlock's third thread (stack and lock site in a stripped library) named from the fetched file; lock_b listed as the third thread's, not the allocator's"
 	else
 		no "debuginfod=1 third thread of a deadlock chain: status $rc: $(cat "$d/out")"
 	fi
