@@ -630,6 +630,7 @@ void fsr_free(void *p) FSR_HIDDEN;
 int fsr_vfmt(char *buf, size_t len, const char *fmt, va_list ap) FSR_HIDDEN;
 int fsr_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4))) FSR_HIDDEN;
 int fsr_write_all(int fd, const char *p, size_t n) FSR_HIDDEN;
+void fsr_quote(char *out, size_t len, const char *s, size_t n, size_t shown) FSR_HIDDEN;
 void fsr_path_normalize(char *path) FSR_HIDDEN;
 void *fsr_dlsym_next(void **cache, const char *name) FSR_HIDDEN;
 /* write a one-line message straight to the shim's stderr duplicate */

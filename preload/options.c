@@ -23,32 +23,13 @@ void fsr_options_defaults(struct fsr_options *o)
 	o->stack_depth = 16;
 }
 
-/* Quote untrusted bytes for an error line: printable ASCII as is, the rest
- * as \xNN, at most 48 bytes shown. */
-static void quote(char *out, size_t len, const char *s, size_t n)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n && o + 5 < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (i == 48) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)fsr_fmt(out + o, len - o, "\\x%02x", c);
-	}
-	out[o] = 0;
-}
 
 static int bad(char *err, size_t errlen, const char *k, size_t kn, const char *v, size_t vn,
 	       const char *why)
 {
 	char qk[256], qv[256];
-	quote(qk, sizeof qk, k, kn);
-	quote(qv, sizeof qv, v, vn);
+	fsr_quote(qk, sizeof qk, k, kn, 48);
+	fsr_quote(qv, sizeof qv, v, vn, 48);
 	fsr_fmt(err, errlen, "fsreclaim: error: FSRECLAIM_OPTIONS: %s: '%s' %s", qk, qv, why);
 	return -1;
 }
@@ -219,13 +200,13 @@ int fsr_options_parse(struct fsr_options *o, const char *s, char *err, size_t er
 			after_record = e && e - p == 6 && !memcmp(p, "replay", 6) && e[1] == '@';
 			if (!e) {
 				char q[256];
-				quote(q, sizeof q, p, j - i);
+				fsr_quote(q, sizeof q, p, j - i, 48);
 				fsr_fmt(err, errlen, "fsreclaim: error: FSRECLAIM_OPTIONS: '%s': missing '=value'", q);
 				return -1;
 			}
 			if (e == p) {
 				char q[256];
-				quote(q, sizeof q, p, j - i);
+				fsr_quote(q, sizeof q, p, j - i, 48);
 				fsr_fmt(err, errlen, "fsreclaim: error: FSRECLAIM_OPTIONS: '%s': empty key", q);
 				return -1;
 			}

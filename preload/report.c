@@ -151,28 +151,12 @@ static int glob_match(const char *p, const char *s)
 	return !*p;
 }
 
-static void quote(char *out, size_t len, const char *s, size_t n)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n && o + 5 < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (i == 64) {
-			if (o + 4 < len) { memcpy(out + o, "...", 3); o += 3; }
-			break;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)fsr_fmt(out + o, len - o, "\\x%02x", c);
-	}
-	out[o] = 0;
-}
 
 static int supp_error(char *err, size_t errlen, const char *name, unsigned long lineno,
 		      const char *line, size_t n, const char *why)
 {
 	char q[300];
-	quote(q, sizeof q, line, n);
+	fsr_quote(q, sizeof q, line, n, 64);
 	if (err && errlen)
 		fsr_fmt(err, errlen, "fsreclaim: error: suppressions: %s:%lu: %s: '%s'",
 			name, lineno, why, q);

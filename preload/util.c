@@ -170,6 +170,29 @@ void fsr_mutex_unlock(struct fsr_mutex *m)
 }
 
 /* all of n bytes to fd (EINTR retried); 0, or -1 on an error or a full device */
+/* Quote untrusted bytes for an error line (an option, a suppressions
+ * file's line): printable ASCII as is, the rest as \xNN, at most `shown`
+ * bytes, then "..." */
+void fsr_quote(char *out, size_t len, const char *s, size_t n, size_t shown)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 5 < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i == shown) {
+			if (o + 4 < len) {
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)fsr_fmt(out + o, len - o, "\\x%02x", c);
+	}
+	out[o] = 0;
+}
+
 int fsr_write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
