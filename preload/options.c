@@ -23,7 +23,6 @@ void fsr_options_defaults(struct fsr_options *o)
 	o->stack_depth = 16;
 }
 
-
 static int bad(char *err, size_t errlen, const char *k, size_t kn, const char *v, size_t vn,
 	       const char *why)
 {

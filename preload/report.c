@@ -151,7 +151,6 @@ static int glob_match(const char *p, const char *s)
 	return !*p;
 }
 
-
 static int supp_error(char *err, size_t errlen, const char *name, unsigned long lineno,
 		      const char *line, size_t n, const char *why)
 {

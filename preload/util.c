@@ -169,7 +169,6 @@ void fsr_mutex_unlock(struct fsr_mutex *m)
 	}
 }
 
-/* all of n bytes to fd (EINTR retried); 0, or -1 on an error or a full device */
 /* Quote untrusted bytes for an error line (an option, a suppressions
  * file's line): printable ASCII as is, the rest as \xNN, at most `shown`
  * bytes, then "..." */
@@ -193,6 +192,7 @@ void fsr_quote(char *out, size_t len, const char *s, size_t n, size_t shown)
 	out[o] = 0;
 }
 
+/* all of n bytes to fd (EINTR retried); 0, or -1 on an error or a full device */
 int fsr_write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
