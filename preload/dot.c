@@ -41,23 +41,8 @@ int fsr_dot_init(char *err, size_t errlen)
 	return 0;
 }
 
-struct dbuf { char *b; size_t cap, len; };
-
-static void dput(struct dbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void dput(struct dbuf *b, const char *fmt, ...)
-{
-	if (b->len + 1 >= b->cap)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	b->len += (size_t)fsr_vfmt(b->b + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (b->len > b->cap - 1)
-		b->len = b->cap - 1;
-}
-
 /* a DOT string's body: quotes and backslashes escaped */
-static void dstr(struct dbuf *b, const char *s)
+static void dstr(struct fsr_buf *b, const char *s)
 {
 	for (; *s && b->len + 3 < b->cap; s++) {
 		if (*s == '"' || *s == '\\')
@@ -93,48 +78,48 @@ void fsr_dot_write(void)
 		return;
 	fsr_busy_enter(&fsr_self);
 	int n = fsr_graph_edges(e, DOT_EDGES_MAX);
-	struct dbuf b = { text, sizeof text, 0 };
+	struct fsr_buf b = { text, sizeof text, 0, 0 };
 	char nm[64], site[512];
 	memset(used, 0, sizeof used);
 	used[FSR_CLS_FS_RECLAIM] = used[FSR_CLS_IO_RECLAIM] = 1;
 	for (int i = 0; i < n; i++)
 		used[e[i].from] = used[e[i].to] = 1;
-	dput(&b, "digraph fs_reclaim {\n\tlabel=\"fsreclaim: the fs_reclaim dependency graph of pid %d\";\n"
+	fsr_bput(&b, "digraph fs_reclaim {\n\tlabel=\"fsreclaim: the fs_reclaim dependency graph of pid %d\";\n"
 	     "\trankdir=LR;\n\tnode [shape=box, fontname=\"monospace\", fontsize=10];\n"
 	     "\tedge [fontname=\"monospace\", fontsize=9];\n", (int)getpid());
 	for (unsigned int c = 1; c < FSR_MAX_CLASSES; c++) {
 		if (!used[c])
 			continue;
 		fsr_class_name(c, nm, sizeof nm);
-		dput(&b, "\t\"cls%u\" [", c);
+		fsr_bput(&b, "\t\"cls%u\" [", c);
 		if (c == FSR_CLS_FS_RECLAIM || c == FSR_CLS_IO_RECLAIM) {
-			dput(&b, "label=\"%s\", shape=ellipse, style=filled, fillcolor=\"#e0e0e0\", class=\"pseudo\"", nm);
+			fsr_bput(&b, "label=\"%s\", shape=ellipse, style=filled, fillcolor=\"#e0e0e0\", class=\"pseudo\"", nm);
 		} else {
 			where(site, sizeof site, fsr_classes[c].site);
-			dput(&b, "label=\"");
+			fsr_bput(&b, "label=\"");
 			dstr(&b, nm);
-			dput(&b, "\\nclass %u\\n", c);
+			fsr_bput(&b, "\\nclass %u\\n", c);
 			dstr(&b, site);
-			dput(&b, "\", tooltip=\"");
+			fsr_bput(&b, "\", tooltip=\"");
 			dstr(&b, nm);
-			dput(&b, "\", class=\"lock\"");
+			fsr_bput(&b, "\", class=\"lock\"");
 		}
-		dput(&b, "];\n");
+		fsr_bput(&b, "];\n");
 	}
 	for (int i = 0; i < n; i++) {
 		where(site, sizeof site, e[i].site);
-		dput(&b, "\t\"cls%u\" -> \"cls%u\" [label=\"", e[i].from, e[i].to);
+		fsr_bput(&b, "\t\"cls%u\" -> \"cls%u\" [label=\"", e[i].from, e[i].to);
 		dstr(&b, site);
-		dput(&b, "\"");
+		fsr_bput(&b, "\"");
 		if (e[i].reported)
-			dput(&b, ", color=red, fontcolor=red, penwidth=2.5, class=\"reported cycle\"");
+			fsr_bput(&b, ", color=red, fontcolor=red, penwidth=2.5, class=\"reported cycle\"");
 		else if (e[i].on_cycle)
-			dput(&b, ", penwidth=2, class=\"cycle\"");
+			fsr_bput(&b, ", penwidth=2, class=\"cycle\"");
 		if (!(e[i].bits & (FSR_EDGE_SRCW | FSR_EDGE_DSTW)))
-			dput(&b, ", style=dashed");     /* read-only at both ends */
-		dput(&b, "];\n");
+			fsr_bput(&b, ", style=dashed");     /* read-only at both ends */
+		fsr_bput(&b, "];\n");
 	}
-	dput(&b, "}\n");
+	fsr_bput(&b, "}\n");
 	char tmp[4300];
 	fsr_fmt(tmp, sizeof tmp, "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);

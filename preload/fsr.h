@@ -629,6 +629,10 @@ void *fsr_alloc(size_t n) FSR_HIDDEN;        /* __libc_calloc; never hooked */
 void fsr_free(void *p) FSR_HIDDEN;
 int fsr_vfmt(char *buf, size_t len, const char *fmt, va_list ap) FSR_HIDDEN;
 int fsr_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4))) FSR_HIDDEN;
+/* a bounded text buffer: always NUL-terminated, full once something was cut */
+struct fsr_buf { char *b; size_t cap, len; int full; };
+void fsr_bput(struct fsr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3))) FSR_HIDDEN;
+void fsr_bmem(struct fsr_buf *b, const char *s, size_t n) FSR_HIDDEN;
 int fsr_write_all(int fd, const char *p, size_t n) FSR_HIDDEN;
 void fsr_quote(char *out, size_t len, const char *s, size_t n, size_t shown) FSR_HIDDEN;
 void fsr_path_normalize(char *path) FSR_HIDDEN;

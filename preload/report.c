@@ -359,29 +359,6 @@ static int suppressed(const struct fsr_hazard *h)
 
 /* ---- text and JSON ---- */
 
-struct buf { char *b; size_t cap, len; };
-
-static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct buf *b, const char *fmt, ...)
-{
-	if (b->len + 1 >= b->cap)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = fsr_vfmt(b->b + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-static void put_mem(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap)
-		n = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0;
-	memcpy(b->b + b->len, s, n);
-	b->len += n;
-	b->b[b->len] = 0;
-}
-
 static const char *base_name(const char *p)
 {
 	const char *s = strrchr(p, '/');
@@ -389,59 +366,59 @@ static const char *base_name(const char *p)
 }
 
 /* "FUNC FILE:LINE", "FUNC+0xOFF (MODULE+0xOFF)", "(MODULE+0xOFF)" */
-static void put_where(struct buf *b, const struct fsr_sym *f, int short_file)
+static void put_where(struct fsr_buf *b, const struct fsr_sym *f, int short_file)
 {
 	if (f->func[0] && f->file[0] && f->line) {
-		put(b, "%s %s:%d", f->func, short_file ? base_name(f->file) : f->file, f->line);
+		fsr_bput(b, "%s %s:%d", f->func, short_file ? base_name(f->file) : f->file, f->line);
 		return;
 	}
 	if (f->func[0]) {
 		if (f->has_off)
-			put(b, "%s+0x%lx", f->func, (unsigned long)f->func_off);
+			fsr_bput(b, "%s+0x%lx", f->func, (unsigned long)f->func_off);
 		else
-			put(b, "%s", f->func);
+			fsr_bput(b, "%s", f->func);
 		if (f->module[0])
-			put(b, " (%s+0x%lx)", f->module, (unsigned long)f->mod_off);
+			fsr_bput(b, " (%s+0x%lx)", f->module, (unsigned long)f->mod_off);
 		return;
 	}
 	if (f->module[0])
-		put(b, "(%s+0x%lx)", f->module, (unsigned long)f->mod_off);
+		fsr_bput(b, "(%s+0x%lx)", f->module, (unsigned long)f->mod_off);
 	else
-		put(b, "(<unknown module>)");
+		fsr_bput(b, "(<unknown module>)");
 }
 
-static void put_frame(struct buf *b, int i, const struct fsr_sym *f)
+static void put_frame(struct fsr_buf *b, int i, const struct fsr_sym *f)
 {
-	put(b, "    #%d 0x%lx ", i, (unsigned long)f->pc);
+	fsr_bput(b, "    #%d 0x%lx ", i, (unsigned long)f->pc);
 	if (f->func[0])
-		put(b, "in ");
+		fsr_bput(b, "in ");
 	put_where(b, f, 0);
-	put(b, "\n");
+	fsr_bput(b, "\n");
 }
 
 /* JSON string: escapes, and invalid UTF-8 bytes as U+FFFD */
-static void put_json_str(struct buf *b, const char *s)
+static void put_json_str(struct fsr_buf *b, const char *s)
 {
 	if (!s) {
-		put(b, "null");
+		fsr_bput(b, "null");
 		return;
 	}
-	put_mem(b, "\"", 1);
+	fsr_bmem(b, "\"", 1);
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
 		unsigned char c = *p;
 		if (c == '"' || c == '\\') {
 			char e[2] = { '\\', (char)c };
-			put_mem(b, e, 2);
+			fsr_bmem(b, e, 2);
 			p++;
 		} else if (c == '\n') {
-			put_mem(b, "\\n", 2); p++;
+			fsr_bmem(b, "\\n", 2); p++;
 		} else if (c == '\t') {
-			put_mem(b, "\\t", 2); p++;
+			fsr_bmem(b, "\\t", 2); p++;
 		} else if (c < 0x20 || c == 0x7f) {
-			put(b, "\\u%04x", c); p++;
+			fsr_bput(b, "\\u%04x", c); p++;
 		} else if (c < 0x80) {
-			put_mem(b, (const char *)p, 1); p++;
+			fsr_bmem(b, (const char *)p, 1); p++;
 		} else {
 			int need = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? (c <= 0xef ? 2 : -1) : c >= 0xc2 ? 1 : -1;
 			int ok = need > 0;
@@ -457,42 +434,42 @@ static void put_json_str(struct buf *b, const char *s)
 					ok = 0;
 			}
 			if (ok) {
-				put_mem(b, (const char *)p, (size_t)need + 1);
+				fsr_bmem(b, (const char *)p, (size_t)need + 1);
 				p += need + 1;
 			} else {
-				put(b, "\\ufffd");
+				fsr_bput(b, "\\ufffd");
 				p++;
 			}
 		}
 	}
-	put_mem(b, "\"", 1);
+	fsr_bmem(b, "\"", 1);
 }
 
 /* s as a JSON string (or null) into dst; returns its length */
 size_t fsr_json_str(char *dst, size_t cap, const char *s)
 {
-	struct buf b = { dst, cap, 0 };
+	struct fsr_buf b = { dst, cap, 0, 0 };
 	if (cap)
 		dst[0] = 0;
 	put_json_str(&b, s);
 	return b.len;
 }
 
-static void put_json_frame(struct buf *b, const struct fsr_sym *f)
+static void put_json_frame(struct fsr_buf *b, const struct fsr_sym *f)
 {
-	put(b, "{\"pc\":\"0x%lx\",\"function\":", (unsigned long)f->pc);
+	fsr_bput(b, "{\"pc\":\"0x%lx\",\"function\":", (unsigned long)f->pc);
 	put_json_str(b, f->func[0] ? f->func : NULL);
-	put(b, ",\"file\":");
+	fsr_bput(b, ",\"file\":");
 	put_json_str(b, f->file[0] ? f->file : NULL);
 	if (f->line)
-		put(b, ",\"line\":%d", f->line);
+		fsr_bput(b, ",\"line\":%d", f->line);
 	else
-		put(b, ",\"line\":null");
-	put(b, ",\"module\":");
+		fsr_bput(b, ",\"line\":null");
+	fsr_bput(b, ",\"module\":");
 	put_json_str(b, f->module[0] ? f->module : NULL);
 	if (f->inlined)
-		put(b, ",\"inlined\":true");
-	put(b, "}");
+		fsr_bput(b, ",\"inlined\":true");
+	fsr_bput(b, "}");
 }
 
 /* worst case: 8 stacks of 64 frames (plus inlined) with long names; BSS
@@ -529,21 +506,21 @@ static int nameable(const struct fsr_sym *f)
 
 /* the report's locks of the allocating thread (others == 0) or of the
  * other threads (others == 1), numbered within their list */
-static void put_locks(struct buf *b, const struct fsr_hazard *h, int others)
+static void put_locks(struct fsr_buf *b, const struct fsr_hazard *h, int others)
 {
 	int k = 0;
 	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++) {
 		if (!h->locks[i].holder != !others)
 			continue;
-		put(b, "    #%d %s (class %u)", k++, h->locks[i].name, h->locks[i].cls);
+		fsr_bput(b, "    #%d %s (class %u)", k++, h->locks[i].name, h->locks[i].cls);
 		if (others)
-			put(b, " held by thread %d,", h->locks[i].holder);
-		put(b, " taken at ");
+			fsr_bput(b, " held by thread %d,", h->locks[i].holder);
+		fsr_bput(b, " taken at ");
 		if (h->locks[i].site)
 			put_where(b, &lock_sym[i], 1);
 		else
-			put(b, "an unknown site");
-		put(b, "\n");
+			fsr_bput(b, "an unknown site");
+		fsr_bput(b, "\n");
 	}
 }
 
@@ -551,16 +528,16 @@ static const struct fsr_sym *summary_frame;   /* the SUMMARY line's frame (SARIF
 
 static size_t format_text(const struct fsr_hazard *h)
 {
-	struct buf b = { text_buf, sizeof text_buf - 1024, 0 };   /* room for SUMMARY */
+	struct fsr_buf b = { text_buf, sizeof text_buf - 1024, 0, 0 };   /* room for SUMMARY */
 	const char *level = h->level == FSR_ERROR ? "ERROR" : "WARNING";
 	pid_t pid = fsr_pid ? fsr_pid : getpid();
 	text_buf[0] = 0;
-	put(&b, "==%d==fsreclaim: %s: %s", (int)pid, level, h->kind);
-	put(&b, " (thread %d)\n", (int)h->tid);
+	fsr_bput(&b, "==%d==fsreclaim: %s: %s", (int)pid, level, h->kind);
+	fsr_bput(&b, " (thread %d)\n", (int)h->tid);
 	if (h->message[0])
-		put(&b, "%s\n", h->message);
+		fsr_bput(&b, "%s\n", h->message);
 	if (h->op)
-		put(&b, "  in FUSE op: %s\n", h->op);
+		fsr_bput(&b, "  in FUSE op: %s\n", h->op);
 	/* the allocating thread's locks, then those of a deadlock chain's
 	 * other threads, each under its own heading: a reader (and a script)
 	 * takes the first list as what the allocation held */
@@ -568,27 +545,27 @@ static size_t format_text(const struct fsr_hazard *h)
 	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++)
 		h->locks[i].holder ? nother++ : nown++;
 	if (nown)
-		put(&b, "  locks held by the allocating thread:\n");
+		fsr_bput(&b, "  locks held by the allocating thread:\n");
 	else
-		put(&b, "  no locks held by the allocating thread\n");
+		fsr_bput(&b, "  no locks held by the allocating thread\n");
 	put_locks(&b, h, 0);
 	if (nother) {
-		put(&b, "  locks held by the chain's other threads:\n");
+		fsr_bput(&b, "  locks held by the chain's other threads:\n");
 		put_locks(&b, h, 1);
 	}
 	if (h->body[0]) {
 		size_t n = strnlen(h->body, sizeof h->body);
-		put_mem(&b, h->body, n);
+		fsr_bmem(&b, h->body, n);
 		if (h->body[n - 1] != '\n')
-			put(&b, "\n");
+			fsr_bput(&b, "\n");
 	}
 	unsigned int d = depth();
 	const struct fsr_sym *first = NULL, *first_user = NULL;
 	for (int i = 0; i < h->nstacks && i < FSR_MAX_REPORT_STACKS; i++) {
 		const char *title = h->stacks[i].title ? h->stacks[i].title : "stack";
-		put(&b, "\n  %s:\n", title);
+		fsr_bput(&b, "\n  %s:\n", title);
 		if (!syms[i].n)
-			put(&b, "    <no frames>\n");
+			fsr_bput(&b, "    <no frames>\n");
 		for (int j = 0; j < syms[i].n && (unsigned)j < d; j++) {
 			const struct fsr_sym *f = &syms[i].f[j];
 			put_frame(&b, j, f);
@@ -609,70 +586,70 @@ static size_t format_text(const struct fsr_hazard *h)
 	if (first_user)
 		first = first_user;
 	summary_frame = first;
-	put(&b, "\n");
+	fsr_bput(&b, "\n");
 	/* SUMMARY always ends the report, even when the body was truncated */
 	b.cap = sizeof text_buf;
 	b.len += fsr_schedule_text(&h->sched, b.b + b.len, b.cap - b.len - 512);
-	put(&b, "SUMMARY: fsreclaim: %s", h->kind);
+	fsr_bput(&b, "SUMMARY: fsreclaim: %s", h->kind);
 	if (first) {
-		put(&b, " ");
+		fsr_bput(&b, " ");
 		put_where(&b, first, 1);
 	}
-	put(&b, "\n");
+	fsr_bput(&b, "\n");
 	return b.len;
 }
 
 /* the fields every JSON line has, also a truncated one */
-static void json_head(struct buf *b, const struct fsr_hazard *h, pid_t pid)
+static void json_head(struct fsr_buf *b, const struct fsr_hazard *h, pid_t pid)
 {
-	put(b, "{\"kind\":");
+	fsr_bput(b, "{\"kind\":");
 	put_json_str(b, h->kind);
-	put(b, ",\"level\":\"%s\",\"pid\":%d,\"tid\":%d,\"op\":",
+	fsr_bput(b, ",\"level\":\"%s\",\"pid\":%d,\"tid\":%d,\"op\":",
 	    h->level == FSR_ERROR ? "ERROR" : "WARNING", (int)pid, (int)h->tid);
 	put_json_str(b, h->op);
-	put(b, ",\"message\":");
+	fsr_bput(b, ",\"message\":");
 	put_json_str(b, h->message);
 }
 
 static size_t format_json(const struct fsr_hazard *h)
 {
-	struct buf b = { json_buf, sizeof json_buf - 16, 0 };
+	struct fsr_buf b = { json_buf, sizeof json_buf - 16, 0, 0 };
 	pid_t pid = fsr_pid ? fsr_pid : getpid();
 	json_buf[0] = 0;
 	json_head(&b, h, pid);
-	put(&b, ",\"locks\":[");
+	fsr_bput(&b, ",\"locks\":[");
 	for (int i = 0; i < h->nlocks && i < FSR_MAX_REPORT_LOCKS; i++) {
-		put(&b, "%s{\"name\":", i ? "," : "");
+		fsr_bput(&b, "%s{\"name\":", i ? "," : "");
 		put_json_str(&b, h->locks[i].name);
-		put(&b, ",\"class\":%u,", h->locks[i].cls);
+		fsr_bput(&b, ",\"class\":%u,", h->locks[i].cls);
 		if (h->locks[i].holder)
-			put(&b, "\"holder\":%d,", h->locks[i].holder);
-		put(&b, "\"site\":");
+			fsr_bput(&b, "\"holder\":%d,", h->locks[i].holder);
+		fsr_bput(&b, "\"site\":");
 		if (h->locks[i].site)
 			put_json_frame(&b, &lock_sym[i]);
 		else
-			put(&b, "null");
-		put(&b, "}");
+			fsr_bput(&b, "null");
+		fsr_bput(&b, "}");
 	}
-	put(&b, "],\"stacks\":[");
+	fsr_bput(&b, "],\"stacks\":[");
 	unsigned int d = depth();
 	for (int i = 0; i < h->nstacks && i < FSR_MAX_REPORT_STACKS; i++) {
-		put(&b, "%s{\"title\":", i ? "," : "");
+		fsr_bput(&b, "%s{\"title\":", i ? "," : "");
 		put_json_str(&b, h->stacks[i].title ? h->stacks[i].title : "stack");
-		put(&b, ",\"frames\":[");
+		fsr_bput(&b, ",\"frames\":[");
 		for (int j = 0; j < syms[i].n && (unsigned)j < d; j++) {
 			if (j)
-				put(&b, ",");
+				fsr_bput(&b, ",");
 			put_json_frame(&b, &syms[i].f[j]);
 		}
-		put(&b, "]}");
+		fsr_bput(&b, "]}");
 	}
-	put(&b, "]");
+	fsr_bput(&b, "]");
 	if (h->body[0]) {
 		char body[sizeof h->body + 1];
 		memcpy(body, h->body, sizeof h->body);
 		body[sizeof h->body] = 0;
-		put(&b, ",\"body\":");
+		fsr_bput(&b, ",\"body\":");
 		put_json_str(&b, body);
 	}
 	b.len += fsr_schedule_json(&h->sched, b.b + b.len, b.cap - b.len);
@@ -681,10 +658,10 @@ static size_t format_json(const struct fsr_hazard *h)
 		b.len = 0;
 		b.cap = sizeof json_buf - 16;
 		json_head(&b, h, pid);
-		put(&b, ",\"locks\":[],\"stacks\":[],\"truncated\":true");
+		fsr_bput(&b, ",\"locks\":[],\"stacks\":[],\"truncated\":true");
 	}
 	b.cap = sizeof json_buf;
-	put(&b, "}\n");
+	fsr_bput(&b, "}\n");
 	return b.len;
 }
 

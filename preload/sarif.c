@@ -30,25 +30,7 @@ static unsigned int nkinds;
 static char root[4096];               /* source root, with a trailing '/' */
 static int enabled;
 
-struct sbuf { char *b; size_t cap, len; int full; };
-
-static void sput(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sput(struct sbuf *b, const char *fmt, ...)
-{
-	if (b->len + 1 >= b->cap) {
-		b->full = 1;
-		return;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	int n = fsr_vfmt(b->b + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if ((size_t)n >= b->cap - b->len - 1)
-		b->full = 1;
-	b->len += (size_t)n;
-}
-
-static void sstr(struct sbuf *b, const char *s)
+static void sstr(struct fsr_buf *b, const char *s)
 {
 	if (b->len + 8 >= b->cap) {
 		b->full = 1;
@@ -75,12 +57,12 @@ static void put_uri_path(char *out, size_t len, const char *p)
 	out[o] = 0;
 }
 
-static void put_location(struct sbuf *b, const struct fsr_sym *f, const char *msg, int id)
+static void put_location(struct fsr_buf *b, const struct fsr_sym *f, const char *msg, int id)
 {
 	char uri[1024], name[320];
-	sput(b, "{");
+	fsr_bput(b, "{");
 	if (id >= 0)
-		sput(b, "\"id\":%d,", id);
+		fsr_bput(b, "\"id\":%d,", id);
 	if (f->file[0] && f->line > 0) {
 		size_t rn = strlen(root);
 		int under = f->file[0] == '/' && !strncmp(f->file, root, rn);
@@ -91,11 +73,11 @@ static void put_location(struct sbuf *b, const struct fsr_sym *f, const char *ms
 			put_uri_path(uri + 7, sizeof uri - 7, f->file);
 		} else
 			put_uri_path(uri, sizeof uri, f->file);
-		sput(b, "\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
+		fsr_bput(b, "\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
 		sstr(b, uri);
 		if (under || f->file[0] != '/')
-			sput(b, ",\"uriBaseId\":\"SRCROOT\"");
-		sput(b, "},\"region\":{\"startLine\":%d}},", f->line);
+			fsr_bput(b, ",\"uriBaseId\":\"SRCROOT\"");
+		fsr_bput(b, "},\"region\":{\"startLine\":%d}},", f->line);
 	}
 	if (f->func[0])
 		fsr_fmt(name, sizeof name, "%s", f->func);
@@ -103,21 +85,21 @@ static void put_location(struct sbuf *b, const struct fsr_sym *f, const char *ms
 		fsr_fmt(name, sizeof name, "%s+0x%lx", f->module, (unsigned long)f->mod_off);
 	else
 		fsr_fmt(name, sizeof name, "0x%lx", (unsigned long)f->pc);
-	sput(b, "\"logicalLocations\":[{\"name\":");
+	fsr_bput(b, "\"logicalLocations\":[{\"name\":");
 	sstr(b, name);
 	if (f->module[0]) {
 		char fq[480];
 		fsr_fmt(fq, sizeof fq, "%s!%s", f->module, name);
-		sput(b, ",\"fullyQualifiedName\":");
+		fsr_bput(b, ",\"fullyQualifiedName\":");
 		sstr(b, fq);
 	}
-	sput(b, ",\"kind\":\"function\"}]");
+	fsr_bput(b, ",\"kind\":\"function\"}]");
 	if (msg) {
-		sput(b, ",\"message\":{\"text\":");
+		fsr_bput(b, ",\"message\":{\"text\":");
 		sstr(b, msg);
-		sput(b, "}");
+		fsr_bput(b, "}");
 	}
-	sput(b, "}");
+	fsr_bput(b, "}");
 }
 
 static unsigned int rule_index(const char *kind)
@@ -134,23 +116,23 @@ static unsigned int rule_index(const char *kind)
 static int rewrite(char *err, size_t errlen)
 {
 	char path[4200], tmp[4300], head[16384], rooturi[4200];
-	struct sbuf h = { head, sizeof head, 0, 0 };
+	struct fsr_buf h = { head, sizeof head, 0, 0 };
 	fsr_fmt(path, sizeof path, "%s.%d.sarif", fsr_opt.sarif_path, (int)getpid());
 	fsr_fmt(tmp, sizeof tmp, "%s.tmp", path);
-	sput(&h, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\",\"runs\":[{"
+	fsr_bput(&h, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\",\"runs\":[{"
 	     "\"tool\":{\"driver\":{\"name\":\"fsreclaim\",\"version\":\"%s\",\"rules\":[", PACKAGE_VERSION);
 	for (unsigned int i = 0; i < nkinds; i++) {
-		sput(&h, "%s{\"id\":", i ? "," : "");
+		fsr_bput(&h, "%s{\"id\":", i ? "," : "");
 		sstr(&h, kinds[i]);
-		sput(&h, ",\"shortDescription\":{\"text\":");
+		fsr_bput(&h, ",\"shortDescription\":{\"text\":");
 		sstr(&h, kinds[i]);
-		sput(&h, "}}");
+		fsr_bput(&h, "}}");
 	}
 	memcpy(rooturi, "file://", 7);
 	put_uri_path(rooturi + 7, sizeof rooturi - 7, root);
-	sput(&h, "]}},\"originalUriBaseIds\":{\"SRCROOT\":{\"uri\":");
+	fsr_bput(&h, "]}},\"originalUriBaseIds\":{\"SRCROOT\":{\"uri\":");
 	sstr(&h, rooturi);
-	sput(&h, "}},\"columnKind\":\"utf16CodeUnits\",\"results\":[");
+	fsr_bput(&h, "}},\"columnKind\":\"utf16CodeUnits\",\"results\":[");
 	static const char tail[] = "]}]}\n";
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
@@ -201,77 +183,77 @@ void fsr_sarif_add(const struct fsr_hazard *h, const struct fsr_sym *summary,
 	static char text[8192];
 	if (!enabled)
 		return;
-	struct sbuf b = { one, sizeof one, 0, 0 };
-	struct sbuf t = { text, sizeof text, 0, 0 };
+	struct fsr_buf b = { one, sizeof one, 0, 0 };
+	struct fsr_buf t = { text, sizeof text, 0, 0 };
 	/* the message: what happened, the locks held, the chain */
-	sput(&t, "%s", h->message);
+	fsr_bput(&t, "%s", h->message);
 	if (t.len && text[t.len - 1] != '.')
-		sput(&t, ".");
+		fsr_bput(&t, ".");
 	if (h->op)
-		sput(&t, " In FUSE op %s.", h->op);
+		fsr_bput(&t, " In FUSE op %s.", h->op);
 	for (int i = 0; i < h->nlocks; i++) {
 		const struct fsr_sym *l = &locks[i];
-		sput(&t, "%s%s (class %u", i ? "; " : " Locks held: ", h->locks[i].name, h->locks[i].cls);
+		fsr_bput(&t, "%s%s (class %u", i ? "; " : " Locks held: ", h->locks[i].name, h->locks[i].cls);
 		if (h->locks[i].holder)
-			sput(&t, ", by thread %d", h->locks[i].holder);
+			fsr_bput(&t, ", by thread %d", h->locks[i].holder);
 		if (h->locks[i].site && l->func[0])
-			sput(&t, ", taken in %s%s%s:%d", l->func, l->file[0] ? " " : "", l->file, l->line);
-		sput(&t, ")");
+			fsr_bput(&t, ", taken in %s%s%s:%d", l->func, l->file[0] ? " " : "", l->file, l->line);
+		fsr_bput(&t, ")");
 	}
 	if (h->body[0])
-		sput(&t, "\n%.*s", (int)strnlen(h->body, sizeof h->body), h->body);
-	sput(&b, "%s{\"ruleId\":", nresults ? "," : "");
+		fsr_bput(&t, "\n%.*s", (int)strnlen(h->body, sizeof h->body), h->body);
+	fsr_bput(&b, "%s{\"ruleId\":", nresults ? "," : "");
 	sstr(&b, h->kind);
-	sput(&b, ",\"ruleIndex\":%u,\"level\":\"%s\",\"message\":{\"text\":", rule_index(h->kind),
+	fsr_bput(&b, ",\"ruleIndex\":%u,\"level\":\"%s\",\"message\":{\"text\":", rule_index(h->kind),
 	     h->level == FSR_ERROR ? "error" : "warning");
 	sstr(&b, text);
-	sput(&b, "},\"locations\":[");
+	fsr_bput(&b, "},\"locations\":[");
 	if (summary)
 		put_location(&b, summary, NULL, -1);
 	else
-		sput(&b, "{\"message\":{\"text\":\"no symbolized frame\"}}");
-	sput(&b, "]");
+		fsr_bput(&b, "{\"message\":{\"text\":\"no symbolized frame\"}}");
+	fsr_bput(&b, "]");
 	int any = 0;
 	for (int i = 0; i < h->nstacks; i++)
 		if (stacks[i].n)
 			any = 1;
 	if (any) {
-		sput(&b, ",\"relatedLocations\":[");
+		fsr_bput(&b, ",\"relatedLocations\":[");
 		int id = 0;
 		for (int i = 0; i < h->nstacks; i++) {
 			if (!stacks[i].n)
 				continue;
-			sput(&b, "%s", id ? "," : "");
+			fsr_bput(&b, "%s", id ? "," : "");
 			put_location(&b, &stacks[i].f[0], h->stacks[i].title ? h->stacks[i].title : "stack", id);
 			id++;
 		}
-		sput(&b, "],\"codeFlows\":[{\"threadFlows\":[");
+		fsr_bput(&b, "],\"codeFlows\":[{\"threadFlows\":[");
 		int first = 1;
 		for (int i = 0; i < h->nstacks; i++) {
 			if (!stacks[i].n)
 				continue;
-			sput(&b, "%s{\"message\":{\"text\":", first ? "" : ",");
+			fsr_bput(&b, "%s{\"message\":{\"text\":", first ? "" : ",");
 			sstr(&b, h->stacks[i].title ? h->stacks[i].title : "stack");
-			sput(&b, "},\"locations\":[");
+			fsr_bput(&b, "},\"locations\":[");
 			unsigned int d = fsr_opt.stack_depth ? fsr_opt.stack_depth : 16;
 			for (int j = 0; j < stacks[i].n && (unsigned)j < d; j++) {
-				sput(&b, "%s{\"location\":", j ? "," : "");
+				fsr_bput(&b, "%s{\"location\":", j ? "," : "");
 				put_location(&b, &stacks[i].f[j], NULL, -1);
-				sput(&b, ",\"nestingLevel\":%d}", j);
+				fsr_bput(&b, ",\"nestingLevel\":%d}", j);
 			}
-			sput(&b, "]}");
+			fsr_bput(&b, "]}");
 			first = 0;
 		}
-		sput(&b, "]}]");
+		fsr_bput(&b, "]}]");
 	}
 	char key[160];
-	sput(&b, ",\"properties\":{\"pid\":%d,\"tid\":%d", (int)getpid(), (int)h->tid);
+	fsr_bput(&b, ",\"properties\":{\"pid\":%d,\"tid\":%d", (int)getpid(), (int)h->tid);
 	if (h->sched.valid) {
 		fsr_schedule_key(&h->sched, key, sizeof key);
-		sput(&b, ",\"replay\":");
+		fsr_bput(&b, ",\"replay\":");
 		sstr(&b, key);
 	}
-	sput(&b, "}}");
+	fsr_bput(&b, "}}");
 	if (b.full || results_len + b.len >= sizeof results)
 		return;
 	memcpy(results + results_len, one, b.len);

@@ -114,6 +114,35 @@ int fsr_fmt(char *buf, size_t len, const char *fmt, ...)
 	return n;
 }
 
+/* appends to a bounded buffer; past its end, the rest is cut and full set */
+void fsr_bput(struct fsr_buf *b, const char *fmt, ...)
+{
+	if (b->len + 1 >= b->cap) {
+		b->full = 1;
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int n = fsr_vfmt(b->b + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if ((size_t)n >= b->cap - b->len - 1)
+		b->full = 1;
+	b->len += (size_t)n;
+}
+
+void fsr_bmem(struct fsr_buf *b, const char *s, size_t n)
+{
+	if (!b->cap)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		n = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0;
+		b->full = 1;
+	}
+	memcpy(b->b + b->len, s, n);
+	b->len += n;
+	b->b[b->len] = 0;
+}
+
 void fsr_say(const char *fmt, ...)
 {
 	char buf[1024];
