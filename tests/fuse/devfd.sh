@@ -15,14 +15,10 @@ BIN=$top_builddir/tests/fuse/selfcall
 LAUNCH=$top_builddir/tests/fuse/devfd_mount
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-for b in "$BIN" "$LAUNCH"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
-T=$(mktemp -d /tmp/fsr-devfd.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M" "$T/mnt2"
+fsr_require_built "$BIN" "$LAUNCH"
+fsr_mounted_test devfd mnt
+mkdir "$T/mnt2"
 ln -s "$M/data" "$T/link-abs"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
 
 # ---- the mount visible to the daemon ----
 SELFCALL_MOUNT=$M timeout -k 5 60 "$LAUNCH" "$M" -- "$RUN" --opt "log_path=$T/log" --opt interval=0 \

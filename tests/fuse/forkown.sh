@@ -11,12 +11,7 @@ set -u
 RUN=$top_builddir/preload/fsreclaim-run
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-T=$(mktemp -d /tmp/fsr-forkown.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_mounted_test forkown mnt
 field() { sed -n "s/.*fsreclaim: stats: .*$1=\([0-9]*\).*/\1/p" "$2" | tail -n 1; }
 
 # 1. a helper child

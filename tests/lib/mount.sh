@@ -72,6 +72,31 @@ fsr_trap_exit() {
 	trap "exit ${2:-143}" TERM
 }
 
+# fsr_mounted_test NAME [MNT]: what a test that mounts a daemon sets up
+# first: its scratch directory T=/tmp/fsr-NAME.XXXXXX and, with MNT, the
+# mountpoint M=$T/MNT in it; on every exit path fsr_cleanup unmounts and
+# removes T and kills the daemon $pid (status 1 on a signal); fail=0, and
+# FAIL MSG says "FAIL: MSG" and sets fail=1.
+fsr_mounted_test() {
+	T=$(mktemp -d "/tmp/fsr-$1.XXXXXX") || exit 99
+	if [ -n "${2:-}" ]; then
+		M=$T/$2
+		mkdir "$M"
+	fi
+	pid=
+	fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
+	fail=0
+	FAIL() { echo "FAIL: $*"; fail=1; }
+}
+
+# fsr_require_built FILE...: exit 1, saying so, when a FILE (a test program)
+# is not built
+fsr_require_built() {
+	for _fsr_f in "$@"; do
+		[ -x "$_fsr_f" ] || { echo "FAIL: $_fsr_f not built"; exit 1; }
+	done
+}
+
 # fsr_abort_conn MNT: abort the FUSE connection of the mount MNT through
 # fusectl (mounted on /sys/fs/fuse/connections for the while if need be, as
 # root): what frees a daemon deadlocked on its own mount, which even SIGKILL
