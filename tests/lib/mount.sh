@@ -89,6 +89,18 @@ fsr_mounted_test() {
 	FAIL() { echo "FAIL: $*"; fail=1; }
 }
 
+# fsr_shm_test NAME [STATUS]: the scratch directory of a test that runs
+# the daemons $PIDS (none at first): T=/dev/shm/fsr-NAME.XXXXXX, on tmpfs
+# (in /tmp where /dev/shm is not writable); on every exit path fsr_cleanup
+# unmounts and removes T and kills PIDS (fsr_trap_exit STATUS on a signal)
+fsr_shm_test() {
+	_fsr_base=/tmp
+	[ -d /dev/shm ] && [ -w /dev/shm ] && _fsr_base=/dev/shm
+	T=$(mktemp -d "$_fsr_base/fsr-$1.XXXXXX") || exit 99
+	PIDS=
+	fsr_trap_exit 'fsr_cleanup "$T" $PIDS' "${2:-}"
+}
+
 # fsr_require_built FILE...: exit 1, saying so, when a FILE (a test program)
 # is not built
 fsr_require_built() {
