@@ -89,6 +89,16 @@ fsr_mounted_test() {
 	FAIL() { echo "FAIL: $*"; fail=1; }
 }
 
+# fsr_work_dir NAME: the same for a test of txfs (or another daemon $pid)
+# with its own names: work=/tmp/fsr-NAME.XXXXXX and the mountpoint
+# mnt=$work/mnt in it, cleaned up as fsr_mounted_test's
+fsr_work_dir() {
+	work=$(mktemp -d "/tmp/fsr-$1.XXXXXX") || exit 99
+	mnt=$work/mnt pid=
+	fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
+	mkdir -p "$mnt"
+}
+
 # fsr_shm_test NAME [STATUS]: the scratch directory of a test that runs
 # the daemons $PIDS (none at first): T=/dev/shm/fsr-NAME.XXXXXX, on tmpfs
 # (in /tmp where /dev/shm is not writable); on every exit path fsr_cleanup
