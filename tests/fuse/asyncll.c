@@ -190,10 +190,7 @@ static void name_of(int i, char *buf, size_t len) { snprintf(buf, len, "f%02d", 
 static void al_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)fi;
-	if (ino != FUSE_ROOT_ID)
-		fuse_reply_err(req, ENOTDIR);
-	else
-		ll_reply_root_dir(req, size, off, NFILES, name_of);
+	ll_reply_readdir(req, ino, size, off, NFILES, name_of);
 }
 
 static void al_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -69,9 +69,24 @@ void ll_attr(fuse_ino_t ino, struct stat *st, mode_t file_mode)
 	}
 }
 
-void ll_reply_root_dir(fuse_req_t req, size_t size, off_t off, int nfiles,
-		       void (*name)(int i, char *buf, size_t len))
+int ll_file_named(fuse_ino_t parent, const char *name, int nfiles, ll_name_fn *name_of)
 {
+	char buf[256];
+	for (int i = 0; parent == FUSE_ROOT_ID && i < nfiles; i++) {
+		name_of(i, buf, sizeof buf);
+		if (strcmp(name, buf) == 0)
+			return i;
+	}
+	return -1;
+}
+
+void ll_reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int nfiles,
+		      ll_name_fn *name_of)
+{
+	if (ino != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
 	char *buf = calloc(1, size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -87,7 +102,7 @@ void ll_reply_root_dir(fuse_req_t req, size_t size, off_t off, int nfiles,
 			st.st_ino = FUSE_ROOT_ID;
 			st.st_mode = S_IFDIR;
 		} else {
-			name((int)(k - 2), entry, sizeof entry);
+			name_of((int)(k - 2), entry, sizeof entry);
 			st.st_ino = LL_INO0 + (fuse_ino_t)(k - 2);
 			st.st_mode = S_IFREG;
 		}

@@ -45,9 +45,16 @@ int ll_run(int argc, char *argv[], const struct fuse_lowlevel_ops *ops, size_t o
  * the root a directory (0755), any other inode a regular file of FILE_MODE */
 void ll_attr(fuse_ino_t ino, struct stat *st, mode_t file_mode);
 
-/* ll_reply_root_dir: reply to a READDIR of the root at offset OFF with at
- * most SIZE bytes: ".", "..", then NFILES files, the i-th (inode LL_INO0 +
- * i) named by NAME(i, buf, len) */
-void ll_reply_root_dir(fuse_req_t req, size_t size, off_t off, int nfiles,
-		       void (*name)(int i, char *buf, size_t len));
+/* the name of the root's i-th file (inode LL_INO0 + i) */
+typedef void ll_name_fn(int i, char *buf, size_t len);
+
+/* ll_file_named: the index of the file NAME in the directory PARENT: one
+ * of the NFILES that NAME_OF names in the root, or -1 */
+int ll_file_named(fuse_ino_t parent, const char *name, int nfiles, ll_name_fn *name_of);
+
+/* ll_reply_readdir: reply to a READDIR of INO at offset OFF with at most
+ * SIZE bytes: for the root ".", "..", then its NFILES files; ENOTDIR for
+ * any other inode */
+void ll_reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int nfiles,
+		      ll_name_fn *name_of);
 #endif
