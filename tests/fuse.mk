@@ -33,10 +33,10 @@ tests_fuse_devfd_mount_SOURCES = tests/fuse/devfd_mount.c
 tests_fuse_selfcall_SOURCES = tests/fuse/selfcall.c
 tests_fuse_selfcall_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_selfcall_LDADD = $(FUSE3_LIBS) -lpthread
-tests_fuse_ctxcheck_SOURCES = tests/fuse/ctxcheck.c
+tests_fuse_ctxcheck_SOURCES = tests/fuse/ctxcheck.c tests/lib/hldir.h
 tests_fuse_ctxcheck_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_ctxcheck_LDADD = $(FUSE3_LIBS) -lpthread
-tests_fuse_lockfs_SOURCES = tests/fuse/lockfs.c tests/lib/condlock.h
+tests_fuse_lockfs_SOURCES = tests/fuse/lockfs.c tests/lib/condlock.h tests/lib/hldir.h
 tests_fuse_lockfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_lockfs_LDADD = $(FUSE3_LIBS) -lpthread
 # the low-level daemons' session and root directory (tests/lib/lldaemon.h)

@@ -10,6 +10,7 @@
  * a lock built from a mutex and a condition variable (condfs.sh). */
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse.h>
+#include "../lib/hldir.h"
 #include "../lib/condlock.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -200,13 +201,7 @@ static int lf_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	(void)off; (void)fi; (void)flags;
-	if (strcmp(path, "/"))
-		return -ENOENT;
-	fill(buf, ".", NULL, 0, 0);
-	fill(buf, "..", NULL, 0, 0);
-	fill(buf, "a", NULL, 0, 0);
-	fill(buf, "b", NULL, 0, 0);
-	return 0;
+	return hl_fill_root(path, buf, fill, (const char *const[]){ "a", "b", NULL });
 }
 
 static const struct fuse_operations ops = {
