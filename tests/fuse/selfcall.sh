@@ -30,10 +30,10 @@ case $? in
 2) cat "$T/out"; echo "FAIL: daemon died"; exit 1 ;;
 1) echo "FAIL: no mount"; exit 1 ;;
 esac
-for i in $(seq 200); do grep -q "^opened:" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 200 "^opened:" "$T/out"
 fsr_bounded_stat "$M/trigger" "$M"
 [ $? = 124 ] && FAIL "stat of the trigger hung"
-for i in $(seq 100); do grep -q "^closed" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 100 "^closed" "$T/out"
 fsr_bounded_stat "$M/leak" "$M"
 [ $? = 124 ] && FAIL "stat of leak hung"
 # threads started inside an op (issue 11 item 25)
@@ -41,7 +41,7 @@ fsr_bounded_stat "$M/helper" "$M"
 [ $? = 124 ] && FAIL "stat of helper hung (a helper thread of the op reached the mount)"
 fsr_bounded_stat "$M/helper-late" "$M"
 fsr_bounded_stat "$M/late-go" "$M"
-for i in $(seq 100); do grep -q "^helper-after-op" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 100 "^helper-after-op" "$T/out"
 timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M"; }
 wait $pid; rc=$?
 cat "$T/out"; cat "$T/log".* 2>/dev/null

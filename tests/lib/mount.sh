@@ -29,6 +29,19 @@ fsr_wait_mount() {
 	fsr_is_mounted "$1"
 }
 
+# fsr_wait_line TENTHS PATTERN FILE...: poll every 0.1 s, up to TENTHS/10 s,
+# until a FILE has a line matching PATTERN (grep's); 0 once one has, else 1
+fsr_wait_line() {
+	_fsr_n=$1 _fsr_pat=$2
+	shift 2
+	_fsr_i=0
+	while ! grep -q "$_fsr_pat" "$@" 2>/dev/null; do
+		[ $_fsr_i -lt "$_fsr_n" ] || return 1
+		sleep 0.1
+		_fsr_i=$((_fsr_i + 1))
+	done
+}
+
 # fsr_unmount MNT PID [TENTHS]: unmount MNT (fusermount3 -u, else a lazy
 # -u -z), then wait up to TENTHS/10 s (default 10 s) for the daemon PID to
 # exit.  Returns 0 once it has, 1 if it still runs; it does not reap PID.
