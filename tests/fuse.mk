@@ -33,23 +33,25 @@ tests_fuse_devfd_mount_SOURCES = tests/fuse/devfd_mount.c
 tests_fuse_selfcall_SOURCES = tests/fuse/selfcall.c
 tests_fuse_selfcall_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_selfcall_LDADD = $(FUSE3_LIBS) -lpthread
-tests_fuse_ctxcheck_SOURCES = tests/fuse/ctxcheck.c
+tests_fuse_ctxcheck_SOURCES = tests/fuse/ctxcheck.c tests/lib/hldir.h
 tests_fuse_ctxcheck_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_ctxcheck_LDADD = $(FUSE3_LIBS) -lpthread
-tests_fuse_lockfs_SOURCES = tests/fuse/lockfs.c
+tests_fuse_lockfs_SOURCES = tests/fuse/lockfs.c tests/lib/condlock.h tests/lib/hldir.h
 tests_fuse_lockfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_lockfs_LDADD = $(FUSE3_LIBS) -lpthread
+# the low-level daemons' session and root directory (tests/lib/lldaemon.h)
+LLDAEMON = tests/lib/lldaemon.c tests/lib/lldaemon.h tests/lib/condlock.h
 # condfs: a low-level daemon whose lock no tracker sees (condfs.sh)
 check_PROGRAMS += tests/fuse/condfs
-tests_fuse_condfs_SOURCES = tests/fuse/condfs.c
+tests_fuse_condfs_SOURCES = tests/fuse/condfs.c $(LLDAEMON)
 tests_fuse_condfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_condfs_LDADD = $(FUSE3_LIBS) -lpthread
-tests_fuse_asyncll_SOURCES = tests/fuse/asyncll.c
+tests_fuse_asyncll_SOURCES = tests/fuse/asyncll.c $(LLDAEMON)
 tests_fuse_asyncll_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_asyncll_LDADD = $(FUSE3_LIBS) -lpthread
 # notifylock: INVAL_INODE sent under a mutex the ops take (notifylock.sh)
 check_PROGRAMS += tests/fuse/notifylock
-tests_fuse_notifylock_SOURCES = tests/fuse/notifylock.c
+tests_fuse_notifylock_SOURCES = tests/fuse/notifylock.c $(LLDAEMON)
 tests_fuse_notifylock_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_notifylock_LDADD = $(FUSE3_LIBS) -lpthread
 # ll2fs: a libfuse2 low-level passthrough that checks its own lookup counts

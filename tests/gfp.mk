@@ -17,6 +17,7 @@ EXTRA_DIST += tests/gfp/shape.c tests/gfp/shape_main.c tests/gfp/shapes.sh \
 	tests/gfp/gfpfs.sh
 if !SANITIZED
 check_PROGRAMS += tests/gfp/exports_dlsym tests/gfp/gfp_passes tests/gfp/kdaemon tests/gfp/gfpfs
+tests_gfp_gfpfs_SOURCES = tests/gfp/gfpfs.c tests/lib/hldir.h
 tests_gfp_gfpfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_gfp_gfpfs_LDADD = $(FUSE3_LIBS) -lpthread
 tests_gfp_exports_dlsym_CFLAGS = $(AM_CFLAGS) -O1 -g -pthread

@@ -5,6 +5,7 @@ tests_faults_faults_CFLAGS = $(AM_CFLAGS) -O1 -pthread
 tests_faults_faults_LDADD = -lpthread
 # issue 11: never crash, hang or mislead (one scenario per defect)
 # -fexceptions: condlock-cleanup's cleanup runs on a forced unwind
+tests_faults_robust_SOURCES = tests/faults/robust.c tests/lib/condlock.h
 tests_faults_robust_CFLAGS = $(AM_CFLAGS) -O1 -pthread -fexceptions
 tests_faults_robust_LDADD = -lpthread
 # the same in C++: destructors run on the forced unwind of an abandoned callback

@@ -4,34 +4,11 @@
  * race needs.  robust.sh runs each under fsreclaim-run and checks the
  * outcome; a subcommand prints "ok: ..." lines and returns 0, or says what
  * went wrong and returns 3.
- *
- *   txn-dead-allocator  a handoff callback released after timeout_ms begins
- *                       a transaction after its allocator's thread exited
- *                       and that thread's stack (its TLS) was unmapped
- *   cancel-inline       inline: a shrinker reaches a cancellation point
- *                       while its thread has a cancel pending
- *   unregister-in-count a shrinker unregisters itself in count_objects
- *   limit-preinit       limit=: a block allocated before the shim's
- *                       constructor (preinit_array) is freed
- *   fork-exitcode       a report in the parent, then a child that exit(0)s
- *   ioflusher-noio      memalloc_noio_save() under PR_SET_IO_FLUSHER
- *   inline-handoff      inline: a pass under a tracked lock is handed off
- *                       and its allocator released at timeout_ms while the
- *                       callback still runs
- *   flock-inline        inline: the allocator holds a flock that its
- *                       callback needs (the tracker cannot see it)
- *   condlock-inline     inline: the same with a lock made of a mutex and a
- *                       condition variable: the callback is abandoned
- *   condlock-cleanup    the same, its cleanup (-fexceptions) runs
- *   condlock-timed      the same with a timed wait (60 s)
- *   condlock-unsound    the same after a critical section: not abandoned
- *                       (ROBUST_LOG: the log_path)
- *   condlock-woke       the same after it signalled another condition
- *   condlock-holds      the same holding another lock it took
- *   sem-inline          the same with a semaphore
- *   flock-other-inline  a flock held by an open file another thread locked
+ * The scenarios, what each forces and its shrinker's scan, are the table
+ * at the end of this file; "robust" alone lists them.
  */
 #include <fsreclaim.h>
+#include "../lib/condlock.h"
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -88,11 +65,22 @@ static unsigned long count_scan(struct fsr_shrinker *s, unsigned long n, unsigne
 }
 static struct fsr_shrinker sh = { "robust", count10, count_scan, FSR_SHRINKER_FS, NULL };
 
+/* the scenario's callback takes its turn: was it armed? */
+static int disarm(void) { return __atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST); }
+
+/* arm the callback and allocate: a pass may call it on this thread */
+static void alloc_armed(void)
+{
+	armed = 1;
+	void *volatile p = malloc(100);
+	free(p);
+}
+
 /* ---- txn-dead-allocator ---- */
 static unsigned long txn_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
 {
 	(void)s; (void)g;
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
 	sem_post(&done);                 /* parked: the allocator may time out */
 	if (sem_wait_s(&go, 20) == 0) {
@@ -108,16 +96,13 @@ static void *txn_allocator(void *a)
 {
 	(void)a;
 	void *c = fsr_transaction_begin("outer");
-	armed = 1;
-	void *volatile p = malloc(100);  /* handoff pass; released at timeout_ms */
-	free(p);
+	alloc_armed();           /* handoff pass; released at timeout_ms */
 	fsr_transaction_end(c);
 	return NULL;
 }
 
 static int txn_dead_allocator(void)
 {
-	sh.scan_objects = txn_scan;
 	fsr_register_shrinker(&sh);
 	/* the thread's TLS lives in a stack we own: unmapped after the join */
 	size_t sz = 1 << 20;
@@ -154,9 +139,7 @@ static void *cancel_victim(void *a)
 {
 	(void)a;
 	pthread_cancel(pthread_self());  /* deferred: pending until a cancellation point */
-	armed = 1;
-	void *volatile p = malloc(100);  /* inline pass on this thread */
-	free(p);
+	alloc_armed();           /* inline pass on this thread */
 	after_malloc = 1;
 	pthread_testcancel();            /* the cancel acts here, outside malloc */
 	return NULL;
@@ -164,7 +147,6 @@ static void *cancel_victim(void *a)
 
 static int cancel_inline(void)
 {
-	sh.scan_objects = cancel_scan;
 	fsr_register_shrinker(&sh);
 	void *r;
 	pthread_create(&victim, NULL, cancel_victim, NULL);
@@ -202,7 +184,6 @@ static unsigned long unreg_scan(struct fsr_shrinker *s, unsigned long n, unsigne
 static int unregister_in_count(void)
 {
 	sh.count_objects = unreg_count;
-	sh.scan_objects = unreg_scan;
 	fsr_register_shrinker(&sh);
 	churn(100);
 	CHECK(unregistered, "count_objects ran and unregistered its shrinker");
@@ -278,7 +259,7 @@ static unsigned long park_scan(struct fsr_shrinker *s, unsigned long n, unsigned
 {
 	(void)s; (void)g;
 	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
 	if (sem_wait_s(&go, 20) == 0)
 		scan_done = 1;
@@ -288,12 +269,9 @@ static unsigned long park_scan(struct fsr_shrinker *s, unsigned long n, unsigned
 
 static int inline_handoff(void)
 {
-	sh.scan_objects = park_scan;
 	fsr_register_shrinker(&sh);
 	pthread_mutex_lock(&held);
-	armed = 1;
-	void *volatile p = malloc(100);  /* under a tracked lock: handed off */
-	free(p);
+	alloc_armed();           /* under a tracked lock: handed off */
 	pthread_mutex_unlock(&held);
 	CHECK(!scan_done, "the allocator was released at timeout_ms while its callback runs");
 	churn(50);
@@ -315,7 +293,7 @@ static unsigned long flock_scan(struct fsr_shrinker *s, unsigned long n, unsigne
 {
 	(void)s; (void)g;
 	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
 	int fd = open(lockpath, O_RDWR);      /* another open file: flock conflicts */
 	if (fd >= 0 && flock(fd, LOCK_EX) == 0) {   /* waits for the allocator's lock */
@@ -333,12 +311,9 @@ static int flock_inline(void)
 	int fd = mkstemp(lockpath);
 	if (fd < 0)
 		return 3;
-	sh.scan_objects = flock_scan;
 	fsr_register_shrinker(&sh);
 	flock(fd, LOCK_EX);                   /* a lock the tracker cannot see */
-	armed = 1;
-	void *volatile p = malloc(100);       /* its pass must not run on this thread */
-	free(p);
+	alloc_armed();           /* its pass must not run on this thread */
 	CHECK(!scan_done, "the allocator holding a flock was released at timeout_ms");
 	flock(fd, LOCK_UN);
 	CHECK(sem_wait_s(&done, 20) == 0 && scan_done, "the callback got the lock once it was released");
@@ -351,22 +326,15 @@ static int flock_inline(void)
 /* a lock built from a mutex and a condition variable (boost style): held
  * between lock and unlock with no pthread lock held, so the tracker cannot
  * see it */
-static struct { pthread_mutex_t m; pthread_cond_t cv; int owned; } cl = {
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-static void cl_lock(void)
+static struct condlock cl = CONDLOCK_INITIALIZER;
+
+/* a callback abandoned in a wait for cl gave cl.m back */
+static void check_cl_m_free(const char *what)
 {
-	pthread_mutex_lock(&cl.m);
-	while (cl.owned)
-		pthread_cond_wait(&cl.cv, &cl.m);
-	cl.owned = 1;
-	pthread_mutex_unlock(&cl.m);
-}
-static void cl_unlock(void)
-{
-	pthread_mutex_lock(&cl.m);
-	cl.owned = 0;
-	pthread_cond_broadcast(&cl.cv);
-	pthread_mutex_unlock(&cl.m);
+	int r = pthread_mutex_trylock(&cl.m);
+	CHECK(r == 0, "%s (trylock: %d)", what, r);
+	if (r == 0)
+		pthread_mutex_unlock(&cl.m);
 }
 
 /* The callback waits for cl, which its own thread holds: issue 11 item 22.
@@ -376,35 +344,25 @@ static unsigned long condlock_scan(struct fsr_shrinker *s, unsigned long n, unsi
 {
 	(void)s; (void)g;
 	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
-	cl_lock();                       /* its own thread holds it: waits */
-	cl_unlock();
+	cond_lock(&cl);                       /* its own thread holds it: waits */
+	cond_unlock(&cl);
 	scan_done = 1;
 	return n;
 }
 
 static int condlock_inline(void)
 {
-	sh.scan_objects = condlock_scan;
-	cl_lock();
+	cond_lock(&cl);
 	fsr_register_shrinker(&sh);
-	armed = 1;
-	void *volatile p = malloc(100);  /* inline: the shrinker waits for cl on this thread */
-	free(p);
+	alloc_armed();           /* inline: the shrinker waits for cl on this thread */
 	CHECK(!armed && !scan_done, "the callback was abandoned at its wait, the allocation went on");
-	int r = pthread_mutex_trylock(&cl.m);
-	CHECK(r == 0, "the condition's mutex the callback held was released (trylock: %d)", r);
-	if (r == 0)
-		pthread_mutex_unlock(&cl.m);
-	armed = 1;
-	p = malloc(100);                 /* the same wait again: abandoned at once */
-	free(p);
+	check_cl_m_free("the condition's mutex the callback held was released");
+	alloc_armed();           /* the same wait again: abandoned at once */
 	CHECK(!armed && !scan_done, "abandoned again at the same wait");
-	cl_unlock();
-	armed = 1;
-	p = malloc(100);                 /* the lock is free now: the callback runs whole */
-	free(p);
+	cond_unlock(&cl);
+	alloc_armed();           /* the lock is free now: the callback runs whole */
 	fsr_unregister_shrinker(&sh);
 	CHECK(!armed && scan_done, "with the lock free the callback ran to its end");
 	return fails ? 3 : 0;
@@ -415,7 +373,7 @@ static int condlock_inline(void)
 static unsigned long timed_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
 {
 	(void)s; (void)g;
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -431,19 +389,13 @@ static unsigned long timed_scan(struct fsr_shrinker *s, unsigned long n, unsigne
 
 static int condlock_timed(void)
 {
-	sh.scan_objects = timed_scan;
-	cl_lock();
+	cond_lock(&cl);
 	fsr_register_shrinker(&sh);
-	armed = 1;
-	void *volatile p = malloc(100);
-	free(p);
+	alloc_armed();
 	fsr_unregister_shrinker(&sh);
 	CHECK(!armed && !scan_done, "the callback was abandoned at its timed wait");
-	int r = pthread_mutex_trylock(&cl.m);
-	CHECK(r == 0, "the condition's mutex the callback held was released (trylock: %d)", r);
-	if (r == 0)
-		pthread_mutex_unlock(&cl.m);
-	cl_unlock();
+	check_cl_m_free("the condition's mutex the callback held was released");
+	cond_unlock(&cl);
 	return fails ? 3 : 0;
 }
 
@@ -459,7 +411,7 @@ static unsigned long cleanup_scan(struct fsr_shrinker *s, unsigned long n, unsig
 {
 	(void)s; (void)g;
 	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
 	pthread_mutex_lock(&cl.m);
 	pthread_mutex_t *held_m __attribute__((cleanup(cl_unlock_m))) = &cl.m;
@@ -471,20 +423,14 @@ static unsigned long cleanup_scan(struct fsr_shrinker *s, unsigned long n, unsig
 
 static int condlock_cleanup(void)
 {
-	sh.scan_objects = cleanup_scan;
-	cl_lock();
+	cond_lock(&cl);
 	fsr_register_shrinker(&sh);
-	armed = 1;
-	void *volatile p = malloc(100);
-	free(p);
+	alloc_armed();
 	fsr_unregister_shrinker(&sh);
 	CHECK(!scan_done, "the callback was abandoned at its wait");
 	CHECK(cleanups == 1, "its cleanup ran on the way out (%d)", cleanups);
-	int r = pthread_mutex_trylock(&cl.m);
-	CHECK(r == 0, "the mutex is free, unlocked once (trylock: %d)", r);
-	if (r == 0)
-		pthread_mutex_unlock(&cl.m);
-	cl_unlock();
+	check_cl_m_free("the mutex is free, unlocked once");
+	cond_unlock(&cl);
 	return fails ? 3 : 0;
 }
 
@@ -497,13 +443,13 @@ static volatile int counter;
 static unsigned long unsound_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
 {
 	(void)s; (void)g;
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
 	pthread_mutex_lock(&other);
 	counter++;                       /* a change made under a lock */
 	pthread_mutex_unlock(&other);
-	cl_lock();
-	cl_unlock();
+	cond_lock(&cl);
+	cond_unlock(&cl);
 	scan_done = 1;
 	return n;
 }
@@ -514,7 +460,7 @@ static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER;
 static unsigned long woke_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
 {
 	(void)s; (void)g;
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
 	pthread_mutex_lock(&cl.m);
 	pthread_cond_signal(&work_cv);   /* "a worker, take this" */
@@ -530,12 +476,12 @@ static unsigned long woke_scan(struct fsr_shrinker *s, unsigned long n, unsigned
 static unsigned long holds_scan(struct fsr_shrinker *s, unsigned long n, unsigned int g)
 {
 	(void)s; (void)g;
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
 	pthread_mutex_lock(&other);
 	counter++;                       /* a change under a lock it still holds */
-	cl_lock();
-	cl_unlock();
+	cond_lock(&cl);
+	cond_unlock(&cl);
 	pthread_mutex_unlock(&other);
 	scan_done = 1;
 	return n;
@@ -559,25 +505,22 @@ static void *condlock_releaser(void *a)
 		if (!reported_first)
 			usleep(10000);
 	}
-	cl_unlock();
+	cond_unlock(&cl);
 	return NULL;
 }
 
-static int condlock_unsound(int woke)
+static int condlock_unsound(void)
 {
 	const char *log = getenv("ROBUST_LOG");
 	if (!log)
 		return 2;
 	pthread_t th;
-	sh.scan_objects = woke == 2 ? holds_scan : woke ? woke_scan : unsound_scan;
-	if (woke == 1)
-		counter = 1;
-	cl_lock();
+	if (sh.scan_objects == woke_scan)
+		counter = 1;             /* woke_scan changes nothing under a lock */
+	cond_lock(&cl);
 	pthread_create(&th, NULL, condlock_releaser, (void *)log);
 	fsr_register_shrinker(&sh);
-	armed = 1;
-	void *volatile p = malloc(100);
-	free(p);
+	alloc_armed();
 	fsr_unregister_shrinker(&sh);
 	pthread_join(th, NULL);
 	CHECK(scan_done && counter == 1, "the callback got the lock and returned");
@@ -591,7 +534,7 @@ static unsigned long sem_scan(struct fsr_shrinker *s, unsigned long n, unsigned 
 {
 	(void)s; (void)g;
 	__atomic_add_fetch(&scans, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_exchange_n(&armed, 0, __ATOMIC_SEQ_CST))
+	if (!disarm())
 		return n;
 	while (sem_wait(&semlock) != 0 && errno == EINTR)
 		;
@@ -603,17 +546,12 @@ static unsigned long sem_scan(struct fsr_shrinker *s, unsigned long n, unsigned 
 static int sem_inline(void)
 {
 	sem_init(&semlock, 0, 1);
-	sh.scan_objects = sem_scan;
 	sem_wait(&semlock);
 	fsr_register_shrinker(&sh);
-	armed = 1;
-	void *volatile p = malloc(100);
-	free(p);
+	alloc_armed();
 	CHECK(!armed && !scan_done, "the callback was abandoned at its sem_wait");
 	sem_post(&semlock);
-	armed = 1;
-	p = malloc(100);
-	free(p);
+	alloc_armed();
 	fsr_unregister_shrinker(&sh);
 	CHECK(scan_done, "with the semaphore up the callback ran to its end");
 	int v = -1;
@@ -645,44 +583,73 @@ static int flock_other_inline(void)
 	pthread_t th;
 	pthread_create(&th, NULL, flock_taker, NULL);
 	pthread_join(th, NULL);
-	sh.scan_objects = flock_scan;
 	fsr_register_shrinker(&sh);
-	armed = 1;
-	void *volatile p = malloc(100);
-	free(p);
+	alloc_armed();
 	CHECK(!armed && !scan_done, "the callback was abandoned at its flock, the allocation went on");
 	flock(other_fd, LOCK_UN);
 	close(other_fd);
-	armed = 1;
-	p = malloc(100);
-	free(p);
+	alloc_armed();
 	fsr_unregister_shrinker(&sh);
 	CHECK(scan_done, "with the file unlocked the callback ran to its end");
 	unlink(lockpath);
 	return fails ? 3 : 0;
 }
 
+typedef unsigned long scan_fn(struct fsr_shrinker *, unsigned long, unsigned int);
+
+/* the scenarios: the name robust.sh runs, the shrinker's scan (NULL:
+ * count_scan, which only counts), the test, and what it forces */
+static const struct scenario {
+	const char *name;
+	scan_fn *scan;
+	int (*run)(void);
+	const char *what;
+} scenarios[] = {
+	{ "txn-dead-allocator", txn_scan, txn_dead_allocator,
+	  "a handoff callback released after timeout_ms begins a transaction after its allocator's "
+	  "thread exited and that thread's stack (its TLS) was unmapped" },
+	{ "cancel-inline", cancel_scan, cancel_inline,
+	  "inline: a shrinker reaches a cancellation point while its thread has a cancel pending" },
+	{ "unregister-in-count", unreg_scan, unregister_in_count,
+	  "a shrinker unregisters itself in count_objects" },
+	{ "limit-preinit", NULL, limit_preinit,
+	  "limit=: a block allocated before the shim's constructor (preinit_array) is freed" },
+	{ "fork-exitcode", NULL, fork_exitcode, "a report in the parent, then a child that exit(0)s" },
+	{ "ioflusher-noio", NULL, ioflusher_noio, "memalloc_noio_save() under PR_SET_IO_FLUSHER" },
+	{ "inline-handoff", park_scan, inline_handoff,
+	  "inline: a pass under a tracked lock is handed off and its allocator released at "
+	  "timeout_ms while the callback still runs" },
+	{ "flock-inline", flock_scan, flock_inline,
+	  "inline: the allocator holds a flock that its callback needs (the tracker cannot see it)" },
+	{ "condlock-inline", condlock_scan, condlock_inline,
+	  "inline: the same with a lock made of a mutex and a condition variable: the callback is "
+	  "abandoned" },
+	{ "condlock-cleanup", cleanup_scan, condlock_cleanup, "the same, its cleanup (-fexceptions) runs" },
+	{ "condlock-timed", timed_scan, condlock_timed, "the same with a timed wait (60 s)" },
+	{ "condlock-unsound", unsound_scan, condlock_unsound,
+	  "the same after a critical section: not abandoned (ROBUST_LOG: the log_path)" },
+	{ "condlock-woke", woke_scan, condlock_unsound, "the same after it signalled another condition" },
+	{ "condlock-holds", holds_scan, condlock_unsound, "the same holding another lock it took" },
+	{ "sem-inline", sem_scan, sem_inline, "the same with a semaphore" },
+	{ "flock-other-inline", flock_scan, flock_other_inline,
+	  "a flock held by an open file another thread locked" },
+};
+
 int main(int argc, char **argv)
 {
-	const char *what = argc > 1 ? argv[1] : "";
+	const char *name = argc > 1 ? argv[1] : "";
 	sem_init(&go, 0, 0);
 	sem_init(&done, 0, 0);
-	if (!strcmp(what, "txn-dead-allocator")) return txn_dead_allocator();
-	if (!strcmp(what, "cancel-inline")) return cancel_inline();
-	if (!strcmp(what, "unregister-in-count")) return unregister_in_count();
-	if (!strcmp(what, "limit-preinit")) return limit_preinit();
-	if (!strcmp(what, "fork-exitcode")) return fork_exitcode();
-	if (!strcmp(what, "ioflusher-noio")) return ioflusher_noio();
-	if (!strcmp(what, "inline-handoff")) return inline_handoff();
-	if (!strcmp(what, "flock-inline")) return flock_inline();
-	if (!strcmp(what, "condlock-inline")) return condlock_inline();
-	if (!strcmp(what, "condlock-cleanup")) return condlock_cleanup();
-	if (!strcmp(what, "condlock-timed")) return condlock_timed();
-	if (!strcmp(what, "condlock-unsound")) return condlock_unsound(0);
-	if (!strcmp(what, "condlock-woke")) return condlock_unsound(1);
-	if (!strcmp(what, "condlock-holds")) return condlock_unsound(2);
-	if (!strcmp(what, "sem-inline")) return sem_inline();
-	if (!strcmp(what, "flock-other-inline")) return flock_other_inline();
-	fprintf(stderr, "robust: unknown scenario '%s'\n", what);
+	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+		const struct scenario *sc = &scenarios[i];
+		if (strcmp(name, sc->name) == 0) {
+			if (sc->scan)
+				sh.scan_objects = sc->scan;
+			return sc->run();
+		}
+	}
+	fprintf(stderr, "robust: unknown scenario '%s'; the scenarios:\n", name);
+	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+		fprintf(stderr, "  %s: %s\n", scenarios[i].name, scenarios[i].what);
 	return 2;
 }

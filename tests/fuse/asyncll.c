@@ -12,8 +12,7 @@
  * unmounts), every count must be back at zero.  It prints
  *   asyncll: lookups=N forgets=M left=L errors=E
  * and exits 1 when left or errors is not 0. */
-#define FUSE_USE_VERSION 312
-#include <fuse3/fuse_lowlevel.h>
+#include "../lib/lldaemon.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,7 +23,7 @@
 #include <unistd.h>
 
 #define NFILES 64
-#define INO0   2                  /* file i has inode INO0 + i */
+#define INO0   LL_INO0            /* file i has inode INO0 + i */
 
 static long nlookup[NFILES];      /* under mu */
 static long lookups, forgets, errors;
@@ -49,16 +48,10 @@ static void content(int i, char *buf, size_t size)
 static void attr_of(fuse_ino_t ino, struct stat *st)
 {
 	char buf[32];
-	memset(st, 0, sizeof *st);
-	st->st_ino = ino;
-	if (ino == FUSE_ROOT_ID) {
-		st->st_mode = S_IFDIR | 0755;
-		st->st_nlink = 2;
+	ll_attr(ino, st, 0444);
+	if (ino == FUSE_ROOT_ID)
 		return;
-	}
 	content((int)(ino - INO0), buf, sizeof buf);
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
 	st->st_size = (off_t)strlen(buf);
 }
 
@@ -192,41 +185,12 @@ static void al_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, 1.0);
 }
 
+static void name_of(int i, char *buf, size_t len) { snprintf(buf, len, "f%02d", i); }
+
 static void al_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)fi;
-	if (ino != FUSE_ROOT_ID) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	char *buf = calloc(1, size);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	size_t used = 0;
-	for (off_t k = off; k < NFILES + 2; k++) {
-		char name[8];
-		struct stat st;
-		memset(&st, 0, sizeof st);
-		if (k == 0) {
-			strcpy(name, ".");
-			st.st_ino = FUSE_ROOT_ID;
-		} else if (k == 1) {
-			strcpy(name, "..");
-			st.st_ino = FUSE_ROOT_ID;
-		} else {
-			snprintf(name, sizeof name, "f%02d", (int)(k - 2));
-			st.st_ino = INO0 + (fuse_ino_t)(k - 2);
-		}
-		st.st_mode = k < 2 ? S_IFDIR : S_IFREG;
-		size_t n = fuse_add_direntry(req, buf + used, size - used, name, &st, k + 1);
-		if (n > size - used)
-			break;
-		used += n;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	ll_reply_readdir(req, ino, size, off, NFILES, name_of);
 }
 
 static void al_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -281,26 +245,5 @@ static const struct fuse_lowlevel_ops ops = {
 
 int main(int argc, char *argv[])
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts opts;
-	if (fuse_parse_cmdline(&args, &opts) != 0 || !opts.mountpoint) {
-		fprintf(stderr, "usage: %s [-s] MOUNTPOINT\n", argv[0]);
-		return 2;
-	}
-	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, NULL);
-	if (!se || fuse_session_mount(se, opts.mountpoint) != 0)
-		return 1;
-	int r;
-	if (opts.singlethread) {
-		r = fuse_session_loop(se);
-	} else {
-		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-		r = fuse_session_loop_mt(se, cfg);
-		fuse_loop_cfg_destroy(cfg);
-	}
-	fuse_session_unmount(se);
-	fuse_session_destroy(se);
-	free(opts.mountpoint);
-	fuse_opt_free_args(&args);
-	return r ? 1 : 0;
+	return ll_run(argc, argv, &ops, sizeof ops, "usage: %s [-s] MOUNTPOINT");
 }

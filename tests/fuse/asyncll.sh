@@ -12,17 +12,12 @@ RUN=$top_builddir/preload/fsreclaim-run
 BIN=$top_builddir/tests/fuse/asyncll
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+fsr_require_built "$BIN"
 if ! [ -w /proc/sys/vm/drop_caches ]; then
 	echo "FAIL: this test drops the kernel's caches (/proc/sys/vm/drop_caches) and must run as root"
 	exit 1
 fi
-T=$(mktemp -d /tmp/fsr-asyncll.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_mounted_test asyncll mnt
 
 for mode in handoff inline; do
 	for st in "" -s; do

@@ -10,12 +10,8 @@ RUN=$top_builddir/preload/fsreclaim-run
 BIN=$top_builddir/tests/fuse/badargs
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-T=$(mktemp -d /tmp/fsr-badargs.XXXXXX) || exit 99
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_require_built "$BIN"
+fsr_mounted_test badargs
 
 # one run: out-file [runner...]: the suite outside an op, then inside the lookup
 one() {

@@ -18,8 +18,8 @@
  * allocation would wait for its own thread forever; fsreclaim must report
  * it and abandon the callback, and the write must go on.  The data stays
  * right: the callback changed nothing. */
-#define FUSE_USE_VERSION 312
-#include <fuse3/fuse_lowlevel.h>
+#include "../lib/lldaemon.h"
+#include "../lib/condlock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -36,26 +36,7 @@ static pthread_mutex_t data_mu = PTHREAD_MUTEX_INITIALIZER;   /* data, size */
 static const char *lock_kind = "cond";
 static const char *lock_file;
 
-/* the lock made of a mutex and a condition variable */
-static struct { pthread_mutex_t m; pthread_cond_t cv; int owned; } fsl = {
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-
-static void fs_lock(void)
-{
-	pthread_mutex_lock(&fsl.m);
-	while (fsl.owned)
-		pthread_cond_wait(&fsl.cv, &fsl.m);
-	fsl.owned = 1;
-	pthread_mutex_unlock(&fsl.m);
-}
-
-static void fs_unlock(void)
-{
-	pthread_mutex_lock(&fsl.m);
-	fsl.owned = 0;
-	pthread_cond_broadcast(&fsl.cv);
-	pthread_mutex_unlock(&fsl.m);
-}
+static struct condlock fsl = CONDLOCK_INITIALIZER;   /* the file system lock */
 
 static int is_flock(void) { return strcmp(lock_kind, "flock") == 0; }
 
@@ -73,19 +54,14 @@ static void *take_shared(void *a)
 	return NULL;
 }
 
-static int file_of(fuse_ino_t ino) { return ino == 2 ? 0 : ino == 3 ? 1 : -1; }
+static int file_of(fuse_ino_t ino) { return ino == LL_INO0 ? 0 : ino == LL_INO0 + 1 ? 1 : -1; }
+static void name_of(int i, char *buf, size_t len) { snprintf(buf, len, "%c", 'a' + i); }
 
 static void attr_of(fuse_ino_t ino, struct stat *st)
 {
-	memset(st, 0, sizeof *st);
-	st->st_ino = ino;
-	if (ino == FUSE_ROOT_ID) {
-		st->st_mode = S_IFDIR | 0755;
-		st->st_nlink = 2;
+	ll_attr(ino, st, 0644);
+	if (ino == FUSE_ROOT_ID)
 		return;
-	}
-	st->st_mode = S_IFREG | 0644;
-	st->st_nlink = 1;
 	pthread_mutex_lock(&data_mu);
 	st->st_size = (off_t)size[file_of(ino)];
 	pthread_mutex_unlock(&data_mu);
@@ -95,11 +71,12 @@ static void cf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
 	memset(&e, 0, sizeof e);
-	if (parent != FUSE_ROOT_ID || (strcmp(name, "a") && strcmp(name, "b"))) {
+	int w = ll_file_named(parent, name, 2, name_of);
+	if (w < 0) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	e.ino = name[0] == 'a' ? 2 : 3;
+	e.ino = LL_INO0 + (fuse_ino_t)w;
 	attr_of(e.ino, &e.attr);
 	fuse_reply_entry(req, &e);
 }
@@ -194,11 +171,11 @@ static void cf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t n, 
 		return;
 	}
 	if (!is_flock())
-		fs_lock();
+		cond_lock(&fsl);
 	char *tmp = malloc(n);      /* the hazard: an allocation under the lock */
 	if (!tmp) {
 		if (!is_flock())
-			fs_unlock();
+			cond_unlock(&fsl);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -210,7 +187,7 @@ static void cf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t n, 
 	pthread_mutex_unlock(&data_mu);
 	free(tmp);
 	if (!is_flock())
-		fs_unlock();
+		cond_unlock(&fsl);
 	fuse_reply_write(req, n);
 }
 
@@ -230,8 +207,8 @@ static void cf_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 		flock(fd, LOCK_UN);
 		close(fd);
 	} else if (!is_flock()) {
-		fs_lock();              /* reclaim takes the file system lock */
-		fs_unlock();
+		cond_lock(&fsl);              /* reclaim takes the file system lock */
+		cond_unlock(&fsl);
 	}
 	fuse_reply_err(req, 0);
 }
@@ -244,26 +221,8 @@ static void cf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void cf_readdir(fuse_req_t req, fuse_ino_t ino, size_t n, off_t off, struct fuse_file_info *fi)
 {
-	static const char *names[] = { ".", "..", "a", "b" };
-	static const fuse_ino_t inos[] = { 1, 1, 2, 3 };
-	char buf[1024];
-	size_t used = 0;
 	(void)fi;
-	if (ino != FUSE_ROOT_ID) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	for (off_t i = off; i < 4; i++) {
-		struct stat st;
-		memset(&st, 0, sizeof st);
-		st.st_ino = inos[i];
-		st.st_mode = i < 2 ? S_IFDIR : S_IFREG;
-		size_t e = fuse_add_direntry(req, buf + used, sizeof buf - used, names[i], &st, i + 1);
-		if (used + e > n || used + e > sizeof buf)
-			break;
-		used += e;
-	}
-	fuse_reply_buf(req, buf, used);
+	ll_reply_readdir(req, ino, n, off, 2, name_of);
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -272,31 +231,14 @@ static const struct fuse_lowlevel_ops ops = {
 	.flush = cf_flush, .readdir = cf_readdir,
 };
 
+#define USAGE "usage: [CONDFS_LOCK=cond|flock CONDFS_FILE=PATH] %s [-s] MOUNTPOINT"
+
 int main(int argc, char *argv[])
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts opts;
 	if (getenv("CONDFS_LOCK"))
 		lock_kind = getenv("CONDFS_LOCK");
 	lock_file = getenv("CONDFS_FILE");
-	if (fuse_parse_cmdline(&args, &opts) != 0 || !opts.mountpoint || (is_flock() && !lock_file)) {
-		fprintf(stderr, "usage: [CONDFS_LOCK=cond|flock CONDFS_FILE=PATH] %s [-s] MOUNTPOINT\n", argv[0]);
-		return 2;
-	}
-	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, NULL);
-	if (!se || fuse_session_mount(se, opts.mountpoint) != 0)
-		return 1;
-	int r;
-	if (opts.singlethread) {
-		r = fuse_session_loop(se);
-	} else {
-		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-		r = fuse_session_loop_mt(se, cfg);
-		fuse_loop_cfg_destroy(cfg);
-	}
-	fuse_session_unmount(se);
-	fuse_session_destroy(se);
-	free(opts.mountpoint);
-	fuse_opt_free_args(&args);
-	return r ? 1 : 0;
+	if (is_flock() && !lock_file)
+		return ll_usage(USAGE, argv[0]);
+	return ll_run(argc, argv, &ops, sizeof ops, USAGE);
 }

@@ -19,15 +19,8 @@ set -u
 RUN=$top_builddir/preload/fsreclaim-run
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-for b in condfs lockfs; do
-	[ -x "$top_builddir/tests/fuse/$b" ] || { echo "FAIL: tests/fuse/$b not built"; exit 1; }
-done
-T=$(mktemp -d /tmp/fsr-condfs.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_require_built "$top_builddir/tests/fuse/condfs" "$top_builddir/tests/fuse/lockfs"
+fsr_mounted_test condfs mnt
 seq 1 3000 > "$T/want"
 
 # case NAME MODE ENV... -- DAEMON: mount, write b with a handle open on a,

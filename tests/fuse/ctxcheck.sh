@@ -8,13 +8,8 @@ RUN=$top_builddir/preload/fsreclaim-run
 BIN=$top_builddir/tests/fuse/ctxcheck
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-T=$(mktemp -d /tmp/fsr-ctxcheck.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_require_built "$BIN"
+fsr_mounted_test ctxcheck mnt
 
 for mode in handoff inline; do
 	for st in "" -s; do

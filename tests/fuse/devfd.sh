@@ -15,14 +15,10 @@ BIN=$top_builddir/tests/fuse/selfcall
 LAUNCH=$top_builddir/tests/fuse/devfd_mount
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-for b in "$BIN" "$LAUNCH"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
-T=$(mktemp -d /tmp/fsr-devfd.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M" "$T/mnt2"
+fsr_require_built "$BIN" "$LAUNCH"
+fsr_mounted_test devfd mnt
+mkdir "$T/mnt2"
 ln -s "$M/data" "$T/link-abs"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
 
 # ---- the mount visible to the daemon ----
 SELFCALL_MOUNT=$M timeout -k 5 60 "$LAUNCH" "$M" -- "$RUN" --opt "log_path=$T/log" --opt interval=0 \
@@ -33,7 +29,7 @@ case $? in
 2) cat "$T/out"; echo "FAIL: devfd_mount or the daemon died (mount(2) with fd=N needs root)"; exit 1 ;;
 1) echo "FAIL: no mount"; exit 1 ;;
 esac
-for i in $(seq 200); do grep -q "^opened:" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 200 "^opened:" "$T/out"
 if grep -q "^devfd_mount: connection in fdinfo: no" "$T/out"; then
 	# an older kernel: the shim cannot find the mount, and must say so (not guess)
 	echo "note: this kernel does not name the FUSE connection in fdinfo (Linux < 6.16): checking the notice instead"
@@ -48,7 +44,7 @@ fi
 grep -q "^devfd_mount: connection in fdinfo: yes" "$T/out" || FAIL "devfd_mount did not say what fdinfo shows"
 fsr_bounded_stat "$M/trigger" "$M"
 [ $? = 124 ] && FAIL "stat of the trigger hung (the daemon deadlocked on its own mount)"
-for i in $(seq 100); do grep -q "^closed" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 100 "^closed" "$T/out"
 fsr_unmount "$M" $pid 200 || FAIL "the daemon did not exit after the unmount"
 wait $pid; rc=$?; pid=
 cat "$T/out"; cat "$T/log".* 2>/dev/null

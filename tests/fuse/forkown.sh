@@ -11,12 +11,7 @@ set -u
 RUN=$top_builddir/preload/fsreclaim-run
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-T=$(mktemp -d /tmp/fsr-forkown.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_mounted_test forkown mnt
 field() { sed -n "s/.*fsreclaim: stats: .*$1=\([0-9]*\).*/\1/p" "$2" | tail -n 1; }
 
 # 1. a helper child
@@ -24,10 +19,10 @@ SELFCALL_FORK=1 timeout -k 5 60 "$RUN" --opt "log_path=$T/log" --opt interval=1 
 	-- "$top_builddir/tests/fuse/selfcall" -f "$M" > "$T/out" 2>&1 &
 pid=$!
 fsr_wait_mount "$M" $pid || { cat "$T/out"; echo "FAIL: no mount"; exit 1; }
-for i in $(seq 200); do grep -q "^fork-child:" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 200 "^fork-child:" "$T/out"
 stat "$M/poke" > /dev/null 2>&1   # a lookup the kernel cannot answer from its cache
-for i in $(seq 200); do grep -q "^parent-callbacks:" "$T/out" && break; sleep 0.1; done
-for i in $(seq 100); do grep -q "^closed" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 200 "^parent-callbacks:" "$T/out"
+fsr_wait_line 100 "^closed" "$T/out"
 timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M"; }
 wait $pid; pid=
 child=$(sed -n 's/^fork-child: pid \([0-9]*\) status 0$/\1/p' "$T/out")

@@ -9,11 +9,7 @@ set -u
 RUN=$top_builddir/preload/fsreclaim-run
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-T=$(mktemp -d /tmp/fsr-hlpath.XXXXXX) || exit 99
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_mounted_test hlpath
 
 writes() { local i; for i in $(seq 40); do echo "line $i" >&"$1" || return 1; done; }
 workload() {   # on the mount $1

@@ -10,6 +10,8 @@
  * a lock built from a mutex and a condition variable (condfs.sh). */
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse.h>
+#include "../lib/hldir.h"
+#include "../lib/condlock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -73,6 +75,14 @@ static int lf_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* copy N bytes to file W at OFF; the caller holds fs_lock */
+static void store(int w, const char *buf, size_t n, off_t off)
+{
+	memcpy(data[w] + off, buf, n);
+	if ((size_t)off + n > size[w])
+		size[w] = (size_t)off + n;
+}
+
 static int lf_read(const char *path, char *buf, size_t n, off_t off, struct fuse_file_info *fi)
 {
 	(void)path;
@@ -104,66 +114,34 @@ static void flock_drop(int fd)
 	close(fd);
 }
 
-static int lf_write_flock(int w, const char *buf, size_t n, off_t off)
-{
-	int fd = flock_take();
-	if (fd < 0)
-		return -EIO;
-	char *tmp = malloc(n);      /* the hazard: an allocation under the file lock */
-	if (!tmp) {
-		flock_drop(fd);
-		return -ENOMEM;
-	}
-	memcpy(tmp, buf, n);
-	pthread_mutex_lock(&fs_lock);
-	memcpy(data[w] + off, tmp, n);
-	if ((size_t)off + n > size[w])
-		size[w] = (size_t)off + n;
-	pthread_mutex_unlock(&fs_lock);
-	free(tmp);
-	flock_drop(fd);
-	return (int)n;
-}
-
 /* LOCKFS_COND=1: the same hazard with a lock built from a mutex and a
- * condition variable (boost style), which no lock tracker sees either:
- * between lock and unlock no pthread lock is held */
+ * condition variable (boost style), which no lock tracker sees either */
 static int cond_mode;
-static struct { pthread_mutex_t m; pthread_cond_t cv; int owned; } cl = {
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-static void cl_lock(void)
-{
-	pthread_mutex_lock(&cl.m);
-	while (cl.owned)
-		pthread_cond_wait(&cl.cv, &cl.m);
-	cl.owned = 1;
-	pthread_mutex_unlock(&cl.m);
-}
-static void cl_unlock(void)
-{
-	pthread_mutex_lock(&cl.m);
-	cl.owned = 0;
-	pthread_cond_broadcast(&cl.cv);
-	pthread_mutex_unlock(&cl.m);
-}
+static struct condlock cl = CONDLOCK_INITIALIZER;
 
-static int lf_write_cond(int w, const char *buf, size_t n, off_t off)
+/* write with a flock or the cond lock held, the locks no tracker sees */
+static int lf_write_hidden(int w, const char *buf, size_t n, off_t off)
 {
-	cl_lock();
-	char *tmp = malloc(n);      /* the hazard: an allocation under the cond lock */
-	if (!tmp) {
-		cl_unlock();
-		return -ENOMEM;
+	int fd = -1;
+	if (flock_path && (fd = flock_take()) < 0)
+		return -EIO;
+	if (cond_mode)
+		cond_lock(&cl);
+	int r = -ENOMEM;
+	char *tmp = malloc(n);      /* the hazard: an allocation under the hidden lock */
+	if (tmp) {
+		memcpy(tmp, buf, n);
+		pthread_mutex_lock(&fs_lock);
+		store(w, tmp, n, off);
+		pthread_mutex_unlock(&fs_lock);
+		free(tmp);
+		r = (int)n;
 	}
-	memcpy(tmp, buf, n);
-	pthread_mutex_lock(&fs_lock);
-	memcpy(data[w] + off, tmp, n);
-	if ((size_t)off + n > size[w])
-		size[w] = (size_t)off + n;
-	pthread_mutex_unlock(&fs_lock);
-	free(tmp);
-	cl_unlock();
-	return (int)n;
+	if (cond_mode)
+		cond_unlock(&cl);
+	if (fd >= 0)
+		flock_drop(fd);
+	return r;
 }
 
 static int lf_write(const char *path, const char *buf, size_t n, off_t off, struct fuse_file_info *fi)
@@ -172,10 +150,8 @@ static int lf_write(const char *path, const char *buf, size_t n, off_t off, stru
 	int w = (int)fi->fh;
 	if ((size_t)off + n > sizeof data[w])
 		return -EFBIG;
-	if (flock_path)
-		return lf_write_flock(w, buf, n, off);
-	if (cond_mode)
-		return lf_write_cond(w, buf, n, off);
+	if (flock_path || cond_mode)
+		return lf_write_hidden(w, buf, n, off);
 	pthread_mutex_lock(&fs_lock);
 	char *tmp = malloc(n);      /* the hazard: an allocation under fs_lock */
 	if (!tmp) {
@@ -183,9 +159,7 @@ static int lf_write(const char *path, const char *buf, size_t n, off_t off, stru
 		return -ENOMEM;
 	}
 	memcpy(tmp, buf, n);
-	memcpy(data[w] + off, tmp, n);
-	if ((size_t)off + n > size[w])
-		size[w] = (size_t)off + n;
+	store(w, tmp, n, off);
 	free(tmp);
 	pthread_mutex_unlock(&fs_lock);
 	return (int)n;
@@ -214,8 +188,8 @@ static int lf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 		return 0;
 	}
 	if (cond_mode) {
-		cl_lock();                /* reclaim takes the cond lock */
-		cl_unlock();
+		cond_lock(&cl);           /* reclaim takes the cond lock */
+		cond_unlock(&cl);
 		return 0;
 	}
 	pthread_mutex_lock(&fs_lock);     /* reclaim takes fs_lock */
@@ -227,13 +201,7 @@ static int lf_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	(void)off; (void)fi; (void)flags;
-	if (strcmp(path, "/"))
-		return -ENOENT;
-	fill(buf, ".", NULL, 0, 0);
-	fill(buf, "..", NULL, 0, 0);
-	fill(buf, "a", NULL, 0, 0);
-	fill(buf, "b", NULL, 0, 0);
-	return 0;
+	return hl_fill_root(path, buf, fill, (const char *const[]){ "a", "b", NULL });
 }
 
 static const struct fuse_operations ops = {
@@ -244,6 +212,6 @@ static const struct fuse_operations ops = {
 int main(int argc, char *argv[])
 {
 	flock_path = getenv("LOCKFS_FLOCK");
-	cond_mode = getenv("LOCKFS_COND") != NULL;
+	cond_mode = !flock_path && getenv("LOCKFS_COND") != NULL;   /* LOCKFS_FLOCK wins */
 	return fuse_main(argc, argv, &ops, NULL);
 }

@@ -16,14 +16,27 @@ fsr_require_fuse
 if ! nm -D --defined-only "$SHIM" | grep -q ' pthread_mutex_lock$'; then
 	echo "FAIL: this shim has no lock tracking (pthread_mutex_lock not interposed)"; exit 1
 fi
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-T=$(mktemp -d /tmp/fsr-lockfs.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_require_built "$BIN"
+fsr_mounted_test lockfs mnt
 seq 1 3000 > "$T/want"
+
+# workload NAME: write b with dd while a handle is open on a (the callbacks
+# fsync it): it must end, within 30 s, with the right data; then unmount,
+# and the daemon must exit with exitcode (66)
+workload() {
+	t0=$(date +%s)
+	(
+		exec 3> "$M/a"
+		echo start >&3
+		timeout 60 dd if="$T/want" of="$M/b" bs=512 status=none
+	) || FAIL "$1: the workload failed or hung"
+	secs=$(( $(date +%s) - t0 ))
+	cmp -s "$T/want" "$M/b" || FAIL "$1: b differs"
+	[ $secs -le 30 ] || FAIL "$1: the workload took $secs s"
+	timeout 20 fusermount3 -u "$M" || { FAIL "$1: unmount failed"; fusermount3 -u -z "$M"; }
+	wait $pid; rc=$?; pid=
+	[ $rc = 66 ] || FAIL "$1: daemon exit status $rc, expected 66"
+}
 
 for mode in handoff inline; do
 	rm -f "$T"/log.*
@@ -31,23 +44,12 @@ for mode in handoff inline; do
 		--opt "log_path=$T/log" -- "$BIN" -f "$M" > "$T/out" 2>&1 &
 	pid=$!
 	fsr_wait_mount "$M" $pid || { FAIL "$mode: no mount"; cat "$T/out"; continue; }
-	t0=$(date +%s)
-	(
-		exec 3> "$M/a"          # a handle open on a: the callbacks fsync it
-		echo start >&3
-		timeout 60 dd if="$T/want" of="$M/b" bs=512 status=none
-	) || FAIL "$mode: the workload failed or hung"
-	t1=$(date +%s)
-	cmp -s "$T/want" "$M/b" || FAIL "$mode: b differs"
-	timeout 20 fusermount3 -u "$M" || { FAIL "$mode: unmount failed"; fusermount3 -u -z "$M"; }
-	wait $pid; rc=$?; pid=
-	[ $rc = 66 ] || FAIL "$mode: daemon exit status $rc, expected 66"
+	workload "$mode"
 	log=$(cat "$T"/log.* 2>/dev/null)
 	printf '%s\n' "$log" | grep -E '^==[0-9]+== ?fsreclaim: (ERROR|WARNING): ' | sort | uniq -c
 	printf '%s\n' "$log" | grep -qE 'fsreclaim: (ERROR: reclaim-deadlock|WARNING: reclaim-lock-inversion)' ||
 		FAIL "$mode: no reclaim-deadlock or reclaim-lock-inversion report"
 	printf '%s\n' "$log" | grep -q 'reclaim-wait-timeout' && FAIL "$mode: a timeout instead of a deadlock report"
-	[ $((t1 - t0)) -le 30 ] || FAIL "$mode: the workload took $((t1 - t0)) s"
 	printf '%s\n' "$log" | grep "stats:"
 done
 
@@ -60,20 +62,9 @@ LOCKFS_FLOCK=$T/flock timeout -k 5 90 "$RUN" --opt interval=1 --opt mode=inline 
 	--opt "log_path=$T/log" -- "$BIN" -f "$M" > "$T/out" 2>&1 &
 pid=$!
 if fsr_wait_mount "$M" $pid; then
-	t0=$(date +%s)
-	(
-		exec 3> "$M/a"
-		echo start >&3
-		timeout 60 dd if="$T/want" of="$M/b" bs=512 status=none
-	) || FAIL "flock/inline: the workload failed or hung"
-	t1=$(date +%s)
-	cmp -s "$T/want" "$M/b" || FAIL "flock/inline: b differs"
-	timeout 20 fusermount3 -u "$M" || { FAIL "flock/inline: unmount failed"; fusermount3 -u -z "$M"; }
-	wait $pid; rc=$?; pid=
-	[ $rc = 66 ] || FAIL "flock/inline: daemon exit status $rc, expected 66"
+	workload flock/inline
 	grep -q 'ERROR: reclaim-wait-timeout' "$T"/log.* 2>/dev/null || FAIL "flock/inline: no reclaim-wait-timeout report"
-	[ $((t1 - t0)) -le 30 ] || FAIL "flock/inline: the workload took $((t1 - t0)) s"
-	echo "flock/inline: workload $((t1 - t0)) s, status $rc"
+	echo "flock/inline: workload $secs s, status $rc"
 else
 	FAIL "flock/inline: no mount"; cat "$T/out"
 fi

@@ -20,8 +20,7 @@
  *   notifylock: reads=N notifies=M errors=E
  * (errors: a notification the kernel refused, other than for an inode it
  * does not have or a connection that ended). */
-#define FUSE_USE_VERSION 312
-#include <fuse3/fuse_lowlevel.h>
+#include "../lib/lldaemon.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,7 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FILE_INO 2
+#define FILE_INO LL_INO0
 #define FILE_NAME "counter"
 
 static pthread_mutex_t content_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -41,19 +40,13 @@ static pthread_cond_t wake_cv = PTHREAD_COND_INITIALIZER;
 static unsigned long wakes, reads, notifies, errors;   /* under wake_lock */
 static int stopping;
 static int opt_correct;
-static struct fuse_session *se;
+static struct ll_daemon d;         /* d.se: where updater notifies */
 
 static void attr_of(fuse_ino_t ino, struct stat *st)
 {
-	memset(st, 0, sizeof *st);
-	st->st_ino = ino;
-	if (ino == FUSE_ROOT_ID) {
-		st->st_mode = S_IFDIR | 0755;
-		st->st_nlink = 2;
+	ll_attr(ino, st, 0444);
+	if (ino == FUSE_ROOT_ID)
 		return;
-	}
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
 	pthread_mutex_lock(&content_lock);
 	st->st_size = (off_t)strlen(content);
 	pthread_mutex_unlock(&content_lock);
@@ -84,19 +77,12 @@ static void nl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, 0);
 }
 
+static void name_of(int i, char *buf, size_t len) { (void)i; snprintf(buf, len, FILE_NAME); }
+
 static void nl_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	char buf[256];
-	size_t n = 0;
-	struct stat st = { .st_ino = FILE_INO, .st_mode = S_IFREG };
 	(void)fi;
-	if (ino != FUSE_ROOT_ID) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	if (off == 0)
-		n = fuse_add_direntry(req, buf, sizeof buf, FILE_NAME, &st, 1);
-	fuse_reply_buf(req, buf, n < size ? n : size);
+	ll_reply_readdir(req, ino, size, off, 1, name_of);
 }
 
 static void nl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -168,49 +154,34 @@ static void *updater(void *arg)
 		pthread_mutex_lock(&content_lock);
 		snprintf(content, sizeof content, "%lu\n", ++counter);
 		if (!opt_correct)   /* the forbidden form: the lock the ops take is held */
-			notified(fuse_lowlevel_notify_inval_inode(se, FILE_INO, 0, 0));
+			notified(fuse_lowlevel_notify_inval_inode(d.se, FILE_INO, 0, 0));
 		pthread_mutex_unlock(&content_lock);
 		if (opt_correct)
-			notified(fuse_lowlevel_notify_inval_inode(se, FILE_INO, 0, 0));
+			notified(fuse_lowlevel_notify_inval_inode(d.se, FILE_INO, 0, 0));
 	}
 }
 
 int main(int argc, char *argv[])
 {
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_cmdline_opts opts;
 	pthread_t th;
+	d.args = (struct fuse_args)FUSE_ARGS_INIT(0, NULL);
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0)
 			opt_correct = 1;
 		else
-			fuse_opt_add_arg(&args, argv[i]);
+			fuse_opt_add_arg(&d.args, argv[i]);
 	}
-	if (fuse_parse_cmdline(&args, &opts) != 0 || !opts.mountpoint) {
-		fprintf(stderr, "usage: %s [-c] [-s] MOUNTPOINT\n", argv[0]);
-		return 2;
-	}
-	se = fuse_session_new(&args, &ops, sizeof ops, NULL);
-	if (!se || fuse_session_mount(se, opts.mountpoint) != 0)
-		return 1;
+	int r = ll_mount(&d, &ops, sizeof ops, "usage: %s [-c] [-s] MOUNTPOINT");
+	if (r)
+		return r;
 	pthread_create(&th, NULL, updater, NULL);
-	int r;
-	if (opts.singlethread) {
-		r = fuse_session_loop(se);
-	} else {
-		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-		r = fuse_session_loop_mt(se, cfg);
-		fuse_loop_cfg_destroy(cfg);
-	}
+	r = ll_loop(&d);
 	pthread_mutex_lock(&wake_lock);
 	stopping = 1;
 	pthread_cond_signal(&wake_cv);
 	pthread_mutex_unlock(&wake_lock);
 	pthread_join(th, NULL);
-	fuse_session_unmount(se);
-	fuse_session_destroy(se);
-	free(opts.mountpoint);
-	fuse_opt_free_args(&args);
+	ll_end(&d);
 	fprintf(stderr, "notifylock: reads=%lu notifies=%lu errors=%lu\n", reads, notifies, errors);
 	return r || errors ? 1 : 0;
 }

@@ -15,12 +15,8 @@ set -u
 fsr_require_fuse
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
 BIN=$top_builddir/tests/fuse/notifylock
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-T=$(mktemp -d /tmp/fsr-notifylock.XXXXXX) || exit 99
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_require_built "$BIN"
+fsr_mounted_test notifylock
 
 # run NAME OPTIONS ARGS...: mount, read the file 20 times, unmount
 run() {

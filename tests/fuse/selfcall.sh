@@ -10,9 +10,9 @@ RUN=$top_builddir/preload/fsreclaim-run
 BIN=$top_builddir/tests/fuse/selfcall
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-T=$(mktemp -d /tmp/fsr-selfcall.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M"; echo under > "$M/under"
+fsr_require_built "$BIN"
+fsr_mounted_test selfcall mnt
+echo under > "$M/under"
 # symlinks for selfcall.c's links_calls (none of them on the mount itself)
 ln -s "$M/data" "$T/link-abs"
 ln -s "$T/chain2" "$T/chain1"; ln -s "$M/data" "$T/chain2"
@@ -22,10 +22,6 @@ mkdir -p "$T/deep/a" "$T/src" "$T/other"; ln -s deep/a "$T/dl"
 ln -s loop2 "$T/loop1"; ln -s loop1 "$T/loop2"
 echo f > "$T/src/file"; ln -s file "$T/src/link-in"
 echo f > "$T/other/f"; ln -s ../other/f "$T/src/link-out"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
 
 timeout -k 5 60 "$RUN" --opt "log_path=$T/log" --opt interval=0 -- "$BIN" -f "$M" > "$T/out" 2>&1 &
 pid=$!
@@ -34,10 +30,10 @@ case $? in
 2) cat "$T/out"; echo "FAIL: daemon died"; exit 1 ;;
 1) echo "FAIL: no mount"; exit 1 ;;
 esac
-for i in $(seq 200); do grep -q "^opened:" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 200 "^opened:" "$T/out"
 fsr_bounded_stat "$M/trigger" "$M"
 [ $? = 124 ] && FAIL "stat of the trigger hung"
-for i in $(seq 100); do grep -q "^closed" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 100 "^closed" "$T/out"
 fsr_bounded_stat "$M/leak" "$M"
 [ $? = 124 ] && FAIL "stat of leak hung"
 # threads started inside an op (issue 11 item 25)
@@ -45,7 +41,7 @@ fsr_bounded_stat "$M/helper" "$M"
 [ $? = 124 ] && FAIL "stat of helper hung (a helper thread of the op reached the mount)"
 fsr_bounded_stat "$M/helper-late" "$M"
 fsr_bounded_stat "$M/late-go" "$M"
-for i in $(seq 100); do grep -q "^helper-after-op" "$T/out" && break; sleep 0.1; done
+fsr_wait_line 100 "^helper-after-op" "$T/out"
 timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M"; }
 wait $pid; rc=$?
 cat "$T/out"; cat "$T/log".* 2>/dev/null

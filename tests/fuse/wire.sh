@@ -32,10 +32,7 @@ SHIM=$top_builddir/preload/.libs/libfsreclaim.so
 RAWFS=$top_builddir/tests/fuse/rawfs
 EX=${FUSE_EXAMPLES:-/usr/share/doc/libfuse3-dev/examples}
 
-base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
-T=$(mktemp -d "$base/fsr-wire.XXXXXX") || exit 99
-PIDS=""
-fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
+fsr_shm_test wire
 
 . "$top_srcdir/tests/lib/wirerun.sh"
 # the runner is tests/lib/wirerun.sh's (the workload, plain against shim)

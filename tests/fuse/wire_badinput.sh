@@ -16,10 +16,7 @@ set -u
 fsr_require_fuse
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
 RAWFS=$top_builddir/tests/fuse/rawfs
-base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
-T=$(mktemp -d "$base/fsr-wbad.XXXXXX") || exit 99
-PIDS=""
-fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
+fsr_shm_test wbad
 . "$top_srcdir/tests/lib/wirerun.sh"
 WR_ROUNDS=8
 

@@ -14,14 +14,9 @@ set -u
 RUN=$top_builddir/preload/fsreclaim-run
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
 A=$(pkg-config --variable=libdir fuse3 2>/dev/null)/libfuse3.a
 [ -f "$A" ] || { echo "FAIL: $A missing (.ci/deps: libfuse3-dev)"; exit 1; }
-T=$(mktemp -d /tmp/fsr-wbundled.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
+fsr_mounted_test wbundled mnt
 
 cc="gcc -O2 -g -w $(pkg-config --cflags fuse3)"
 $cc -c "$top_srcdir/tests/fuse/lockfs.c" -o "$T/lockfs.o" && $cc -c "$top_srcdir/tests/fuse/callout.c" -o "$T/callout.o" &&

@@ -24,10 +24,7 @@ for p in mkntfs ntfs-3g lowntfs-3g mergerfs; do
 done
 [ $fail = 0 ] || exit 1
 
-base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
-T=$(mktemp -d "$base/fsr-wired.XXXXXX") || exit 99
-PIDS=""
-fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
+fsr_shm_test wired
 
 stat_of() { fsr_stat_of "$@"; }
 

@@ -20,10 +20,7 @@ fsr_require_fuse
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
 RAWFS=$top_builddir/tests/fuse/rawfs
 
-base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
-T=$(mktemp -d "$base/fsr-dirplus.XXXXXX") || exit 99
-PIDS=""
-fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
+fsr_shm_test dirplus
 fail=0
 FAIL() { echo "FAIL: $*"; fail=1; }
 . "$top_srcdir/tests/lib/wire.sh"

@@ -28,10 +28,7 @@ fsr_require_fuse
 GL=$(command -v glusterfs || ls /usr/sbin/glusterfs 2>/dev/null)
 [ -n "$GL" ] && [ -x "$GL" ] || { echo "SKIP: no glusterfs binary (Debian: glusterfs-client)"; exit 77; }
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
-base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
-T=$(mktemp -d "$base/fsr-wgluster.XXXXXX") || exit 99
-PIDS=""
-fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
+fsr_shm_test wgluster
 . "$top_srcdir/tests/lib/wirerun.sh"
 
 XD=$("$GL" --print-xlatordir 2>/dev/null)

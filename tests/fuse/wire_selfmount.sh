@@ -12,10 +12,7 @@ set -u
 fsr_require_fuse
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
 command -v mergerfs > /dev/null || { echo "FAIL: mergerfs is not installed (.ci/deps)"; exit 1; }
-base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
-T=$(mktemp -d "$base/fsr-wself.XXXXXX") || exit 99
-PIDS=""
-fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
+fsr_shm_test wself
 fail=0
 FAIL() { echo "FAIL: $*"; fail=1; }
 

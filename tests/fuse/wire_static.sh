@@ -13,10 +13,7 @@ set -u
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
-base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
-T=$(mktemp -d "$base/fsr-wstatic.XXXXXX") || exit 99
-PIDS=""
-fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
+fsr_shm_test wstatic
 . "$top_srcdir/tests/lib/wirerun.sh"
 
 A=$(pkg-config --variable=libdir fuse3)/libfuse3.a

@@ -20,10 +20,7 @@ command -v strace > /dev/null || { echo "FAIL: strace is not installed (.ci/deps
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
 RAWFS=$top_builddir/tests/fuse/rawfs
 DECODE=$top_srcdir/tests/fuse/wire_decode.py
-base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
-T=$(mktemp -d "$base/fsr-wstrace.XXXXXX") || exit 99
-PIDS=""
-fsr_trap_exit 'fsr_cleanup "$T" $PIDS'
+fsr_shm_test wstrace
 . "$top_srcdir/tests/lib/wirerun.sh"
 
 # the decoder's own check: LOOKUP 0x2 -> node 5 once, then a FORGET of 2

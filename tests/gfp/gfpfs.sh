@@ -10,12 +10,7 @@ RUN=$top_builddir/preload/fsreclaim-run
 BIN=$top_builddir/tests/gfp/gfpfs
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
-T=$(mktemp -d /tmp/fsr-gfpfs.XXXXXX) || exit 99
-M=$T/mnt; mkdir "$M"
-pid=
-fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
-fail=0
-FAIL() { echo "FAIL: $*"; fail=1; }
+fsr_mounted_test gfpfs mnt
 for mode in handoff inline; do
 	timeout -k 5 60 "$RUN" --opt interval=1 --opt "mode=$mode" -- "$BIN" -f "$M" >"$T/out" 2>&1 &
 	pid=$!

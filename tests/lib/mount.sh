@@ -29,6 +29,19 @@ fsr_wait_mount() {
 	fsr_is_mounted "$1"
 }
 
+# fsr_wait_line TENTHS PATTERN FILE...: poll every 0.1 s, up to TENTHS/10 s,
+# until a FILE has a line matching PATTERN (grep's); 0 once one has, else 1
+fsr_wait_line() {
+	_fsr_n=$1 _fsr_pat=$2
+	shift 2
+	_fsr_i=0
+	while ! grep -q "$_fsr_pat" "$@" 2>/dev/null; do
+		[ $_fsr_i -lt "$_fsr_n" ] || return 1
+		sleep 0.1
+		_fsr_i=$((_fsr_i + 1))
+	done
+}
+
 # fsr_unmount MNT PID [TENTHS]: unmount MNT (fusermount3 -u, else a lazy
 # -u -z), then wait up to TENTHS/10 s (default 10 s) for the daemon PID to
 # exit.  Returns 0 once it has, 1 if it still runs; it does not reap PID.
@@ -70,6 +83,53 @@ fsr_trap_exit() {
 	trap "exit ${2:-129}" HUP
 	trap "exit ${2:-130}" INT
 	trap "exit ${2:-143}" TERM
+}
+
+# fsr_mounted_test NAME [MNT]: what a test that mounts a daemon sets up
+# first: its scratch directory T=/tmp/fsr-NAME.XXXXXX and, with MNT, the
+# mountpoint M=$T/MNT in it; on every exit path fsr_cleanup unmounts and
+# removes T and kills the daemon $pid (status 1 on a signal); fail=0, and
+# FAIL MSG says "FAIL: MSG" and sets fail=1.
+fsr_mounted_test() {
+	T=$(mktemp -d "/tmp/fsr-$1.XXXXXX") || exit 99
+	if [ -n "${2:-}" ]; then
+		M=$T/$2
+		mkdir "$M"
+	fi
+	pid=
+	fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
+	fail=0
+	FAIL() { echo "FAIL: $*"; fail=1; }
+}
+
+# fsr_work_dir NAME: the same for a test of txfs (or another daemon $pid)
+# with its own names: work=/tmp/fsr-NAME.XXXXXX and the mountpoint
+# mnt=$work/mnt in it, cleaned up as fsr_mounted_test's
+fsr_work_dir() {
+	work=$(mktemp -d "/tmp/fsr-$1.XXXXXX") || exit 99
+	mnt=$work/mnt pid=
+	fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
+	mkdir -p "$mnt"
+}
+
+# fsr_shm_test NAME [STATUS]: the scratch directory of a test that runs
+# the daemons $PIDS (none at first): T=/dev/shm/fsr-NAME.XXXXXX, on tmpfs
+# (in /tmp where /dev/shm is not writable); on every exit path fsr_cleanup
+# unmounts and removes T and kills PIDS (fsr_trap_exit STATUS on a signal)
+fsr_shm_test() {
+	_fsr_base=/tmp
+	[ -d /dev/shm ] && [ -w /dev/shm ] && _fsr_base=/dev/shm
+	T=$(mktemp -d "$_fsr_base/fsr-$1.XXXXXX") || exit 99
+	PIDS=
+	fsr_trap_exit 'fsr_cleanup "$T" $PIDS' "${2:-}"
+}
+
+# fsr_require_built FILE...: exit 1, saying so, when a FILE (a test program)
+# is not built
+fsr_require_built() {
+	for _fsr_f in "$@"; do
+		[ -x "$_fsr_f" ] || { echo "FAIL: $_fsr_f not built"; exit 1; }
+	done
 }
 
 # fsr_abort_conn MNT: abort the FUSE connection of the mount MNT through

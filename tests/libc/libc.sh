@@ -8,8 +8,8 @@ shim=${FSR_SHIM:-$b/preload/.libs/libfsreclaim.so}   # FSR_SHIM: another build, 
 prog=$b/tests/libc/libc
 [ -f "$shim" ] || { echo "FAIL: no shim at $shim"; exit 1; }
 d=$(mktemp -d) || exit 99
-srv= srv2= srv3=
-trap 'kill $srv $srv2 $srv3 2>/dev/null; rm -rf "$d"' EXIT
+srvs=
+trap 'kill $srvs 2>/dev/null; rm -rf "$d"' EXIT
 fail=0
 ok() { echo "ok   $*"; }
 no() { echo "FAIL $*"; fail=1; }
@@ -20,6 +20,16 @@ run() { # run OPTIONS ARGS...: output to $d/out, status $rc, seconds $secs
 	timeout 60 env FSRECLAIM_OPTIONS="$o" LD_PRELOAD="$shim" "$@" >"$d/out" 2>&1
 	rc=$?
 	secs=$(( ($(date +%s%N) - t0) / 1000000000 ))
+}
+# serve ARGS...: start a fake debuginfod (tests/libc/debuginfod.py ARGS) and
+# wait until it listens: its pid in $srv (killed at exit too), its URL in $url
+nsrv=0
+serve() {
+	nsrv=$((nsrv + 1))
+	python3 "$s/tests/libc/debuginfod.py" "$@" >"$d/srv$nsrv" &
+	srv=$! srvs="$srvs $!"
+	i=0; while ! grep -q listening "$d/srv$nsrv" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+	url=http://127.0.0.1:$(sed -n 's/^listening //p' "$d/srv$nsrv")
 }
 
 # item 1: an inversion report while another thread is inside dlopen
@@ -99,19 +109,8 @@ else
 fi
 
 # item 9: DEBUGINFOD_URLS at a server that never answers
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -c '
-import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
-print("listening", flush=True)
-held = []
-while True:   # accept, say so (the file $2), never answer
-    c, _ = s.accept(); held.append(c)
-    open(sys.argv[2], "a").close()' "$port" "$d/accepted" >"$d/srv" &
-srv=$!
-i=0; while ! grep -q listening "$d/srv" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-export DEBUGINFOD_URLS="http://127.0.0.1:$port" DEBUGINFOD_CACHE_PATH="$d/cache"
+serve --silent --touch "$d/accepted"    # accepts, says so, never answers
+export DEBUGINFOD_URLS="$url" DEBUGINFOD_CACHE_PATH="$d/cache"
 # a stripped program: no debug info anywhere, libdw would ask debuginfod
 run "" "$b/tests/libc/cxxreport-stripped"
 if [ $rc = 66 ] && [ $secs -lt 5 ] && grep -q 'scope-imbalance' "$d/out" && grep -q '^libdebuginfod not mapped' "$d/out"; then
@@ -140,30 +139,13 @@ fi
 # a server that has the program's debug info, and answers 1 s late: the
 # file is used by the report that fetched it, also when the other
 # thread's report read the objects without it meanwhile
-port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 if ${CC:-cc} -g -O1 -pthread -I"$s/preload" -Wl,--build-id -o "$d/dbgfull" "$s/tests/libc/dbgfetch.c" &&
    objcopy --only-keep-debug "$d/dbgfull" "$d/dbg.debug" && strip -o "$d/dbgstripped" "$d/dbgfull"; then
-	python3 -c '
-import http.server, sys, time
-debug = open(sys.argv[2], "rb").read()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        open(sys.argv[3], "a").close()
-        time.sleep(1)   # the other thread reports meanwhile, without the file
-        if self.path.endswith("/debuginfo"):
-            self.send_response(200); self.send_header("Content-Length", str(len(debug))); self.end_headers()
-            self.wfile.write(debug)
-        else:
-            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *a): pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-print("listening", flush=True)
-srv.serve_forever()' "$port2" "$d/dbg.debug" "$d/asked" >"$d/srv2" &
-	srv2=$!
-	i=0; while ! grep -q listening "$d/srv2" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+	# the other thread reports meanwhile, without the file
+	serve --debuginfo "$d/dbg.debug" --delay 1 --touch "$d/asked"
 	rm -rf "$d/cache"
-	DEBUGINFOD_URLS="http://127.0.0.1:$port2" run "debuginfod=1" env DBGFETCH_FLAG="$d/asked" "$d/dbgstripped"
-	kill $srv2 2>/dev/null
+	DEBUGINFOD_URLS=$url run "debuginfod=1" env DBGFETCH_FLAG="$d/asked" "$d/dbgstripped"
+	kill $srv 2>/dev/null
 	if [ $rc = 66 ] && grep -qE '^    #0 0x[0-9a-f]+ in restore_a .*dbgfetch\.c:[0-9]+$' "$d/out"; then
 		ok "debuginfod=1: the file fetched while another report was made names the stripped program's frames"
 	else
@@ -176,30 +158,14 @@ fi
 # stripped library of its own, whose debug info only the server has; the
 # report names its waiting stack and the site of the lock it holds by
 # file:line, so its module was fetched before the report's locks too
-port3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 if ${CC:-cc} -shared -fPIC -g -O1 -pthread -Wl,--build-id -o "$d/libchain3full.so" "$s/tests/libc/chain3lib.c" &&
    objcopy --only-keep-debug "$d/libchain3full.so" "$d/chain3.debug" && strip -o "$d/libchain3.so" "$d/libchain3full.so" &&
    ${CC:-cc} -g -O1 -pthread -I"$s/preload" -o "$d/chain3" "$s/tests/libc/chain3.c" -L"$d" -lchain3 -Wl,-rpath,"$d" &&
    id3=$(readelf -n "$d/libchain3.so" | sed -n 's/^ *Build ID: *//p') && [ -n "$id3" ]; then
-	python3 -c '
-import http.server, sys
-debug = open(sys.argv[2], "rb").read()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/buildid/%s/debuginfo" % sys.argv[3]:
-            self.send_response(200); self.send_header("Content-Length", str(len(debug))); self.end_headers()
-            self.wfile.write(debug)
-        else:
-            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *a): pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-print("listening", flush=True)
-srv.serve_forever()' "$port3" "$d/chain3.debug" "$id3" >"$d/srv3" &
-	srv3=$!
-	i=0; while ! grep -q listening "$d/srv3" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+	serve --debuginfo "$d/chain3.debug" --buildid "$id3"
 	rm -rf "$d/cache"
-	DEBUGINFOD_URLS="http://127.0.0.1:$port3" run "debuginfod=1:interval=1" "$d/chain3"
-	kill $srv3 2>/dev/null
+	DEBUGINFOD_URLS=$url run "debuginfod=1:interval=1" "$d/chain3"
+	kill $srv 2>/dev/null
 	third=$(sed -n '/^  thread [0-9]* holds lock_b and blocks on lock_a:$/,/^$/p' "$d/out")
 	hold=$(grep -n 'MARK: chain3 holds' "$s/tests/libc/chain3lib.c" | cut -d: -f1)
 	blk=$(grep -n 'MARK: chain3 blocks' "$s/tests/libc/chain3lib.c" | cut -d: -f1)

@@ -23,4 +23,4 @@ tests_libc_dbgfetch_LDFLAGS = -s
 tests_libc_dbgfetch_LDADD = -lpthread
 TESTS += tests/libc/libc.sh
 endif
-EXTRA_DIST += tests/libc/libc.sh tests/libc/rpath_host.c tests/libc/rpath_plug.c tests/libc/nss_fsrtest.c tests/libc/chain3.c tests/libc/chain3lib.c
+EXTRA_DIST += tests/libc/libc.sh tests/libc/debuginfod.py tests/libc/rpath_host.c tests/libc/rpath_plug.c tests/libc/nss_fsrtest.c tests/libc/chain3.c tests/libc/chain3lib.c

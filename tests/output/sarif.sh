@@ -13,10 +13,7 @@ set -u
 . "$top_srcdir/tests/lib/mount.sh"
 run=$top_builddir/preload/fsreclaim-run txfs=$top_builddir/fusefs/txfs
 schema=$top_srcdir/tests/output/sarif-schema-2.1.0.json
-work=$(mktemp -d /tmp/fsr-sarif.XXXXXX)
-mnt=$work/mnt pid=
-fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
-mkdir -p "$mnt"
+fsr_work_dir sarif
 pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
 no() { echo "FAIL $*"; fail=$((fail + 1)); }

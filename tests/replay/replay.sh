@@ -35,10 +35,7 @@ if [ "${1:-}" = --digest-run ]; then   # d_txfs, inside its own mount namespace
 	cat "$work"/dtlog.* >"$work/dt"; rm -f "$work"/dtlog.*
 	exit 0
 fi
-work=$(mktemp -d /tmp/fsr-replay.XXXXXX)
-mnt=$work/mnt pid=
-fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
-mkdir -p "$mnt"
+fsr_work_dir replay
 pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
 no() { echo "FAIL $*"; fail=$((fail + 1)); }

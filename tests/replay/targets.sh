@@ -29,10 +29,7 @@ PATH=$top_builddir/preload:$PATH
 export PATH
 txfs=$top_builddir/fusefs/txfs
 fsr_require_fuse "cannot mount txfs"
-work=$(mktemp -d /tmp/fsr-targets.XXXXXX)
-mnt=$work/mnt pid=
-fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
-mkdir -p "$mnt"
+fsr_work_dir targets
 pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
 no() { echo "FAIL $*"; fail=$((fail + 1)); }

@@ -16,10 +16,7 @@ secs=${STRESS_SECONDS:-30} nclients=${STRESS_CLIENTS:-4}
 seeds=${STRESS_SEEDS:-1 2} modes=${STRESS_MODES:-handoff inline} hazard=${STRESS_HAZARD:-none}
 txfs=$top_builddir/fusefs/txfs run=$top_builddir/preload/fsreclaim-run
 client=$top_srcdir/tests/stress/client.py
-work=$(mktemp -d /tmp/fsr-stress.XXXXXX)
-mnt=$work/mnt pid=
-fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
-mkdir -p "$mnt"
+fsr_work_dir stress
 
 mount_txfs() { # mount_txfs OPTS...: txfs under the shim, journal in $work
 	"$run" "$@" -- "$txfs" -f -o journal="$work/journal" -o hazard="$hazard" "$mnt" 2>"$work/daemon.err" &

@@ -9,10 +9,7 @@ set -u
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse "cannot mount txfs"
 txfs=${SHIM_MODES_TXFS:-$top_builddir/fusefs/txfs} run=$top_builddir/preload/fsreclaim-run
-work=$(mktemp -d /tmp/fsr-modes.XXXXXX)
-mnt=$work/mnt pid=
-fsr_trap_exit 'fsr_cleanup "$work" $pid' 1
-mkdir -p "$mnt"
+fsr_work_dir modes
 
 # mode  expected kinds (extended regex)  the faulty function the reports must name
 # [shim options, comma-separated]  (fusefs/README.md lists where each mode's bug lives)
