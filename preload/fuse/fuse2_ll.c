@@ -11,7 +11,8 @@
  *
  * The replies that make kernel references (entry, create, open) and those
  * that end a callback (err, none) are interposed here at their libfuse2
- * versions; the other libfuse2 replies are in fuse2.c. */
+ * versions, for libfuse2's high level too (fuse2.c records its handles at
+ * the open and create replies); the other libfuse2 replies are in fuse2.c. */
 #include "fuse_shim.h"
 #include "fuse2_abi.h"
 #include <errno.h>
@@ -384,6 +385,8 @@ DEF2(int, fuse_reply_create, "FUSE_2.5", (fuse_req_t req, const struct fuse_entr
 		return 0;
 	if (e)
 		fsr_state_reply(req, sess2, e->ino, fi != NULL, fi ? fi->fh : 0);
+	if (e && fi)
+		fsr_fuse2_reply_open(e->ino, fi->fh, fi->flags);   /* libfuse2's high level */
 	return real ? real(req, e, fi) : -ENOSYS;
 }
 
@@ -393,8 +396,10 @@ DEF2(int, fuse_reply_open, "FUSE_2.5", (fuse_req_t req, const struct fsr_fi2 *fi
 	REAL2(fn, real, "fuse_reply_open", "FUSE_2.5");
 	if (fsr_fake_reply(req, 0))
 		return 0;
-	if (fi)
+	if (fi) {
 		fsr_state_reply(req, sess2, 0, 1, fi->fh);
+		fsr_fuse2_reply_open(0, fi->fh, fi->flags);        /* libfuse2's high level */
+	}
 	return real ? real(req, fi) : -ENOSYS;
 }
 

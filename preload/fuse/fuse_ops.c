@@ -784,27 +784,7 @@ static int hl_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-/* The path a handle's callbacks name follows renames, as libfuse's node
- * does (libfuse passes its current path, not the open-time one): a handle
- * at or under `from` moves to `to` (exchange: and those under `to` to
- * `from`); to == NULL (an unlink libfuse did not hide) leaves it without a
- * path, which callbacks skip.  A handle a callback uses now is waited for. */
-static char *moved_path(const char *p, const char *from, const char *to)
-{
-	size_t lf = strlen(from);
-	if (strncmp(p, from, lf) != 0 || (p[lf] && p[lf] != '/'))
-		return (char *)p;                 /* not under from: unchanged */
-	if (!to)
-		return NULL;
-	size_t lt = strlen(to), lr = strlen(p + lf);
-	char *n = fsr_alloc(lt + lr + 1);
-	if (n) {
-		memcpy(n, to, lt);
-		memcpy(n + lt, p + lf, lr + 1);
-	}
-	return n;
-}
-
+/* the handles' paths follow a rename or unlink (ledger.c) */
 static void hl_moved(struct fsr_fsess *s, const char *from, const char *to, int exchange)
 {
 	if (!s || !from || !__atomic_load_n(&s->led.nhnd, __ATOMIC_RELAXED))
@@ -812,34 +792,7 @@ static void hl_moved(struct fsr_fsess *s, const char *from, const char *to, int 
 	struct fsr_thread *t = fsr_thread_self();
 	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
-	for (int tries = 0;; tries++) {
-		int pinned = 0;
-		for (int b = 0; b < FSR_LEDGER_BUCKETS && !pinned; b++)
-			for (struct fsr_handle *h = s->led.hnd[b]; h; h = h->next)
-				if (h->pin && h->path && (moved_path(h->path, from, NULL) != h->path ||
-							  (exchange && moved_path(h->path, to, NULL) != h->path))) {
-					pinned = 1;
-					break;
-				}
-		if (!pinned || tries > 100)
-			break;
-		int seq = __atomic_load_n(&s->unpin_seq, __ATOMIC_ACQUIRE);
-		fsr_mutex_unlock(&s->lock);
-		fsr_futex_wait(&s->unpin_seq, seq, 20000000ull);
-		fsr_mutex_lock(&s->lock);
-	}
-	for (int b = 0; b < FSR_LEDGER_BUCKETS; b++)
-		for (struct fsr_handle *h = s->led.hnd[b]; h; h = h->next) {
-			if (!h->path || h->pin)
-				continue;       /* pinned past the bound: keeps its path for now */
-			char *n = moved_path(h->path, from, to);
-			if (n == h->path && exchange)
-				n = moved_path(h->path, to, from);
-			if (n != h->path) {
-				fsr_free(h->path);
-				h->path = n;
-			}
-		}
+	fsr_ledger_move_paths(&s->led, from, to, exchange, fsr_state_wait_unpin, s);
 	fsr_mutex_unlock(&s->lock);
 	t->busy--;
 }

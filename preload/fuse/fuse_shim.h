@@ -230,6 +230,8 @@ void fsr_state_owe_forget(struct fsr_fsess *s, fuse_ino_t ino) FSR_HIDDEN;
 /* pay the forgets owed (a callback context; the session is live) */
 unsigned long fsr_state_pay_owed(struct fsr_fsess *s, const struct fuse_ctx *ctx) FSR_HIDDEN;
 void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir) FSR_HIDDEN;
+/* wait (s->lock held, dropped while waiting) until a pin of session s drops */
+void fsr_state_wait_unpin(void *s) FSR_HIDDEN;
 void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n) FSR_HIDDEN;
 /* a reply for req: the opctx that made it (this thread's, or in flight) */
 struct fsr_opctx *fsr_opctx_of_req(fuse_req_t req) FSR_HIDDEN;
@@ -242,6 +244,9 @@ struct fsr_ids { unsigned int uid, gid, pid, umask; };
 int fsr_fuse2_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
 unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids) FSR_HIDDEN;
 int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids) FSR_HIDDEN;   /* ctx: a FSR_CTX_V2 context */
+/* an open or create reply of libfuse2 (fuse2_ll.c): inside a high-level
+ * open or create, the handle the kernel gets (ino: a create's new inode) */
+void fsr_fuse2_reply_open(uint64_t ino, uint64_t fh, int flags) FSR_HIDDEN;
 
 /* reentry.c */
 void fsr_reentry_add_mount(const char *mountpoint) FSR_HIDDEN;

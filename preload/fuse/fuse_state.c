@@ -18,9 +18,9 @@
 #include <errno.h>
 #include <string.h>
 
-/* wait (s->lock held, dropped while waiting) until a pin drops */
-static void wait_unpin(struct fsr_fsess *s)
+void fsr_state_wait_unpin(void *arg)
 {
+	struct fsr_fsess *s = arg;
 	int seq = __atomic_load_n(&s->unpin_seq, __ATOMIC_ACQUIRE);
 	fsr_mutex_unlock(&s->lock);
 	fsr_futex_wait(&s->unpin_seq, seq, 50000000ull);
@@ -56,7 +56,7 @@ void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n)
 	fsr_mutex_lock(&s->lock);
 	struct fsr_entry **pp;
 	while (*(pp = fsr_ledger_ent_slot(&s->led, ino)) && (*pp)->pin)
-		wait_unpin(s);
+		fsr_state_wait_unpin(s);
 	fsr_ledger_ent_add(&s->led, ino, 0, NULL, 0, 0, -(int64_t)(n > INT64_MAX ? INT64_MAX : n));
 	fsr_mutex_unlock(&s->lock);
 	t->busy--;
@@ -202,7 +202,7 @@ void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir
 	fsr_mutex_lock(&s->lock);
 	struct fsr_handle **pp;
 	while (*(pp = fsr_ledger_hnd_slot(&s->led, ino, fh, dir)) && (*pp)->pin)
-		wait_unpin(s);
+		fsr_state_wait_unpin(s);
 	fsr_ledger_hnd_release(&s->led, ino, fh, dir);
 	fsr_mutex_unlock(&s->lock);
 	t->busy--;
