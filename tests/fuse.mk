@@ -68,6 +68,11 @@ check_PROGRAMS += tests/fuse/pathfs2
 tests_fuse_pathfs2_SOURCES = tests/fuse/pathfs2.c
 tests_fuse_pathfs2_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS) -pthread
 tests_fuse_pathfs2_LDADD = $(FUSE2_LIBS) -lpthread
+# notifylock2: notifylock on libfuse2's high level (notifylock.sh)
+check_PROGRAMS += tests/fuse/notifylock2
+tests_fuse_notifylock2_SOURCES = tests/fuse/notifylock2.c
+tests_fuse_notifylock2_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS) -pthread
+tests_fuse_notifylock2_LDADD = $(FUSE2_LIBS) -lpthread
 endif
 # make soak: the mounted daemon tests in a loop under stress-ng (not in make check)
 EXTRA_DIST += tests/fuse/soak.sh

@@ -73,6 +73,8 @@ int fsr_ll2_owns(const void *se) FSR_HIDDEN;
 int fsr_ll2_set_mt(const void *se) FSR_HIDDEN;
 /* fuse2_ll.c's fuse_reply_open/create: a handle given to the kernel */
 void fsr_fuse2_reply_open(uint64_t ino, uint64_t fh, int flags) FSR_HIDDEN;
+/* oplocks.c: the owner bit of the file system's ops (notify-in-op) */
+uint64_t fsr_oplock_owner(const void *key) FSR_HIDDEN;
 
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
 #define FSR_CTX_V2 2
@@ -88,6 +90,7 @@ struct ctx2 {                   /* t->fuse_ctx during a libfuse2 request */
 	int gated;
 	int nscopes;
 	const char *prev_op;
+	uint64_t prev_op_locks;  /* t->op_locks before (oplocks.c) */
 	const char *hl_path;    /* the path the daemon's open/create got: its reply records the handle */
 	uint64_t hl_ino;        /* the inode of the handle recorded (a release in the same request) */
 };
@@ -183,6 +186,8 @@ static void req_enter(struct ctx2 *c, const void *mem, size_t len)
 	}
 	c->prev_ctx = t->fuse_ctx;
 	c->prev_op = t->op;
+	c->prev_op_locks = t->op_locks;
+	t->op_locks = fsr_oplock_owner(&fs2);   /* the locks its ops take, as libfuse3's (fuse_ops.c) */
 	c->nscopes = t->nscopes;
 	t->fuse_ctx = c;
 	t->op = in ? opname(in->opcode) : "fuse-request";
@@ -200,6 +205,7 @@ static void req_exit(struct ctx2 *c)
 	const char *op = t->op;
 	t->fuse_ctx = c->prev_ctx;
 	t->op = c->prev_op;
+	t->op_locks = c->prev_op_locks;
 	t->op_depth--;
 	fsr_op_left(t);
 	if (c->slot >= 0)
@@ -657,6 +663,8 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 		cc.api = FSR_CTX_V2;
 		cc.prev_ctx = t->fuse_ctx;
 		cc.nodeid = h->ino;
+		cc.prev_op_locks = t->op_locks;
+		t->op_locks = fsr_oplock_owner(&fs2);   /* a callback is an op of the file system too */
 		const char *saved_op = t->op;
 		int busy = t->busy;
 		t->fuse_ctx = &cc;
@@ -690,6 +698,7 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 		t->busy = busy;
 		fsr_look(t);
 		t->op = saved_op;
+		t->op_locks = cc.prev_op_locks;
 		t->fuse_ctx = cc.prev_ctx;
 		fsr_busy_enter(t);
 		fsr_mutex_lock(&fs2.lock);
