@@ -35,6 +35,8 @@
 #include <sys/stat.h>
 #include "fuse2_abi.h"
 #include "ledger.h"
+#include "opgate.h"
+#include "wire.h"
 
 /* fuse2_abi.h declares libfuse2's low-level ABI for fuse2_ll.c: check it */
 #define SAME_OFF(a, b, m) _Static_assert(offsetof(a, m) == offsetof(b, m), "fuse2_abi.h: " #a "." #m)
@@ -78,8 +80,6 @@ uint64_t fsr_oplock_owner(const void *key) FSR_HIDDEN;
 
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
 #define FSR_CTX_V2 2
-#define GATE_CB 0x40000000
-#define INFLIGHT 256
 
 struct ctx2 {                   /* t->fuse_ctx during a libfuse2 request */
 	int api;                /* FSR_CTX_V2 */
@@ -102,7 +102,7 @@ static struct {
 	unsigned int fork_gen;  /* fsr_fork_gen at its last request here */
 	struct fsr_mutex lock;  /* led */
 	struct fsr_ledger led;  /* the handles the kernel holds (ledger.c): no entries, libfuse2 keeps forget */
-	uint64_t inflight[INFLIGHT];
+	uint64_t inflight[FSR_INFLIGHT_MAX];   /* nodeids of the requests in progress (opgate.h) */
 	struct fuse *fuse;      /* from the context at init */
 	char mountpoint[PATH_MAX];  /* from fuse_parse_cmdline, added at init */
 	void *private_data;
@@ -121,43 +121,6 @@ static get_context_fn real_get_context;
 
 /* ---- request contexts ---- */
 
-static const char *opname(uint32_t op)
-{
-	static const char *const names[] = {
-		[FUSE_LOOKUP] = "lookup", [FUSE_FORGET] = "forget", [FUSE_GETATTR] = "getattr",
-		[FUSE_SETATTR] = "setattr", [FUSE_READLINK] = "readlink", [FUSE_SYMLINK] = "symlink",
-		[FUSE_MKNOD] = "mknod", [FUSE_MKDIR] = "mkdir", [FUSE_UNLINK] = "unlink",
-		[FUSE_RMDIR] = "rmdir", [FUSE_RENAME] = "rename", [FUSE_LINK] = "link",
-		[FUSE_OPEN] = "open", [FUSE_READ] = "read", [FUSE_WRITE] = "write",
-		[FUSE_STATFS] = "statfs", [FUSE_RELEASE] = "release", [FUSE_FSYNC] = "fsync",
-		[FUSE_SETXATTR] = "setxattr", [FUSE_GETXATTR] = "getxattr", [FUSE_LISTXATTR] = "listxattr",
-		[FUSE_REMOVEXATTR] = "removexattr", [FUSE_FLUSH] = "flush", [FUSE_INIT] = "init",
-		[FUSE_OPENDIR] = "opendir", [FUSE_READDIR] = "readdir", [FUSE_RELEASEDIR] = "releasedir",
-		[FUSE_FSYNCDIR] = "fsyncdir", [FUSE_GETLK] = "getlk", [FUSE_SETLK] = "setlk",
-		[FUSE_SETLKW] = "setlkw", [FUSE_ACCESS] = "access", [FUSE_CREATE] = "create",
-		[FUSE_INTERRUPT] = "interrupt", [FUSE_BMAP] = "bmap", [FUSE_DESTROY] = "destroy",
-		[FUSE_IOCTL] = "ioctl", [FUSE_POLL] = "poll", [FUSE_NOTIFY_REPLY] = "notify_reply",
-		[FUSE_BATCH_FORGET] = "batch_forget", [FUSE_FALLOCATE] = "fallocate",
-		[FUSE_READDIRPLUS] = "readdirplus", [FUSE_RENAME2] = "rename2", [FUSE_LSEEK] = "lseek",
-	};
-	if (op < sizeof names / sizeof names[0] && names[op])
-		return names[op];
-	return "fuse-request";
-}
-
-static void gate_enter(void)
-{
-	for (;;) {
-		int v = __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE);
-		if (v & GATE_CB) {
-			fsr_futex_wait(&fs2.gate, v, 100000000ull);
-			continue;
-		}
-		if (__atomic_compare_exchange_n(&fs2.gate, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return;
-	}
-}
-
 static void req_enter(struct ctx2 *c, const void *mem, size_t len)
 {
 	struct fsr_thread *t = fsr_thread_self();
@@ -168,29 +131,17 @@ static void req_enter(struct ctx2 *c, const void *mem, size_t len)
 	c->uid = in ? in->uid : 0;
 	c->gid = in ? in->gid : 0;
 	c->pid = in ? in->pid : 0;
-	c->slot = -1;
 	c->gated = 0;
 	c->hl_path = NULL;
 	c->hl_ino = 0;
-	if (c->nodeid) {
-		unsigned int start = t->index * 7u;
-		for (unsigned int k = 0; k < INFLIGHT; k++) {
-			unsigned int i = (start + k) % INFLIGHT;
-			uint64_t z = 0;
-			if (__atomic_compare_exchange_n(&fs2.inflight[i], &z, c->nodeid, 0, __ATOMIC_ACQ_REL,
-							__ATOMIC_RELAXED)) {
-				c->slot = (int)i;
-				break;
-			}
-		}
-	}
+	c->slot = fsr_inflight_add(fs2.inflight, c->nodeid);
 	c->prev_ctx = t->fuse_ctx;
 	c->prev_op = t->op;
 	c->prev_op_locks = t->op_locks;
 	t->op_locks = fsr_oplock_owner(&fs2);   /* the locks its ops take, as libfuse3's (fuse_ops.c) */
 	c->nscopes = t->nscopes;
 	t->fuse_ctx = c;
-	t->op = in ? opname(in->opcode) : "fuse-request";
+	t->op = in ? fsr_fuse_op_name(in->opcode) : "request";
 	t->op_depth++;
 	if (t->op_depth == 1) {
 		t->op_nscopes = t->nscopes;
@@ -208,10 +159,9 @@ static void req_exit(struct ctx2 *c)
 	t->op_locks = c->prev_op_locks;
 	t->op_depth--;
 	fsr_op_left(t);
-	if (c->slot >= 0)
-		__atomic_store_n(&fs2.inflight[c->slot], 0, __ATOMIC_RELEASE);
+	fsr_inflight_del(fs2.inflight, c->slot);
 	if (c->gated)
-		__atomic_sub_fetch(&fs2.gate, 1, __ATOMIC_ACQ_REL);
+		fsr_gate_exit(&fs2.gate);
 	if (!t->busy && t->nscopes > c->nscopes) {
 		char what[96];
 		fsr_fmt(what, sizeof what, "FUSE op %s returns", op);
@@ -271,8 +221,7 @@ int fsrw2_session_loop_mt(struct fuse_session *se)
 	static loop_fn real;
 	if (!real)
 		real = (loop_fn)real2("fuse_session_loop_mt", "FUSE_2.4");
-	while (__atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE))
-		fsr_futex_wait(&fs2.gate, __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE), 1000000ull);
+	fsr_gate_drain(&fs2.gate);
 	if (!fsr_ll2_set_mt(se))        /* a libfuse2 low-level session, or the high-level one */
 		__atomic_store_n(&fs2.mt, 1, __ATOMIC_RELEASE);
 	return real ? real(se) : -1;
@@ -372,14 +321,14 @@ static int gate2_enter(void)
 {
 	if (__atomic_load_n(&fs2.mt, __ATOMIC_ACQUIRE))
 		return 0;
-	gate_enter();
+	fsr_gate_enter(&fs2.gate);
 	return 1;
 }
 
 static void gate2_exit(int g)
 {
 	if (g)
-		__atomic_sub_fetch(&fs2.gate, 1, __ATOMIC_ACQ_REL);
+		fsr_gate_exit(&fs2.gate);
 }
 
 #define G(nm, params, args) \
@@ -571,16 +520,6 @@ int fsr_fuse2_reclaim_possible(struct fsr_thread *t)
 	return 1;
 }
 
-static int ino_in_flight(uint64_t ino)
-{
-	if (!ino)
-		return 0;
-	for (int i = 0; i < INFLIGHT; i++)
-		if (__atomic_load_n(&fs2.inflight[i], __ATOMIC_RELAXED) == ino)
-			return 1;
-	return 0;
-}
-
 int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids)
 {
 	struct ctx2 *c = ctx;
@@ -598,7 +537,7 @@ static int handle_free(void *arg, const struct fsr_handle *h, unsigned int ops)
 {
 	(void)arg;
 	(void)ops;
-	return h->path && !ino_in_flight(h->ino);
+	return h->path && !fsr_inflight_has(fs2.inflight, h->ino);
 }
 
 /* the daemon's fsync (0) or flush (1), as a callback that may be
@@ -624,11 +563,8 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 	if (!fsr_fuse2_reclaim_possible(t))
 		return 0;
 	int st = !__atomic_load_n(&fs2.mt, __ATOMIC_ACQUIRE);
-	if (st) {
-		int z = 0;
-		if (!__atomic_compare_exchange_n(&fs2.gate, &z, GATE_CB, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return 0;
-	}
+	if (st && !fsr_gate_close(&fs2.gate))
+		return 0;
 	unsigned long n = 0;
 	__atomic_add_fetch(&fs2.cb_active, 1, __ATOMIC_SEQ_CST);
 	if (!__atomic_load_n(&fs2.live, __ATOMIC_SEQ_CST))
@@ -711,10 +647,8 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 out:
 	if (__atomic_sub_fetch(&fs2.cb_active, 1, __ATOMIC_SEQ_CST) == 0)
 		fsr_futex_wake(&fs2.cb_active, 0x7fffffff);
-	if (st) {
-		__atomic_store_n(&fs2.gate, 0, __ATOMIC_RELEASE);
-		fsr_futex_wake(&fs2.gate, 0x7fffffff);
-	}
+	if (st)
+		fsr_gate_open(&fs2.gate);
 	return n;
 }
 

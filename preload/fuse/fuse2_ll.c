@@ -86,28 +86,6 @@ static struct fsr_fsess *sess2(fuse_req_t req)
 		LEAVE(nm); \
 	}
 
-static void w_init(void *ud, void *conn)
-{
-	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
-	struct fsr_opctx c;
-	fsr_op_enter(&c, NULL, s, "init", 0);
-	if (s && ops(s)->init)
-		ops(s)->init(s->userdata, conn);
-	LEAVE(init);
-	fsr_fsess_init_done(s);
-}
-
-static void w_destroy(void *ud)
-{
-	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
-	fsr_fsess_destroy_begin(s);
-	struct fsr_opctx c;
-	fsr_op_enter(&c, NULL, s, "destroy", 0);
-	if (s && ops(s)->destroy)
-		ops(s)->destroy(s->userdata);
-	LEAVE(destroy);
-}
-
 ENTRY(lookup, parent, parent, name, (fsr_req2_t req, fsr_ino2_t parent, const char *name), (req, parent, name))
 
 static void w_forget(fsr_req2_t req, fsr_ino2_t ino, unsigned long nlookup)
@@ -206,8 +184,8 @@ static void build_wrap(struct ll2 *l)
 {
 	struct fsr_ll2_ops *w = &l->wrap, *r = &l->real;
 	*w = *r;
-	w->init = w_init;          /* always: init and destroy bound the callbacks */
-	w->destroy = w_destroy;
+	w->init = fsr_fsess_init_op;     /* always: init and destroy bound the callbacks (fuse_ops.c) */
+	w->destroy = fsr_fsess_destroy_op;
 #define W(nm) if (r->nm) w->nm = w_##nm
 	W(lookup); W(forget); W(getattr); W(setattr); W(readlink); W(mknod); W(mkdir);
 	W(unlink); W(rmdir); W(symlink); W(rename); W(link); W(open); W(read); W(write);
@@ -219,6 +197,18 @@ static void build_wrap(struct ll2 *l)
 }
 
 /* ---- how callbacks call them ---- */
+
+static void ll2_init(struct fsr_fsess *s, void *conn)
+{
+	if (ops(s)->init)
+		ops(s)->init(s->userdata, conn);
+}
+
+static void ll2_destroy(struct fsr_fsess *s)
+{
+	if (ops(s)->destroy)
+		ops(s)->destroy(s->userdata);
+}
 
 static int ll2_has(struct fsr_fsess *s, int cb)
 {
@@ -269,7 +259,7 @@ static void ll2_forget(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t ino, uint
 }
 
 static const struct fsr_llapi ll2_api = {
-	.has = ll2_has, .fsync = ll2_fsync, .flush = ll2_flush,
+	.init = ll2_init, .destroy = ll2_destroy, .has = ll2_has, .fsync = ll2_fsync, .flush = ll2_flush,
 	.lookup = ll2_lookup, .forget = ll2_forget, .req_ctx = real2_ctx,
 };
 

@@ -91,37 +91,6 @@ void fsr_fsess_drop(struct fsr_fsess *s)
 
 /* ---- the op context ---- */
 
-static void gate_enter(struct fsr_fsess *s)
-{
-	for (;;) {
-		int v = __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE);
-		if (v & FSR_GATE_CB) {
-			fsr_futex_wait(&s->gate, v, 100000000ull);
-			continue;
-		}
-		if (__atomic_compare_exchange_n(&s->gate, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return;
-	}
-}
-
-static void inflight_add(struct fsr_opctx *c)
-{
-	struct fsr_fsess *s = c->s;
-	c->slot = -1;
-	if (!c->ino)
-		return;
-	unsigned int start = (unsigned int)fsr_thread_self()->index * 7u;
-	for (unsigned int k = 0; k < FSR_INFLIGHT_MAX; k++) {
-		unsigned int i = (start + k) % FSR_INFLIGHT_MAX;
-		fuse_ino_t z = 0;
-		if (!__atomic_load_n(&s->inflight[i], __ATOMIC_RELAXED) &&
-		    __atomic_compare_exchange_n(&s->inflight[i], &z, c->ino, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-			c->slot = (int)i;
-			return;
-		}
-	}
-}
-
 void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, const char *name, fuse_ino_t ino)
 {
 	struct fsr_thread *t = fsr_thread_self();
@@ -141,10 +110,10 @@ void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, cons
 	if (s) {
 		s->fork_gen = fsr_fork_gen;   /* this process reads it: ours */
 		if (!__atomic_load_n(&s->mt, __ATOMIC_RELAXED)) {
-			gate_enter(s);
+			fsr_gate_enter(&s->gate);
 			c->gated = 1;
 		}
-		inflight_add(c);
+		c->slot = fsr_inflight_add(s->inflight, ino);
 	}
 	c->prev_ctx = t->fuse_ctx;
 	c->prev_op = t->op;
@@ -172,16 +141,15 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 	t->op_depth--;
 	fsr_op_left(t);
 	if (s) {
-		if (c->slot >= 0)
-			__atomic_store_n(&s->inflight[c->slot], 0, __ATOMIC_RELEASE);
+		fsr_inflight_del(s->inflight, c->slot);
 		if (c->gated)
-			__atomic_sub_fetch(&s->gate, 1, __ATOMIC_ACQ_REL);
+			fsr_gate_exit(&s->gate);
 	}
 	if (!t->busy)
 		fsr_scope_check_leak(t, c->nscopes, returns);
 }
 
-void fsr_fsess_init_done(struct fsr_fsess *s)
+static void init_done(struct fsr_fsess *s)
 {
 	if (s && !__atomic_load_n(&s->own_loop, __ATOMIC_ACQUIRE) && !fsr_fuse_no_callbacks())
 		__atomic_store_n(&s->live, 1, __ATOMIC_SEQ_CST);
@@ -190,7 +158,7 @@ void fsr_fsess_init_done(struct fsr_fsess *s)
 /* no callback after destroy: close the session, wait for those running;
  * then the forgets still owed are paid, as the kernel's come before destroy
  * (no other callback can run now, and the daemon's loop is over) */
-void fsr_fsess_destroy_begin(struct fsr_fsess *s)
+static void destroy_begin(struct fsr_fsess *s)
 {
 	if (!s)
 		return;
@@ -229,8 +197,7 @@ void fsr_fsess_set_mt(struct fsr_fsess *s)
 {
 	if (!s || __atomic_load_n(&s->mt, __ATOMIC_ACQUIRE))
 		return;
-	while (__atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
-		fsr_futex_wait(&s->gate, __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE), 1000000ull);
+	fsr_gate_drain(&s->gate);
 	__atomic_store_n(&s->mt, 1, __ATOMIC_RELEASE);
 }
 
@@ -244,27 +211,32 @@ void fsr_fsess_set_mt(struct fsr_fsess *s)
 #define SIMPLE(nm, ino, params, args) \
 	static void w_##nm params { ENTER(nm, ino); s->real.nm args; LEAVE(nm); }
 
-static void w_init(void *ud, struct fuse_conn_info *conn)
+void fsr_fsess_init_op(void *ud, void *conn)
 {
 	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
 	struct fsr_opctx c;
 	fsr_reentry_devfd_retry();       /* a /dev/fd/N mount not known at fuse_session_mount */
 	fsr_op_enter(&c, NULL, s, "init", 0);
-	if (s && s->real.init)
-		s->real.init(s->userdata, conn);
+	if (s)
+		s->api->init(s, conn);
 	LEAVE(init);
-	fsr_fsess_init_done(s);
+	init_done(s);
 }
 
-static void w_destroy(void *ud)
+void fsr_fsess_destroy_op(void *ud)
 {
 	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
-	fsr_fsess_destroy_begin(s);
+	destroy_begin(s);
 	struct fsr_opctx c;
 	fsr_op_enter(&c, NULL, s, "destroy", 0);
-	if (s && s->real.destroy)
-		s->real.destroy(s->userdata);
+	if (s)
+		s->api->destroy(s);
 	LEAVE(destroy);
+}
+
+static void w_init(void *ud, struct fuse_conn_info *conn)
+{
+	fsr_fsess_init_op(ud, conn);
 }
 
 static void w_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -444,7 +416,7 @@ static void build_wrap(struct fsr_fsess *s)
 {
 	struct fuse_lowlevel_ops *w = &s->wrap.ops, *r = &s->real;
 	w->init = w_init;          /* always: init and destroy bound the callbacks */
-	w->destroy = w_destroy;
+	w->destroy = fsr_fsess_destroy_op;
 #define W(nm) if (r->nm) w->nm = w_##nm
 	W(lookup); W(forget); W(getattr); W(setattr); W(readlink); W(mknod); W(mkdir);
 	W(unlink); W(rmdir); W(symlink); W(rename); W(link); W(open); W(read); W(write);
@@ -459,6 +431,18 @@ static void build_wrap(struct fsr_fsess *s)
 }
 
 /* ---- how callbacks call a libfuse3 session's ops ---- */
+
+static void ll3_init(struct fsr_fsess *s, void *conn)
+{
+	if (s->real.init)
+		s->real.init(s->userdata, conn);
+}
+
+static void ll3_destroy(struct fsr_fsess *s)
+{
+	if (s->real.destroy)
+		s->real.destroy(s->userdata);
+}
 
 static int ll3_has(struct fsr_fsess *s, int cb)
 {
@@ -506,7 +490,7 @@ static void ll3_forget(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t ino, uint
 }
 
 static const struct fsr_llapi ll3_api = {
-	.has = ll3_has, .fsync = ll3_fsync, .flush = ll3_flush,
+	.init = ll3_init, .destroy = ll3_destroy, .has = ll3_has, .fsync = ll3_fsync, .flush = ll3_flush,
 	.lookup = ll3_lookup, .forget = ll3_forget, .req_ctx = fsr_real_req_ctx,
 };
 

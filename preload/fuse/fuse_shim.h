@@ -15,13 +15,13 @@
 #define FUSE_USE_VERSION 312
 #include "fsr.h"
 #include "ledger.h"
+#include "opgate.h"
 #include <fuse3/fuse_lowlevel.h>
 #include <fuse3/fuse.h>
 #include <limits.h>
 #include <stddef.h>
 
 #define FSR_FSESS_MAX     16       /* sessions per process */
-#define FSR_INFLIGHT_MAX  256      /* in-flight kernel requests tracked per session */
 
 /* What t->fuse_ctx points to begins with this: which struct it is (3: struct
  * fsr_opctx below, an op of a libfuse3 session or of a libfuse2 low-level
@@ -58,8 +58,6 @@ enum { FSR_OPK_OTHER, FSR_OPK_ENTRY, FSR_OPK_OPEN, FSR_OPK_OPENDIR, FSR_OPK_CREA
 
 /* struct fsr_handle, struct fsr_entry: ledger.h */
 
-#define FSR_GATE_CB 0x40000000     /* a callback runs on this single-threaded session */
-
 /* struct fuse_lowlevel_ops as libfuse 3.17 lays it out: 3.14's table, then
  * tmpfile.  Headers older than 3.17 lack the member, so it is appended
  * here; the daemon's op_size says how much of this it has. */
@@ -93,6 +91,8 @@ struct fsr_fsess;
  * (libfuse3: fuse_ops.c; libfuse2 low level: fuse2_ll.c), whose ops and
  * struct fuse_file_info differ. */
 struct fsr_llapi {
+	void (*init)(struct fsr_fsess *s, void *conn);   /* the daemon's init and destroy, if it has them */
+	void (*destroy)(struct fsr_fsess *s);
 	int (*has)(struct fsr_fsess *s, int cb);     /* FSR_CB_FSYNC, _FLUSH, _FORGET */
 	void (*fsync)(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h);
 	void (*flush)(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h, uint64_t owner);
@@ -167,9 +167,11 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns) FSR_HIDDEN;
 /* oplocks.c: the owner bit of a session or wire connection (key), for
  * t->op_locks while one of its ops runs; 0 when all are taken */
 uint64_t fsr_oplock_owner(const void *key) FSR_HIDDEN;
-/* init and destroy of a session: callbacks are possible only in between */
-void fsr_fsess_init_done(struct fsr_fsess *s) FSR_HIDDEN;
-void fsr_fsess_destroy_begin(struct fsr_fsess *s) FSR_HIDDEN;
+/* the init and destroy ops of a session of either library (ud: its
+ * userdata, the session): op contexts, and callbacks possible only in
+ * between; the daemon's own are called through s->api */
+void fsr_fsess_init_op(void *ud, void *conn) FSR_HIDDEN;
+void fsr_fsess_destroy_op(void *ud) FSR_HIDDEN;
 void fsr_fsess_destroyed(struct fsr_fsess *s) FSR_HIDDEN;   /* after fuse_session_destroy */
 void fsr_session_destroy(void (*real)(struct fuse_session *), struct fuse_session *se) FSR_HIDDEN;
 /* a multi-threaded loop takes the session: wait for ops begun single-threaded */

@@ -210,14 +210,6 @@ void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir
 
 /* ---- callbacks ---- */
 
-static int ino_in_flight(struct fsr_fsess *s, fuse_ino_t ino)
-{
-	for (int i = 0; i < FSR_INFLIGHT_MAX; i++)
-		if (__atomic_load_n(&s->inflight[i], __ATOMIC_RELAXED) == ino)
-			return 1;
-	return 0;
-}
-
 /* the callbacks the session's daemon has ops for (FSR_CB_*): the high
  * level's by path, the low level's through its library's table */
 static unsigned int session_has(struct fsr_fsess *s)
@@ -411,7 +403,7 @@ static int handle_free(void *arg, const struct fsr_handle *h, unsigned int ops)
 {
 	struct fsr_fsess *s = arg;
 	(void)ops;
-	return !(s->highlevel && !h->path) && !ino_in_flight(s, h->ino);
+	return !(s->highlevel && !h->path) && !fsr_inflight_has(s->inflight, h->ino);
 }
 
 static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx, struct fsr_pass *p)
@@ -603,11 +595,8 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 		if (!s || !usable(s, p->allocator))
 			continue;
 		int st = !__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE);
-		if (st) {
-			int z = 0;
-			if (!__atomic_compare_exchange_n(&s->gate, &z, FSR_GATE_CB, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-				continue;
-		}
+		if (st && !fsr_gate_close(&s->gate))
+			continue;
 		__atomic_add_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&s->live, __ATOMIC_SEQ_CST)) {
 			n += handle_callbacks(s, &ctx, p);
@@ -615,10 +604,8 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 		}
 		if (__atomic_sub_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST) == 0)
 			fsr_futex_wake(&s->cb_active, 0x7fffffff);
-		if (st) {
-			__atomic_store_n(&s->gate, 0, __ATOMIC_RELEASE);
-			fsr_futex_wake(&s->gate, 0x7fffffff);
-		}
+		if (st)
+			fsr_gate_open(&s->gate);
 	}
 	t->busy--;
 	return n + fsr_fuse2_reclaim(p, &ids) + fsr_wire_reclaim(p);
