@@ -297,10 +297,16 @@ void fsr_fuse2_reply_open(uint64_t ino, uint64_t fh, int flags)
 }
 
 /* a release: of the request's inode (a release inside the open or create
- * whose reply failed: the one it recorded), else found by its fh */
+ * whose reply failed: the one it recorded), else found by its fh; none
+ * inside an open or create that recorded nothing (libfuse2 releases a
+ * create whose lookup failed before any reply) */
 static void handle_release(struct fuse_file_info *fi)
 {
 	struct ctx2 *c = cur_ctx2();
+	if (c && c->hl_path) {
+		c->hl_path = NULL;
+		return;
+	}
 	uint64_t ino = c ? (c->hl_ino ? c->hl_ino : c->nodeid) : 0;
 	struct fsr_thread *t = fsr_thread_self();
 	fsr_busy_enter(t);
