@@ -36,6 +36,7 @@
 #include "fuse2_abi.h"
 #include "ledger.h"
 #include "opgate.h"
+#include "opctx.h"
 #include "wire.h"
 
 /* fuse2_abi.h declares libfuse2's low-level ABI for fuse2_ll.c: check it */
@@ -79,21 +80,21 @@ void fsr_fuse2_reply_open(uint64_t ino, uint64_t fh, int flags) FSR_HIDDEN;
 uint64_t fsr_oplock_owner(const void *key) FSR_HIDDEN;
 
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
-#define FSR_CTX_V2 2
 
-struct ctx2 {                   /* t->fuse_ctx during a libfuse2 request */
-	int api;                /* FSR_CTX_V2 */
+struct ctx2 {                   /* t->fuse_ctx during a libfuse2 request or callback */
+	int api;                /* FSR_CTX_V2; these five: struct fsr_ctxhdr's (opctx.h) */
 	void *prev_ctx;
+	const char *prev_op;
+	uint64_t prev_op_locks;
+	int nscopes;
 	uint64_t nodeid;
 	uint32_t uid, gid, pid;
 	int slot;
 	int gated;
-	int nscopes;
-	const char *prev_op;
-	uint64_t prev_op_locks;  /* t->op_locks before (oplocks.c) */
 	const char *hl_path;    /* the path the daemon's open/create got: its reply records the handle */
 	uint64_t hl_ino;        /* the inode of the handle recorded (a release in the same request) */
 };
+FSR_CTXHDR_OF(struct ctx2);
 
 static struct {
 	struct fuse_operations real, wrap;
@@ -125,7 +126,6 @@ static void req_enter(struct ctx2 *c, const void *mem, size_t len)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	const struct fuse_in_header *in = mem && len >= sizeof *in ? mem : NULL;
-	c->api = FSR_CTX_V2;
 	fs2.fork_gen = fsr_fork_gen;   /* this process reads it: ours */
 	c->nodeid = in ? in->nodeid : 0;
 	c->uid = in ? in->uid : 0;
@@ -135,30 +135,15 @@ static void req_enter(struct ctx2 *c, const void *mem, size_t len)
 	c->hl_path = NULL;
 	c->hl_ino = 0;
 	c->slot = fsr_inflight_add(fs2.inflight, c->nodeid);
-	c->prev_ctx = t->fuse_ctx;
-	c->prev_op = t->op;
-	c->prev_op_locks = t->op_locks;
-	t->op_locks = fsr_oplock_owner(&fs2);   /* the locks its ops take, as libfuse3's (fuse_ops.c) */
-	c->nscopes = t->nscopes;
-	t->fuse_ctx = c;
-	t->op = in ? fsr_fuse_op_name(in->opcode) : "request";
-	t->op_depth++;
-	if (t->op_depth == 1) {
-		t->op_nscopes = t->nscopes;
-		fsr_sched_op_begin(t);     /* replay's op key counts from here */
-	}
-	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
+	/* with the owner bit of the locks its ops take, as libfuse3's (fuse_ops.c) */
+	fsr_ctx_push(t, c, FSR_CTX_V2, in ? fsr_fuse_op_name(in->opcode) : "request", fsr_oplock_owner(&fs2), 1);
 }
 
 static void req_exit(struct ctx2 *c)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	const char *op = t->op;
-	t->fuse_ctx = c->prev_ctx;
-	t->op = c->prev_op;
-	t->op_locks = c->prev_op_locks;
-	t->op_depth--;
-	fsr_op_left(t);
+	fsr_ctx_pop(t, c);
 	fsr_inflight_del(fs2.inflight, c->slot);
 	if (c->gated)
 		fsr_gate_exit(&fs2.gate);
@@ -563,6 +548,39 @@ static void hl2_run(void *arg)
 		fs2.real.fsync(c->path, 1, c->fi);
 }
 
+/* one callback, the daemon's fsync (flush 0) or flush: an op context of
+ * its own, as fuse_state.c's callbacks are */
+static void hl2_callback(struct fsr_thread *t, struct fsr_pass *p, const struct fsr_handle *h, int flush,
+			 struct fuse_context *ctx)
+{
+	const char *name = flush ? "flush" : "fsync";
+	struct fuse_file_info fi;
+	memset(&fi, 0, sizeof fi);
+	fi.fh = h->fh;
+	fi.fh_old = (unsigned long)h->fh;
+	fi.flags = h->flags;
+	if (flush) {
+		fi.flush = 1;
+		fi.lock_owner = 0x66737265636c6d02ull;   /* an owner no process has */
+	}
+	fsr_schedule_callback(p, name, 0, NULL);
+	struct ctx2 cc;
+	memset(&cc, 0, sizeof cc);
+	cc.nodeid = h->ino;
+	cc.slot = -1;
+	/* a callback is an op of the file system too (its owner bit) */
+	fsr_ctx_push(t, &cc, FSR_CTX_V2, name, fsr_oplock_owner(&fs2), 0);
+	int busy = t->busy;
+	t->busy = 0;      /* the daemon's own code runs now: track its locks, check its calls */
+	cb_context = ctx;
+	struct hl2_call c = { flush, h->path, &fi };
+	(void)fsr_cb_run(t, hl2_run, &c);
+	cb_context = NULL;
+	t->busy = busy;
+	fsr_look(t);
+	fsr_ctx_pop(t, &cc);
+}
+
 unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 {
 	struct fsr_thread *t = fsr_thread_self();
@@ -599,49 +617,11 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 	fsr_ledger_say_instead(p, 'h', do_fsync && do_flush ? "fsync+flush" : do_fsync ? "fsync" : "flush", &k, h != NULL);
 	if (h) {
 		fsr_schedule_callback(p, NULL, 'h', k.tgt);
-		struct fuse_file_info fi;
-		struct ctx2 cc;
-		memset(&cc, 0, sizeof cc);
-		cc.api = FSR_CTX_V2;
-		cc.prev_ctx = t->fuse_ctx;
-		cc.nodeid = h->ino;
-		cc.prev_op_locks = t->op_locks;
-		t->op_locks = fsr_oplock_owner(&fs2);   /* a callback is an op of the file system too */
-		const char *saved_op = t->op;
-		int busy = t->busy;
-		t->fuse_ctx = &cc;
-		t->busy = 0;
-		cb_context = &ctx;
-		if (do_fsync) {
-			memset(&fi, 0, sizeof fi);
-			fi.fh = h->fh;
-			fi.fh_old = (unsigned long)h->fh;
-			fi.flags = h->flags;
-			t->op = "fsync";
-			fsr_schedule_callback(p, "fsync", 0, NULL);
-			struct hl2_call c = { 0, h->path, &fi };
-			(void)fsr_cb_run(t, hl2_run, &c);
-			n++;
-		}
-		if (do_flush) {
-			memset(&fi, 0, sizeof fi);
-			fi.fh = h->fh;
-			fi.fh_old = (unsigned long)h->fh;
-			fi.flags = h->flags;
-			fi.flush = 1;
-			fi.lock_owner = 0x66737265636c6d02ull;
-			t->op = "flush";
-			fsr_schedule_callback(p, "flush", 0, NULL);
-			struct hl2_call c = { 1, h->path, &fi };
-			(void)fsr_cb_run(t, hl2_run, &c);
-			n++;
-		}
-		cb_context = NULL;
-		t->busy = busy;
-		fsr_look(t);
-		t->op = saved_op;
-		t->op_locks = cc.prev_op_locks;
-		t->fuse_ctx = cc.prev_ctx;
+		if (do_fsync)
+			hl2_callback(t, p, h, 0, &ctx);
+		if (do_flush)
+			hl2_callback(t, p, h, 1, &ctx);
+		n += (unsigned long)do_fsync + (unsigned long)do_flush;
 		fsr_busy_enter(t);
 		fsr_mutex_lock(&fs2.lock);
 		fsr_ledger_hnd_unpin(&fs2.led, h->ino, h->fh, h->dir);

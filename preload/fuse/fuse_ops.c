@@ -94,7 +94,6 @@ void fsr_fsess_drop(struct fsr_fsess *s)
 void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, const char *name, fuse_ino_t ino)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	c->api = FSR_CTX_V3;
 	c->s = s;
 	c->req = req;
 	c->name = name;
@@ -115,31 +114,15 @@ void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, cons
 		}
 		c->slot = fsr_inflight_add(s->inflight, ino);
 	}
-	c->prev_ctx = t->fuse_ctx;
-	c->prev_op = t->op;
-	c->prev_op_locks = t->op_locks;
-	if (s)
-		t->op_locks = fsr_oplock_owner(s);   /* the wire sets its connection's after this */
-	c->nscopes = t->nscopes;
-	t->fuse_ctx = c;
-	t->op = name;
-	t->op_depth++;
-	if (t->op_depth == 1) {
-		t->op_nscopes = t->nscopes;
-		fsr_sched_op_begin(t);     /* replay's op key counts from here */
-	}
-	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
+	/* the wire sets its connection's owner bit after this */
+	fsr_ctx_push(t, c, FSR_CTX_V3, name, s ? fsr_oplock_owner(s) : t->op_locks, 1);
 }
 
 void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	struct fsr_fsess *s = c->s;
-	t->fuse_ctx = c->prev_ctx;
-	t->op = c->prev_op;
-	t->op_locks = c->prev_op_locks;
-	t->op_depth--;
-	fsr_op_left(t);
+	fsr_ctx_pop(t, c);
 	if (s) {
 		fsr_inflight_del(s->inflight, c->slot);
 		if (c->gated)

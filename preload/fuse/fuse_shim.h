@@ -16,6 +16,7 @@
 #include "fsr.h"
 #include "ledger.h"
 #include "opgate.h"
+#include "opctx.h"
 #include <fuse3/fuse_lowlevel.h>
 #include <fuse3/fuse.h>
 #include <limits.h>
@@ -23,21 +24,14 @@
 
 #define FSR_FSESS_MAX     16       /* sessions per process */
 
-/* What t->fuse_ctx points to begins with this: which struct it is (3: struct
- * fsr_opctx below, an op of a libfuse3 session or of a libfuse2 low-level
- * one; 2: fuse2.c's context of a libfuse2 high-level request) and the
- * context it nests in. */
-#define FSR_CTX_V3 3
-#define FSR_CTX_V2 2
-struct fsr_ctxhdr {
-	int api;
-	void *prev_ctx;
-};
-
-/* the context of one op on one thread (on its stack; t->fuse_ctx points here) */
+/* the context of one op on one thread (on its stack; t->fuse_ctx points
+ * here); its first members are struct fsr_ctxhdr's (opctx.h) */
 struct fsr_opctx {
 	int api;                       /* FSR_CTX_V3 */
 	void *prev_ctx;                /* t->fuse_ctx before */
+	const char *prev_op;
+	uint64_t prev_op_locks;        /* t->op_locks before (oplocks.c) */
+	int nscopes;                   /* t->nscopes at entry */
 	struct fsr_fsess *s;
 	fuse_req_t req;                /* real request, or a fake one (callbacks) */
 	const char *name;              /* op name */
@@ -46,14 +40,12 @@ struct fsr_opctx {
 	const char *entry_name;
 	int kind;                      /* FSR_OPK_* */
 	int slot;                      /* index in s->inflight, or -1 */
-	int nscopes;                   /* t->nscopes at entry */
-	const char *prev_op;
 	int gated;                     /* holds a reference on s->gate */
 	int open_flags;                /* open-like ops: the flags of the request */
 	int pend;                      /* its slot in s->pending until the reply, or -1 */
-	uint64_t prev_op_locks;        /* t->op_locks before (oplocks.c) */
 	const char *hl_path;           /* high level: the path the daemon's open/create got */
 };
+FSR_CTXHDR_OF(struct fsr_opctx);
 enum { FSR_OPK_OTHER, FSR_OPK_ENTRY, FSR_OPK_OPEN, FSR_OPK_OPENDIR, FSR_OPK_CREATE };
 
 /* struct fsr_handle, struct fsr_entry: ledger.h */

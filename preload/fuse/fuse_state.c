@@ -324,20 +324,13 @@ static fuse_req_t cb_begin(struct cbctx *x, struct fsr_fsess *s, const char *nam
 	struct fsr_thread *t = fsr_thread_self();
 	fuse_req_t req = fsr_fake_req_new(s, ctx);
 	memset(&x->c, 0, sizeof x->c);
-	x->c.api = FSR_CTX_V3;
 	x->t = t;
 	x->c.s = s;
 	x->c.req = req;
 	x->c.name = name;
 	x->c.slot = -1;
-	x->c.prev_ctx = t->fuse_ctx;
-	x->c.prev_op = t->op;
-	x->c.prev_op_locks = t->op_locks;
-	t->op_locks = fsr_oplock_owner(s);   /* a callback is an op of the session too */
-	x->c.nscopes = t->nscopes;
-	t->fuse_ctx = &x->c;
-	t->op = name;
-	t->op_depth++;
+	/* a callback is an op of the session too (its owner bit) */
+	fsr_ctx_push(t, &x->c, FSR_CTX_V3, name, fsr_oplock_owner(s), 0);
 	x->busy = t->busy;
 	t->busy = 0;      /* the daemon's own code runs now: track its locks, check its calls */
 	return req;
@@ -349,11 +342,7 @@ static void cb_end(struct cbctx *x)
 	fsr_cb_context = NULL;
 	t->busy = x->busy;
 	fsr_look(t);
-	t->fuse_ctx = x->c.prev_ctx;
-	t->op = x->c.prev_op;
-	t->op_locks = x->c.prev_op_locks;
-	t->op_depth--;
-	fsr_op_left(t);
+	fsr_ctx_pop(t, &x->c);
 }
 
 /* a call of the daemon's op as a callback that may be abandoned
