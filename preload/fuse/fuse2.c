@@ -726,10 +726,12 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
  * also has the replies that make kernel references) is absorbed here and
  * never reaches libfuse2.  Non-default versions: libfuse3's names are the
  * defaults. */
-#define PASS2(ret, nm, ver, params, args) \
-	FSR_EXPORT ret fsrw2_##nm params; \
-	FSR_SYMVER(fsrw2_##nm, #nm "@" ver); \
-	ret fsrw2_##nm params \
+/* cname: the C name of the definition of nm@ver (an older version of a
+ * name defined elsewhere needs one of its own) */
+#define PASS2N(cname, ret, nm, ver, params, args) \
+	FSR_EXPORT ret cname params; \
+	FSR_SYMVER(cname, #nm "@" ver); \
+	ret cname params \
 	{ \
 		static ret (*real) params; \
 		if (fsr_fake_reply(r, 0)) \
@@ -737,6 +739,7 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 		if (!real) real = (ret (*) params)real2(#nm, ver); \
 		return real args; \
 	}
+#define PASS2(ret, nm, ver, params, args) PASS2N(fsrw2_##nm, ret, nm, ver, params, args)
 #define PASS2V(nm, ver, params, args) \
 	FSR_EXPORT void fsrw2_##nm params; \
 	FSR_SYMVER(fsrw2_##nm, #nm "@" ver); \
@@ -766,28 +769,8 @@ PASS2(int, fuse_reply_poll, "FUSE_2.8", (fuse_req_t r, unsigned ev), (r, ev))
 /* the 2.4 ABI of open/statfs and their _compat names: pointer arguments only */
 PASS2(int, fuse_reply_open_compat, "FUSE_2.5", (fuse_req_t r, const void *fi), (r, fi))
 PASS2(int, fuse_reply_statfs_compat, "FUSE_2.5", (fuse_req_t r, const void *s), (r, s))
-FSR_EXPORT int fsrw2_reply_open_24(fuse_req_t r, const void *fi);
-FSR_SYMVER(fsrw2_reply_open_24, "fuse_reply_open@FUSE_2.4");
-int fsrw2_reply_open_24(fuse_req_t r, const void *fi)
-{
-	static int (*real)(fuse_req_t, const void *);
-	if (fsr_fake_reply(r, 0))
-		return 0;
-	if (!real)
-		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_open", "FUSE_2.4");
-	return real(r, fi);
-}
-FSR_EXPORT int fsrw2_reply_statfs_24(fuse_req_t r, const void *s);
-FSR_SYMVER(fsrw2_reply_statfs_24, "fuse_reply_statfs@FUSE_2.4");
-int fsrw2_reply_statfs_24(fuse_req_t r, const void *s)
-{
-	static int (*real)(fuse_req_t, const void *);
-	if (fsr_fake_reply(r, 0))
-		return 0;
-	if (!real)
-		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_statfs", "FUSE_2.4");
-	return real(r, s);
-}
+PASS2N(fsrw2_reply_open_24, int, fuse_reply_open, "FUSE_2.4", (fuse_req_t r, const void *fi), (r, fi))
+PASS2N(fsrw2_reply_statfs_24, int, fuse_reply_statfs, "FUSE_2.4", (fuse_req_t r, const void *s), (r, s))
 FSR_EXPORT const void *fsrw2_req_ctx_24(fuse_req_t r);
 FSR_SYMVER(fsrw2_req_ctx_24, "fuse_req_ctx@FUSE_2.4");
 const void *fsrw2_req_ctx_24(fuse_req_t r)
