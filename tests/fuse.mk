@@ -49,7 +49,7 @@ tests_fuse_asyncll_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_asyncll_LDADD = $(FUSE3_LIBS) -lpthread
 # notifylock: INVAL_INODE sent under a mutex the ops take (notifylock.sh)
 check_PROGRAMS += tests/fuse/notifylock
-tests_fuse_notifylock_SOURCES = tests/fuse/notifylock.c
+tests_fuse_notifylock_SOURCES = tests/fuse/notifylock.c tests/fuse/notifylock_updater.h
 tests_fuse_notifylock_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_fuse_notifylock_LDADD = $(FUSE3_LIBS) -lpthread
 # ll2fs: a libfuse2 low-level passthrough that checks its own lookup counts
@@ -70,7 +70,7 @@ tests_fuse_pathfs2_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS) -pthread
 tests_fuse_pathfs2_LDADD = $(FUSE2_LIBS) -lpthread
 # notifylock2: notifylock on libfuse2's high level (notifylock.sh)
 check_PROGRAMS += tests/fuse/notifylock2
-tests_fuse_notifylock2_SOURCES = tests/fuse/notifylock2.c
+tests_fuse_notifylock2_SOURCES = tests/fuse/notifylock2.c tests/fuse/notifylock_updater.h
 tests_fuse_notifylock2_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS) -pthread
 tests_fuse_notifylock2_LDADD = $(FUSE2_LIBS) -lpthread
 endif

@@ -32,16 +32,14 @@
 #define FILE_INO 2
 #define FILE_NAME "counter"
 
-static pthread_mutex_t content_lock = PTHREAD_MUTEX_INITIALIZER;
-static char content[64] = "0\n";   /* under content_lock */
-static unsigned long counter;      /* under content_lock */
+#include "notifylock_updater.h"
 
-static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake_cv = PTHREAD_COND_INITIALIZER;
-static unsigned long wakes, reads, notifies, errors;   /* under wake_lock */
-static int stopping;
-static int opt_correct;
 static struct fuse_session *se;
+
+static int notify_inval(void)
+{
+	return fuse_lowlevel_notify_inval_inode(se, FILE_INO, 0, 0);
+}
 
 static void attr_of(fuse_ino_t ino, struct stat *st)
 {
@@ -126,11 +124,7 @@ static void nl_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		memmove(buf, buf + off, len);
 	}
 	fuse_reply_buf(req, buf, len < size ? len : size);
-	pthread_mutex_lock(&wake_lock);
-	reads++;
-	wakes++;
-	pthread_cond_signal(&wake_cv);
-	pthread_mutex_unlock(&wake_lock);
+	read_done();
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -140,40 +134,6 @@ static const struct fuse_lowlevel_ops ops = {
 	.open = nl_open,
 	.read = nl_read,
 };
-
-static void notified(int r)
-{
-	pthread_mutex_lock(&wake_lock);
-	notifies++;
-	if (r != 0 && r != -ENOENT && r != -ENODEV && r != -EBADF)
-		errors++;   /* ENOENT: the kernel had no inode; ENODEV: unmounted meanwhile */
-	pthread_mutex_unlock(&wake_lock);
-}
-
-/* the updating thread: outside every op */
-static void *updater(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		pthread_mutex_lock(&wake_lock);
-		while (!wakes && !stopping)
-			pthread_cond_wait(&wake_cv, &wake_lock);
-		if (stopping) {
-			pthread_mutex_unlock(&wake_lock);
-			return NULL;
-		}
-		wakes--;
-		pthread_mutex_unlock(&wake_lock);
-
-		pthread_mutex_lock(&content_lock);
-		snprintf(content, sizeof content, "%lu\n", ++counter);
-		if (!opt_correct)   /* the forbidden form: the lock the ops take is held */
-			notified(fuse_lowlevel_notify_inval_inode(se, FILE_INO, 0, 0));
-		pthread_mutex_unlock(&content_lock);
-		if (opt_correct)
-			notified(fuse_lowlevel_notify_inval_inode(se, FILE_INO, 0, 0));
-	}
-}
 
 int main(int argc, char *argv[])
 {
@@ -202,11 +162,7 @@ int main(int argc, char *argv[])
 		r = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
-	pthread_mutex_lock(&wake_lock);
-	stopping = 1;
-	pthread_cond_signal(&wake_cv);
-	pthread_mutex_unlock(&wake_lock);
-	pthread_join(th, NULL);
+	updater_stop(th);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
 	free(opts.mountpoint);

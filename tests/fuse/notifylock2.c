@@ -2,7 +2,8 @@
  * "counter", whose contents a thread of its own changes and then tells
  * the kernel so with fuse_lowlevel_notify_inval_inode on the channel (the
  * root's inode: a high-level daemon does not know its files' node ids).
- * The ops (getattr, open, read) take the mutex that guards the contents.
+ * The ops (getattr, open, read) take the mutex that guards the contents;
+ * the thread is notifylock_updater.h's, shared with notifylock.c.
  *
  * By default the updating thread sends the notification while it still
  * holds that mutex, which libfuse's documentation forbids; with -c it
@@ -23,16 +24,14 @@
 
 #define FILE_PATH "/counter"
 
-static pthread_mutex_t content_lock = PTHREAD_MUTEX_INITIALIZER;
-static char content[64] = "0\n";   /* under content_lock */
-static unsigned long counter;      /* under content_lock */
+#include "notifylock_updater.h"
 
-static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake_cv = PTHREAD_COND_INITIALIZER;
-static unsigned long wakes, reads, notifies, errors;   /* under wake_lock */
-static int stopping;
-static int opt_correct;
 static struct fuse_chan *ch;
+
+static int notify_inval(void)
+{
+	return fuse_lowlevel_notify_inval_inode(ch, FUSE_ROOT_ID, 0, 0);
+}
 
 static int n2_getattr(const char *path, struct stat *st)
 {
@@ -86,51 +85,13 @@ static int n2_read(const char *path, char *b, size_t size, off_t off, struct fus
 		memcpy(b, content + off, len);
 	}
 	pthread_mutex_unlock(&content_lock);
-	pthread_mutex_lock(&wake_lock);
-	reads++;
-	wakes++;
-	pthread_cond_signal(&wake_cv);
-	pthread_mutex_unlock(&wake_lock);
+	read_done();
 	return (int)len;
 }
 
 static const struct fuse_operations ops = {
 	.getattr = n2_getattr, .readdir = n2_readdir, .open = n2_open, .read = n2_read,
 };
-
-static void notified(int r)
-{
-	pthread_mutex_lock(&wake_lock);
-	notifies++;
-	if (r != 0 && r != -ENOENT && r != -ENODEV && r != -EBADF)
-		errors++;
-	pthread_mutex_unlock(&wake_lock);
-}
-
-/* the updating thread: outside every op */
-static void *updater(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		pthread_mutex_lock(&wake_lock);
-		while (!wakes && !stopping)
-			pthread_cond_wait(&wake_cv, &wake_lock);
-		if (stopping) {
-			pthread_mutex_unlock(&wake_lock);
-			return NULL;
-		}
-		wakes--;
-		pthread_mutex_unlock(&wake_lock);
-
-		pthread_mutex_lock(&content_lock);
-		snprintf(content, sizeof content, "%lu\n", ++counter);
-		if (!opt_correct)   /* the forbidden form: the lock the ops take is held */
-			notified(fuse_lowlevel_notify_inval_inode(ch, FUSE_ROOT_ID, 0, 0));
-		pthread_mutex_unlock(&content_lock);
-		if (opt_correct)
-			notified(fuse_lowlevel_notify_inval_inode(ch, FUSE_ROOT_ID, 0, 0));
-	}
-}
 
 int main(int argc, char *argv[])
 {
@@ -158,11 +119,7 @@ int main(int argc, char *argv[])
 	}
 	pthread_create(&th, NULL, updater, NULL);
 	int r = mt ? fuse_loop_mt(f) : fuse_loop(f);
-	pthread_mutex_lock(&wake_lock);
-	stopping = 1;
-	pthread_cond_signal(&wake_cv);
-	pthread_mutex_unlock(&wake_lock);
-	pthread_join(th, NULL);
+	updater_stop(th);
 	fuse_unmount(mp, ch);
 	fuse_destroy(f);
 	free(mp);
