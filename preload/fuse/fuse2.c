@@ -11,7 +11,11 @@
  * while it runs.  Callbacks call the daemon's own fsync (datasync) and flush
  * on its open handles with their fh and current path (the daemon's rename
  * and unlink move it, as libfuse2's node does); libfuse2 keeps
- * forget to itself.  During a callback fuse_get_context() returns a context
+ * forget to itself.  The handles are a ledger's (ledger.c, as libfuse3's
+ * sessions and the wire keep theirs), keyed by inode and fh: a daemon that
+ * leaves fh 0 on every file still has one handle per file.  Each is
+ * recorded at its open or create reply (fuse2_ll.c), which names the
+ * inode, and released by the release's inode (or its fh alone).  During a callback fuse_get_context() returns a context
  * made from the allocator's request (uid, gid, pid) and the daemon's
  * private data, as libfuse2 would give it.
  *
@@ -30,6 +34,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "fuse2_abi.h"
+#include "ledger.h"
+#include "opgate.h"
+#include "opctx.h"
+#include "wire.h"
 
 /* fuse2_abi.h declares libfuse2's low-level ABI for fuse2_ll.c: check it */
 #define SAME_OFF(a, b, m) _Static_assert(offsetof(a, m) == offsetof(b, m), "fuse2_abi.h: " #a "." #m)
@@ -66,44 +74,36 @@ const void *fsr_fake_ctx(const void *req) FSR_HIDDEN;
 /* fuse2_ll.c: libfuse2 low-level sessions */
 int fsr_ll2_owns(const void *se) FSR_HIDDEN;
 int fsr_ll2_set_mt(const void *se) FSR_HIDDEN;
+/* fuse2_ll.c's fuse_reply_open/create: a handle given to the kernel */
+void fsr_fuse2_reply_open(uint64_t ino, uint64_t fh, int flags) FSR_HIDDEN;
+/* oplocks.c: the owner bit of the file system's ops (notify-in-op) */
+uint64_t fsr_oplock_owner(const void *key) FSR_HIDDEN;
 
 #define FSR_SYMVER(fn, symver) __asm__(".symver " #fn ", " symver)
-#define FSR_CTX_V2 2
-#define GATE_CB 0x40000000
-#define NBUCKETS 256
-#define INFLIGHT 256
 
-struct ctx2 {                   /* t->fuse_ctx during a libfuse2 request */
-	int api;                /* FSR_CTX_V2 */
+struct ctx2 {                   /* t->fuse_ctx during a libfuse2 request or callback */
+	int api;                /* FSR_CTX_V2; these five: struct fsr_ctxhdr's (opctx.h) */
 	void *prev_ctx;
+	const char *prev_op;
+	uint64_t prev_op_locks;
+	int nscopes;
 	uint64_t nodeid;
 	uint32_t uid, gid, pid;
 	int slot;
 	int gated;
-	int nscopes;
-	const char *prev_op;
+	const char *hl_path;    /* the path the daemon's open/create got: its reply records the handle */
+	uint64_t hl_ino;        /* the inode of the handle recorded (a release in the same request) */
 };
-
-struct handle2 {
-	struct handle2 *next;
-	uint64_t fh;
-	uint64_t ino;           /* nodeid of the open request (0: unknown) */
-	int flags;
-	int refs;
-	int pin;
-	unsigned long order;    /* the n-th handle opened: replay's key of it, with its path */
-	char path[];
-};
+FSR_CTXHDR_OF(struct ctx2);
 
 static struct {
 	struct fuse_operations real, wrap;
 	int wrapped;            /* the one file system that is called back */
 	int live, mt, gate, cb_active, unpin_seq;
 	unsigned int fork_gen;  /* fsr_fork_gen at its last request here */
-	struct fsr_mutex lock;
-	unsigned long nhandles, cursor, nopened;
-	struct handle2 *handles[NBUCKETS];
-	uint64_t inflight[INFLIGHT];
+	struct fsr_mutex lock;  /* led */
+	struct fsr_ledger led;  /* the handles the kernel holds (ledger.c): no entries, libfuse2 keeps forget */
+	uint64_t inflight[FSR_INFLIGHT_MAX];   /* nodeids of the requests in progress (opgate.h) */
 	struct fuse *fuse;      /* from the context at init */
 	char mountpoint[PATH_MAX];  /* from fuse_parse_cmdline, added at init */
 	void *private_data;
@@ -122,92 +122,31 @@ static get_context_fn real_get_context;
 
 /* ---- request contexts ---- */
 
-static const char *opname(uint32_t op)
-{
-	static const char *const names[] = {
-		[FUSE_LOOKUP] = "lookup", [FUSE_FORGET] = "forget", [FUSE_GETATTR] = "getattr",
-		[FUSE_SETATTR] = "setattr", [FUSE_READLINK] = "readlink", [FUSE_SYMLINK] = "symlink",
-		[FUSE_MKNOD] = "mknod", [FUSE_MKDIR] = "mkdir", [FUSE_UNLINK] = "unlink",
-		[FUSE_RMDIR] = "rmdir", [FUSE_RENAME] = "rename", [FUSE_LINK] = "link",
-		[FUSE_OPEN] = "open", [FUSE_READ] = "read", [FUSE_WRITE] = "write",
-		[FUSE_STATFS] = "statfs", [FUSE_RELEASE] = "release", [FUSE_FSYNC] = "fsync",
-		[FUSE_SETXATTR] = "setxattr", [FUSE_GETXATTR] = "getxattr", [FUSE_LISTXATTR] = "listxattr",
-		[FUSE_REMOVEXATTR] = "removexattr", [FUSE_FLUSH] = "flush", [FUSE_INIT] = "init",
-		[FUSE_OPENDIR] = "opendir", [FUSE_READDIR] = "readdir", [FUSE_RELEASEDIR] = "releasedir",
-		[FUSE_FSYNCDIR] = "fsyncdir", [FUSE_GETLK] = "getlk", [FUSE_SETLK] = "setlk",
-		[FUSE_SETLKW] = "setlkw", [FUSE_ACCESS] = "access", [FUSE_CREATE] = "create",
-		[FUSE_INTERRUPT] = "interrupt", [FUSE_BMAP] = "bmap", [FUSE_DESTROY] = "destroy",
-		[FUSE_IOCTL] = "ioctl", [FUSE_POLL] = "poll", [FUSE_NOTIFY_REPLY] = "notify_reply",
-		[FUSE_BATCH_FORGET] = "batch_forget", [FUSE_FALLOCATE] = "fallocate",
-		[FUSE_READDIRPLUS] = "readdirplus", [FUSE_RENAME2] = "rename2", [FUSE_LSEEK] = "lseek",
-	};
-	if (op < sizeof names / sizeof names[0] && names[op])
-		return names[op];
-	return "fuse-request";
-}
-
-static void gate_enter(void)
-{
-	for (;;) {
-		int v = __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE);
-		if (v & GATE_CB) {
-			fsr_futex_wait(&fs2.gate, v, 100000000ull);
-			continue;
-		}
-		if (__atomic_compare_exchange_n(&fs2.gate, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return;
-	}
-}
-
 static void req_enter(struct ctx2 *c, const void *mem, size_t len)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	const struct fuse_in_header *in = mem && len >= sizeof *in ? mem : NULL;
-	c->api = FSR_CTX_V2;
 	fs2.fork_gen = fsr_fork_gen;   /* this process reads it: ours */
 	c->nodeid = in ? in->nodeid : 0;
 	c->uid = in ? in->uid : 0;
 	c->gid = in ? in->gid : 0;
 	c->pid = in ? in->pid : 0;
-	c->slot = -1;
 	c->gated = 0;
-	if (c->nodeid) {
-		unsigned int start = t->index * 7u;
-		for (unsigned int k = 0; k < INFLIGHT; k++) {
-			unsigned int i = (start + k) % INFLIGHT;
-			uint64_t z = 0;
-			if (__atomic_compare_exchange_n(&fs2.inflight[i], &z, c->nodeid, 0, __ATOMIC_ACQ_REL,
-							__ATOMIC_RELAXED)) {
-				c->slot = (int)i;
-				break;
-			}
-		}
-	}
-	c->prev_ctx = t->fuse_ctx;
-	c->prev_op = t->op;
-	c->nscopes = t->nscopes;
-	t->fuse_ctx = c;
-	t->op = in ? opname(in->opcode) : "fuse-request";
-	t->op_depth++;
-	if (t->op_depth == 1) {
-		t->op_nscopes = t->nscopes;
-		fsr_sched_op_begin(t);     /* replay's op key counts from here */
-	}
-	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
+	c->hl_path = NULL;
+	c->hl_ino = 0;
+	c->slot = fsr_inflight_add(fs2.inflight, c->nodeid);
+	/* with the owner bit of the locks its ops take, as libfuse3's (fuse_ops.c) */
+	fsr_ctx_push(t, c, FSR_CTX_V2, in ? fsr_fuse_op_name(in->opcode) : "request", fsr_oplock_owner(&fs2), 1);
 }
 
 static void req_exit(struct ctx2 *c)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	const char *op = t->op;
-	t->fuse_ctx = c->prev_ctx;
-	t->op = c->prev_op;
-	t->op_depth--;
-	fsr_op_left(t);
-	if (c->slot >= 0)
-		__atomic_store_n(&fs2.inflight[c->slot], 0, __ATOMIC_RELEASE);
+	fsr_ctx_pop(t, c);
+	fsr_inflight_del(fs2.inflight, c->slot);
 	if (c->gated)
-		__atomic_sub_fetch(&fs2.gate, 1, __ATOMIC_ACQ_REL);
+		fsr_gate_exit(&fs2.gate);
 	if (!t->busy && t->nscopes > c->nscopes) {
 		char what[96];
 		fsr_fmt(what, sizeof what, "FUSE op %s returns", op);
@@ -267,8 +206,7 @@ int fsrw2_session_loop_mt(struct fuse_session *se)
 	static loop_fn real;
 	if (!real)
 		real = (loop_fn)real2("fuse_session_loop_mt", "FUSE_2.4");
-	while (__atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE))
-		fsr_futex_wait(&fs2.gate, __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE), 1000000ull);
+	fsr_gate_drain(&fs2.gate);
 	if (!fsr_ll2_set_mt(se))        /* a libfuse2 low-level session, or the high-level one */
 		__atomic_store_n(&fs2.mt, 1, __ATOMIC_RELEASE);
 	return real ? real(se) : -1;
@@ -287,80 +225,82 @@ struct fuse_context *fsrw2_get_context(void)
 
 /* ---- the wrapped high-level ops: live state ---- */
 
-static unsigned int bucket(uint64_t fh)
-{
-	return (unsigned int)((fh * 0x9e3779b97f4a7c15ull) >> 40) % NBUCKETS;
-}
-
-static uint64_t cur_nodeid(void)
+static struct ctx2 *cur_ctx2(void)
 {
 	struct ctx2 *c = fsr_thread_self()->fuse_ctx;
-	return c && c->api == FSR_CTX_V2 ? c->nodeid : 0;
+	return c && c->api == FSR_CTX_V2 ? c : NULL;
 }
 
-static void handle_add(const char *path, struct fuse_file_info *fi, uint64_t ino)
+/* wait (fs2.lock held, dropped while waiting) until a pin drops */
+static void wait_unpin2(void *arg)
 {
-	if (!path)
-		return;
+	(void)arg;
+	int seq = __atomic_load_n(&fs2.unpin_seq, __ATOMIC_ACQUIRE);
+	fsr_mutex_unlock(&fs2.lock);
+	fsr_futex_wait(&fs2.unpin_seq, seq, 50000000ull);
+	fsr_mutex_lock(&fs2.lock);
+}
+
+/* one open of (ino, fh) with its path (copied) */
+static void handle_add(uint64_t ino, uint64_t fh, int flags, const char *path)
+{
 	struct fsr_thread *t = fsr_thread_self();
 	size_t len = strlen(path);
 	fsr_busy_enter(t);
+	char *p = fsr_alloc(len + 1);
+	if (p)
+		memcpy(p, path, len + 1);
 	fsr_mutex_lock(&fs2.lock);
-	struct handle2 **pp = &fs2.handles[bucket(fi->fh)];
-	while (*pp && (*pp)->fh != fi->fh)
-		pp = &(*pp)->next;
-	struct handle2 *old = *pp;
-	if (old && !old->pin && strcmp(old->path, path) == 0) {
-		old->refs++;
-	} else if (!old || !old->pin) {
-		struct handle2 *h = fsr_alloc(sizeof *h + len + 1);
-		if (h) {
-			h->fh = fi->fh;
-			h->ino = ino;
-			h->flags = fi->flags;
-			h->refs = 1 + (old ? old->refs : 0);
-			h->pin = 0;
-			h->order = old ? old->order : ++fs2.nopened;
-			memcpy(h->path, path, len + 1);
-			h->next = old ? old->next : NULL;
-			*pp = h;
-			if (old)
-				fsr_free(old);
-			else
-				fs2.nhandles++;
-		} else if (old) {
-			old->refs++;
-		}
-	} else {
-		old->refs++;       /* pinned: keep its path for now */
-	}
+	(void)fsr_ledger_hnd_open(&fs2.led, ino, fh, 0, flags, &p);   /* no room: an under-count */
 	fsr_mutex_unlock(&fs2.lock);
+	fsr_free(p);
 	t->busy--;
 }
 
+/* the daemon's open or create succeeded: its handle is recorded at the
+ * reply, which names the inode (a create's is new), before the kernel can
+ * release it */
+static void handle_opened(const char *path, struct fuse_file_info *fi)
+{
+	struct ctx2 *c = cur_ctx2();
+	if (!path)
+		return;
+	if (c)
+		c->hl_path = path;    /* libfuse2 frees it after the reply */
+	else
+		handle_add(0, fi->fh, fi->flags, path);   /* outside a request the shim saw: now */
+}
+
+void fsr_fuse2_reply_open(uint64_t ino, uint64_t fh, int flags)
+{
+	struct ctx2 *c = cur_ctx2();
+	if (!c || !c->hl_path)
+		return;
+	c->hl_ino = ino ? ino : c->nodeid;
+	handle_add(c->hl_ino, fh, flags, c->hl_path);
+	c->hl_path = NULL;
+}
+
+/* a release: of the request's inode (a release inside the open or create
+ * whose reply failed: the one it recorded), else found by its fh; none
+ * inside an open or create that recorded nothing (libfuse2 releases a
+ * create whose lookup failed before any reply) */
 static void handle_release(struct fuse_file_info *fi)
 {
+	struct ctx2 *c = cur_ctx2();
+	if (c && c->hl_path) {
+		c->hl_path = NULL;
+		return;
+	}
+	uint64_t ino = c ? (c->hl_ino ? c->hl_ino : c->nodeid) : 0;
 	struct fsr_thread *t = fsr_thread_self();
 	fsr_busy_enter(t);
 	fsr_mutex_lock(&fs2.lock);
-	struct handle2 **pp;
-	for (;;) {
-		pp = &fs2.handles[bucket(fi->fh)];
-		while (*pp && (*pp)->fh != fi->fh)
-			pp = &(*pp)->next;
-		if (!*pp || !(*pp)->pin)
-			break;
-		int seq = __atomic_load_n(&fs2.unpin_seq, __ATOMIC_ACQUIRE);
-		fsr_mutex_unlock(&fs2.lock);
-		fsr_futex_wait(&fs2.unpin_seq, seq, 50000000ull);
-		fsr_mutex_lock(&fs2.lock);
-	}
-	struct handle2 *h = *pp;
-	if (h && --h->refs <= 0) {
-		*pp = h->next;
-		fs2.nhandles--;
-		fsr_free(h);
-	}
+	struct fsr_handle **pp;
+	while (*(pp = fsr_ledger_hnd_slot_fh(&fs2.led, ino, fi->fh, 0)) && (*pp)->pin)
+		wait_unpin2(NULL);
+	if (*pp)
+		fsr_ledger_hnd_release(&fs2.led, (*pp)->ino, fi->fh, 0);
 	fsr_mutex_unlock(&fs2.lock);
 	t->busy--;
 }
@@ -372,14 +312,14 @@ static int gate2_enter(void)
 {
 	if (__atomic_load_n(&fs2.mt, __ATOMIC_ACQUIRE))
 		return 0;
-	gate_enter();
+	fsr_gate_enter(&fs2.gate);
 	return 1;
 }
 
 static void gate2_exit(int g)
 {
 	if (g)
-		__atomic_sub_fetch(&fs2.gate, 1, __ATOMIC_ACQ_REL);
+		fsr_gate_exit(&fs2.gate);
 }
 
 #define G(nm, params, args) \
@@ -423,57 +363,14 @@ G(read_buf, (const char *p, struct fuse_bufvec **b, size_t n, off_t o, struct fu
 G(flock, (const char *p, struct fuse_file_info *fi, int op), (p, fi, op))
 G(fallocate, (const char *p, int m, off_t o, off_t l, struct fuse_file_info *fi), (p, m, o, l, fi))
 
-/* The path a handle's callbacks name follows renames, as libfuse2's node
- * does: a handle at or under `from` moves to `to`; to == NULL (an unlink
- * libfuse2 did not hide) leaves it without a path (""), which callbacks
- * skip.  A handle a callback uses now is waited for (bounded). */
-static int under(const char *p, const char *from, size_t lf)
-{
-	return strncmp(p, from, lf) == 0 && (!p[lf] || p[lf] == '/');
-}
-
+/* the handles' paths follow the daemon's renames and unlinks (ledger.c),
+ * as libfuse2's node path does */
 static void moved2(const char *from, const char *to)
 {
-	size_t lf = strlen(from), lt = to ? strlen(to) : 0;
 	struct fsr_thread *t = fsr_thread_self();
 	fsr_busy_enter(t);
 	fsr_mutex_lock(&fs2.lock);
-	for (int tries = 0;; tries++) {
-		int pinned = 0;
-		for (int b = 0; b < NBUCKETS && !pinned; b++)
-			for (struct handle2 *h = fs2.handles[b]; h; h = h->next)
-				if (h->pin && h->path[0] && under(h->path, from, lf)) {
-					pinned = 1;
-					break;
-				}
-		if (!pinned || tries > 100)
-			break;
-		int seq = __atomic_load_n(&fs2.unpin_seq, __ATOMIC_ACQUIRE);
-		fsr_mutex_unlock(&fs2.lock);
-		fsr_futex_wait(&fs2.unpin_seq, seq, 20000000ull);
-		fsr_mutex_lock(&fs2.lock);
-	}
-	for (int b = 0; b < NBUCKETS; b++)
-		for (struct handle2 **pp = &fs2.handles[b]; *pp; pp = &(*pp)->next) {
-			struct handle2 *h = *pp;
-			if (h->pin || !h->path[0] || !under(h->path, from, lf))
-				continue;
-			size_t lr = to ? strlen(h->path + lf) : 0;
-			struct handle2 *n = fsr_alloc(sizeof *n + lt + lr + 1);
-			if (!n) {
-				h->path[0] = 0;
-				continue;
-			}
-			*n = *h;
-			if (to) {
-				memcpy(n->path, to, lt);
-				memcpy(n->path + lt, h->path + lf, lr + 1);
-			} else {
-				n->path[0] = 0;
-			}
-			*pp = n;
-			fsr_free(h);
-		}
+	fsr_ledger_move_paths(&fs2.led, from, to, 0, wait_unpin2, NULL);
 	fsr_mutex_unlock(&fs2.lock);
 	t->busy--;
 }
@@ -483,7 +380,7 @@ static int w2_rename(const char *a, const char *b)
 	int g = gate2_enter();
 	int r = fs2.real.rename(a, b);
 	gate2_exit(g);
-	if (r == 0 && fs2.nhandles)
+	if (r == 0 && __atomic_load_n(&fs2.led.nhnd, __ATOMIC_RELAXED))
 		moved2(a, b);
 	return r;
 }
@@ -493,7 +390,7 @@ static int w2_unlink(const char *p)
 	int g = gate2_enter();
 	int r = fs2.real.unlink(p);
 	gate2_exit(g);
-	if (r == 0 && fs2.nhandles)
+	if (r == 0 && __atomic_load_n(&fs2.led.nhnd, __ATOMIC_RELAXED))
 		moved2(p, NULL);
 	return r;
 }
@@ -504,7 +401,7 @@ static int w2_open(const char *path, struct fuse_file_info *fi)
 	int r = fs2.real.open(path, fi);
 	gate2_exit(g);
 	if (r == 0)
-		handle_add(path, fi, cur_nodeid());
+		handle_opened(path, fi);
 	return r;
 }
 
@@ -514,7 +411,7 @@ static int w2_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	int r = fs2.real.create(path, mode, fi);
 	gate2_exit(g);
 	if (r == 0)
-		handle_add(path, fi, 0);
+		handle_opened(path, fi);
 	return r;
 }
 
@@ -595,27 +492,23 @@ static const struct fuse_operations *wrap_ops(const struct fuse_operations *op, 
 
 /* ---- callbacks ---- */
 
+/* the callbacks to run (FSR_CB_FSYNC, _FLUSH): the daemon's ops the callbacks= option asks for */
+static unsigned int callbacks2(void)
+{
+	return fsr_ledger_callbacks((fs2.real.fsync ? FSR_CB_FSYNC : 0) | (fs2.real.flush ? FSR_CB_FLUSH : 0));
+}
+
 int fsr_fuse2_reclaim_possible(struct fsr_thread *t)
 {
 	(void)t;
-	if (!__atomic_load_n(&fs2.live, __ATOMIC_ACQUIRE) || !fs2.nhandles || fs2.fork_gen != fsr_fork_gen)
+	if (!__atomic_load_n(&fs2.live, __ATOMIC_ACQUIRE) || !__atomic_load_n(&fs2.led.nhnd, __ATOMIC_RELAXED) ||
+	    fs2.fork_gen != fsr_fork_gen)
 		return 0;
-	if (!(((fsr_opt.callbacks & FSR_CB_FSYNC) && fs2.real.fsync) ||
-	      ((fsr_opt.callbacks & FSR_CB_FLUSH) && fs2.real.flush)))
+	if (!callbacks2())
 		return 0;
 	if (!__atomic_load_n(&fs2.mt, __ATOMIC_ACQUIRE) && __atomic_load_n(&fs2.gate, __ATOMIC_ACQUIRE))
 		return 0;
 	return 1;
-}
-
-static int ino_in_flight(uint64_t ino)
-{
-	if (!ino)
-		return 0;
-	for (int i = 0; i < INFLIGHT; i++)
-		if (__atomic_load_n(&fs2.inflight[i], __ATOMIC_RELAXED) == ino)
-			return 1;
-	return 0;
 }
 
 int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids)
@@ -630,11 +523,12 @@ int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids)
 	return 1;
 }
 
-/* a handle as replay names it: its open order and path ("#3:/d/f") */
-static void handle2_target(const struct handle2 *h, char *b, size_t len)
+/* callable: it has a path (unlinked: none), and no kernel op is on its inode now */
+static int handle_free(void *arg, const struct fsr_handle *h, unsigned int ops)
 {
-	int o = fsr_fmt(b, len, "#%lu:", h->order);
-	fsr_target_put(b + o, len - (size_t)o, h->path);
+	(void)arg;
+	(void)ops;
+	return h->path && !fsr_inflight_has(fs2.inflight, h->ino);
 }
 
 /* the daemon's fsync (0) or flush (1), as a callback that may be
@@ -654,17 +548,47 @@ static void hl2_run(void *arg)
 		fs2.real.fsync(c->path, 1, c->fi);
 }
 
+/* one callback, the daemon's fsync (flush 0) or flush: an op context of
+ * its own, as fuse_state.c's callbacks are */
+static void hl2_callback(struct fsr_thread *t, struct fsr_pass *p, const struct fsr_handle *h, int flush,
+			 struct fuse_context *ctx)
+{
+	const char *name = flush ? "flush" : "fsync";
+	struct fuse_file_info fi;
+	memset(&fi, 0, sizeof fi);
+	fi.fh = h->fh;
+	fi.fh_old = (unsigned long)h->fh;
+	fi.flags = h->flags;
+	if (flush) {
+		fi.flush = 1;
+		fi.lock_owner = 0x66737265636c6d02ull;   /* an owner no process has */
+	}
+	fsr_schedule_callback(p, name, 0, NULL);
+	struct ctx2 cc;
+	memset(&cc, 0, sizeof cc);
+	cc.nodeid = h->ino;
+	cc.slot = -1;
+	/* a callback is an op of the file system too (its owner bit) */
+	fsr_ctx_push(t, &cc, FSR_CTX_V2, name, fsr_oplock_owner(&fs2), 0);
+	int busy = t->busy;
+	t->busy = 0;      /* the daemon's own code runs now: track its locks, check its calls */
+	cb_context = ctx;
+	struct hl2_call c = { flush, h->path, &fi };
+	(void)fsr_cb_run(t, hl2_run, &c);
+	cb_context = NULL;
+	t->busy = busy;
+	fsr_look(t);
+	fsr_ctx_pop(t, &cc);
+}
+
 unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	if (!fsr_fuse2_reclaim_possible(t))
 		return 0;
 	int st = !__atomic_load_n(&fs2.mt, __ATOMIC_ACQUIRE);
-	if (st) {
-		int z = 0;
-		if (!__atomic_compare_exchange_n(&fs2.gate, &z, GATE_CB, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return 0;
-	}
+	if (st && !fsr_gate_close(&fs2.gate))
+		return 0;
 	unsigned long n = 0;
 	__atomic_add_fetch(&fs2.cb_active, 1, __ATOMIC_SEQ_CST);
 	if (!__atomic_load_n(&fs2.live, __ATOMIC_SEQ_CST))
@@ -677,84 +601,30 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 	ctx.uid = ids->uid;
 	ctx.gid = ids->gid;
 	ctx.pid = (pid_t)ids->pid;
+	unsigned int cbs = callbacks2();
+	int do_fsync = (cbs & FSR_CB_FSYNC) != 0, do_flush = (cbs & FSR_CB_FLUSH) != 0;
+	struct fsr_pick k;
 	fsr_busy_enter(t);
-	struct handle2 *h = NULL;
-	char tgt[160];
-	/* a replayed pass: the handle the original chose, if the kernel holds it */
-	uint32_t want = fsr_schedule_want(p, 'h');
 	fsr_mutex_lock(&fs2.lock);
-	for (unsigned long k = 0; want && k < NBUCKETS && !h; k++)
-		for (struct handle2 *x = fs2.handles[k]; x; x = x->next)
-			if (x->refs > 0 && x->path[0] && !ino_in_flight(x->ino)) {
-				handle2_target(x, tgt, sizeof tgt);
-				if (fsr_target_hash(tgt) == want) {
-					h = x;
-					break;
-				}
-			}
-	int matched = h != NULL;
-	unsigned long start = fs2.cursor;
-	for (unsigned long k = 0; k < NBUCKETS && !h; k++)
-		for (struct handle2 *x = fs2.handles[(start + k) % NBUCKETS]; x; x = x->next)
-			if (x->refs > 0 && x->path[0] && !ino_in_flight(x->ino)) {
-				h = x;
-				fs2.cursor = start + k + 1;
-				break;
-			}
+	struct fsr_handle *h = fsr_ledger_pick_hnd(&fs2.led, p, (do_fsync ? FSR_LOP_FSYNC : 0) | (do_flush ? FSR_LOP_FLUSH : 0),
+						   handle_free, NULL, &k);
 	if (h) {
 		h->pin++;
-		handle2_target(h, tgt, sizeof tgt);
+		fsr_ledger_advance(&fs2.led.cur_h, &k);
 	}
 	fsr_mutex_unlock(&fs2.lock);
 	t->busy--;
-	if (want && !matched)
-		fsr_schedule_instead(p, 'h', "fsync+flush", h ? tgt : NULL);
-	if (h)
-		fsr_schedule_callback(p, NULL, 'h', tgt);
+	fsr_ledger_say_instead(p, 'h', do_fsync && do_flush ? "fsync+flush" : do_fsync ? "fsync" : "flush", &k, h != NULL);
 	if (h) {
-		struct fuse_file_info fi;
-		struct ctx2 cc;
-		memset(&cc, 0, sizeof cc);
-		cc.api = FSR_CTX_V2;
-		cc.prev_ctx = t->fuse_ctx;
-		cc.nodeid = h->ino;
-		const char *saved_op = t->op;
-		int busy = t->busy;
-		t->fuse_ctx = &cc;
-		t->busy = 0;
-		cb_context = &ctx;
-		if ((fsr_opt.callbacks & FSR_CB_FSYNC) && fs2.real.fsync) {
-			memset(&fi, 0, sizeof fi);
-			fi.fh = h->fh;
-			fi.fh_old = (unsigned long)h->fh;
-			fi.flags = h->flags;
-			t->op = "fsync";
-			fsr_schedule_callback(p, "fsync", 0, NULL);
-			struct hl2_call c = { 0, h->path, &fi };
-			(void)fsr_cb_run(t, hl2_run, &c);
-			n++;
-		}
-		if ((fsr_opt.callbacks & FSR_CB_FLUSH) && fs2.real.flush) {
-			memset(&fi, 0, sizeof fi);
-			fi.fh = h->fh;
-			fi.fh_old = (unsigned long)h->fh;
-			fi.flags = h->flags;
-			fi.flush = 1;
-			fi.lock_owner = 0x66737265636c6d02ull;
-			t->op = "flush";
-			fsr_schedule_callback(p, "flush", 0, NULL);
-			struct hl2_call c = { 1, h->path, &fi };
-			(void)fsr_cb_run(t, hl2_run, &c);
-			n++;
-		}
-		cb_context = NULL;
-		t->busy = busy;
-		fsr_look(t);
-		t->op = saved_op;
-		t->fuse_ctx = cc.prev_ctx;
+		fsr_schedule_callback(p, NULL, 'h', k.tgt);
+		if (do_fsync)
+			hl2_callback(t, p, h, 0, &ctx);
+		if (do_flush)
+			hl2_callback(t, p, h, 1, &ctx);
+		n += (unsigned long)do_fsync + (unsigned long)do_flush;
 		fsr_busy_enter(t);
 		fsr_mutex_lock(&fs2.lock);
-		h->pin--;
+		fsr_ledger_hnd_unpin(&fs2.led, h->ino, h->fh, h->dir);
 		fsr_mutex_unlock(&fs2.lock);
 		t->busy--;
 		__atomic_add_fetch(&fs2.unpin_seq, 1, __ATOMIC_RELEASE);
@@ -763,10 +633,8 @@ unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids)
 out:
 	if (__atomic_sub_fetch(&fs2.cb_active, 1, __ATOMIC_SEQ_CST) == 0)
 		fsr_futex_wake(&fs2.cb_active, 0x7fffffff);
-	if (st) {
-		__atomic_store_n(&fs2.gate, 0, __ATOMIC_RELEASE);
-		fsr_futex_wake(&fs2.gate, 0x7fffffff);
-	}
+	if (st)
+		fsr_gate_open(&fs2.gate);
 	return n;
 }
 
@@ -858,10 +726,12 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
  * also has the replies that make kernel references) is absorbed here and
  * never reaches libfuse2.  Non-default versions: libfuse3's names are the
  * defaults. */
-#define PASS2(ret, nm, ver, params, args) \
-	FSR_EXPORT ret fsrw2_##nm params; \
-	FSR_SYMVER(fsrw2_##nm, #nm "@" ver); \
-	ret fsrw2_##nm params \
+/* cname: the C name of the definition of nm@ver (an older version of a
+ * name defined elsewhere needs one of its own) */
+#define PASS2N(cname, ret, nm, ver, params, args) \
+	FSR_EXPORT ret cname params; \
+	FSR_SYMVER(cname, #nm "@" ver); \
+	ret cname params \
 	{ \
 		static ret (*real) params; \
 		if (fsr_fake_reply(r, 0)) \
@@ -869,6 +739,7 @@ int fsrw2_parse_cmdline(struct fuse_args *args, char **mp, int *mt, int *fg)
 		if (!real) real = (ret (*) params)real2(#nm, ver); \
 		return real args; \
 	}
+#define PASS2(ret, nm, ver, params, args) PASS2N(fsrw2_##nm, ret, nm, ver, params, args)
 #define PASS2V(nm, ver, params, args) \
 	FSR_EXPORT void fsrw2_##nm params; \
 	FSR_SYMVER(fsrw2_##nm, #nm "@" ver); \
@@ -898,28 +769,8 @@ PASS2(int, fuse_reply_poll, "FUSE_2.8", (fuse_req_t r, unsigned ev), (r, ev))
 /* the 2.4 ABI of open/statfs and their _compat names: pointer arguments only */
 PASS2(int, fuse_reply_open_compat, "FUSE_2.5", (fuse_req_t r, const void *fi), (r, fi))
 PASS2(int, fuse_reply_statfs_compat, "FUSE_2.5", (fuse_req_t r, const void *s), (r, s))
-FSR_EXPORT int fsrw2_reply_open_24(fuse_req_t r, const void *fi);
-FSR_SYMVER(fsrw2_reply_open_24, "fuse_reply_open@FUSE_2.4");
-int fsrw2_reply_open_24(fuse_req_t r, const void *fi)
-{
-	static int (*real)(fuse_req_t, const void *);
-	if (fsr_fake_reply(r, 0))
-		return 0;
-	if (!real)
-		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_open", "FUSE_2.4");
-	return real(r, fi);
-}
-FSR_EXPORT int fsrw2_reply_statfs_24(fuse_req_t r, const void *s);
-FSR_SYMVER(fsrw2_reply_statfs_24, "fuse_reply_statfs@FUSE_2.4");
-int fsrw2_reply_statfs_24(fuse_req_t r, const void *s)
-{
-	static int (*real)(fuse_req_t, const void *);
-	if (fsr_fake_reply(r, 0))
-		return 0;
-	if (!real)
-		real = (int (*)(fuse_req_t, const void *))real2("fuse_reply_statfs", "FUSE_2.4");
-	return real(r, s);
-}
+PASS2N(fsrw2_reply_open_24, int, fuse_reply_open, "FUSE_2.4", (fuse_req_t r, const void *fi), (r, fi))
+PASS2N(fsrw2_reply_statfs_24, int, fuse_reply_statfs, "FUSE_2.4", (fuse_req_t r, const void *s), (r, s))
 FSR_EXPORT const void *fsrw2_req_ctx_24(fuse_req_t r);
 FSR_SYMVER(fsrw2_req_ctx_24, "fuse_req_ctx@FUSE_2.4");
 const void *fsrw2_req_ctx_24(fuse_req_t r)

@@ -11,7 +11,8 @@
  *
  * The replies that make kernel references (entry, create, open) and those
  * that end a callback (err, none) are interposed here at their libfuse2
- * versions; the other libfuse2 replies are in fuse2.c. */
+ * versions, for libfuse2's high level too (fuse2.c records its handles at
+ * the open and create replies); the other libfuse2 replies are in fuse2.c. */
 #include "fuse_shim.h"
 #include "fuse2_abi.h"
 #include <errno.h>
@@ -84,28 +85,6 @@ static struct fsr_fsess *sess2(fuse_req_t req)
 		ops(s)->nm args; \
 		LEAVE(nm); \
 	}
-
-static void w_init(void *ud, void *conn)
-{
-	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
-	struct fsr_opctx c;
-	fsr_op_enter(&c, NULL, s, "init", 0);
-	if (s && ops(s)->init)
-		ops(s)->init(s->userdata, conn);
-	LEAVE(init);
-	fsr_fsess_init_done(s);
-}
-
-static void w_destroy(void *ud)
-{
-	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
-	fsr_fsess_destroy_begin(s);
-	struct fsr_opctx c;
-	fsr_op_enter(&c, NULL, s, "destroy", 0);
-	if (s && ops(s)->destroy)
-		ops(s)->destroy(s->userdata);
-	LEAVE(destroy);
-}
 
 ENTRY(lookup, parent, parent, name, (fsr_req2_t req, fsr_ino2_t parent, const char *name), (req, parent, name))
 
@@ -205,8 +184,8 @@ static void build_wrap(struct ll2 *l)
 {
 	struct fsr_ll2_ops *w = &l->wrap, *r = &l->real;
 	*w = *r;
-	w->init = w_init;          /* always: init and destroy bound the callbacks */
-	w->destroy = w_destroy;
+	w->init = fsr_fsess_init_op;     /* always: init and destroy bound the callbacks (fuse_ops.c) */
+	w->destroy = fsr_fsess_destroy_op;
 #define W(nm) if (r->nm) w->nm = w_##nm
 	W(lookup); W(forget); W(getattr); W(setattr); W(readlink); W(mknod); W(mkdir);
 	W(unlink); W(rmdir); W(symlink); W(rename); W(link); W(open); W(read); W(write);
@@ -218,6 +197,18 @@ static void build_wrap(struct ll2 *l)
 }
 
 /* ---- how callbacks call them ---- */
+
+static void ll2_init(struct fsr_fsess *s, void *conn)
+{
+	if (ops(s)->init)
+		ops(s)->init(s->userdata, conn);
+}
+
+static void ll2_destroy(struct fsr_fsess *s)
+{
+	if (ops(s)->destroy)
+		ops(s)->destroy(s->userdata);
+}
 
 static int ll2_has(struct fsr_fsess *s, int cb)
 {
@@ -268,7 +259,7 @@ static void ll2_forget(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t ino, uint
 }
 
 static const struct fsr_llapi ll2_api = {
-	.has = ll2_has, .fsync = ll2_fsync, .flush = ll2_flush,
+	.init = ll2_init, .destroy = ll2_destroy, .has = ll2_has, .fsync = ll2_fsync, .flush = ll2_flush,
 	.lookup = ll2_lookup, .forget = ll2_forget, .req_ctx = real2_ctx,
 };
 
@@ -384,6 +375,8 @@ DEF2(int, fuse_reply_create, "FUSE_2.5", (fuse_req_t req, const struct fuse_entr
 		return 0;
 	if (e)
 		fsr_state_reply(req, sess2, e->ino, fi != NULL, fi ? fi->fh : 0);
+	if (e && fi)
+		fsr_fuse2_reply_open(e->ino, fi->fh, fi->flags);   /* libfuse2's high level */
 	return real ? real(req, e, fi) : -ENOSYS;
 }
 
@@ -393,8 +386,10 @@ DEF2(int, fuse_reply_open, "FUSE_2.5", (fuse_req_t req, const struct fsr_fi2 *fi
 	REAL2(fn, real, "fuse_reply_open", "FUSE_2.5");
 	if (fsr_fake_reply(req, 0))
 		return 0;
-	if (fi)
+	if (fi) {
 		fsr_state_reply(req, sess2, 0, 1, fi->fh);
+		fsr_fuse2_reply_open(0, fi->fh, fi->flags);        /* libfuse2's high level */
+	}
 	return real ? real(req, fi) : -ENOSYS;
 }
 

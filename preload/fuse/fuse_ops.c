@@ -91,41 +91,9 @@ void fsr_fsess_drop(struct fsr_fsess *s)
 
 /* ---- the op context ---- */
 
-static void gate_enter(struct fsr_fsess *s)
-{
-	for (;;) {
-		int v = __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE);
-		if (v & FSR_GATE_CB) {
-			fsr_futex_wait(&s->gate, v, 100000000ull);
-			continue;
-		}
-		if (__atomic_compare_exchange_n(&s->gate, &v, v + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return;
-	}
-}
-
-static void inflight_add(struct fsr_opctx *c)
-{
-	struct fsr_fsess *s = c->s;
-	c->slot = -1;
-	if (!c->ino)
-		return;
-	unsigned int start = (unsigned int)fsr_thread_self()->index * 7u;
-	for (unsigned int k = 0; k < FSR_INFLIGHT_MAX; k++) {
-		unsigned int i = (start + k) % FSR_INFLIGHT_MAX;
-		fuse_ino_t z = 0;
-		if (!__atomic_load_n(&s->inflight[i], __ATOMIC_RELAXED) &&
-		    __atomic_compare_exchange_n(&s->inflight[i], &z, c->ino, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-			c->slot = (int)i;
-			return;
-		}
-	}
-}
-
 void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, const char *name, fuse_ino_t ino)
 {
 	struct fsr_thread *t = fsr_thread_self();
-	c->api = FSR_CTX_V3;
 	c->s = s;
 	c->req = req;
 	c->name = name;
@@ -141,47 +109,30 @@ void fsr_op_enter(struct fsr_opctx *c, fuse_req_t req, struct fsr_fsess *s, cons
 	if (s) {
 		s->fork_gen = fsr_fork_gen;   /* this process reads it: ours */
 		if (!__atomic_load_n(&s->mt, __ATOMIC_RELAXED)) {
-			gate_enter(s);
+			fsr_gate_enter(&s->gate);
 			c->gated = 1;
 		}
-		inflight_add(c);
+		c->slot = fsr_inflight_add(s->inflight, ino);
 	}
-	c->prev_ctx = t->fuse_ctx;
-	c->prev_op = t->op;
-	c->prev_op_locks = t->op_locks;
-	if (s)
-		t->op_locks = fsr_oplock_owner(s);   /* the wire sets its connection's after this */
-	c->nscopes = t->nscopes;
-	t->fuse_ctx = c;
-	t->op = name;
-	t->op_depth++;
-	if (t->op_depth == 1) {
-		t->op_nscopes = t->nscopes;
-		fsr_sched_op_begin(t);     /* replay's op key counts from here */
-	}
-	__atomic_add_fetch(&fsr_stat_fs_ops, 1, __ATOMIC_RELAXED);
+	/* the wire sets its connection's owner bit after this */
+	fsr_ctx_push(t, c, FSR_CTX_V3, name, s ? fsr_oplock_owner(s) : t->op_locks, 1);
 }
 
 void fsr_op_exit(struct fsr_opctx *c, const char *returns)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	struct fsr_fsess *s = c->s;
-	t->fuse_ctx = c->prev_ctx;
-	t->op = c->prev_op;
-	t->op_locks = c->prev_op_locks;
-	t->op_depth--;
-	fsr_op_left(t);
+	fsr_ctx_pop(t, c);
 	if (s) {
-		if (c->slot >= 0)
-			__atomic_store_n(&s->inflight[c->slot], 0, __ATOMIC_RELEASE);
+		fsr_inflight_del(s->inflight, c->slot);
 		if (c->gated)
-			__atomic_sub_fetch(&s->gate, 1, __ATOMIC_ACQ_REL);
+			fsr_gate_exit(&s->gate);
 	}
 	if (!t->busy)
 		fsr_scope_check_leak(t, c->nscopes, returns);
 }
 
-void fsr_fsess_init_done(struct fsr_fsess *s)
+static void init_done(struct fsr_fsess *s)
 {
 	if (s && !__atomic_load_n(&s->own_loop, __ATOMIC_ACQUIRE) && !fsr_fuse_no_callbacks())
 		__atomic_store_n(&s->live, 1, __ATOMIC_SEQ_CST);
@@ -190,7 +141,7 @@ void fsr_fsess_init_done(struct fsr_fsess *s)
 /* no callback after destroy: close the session, wait for those running;
  * then the forgets still owed are paid, as the kernel's come before destroy
  * (no other callback can run now, and the daemon's loop is over) */
-void fsr_fsess_destroy_begin(struct fsr_fsess *s)
+static void destroy_begin(struct fsr_fsess *s)
 {
 	if (!s)
 		return;
@@ -229,8 +180,7 @@ void fsr_fsess_set_mt(struct fsr_fsess *s)
 {
 	if (!s || __atomic_load_n(&s->mt, __ATOMIC_ACQUIRE))
 		return;
-	while (__atomic_load_n(&s->gate, __ATOMIC_ACQUIRE))
-		fsr_futex_wait(&s->gate, __atomic_load_n(&s->gate, __ATOMIC_ACQUIRE), 1000000ull);
+	fsr_gate_drain(&s->gate);
 	__atomic_store_n(&s->mt, 1, __ATOMIC_RELEASE);
 }
 
@@ -244,27 +194,32 @@ void fsr_fsess_set_mt(struct fsr_fsess *s)
 #define SIMPLE(nm, ino, params, args) \
 	static void w_##nm params { ENTER(nm, ino); s->real.nm args; LEAVE(nm); }
 
-static void w_init(void *ud, struct fuse_conn_info *conn)
+void fsr_fsess_init_op(void *ud, void *conn)
 {
 	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
 	struct fsr_opctx c;
 	fsr_reentry_devfd_retry();       /* a /dev/fd/N mount not known at fuse_session_mount */
 	fsr_op_enter(&c, NULL, s, "init", 0);
-	if (s && s->real.init)
-		s->real.init(s->userdata, conn);
+	if (s)
+		s->api->init(s, conn);
 	LEAVE(init);
-	fsr_fsess_init_done(s);
+	init_done(s);
 }
 
-static void w_destroy(void *ud)
+void fsr_fsess_destroy_op(void *ud)
 {
 	struct fsr_fsess *s = fsr_fsess_of_userdata(ud);
-	fsr_fsess_destroy_begin(s);
+	destroy_begin(s);
 	struct fsr_opctx c;
 	fsr_op_enter(&c, NULL, s, "destroy", 0);
-	if (s && s->real.destroy)
-		s->real.destroy(s->userdata);
+	if (s)
+		s->api->destroy(s);
 	LEAVE(destroy);
+}
+
+static void w_init(void *ud, struct fuse_conn_info *conn)
+{
+	fsr_fsess_init_op(ud, conn);
 }
 
 static void w_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -444,7 +399,7 @@ static void build_wrap(struct fsr_fsess *s)
 {
 	struct fuse_lowlevel_ops *w = &s->wrap.ops, *r = &s->real;
 	w->init = w_init;          /* always: init and destroy bound the callbacks */
-	w->destroy = w_destroy;
+	w->destroy = fsr_fsess_destroy_op;
 #define W(nm) if (r->nm) w->nm = w_##nm
 	W(lookup); W(forget); W(getattr); W(setattr); W(readlink); W(mknod); W(mkdir);
 	W(unlink); W(rmdir); W(symlink); W(rename); W(link); W(open); W(read); W(write);
@@ -459,6 +414,18 @@ static void build_wrap(struct fsr_fsess *s)
 }
 
 /* ---- how callbacks call a libfuse3 session's ops ---- */
+
+static void ll3_init(struct fsr_fsess *s, void *conn)
+{
+	if (s->real.init)
+		s->real.init(s->userdata, conn);
+}
+
+static void ll3_destroy(struct fsr_fsess *s)
+{
+	if (s->real.destroy)
+		s->real.destroy(s->userdata);
+}
 
 static int ll3_has(struct fsr_fsess *s, int cb)
 {
@@ -506,7 +473,7 @@ static void ll3_forget(struct fsr_fsess *s, fuse_req_t req, fuse_ino_t ino, uint
 }
 
 static const struct fsr_llapi ll3_api = {
-	.has = ll3_has, .fsync = ll3_fsync, .flush = ll3_flush,
+	.init = ll3_init, .destroy = ll3_destroy, .has = ll3_has, .fsync = ll3_fsync, .flush = ll3_flush,
 	.lookup = ll3_lookup, .forget = ll3_forget, .req_ctx = fsr_real_req_ctx,
 };
 
@@ -784,27 +751,7 @@ static int hl_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-/* The path a handle's callbacks name follows renames, as libfuse's node
- * does (libfuse passes its current path, not the open-time one): a handle
- * at or under `from` moves to `to` (exchange: and those under `to` to
- * `from`); to == NULL (an unlink libfuse did not hide) leaves it without a
- * path, which callbacks skip.  A handle a callback uses now is waited for. */
-static char *moved_path(const char *p, const char *from, const char *to)
-{
-	size_t lf = strlen(from);
-	if (strncmp(p, from, lf) != 0 || (p[lf] && p[lf] != '/'))
-		return (char *)p;                 /* not under from: unchanged */
-	if (!to)
-		return NULL;
-	size_t lt = strlen(to), lr = strlen(p + lf);
-	char *n = fsr_alloc(lt + lr + 1);
-	if (n) {
-		memcpy(n, to, lt);
-		memcpy(n + lt, p + lf, lr + 1);
-	}
-	return n;
-}
-
+/* the handles' paths follow a rename or unlink (ledger.c) */
 static void hl_moved(struct fsr_fsess *s, const char *from, const char *to, int exchange)
 {
 	if (!s || !from || !__atomic_load_n(&s->led.nhnd, __ATOMIC_RELAXED))
@@ -812,34 +759,7 @@ static void hl_moved(struct fsr_fsess *s, const char *from, const char *to, int 
 	struct fsr_thread *t = fsr_thread_self();
 	fsr_busy_enter(t);
 	fsr_mutex_lock(&s->lock);
-	for (int tries = 0;; tries++) {
-		int pinned = 0;
-		for (int b = 0; b < FSR_LEDGER_BUCKETS && !pinned; b++)
-			for (struct fsr_handle *h = s->led.hnd[b]; h; h = h->next)
-				if (h->pin && h->path && (moved_path(h->path, from, NULL) != h->path ||
-							  (exchange && moved_path(h->path, to, NULL) != h->path))) {
-					pinned = 1;
-					break;
-				}
-		if (!pinned || tries > 100)
-			break;
-		int seq = __atomic_load_n(&s->unpin_seq, __ATOMIC_ACQUIRE);
-		fsr_mutex_unlock(&s->lock);
-		fsr_futex_wait(&s->unpin_seq, seq, 20000000ull);
-		fsr_mutex_lock(&s->lock);
-	}
-	for (int b = 0; b < FSR_LEDGER_BUCKETS; b++)
-		for (struct fsr_handle *h = s->led.hnd[b]; h; h = h->next) {
-			if (!h->path || h->pin)
-				continue;       /* pinned past the bound: keeps its path for now */
-			char *n = moved_path(h->path, from, to);
-			if (n == h->path && exchange)
-				n = moved_path(h->path, to, from);
-			if (n != h->path) {
-				fsr_free(h->path);
-				h->path = n;
-			}
-		}
+	fsr_ledger_move_paths(&s->led, from, to, exchange, fsr_state_wait_unpin, s);
 	fsr_mutex_unlock(&s->lock);
 	t->busy--;
 }

@@ -15,29 +15,23 @@
 #define FUSE_USE_VERSION 312
 #include "fsr.h"
 #include "ledger.h"
+#include "opgate.h"
+#include "opctx.h"
 #include <fuse3/fuse_lowlevel.h>
 #include <fuse3/fuse.h>
 #include <limits.h>
 #include <stddef.h>
 
 #define FSR_FSESS_MAX     16       /* sessions per process */
-#define FSR_INFLIGHT_MAX  256      /* in-flight kernel requests tracked per session */
 
-/* What t->fuse_ctx points to begins with this: which struct it is (3: struct
- * fsr_opctx below, an op of a libfuse3 session or of a libfuse2 low-level
- * one; 2: fuse2.c's context of a libfuse2 high-level request) and the
- * context it nests in. */
-#define FSR_CTX_V3 3
-#define FSR_CTX_V2 2
-struct fsr_ctxhdr {
-	int api;
-	void *prev_ctx;
-};
-
-/* the context of one op on one thread (on its stack; t->fuse_ctx points here) */
+/* the context of one op on one thread (on its stack; t->fuse_ctx points
+ * here); its first members are struct fsr_ctxhdr's (opctx.h) */
 struct fsr_opctx {
 	int api;                       /* FSR_CTX_V3 */
 	void *prev_ctx;                /* t->fuse_ctx before */
+	const char *prev_op;
+	uint64_t prev_op_locks;        /* t->op_locks before (oplocks.c) */
+	int nscopes;                   /* t->nscopes at entry */
 	struct fsr_fsess *s;
 	fuse_req_t req;                /* real request, or a fake one (callbacks) */
 	const char *name;              /* op name */
@@ -46,19 +40,15 @@ struct fsr_opctx {
 	const char *entry_name;
 	int kind;                      /* FSR_OPK_* */
 	int slot;                      /* index in s->inflight, or -1 */
-	int nscopes;                   /* t->nscopes at entry */
-	const char *prev_op;
 	int gated;                     /* holds a reference on s->gate */
 	int open_flags;                /* open-like ops: the flags of the request */
 	int pend;                      /* its slot in s->pending until the reply, or -1 */
-	uint64_t prev_op_locks;        /* t->op_locks before (oplocks.c) */
 	const char *hl_path;           /* high level: the path the daemon's open/create got */
 };
+FSR_CTXHDR_OF(struct fsr_opctx);
 enum { FSR_OPK_OTHER, FSR_OPK_ENTRY, FSR_OPK_OPEN, FSR_OPK_OPENDIR, FSR_OPK_CREATE };
 
 /* struct fsr_handle, struct fsr_entry: ledger.h */
-
-#define FSR_GATE_CB 0x40000000     /* a callback runs on this single-threaded session */
 
 /* struct fuse_lowlevel_ops as libfuse 3.17 lays it out: 3.14's table, then
  * tmpfile.  Headers older than 3.17 lack the member, so it is appended
@@ -93,6 +83,8 @@ struct fsr_fsess;
  * (libfuse3: fuse_ops.c; libfuse2 low level: fuse2_ll.c), whose ops and
  * struct fuse_file_info differ. */
 struct fsr_llapi {
+	void (*init)(struct fsr_fsess *s, void *conn);   /* the daemon's init and destroy, if it has them */
+	void (*destroy)(struct fsr_fsess *s);
 	int (*has)(struct fsr_fsess *s, int cb);     /* FSR_CB_FSYNC, _FLUSH, _FORGET */
 	void (*fsync)(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h);
 	void (*flush)(struct fsr_fsess *s, fuse_req_t req, const struct fsr_handle *h, uint64_t owner);
@@ -167,9 +159,11 @@ void fsr_op_exit(struct fsr_opctx *c, const char *returns) FSR_HIDDEN;
 /* oplocks.c: the owner bit of a session or wire connection (key), for
  * t->op_locks while one of its ops runs; 0 when all are taken */
 uint64_t fsr_oplock_owner(const void *key) FSR_HIDDEN;
-/* init and destroy of a session: callbacks are possible only in between */
-void fsr_fsess_init_done(struct fsr_fsess *s) FSR_HIDDEN;
-void fsr_fsess_destroy_begin(struct fsr_fsess *s) FSR_HIDDEN;
+/* the init and destroy ops of a session of either library (ud: its
+ * userdata, the session): op contexts, and callbacks possible only in
+ * between; the daemon's own are called through s->api */
+void fsr_fsess_init_op(void *ud, void *conn) FSR_HIDDEN;
+void fsr_fsess_destroy_op(void *ud) FSR_HIDDEN;
 void fsr_fsess_destroyed(struct fsr_fsess *s) FSR_HIDDEN;   /* after fuse_session_destroy */
 void fsr_session_destroy(void (*real)(struct fuse_session *), struct fuse_session *se) FSR_HIDDEN;
 /* a multi-threaded loop takes the session: wait for ops begun single-threaded */
@@ -230,6 +224,8 @@ void fsr_state_owe_forget(struct fsr_fsess *s, fuse_ino_t ino) FSR_HIDDEN;
 /* pay the forgets owed (a callback context; the session is live) */
 unsigned long fsr_state_pay_owed(struct fsr_fsess *s, const struct fuse_ctx *ctx) FSR_HIDDEN;
 void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir) FSR_HIDDEN;
+/* wait (s->lock held, dropped while waiting) until a pin of session s drops */
+void fsr_state_wait_unpin(void *s) FSR_HIDDEN;
 void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n) FSR_HIDDEN;
 /* a reply for req: the opctx that made it (this thread's, or in flight) */
 struct fsr_opctx *fsr_opctx_of_req(fuse_req_t req) FSR_HIDDEN;
@@ -242,6 +238,9 @@ struct fsr_ids { unsigned int uid, gid, pid, umask; };
 int fsr_fuse2_reclaim_possible(struct fsr_thread *t) FSR_HIDDEN;
 unsigned long fsr_fuse2_reclaim(struct fsr_pass *p, const struct fsr_ids *ids) FSR_HIDDEN;
 int fsr_fuse2_ids(void *ctx, struct fsr_ids *ids) FSR_HIDDEN;   /* ctx: a FSR_CTX_V2 context */
+/* an open or create reply of libfuse2 (fuse2_ll.c): inside a high-level
+ * open or create, the handle the kernel gets (ino: a create's new inode) */
+void fsr_fuse2_reply_open(uint64_t ino, uint64_t fh, int flags) FSR_HIDDEN;
 
 /* reentry.c */
 void fsr_reentry_add_mount(const char *mountpoint) FSR_HIDDEN;

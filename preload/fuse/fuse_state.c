@@ -18,9 +18,9 @@
 #include <errno.h>
 #include <string.h>
 
-/* wait (s->lock held, dropped while waiting) until a pin drops */
-static void wait_unpin(struct fsr_fsess *s)
+void fsr_state_wait_unpin(void *arg)
 {
+	struct fsr_fsess *s = arg;
 	int seq = __atomic_load_n(&s->unpin_seq, __ATOMIC_ACQUIRE);
 	fsr_mutex_unlock(&s->lock);
 	fsr_futex_wait(&s->unpin_seq, seq, 50000000ull);
@@ -56,7 +56,7 @@ void fsr_state_forget(struct fsr_fsess *s, fuse_ino_t ino, uint64_t n)
 	fsr_mutex_lock(&s->lock);
 	struct fsr_entry **pp;
 	while (*(pp = fsr_ledger_ent_slot(&s->led, ino)) && (*pp)->pin)
-		wait_unpin(s);
+		fsr_state_wait_unpin(s);
 	fsr_ledger_ent_add(&s->led, ino, 0, NULL, 0, 0, -(int64_t)(n > INT64_MAX ? INT64_MAX : n));
 	fsr_mutex_unlock(&s->lock);
 	t->busy--;
@@ -202,21 +202,13 @@ void fsr_state_release(struct fsr_fsess *s, fuse_ino_t ino, uint64_t fh, int dir
 	fsr_mutex_lock(&s->lock);
 	struct fsr_handle **pp;
 	while (*(pp = fsr_ledger_hnd_slot(&s->led, ino, fh, dir)) && (*pp)->pin)
-		wait_unpin(s);
+		fsr_state_wait_unpin(s);
 	fsr_ledger_hnd_release(&s->led, ino, fh, dir);
 	fsr_mutex_unlock(&s->lock);
 	t->busy--;
 }
 
 /* ---- callbacks ---- */
-
-static int ino_in_flight(struct fsr_fsess *s, fuse_ino_t ino)
-{
-	for (int i = 0; i < FSR_INFLIGHT_MAX; i++)
-		if (__atomic_load_n(&s->inflight[i], __ATOMIC_RELAXED) == ino)
-			return 1;
-	return 0;
-}
 
 /* the callbacks the session's daemon has ops for (FSR_CB_*): the high
  * level's by path, the low level's through its library's table */
@@ -332,20 +324,13 @@ static fuse_req_t cb_begin(struct cbctx *x, struct fsr_fsess *s, const char *nam
 	struct fsr_thread *t = fsr_thread_self();
 	fuse_req_t req = fsr_fake_req_new(s, ctx);
 	memset(&x->c, 0, sizeof x->c);
-	x->c.api = FSR_CTX_V3;
 	x->t = t;
 	x->c.s = s;
 	x->c.req = req;
 	x->c.name = name;
 	x->c.slot = -1;
-	x->c.prev_ctx = t->fuse_ctx;
-	x->c.prev_op = t->op;
-	x->c.prev_op_locks = t->op_locks;
-	t->op_locks = fsr_oplock_owner(s);   /* a callback is an op of the session too */
-	x->c.nscopes = t->nscopes;
-	t->fuse_ctx = &x->c;
-	t->op = name;
-	t->op_depth++;
+	/* a callback is an op of the session too (its owner bit) */
+	fsr_ctx_push(t, &x->c, FSR_CTX_V3, name, fsr_oplock_owner(s), 0);
 	x->busy = t->busy;
 	t->busy = 0;      /* the daemon's own code runs now: track its locks, check its calls */
 	return req;
@@ -357,11 +342,7 @@ static void cb_end(struct cbctx *x)
 	fsr_cb_context = NULL;
 	t->busy = x->busy;
 	fsr_look(t);
-	t->fuse_ctx = x->c.prev_ctx;
-	t->op = x->c.prev_op;
-	t->op_locks = x->c.prev_op_locks;
-	t->op_depth--;
-	fsr_op_left(t);
+	fsr_ctx_pop(t, &x->c);
 }
 
 /* a call of the daemon's op as a callback that may be abandoned
@@ -411,7 +392,7 @@ static int handle_free(void *arg, const struct fsr_handle *h, unsigned int ops)
 {
 	struct fsr_fsess *s = arg;
 	(void)ops;
-	return !(s->highlevel && !h->path) && !ino_in_flight(s, h->ino);
+	return !(s->highlevel && !h->path) && !fsr_inflight_has(s->inflight, h->ino);
 }
 
 static unsigned long handle_callbacks(struct fsr_fsess *s, const struct fuse_ctx *ctx, struct fsr_pass *p)
@@ -603,11 +584,8 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 		if (!s || !usable(s, p->allocator))
 			continue;
 		int st = !__atomic_load_n(&s->mt, __ATOMIC_ACQUIRE);
-		if (st) {
-			int z = 0;
-			if (!__atomic_compare_exchange_n(&s->gate, &z, FSR_GATE_CB, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-				continue;
-		}
+		if (st && !fsr_gate_close(&s->gate))
+			continue;
 		__atomic_add_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&s->live, __ATOMIC_SEQ_CST)) {
 			n += handle_callbacks(s, &ctx, p);
@@ -615,10 +593,8 @@ unsigned long fsr_fuse_reclaim(struct fsr_pass *p)
 		}
 		if (__atomic_sub_fetch(&s->cb_active, 1, __ATOMIC_SEQ_CST) == 0)
 			fsr_futex_wake(&s->cb_active, 0x7fffffff);
-		if (st) {
-			__atomic_store_n(&s->gate, 0, __ATOMIC_RELEASE);
-			fsr_futex_wake(&s->gate, 0x7fffffff);
-		}
+		if (st)
+			fsr_gate_open(&s->gate);
 	}
 	t->busy--;
 	return n + fsr_fuse2_reclaim(p, &ids) + fsr_wire_reclaim(p);

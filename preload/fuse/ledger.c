@@ -128,6 +128,74 @@ void fsr_ledger_hnd_release(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int
 		hnd_drop(l, pp);
 }
 
+struct fsr_handle **fsr_ledger_hnd_slot_fh(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir)
+{
+	struct fsr_handle **pp = fsr_ledger_hnd_slot(l, ino, fh, dir);
+	for (int b = 0; !*pp && b < FSR_LEDGER_BUCKETS; b++)
+		for (struct fsr_handle **q = &l->hnd[b]; *q; q = &(*q)->next)
+			if ((*q)->fh == fh && (*q)->dir == dir && (*q)->refs > 0) {
+				pp = q;
+				break;
+			}
+	return pp;
+}
+
+/* ---- paths (the high levels) ---- */
+
+/* p moved from `from` to `to`: p itself when not at or under from, else a
+ * new path (NULL: to is NULL, or no memory) */
+static char *moved_path(const char *p, const char *from, const char *to)
+{
+	size_t lf = strlen(from);
+	if (strncmp(p, from, lf) != 0 || (p[lf] && p[lf] != '/'))
+		return (char *)p;
+	if (!to)
+		return NULL;
+	size_t lt = strlen(to), lr = strlen(p + lf);
+	char *n = fsr_alloc(lt + lr + 1);
+	if (n) {
+		memcpy(n, to, lt);
+		memcpy(n + lt, p + lf, lr + 1);
+	}
+	return n;
+}
+
+static int path_under(const char *p, const char *dir)
+{
+	size_t l = strlen(dir);
+	return strncmp(p, dir, l) == 0 && (!p[l] || p[l] == '/');
+}
+
+static int moved_pinned(struct fsr_ledger *l, const char *from, const char *to, int exchange)
+{
+	for (int b = 0; b < FSR_LEDGER_BUCKETS; b++)
+		for (struct fsr_handle *h = l->hnd[b]; h; h = h->next)
+			if (h->pin && h->path && (path_under(h->path, from) || (exchange && path_under(h->path, to))))
+				return 1;
+	return 0;
+}
+
+void fsr_ledger_move_paths(struct fsr_ledger *l, const char *from, const char *to, int exchange,
+			   void (*wait)(void *arg), void *arg)
+{
+	if (!from || !l->nhnd || (exchange && !to))
+		return;
+	for (int tries = 0; tries <= 100 && moved_pinned(l, from, to, exchange); tries++)
+		wait(arg);
+	for (int b = 0; b < FSR_LEDGER_BUCKETS; b++)
+		for (struct fsr_handle *h = l->hnd[b]; h; h = h->next) {
+			if (!h->path || h->pin)
+				continue;       /* pinned past the bound: keeps its path for now */
+			char *n = moved_path(h->path, from, to);
+			if (n == h->path && exchange)
+				n = moved_path(h->path, to, from);
+			if (n != h->path) {
+				fsr_free(h->path);
+				h->path = n;
+			}
+		}
+}
+
 void fsr_ledger_ent_unpin(struct fsr_ledger *l, uint64_t ino)
 {
 	struct fsr_entry **pp = fsr_ledger_ent_slot(l, ino), *e = *pp;

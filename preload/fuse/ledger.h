@@ -2,11 +2,12 @@
  * entries it looked up (with their lookup counts) and the handles it opened
  * and has not released, with the choice of a reclaim pass's callback
  * target among them.  One ledger for both transports: fuse_state.c's
- * libfuse sessions and wire_proto.c's connections each embed one and feed
- * it from what they see (a libfuse reply, a /dev/fuse message).
+ * libfuse sessions, fuse2.c's libfuse2 high-level file system (handles
+ * only) and wire_proto.c's connections each embed one and feed it from
+ * what they see (a libfuse reply, a /dev/fuse message).
  *
  * No lock of its own: every call is made under the lock of the session or
- * connection that embeds it (s->lock, c->lock), the one its owner already
+ * connection that embeds it (s->lock, fs2.lock, c->lock), the one its owner already
  * takes for its pins and in-flight tables.  Entries and handles are
  * allocated with fsr_alloc under that lock, as both owners did before. */
 #ifndef FSR_LEDGER_H
@@ -69,6 +70,18 @@ int fsr_ledger_ent_add(struct fsr_ledger *l, uint64_t ino, uint64_t parent, cons
 int fsr_ledger_hnd_open(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir, int flags, char **path) FSR_HIDDEN;
 /* one release of (ino, fh): the handle goes at its last unless pinned */
 void fsr_ledger_hnd_release(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir) FSR_HIDDEN;
+/* the handle of (ino, fh), else the first open one with fh on any inode: a
+ * release that knows only its fh for sure (libfuse2's high level releases
+ * a create whose reply failed inside the create, on the parent's node) */
+struct fsr_handle **fsr_ledger_hnd_slot_fh(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir) FSR_HIDDEN;
+/* The high levels' paths follow the daemon's renames, as libfuse's node
+ * path does: a handle at or under `from` moves to `to` (exchange: and those
+ * under `to` to `from`); to == NULL (an unlink libfuse did not hide) leaves
+ * it without a path, which callbacks skip.  A pinned handle (a callback
+ * uses its path now) is waited for: wait(arg) drops the owner's lock until
+ * a pin drops, at most 100 times; one still pinned keeps its old path. */
+void fsr_ledger_move_paths(struct fsr_ledger *l, const char *from, const char *to, int exchange,
+			   void (*wait)(void *arg), void *arg) FSR_HIDDEN;
 /* a pin dropped: what the kernel dropped meanwhile goes */
 void fsr_ledger_ent_unpin(struct fsr_ledger *l, uint64_t ino) FSR_HIDDEN;
 void fsr_ledger_hnd_unpin(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir) FSR_HIDDEN;

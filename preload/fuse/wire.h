@@ -27,6 +27,9 @@ int fsr_wire_fd_nonblock(int fd) FSR_HIDDEN;   /* O_NONBLOCK at its first read *
 void fsr_wire_opened(const char *path, int fd) FSR_HIDDEN;
 /* 1 when fd (tested by fstat) is /dev/fuse (char 10:229) */
 int fsr_wire_fd_is_fuse(int fd) FSR_HIDDEN;
+/* wire_proto.c: a request's op name, as libfuse's ops are named
+ * ("request" for an opcode it does not know); libfuse2's high level too */
+const char *fsr_fuse_op_name(uint32_t opcode) FSR_HIDDEN;
 
 /* the interposers' entries (reentry.c: read, readv, write, close, dup2, dup3) */
 ssize_t fsr_wire_read1(int fd, void *b, size_t n, void *caller) FSR_HIDDEN;

@@ -157,7 +157,7 @@ static const char *const syn_names[] = {
 	[SK_FSYNCDIR] = "fsyncdir (reclaim)", [SK_FLUSH] = "flush (reclaim)",
 };
 
-static const char *op_name(uint32_t opcode)
+const char *fsr_fuse_op_name(uint32_t opcode)
 {
 	const char *n = opcode <= FUSE_TMPFILE ? op_names[opcode] : NULL;
 	return n ? n : "request";
@@ -714,7 +714,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	uint32_t len = m->len;
 	iov_put(iov, n, 0, m->buf, len);
 	const struct fuse_in_header *h = (const void *)m->buf;
-	thread_begin(c, t, op_name(h->opcode), h->nodeid, h->unique);
+	thread_begin(c, t, fsr_fuse_op_name(h->opcode), h->nodeid, h->unique);
 	c->nheld--;
 	memmove(&c->held[0], &c->held[1], (size_t)c->nheld * sizeof c->held[0]);
 	c->own_last = 0;   /* the kernel's turn */
@@ -900,7 +900,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 	default:
 		break;
 	}
-	thread_begin(c, t, op_name(h->opcode), h->nodeid, h->unique);
+	thread_begin(c, t, fsr_fuse_op_name(h->opcode), h->nodeid, h->unique);
 	return PASS_ON;
 }
 

@@ -31,16 +31,14 @@
 #define FILE_INO LL_INO0
 #define FILE_NAME "counter"
 
-static pthread_mutex_t content_lock = PTHREAD_MUTEX_INITIALIZER;
-static char content[64] = "0\n";   /* under content_lock */
-static unsigned long counter;      /* under content_lock */
+#include "notifylock_updater.h"
 
-static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake_cv = PTHREAD_COND_INITIALIZER;
-static unsigned long wakes, reads, notifies, errors;   /* under wake_lock */
-static int stopping;
-static int opt_correct;
-static struct ll_daemon d;         /* d.se: where updater notifies */
+static struct ll_daemon d;         /* d.se: where the updater notifies */
+
+static int notify_inval(void)
+{
+	return fuse_lowlevel_notify_inval_inode(d.se, FILE_INO, 0, 0);
+}
 
 static void attr_of(fuse_ino_t ino, struct stat *st)
 {
@@ -112,11 +110,7 @@ static void nl_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		memmove(buf, buf + off, len);
 	}
 	fuse_reply_buf(req, buf, len < size ? len : size);
-	pthread_mutex_lock(&wake_lock);
-	reads++;
-	wakes++;
-	pthread_cond_signal(&wake_cv);
-	pthread_mutex_unlock(&wake_lock);
+	read_done();
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -126,40 +120,6 @@ static const struct fuse_lowlevel_ops ops = {
 	.open = nl_open,
 	.read = nl_read,
 };
-
-static void notified(int r)
-{
-	pthread_mutex_lock(&wake_lock);
-	notifies++;
-	if (r != 0 && r != -ENOENT && r != -ENODEV && r != -EBADF)
-		errors++;   /* ENOENT: the kernel had no inode; ENODEV: unmounted meanwhile */
-	pthread_mutex_unlock(&wake_lock);
-}
-
-/* the updating thread: outside every op */
-static void *updater(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		pthread_mutex_lock(&wake_lock);
-		while (!wakes && !stopping)
-			pthread_cond_wait(&wake_cv, &wake_lock);
-		if (stopping) {
-			pthread_mutex_unlock(&wake_lock);
-			return NULL;
-		}
-		wakes--;
-		pthread_mutex_unlock(&wake_lock);
-
-		pthread_mutex_lock(&content_lock);
-		snprintf(content, sizeof content, "%lu\n", ++counter);
-		if (!opt_correct)   /* the forbidden form: the lock the ops take is held */
-			notified(fuse_lowlevel_notify_inval_inode(d.se, FILE_INO, 0, 0));
-		pthread_mutex_unlock(&content_lock);
-		if (opt_correct)
-			notified(fuse_lowlevel_notify_inval_inode(d.se, FILE_INO, 0, 0));
-	}
-}
 
 int main(int argc, char *argv[])
 {
@@ -176,11 +136,7 @@ int main(int argc, char *argv[])
 		return r;
 	pthread_create(&th, NULL, updater, NULL);
 	r = ll_loop(&d);
-	pthread_mutex_lock(&wake_lock);
-	stopping = 1;
-	pthread_cond_signal(&wake_cv);
-	pthread_mutex_unlock(&wake_lock);
-	pthread_join(th, NULL);
+	updater_stop(th);
 	ll_end(&d);
 	fprintf(stderr, "notifylock: reads=%lu notifies=%lu errors=%lu\n", reads, notifies, errors);
 	return r || errors ? 1 : 0;

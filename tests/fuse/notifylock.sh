@@ -8,14 +8,16 @@
 # multi- and single-threaded: one notify-in-op report naming the mutex and
 # no other report, in the text log and in the JSON output; a suppression
 # of the notifier's function drops it.  The same daemon with -c (notifies
-# after unlocking): no report.
+# after unlocking): no report.  notifylock2 (tests/fuse/notifylock2.c, built
+# where libfuse2 is) is the same daemon on libfuse2's high level, whose ops
+# the libfuse wrapping marks as libfuse3's.
 set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
-BIN=$top_builddir/tests/fuse/notifylock
-fsr_require_built "$BIN"
+BINS="$top_builddir/tests/fuse/notifylock $top_builddir/tests/fuse/notifylock2"
+fsr_require_built $BINS
 fsr_mounted_test notifylock
 
 # run NAME OPTIONS ARGS...: mount, read the file 20 times, unmount
@@ -35,9 +37,10 @@ run() {
 }
 kinds() { sed -n 's/^SUMMARY: fsreclaim: \([a-z-]*\).*/\1/p' "$1" | sort | uniq -c | tr -s ' ' | tr '\n' ';'; }
 
+for BIN in $BINS; do
 for tr in auto wire; do
 	for st in "" -s; do
-		n=$tr$st
+		n=$(basename "$BIN").$tr$st
 		run "$n" "stats=1:exitcode=0:fuse_transport=$tr:json_path=$T/$n.json" $st || continue
 		k=$(kinds "$T/$n.log")
 		[ "$k" = " 1 notify-in-op;" ] || { FAIL "$n: reports '$k', want one notify-in-op"; cat "$T/$n.log"; }
@@ -57,6 +60,7 @@ for tr in auto wire; do
 		[ -z "$k" ] || { FAIL "$n.ok: reports '$k' on the correct daemon"; cat "$T/$n.ok.log"; }
 		echo "$n.ok: no report"
 	done
+done
 done
 [ $fail = 0 ] && echo PASS
 exit $fail

@@ -1,0 +1,229 @@
+/* pathfs2 - a libfuse2 high-level passthrough that works by path alone, as
+ * many libfuse2 daemons do: it keeps no file handle (fi->fh stays 0 for
+ * every open file) and opens the source file for each read and write.  It
+ * counts the opens of each source inode (open/create up, release down) and
+ * checks every flush and fsync it gets: the path must name a file that is
+ * open now.  The shim's callbacks are told apart (its flush by its lock
+ * owner; the workload never calls fsync, so every fsync is the shim's) and
+ * counted, with those that name a renamed file (a name ending in
+ * ".renamed").  At destroy:
+ *   pathfs2: N checks (S by the shim, R on renamed files), W wrong
+ * Usage: pathfs2 SOURCE MOUNTPOINT [-f] [-s] ... */
+#define FUSE_USE_VERSION 26
+#include <fuse/fuse.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAXOPEN 64
+
+static const char *src;
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { ino_t ino; int n; } opened[MAXOPEN];   /* under open_lock */
+static int nchecks, nshim, nrenamed, nwrong;
+
+static void full(char *out, const char *path)
+{
+	snprintf(out, PATH_MAX, "%s%s", src, path);
+}
+
+/* the opens of the source file at path change by d; its inode's count now */
+static int count_opens(const char *path, int d)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	int n = 0, fr = -1;
+	full(p, path);
+	if (lstat(p, &st) != 0)
+		return -1;
+	pthread_mutex_lock(&open_lock);
+	for (int i = 0; i < MAXOPEN; i++) {
+		if (opened[i].n && opened[i].ino == st.st_ino) {
+			opened[i].n += d;
+			n = opened[i].n;
+			fr = -2;
+			break;
+		}
+		if (!opened[i].n && fr == -1)
+			fr = i;
+	}
+	if (d > 0 && fr >= 0) {
+		opened[fr].ino = st.st_ino;
+		opened[fr].n = n = d;
+	}
+	pthread_mutex_unlock(&open_lock);
+	return n;
+}
+
+static void check(const char *what, const char *path, int by_shim)
+{
+	__atomic_add_fetch(&nchecks, 1, __ATOMIC_RELAXED);
+	if (by_shim) {
+		__atomic_add_fetch(&nshim, 1, __ATOMIC_RELAXED);
+		size_t l = path ? strlen(path) : 0;
+		if (l > 8 && strcmp(path + l - 8, ".renamed") == 0)
+			__atomic_add_fetch(&nrenamed, 1, __ATOMIC_RELAXED);
+	}
+	if (!path || count_opens(path, 0) <= 0) {
+		__atomic_add_fetch(&nwrong, 1, __ATOMIC_RELAXED);
+		fprintf(stderr, "pathfs2: %s%s names %s, not an open file\n", what, by_shim ? " (shim)" : "",
+			path ? path : "no path");
+	}
+}
+
+static int x_getattr(const char *path, struct stat *st)
+{
+	char p[PATH_MAX];
+	full(p, path);
+	return lstat(p, st) ? -errno : 0;
+}
+
+static int x_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi)
+{
+	char p[PATH_MAX];
+	(void)off; (void)fi;
+	full(p, path);
+	DIR *d = opendir(p);
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		fill(buf, e->d_name, NULL, 0);
+	closedir(d);
+	return 0;
+}
+
+static int x_open(const char *path, struct fuse_file_info *fi)
+{
+	char p[PATH_MAX];
+	full(p, path);
+	int fd = open(p, fi->flags & ~O_TRUNC);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	count_opens(path, 1);
+	return 0;        /* fi->fh stays 0 */
+}
+
+static int x_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	char p[PATH_MAX];
+	full(p, path);
+	int fd = open(p, fi->flags | O_CREAT, mode);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	count_opens(path, 1);
+	return 0;
+}
+
+static int x_truncate(const char *path, off_t size)
+{
+	char p[PATH_MAX];
+	full(p, path);
+	return truncate(p, size) ? -errno : 0;
+}
+
+static int x_read(const char *path, char *b, size_t n, off_t o, struct fuse_file_info *fi)
+{
+	char p[PATH_MAX];
+	(void)fi;
+	full(p, path);
+	int fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ssize_t r = pread(fd, b, n, o);
+	int e = errno;
+	close(fd);
+	return r < 0 ? -e : (int)r;
+}
+
+static int x_write(const char *path, const char *b, size_t n, off_t o, struct fuse_file_info *fi)
+{
+	char p[PATH_MAX];
+	(void)fi;
+	full(p, path);
+	int fd = open(p, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	/* an allocation per write: a pass (interval=1) calls flush/fsync back */
+	char *copy = malloc(n ? n : 1);
+	memcpy(copy, b, n);
+	ssize_t r = pwrite(fd, copy, n, o);
+	int e = errno;
+	free(copy);
+	close(fd);
+	return r < 0 ? -e : (int)r;
+}
+
+static int x_rename(const char *a, const char *b)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+	full(p, a);
+	full(q, b);
+	return rename(p, q) ? -errno : 0;
+}
+
+static int x_unlink(const char *path)
+{
+	char p[PATH_MAX];
+	full(p, path);
+	return unlink(p) ? -errno : 0;
+}
+
+static int x_flush(const char *path, struct fuse_file_info *fi)
+{
+	check("flush", path, (fi->lock_owner >> 48) == 0x6673);
+	return 0;
+}
+
+static int x_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync; (void)fi;
+	check("fsync", path, 1);
+	return 0;
+}
+
+static int x_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (count_opens(path, -1) < 0)
+		fprintf(stderr, "pathfs2: release of %s, which is gone\n", path);
+	return 0;
+}
+
+static void x_destroy(void *pd)
+{
+	(void)pd;
+	printf("pathfs2: %d checks (%d by the shim, %d on renamed files), %d wrong\n", nchecks, nshim, nrenamed,
+	       nwrong);
+	fflush(stdout);
+}
+
+static const struct fuse_operations ops = {
+	.getattr = x_getattr, .readdir = x_readdir, .open = x_open, .create = x_create,
+	.truncate = x_truncate, .read = x_read, .write = x_write, .rename = x_rename,
+	.unlink = x_unlink, .flush = x_flush, .fsync = x_fsync, .release = x_release,
+	.destroy = x_destroy,
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: pathfs2 SOURCE MOUNTPOINT [FUSE options]\n");
+		return 2;
+	}
+	static char rsrc[PATH_MAX];
+	if (!realpath(argv[1], rsrc))
+		return 2;
+	src = rsrc;
+	argv[1] = argv[0];
+	return fuse_main(argc - 1, argv + 1, &ops, NULL);
+}

@@ -1,0 +1,63 @@
+#!/bin/bash
+# A libfuse2 high-level daemon that keeps no file handle (tests/fuse/pathfs2:
+# fi->fh is 0 for every open file, as in many path-based daemons): two
+# files open at once, the first renamed, the second closed.  The shim's
+# flush/fsync callbacks (interval=1, both modes) must name the renamed
+# file by its new path, and never the closed one: its handle is released
+# though the other open file has the same fh.  The daemon checks every
+# flush and fsync path against the files open now.
+set -u
+: "${top_builddir:?}" "${top_srcdir:?}"
+RUN=$top_builddir/preload/fsreclaim-run
+BIN=$top_builddir/tests/fuse/pathfs2
+. "$top_srcdir/tests/lib/mount.sh"
+fsr_require_fuse
+[ -x "$BIN" ] || { echo "SKIP: $BIN not built (no libfuse2 headers)"; exit 77; }
+T=$(mktemp -d /tmp/fsr-pathfs2.XXXXXX) || exit 99
+pid=
+fsr_trap_exit 'fsr_cleanup "$T" $pid' 1
+fail=0
+FAIL() { echo "FAIL: $*"; fail=1; }
+
+writes() { local i; for i in $(seq 40); do echo "line $i" >&"$1" || return 1; done; }
+workload() {   # on the mount $1
+	set -e
+	exec 3> "$1/a"
+	writes 3
+	exec 4> "$1/b"
+	writes 4
+	mv "$1/a" "$1/a.renamed"      # the open file renamed
+	exec 4>&-                     # the other one closed: released
+	writes 3
+	exec 3>&-
+	for i in $(seq 20); do ls -l "$1" > /dev/null; stat "$1/a.renamed" > /dev/null; done
+	set +e
+}
+
+for mode in handoff inline; do
+	n=pathfs2.$mode
+	S=$T/$n.src M=$T/$n.mnt; mkdir -p "$S" "$M"
+	timeout -k 5 60 "$RUN" --opt interval=1 --opt stats=1 --opt "mode=$mode" --opt "log_path=$T/$n.log" -- \
+		"$BIN" "$S" "$M" -f > "$T/$n.out" 2>&1 &
+	pid=$!
+	fsr_wait_mount "$M" $pid
+	case $? in
+	2) cat "$T/$n.out"; FAIL "$n: daemon died"; continue ;;
+	1) FAIL "$n: no mount"; continue ;;
+	esac
+	( workload "$M" ) > "$T/$n.work" 2>&1 || { FAIL "$n: workload failed"; cat "$T/$n.work"; }
+	fusermount -u "$M" 2>/dev/null || fsr_unmount "$M" $pid
+	wait $pid; pid=
+	line=$(grep "^pathfs2: [0-9]* checks" "$T/$n.out")
+	echo "$n: $line"
+	[ -n "$line" ] || { FAIL "$n: no summary line"; cat "$T/$n.out"; continue; }
+	re='^pathfs2: [0-9]* checks \(([0-9]*) by the shim, ([0-9]*) on renamed files\), ([0-9]*) wrong$'
+	[[ $line =~ $re ]] || { FAIL "$n: summary line not understood"; continue; }
+	shim=${BASH_REMATCH[1]} renamed=${BASH_REMATCH[2]} wrong=${BASH_REMATCH[3]}
+	[ "$wrong" = 0 ] || { FAIL "$n: $wrong flush/fsync calls named a file not open"; grep "not an open" "$T/$n.out" | sort | uniq -c | head -5; }
+	[ "$shim" -gt 0 ] || FAIL "$n: no flush/fsync callback by the shim"
+	[ "$renamed" -gt 0 ] || FAIL "$n: no callback by the shim named the renamed file's new path"
+	grep -q "release of .*gone" "$T/$n.out" && FAIL "$n: a release named a file that is gone"
+done
+[ $fail = 0 ] && echo PASS
+exit $fail
