@@ -286,8 +286,16 @@ void fsr_options_defaults(struct fsr_options *o) FSR_HIDDEN;
 int fsr_options_parse(struct fsr_options *o, const char *s, char *err, size_t errlen) FSR_HIDDEN;
 
 /* ---- policy (policy.c) ---- */
-extern int fsr_ready FSR_HIDDEN;          /* init done: passes may run */
-extern int fsr_slow_all FSR_HIDDEN;       /* every allocation takes the slow path (space, limit) */
+/* read by every tracked lock and every allocation that looks, written at
+ * init and exit only: a line of their own (beside the pass counters, every
+ * pass's writes took the line away from every reader) */
+struct fsr_ready_flags {
+	int ready;               /* init done: passes may run */
+	int slow_all;            /* every allocation takes the slow path (space, limit) */
+} __attribute__((aligned(64)));
+extern struct fsr_ready_flags fsr_ready_flags FSR_HIDDEN;
+#define fsr_ready (fsr_ready_flags.ready)
+#define fsr_slow_all (fsr_ready_flags.slow_all)
 void fsr_policy_init(void) FSR_HIDDEN;
 void fsr_policy_thread_init(struct fsr_thread *t) FSR_HIDDEN;
 /* malloc's hot test: one decrement of t->gate (a sub and a js); 0 when

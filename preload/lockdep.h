@@ -25,6 +25,11 @@
  * instructions fewer per acquisition). */
 #define FSR_TLS_BASE(var) ((uintptr_t)&(var) - (uintptr_t)__builtin_thread_pointer())
 #define FSR_TLS_AT(type, base, off) (*(type __seg_fs *)((base) + (off)))
+/* a store other threads read after what came before it (nheld after its
+ * held[] entry: the wait-for check reads held[] up to nheld): x86 keeps
+ * the stores' order */
+#define FSR_TLS_PUBLISH(type, base, off, v) \
+	do { __atomic_signal_fence(__ATOMIC_RELEASE); FSR_TLS_AT(type, base, off) = (v); } while (0)
 /* the same offset, loaded where it is used: after the real trylock, a
  * load again is cheaper than a callee-saved register kept across the call
  * (its push and pop, and the frame alignment they cost) */
@@ -34,6 +39,7 @@
 #define FSR_TLS_BASE(var) ((uintptr_t)&(var))
 #define FSR_TLS_BASE_AGAIN(var) FSR_TLS_BASE(var)
 #define FSR_TLS_AT(type, base, off) (*(type *)((base) + (off)))
+#define FSR_TLS_PUBLISH(type, base, off, v) __atomic_store_n(&FSR_TLS_AT(type, base, off), (v), __ATOMIC_RELEASE)
 #endif
 
 #define FSR_MAX_CLASSES    4096
@@ -219,18 +225,16 @@ static inline __attribute__((always_inline)) void fsr_oplock_note(struct fsr_thr
 	if (unlikely(m) && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & m) != m)
 		fsr_oplock_first(t, cls);
 }
-/* put a lock at held[n] (the caller has checked n < FSR_MAX_HELD) and make
- * it the top: n + 1 held, the chain extended by it (next: chain[n + 1]);
- * word is fsr_held_word(cls, kind, read).  Thread-local stores only: an
- * allocation under the lock needs a look (the mark stays set while locks
- * are held, so the nested ones set it again for nothing) */
-static inline __attribute__((always_inline)) void
-fsr_held_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *lock, uint64_t word,
-	     void *site, uint64_t next)
+/* put a lock at held[n] of the calling thread (the caller has checked
+ * n < FSR_MAX_HELD) and make it the top: n + 1 held, the chain extended
+ * by it (next: chain[n + 1]); word is fsr_held_word(cls, kind, read).
+ * Thread-local stores only (the TLS variables as lvalues, no pointer into
+ * them: %fs-relative): an allocation under the lock needs a look (the mark
+ * stays set while locks are held, so the nested ones set it again for
+ * nothing) */
+static inline __attribute__((always_inline)) void fsr_held_put(int n, const void *lock, uint64_t word,
+							       void *site, uint64_t next)
 {
-	/* t is the calling thread: the TLS variables as lvalues (no pointer
-	 * into them) are %fs-relative stores */
-	(void)t; (void)lt;
 	fsr_self.held[n].lock = lock;
 	memcpy(&fsr_self.held[n].cls, &word, sizeof word);
 	fsr_self.held[n].site = site;
@@ -241,48 +245,69 @@ fsr_held_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l
 	fsr_oplock_note(&fsr_self, fsr_self.held[n].cls);
 	fsr_look(&fsr_self);
 }
-static inline void fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int kind,
-				 int read, void *site)
+/* push on the calling thread's held[] at n (its nheld) */
+static inline void fsr_held_push(int n, const void *lock, unsigned int c, int kind, int read, void *site)
 {
-	struct fsr_lock_tls *lt = &fsr_ltls;
-	fsr_held_put(t, lt, n, lock, fsr_held_word(c, kind, read), site,
-		     fsr_chain_next(lt->chain[n], c, read));
+	fsr_held_put(n, lock, fsr_held_word(c, kind, read), site, fsr_chain_next(fsr_ltls.chain[n], c, read));
 }
-/* the lock was taken: push it on t->held[]; with edges, record held -> it
- * and (in reclaim) fs_reclaim -> it (a trylock, or an acquisition whose
- * edges were recorded before it blocked, has none) */
-static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
-				     void *site, int edges)
+/* The class an acquisition of lock by t (the calling thread) is held
+ * with: 0 when untracked (the class table full) or excluded; *tracked says
+ * whether it has a class at all.  With edges, the edges held -> it and (in
+ * reclaim) fs_reclaim -> it are recorded (a trylock, or an acquisition
+ * whose edges were recorded before it blocked, has none). */
+static inline unsigned int fsr_lock_take_class(struct fsr_thread *t, const void *lock, int kind, int read,
+					       void *site, int edges, int *tracked)
 {
 	unsigned int c = fsr_lock_class(lock, kind, site);
+	*tracked = c != 0;
 	if (unlikely(c && fsr_class_excluded(c)))
 		c = 0;
 	if (c && edges && unlikely(t->nheld | t->in_reclaim))
 		fsr_graph_acquire(t, c, read, 0);
+	return c;
+}
+/* the lock was taken by t, the calling thread: its class and edges
+ * (fsr_lock_take_class), then pushed on t->held[] */
+static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
+				     void *site, int edges)
+{
+	int tracked;
+	unsigned int c = fsr_lock_take_class(t, lock, kind, read, site, edges, &tracked);
 	int n = t->nheld;
 	if (likely(n < FSR_MAX_HELD))
-		fsr_held_push(t, n, lock, c, kind, read, site);
+		fsr_held_push(n, lock, c, kind, read, site);
 }
 void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
 /* recompute the chain (fsr_ltls.chain) after held[] was changed in place,
  * or reclaim began or ended (the chain's base); t is the calling thread */
 void fsr_held_resig(struct fsr_thread *t) FSR_HIDDEN;
-/* the common unlock: lock is the top of held[] (popped: 1), or nothing is
- * held (1); 0 when fsr_lock_released must look further.  chain[n - 1]
- * is the key of what is left. */
-static inline __attribute__((always_inline)) int fsr_lock_released_top(struct fsr_thread *t, const void *lock)
+/* the common unlock by the calling thread: lock is the top of held[],
+ * popped (1); else 0, nothing changed.  chain[n - 1] is the key of what is
+ * left.  %fs-relative, as the wrappers' fast paths are (lockwrap.c's
+ * unlocks inline it). */
+static inline __attribute__((always_inline)) int fsr_lock_pop_top(const void *lock)
 {
-	int n = t->nheld;
-	if (likely(n && t->held[n - 1].lock == lock)) {
-		fsr_ltls.top = fsr_ltls.chain[n - 1];
-		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
+	uintptr_t ts = FSR_TLS_BASE(fsr_self), tl = FSR_TLS_BASE(fsr_ltls);
+	int n = FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld));
+	if (likely(n) && likely(FSR_TLS_AT(const void *, ts, offsetof(struct fsr_thread, held) +
+					   ((uintptr_t)n - 1) * sizeof(struct fsr_held) +
+					   offsetof(struct fsr_held, lock)) == lock)) {
+		FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top)) =
+			FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * ((uintptr_t)n - 1));
+		FSR_TLS_PUBLISH(int, ts, offsetof(struct fsr_thread, nheld), n - 1);
 		return 1;
 	}
-	return !n;
+	return 0;
+}
+/* the top popped, or nothing held (1); 0 when fsr_lock_released must
+ * look further */
+static inline __attribute__((always_inline)) int fsr_lock_released_top(const void *lock)
+{
+	return fsr_lock_pop_top(lock) || !fsr_self.nheld;
 }
 static inline void fsr_lock_released(struct fsr_thread *t, const void *lock)
 {
-	if (!fsr_lock_released_top(t, lock))
+	if (!fsr_lock_released_top(lock))
 		fsr_lock_released_slow(t, lock);
 }
 /* a blocking acquisition found the lock taken.  Records the dependency

@@ -272,13 +272,9 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 	struct fsr_lock_tls *lt = &fsr_ltls;
 	if (unlikely(!fsr_ready))
 		return 0;       /* HOT_TRACK: not tracked before init or after exit */
-	unsigned int c = fsr_lock_class(l, kind, site);
-	int tracked = c != 0;   /* 0: classes full, untracked: not remembered */
-	if (c && fsr_class_excluded(c))
-		c = 0;
+	int tracked;            /* 0: classes full, untracked: not remembered */
+	unsigned int c = fsr_lock_take_class(t, l, kind, read, site, edges, &tracked);
 	int n = t->nheld;
-	if (c && edges && (n || t->in_reclaim))
-		fsr_graph_acquire(t, c, read, 0);
 	if (n >= FSR_MAX_HELD)
 		return 0;
 	uint64_t word = fsr_held_word(c, kind, read), next = fsr_chain_next(lt->top, c, read);
@@ -297,7 +293,7 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 		lt->acq_word[i] = word;
 		lt->acq_next[i] = next;
 	}
-	fsr_held_put(t, lt, n, l, word, site, next);
+	fsr_held_put(n, l, word, site, next);
 	return 0;
 }
 
@@ -306,11 +302,10 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
  * and held set seen before are one compare (the memo's key covers the held
  * stack, the reclaim state, the lock and gen) and four thread-local stores
  * (fsr_held_put's, here with %fs: addresses); no shared line is written. */
-static inline __attribute__((always_inline)) int took_memo(struct fsr_thread *t, const void *l, int kind,
-							   int read, void *site, int edges)
+static inline __attribute__((always_inline)) int took_memo(const void *l, int kind, int read, void *site,
+							   int edges)
 {
 	uintptr_t ts = FSR_TLS_BASE_AGAIN(fsr_self), tl = FSR_TLS_BASE_AGAIN(fsr_ltls);
-	(void)t;
 	/* the lookup's chain of loads is what the next locked instruction
 	 * (this lock's unlock) waits for: top and the product of l, not
 	 * nheld then chain[nheld]; one index for the three arrays */
@@ -332,17 +327,14 @@ static inline __attribute__((always_inline)) int took_memo(struct fsr_thread *t,
 	FSR_TLS_AT(void *, h, offsetof(struct fsr_held, site)) = site;
 	FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * (uintptr_t)n + 8) = next;
 	FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top)) = next;
-	/* the entry before the count (the wait-for check reads other threads'
-	 * held[] up to their nheld): x86 keeps the stores' order */
-	__atomic_signal_fence(__ATOMIC_RELEASE);
-	FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld)) = n + 1;
+	FSR_TLS_PUBLISH(int, ts, offsetof(struct fsr_thread, nheld), n + 1);   /* the entry before the count */
 	FSR_TLS_AT(int64_t, ts, offsetof(struct fsr_thread, gate)) |= FSR_LOOK;   /* fsr_look */
 	if (unlikely(FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, op_locks))))
 		return fsr_oplock_took(&fsr_self, FSR_TLS_AT(unsigned int, h, offsetof(struct fsr_held, cls)));
 	return 0;
 }
-#define took(t, l, kind, read, site) took_memo(t, l, kind, read, site, 1)
-#define took_try(t, l, kind, read, site) took_memo(t, l, kind, read, site, 0)
+#define took(t, l, kind, read, site) took_memo(l, kind, read, site, 1)
+#define took_try(t, l, kind, read, site) took_memo(l, kind, read, site, 0)
 
 __attribute__((noinline)) static int mutex_busy(struct fsr_thread *t, pthread_mutex_t *m, int r, void *site)
 {
@@ -432,20 +424,11 @@ FSR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, const st
 	}                                                                               \
 	FSR_EXPORT int name##_unlock(type *l)                                           \
 	{                                                                               \
-		struct fsr_thread *t = &fsr_self;                                       \
-		int n = t->nheld;                                                       \
-		if (likely(n) && likely(t->held[n - 1].lock == (const void *)l)) {      \
-			/* pushed by a wrapper, so resolved */                          \
-			uintptr_t tl_ = FSR_TLS_BASE(fsr_ltls);                         \
-			FSR_TLS_AT(uint64_t, tl_, offsetof(struct fsr_lock_tls, top)) = \
-				FSR_TLS_AT(uint64_t, tl_, offsetof(struct fsr_lock_tls, chain) + \
-					   8 * (uintptr_t)n - 8);                       \
-			__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);           \
+		if (likely(fsr_lock_pop_top((const void *)l)))                          \
+			return real.fn(l);      /* pushed by a wrapper, so resolved */  \
+		if (likely(!fsr_self.nheld) && likely(__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))) \
 			return real.fn(l);                                              \
-		}                                                                       \
-		if (unlikely(n) || unlikely(!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))) \
-			return name##_unlock_slow(l);                                   \
-		return real.fn(l);                                                      \
+		return name##_unlock_slow(l);                                           \
 	}
 UNLOCK_FNS(pthread_mutex, pthread_mutex_t, mutex_unlock)
 
@@ -465,7 +448,7 @@ static void held_put(struct fsr_thread *t, const struct fsr_held *h)
 {
 	int n = t->nheld;
 	if (n < FSR_MAX_HELD) {
-		fsr_held_push(t, n, h->lock, h->cls, h->kind, h->read, h->site);
+		fsr_held_push(n, h->lock, h->cls, h->kind, h->read, h->site);
 		t->held_pushes--;
 	}
 }
@@ -486,12 +469,9 @@ static void held_put(struct fsr_thread *t, const struct fsr_held *h)
  * callback's timeout_ms (abandon.c): it waits until then, and past it the
  * callback is abandoned (no return) or, where that is not sound, waits on
  * as asked.  -1: not such a wait, or a wait to make unbounded now. */
-__attribute__((noinline, cold)) static int cond_bounded(struct fsr_thread *t, pthread_cond_t *c,
-							pthread_mutex_t *m, const char *what, void *site)
+static int cond_wait_until(struct fsr_thread *t, pthread_cond_t *c, pthread_mutex_t *m, const char *what,
+			   uint64_t dl)
 {
-	uint64_t dl;
-	if (!real.cond_clockwait || !fsr_wait_bounded(t, c, m, site, &dl))
-		return -1;
 	struct timespec ts = { (time_t)(dl / 1000000000u), (long)(dl % 1000000000u) };
 	int i = held_index(t, m);
 	struct fsr_held h;
@@ -509,6 +489,15 @@ __attribute__((noinline, cold)) static int cond_bounded(struct fsr_thread *t, pt
 	}
 	fsr_wait_expired(t, what, c, m);
 	return -1;
+}
+
+__attribute__((noinline, cold)) static int cond_bounded(struct fsr_thread *t, pthread_cond_t *c,
+							pthread_mutex_t *m, const char *what, void *site)
+{
+	uint64_t dl;
+	if (!real.cond_clockwait || !fsr_wait_bounded(t, c, m, site, &dl))
+		return -1;
+	return cond_wait_until(t, c, m, what, dl);
 }
 
 /* A timed wait whose deadline (abstime on clock ck) is later than the
@@ -534,7 +523,7 @@ __attribute__((noinline, cold)) static int cond_timed_bounded(struct fsr_thread 
 		fsr_wait_done(t);       /* its own deadline comes first */
 		return -1;
 	}
-	return cond_bounded(t, c, m, what, site);
+	return cond_wait_until(t, c, m, what, dl);
 }
 
 FSR_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
