@@ -65,6 +65,40 @@ static inline uint64_t fsr_mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* The lock wrappers' per-thread state (lockdep.h, lockwrap.c), in the
+ * thread's struct fsr_thread (fsr_self.lt: one TLS offset for both):
+ *  - chain[n]: the key of the held stack's first n entries (held[0..n)),
+ *    a hash chained over their classes and modes; chain[0] is the base, 0
+ *    outside reclaim, else the reclaim pseudo-lock the thread "holds"
+ *    (fsr_held_resig sets it when reclaim begins or ends).  top is
+ *    chain[nheld], kept apart so that an acquisition's lookup does not
+ *    wait for nheld's load first (an unlock of the top restores it from
+ *    chain[n - 1], which is still the key below).
+ *  - the acquisition memo, two-way (a key's slot and its neighbour) by a
+ *    key of (top, the lock's address, its kind and mode, fsr_inst_gen),
+ *    three arrays indexed alike (one scaled index for all): an entry
+ *    (key) says that this lock
+ *    has class cls (word: its held entry's class word) and that every edge
+ *    the held set and reclaim state keyed by top add to it is in the graph
+ *    already (edges are never removed); next is the chain after it.  So
+ *    the common acquisition, first or nested, is one compare and a few
+ *    thread-local stores; only a miss (a new lock, held set or edge, a gen
+ *    bump: init, destroy, exclude, a free of lock memory) looks up the
+ *    class and the edges (took_slow in lockwrap.c).
+ *  - ma_memo: held sets (by chain) known to have all their edges to the
+ *    reclaim pseudo-locks at an allocation with this gfp (graph.c) */
+#define FSR_MA_MEMO 8
+struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
+#define FSR_ACQ_BITS 7
+#define FSR_ACQ_N (1u << FSR_ACQ_BITS)
+struct fsr_lock_tls {
+	uint64_t top;
+	uint64_t chain[FSR_MAX_HELD + 1];
+	uint64_t acq_key[FSR_ACQ_N];     /* 0: empty */
+	uint64_t acq_word[FSR_ACQ_N];    /* the held entry's cls, kind and read (fsr_held_word) */
+	uint64_t acq_next[FSR_ACQ_N];    /* chain[n + 1] after this acquisition */
+	struct fsr_ma_memo ma_memo[FSR_MA_MEMO];
+};
 struct fsr_thread {
 	/* hot fields first: malloc reads these in one cache line */
 	unsigned int flags;      /* FSR_PF_* from scopes, incl. io_flusher's NOIO */
@@ -152,6 +186,7 @@ struct fsr_thread {
 	 * callback that reaches one again is abandoned at once */
 	int ngone;
 	void *gone_site[4];
+	struct fsr_lock_tls lt;  /* lockdep.h's fsr_ltls */
 };
 
 #define FSR_GATE_CD ((int64_t)0x7fffffff)

@@ -30,6 +30,11 @@
  * the stores' order */
 #define FSR_TLS_PUBLISH(type, base, off, v) \
 	do { __atomic_signal_fence(__ATOMIC_RELEASE); FSR_TLS_AT(type, base, off) = (v); } while (0)
+/* a relaxed load of an aligned word, which x86 does with any mov: a plain
+ * read here, which GCC folds into the instruction using it (an __atomic or
+ * volatile load it does not); the sanitizers' builds see the __atomic one.
+ * Only where one load per call is all that is asked (a wrapper's key). */
+#define FSR_RELAXED_LOAD(x) (x)
 /* the same offset, loaded where it is used: after the real trylock, a
  * load again is cheaper than a callee-saved register kept across the call
  * (its push and pop, and the frame alignment they cost) */
@@ -38,6 +43,7 @@
 #else
 #define FSR_TLS_BASE(var) ((uintptr_t)&(var))
 #define FSR_TLS_BASE_AGAIN(var) FSR_TLS_BASE(var)
+#define FSR_RELAXED_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define FSR_TLS_AT(type, base, off) (*(type *)((base) + (off)))
 #define FSR_TLS_PUBLISH(type, base, off, v) __atomic_store_n(&FSR_TLS_AT(type, base, off), (v), __ATOMIC_RELEASE)
 #endif
@@ -72,40 +78,9 @@ struct fsr_inst_bucket {
 	uint64_t e[FSR_INST_WAYS];
 } __attribute__((aligned(64)));
 extern struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS] FSR_HIDDEN;
-/* The lock wrappers' per-thread state, one initial-exec TLS block:
- *  - chain[n]: the key of the held stack's first n entries (held[0..n)),
- *    a hash chained over their classes and modes; chain[0] is the base, 0
- *    outside reclaim, else the reclaim pseudo-lock the thread "holds"
- *    (fsr_held_resig sets it when reclaim begins or ends).  top is
- *    chain[nheld], kept apart so that an acquisition's lookup does not
- *    wait for nheld's load first (an unlock of the top restores it from
- *    chain[n - 1], which is still the key below).
- *  - the acquisition memo, two-way (a key's slot and its neighbour) by a
- *    key of (top, the lock's address, its kind and mode, fsr_inst_gen),
- *    three arrays indexed alike (one scaled index for all): an entry
- *    (key) says that this lock
- *    has class cls (word: its held entry's class word) and that every edge
- *    the held set and reclaim state keyed by top add to it is in the graph
- *    already (edges are never removed); next is the chain after it.  So
- *    the common acquisition, first or nested, is one compare and a few
- *    thread-local stores; only a miss (a new lock, held set or edge, a gen
- *    bump: init, destroy, exclude, a free of lock memory) looks up the
- *    class and the edges (took_slow in lockwrap.c).
- *  - ma_memo: held sets (by chain) known to have all their edges to the
- *    reclaim pseudo-locks at an allocation with this gfp (graph.c) */
-#define FSR_MA_MEMO 8
-struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
-#define FSR_ACQ_BITS 7
-#define FSR_ACQ_N (1u << FSR_ACQ_BITS)
-struct fsr_lock_tls {
-	uint64_t top;
-	uint64_t chain[FSR_MAX_HELD + 1];
-	uint64_t acq_key[FSR_ACQ_N];     /* 0: empty */
-	uint64_t acq_word[FSR_ACQ_N];    /* the held entry's cls, kind and read (fsr_held_word) */
-	uint64_t acq_next[FSR_ACQ_N];    /* chain[n + 1] after this acquisition */
-	struct fsr_ma_memo ma_memo[FSR_MA_MEMO];
-};
-extern __thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+/* the lock wrappers' per-thread state (fsr.h's struct fsr_lock_tls) is
+ * part of fsr_self: the fast paths reach both with one TLS offset */
+#define fsr_ltls (fsr_self.lt)
 /* the key of what the calling thread holds (chain[nheld]): graph.c's ma_memo */
 static inline uint64_t fsr_held_chain(const struct fsr_thread *t)
 {
@@ -135,7 +110,7 @@ _Static_assert(offsetof(struct fsr_held, read) + sizeof(unsigned short) - offset
  * acquisition (the memo's key): a line of its own, so that no other
  * variable's writes move it away from the readers */
 struct fsr_inst_gen_word {
-	uint32_t v;
+	uint64_t v;             /* 64 bits: the key's add takes it from memory */
 } __attribute__((aligned(64)));
 extern struct fsr_inst_gen_word fsr_inst_genw FSR_HIDDEN;
 #define fsr_inst_gen (fsr_inst_genw.v)
@@ -148,7 +123,7 @@ static inline __attribute__((always_inline)) uint64_t fsr_acq_key(uint64_t chain
 {
 	static const uint64_t mul[2] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full };
 	uint64_t m = mul[read ? 1 : 0] + ((uint64_t)kind << 33);   /* still odd */
-	return (chain ^ ((uintptr_t)lock * m)) + __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED);
+	return (chain ^ ((uintptr_t)lock * m)) + FSR_RELAXED_LOAD(fsr_inst_gen);
 }
 static inline unsigned int fsr_acq_slot(uint64_t key) { return (unsigned int)(key >> (64 - FSR_ACQ_BITS)); }
 
@@ -287,14 +262,13 @@ void fsr_held_resig(struct fsr_thread *t) FSR_HIDDEN;
  * unlocks inline it). */
 static inline __attribute__((always_inline)) int fsr_lock_pop_top(const void *lock)
 {
-	uintptr_t ts = FSR_TLS_BASE(fsr_self), tl = FSR_TLS_BASE(fsr_ltls);
-	int n = FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld));
-	if (likely(n) && likely(FSR_TLS_AT(const void *, ts, offsetof(struct fsr_thread, held) +
-					   ((uintptr_t)n - 1) * sizeof(struct fsr_held) +
-					   offsetof(struct fsr_held, lock)) == lock)) {
-		FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top)) =
-			FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, chain) + 8 * ((uintptr_t)n - 1));
-		FSR_TLS_PUBLISH(int, ts, offsetof(struct fsr_thread, nheld), n - 1);
+	uintptr_t ts = FSR_TLS_BASE(fsr_self);
+	uintptr_t n = FSR_TLS_AT(unsigned int, ts, offsetof(struct fsr_thread, nheld));
+	if (likely(n) && likely(FSR_TLS_AT(const void *, ts + (n - 1) * sizeof(struct fsr_held),
+					   offsetof(struct fsr_thread, held) + offsetof(struct fsr_held, lock)) == lock)) {
+		FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, lt.top)) =
+			FSR_TLS_AT(uint64_t, ts + 8 * n, offsetof(struct fsr_thread, lt.chain) - 8);
+		FSR_TLS_PUBLISH(int, ts, offsetof(struct fsr_thread, nheld), (int)n - 1);
 		return 1;
 	}
 	return 0;
@@ -374,7 +348,7 @@ void fsr_graph_atfork_child(void) FSR_HIDDEN;
  * (policy.c's fast path tests this before calling fsr_graph_might_alloc) */
 static inline int fsr_graph_alloc_known(unsigned int gfp)
 {
-	uintptr_t tl = FSR_TLS_BASE(fsr_ltls);
+	uintptr_t tl = FSR_TLS_BASE(fsr_self) + offsetof(struct fsr_thread, lt);
 	uint64_t sig = FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top));
 	uintptr_t m = tl + offsetof(struct fsr_lock_tls, ma_memo) + (uintptr_t)(sig >> 61) * sizeof(struct fsr_ma_memo);
 	return FSR_TLS_AT(uint64_t, m, offsetof(struct fsr_ma_memo, sig)) == sig &&
