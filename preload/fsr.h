@@ -141,6 +141,10 @@ struct fsr_thread {
 	int nscopes;
 	struct fsr_scope_rec scopes[FSR_MAX_SCOPES];
 
+	/* held[-1] (held_floor.lock is always NULL): the unlocks' top test
+	 * reads held[nheld - 1] without testing nheld first; nothing held, it
+	 * matches only a NULL lock, whose real unlock faults anyway */
+	struct fsr_held held_floor;
 	struct fsr_held held[FSR_MAX_HELD];
 
 	const char *txn_name;    /* outermost open transaction */
@@ -188,6 +192,9 @@ struct fsr_thread {
 	void *gone_site[4];
 	struct fsr_lock_tls lt;  /* lockdep.h's fsr_ltls */
 };
+
+_Static_assert(offsetof(struct fsr_thread, held) - offsetof(struct fsr_thread, held_floor) ==
+	       sizeof(struct fsr_held), "held_floor is held[-1]");
 
 #define FSR_GATE_CD ((int64_t)0x7fffffff)
 #define FSR_LOOK     (~FSR_GATE_CD)
@@ -325,9 +332,19 @@ int fsr_options_parse(struct fsr_options *o, const char *s, char *err, size_t er
  * init and exit only: a line of their own (beside the pass counters, every
  * pass's writes took the line away from every reader) */
 struct fsr_ready_flags {
-	int ready;               /* init done: passes may run */
-	int slow_all;            /* every allocation takes the slow path (space, limit) */
+	union {
+		struct {
+			int ready;       /* init done: passes may run */
+			int slow_all;    /* every allocation takes the slow path (space, limit) */
+		};
+		uint64_t both;   /* FSR_READY_FAST: ready, not slow_all (one compare) */
+	};
 } __attribute__((aligned(64)));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FSR_READY_FAST ((uint64_t)1)
+#else
+#define FSR_READY_FAST ((uint64_t)1 << 32)
+#endif
 extern struct fsr_ready_flags fsr_ready_flags FSR_HIDDEN;
 #define fsr_ready (fsr_ready_flags.ready)
 #define fsr_slow_all (fsr_ready_flags.slow_all)

@@ -30,6 +30,10 @@
  * the stores' order */
 #define FSR_TLS_PUBLISH(type, base, off, v) \
 	do { __atomic_signal_fence(__ATOMIC_RELEASE); FSR_TLS_AT(type, base, off) = (v); } while (0)
+/* the same, the word changed by d in place (one add to memory: only the
+ * thread itself writes it) */
+#define FSR_TLS_PUBLISH_ADD(type, base, off, d) \
+	do { __atomic_signal_fence(__ATOMIC_RELEASE); FSR_TLS_AT(type, base, off) += (d); } while (0)
 /* a relaxed load of an aligned word, which x86 does with any mov: a plain
  * read here, which GCC folds into the instruction using it (an __atomic or
  * volatile load it does not); the sanitizers' builds see the __atomic one.
@@ -46,6 +50,8 @@
 #define FSR_RELAXED_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define FSR_TLS_AT(type, base, off) (*(type *)((base) + (off)))
 #define FSR_TLS_PUBLISH(type, base, off, v) __atomic_store_n(&FSR_TLS_AT(type, base, off), (v), __ATOMIC_RELEASE)
+#define FSR_TLS_PUBLISH_ADD(type, base, off, d) \
+	__atomic_store_n(&FSR_TLS_AT(type, base, off), FSR_TLS_AT(type, base, off) + (d), __ATOMIC_RELEASE)
 #endif
 
 #define FSR_MAX_CLASSES    4096
@@ -264,11 +270,12 @@ static inline __attribute__((always_inline)) int fsr_lock_pop_top(const void *lo
 {
 	uintptr_t ts = FSR_TLS_BASE(fsr_self);
 	uintptr_t n = FSR_TLS_AT(unsigned int, ts, offsetof(struct fsr_thread, nheld));
-	if (likely(n) && likely(FSR_TLS_AT(const void *, ts + (n - 1) * sizeof(struct fsr_held),
-					   offsetof(struct fsr_thread, held) + offsetof(struct fsr_held, lock)) == lock)) {
+	/* n == 0 reads held_floor (fsr.h): no count test */
+	if (likely(FSR_TLS_AT(const void *, ts + n * sizeof(struct fsr_held),
+			      offsetof(struct fsr_thread, held_floor) + offsetof(struct fsr_held, lock)) == lock)) {
 		FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, lt.top)) =
 			FSR_TLS_AT(uint64_t, ts + 8 * n, offsetof(struct fsr_thread, lt.chain) - 8);
-		FSR_TLS_PUBLISH(int, ts, offsetof(struct fsr_thread, nheld), (int)n - 1);
+		FSR_TLS_PUBLISH_ADD(int, ts, offsetof(struct fsr_thread, nheld), -1);
 		return 1;
 	}
 	return 0;
@@ -346,13 +353,13 @@ void fsr_graph_atfork_parent(void) FSR_HIDDEN;
 void fsr_graph_atfork_child(void) FSR_HIDDEN;
 /* an allocation with gfp under the held locks adds nothing to the graph
  * (policy.c's fast path tests this before calling fsr_graph_might_alloc) */
-static inline int fsr_graph_alloc_known(unsigned int gfp)
+static inline __attribute__((always_inline)) int fsr_graph_alloc_known(unsigned int gfp)
 {
-	uintptr_t tl = FSR_TLS_BASE(fsr_self) + offsetof(struct fsr_thread, lt);
-	uint64_t sig = FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top));
-	uintptr_t m = tl + offsetof(struct fsr_lock_tls, ma_memo) + (uintptr_t)(sig >> 61) * sizeof(struct fsr_ma_memo);
-	return FSR_TLS_AT(uint64_t, m, offsetof(struct fsr_ma_memo, sig)) == sig &&
-	       FSR_TLS_AT(unsigned int, m, offsetof(struct fsr_ma_memo, gfp)) == gfp;
+	uintptr_t ts = FSR_TLS_BASE(fsr_self);
+	uint64_t sig = FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, lt.top));
+	uintptr_t m = ts + (uintptr_t)(sig >> 61) * sizeof(struct fsr_ma_memo);
+	return FSR_TLS_AT(uint64_t, m, offsetof(struct fsr_thread, lt.ma_memo) + offsetof(struct fsr_ma_memo, sig)) == sig &&
+	       FSR_TLS_AT(unsigned int, m, offsetof(struct fsr_thread, lt.ma_memo) + offsetof(struct fsr_ma_memo, gfp)) == gfp;
 }
 /* The lock benchmark's path, inlined into malloc's slow call: only locks
  * held (or an op's allocation, or both) and no interval hit.  Counts the
@@ -381,12 +388,21 @@ static inline int fsr_alloc_locked_fast(struct fsr_thread *t, size_t size, int c
  * fsr_graph_might_alloc, off this path: no stack frame here); 0: look. */
 static inline __attribute__((always_inline)) int fsr_alloc_under_lock(struct fsr_thread *t, size_t size)
 {
-	if (likely(t->nheld && ((t->gate + 1) & FSR_GATE_CD) &&
-		   !(t->flags | (unsigned int)t->busy | (unsigned int)t->txn_depth |
-		     (unsigned int)t->in_reclaim | (unsigned int)fsr_slow_all) && fsr_ready)) {
-		(void)size;     /* t->space is read only under space=, which is slow_all */
+	typedef uint64_t __attribute__((may_alias)) u64_alias;
+	uintptr_t ts = FSR_TLS_BASE(fsr_self);
+	(void)t;        /* the calling thread: %fs-relative */
+	(void)size;     /* t->space is read only under space=, which is slow_all */
+	_Static_assert(offsetof(struct fsr_thread, busy) == offsetof(struct fsr_thread, flags) + 4,
+		       "flags and busy are one word");
+	/* flags and busy, one word; txn_depth and in_reclaim; fsr_ready and
+	 * fsr_slow_all, one word and one compare */
+	if (likely(FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld)) &&
+		   ((FSR_TLS_AT(int64_t, ts, offsetof(struct fsr_thread, gate)) + 1) & FSR_GATE_CD) &&
+		   !(FSR_TLS_AT(u64_alias, ts, offsetof(struct fsr_thread, flags)) |
+		     FSR_TLS_AT(unsigned int, ts, offsetof(struct fsr_thread, txn_depth)) |
+		     FSR_TLS_AT(unsigned int, ts, offsetof(struct fsr_thread, in_reclaim))) &&
+		   fsr_ready_flags.both == FSR_READY_FAST))
 		return fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS) ? 1 : 2;
-	}
 	return 0;
 }
 

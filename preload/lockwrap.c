@@ -386,7 +386,7 @@ static inline __attribute__((always_inline)) int took_memo(const void *l, int ki
 	FSR_TLS_AT(void *, h, HELD(site)) = site;
 	FSR_TLS_AT(uint64_t, ts + 8 * n, LT(chain) + 8) = next;
 	FSR_TLS_AT(uint64_t, ts, LT(top)) = next;
-	FSR_TLS_PUBLISH(int, ts, offsetof(struct fsr_thread, nheld), (int)n + 1);   /* the entry before the count */
+	FSR_TLS_PUBLISH_ADD(int, ts, offsetof(struct fsr_thread, nheld), 1);   /* the entry before the count */
 	FSR_TLS_AT(int64_t, ts, offsetof(struct fsr_thread, gate)) |= FSR_LOOK;   /* fsr_look */
 	/* inside a FUSE op: the class noted as taken in it (lock_in_op) */
 	if (in_op && unlikely(FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, op_locks))))
