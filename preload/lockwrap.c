@@ -4,7 +4,8 @@
  * trylock takes the lock and the shim records it: held[] and the edges
  * held -> it, which are already known almost always, so that a lock and
  * held set seen before are one compare in the thread's acquisition memo
- * and four thread-local stores (took_memo; lockdep.h).  When
+ * and seven thread-local stores (took_memo; lockdep.h), an unlock of the
+ * top two (fsr_lock_pop_top).  When
  * the lock is taken, lock.c records the edges before the thread blocks (a
  * prediction is never lost to a hang) and marks the thread blocked_on it;
  * a reclaim callback serving a handoff pass instead waits in short timed
@@ -261,7 +262,7 @@ __attribute__((noinline)) static int contended(struct fsr_thread *t, void *l, in
 {
 	int chain, r;
 	if (unlikely(!fsr_ready))
-		return op_block(op, l);     /* HOT_TRACK: not tracked */
+		return op_block(op, l);     /* hot_track: not tracked */
 	fsr_lock_contended(t, l, kind, read, site, &chain);   /* also notes this waiter's own stack */
 	__atomic_store_n(&t->blocked_on, l, __ATOMIC_RELEASE);
 	if (fsr_lock_serving_handoff(t))
@@ -315,7 +316,7 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 	struct fsr_thread *t = &fsr_self;
 	struct fsr_lock_tls *lt = &fsr_ltls;
 	if (unlikely(!fsr_ready))
-		return 0;       /* HOT_TRACK: not tracked before init or after exit */
+		return 0;       /* hot_track: not tracked before init or after exit */
 	int tracked;            /* 0: classes full, untracked: not remembered */
 	unsigned int c = fsr_lock_take_class(t, l, kind, read, site, edges, &tracked);
 	int n = t->nheld;
@@ -359,8 +360,11 @@ __attribute__((noinline)) static int took_miss(const void *l, int kind, int read
 /* An uncontended acquisition of l by the calling thread (kind and read are
  * constants in every caller): first or nested, in reclaim or not, a lock
  * and held set seen before are one compare (the memo's key covers the held
- * stack, the reclaim state, the lock and gen) and four thread-local stores
- * (fsr_held_put's, here with %fs: addresses); no shared line is written. */
+ * stack, the reclaim state, the lock and gen) and fsr_held_put's
+ * thread-local stores (the held entry's three words, chain[n + 1], top,
+ * nheld, the look mark), here all %fs: displacements from one TLS offset;
+ * no shared line is written.  Measured per lock+unlock (callgrind, one
+ * thread): 115 instructions, glibc 66, a forwarding preload 68. */
 static inline __attribute__((always_inline)) int took_memo(const void *l, int kind, int read, void *site,
 							   int edges, int in_op)
 {
@@ -396,7 +400,7 @@ static inline __attribute__((always_inline)) int took_memo(const void *l, int ki
 #undef LT
 }
 /* the wrappers' fast paths, which tested busy and op_locks together
- * (HOT_TRACK): no FUSE op to note the class in */
+ * (hot_track): no FUSE op to note the class in */
 #define took_hot(l, kind, read, site) took_memo(l, kind, read, site, 1, 0)
 #define took(t, l, kind, read, site) took_memo(l, kind, read, site, 1, 1)
 #define took_try(t, l, kind, read, site) took_memo(l, kind, read, site, 0, 1)
