@@ -342,21 +342,6 @@ __attribute__((noinline)) static int took_slow(const void *l, int kind, int read
 	return 0;
 }
 
-/* The memo's first way (the key's slot) missed: its second (the slot's
- * neighbour, where took_slow moves the entry a newer one displaced), else
- * took_slow */
-__attribute__((noinline)) static int took_miss(const void *l, int kind, int read, void *site, uint64_t k,
-					       int edges)
-{
-	struct fsr_lock_tls *lt = &fsr_ltls;
-	unsigned int j = fsr_acq_slot(k) ^ 1;
-	int n = fsr_self.nheld;
-	if (lt->acq_key[j] != k || n >= FSR_MAX_HELD)
-		return took_slow(l, kind, read, site, k, edges);
-	fsr_held_put(n, l, lt->acq_word[j], site, lt->acq_next[j]);
-	return 0;
-}
-
 /* An uncontended acquisition of l by the calling thread (kind and read are
  * constants in every caller): first or nested, in reclaim or not, a lock
  * and held set seen before are one compare (the memo's key covers the held
@@ -378,8 +363,15 @@ static inline __attribute__((always_inline)) int took_memo(const void *l, int ki
 	uint64_t k = fsr_acq_key(FSR_TLS_AT(uint64_t, ts, LT(top)), l, kind, read);
 	uintptr_t j = fsr_acq_slot(k);
 	uintptr_t n = FSR_TLS_AT(unsigned int, ts, offsetof(struct fsr_thread, nheld));
-	if (unlikely(FSR_TLS_AT(uint64_t, ts + 8 * j, LT(acq_key)) != k))
-		return took_miss(l, kind, read, site, k, edges);
+	if (unlikely(FSR_TLS_AT(uint64_t, ts + 8 * j, LT(acq_key)) != k)) {
+		/* the slot's neighbour, the memo's second way (the offset
+		 * loaded again here: GCC would keep its address in a register
+		 * on the hit path) */
+		uintptr_t ts2 = FSR_TLS_BASE_AGAIN(fsr_self);
+		j ^= 1;
+		if (FSR_TLS_AT(uint64_t, ts2 + 8 * j, LT(acq_key)) != k)
+			return took_slow(l, kind, read, site, k, edges);
+	}
 	if (unlikely(n >= FSR_MAX_HELD))
 		return took_slow(l, kind, read, site, k, edges);
 	uint64_t next = FSR_TLS_AT(uint64_t, ts + 8 * j, LT(acq_next));
