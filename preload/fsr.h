@@ -65,6 +65,40 @@ static inline uint64_t fsr_mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* The lock wrappers' per-thread state (lockdep.h, lockwrap.c), in the
+ * thread's struct fsr_thread (fsr_self.lt: one TLS offset for both):
+ *  - chain[n]: the key of the held stack's first n entries (held[0..n)),
+ *    a hash chained over their classes and modes; chain[0] is the base, 0
+ *    outside reclaim, else the reclaim pseudo-lock the thread "holds"
+ *    (fsr_held_resig sets it when reclaim begins or ends).  top is
+ *    chain[nheld], kept apart so that an acquisition's lookup does not
+ *    wait for nheld's load first (an unlock of the top restores it from
+ *    chain[n - 1], which is still the key below).
+ *  - the acquisition memo, two-way (a key's slot and its neighbour) by a
+ *    key of (top, the lock's address, its kind and mode, fsr_inst_gen),
+ *    three arrays indexed alike (one scaled index for all): an entry
+ *    (key) says that this lock
+ *    has class cls (word: its held entry's class word) and that every edge
+ *    the held set and reclaim state keyed by top add to it is in the graph
+ *    already (edges are never removed); next is the chain after it.  So
+ *    the common acquisition, first or nested, is one compare and a few
+ *    thread-local stores; only a miss (a new lock, held set or edge, a gen
+ *    bump: init, destroy, exclude, a free of lock memory) looks up the
+ *    class and the edges (took_slow in lockwrap.c).
+ *  - ma_memo: held sets (by chain) known to have all their edges to the
+ *    reclaim pseudo-locks at an allocation with this gfp (graph.c) */
+#define FSR_MA_MEMO 8
+struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
+#define FSR_ACQ_BITS 7
+#define FSR_ACQ_N (1u << FSR_ACQ_BITS)
+struct fsr_lock_tls {
+	uint64_t top;
+	uint64_t chain[FSR_MAX_HELD + 1];
+	uint64_t acq_key[FSR_ACQ_N];     /* 0: empty */
+	uint64_t acq_word[FSR_ACQ_N];    /* the held entry's cls, kind and read (fsr_held_word) */
+	uint64_t acq_next[FSR_ACQ_N];    /* chain[n + 1] after this acquisition */
+	struct fsr_ma_memo ma_memo[FSR_MA_MEMO];
+};
 struct fsr_thread {
 	/* hot fields first: malloc reads these in one cache line */
 	unsigned int flags;      /* FSR_PF_* from scopes, incl. io_flusher's NOIO */
@@ -107,6 +141,10 @@ struct fsr_thread {
 	int nscopes;
 	struct fsr_scope_rec scopes[FSR_MAX_SCOPES];
 
+	/* held[-1] (held_floor.lock is always NULL): the unlocks' top test
+	 * reads held[nheld - 1] without testing nheld first; nothing held, it
+	 * matches only a NULL lock, whose real unlock faults anyway */
+	struct fsr_held held_floor;
 	struct fsr_held held[FSR_MAX_HELD];
 
 	const char *txn_name;    /* outermost open transaction */
@@ -152,7 +190,11 @@ struct fsr_thread {
 	 * callback that reaches one again is abandoned at once */
 	int ngone;
 	void *gone_site[4];
+	struct fsr_lock_tls lt;  /* lockdep.h's fsr_ltls */
 };
+
+_Static_assert(offsetof(struct fsr_thread, held) - offsetof(struct fsr_thread, held_floor) ==
+	       sizeof(struct fsr_held), "held_floor is held[-1]");
 
 #define FSR_GATE_CD ((int64_t)0x7fffffff)
 #define FSR_LOOK     (~FSR_GATE_CD)
@@ -286,8 +328,26 @@ void fsr_options_defaults(struct fsr_options *o) FSR_HIDDEN;
 int fsr_options_parse(struct fsr_options *o, const char *s, char *err, size_t errlen) FSR_HIDDEN;
 
 /* ---- policy (policy.c) ---- */
-extern int fsr_ready FSR_HIDDEN;          /* init done: passes may run */
-extern int fsr_slow_all FSR_HIDDEN;       /* every allocation takes the slow path (space, limit) */
+/* read by every tracked lock and every allocation that looks, written at
+ * init and exit only: a line of their own (beside the pass counters, every
+ * pass's writes took the line away from every reader) */
+struct fsr_ready_flags {
+	union {
+		struct {
+			int ready;       /* init done: passes may run */
+			int slow_all;    /* every allocation takes the slow path (space, limit) */
+		};
+		uint64_t both;   /* FSR_READY_FAST: ready, not slow_all (one compare) */
+	};
+} __attribute__((aligned(64)));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FSR_READY_FAST ((uint64_t)1)
+#else
+#define FSR_READY_FAST ((uint64_t)1 << 32)
+#endif
+extern struct fsr_ready_flags fsr_ready_flags FSR_HIDDEN;
+#define fsr_ready (fsr_ready_flags.ready)
+#define fsr_slow_all (fsr_ready_flags.slow_all)
 void fsr_policy_init(void) FSR_HIDDEN;
 void fsr_policy_thread_init(struct fsr_thread *t) FSR_HIDDEN;
 /* malloc's hot test: one decrement of t->gate (a sub and a js); 0 when

@@ -42,7 +42,6 @@ unsigned int fsr_nclasses = FSR_CLS_FIRST;
 
 /* ---- instances ---- */
 struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS];
-__thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec")));
 struct fsr_inst_gen_word fsr_inst_genw = { 1 };
 static void inst_gen_bump(void) { __atomic_add_fetch(&fsr_inst_gen, 1, __ATOMIC_RELEASE); }
 

@@ -25,6 +25,20 @@
  * instructions fewer per acquisition). */
 #define FSR_TLS_BASE(var) ((uintptr_t)&(var) - (uintptr_t)__builtin_thread_pointer())
 #define FSR_TLS_AT(type, base, off) (*(type __seg_fs *)((base) + (off)))
+/* a store other threads read after what came before it (nheld after its
+ * held[] entry: the wait-for check reads held[] up to nheld): x86 keeps
+ * the stores' order */
+#define FSR_TLS_PUBLISH(type, base, off, v) \
+	do { __atomic_signal_fence(__ATOMIC_RELEASE); FSR_TLS_AT(type, base, off) = (v); } while (0)
+/* the same, the word changed by d in place (one add to memory: only the
+ * thread itself writes it) */
+#define FSR_TLS_PUBLISH_ADD(type, base, off, d) \
+	do { __atomic_signal_fence(__ATOMIC_RELEASE); FSR_TLS_AT(type, base, off) += (d); } while (0)
+/* a relaxed load of an aligned word, which x86 does with any mov: a plain
+ * read here, which GCC folds into the instruction using it (an __atomic or
+ * volatile load it does not); the sanitizers' builds see the __atomic one.
+ * Only where one load per call is all that is asked (a wrapper's key). */
+#define FSR_RELAXED_LOAD(x) (x)
 /* the same offset, loaded where it is used: after the real trylock, a
  * load again is cheaper than a callee-saved register kept across the call
  * (its push and pop, and the frame alignment they cost) */
@@ -33,7 +47,11 @@
 #else
 #define FSR_TLS_BASE(var) ((uintptr_t)&(var))
 #define FSR_TLS_BASE_AGAIN(var) FSR_TLS_BASE(var)
+#define FSR_RELAXED_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define FSR_TLS_AT(type, base, off) (*(type *)((base) + (off)))
+#define FSR_TLS_PUBLISH(type, base, off, v) __atomic_store_n(&FSR_TLS_AT(type, base, off), (v), __ATOMIC_RELEASE)
+#define FSR_TLS_PUBLISH_ADD(type, base, off, d) \
+	__atomic_store_n(&FSR_TLS_AT(type, base, off), FSR_TLS_AT(type, base, off) + (d), __ATOMIC_RELEASE)
 #endif
 
 #define FSR_MAX_CLASSES    4096
@@ -66,40 +84,9 @@ struct fsr_inst_bucket {
 	uint64_t e[FSR_INST_WAYS];
 } __attribute__((aligned(64)));
 extern struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS] FSR_HIDDEN;
-/* The lock wrappers' per-thread state, one initial-exec TLS block:
- *  - chain[n]: the key of the held stack's first n entries (held[0..n)),
- *    a hash chained over their classes and modes; chain[0] is the base, 0
- *    outside reclaim, else the reclaim pseudo-lock the thread "holds"
- *    (fsr_held_resig sets it when reclaim begins or ends).  top is
- *    chain[nheld], kept apart so that an acquisition's lookup does not
- *    wait for nheld's load first (an unlock of the top restores it from
- *    chain[n - 1], which is still the key below).
- *  - the acquisition memo, two-way (a key's slot and its neighbour) by a
- *    key of (top, the lock's address, its kind and mode, fsr_inst_gen),
- *    three arrays indexed alike (one scaled index for all): an entry
- *    (key) says that this lock
- *    has class cls (word: its held entry's class word) and that every edge
- *    the held set and reclaim state keyed by top add to it is in the graph
- *    already (edges are never removed); next is the chain after it.  So
- *    the common acquisition, first or nested, is one compare and a few
- *    thread-local stores; only a miss (a new lock, held set or edge, a gen
- *    bump: init, destroy, exclude, a free of lock memory) looks up the
- *    class and the edges (took_slow in lockwrap.c).
- *  - ma_memo: held sets (by chain) known to have all their edges to the
- *    reclaim pseudo-locks at an allocation with this gfp (graph.c) */
-#define FSR_MA_MEMO 8
-struct fsr_ma_memo { uint64_t sig; unsigned int gfp; };
-#define FSR_ACQ_BITS 7
-#define FSR_ACQ_N (1u << FSR_ACQ_BITS)
-struct fsr_lock_tls {
-	uint64_t top;
-	uint64_t chain[FSR_MAX_HELD + 1];
-	uint64_t acq_key[FSR_ACQ_N];     /* 0: empty */
-	uint64_t acq_word[FSR_ACQ_N];    /* the held entry's cls, kind and read (fsr_held_word) */
-	uint64_t acq_next[FSR_ACQ_N];    /* chain[n + 1] after this acquisition */
-	struct fsr_ma_memo ma_memo[FSR_MA_MEMO];
-};
-extern __thread struct fsr_lock_tls fsr_ltls __attribute__((tls_model("initial-exec"))) FSR_HIDDEN;
+/* the lock wrappers' per-thread state (fsr.h's struct fsr_lock_tls) is
+ * part of fsr_self: the fast paths reach both with one TLS offset */
+#define fsr_ltls (fsr_self.lt)
 /* the key of what the calling thread holds (chain[nheld]): graph.c's ma_memo */
 static inline uint64_t fsr_held_chain(const struct fsr_thread *t)
 {
@@ -129,7 +116,7 @@ _Static_assert(offsetof(struct fsr_held, read) + sizeof(unsigned short) - offset
  * acquisition (the memo's key): a line of its own, so that no other
  * variable's writes move it away from the readers */
 struct fsr_inst_gen_word {
-	uint32_t v;
+	uint64_t v;             /* 64 bits: the key's add takes it from memory */
 } __attribute__((aligned(64)));
 extern struct fsr_inst_gen_word fsr_inst_genw FSR_HIDDEN;
 #define fsr_inst_gen (fsr_inst_genw.v)
@@ -142,7 +129,7 @@ static inline __attribute__((always_inline)) uint64_t fsr_acq_key(uint64_t chain
 {
 	static const uint64_t mul[2] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full };
 	uint64_t m = mul[read ? 1 : 0] + ((uint64_t)kind << 33);   /* still odd */
-	return (chain ^ ((uintptr_t)lock * m)) + __atomic_load_n(&fsr_inst_gen, __ATOMIC_RELAXED);
+	return (chain ^ ((uintptr_t)lock * m)) + FSR_RELAXED_LOAD(fsr_inst_gen);
 }
 static inline unsigned int fsr_acq_slot(uint64_t key) { return (unsigned int)(key >> (64 - FSR_ACQ_BITS)); }
 
@@ -219,18 +206,16 @@ static inline __attribute__((always_inline)) void fsr_oplock_note(struct fsr_thr
 	if (unlikely(m) && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & m) != m)
 		fsr_oplock_first(t, cls);
 }
-/* put a lock at held[n] (the caller has checked n < FSR_MAX_HELD) and make
- * it the top: n + 1 held, the chain extended by it (next: chain[n + 1]);
- * word is fsr_held_word(cls, kind, read).  Thread-local stores only: an
- * allocation under the lock needs a look (the mark stays set while locks
- * are held, so the nested ones set it again for nothing) */
-static inline __attribute__((always_inline)) void
-fsr_held_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *lock, uint64_t word,
-	     void *site, uint64_t next)
+/* put a lock at held[n] of the calling thread (the caller has checked
+ * n < FSR_MAX_HELD) and make it the top: n + 1 held, the chain extended
+ * by it (next: chain[n + 1]); word is fsr_held_word(cls, kind, read).
+ * Thread-local stores only (the TLS variables as lvalues, no pointer into
+ * them: %fs-relative): an allocation under the lock needs a look (the mark
+ * stays set while locks are held, so the nested ones set it again for
+ * nothing) */
+static inline __attribute__((always_inline)) void fsr_held_put(int n, const void *lock, uint64_t word,
+							       void *site, uint64_t next)
 {
-	/* t is the calling thread: the TLS variables as lvalues (no pointer
-	 * into them) are %fs-relative stores */
-	(void)t; (void)lt;
 	fsr_self.held[n].lock = lock;
 	memcpy(&fsr_self.held[n].cls, &word, sizeof word);
 	fsr_self.held[n].site = site;
@@ -241,48 +226,69 @@ fsr_held_put(struct fsr_thread *t, struct fsr_lock_tls *lt, int n, const void *l
 	fsr_oplock_note(&fsr_self, fsr_self.held[n].cls);
 	fsr_look(&fsr_self);
 }
-static inline void fsr_held_push(struct fsr_thread *t, int n, const void *lock, unsigned int c, int kind,
-				 int read, void *site)
+/* push on the calling thread's held[] at n (its nheld) */
+static inline void fsr_held_push(int n, const void *lock, unsigned int c, int kind, int read, void *site)
 {
-	struct fsr_lock_tls *lt = &fsr_ltls;
-	fsr_held_put(t, lt, n, lock, fsr_held_word(c, kind, read), site,
-		     fsr_chain_next(lt->chain[n], c, read));
+	fsr_held_put(n, lock, fsr_held_word(c, kind, read), site, fsr_chain_next(fsr_ltls.chain[n], c, read));
 }
-/* the lock was taken: push it on t->held[]; with edges, record held -> it
- * and (in reclaim) fs_reclaim -> it (a trylock, or an acquisition whose
- * edges were recorded before it blocked, has none) */
-static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
-				     void *site, int edges)
+/* The class an acquisition of lock by t (the calling thread) is held
+ * with: 0 when untracked (the class table full) or excluded; *tracked says
+ * whether it has a class at all.  With edges, the edges held -> it and (in
+ * reclaim) fs_reclaim -> it are recorded (a trylock, or an acquisition
+ * whose edges were recorded before it blocked, has none). */
+static inline unsigned int fsr_lock_take_class(struct fsr_thread *t, const void *lock, int kind, int read,
+					       void *site, int edges, int *tracked)
 {
 	unsigned int c = fsr_lock_class(lock, kind, site);
+	*tracked = c != 0;
 	if (unlikely(c && fsr_class_excluded(c)))
 		c = 0;
 	if (c && edges && unlikely(t->nheld | t->in_reclaim))
 		fsr_graph_acquire(t, c, read, 0);
+	return c;
+}
+/* the lock was taken by t, the calling thread: its class and edges
+ * (fsr_lock_take_class), then pushed on t->held[] */
+static inline void fsr_lock_acquired(struct fsr_thread *t, const void *lock, int kind, int read,
+				     void *site, int edges)
+{
+	int tracked;
+	unsigned int c = fsr_lock_take_class(t, lock, kind, read, site, edges, &tracked);
 	int n = t->nheld;
 	if (likely(n < FSR_MAX_HELD))
-		fsr_held_push(t, n, lock, c, kind, read, site);
+		fsr_held_push(n, lock, c, kind, read, site);
 }
 void fsr_lock_released_slow(struct fsr_thread *t, const void *lock) FSR_HIDDEN;
 /* recompute the chain (fsr_ltls.chain) after held[] was changed in place,
  * or reclaim began or ended (the chain's base); t is the calling thread */
 void fsr_held_resig(struct fsr_thread *t) FSR_HIDDEN;
-/* the common unlock: lock is the top of held[] (popped: 1), or nothing is
- * held (1); 0 when fsr_lock_released must look further.  chain[n - 1]
- * is the key of what is left. */
-static inline __attribute__((always_inline)) int fsr_lock_released_top(struct fsr_thread *t, const void *lock)
+/* the common unlock by the calling thread: lock is the top of held[],
+ * popped (1); else 0, nothing changed.  chain[n - 1] is the key of what is
+ * left.  %fs-relative, as the wrappers' fast paths are (lockwrap.c's
+ * unlocks inline it). */
+static inline __attribute__((always_inline)) int fsr_lock_pop_top(const void *lock)
 {
-	int n = t->nheld;
-	if (likely(n && t->held[n - 1].lock == lock)) {
-		fsr_ltls.top = fsr_ltls.chain[n - 1];
-		__atomic_store_n(&t->nheld, n - 1, __ATOMIC_RELEASE);
+	uintptr_t ts = FSR_TLS_BASE(fsr_self);
+	uintptr_t n = FSR_TLS_AT(unsigned int, ts, offsetof(struct fsr_thread, nheld));
+	/* n == 0 reads held_floor (fsr.h): no count test */
+	if (likely(FSR_TLS_AT(const void *, ts + n * sizeof(struct fsr_held),
+			      offsetof(struct fsr_thread, held_floor) + offsetof(struct fsr_held, lock)) == lock)) {
+		FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, lt.top)) =
+			FSR_TLS_AT(uint64_t, ts + 8 * n, offsetof(struct fsr_thread, lt.chain) - 8);
+		FSR_TLS_PUBLISH_ADD(int, ts, offsetof(struct fsr_thread, nheld), -1);
 		return 1;
 	}
-	return !n;
+	return 0;
+}
+/* the top popped, or nothing held (1); 0 when fsr_lock_released must
+ * look further */
+static inline __attribute__((always_inline)) int fsr_lock_released_top(const void *lock)
+{
+	return fsr_lock_pop_top(lock) || !fsr_self.nheld;
 }
 static inline void fsr_lock_released(struct fsr_thread *t, const void *lock)
 {
-	if (!fsr_lock_released_top(t, lock))
+	if (!fsr_lock_released_top(lock))
 		fsr_lock_released_slow(t, lock);
 }
 /* a blocking acquisition found the lock taken.  Records the dependency
@@ -347,13 +353,13 @@ void fsr_graph_atfork_parent(void) FSR_HIDDEN;
 void fsr_graph_atfork_child(void) FSR_HIDDEN;
 /* an allocation with gfp under the held locks adds nothing to the graph
  * (policy.c's fast path tests this before calling fsr_graph_might_alloc) */
-static inline int fsr_graph_alloc_known(unsigned int gfp)
+static inline __attribute__((always_inline)) int fsr_graph_alloc_known(unsigned int gfp)
 {
-	uintptr_t tl = FSR_TLS_BASE(fsr_ltls);
-	uint64_t sig = FSR_TLS_AT(uint64_t, tl, offsetof(struct fsr_lock_tls, top));
-	uintptr_t m = tl + offsetof(struct fsr_lock_tls, ma_memo) + (uintptr_t)(sig >> 61) * sizeof(struct fsr_ma_memo);
-	return FSR_TLS_AT(uint64_t, m, offsetof(struct fsr_ma_memo, sig)) == sig &&
-	       FSR_TLS_AT(unsigned int, m, offsetof(struct fsr_ma_memo, gfp)) == gfp;
+	uintptr_t ts = FSR_TLS_BASE(fsr_self);
+	uint64_t sig = FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, lt.top));
+	uintptr_t m = ts + (uintptr_t)(sig >> 61) * sizeof(struct fsr_ma_memo);
+	return FSR_TLS_AT(uint64_t, m, offsetof(struct fsr_thread, lt.ma_memo) + offsetof(struct fsr_ma_memo, sig)) == sig &&
+	       FSR_TLS_AT(unsigned int, m, offsetof(struct fsr_thread, lt.ma_memo) + offsetof(struct fsr_ma_memo, gfp)) == gfp;
 }
 /* The lock benchmark's path, inlined into malloc's slow call: only locks
  * held (or an op's allocation, or both) and no interval hit.  Counts the
@@ -382,12 +388,21 @@ static inline int fsr_alloc_locked_fast(struct fsr_thread *t, size_t size, int c
  * fsr_graph_might_alloc, off this path: no stack frame here); 0: look. */
 static inline __attribute__((always_inline)) int fsr_alloc_under_lock(struct fsr_thread *t, size_t size)
 {
-	if (likely(t->nheld && ((t->gate + 1) & FSR_GATE_CD) &&
-		   !(t->flags | (unsigned int)t->busy | (unsigned int)t->txn_depth |
-		     (unsigned int)t->in_reclaim | (unsigned int)fsr_slow_all) && fsr_ready)) {
-		(void)size;     /* t->space is read only under space=, which is slow_all */
+	typedef uint64_t __attribute__((may_alias)) u64_alias;
+	uintptr_t ts = FSR_TLS_BASE(fsr_self);
+	(void)t;        /* the calling thread: %fs-relative */
+	(void)size;     /* t->space is read only under space=, which is slow_all */
+	_Static_assert(offsetof(struct fsr_thread, busy) == offsetof(struct fsr_thread, flags) + 4,
+		       "flags and busy are one word");
+	/* flags and busy, one word; txn_depth and in_reclaim; fsr_ready and
+	 * fsr_slow_all, one word and one compare */
+	if (likely(FSR_TLS_AT(int, ts, offsetof(struct fsr_thread, nheld)) &&
+		   ((FSR_TLS_AT(int64_t, ts, offsetof(struct fsr_thread, gate)) + 1) & FSR_GATE_CD) &&
+		   !(FSR_TLS_AT(u64_alias, ts, offsetof(struct fsr_thread, flags)) |
+		     FSR_TLS_AT(unsigned int, ts, offsetof(struct fsr_thread, txn_depth)) |
+		     FSR_TLS_AT(unsigned int, ts, offsetof(struct fsr_thread, in_reclaim))) &&
+		   fsr_ready_flags.both == FSR_READY_FAST))
 		return fsr_graph_alloc_known(FSR_GFP_IO | FSR_GFP_FS) ? 1 : 2;
-	}
 	return 0;
 }
 

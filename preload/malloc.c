@@ -83,21 +83,17 @@ static __attribute__((noinline)) void *malloc_look(size_t n, void *ra)
 	return p;
 }
 
-/* the hot test failed: first the lock benchmark's case (no stack frame) */
-static __attribute__((noinline)) void *malloc_slow(size_t n, void *ra)
-{
-	switch (fsr_alloc_under_lock(&fsr_self, n)) {
-	case 1: return __libc_malloc(n);
-	case 2: return malloc_new_edges(n);
-	default: return malloc_look(n, ra);
-	}
-}
-
+/* the hot test failed: first the lock benchmark's case, inline (tail
+ * jumps only, no stack frame: the fast path stays a test and a jump) */
 FSR_EXPORT void *malloc(size_t n)
 {
 	if (likely(!hot()))
 		return __libc_malloc(n);
-	return malloc_slow(n, __builtin_return_address(0));
+	switch (fsr_alloc_under_lock(&fsr_self, n)) {
+	case 1: return __libc_malloc(n);
+	case 2: return malloc_new_edges(n);
+	default: return malloc_look(n, __builtin_return_address(0));
+	}
 }
 
 /* tracked heap locks exist (fsr_heap_lock_pages counts one more while
@@ -138,13 +134,10 @@ static __attribute__((noinline)) void *calloc_look(size_t n, size_t m, size_t to
 	return p;
 }
 
-static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t total, void *ra)
+static __attribute__((noinline)) void *calloc_new_edges(size_t n, size_t m)
 {
-	switch (fsr_alloc_under_lock(&fsr_self, total)) {
-	case 1: return __libc_calloc(n, m);
-	case 2: fsr_graph_might_alloc(&fsr_self, FSR_GFP_IO | FSR_GFP_FS); return __libc_calloc(n, m);
-	default: return calloc_look(n, m, total, ra);
-	}
+	fsr_graph_might_alloc(&fsr_self, FSR_GFP_IO | FSR_GFP_FS);
+	return __libc_calloc(n, m);
 }
 
 FSR_EXPORT void *calloc(size_t n, size_t m)
@@ -156,7 +149,11 @@ FSR_EXPORT void *calloc(size_t n, size_t m)
 	}
 	if (likely(!hot()))
 		return __libc_calloc(n, m);
-	return calloc_slow(n, m, total, __builtin_return_address(0));
+	switch (fsr_alloc_under_lock(&fsr_self, total)) {   /* as malloc's */
+	case 1: return __libc_calloc(n, m);
+	case 2: return calloc_new_edges(n, m);
+	default: return calloc_look(n, m, total, __builtin_return_address(0));
+	}
 }
 
 static __attribute__((noinline)) void *realloc_slow(void *old, size_t n, void *ra)

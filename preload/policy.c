@@ -24,8 +24,7 @@
 #include <errno.h>
 #include "lockdep.h"
 
-int fsr_ready;
-int fsr_slow_all;
+struct fsr_ready_flags fsr_ready_flags;
 static uint64_t heap_live;     /* limit=: live heap bytes (atomic) */
 
 int fsr_policy_decide(const struct fsr_options *o, unsigned int ti, uint64_t n,
