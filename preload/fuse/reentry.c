@@ -72,6 +72,7 @@ struct fmount {
 	int devfd;                /* learned from /dev/fd/N: N; else -1 */
 	size_t len;
 	const char *base;         /* last component of path */
+	size_t blen;              /* its length */
 	char path[PATH_MAX];
 };
 static struct fmount mounts[MAX_MOUNTS];
@@ -192,6 +193,7 @@ static void add_entry(const char *path, uint64_t id, uint32_t dev, int devfd)
 	m->len = len;
 	const char *b = strrchr(m->path, '/');
 	m->base = b ? b + 1 : m->path;
+	m->blen = strlen(m->base);
 	m->mnt_id = id;
 	m->dev = dev;
 	m->devfd = devfd;
@@ -326,6 +328,7 @@ static void kill_entry(struct fmount *m)
 	m->dev = 0;
 	m->path[0] = 0;
 	m->len = 0;
+	m->blen = 0;
 }
 
 /* path: what add_mount got, or "/dev/fd/N" for add_devfd(N) */
@@ -415,7 +418,7 @@ static int may_cross(const char *path)
 		if (l == 2 && p[0] == '.' && p[1] == '.')
 			return 1;
 		for (int i = 0; i < n; i++)
-			if (mounts[i].len && strlen(mounts[i].base) == l && memcmp(mounts[i].base, p, l) == 0)
+			if (mounts[i].len && mounts[i].blen == l && memcmp(mounts[i].base, p, l) == 0)
 				return 1;
 		p = e;
 	}
