@@ -882,6 +882,19 @@ static int copy_user_path(const char *path, char *out)
 		/* it runs on past the range: the kernel's way */
 	}
 	uintptr_t pg = 4096, a = (uintptr_t)path;
+	pid_t pid = fsr_pid ? fsr_pid : getpid();
+	/* most paths are short: first what is left of 256 bytes in the first
+	 * page, one page pinned and a few bytes copied (half the cost of two
+	 * pages and PATH_MAX bytes) */
+	size_t first = pg - (a & (pg - 1));
+	if (first > 256)
+		first = 256;
+	struct iovec l1 = { out, first }, r1 = { (void *)a, first };
+	ssize_t got = process_vm_readv(pid, &l1, 1, &r1, 1, 0);
+	if (got <= 0)
+		return 0;                 /* EFAULT: its first page is not readable */
+	if (memchr(out, 0, (size_t)got))
+		return 1;
 	struct iovec local = { out, PATH_MAX }, remote[PATH_MAX / 4096 + 1];
 	int n = 0;
 	size_t left = PATH_MAX;
@@ -894,7 +907,7 @@ static int copy_user_path(const char *path, char *out)
 		a += chunk;
 		left -= chunk;
 	}
-	ssize_t got = process_vm_readv(fsr_pid ? fsr_pid : getpid(), &local, 1, remote, (unsigned long)n, 0);
+	got = process_vm_readv(pid, &local, 1, remote, (unsigned long)n, 0);
 	if (got <= 0)
 		return 0;
 	return memchr(out, 0, (size_t)got) != NULL;
