@@ -33,13 +33,14 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
-#include <link.h>
-#include <sys/auxv.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -818,13 +819,50 @@ static uintptr_t start_brk(void)
 	return (uintptr_t)decimal(&q);
 }
 
+/* is [lo, hi) inside the mapping /proc/self/maps names [heap], which
+ * starts at lo?  (under an emulator such as valgrind the break that sbrk
+ * reports is not the kernel's: then the range is not used) */
+static int heap_mapping_covers(uintptr_t lo, uintptr_t hi)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	static char buf[8192];       /* under mlock */
+	char line[512];
+	size_t ll = 0;
+	ssize_t n;
+	int ok = 0;
+	while (!ok && (n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n && !ok; i++) {
+			if (buf[i] != '\n') {
+				if (ll < sizeof line - 1)
+					line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = 0;
+			ll = 0;
+			size_t len = strlen(line);
+			if (len < 6 || strcmp(line + len - 6, "[heap]") != 0)
+				continue;
+			char *e;
+			uintptr_t a = (uintptr_t)strtoull(line, &e, 16);
+			uintptr_t z = *e == '-' ? (uintptr_t)strtoull(e + 1, NULL, 16) : 0;
+			ok = a == lo && z >= hi;
+		}
+	}
+	syscall(SYS_close, fd);
+	return ok;
+}
+
 /* under mlock; once */
 static void direct_init(void)
 {
 	if (__atomic_load_n(&ndirect, __ATOMIC_ACQUIRE) || heap_lo)
 		return;
-	uintptr_t b = start_brk();
-	__atomic_store_n(&heap_lo, b ? b : (uintptr_t)sbrk(0), __ATOMIC_RELEASE);
+	uintptr_t b = start_brk(), cur = (uintptr_t)sbrk(0);
+	/* a break not moved yet has no mapping: b == cur, an empty range */
+	if (b && cur != (uintptr_t)-1 && b <= cur && (b == cur || heap_mapping_covers(b, cur)))
+		__atomic_store_n(&heap_lo, b, __ATOMIC_RELEASE);
 	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
 	size_t nph = getauxval(AT_PHNUM);
 	uintptr_t bias = 0;
