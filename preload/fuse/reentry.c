@@ -620,17 +620,34 @@ static int no_symlinks(int dirfd, const char *path, int flags)
 		return 1;          /* one name, not followed: no symlink to meet */
 	if (!__atomic_load_n(&openat2_usable, __ATOMIC_RELAXED))
 		return 0;
-	/* O_DIRECTORY: a file ends the walk with ENOTDIR, and no fd to close */
+	/* O_DIRECTORY: a file ends the walk with ENOTDIR; O_WRONLY: a directory
+	 * with EISDIR (may_open, before any open): no fd made and closed (a
+	 * daemon's getattr of its directories, the high-level passthrough's
+	 * three a file) */
 	struct open_how how;
 	memset(&how, 0, sizeof how);
-	how.flags = O_PATH | O_CLOEXEC | O_DIRECTORY | (follow ? 0 : O_NOFOLLOW);
+	how.flags = O_WRONLY | O_CLOEXEC | O_DIRECTORY | (follow ? 0 : O_NOFOLLOW);
 	how.resolve = RESOLVE_NO_SYMLINKS;
 	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 	if (fd >= 0) {
 		syscall(SYS_close, fd);
 		return 1;
 	}
-	switch (errno) {
+	int err = errno;
+	if (err == ELOOP && !follow) {
+		/* a last name not followed may be a symlink (O_NOFOLLOW's ELOOP):
+		 * O_PATH takes it as it is and says whether one came before */
+		how.flags = O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW;
+		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+		if (fd >= 0) {
+			syscall(SYS_close, fd);
+			return 1;
+		}
+		err = errno;
+	}
+	errno = err;
+	switch (err) {
+	case EISDIR:           /* the walk ended at a directory */
 	case ENOTDIR:          /* the walk ended at a file, or failed the real call's way */
 	case ENOENT:
 	case EACCES:
