@@ -480,6 +480,11 @@ struct fsr_pass {
 enum { FSR_PASS_IDLE, FSR_PASS_QUEUED, FSR_PASS_RUNNING, FSR_PASS_DONE, FSR_PASS_ABANDONED };
 
 void fsr_pass_run(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
+/* would a pass for an allocation with this mask call anything now (a
+ * shrinker, a FUSE session's op)?  fsr_pass_run's own first test: asked
+ * before the unwind that decides on libc (a single-threaded daemon's op
+ * in progress: no callback can run) */
+int fsr_pass_callable(struct fsr_thread *t, unsigned int gfp) FSR_HIDDEN;
 
 /* ---- inline callbacks that may be abandoned (abandon.c) ---- */
 /* run fn(arg), a callback of the pass t runs (shrinker, FUSE op): inside an
@@ -618,6 +623,10 @@ void fsr_stack_note_wait(struct fsr_thread *t) FSR_HIDDEN;
  * libc entry point on the stack)?  Its backtrace also gives the pass its
  * site (t->sched_site), so a pass costs no second unwind. */
 int fsr_stack_alloc_in_libc(struct fsr_thread *t) FSR_HIDDEN;
+/* the stack fsr_stack_alloc_in_libc just unwound on this thread, when it
+ * was whole, for the pass it let through (its allocation stack without a
+ * second unwind); 0 when there is none (taken once) */
+int fsr_stack_alloc_take(struct fsr_stack *s, const char *title) FSR_HIDDEN;
 /* a stack made of one pc (a scope's or a lock's site) */
 void fsr_stack_from_pc(struct fsr_stack *s, const char *title, void *pc) FSR_HIDDEN;
 

@@ -218,6 +218,12 @@ void fsr_pass_abandon(struct fsr_pass *p)
 
 static void run_pass(struct fsr_thread *t, struct fsr_pass *p);
 
+int fsr_pass_callable(struct fsr_thread *t, unsigned int gfp)
+{
+	return ((fsr_opt.callbacks & FSR_CB_SHRINKERS) && fsr_shrinkers_any(gfp)) ||
+	       ((gfp & FSR_GFP_FS) && fsr_fuse_reclaim_possible(t));
+}
+
 void fsr_pass_run(struct fsr_thread *t, unsigned int gfp)
 {
 	int shrink = (fsr_opt.callbacks & FSR_CB_SHRINKERS) && fsr_shrinkers_any(gfp);
@@ -284,8 +290,10 @@ static void run_pass(struct fsr_thread *t, struct fsr_pass *p)
 		slot_release();
 		return;
 	}
-	/* the allocation stack, for reports made on the reclaimer */
-	fsr_stack_capture(&alloc_stack, "allocation");
+	/* the allocation stack, for reports made on the reclaimer (the one
+	 * policy.c's gate unwound, when it was whole) */
+	if (!fsr_stack_alloc_take(&alloc_stack, "allocation"))
+		fsr_stack_capture(&alloc_stack, "allocation");
 	p->alloc_stack = &alloc_stack;
 	fsr_schedule_site(p, &alloc_stack);
 	t->waiting = p;

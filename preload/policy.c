@@ -167,7 +167,7 @@ __attribute__((noinline)) static void alloc_slow_full(struct fsr_thread *t, size
 	if ((unlikely(fsr_replay_on) ? fsr_replay_match(t, passes) :
 	     fsr_policy_decide(&fsr_opt, (unsigned int)t->key_hash, t->may_reclaim + t->phase,
 			       t->space, passes, over)) &&
-	    !fsr_stack_alloc_in_libc(t)) {
+	    fsr_pass_callable(t, gfp) && !fsr_stack_alloc_in_libc(t)) {
 		/* the caller's errno is not the callbacks' business (glibc's
 		 * malloc leaves it alone when it succeeds) */
 		int e = errno;

@@ -205,6 +205,29 @@ static void site_from(struct fsr_thread *t, void **raw, int n, int cap)
 	t->sched_site_valid = 1;
 }
 
+/* the frames fsr_stack_alloc_in_libc unwound, kept when they are the whole
+ * stack (fewer than it asked for): a pass handed off captures its
+ * allocation stack, which is these frames less the shim's, at once after
+ * (policy.c); unwinding is the pass's largest cost (fuse-overlayfs: two
+ * unwinds a pass, 25k instructions each, against 2k for the rest of it) */
+#define LIBC_FRAMES (FSR_SITE_FRAMES + 16)
+static __thread struct {
+	int n;                   /* 0: none */
+	void *pc[LIBC_FRAMES];
+} whole __attribute__((tls_model("initial-exec")));
+
+int fsr_stack_alloc_take(struct fsr_stack *s, const char *title)
+{
+	int n = whole.n;
+	if (!n)
+		return 0;
+	whole.n = 0;
+	s->title = title;
+	s->n = filter(whole.pc, n, 1);   /* whole.pc[0] is fsr_stack_alloc_in_libc */
+	memcpy(s->pc, whole.pc, (size_t)s->n * sizeof(void *));
+	return 1;
+}
+
 int fsr_stack_alloc_in_libc(struct fsr_thread *t)
 {
 	/* deep enough for the site's FSR_SITE_FRAMES below the shim's own
@@ -212,12 +235,24 @@ int fsr_stack_alloc_in_libc(struct fsr_thread *t)
 	 * passes found fewer than 8 frames of the program's and unwound the
 	 * whole stack again for the site (fuse-overlayfs: 74 of 115 passes, 3M
 	 * of the daemon's 47M instructions); unwinding costs per frame */
-	void *raw[FSR_SITE_FRAMES + 16];
+	void *raw[LIBC_FRAMES];
 	int nmod;
+	whole.n = 0;
 	if (t->in_libc > 0)
 		return 1;
 	if (!fsr_modules_all(&nmod))
 		return 0;   /* the core linked into a program without a table (unit tests) */
+	/* malloc's caller (malloc.c noted its return address) in libc and in
+	 * none of the wrappers: the loop below would stop at that frame (the
+	 * ones before it are the shim's), so no unwind (fuse-overlayfs: half
+	 * the decided passes, its asprintfs, which glibc makes in an internal
+	 * function the wrappers do not cover) */
+	if (t->alloc_ra) {
+		uintptr_t ra = (uintptr_t)t->alloc_ra - 1;
+		const struct fsr_module *m = fsr_module_of(ra);
+		if (m && (m->flags & FSR_MOD_LIBC) && !in_self(ra) && !in_wrapper(ra))
+			return 1;
+	}
 	int n = backtrace(raw, (int)(sizeof raw / sizeof raw[0]));
 	for (int i = 1; i < n; i++) {
 		/* a return address: its call instruction is just before it */
@@ -235,6 +270,10 @@ int fsr_stack_alloc_in_libc(struct fsr_thread *t)
 		    __atomic_exchange_n(&modules_stale, 0, __ATOMIC_RELAXED))
 			fsr_modules_refresh();
 		break;
+	}
+	if (n > 0 && n < (int)(sizeof raw / sizeof raw[0])) {
+		memcpy(whole.pc, raw, (size_t)n * sizeof(void *));   /* before site_from filters raw */
+		whole.n = n;
 	}
 	site_from(t, raw, n, (int)(sizeof raw / sizeof raw[0]));
 	return 0;

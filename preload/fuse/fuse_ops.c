@@ -36,6 +36,9 @@ static __thread int in_lib_loop __attribute__((tls_model("initial-exec")));   /*
 
 struct fsr_fsess *fsr_fsess_of_userdata(void *u)
 {
+	/* a daemon has one session: the first slot first (every request asks) */
+	if (u && __atomic_load_n(&fsr_fsessions[0], __ATOMIC_ACQUIRE) == u)
+		return u;
 	int n = __atomic_load_n(&fsr_nfsessions, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < n; i++)
 		if (fsr_fsessions[i] && (void *)fsr_fsessions[i] == u)

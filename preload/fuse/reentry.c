@@ -32,11 +32,15 @@
 #include "wire.h"
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -69,11 +73,13 @@ struct fmount {
 	int devfd;                /* learned from /dev/fd/N: N; else -1 */
 	size_t len;
 	const char *base;         /* last component of path */
+	size_t blen;              /* its length */
 	char path[PATH_MAX];
 };
 static struct fmount mounts[MAX_MOUNTS];
 static int nmounts;           /* atomic; entries are never moved while > 0 */
 static struct fsr_mutex mlock;
+static void direct_init(void);
 
 /* /dev/fd/N sessions whose mount is not known yet (retried at FUSE_INIT) */
 #define MAX_PENDING 4
@@ -188,6 +194,7 @@ static void add_entry(const char *path, uint64_t id, uint32_t dev, int devfd)
 	m->len = len;
 	const char *b = strrchr(m->path, '/');
 	m->base = b ? b + 1 : m->path;
+	m->blen = strlen(m->base);
 	m->mnt_id = id;
 	m->dev = dev;
 	m->devfd = devfd;
@@ -209,6 +216,7 @@ static void mi_by_dev(const struct mi_line *l, void *arg)
 void fsr_reentry_add_mount(const char *path)
 {
 	fsr_mutex_lock(&mlock);
+	direct_init();
 	struct mi_find f = { path, 0, 0 };
 	mountinfo_scan(mi_by_path, &f);
 	add_entry(path, f.id, f.dev, -1);
@@ -274,6 +282,7 @@ int fsr_reentry_add_devfd(int fd)
 {
 	uint32_t conn;
 	fsr_mutex_lock(&mlock);
+	direct_init();
 	int r = devfd_learn(fd, &conn);
 	if (r != DEVFD_OK)
 		for (int i = 0; i < MAX_PENDING; i++)
@@ -320,6 +329,7 @@ static void kill_entry(struct fmount *m)
 	m->dev = 0;
 	m->path[0] = 0;
 	m->len = 0;
+	m->blen = 0;
 }
 
 /* path: what add_mount got, or "/dev/fd/N" for add_devfd(N) */
@@ -409,7 +419,7 @@ static int may_cross(const char *path)
 		if (l == 2 && p[0] == '.' && p[1] == '.')
 			return 1;
 		for (int i = 0; i < n; i++)
-			if (mounts[i].len && strlen(mounts[i].base) == l && memcmp(mounts[i].base, p, l) == 0)
+			if (mounts[i].len && mounts[i].blen == l && memcmp(mounts[i].base, p, l) == 0)
 				return 1;
 		p = e;
 	}
@@ -610,17 +620,34 @@ static int no_symlinks(int dirfd, const char *path, int flags)
 		return 1;          /* one name, not followed: no symlink to meet */
 	if (!__atomic_load_n(&openat2_usable, __ATOMIC_RELAXED))
 		return 0;
-	/* O_DIRECTORY: a file ends the walk with ENOTDIR, and no fd to close */
+	/* O_DIRECTORY: a file ends the walk with ENOTDIR; O_WRONLY: a directory
+	 * with EISDIR (may_open, before any open): no fd made and closed (a
+	 * daemon's getattr of its directories, the high-level passthrough's
+	 * three a file) */
 	struct open_how how;
 	memset(&how, 0, sizeof how);
-	how.flags = O_PATH | O_CLOEXEC | O_DIRECTORY | (follow ? 0 : O_NOFOLLOW);
+	how.flags = O_WRONLY | O_CLOEXEC | O_DIRECTORY | (follow ? 0 : O_NOFOLLOW);
 	how.resolve = RESOLVE_NO_SYMLINKS;
 	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 	if (fd >= 0) {
 		syscall(SYS_close, fd);
 		return 1;
 	}
-	switch (errno) {
+	int err = errno;
+	if (err == ELOOP && !follow) {
+		/* a last name not followed may be a symlink (O_NOFOLLOW's ELOOP):
+		 * O_PATH takes it as it is and says whether one came before */
+		how.flags = O_PATH | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW;
+		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+		if (fd >= 0) {
+			syscall(SYS_close, fd);
+			return 1;
+		}
+		err = errno;
+	}
+	errno = err;
+	switch (err) {
+	case EISDIR:           /* the walk ended at a directory */
 	case ENOTDIR:          /* the walk ended at a file, or failed the real call's way */
 	case ENOENT:
 	case EACCES:
@@ -769,14 +796,160 @@ static inline int checking(void)
 	       __atomic_load_n(&nmounts, __ATOMIC_RELAXED) > 0 && fsr_op_of(t);
 }
 
+/* ---- memory a path is read from without a system call ----
+ * process_vm_readv costs about a microsecond, as much as the daemon's own
+ * call it precedes (fuse-overlayfs: 12 checked calls a file).  Two kinds of
+ * memory stay mapped for as long as a pointer into them can be valid, so a
+ * path there is read in place: the main heap, [the break at exec, the
+ * current break) (one mapping; malloc only moves its end, and never below a
+ * live block), and the program's own readable PT_LOAD segments (string
+ * literals: fuse-overlayfs's statx(fd, "", AT_EMPTY_PATH)); the program is
+ * never unloaded.  Anything else (a thread's arena, an mmap'd block, a
+ * stack) takes the system call. */
+#define DIRECT_MAX 8
+static struct { uintptr_t lo, hi; } direct[DIRECT_MAX];
+static int ndirect;              /* atomic; set once, under mlock */
+static uintptr_t heap_lo;        /* 0: not known */
+
+/* start_brk, field 47 of /proc/self/stat (Linux 3.5 on); 0 when unknown */
+static uintptr_t start_brk(void)
+{
+	char buf[2048];
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *q = strrchr(buf, ')');   /* the command may hold spaces and ')' */
+	if (!q)
+		return 0;
+	q++;
+	for (int field = 2; field < 46; field++) {   /* ")" ends field 2 */
+		q = strchr(q + 1, ' ');
+		if (!q)
+			return 0;
+	}
+	q++;
+	return (uintptr_t)decimal(&q);
+}
+
+/* is [lo, hi) inside the mapping /proc/self/maps names [heap], which
+ * starts at lo?  (under an emulator such as valgrind the break that sbrk
+ * reports is not the kernel's: then the range is not used) */
+static int heap_mapping_covers(uintptr_t lo, uintptr_t hi)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	static char buf[8192];       /* under mlock */
+	char line[512];
+	size_t ll = 0;
+	ssize_t n;
+	int ok = 0;
+	while (!ok && (n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n && !ok; i++) {
+			if (buf[i] != '\n') {
+				if (ll < sizeof line - 1)
+					line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = 0;
+			ll = 0;
+			size_t len = strlen(line);
+			if (len < 6 || strcmp(line + len - 6, "[heap]") != 0)
+				continue;
+			char *e;
+			uintptr_t a = (uintptr_t)strtoull(line, &e, 16);
+			uintptr_t z = *e == '-' ? (uintptr_t)strtoull(e + 1, NULL, 16) : 0;
+			ok = a == lo && z >= hi;
+		}
+	}
+	syscall(SYS_close, fd);
+	return ok;
+}
+
+/* under mlock; once */
+static void direct_init(void)
+{
+	if (__atomic_load_n(&ndirect, __ATOMIC_ACQUIRE) || heap_lo)
+		return;
+	uintptr_t b = start_brk(), cur = (uintptr_t)sbrk(0);
+	/* a break not moved yet has no mapping: b == cur, an empty range */
+	if (b && cur != (uintptr_t)-1 && b <= cur && (b == cur || heap_mapping_covers(b, cur)))
+		__atomic_store_n(&heap_lo, b, __ATOMIC_RELEASE);
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	size_t nph = getauxval(AT_PHNUM);
+	uintptr_t bias = 0;
+	int have_bias = 0;
+	for (size_t i = 0; ph && i < nph; i++)
+		if (ph[i].p_type == PT_PHDR) {
+			bias = (uintptr_t)ph - ph[i].p_vaddr;
+			have_bias = 1;
+		}
+	int n = 0;
+	for (size_t i = 0; have_bias && i < nph && n < DIRECT_MAX; i++)
+		if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_R) && ph[i].p_memsz) {
+			direct[n].lo = bias + ph[i].p_vaddr;
+			direct[n].hi = bias + ph[i].p_vaddr + ph[i].p_memsz;
+			n++;
+		}
+	__atomic_store_n(&ndirect, n, __ATOMIC_RELEASE);
+}
+
+/* the readable bytes from p on without a system call: 0 when p is in
+ * none of the ranges */
+static size_t direct_room(uintptr_t p)
+{
+	uintptr_t lo = __atomic_load_n(&heap_lo, __ATOMIC_ACQUIRE);
+	if (lo && p >= lo) {
+		uintptr_t hi = (uintptr_t)sbrk(0);
+		if (p < hi)
+			return hi - p;
+	}
+	int n = __atomic_load_n(&ndirect, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (p >= direct[i].lo && p < direct[i].hi)
+			return direct[i].hi - p;
+	return 0;
+}
+
 /* The caller's path copied the way the kernel reads it, never touched in
  * place: a pointer the kernel rejects (unmapped: EFAULT) or a path without a
  * NUL in PATH_MAX bytes (ENAMETOOLONG) gives 0, and the real call answers
  * as glibc does.  process_vm_readv on ourselves fails a page it cannot read
- * instead of faulting; one iovec per page, as it never splits one. */
+ * instead of faulting; one iovec per page, as it never splits one.  A path
+ * in memory that stays mapped (direct_room) is copied without it. */
 static int copy_user_path(const char *path, char *out)
 {
+	size_t room = direct_room((uintptr_t)path);
+	if (room) {
+		size_t l = strnlen(path, room < PATH_MAX ? room : PATH_MAX);
+		if (l >= PATH_MAX)
+			return 0;               /* ENAMETOOLONG */
+		if (l < room) {
+			memcpy(out, path, l);   /* the caller may change it meanwhile: */
+			out[l] = 0;             /* the copy ends where it was measured */
+			return 1;
+		}
+		/* it runs on past the range: the kernel's way */
+	}
 	uintptr_t pg = 4096, a = (uintptr_t)path;
+	pid_t pid = fsr_pid ? fsr_pid : getpid();
+	/* most paths are short: first what is left of 256 bytes in the first
+	 * page, one page pinned and a few bytes copied (half the cost of two
+	 * pages and PATH_MAX bytes) */
+	size_t first = pg - (a & (pg - 1));
+	if (first > 256)
+		first = 256;
+	struct iovec l1 = { out, first }, r1 = { (void *)a, first };
+	ssize_t got = process_vm_readv(pid, &l1, 1, &r1, 1, 0);
+	if (got <= 0)
+		return 0;                 /* EFAULT: its first page is not readable */
+	if (memchr(out, 0, (size_t)got))
+		return 1;
 	struct iovec local = { out, PATH_MAX }, remote[PATH_MAX / 4096 + 1];
 	int n = 0;
 	size_t left = PATH_MAX;
@@ -789,7 +962,7 @@ static int copy_user_path(const char *path, char *out)
 		a += chunk;
 		left -= chunk;
 	}
-	ssize_t got = process_vm_readv(fsr_pid ? fsr_pid : getpid(), &local, 1, remote, (unsigned long)n, 0);
+	got = process_vm_readv(pid, &local, 1, remote, (unsigned long)n, 0);
 	if (got <= 0)
 		return 0;
 	return memchr(out, 0, (size_t)got) != NULL;
@@ -813,7 +986,8 @@ static __attribute__((noinline)) int check_at_slow(const char *fn, int dirfd, co
 	/* this op may be making a symlink of a path it checked: the cache is
 	 * emptied and not filled by these calls' own checks (made before the
 	 * real call, they would remember the path as it was) */
-	int changes = strncmp(fn, "symlink", 7) == 0 || strncmp(fn, "rename", 6) == 0;
+	int changes = (fn[0] == 's' && strncmp(fn, "symlink", 7) == 0) ||
+		      (fn[0] == 'r' && strncmp(fn, "rename", 6) == 0);
 	if (changes) {
 		nosym_forget();
 		nosym_off = 1;
@@ -835,9 +1009,10 @@ static __attribute__((noinline)) int check_at_slow(const char *fn, int dirfd, co
  * the calls below (fd_gen[fd] unchanged): a daemon's data ops use the same
  * few fds over and over, and its path calls the same few dirfds
  * (fuse-overlayfs: each layer's, beside the file in hand; with one entry
- * the two evicted each other and every *at call paid a statx) */
+ * the two evicted each other and every *at call paid a statx; with 4 its
+ * layer dirfd 5 and the file's fd 9 still did, a statx a file) */
 #define FD_GEN_MAX 65536
-#define FD_CACHE 4
+#define FD_CACHE 16
 static unsigned int fd_gen[FD_GEN_MAX];
 struct fd_cache_entry {
 	int fd;                    /* + 1: 0 is no entry */

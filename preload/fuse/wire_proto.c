@@ -177,6 +177,12 @@ static size_t iov_total(const struct iovec *v, int n)
  * (put); returns the bytes copied */
 static size_t iov_copy(const struct iovec *v, int n, size_t off, void *buf, size_t len, int put)
 {
+	/* the common case: a header within the first iovec */
+	if (n > 0 && off <= v[0].iov_len && len <= v[0].iov_len - off) {
+		char *iov = (char *)v[0].iov_base + off;
+		memcpy(put ? iov : (char *)buf, put ? (char *)buf : iov, len);
+		return len;
+	}
 	size_t done = 0;
 	for (int i = 0; i < n && done < len; i++) {
 		size_t l = v[i].iov_len;

@@ -77,10 +77,45 @@ static void try_one(const char *name, const char *arg, int packed)
 	printf("%s %s %s: %s\n", ctx_name, name, arg, out);
 }
 
+/* in the child: a path that fills the main heap up to its break, which
+ * ends a mapping, with no NUL (the shim reads heap paths in place: it must
+ * stop at the break and answer as the kernel does, EFAULT) */
+static const char *heap_end(void)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	char *b = sbrk(0);
+	uintptr_t k = pg - (uintptr_t)b % pg;   /* to the next page boundary */
+	if (k < 64)
+		k += pg;
+	if (sbrk((intptr_t)k) == (void *)-1)
+		return NULL;
+	memset(b + k - 64, 'a', 64);            /* 64 bytes, then the unmapped page */
+	return b + k - 64;
+}
+
+/* in the child: a path in an mmap'd page (the shim reads it through the
+ * kernel), 300 bytes from 100 before the page's end; with end set the next
+ * page is unmapped and the path has no NUL before it */
+static const char *mapped(int end)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	char *p = m + pg - 100;
+	memset(p, 'a', end ? 100 : 300);
+	if (end)
+		munmap(m + pg, pg);
+	return p;
+}
+
 #define PATHS(name, call) do { \
 	{ const char *P = NULL; TRY(name, "NULL", call); } \
 	{ const char *P = unmapped; TRY(name, "unmapped", call); } \
-	{ const char *P = longpath; TRY(name, "long", call); } } while (0)
+	{ const char *P = longpath; TRY(name, "long", call); } \
+	{ const char *P = NULL; TRY(name, "heapend", (P = heap_end(), call)); } \
+	{ const char *P = NULL; TRY(name, "mapcross", (P = mapped(0), call)); } \
+	{ const char *P = NULL; TRY(name, "mapend", (P = mapped(1), call)); } } while (0)
 /* calls glibc itself reads the path of (crash or not in glibc alike): long only */
 #define PATHS_LONG(name, call) do { const char *P = longpath; TRY(name, "long", call); } while (0)
 #define FDS(name, call) do { { int F = -1; TRY(name, "-1", call); } { int F = 1000; TRY(name, "closed", call); } } while (0)

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +81,22 @@ static void self_calls(void)
 	char buf[16];
 	snprintf(p, sizeof p, "%s/data", mnt);
 	result("stat-own-mount", stat(p, &st));
+	/* the same path where the shim reads it in place (the main heap), and
+	 * in an mmap'd page across its end, longer than its first read there */
+	char *h = strdup(p);
+	result("stat-own-mount-heap", h ? stat(h, &st) : -1);
+	free(h);
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m != MAP_FAILED) {
+		char *q = m + pg - 200;           /* mnt, 150 "/.", data: ends in the second page */
+		int k = snprintf(q, pg + 200, "%s", mnt);
+		for (int i = 0; i < 150; i++)
+			k += snprintf(q + k, pg + 200 - (size_t)k, "/.");
+		snprintf(q + k, pg + 200 - (size_t)k, "/data");
+		result("stat-own-mount-mapped-long", stat(q, &st));
+		munmap(m, 2 * pg);
+	}
 	result("openat-own-dirfd", openat(mnt_dirfd, "data", O_RDONLY));
 	result("read-own-file", (int)read(mnt_filefd, buf, sizeof buf));
 	/* lexical resolution: up and back into the mount, a sibling with the same prefix */

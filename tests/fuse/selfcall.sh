@@ -46,7 +46,8 @@ timeout 20 fusermount3 -u "$M" || { FAIL "unmount failed"; fusermount3 -u -z "$M
 wait $pid; rc=$?
 cat "$T/out"; cat "$T/log".* 2>/dev/null
 EDEADLK=35
-for c in stat-own-mount openat-own-dirfd read-own-file stat-dotdot-own-mount openat-hidden-up-own-mount; do
+for c in stat-own-mount stat-own-mount-heap stat-own-mount-mapped-long openat-own-dirfd read-own-file \
+	stat-dotdot-own-mount openat-hidden-up-own-mount; do
 	grep -qx "$c: errno $EDEADLK" "$T/out" || FAIL "$c did not fail with EDEADLK"
 done
 for c in helper-thread-stat helper-grandchild-stat; do
