@@ -18,21 +18,25 @@
 
 static size_t libc_usable(void *p);
 
-/* The hot test: one decrement of the thread's gate word (fsr.h), which
- * holds both the interval countdown and the mark that the thread is in a
- * state that needs a look (a scope, busy, a held lock, a transaction,
- * fsr_slow_all: space= or limit= counting, replay).  0: the fast path, a
- * plain tail call into glibc; else fsr_alloc_gate says why (1: a look, 2:
- * the countdown hit zero, 0: an ordinary allocation after all). */
+/* The hot test: the thread's gate word (fsr.h) compared with its idle
+ * value (interval=0: nothing stored), else decremented; it holds both the
+ * interval countdown and the mark that the thread is in a state that
+ * needs a look (a scope, busy, a held lock, a transaction, fsr_slow_all:
+ * space= or limit= counting, replay).  0: the fast path, a plain tail call
+ * into glibc (no heap accounting: limit= is a look state); else
+ * fsr_alloc_gate says why (1: a look, 2: the countdown hit zero, 0: an
+ * ordinary allocation after all). */
 static inline __attribute__((always_inline)) int hot(void)
 {
 	return fsr_alloc_hot(&fsr_self);
 }
 
-/* the same, for the entry points that are no tail call anyway */
-static inline int how_now(void)
+/* calloc's and reallocarray's n * m overflow, off their fast paths (the
+ * errno call would give them a stack frame) */
+static __attribute__((noinline, cold)) void *enomem(void)
 {
-	return hot() ? fsr_alloc_gate(&fsr_self) : 0;
+	errno = ENOMEM;
+	return NULL;
 }
 
 /* Everything off the fast path lives in noinline functions, so that the
@@ -150,10 +154,8 @@ static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, size_t to
 FSR_EXPORT void *calloc(size_t n, size_t m)
 {
 	size_t total;
-	if (__builtin_mul_overflow(n, m, &total)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (unlikely(__builtin_mul_overflow(n, m, &total)))
+		return enomem();
 	if (likely(!hot()))
 		return __libc_calloc(n, m);
 	return calloc_slow(n, m, total, __builtin_return_address(0));
@@ -211,34 +213,52 @@ static __attribute__((noinline)) void *realloc_locks(void *old, size_t n)
 	return p;
 }
 
+static inline __attribute__((always_inline)) void *realloc_entry(void *old, size_t n)
+{
+	if (old) {
+		/* realloc(p, 0) frees and returns NULL in glibc: no allocation */
+		if (unlikely(n == 0))
+			return realloc_free(old);
+		if (unlikely(__atomic_load_n(&fsr_heap_lock_pages, __ATOMIC_RELAXED)) && heap_locks())
+			return realloc_locks(old, n);
+	}
+	return realloc_body(old, n);
+}
+
 FSR_EXPORT void *realloc(void *old, size_t n)
 {
-	/* realloc(p, 0) frees and returns NULL in glibc: no allocation */
-	if (unlikely(old && n == 0))
-		return realloc_free(old);
-	if (unlikely(old && __atomic_load_n(&fsr_heap_lock_pages, __ATOMIC_RELAXED)) && heap_locks())
-		return realloc_locks(old, n);
-	return realloc_body(old, n);
+	return realloc_entry(old, n);
 }
 
 FSR_EXPORT void *reallocarray(void *old, size_t n, size_t m)
 {
 	size_t total;
-	if (__builtin_mul_overflow(n, m, &total)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return realloc(old, total);
+	if (unlikely(__builtin_mul_overflow(n, m, &total)))
+		return enomem();
+	return realloc_entry(old, total);   /* not through the GOT to our own realloc */
 }
+
+/* memalign, valloc and pvalloc past the hot test: glibc's call through fn
+ * (memalign's align, or 0 for the others) and the heap accounting */
+static __attribute__((noinline)) void *aligned_slow(void *(*fn)(size_t, size_t), size_t align,
+						    size_t n, void *ra)
+{
+	int how = fsr_alloc_gate(&fsr_self);
+	if (how)
+		slow(n, how, ra);
+	void *p = fn(align, n);
+	track_add(p);
+	return p;
+}
+
+static void *libc_valloc(size_t align, size_t n) { (void)align; return __libc_valloc(n); }
+static void *libc_pvalloc(size_t align, size_t n) { (void)align; return __libc_pvalloc(n); }
 
 FSR_EXPORT void *memalign(size_t align, size_t n)
 {
-	int how = how_now();
-	if (unlikely(how))
-		slow(n, how, __builtin_return_address(0));
-	void *p = __libc_memalign(align, n);
-	track_add(p);
-	return p;
+	if (likely(!hot()))
+		return __libc_memalign(align, n);
+	return aligned_slow(__libc_memalign, align, n, __builtin_return_address(0));
 }
 
 FSR_EXPORT void *aligned_alloc(size_t align, size_t n)
@@ -251,35 +271,26 @@ FSR_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
 	if (align % sizeof(void *) || (align & (align - 1)) || align == 0)
 		return EINVAL;             /* errno untouched, *out untouched */
-	int how = how_now();
-	if (unlikely(how))
-		slow(n, how, __builtin_return_address(0));
-	void *p = __libc_memalign(align, n);
+	void *p = likely(!hot()) ? __libc_memalign(align, n)
+				 : aligned_slow(__libc_memalign, align, n, __builtin_return_address(0));
 	if (!p)
 		return ENOMEM;         /* errno ENOMEM, as glibc's posix_memalign leaves it */
-	track_add(p);
 	*out = p;
 	return 0;
 }
 
 FSR_EXPORT void *valloc(size_t n)
 {
-	int how = how_now();
-	if (unlikely(how))
-		slow(n, how, __builtin_return_address(0));
-	void *p = __libc_valloc(n);
-	track_add(p);
-	return p;
+	if (likely(!hot()))
+		return __libc_valloc(n);
+	return aligned_slow(libc_valloc, 0, n, __builtin_return_address(0));
 }
 
 FSR_EXPORT void *pvalloc(size_t n)
 {
-	int how = how_now();
-	if (unlikely(how))
-		slow(n, how, __builtin_return_address(0));
-	void *p = __libc_pvalloc(n);
-	track_add(p);
-	return p;
+	if (likely(!hot()))
+		return __libc_pvalloc(n);
+	return aligned_slow(libc_pvalloc, 0, n, __builtin_return_address(0));
 }
 
 /* glibc exports no __libc_ entry for this one and dlsym would allocate:
