@@ -31,12 +31,29 @@ static inline __attribute__((always_inline)) int hot(void)
 	return fsr_alloc_hot(&fsr_self);
 }
 
+/* The same in an entry point that ends in a tail call: fsr_alloc_hot's two
+ * steps each with its own jump to glibc (call), so that the counting path
+ * (interval > 0) takes one taken branch, not a second one back to a shared
+ * jump; else the slow call.  KEEP_TAILS stops GCC merging the two jumps. */
+#define FAST_OR_SLOW(call, slow) do {                          \
+		if (likely(fsr_gate_idle(&fsr_self)))          \
+			return call;                           \
+		if (likely(--fsr_self.gate >= 0))              \
+			return call;                           \
+		return slow;                                   \
+	} while (0)
+
 /* the entry points start on a cache line, their fast paths in one 32-byte
  * block: a compare-and-branch across a 32-byte boundary (Intel's JCC
  * erratum microcode keeps such code out of the decoded-uop cache) cost
  * 0.3-0.6% on 16-512 B malloc/free when malloc happened to start 16 bytes
  * before one */
-#define HOT_ENTRY FSR_EXPORT __attribute__((aligned(64)))
+#if defined(__GNUC__) && !defined(__clang__)
+#define KEEP_TAILS __attribute__((optimize("no-crossjumping", "no-tree-tail-merge")))
+#else
+#define KEEP_TAILS
+#endif
+#define HOT_ENTRY FSR_EXPORT __attribute__((aligned(64))) KEEP_TAILS
 
 /* calloc's and reallocarray's n * m overflow, off their fast paths (the
  * errno call would give them a stack frame) */
@@ -106,9 +123,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, void *ra)
 
 HOT_ENTRY void *malloc(size_t n)
 {
-	if (likely(!hot()))
-		return __libc_malloc(n);
-	return malloc_slow(n, __builtin_return_address(0));
+	FAST_OR_SLOW(__libc_malloc(n), malloc_slow(n, __builtin_return_address(0)));
 }
 
 /* tracked heap locks exist (fsr_heap_lock_pages counts one more while
@@ -163,9 +178,7 @@ HOT_ENTRY void *calloc(size_t n, size_t m)
 	size_t total;
 	if (unlikely(__builtin_mul_overflow(n, m, &total)))
 		return enomem();
-	if (likely(!hot()))
-		return __libc_calloc(n, m);
-	return calloc_slow(n, m, total, __builtin_return_address(0));
+	FAST_OR_SLOW(__libc_calloc(n, m), calloc_slow(n, m, total, __builtin_return_address(0)));
 }
 
 static __attribute__((noinline)) void *realloc_slow(void *old, size_t n, void *ra)
@@ -199,9 +212,7 @@ static __attribute__((noinline)) void *realloc_free(void *old)
 
 static inline __attribute__((always_inline)) void *realloc_body(void *old, size_t n)
 {
-	if (likely(!hot()))
-		return __libc_realloc(old, n);
-	return realloc_slow(old, n, __builtin_return_address(0));
+	FAST_OR_SLOW(__libc_realloc(old, n), realloc_slow(old, n, __builtin_return_address(0)));
 }
 
 /* tracked heap locks exist: the part of the old block given back to glibc
@@ -263,9 +274,7 @@ static void *libc_pvalloc(size_t align, size_t n) { (void)align; return __libc_p
 
 HOT_ENTRY void *memalign(size_t align, size_t n)
 {
-	if (likely(!hot()))
-		return __libc_memalign(align, n);
-	return aligned_slow(__libc_memalign, align, n, __builtin_return_address(0));
+	FAST_OR_SLOW(__libc_memalign(align, n), aligned_slow(__libc_memalign, align, n, __builtin_return_address(0)));
 }
 
 HOT_ENTRY void *aligned_alloc(size_t align, size_t n)
@@ -288,16 +297,12 @@ HOT_ENTRY int posix_memalign(void **out, size_t align, size_t n)
 
 HOT_ENTRY void *valloc(size_t n)
 {
-	if (likely(!hot()))
-		return __libc_valloc(n);
-	return aligned_slow(libc_valloc, 0, n, __builtin_return_address(0));
+	FAST_OR_SLOW(__libc_valloc(n), aligned_slow(libc_valloc, 0, n, __builtin_return_address(0)));
 }
 
 HOT_ENTRY void *pvalloc(size_t n)
 {
-	if (likely(!hot()))
-		return __libc_pvalloc(n);
-	return aligned_slow(libc_pvalloc, 0, n, __builtin_return_address(0));
+	FAST_OR_SLOW(__libc_pvalloc(n), aligned_slow(libc_pvalloc, 0, n, __builtin_return_address(0)));
 }
 
 /* glibc exports no __libc_ entry for this one and dlsym would allocate:
