@@ -113,7 +113,10 @@ struct fsr_thread {
 	 * txn_depth, fsr_slow_all: fsr_look()) and cleared by the look once
 	 * none of them is left.  malloc subtracts one and leaves the fast path
 	 * when the result is negative: a look, or the fast part used up.
-	 * Zero (a thread not initialised yet) is a countdown of 0. */
+	 * Zero (a thread not initialised yet) is a countdown of 0.  A fast
+	 * part of exactly FSR_GATE_IDLE (no look, the countdown infinite and
+	 * not counted: fsr_countdown_set) is tested first and not
+	 * decremented: the idle shim stores nothing per allocation. */
 	int64_t gate;
 	uint64_t countdown_hi;
 	uint64_t countdown_base; /* the countdown at the last look (policy.c) */
@@ -198,6 +201,10 @@ _Static_assert(offsetof(struct fsr_thread, held) - offsetof(struct fsr_thread, h
 
 #define FSR_GATE_CD ((int64_t)0x7fffffff)
 #define FSR_LOOK     (~FSR_GATE_CD)
+/* the fast part's value of an infinite countdown that nobody counts
+ * (interval=0 without stats=): malloc compares the gate with it and goes
+ * to glibc without a store; a counting countdown's fast part stays below */
+#define FSR_GATE_IDLE FSR_GATE_CD
 /* the thread entered a state in which its allocations need a look (the
  * look clears it again when nothing is left); one store, no test */
 static inline void fsr_look(struct fsr_thread *t) { t->gate |= FSR_LOOK; }
@@ -209,16 +216,27 @@ static inline uint64_t fsr_countdown(const struct fsr_thread *t)
 {
 	return t->countdown_hi + (uint64_t)(t->gate & FSR_GATE_CD);
 }
+struct fsr_options;
+extern struct fsr_options fsr_opt FSR_HIDDEN;
+static inline int fsr_opt_stats(void);
+/* v: UINT64_MAX is never (interval=0, or every allocation looked at):
+ * without stats= nobody reads the fast path's count then, and the fast
+ * part is FSR_GATE_IDLE (not decremented: fsr_countdown() stays
+ * UINT64_MAX, and fsr_thread_allocs() counts only the allocations that
+ * were looked at) */
 static inline void fsr_countdown_set(struct fsr_thread *t, uint64_t v)
 {
 	uint64_t fast = v ? v - 1 : 0;       /* the hit itself goes the slow way */
-	if (fast > (uint64_t)FSR_GATE_CD)
-		fast = (uint64_t)FSR_GATE_CD;
+	uint64_t cap = v == UINT64_MAX && !fsr_opt_stats() ? (uint64_t)FSR_GATE_IDLE
+							   : (uint64_t)FSR_GATE_IDLE - 1;
+	if (fast > cap)
+		fast = cap;
 	t->countdown_hi = v - fast;
 	t->gate = (t->gate & FSR_LOOK) | (int64_t)fast;
 }
 /* every allocation of t: those that consumed the countdown (n and the part
- * since the last look) and the others */
+ * since the last look) and the others (with interval=0 and no stats=, the
+ * idle fast path's allocations are not among them) */
 static inline uint64_t fsr_thread_allocs(const struct fsr_thread *t)
 {
 	return t->allocs + t->may_reclaim + (t->countdown_base - fsr_countdown(t));
@@ -320,6 +338,7 @@ struct fsr_options {
 	char graph_path[4096];   /* graph_path=PATH, absolute (dot.c) */
 };
 extern struct fsr_options fsr_opt FSR_HIDDEN;
+static inline int fsr_opt_stats(void) { return fsr_opt.stats; }
 
 /* Parse an FSRECLAIM_OPTIONS string into *o (starting from defaults when
  * reset).  On error returns -1 and writes a one-line message naming the key
@@ -350,10 +369,26 @@ extern struct fsr_ready_flags fsr_ready_flags FSR_HIDDEN;
 #define fsr_slow_all (fsr_ready_flags.slow_all)
 void fsr_policy_init(void) FSR_HIDDEN;
 void fsr_policy_thread_init(struct fsr_thread *t) FSR_HIDDEN;
-/* malloc's hot test: one decrement of t->gate (a sub and a js); 0 when
- * the allocation goes straight to glibc */
+/* the gate is idle: on x86-64 one cmp with the memory operand (the
+ * compiler would load the word into a register for the decrement after it,
+ * an instruction more on the idle path) */
+static inline __attribute__((always_inline)) int fsr_gate_idle(const struct fsr_thread *t)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	int idle;
+	__asm__("cmpq %1, %2" : "=@ccz"(idle) : "i"(FSR_GATE_IDLE), "m"(t->gate));
+	return idle;
+#else
+	return t->gate == FSR_GATE_IDLE;
+#endif
+}
+/* malloc's hot test: idle (FSR_GATE_IDLE, a cmp and a je, nothing
+ * stored), else one decrement of t->gate (a sub and a js); 0 when the
+ * allocation goes straight to glibc */
 static inline __attribute__((always_inline)) int fsr_alloc_hot(struct fsr_thread *t)
 {
+	if (likely(fsr_gate_idle(t)))
+		return 0;
 	return unlikely(--t->gate < 0);
 }
 /* the hot test fired: undoes its decrement and says why.  0: an ordinary

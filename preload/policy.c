@@ -107,6 +107,16 @@ int fsr_alloc_gate(struct fsr_thread *t)
 			return 1;
 		}
 		t->gate &= FSR_GATE_CD;   /* nothing left to look at */
+		/* interval=0: what the looks' countdown counted goes into n,
+		 * and the gate is idle again (fsr_countdown_set; with stats=
+		 * it counts on) */
+		if (!fsr_opt.interval) {
+			t->may_reclaim += t->countdown_base - fsr_countdown(t);
+			fsr_countdown_set(t, UINT64_MAX);
+			t->countdown_base = fsr_countdown(t);
+			if ((t->gate & FSR_GATE_CD) == FSR_GATE_IDLE)
+				return 0;       /* idle: not counted */
+		}
 	}
 	/* the plain countdown: a hit at one, the fast part refilled from
 	 * countdown_hi, zero wraps (a thread not initialised never hits) */

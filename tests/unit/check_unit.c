@@ -766,6 +766,65 @@ START_TEST(alloc_slow_interval)
 }
 END_TEST
 
+/* interval=0 without stats=: the gate is idle (compared, never written),
+ * the allocations of a look state are counted, and the look's end makes
+ * the gate idle again with what its countdown counted kept */
+START_TEST(alloc_idle_gate)
+{
+	opts("mode=inline:interval=0");
+	fsr_ready = 1;
+	struct fsr_thread *t = &fsr_self;
+	fsr_thread_register(t);
+	fsr_policy_thread_init(t);
+	fake_alloc(t, 10);      /* the set-up's look (registration) finds nothing left */
+	ck_assert_int_eq(t->gate, FSR_GATE_IDLE);
+	uint64_t a0 = fsr_thread_allocs(t), n0 = t->may_reclaim;
+	for (int i = 0; i < 10; i++)
+		fake_alloc(t, 10);
+	ck_assert_int_eq(t->gate, FSR_GATE_IDLE);
+	ck_assert_uint_eq(fsr_thread_allocs(t), a0);   /* the idle path counts nothing */
+	/* a scope: each allocation goes the slow way and is counted */
+	unsigned a = fsr_api.nofs_save(NULL);
+	ck_assert_int_lt(t->gate, 0);
+	for (int i = 0; i < 7; i++)
+		fake_alloc(t, 10);
+	fsr_api.nofs_restore(a, NULL);
+	ck_assert_uint_eq(fsr_thread_allocs(t) - a0, 7);
+	fake_alloc(t, 10);      /* the look that finds nothing left */
+	ck_assert_int_eq(t->gate, FSR_GATE_IDLE);
+	ck_assert_uint_eq(fsr_thread_allocs(t) - a0, 7);
+	/* an op: its allocations consume the countdown (the locked fast path's
+	 * decrement), which leaves the idle value; the look's end folds them in */
+	fsr_sched_op_begin(t);
+	for (int i = 0; i < 5; i++)
+		fake_alloc(t, 10);
+	ck_assert_int_ne(t->gate & FSR_GATE_CD, FSR_GATE_IDLE);
+	fsr_op_left(t);
+	fake_alloc(t, 10);
+	ck_assert_int_eq(t->gate, FSR_GATE_IDLE);
+	ck_assert_uint_eq(fsr_thread_allocs(t) - a0, 12);
+	ck_assert_uint_eq(t->may_reclaim - n0, 12);
+	fsr_ready = 0;
+}
+END_TEST
+
+/* stats= reads every allocation's count: the gate counts, never idle */
+START_TEST(alloc_idle_stats)
+{
+	opts("mode=inline:interval=0:stats=1");
+	fsr_ready = 1;
+	struct fsr_thread *t = &fsr_self;
+	fsr_thread_register(t);
+	fsr_policy_thread_init(t);
+	ck_assert_int_ne(t->gate, FSR_GATE_IDLE);
+	uint64_t a0 = fsr_thread_allocs(t);
+	for (int i = 0; i < 10; i++)
+		fake_alloc(t, 10);
+	ck_assert_uint_eq(fsr_thread_allocs(t) - a0, 10);
+	fsr_ready = 0;
+}
+END_TEST
+
 START_TEST(alloc_slow_limit)
 {
 	opts("mode=inline:interval=0:limit=1000");
@@ -958,6 +1017,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, pass_handoff_timeout);
 	tcase_add_test(tc, alloc_slow_interval);
 	tcase_add_test(tc, alloc_slow_limit);
+	tcase_add_test(tc, alloc_idle_gate);
+	tcase_add_test(tc, alloc_idle_stats);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("util");
 	tcase_add_test(tc, util_fmt);
