@@ -76,7 +76,9 @@ void fsr_ledger_hnd_release(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int
 struct fsr_handle **fsr_ledger_hnd_slot_fh(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir) FSR_HIDDEN;
 /* The high levels' paths follow the daemon's renames, as libfuse's node
  * path does: a handle at or under `from` moves to `to` (exchange: and those
- * under `to` to `from`); to == NULL (an unlink libfuse did not hide) leaves
+ * under `to` to `from`; else those at or under `to`, which the rename
+ * replaced, and libfuse unlinked without hiding them (-o hard_remove), are
+ * left without a path); to == NULL (an unlink libfuse did not hide) leaves
  * it without a path, which callbacks skip.  A pinned handle (a callback
  * uses its path now) is waited for: wait(arg) drops the owner's lock until
  * a pin drops, at most 100 times; one still pinned keeps its old path. */
