@@ -8,6 +8,10 @@
  * counted, with those that name a renamed file (a name ending in
  * ".renamed").  At destroy:
  *   pathfs2: N checks (S by the shim, R on renamed files), W wrong
+ * A file named "nolookup" can be created but never looked up (getattr
+ * fails): libfuse2 releases it inside the create, before any reply, and
+ * the create fails.  The shim's callbacks after that are counted too:
+ *   pathfs2: K shim callbacks after a failed create
  * With PATHFS2_FLUSH_HELPER=1, a flush of a file named "helper" starts a
  * thread that stats a name on the daemon's own mount and joins it, as a
  * daemon handing its flush to a worker does: the thread is part of the op,
@@ -34,6 +38,12 @@ static const char *src;
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { ino_t ino; int n; } opened[MAXOPEN];   /* under open_lock */
 static int nchecks, nshim, nrenamed, nwrong;
+static int failed_create, nafter;   /* a create's release inside it; the shim's callbacks since */
+
+static int is_nolookup(const char *path)
+{
+	return path && strcmp(path, "/nolookup") == 0;
+}
 
 static void full(char *out, const char *path)
 {
@@ -73,6 +83,8 @@ static void check(const char *what, const char *path, int by_shim)
 	__atomic_add_fetch(&nchecks, 1, __ATOMIC_RELAXED);
 	if (by_shim) {
 		__atomic_add_fetch(&nshim, 1, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&failed_create, __ATOMIC_RELAXED))
+			__atomic_add_fetch(&nafter, 1, __ATOMIC_RELAXED);
 		size_t l = path ? strlen(path) : 0;
 		if (l > 8 && strcmp(path + l - 8, ".renamed") == 0)
 			__atomic_add_fetch(&nrenamed, 1, __ATOMIC_RELAXED);
@@ -87,6 +99,8 @@ static void check(const char *what, const char *path, int by_shim)
 static int x_getattr(const char *path, struct stat *st)
 {
 	char p[PATH_MAX];
+	if (is_nolookup(path))
+		return -ENOENT;
 	full(p, path);
 	return lstat(p, st) ? -errno : 0;
 }
@@ -235,6 +249,8 @@ static int x_release(const char *path, struct fuse_file_info *fi)
 	(void)fi;
 	if (count_opens(path, -1) < 0)
 		fprintf(stderr, "pathfs2: release of %s, which is gone\n", path);
+	if (is_nolookup(path))
+		__atomic_store_n(&failed_create, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -243,6 +259,8 @@ static void x_destroy(void *pd)
 	(void)pd;
 	printf("pathfs2: %d checks (%d by the shim, %d on renamed files), %d wrong\n", nchecks, nshim, nrenamed,
 	       nwrong);
+	if (failed_create)
+		printf("pathfs2: %d shim callbacks after a failed create\n", nafter);
 	fflush(stdout);
 }
 
