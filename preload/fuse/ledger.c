@@ -131,6 +131,11 @@ void fsr_ledger_hnd_release(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int
 struct fsr_handle **fsr_ledger_hnd_slot_fh(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir)
 {
 	struct fsr_handle **pp = fsr_ledger_hnd_slot(l, ino, fh, dir);
+	if (*pp)
+		return pp;
+	pp = fsr_ledger_hnd_slot(l, 0, fh, dir);    /* recorded without its inode */
+	if (ino)
+		return pp;      /* another inode's handle is another file's, though its fh is the same */
 	for (int b = 0; !*pp && b < FSR_LEDGER_BUCKETS; b++)
 		for (struct fsr_handle **q = &l->hnd[b]; *q; q = &(*q)->next)
 			if ((*q)->fh == fh && (*q)->dir == dir && (*q)->refs > 0) {
