@@ -7,7 +7,7 @@ TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tes
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/forkown.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/wire_splice.sh tests/fuse/wire_bundled.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
 	tests/fuse/badargs.sh tests/fuse/hlpath.sh tests/fuse/wire_static.sh tests/fuse/wire_selfmount.sh tests/fuse/wire_strace.sh tests/fuse/wire_badinput.sh tests/fuse/wire_dirplus.sh tests/fuse/wire_gluster.sh \
 	tests/fuse/condfs.sh \
-	tests/fuse/notifylock.sh tests/fuse/pathfs2.sh
+	tests/fuse/notifylock.sh tests/fuse/pathfs2.sh tests/fuse/flushhelper2.sh tests/fuse/cancel2.sh
 endif
 EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/lib/libfuse317.sh tests/lib/tree.sh tests/lib/wire.sh tests/fuse/devfd.sh tests/fuse/forkown.sh \
@@ -15,7 +15,7 @@ EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.s
 	tests/fuse/rt_fusepy.py tests/fuse/rt_pyfuse3.py tests/fuse/rt_fuse.pl tests/fuse/badargs.sh tests/fuse/hlpath.sh \
 	tests/lib/wirerun.sh tests/fuse/wire_static.sh tests/fuse/wire_selfmount.sh tests/fuse/wire_strace.sh tests/fuse/wire_decode.py tests/fuse/wire_badinput.sh tests/fuse/wire_dirplus.sh tests/fuse/wire_gluster.sh \
 	tests/fuse/condfs.sh \
-	tests/fuse/notifylock.sh tests/fuse/pathfs2.sh
+	tests/fuse/notifylock.sh tests/fuse/pathfs2.sh tests/fuse/flushhelper2.sh tests/fuse/cancel2.sh
 check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll tests/fuse/devfd_mount \
 	tests/fuse/rawfs tests/fuse/badargs
 # rawfs: a daemon that speaks /dev/fuse itself, as Rust's fuser does (wire.sh)
@@ -75,6 +75,11 @@ check_PROGRAMS += tests/fuse/notifylock2
 tests_fuse_notifylock2_SOURCES = tests/fuse/notifylock2.c tests/fuse/notifylock_updater.h
 tests_fuse_notifylock2_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS) -pthread
 tests_fuse_notifylock2_LDADD = $(FUSE2_LIBS) -lpthread
+# cancel2: libfuse2's high level driven in-process, replies failed as for interrupted requests (cancel2.sh)
+check_PROGRAMS += tests/fuse/cancel2
+tests_fuse_cancel2_SOURCES = tests/fuse/cancel2.c
+tests_fuse_cancel2_CFLAGS = $(AM_CFLAGS) $(FUSE2_CFLAGS)
+tests_fuse_cancel2_LDADD = $(FUSE2_LIBS)
 endif
 # make soak: the mounted daemon tests in a loop under stress-ng (not in make check)
 EXTRA_DIST += tests/fuse/soak.sh

@@ -131,6 +131,11 @@ void fsr_ledger_hnd_release(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int
 struct fsr_handle **fsr_ledger_hnd_slot_fh(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir)
 {
 	struct fsr_handle **pp = fsr_ledger_hnd_slot(l, ino, fh, dir);
+	if (*pp)
+		return pp;
+	pp = fsr_ledger_hnd_slot(l, 0, fh, dir);    /* recorded without its inode */
+	if (ino)
+		return pp;      /* another inode's handle is another file's, though its fh is the same */
 	for (int b = 0; !*pp && b < FSR_LEDGER_BUCKETS; b++)
 		for (struct fsr_handle **q = &l->hnd[b]; *q; q = &(*q)->next)
 			if ((*q)->fh == fh && (*q)->dir == dir && (*q)->refs > 0) {
@@ -166,11 +171,11 @@ static int path_under(const char *p, const char *dir)
 	return strncmp(p, dir, l) == 0 && (!p[l] || p[l] == '/');
 }
 
-static int moved_pinned(struct fsr_ledger *l, const char *from, const char *to, int exchange)
+static int moved_pinned(struct fsr_ledger *l, const char *from, const char *to)
 {
 	for (int b = 0; b < FSR_LEDGER_BUCKETS; b++)
 		for (struct fsr_handle *h = l->hnd[b]; h; h = h->next)
-			if (h->pin && h->path && (path_under(h->path, from) || (exchange && path_under(h->path, to))))
+			if (h->pin && h->path && (path_under(h->path, from) || (to && path_under(h->path, to))))
 				return 1;
 	return 0;
 }
@@ -180,7 +185,7 @@ void fsr_ledger_move_paths(struct fsr_ledger *l, const char *from, const char *t
 {
 	if (!from || !l->nhnd || (exchange && !to))
 		return;
-	for (int tries = 0; tries <= 100 && moved_pinned(l, from, to, exchange); tries++)
+	for (int tries = 0; tries <= 100 && moved_pinned(l, from, to); tries++)
 		wait(arg);
 	for (int b = 0; b < FSR_LEDGER_BUCKETS; b++)
 		for (struct fsr_handle *h = l->hnd[b]; h; h = h->next) {
@@ -189,6 +194,8 @@ void fsr_ledger_move_paths(struct fsr_ledger *l, const char *from, const char *t
 			char *n = moved_path(h->path, from, to);
 			if (n == h->path && exchange)
 				n = moved_path(h->path, to, from);
+			else if (n == h->path && to)
+				n = moved_path(h->path, to, NULL);   /* replaced by the rename: no path */
 			if (n != h->path) {
 				fsr_free(h->path);
 				h->path = n;

@@ -70,13 +70,17 @@ int fsr_ledger_ent_add(struct fsr_ledger *l, uint64_t ino, uint64_t parent, cons
 int fsr_ledger_hnd_open(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir, int flags, char **path) FSR_HIDDEN;
 /* one release of (ino, fh): the handle goes at its last unless pinned */
 void fsr_ledger_hnd_release(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir) FSR_HIDDEN;
-/* the handle of (ino, fh), else the first open one with fh on any inode: a
- * release that knows only its fh for sure (libfuse2's high level releases
- * a create whose reply failed inside the create, on the parent's node) */
+/* a release's handle: that of (ino, fh), else one recorded without its
+ * inode (0, fh); for a release that does not know its inode (ino 0), else
+ * the first open one with fh on any inode.  A release of a known inode
+ * never takes another inode's handle: with fh 0 on every file (a path-only
+ * daemon) that is another open file's. */
 struct fsr_handle **fsr_ledger_hnd_slot_fh(struct fsr_ledger *l, uint64_t ino, uint64_t fh, int dir) FSR_HIDDEN;
 /* The high levels' paths follow the daemon's renames, as libfuse's node
  * path does: a handle at or under `from` moves to `to` (exchange: and those
- * under `to` to `from`); to == NULL (an unlink libfuse did not hide) leaves
+ * under `to` to `from`; else those at or under `to`, which the rename
+ * replaced, and libfuse unlinked without hiding them (-o hard_remove), are
+ * left without a path); to == NULL (an unlink libfuse did not hide) leaves
  * it without a path, which callbacks skip.  A pinned handle (a callback
  * uses its path now) is waited for: wait(arg) drops the owner's lock until
  * a pin drops, at most 100 times; one still pinned keeps its old path. */

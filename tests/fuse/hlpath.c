@@ -3,8 +3,10 @@
  * the file the handle is open on (fstat(fh) against lstat(SOURCE/path)), as
  * libfuse passes the node's current path, after renames and a hidden unlink
  * too.  The shim's callbacks are told apart by their lock owner (flush) and
- * counted.  At destroy: "hlpath: N checks (S by the shim), W wrong".
- * Usage: hlpath SOURCE MOUNTPOINT [-f] [-s] ... */
+ * counted; the workload never calls fsync, so every fsync is the shim's.  A
+ * kernel flush may come without a path (a file replaced by a rename under
+ * -o hard_remove: libfuse unlinked its node); the shim's never do.  At destroy: "hlpath: N checks (S by the shim), W wrong".
+ * Usage: [HLPATH_HARD_REMOVE=1] hlpath SOURCE MOUNTPOINT [-f] [-s] ... */
 #ifdef HLPATH_FUSE2
 #define FUSE_USE_VERSION 26
 #include <fuse/fuse.h>
@@ -37,6 +39,8 @@ static void check(const char *what, const char *path, int fd, int by_shim)
 	__atomic_add_fetch(&nchecks, 1, __ATOMIC_RELAXED);
 	if (by_shim)
 		__atomic_add_fetch(&nshim, 1, __ATOMIC_RELAXED);
+	if (!path && !by_shim && strcmp(what, "flush") == 0)
+		return;      /* libfuse's: the file was replaced by a rename under -o hard_remove */
 	if (!path) {
 		__atomic_add_fetch(&nwrong, 1, __ATOMIC_RELAXED);
 		fprintf(stderr, "hlpath: %s of fd %d: no path\n", what, fd);
@@ -176,7 +180,7 @@ static int x_flush(const char *path, struct fuse_file_info *fi)
 static int x_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	(void)datasync;
-	check("fsync", path, (int)fi->fh, 0);
+	check("fsync", path, (int)fi->fh, 1);
 	return 0;
 }
 
@@ -194,11 +198,31 @@ static void x_destroy(void *pd)
 	fflush(stdout);
 }
 
+/* HLPATH_HARD_REMOVE set and not empty: a file a rename replaces is unlinked, not hidden */
+static int hard_remove(void)
+{
+	const char *e = getenv("HLPATH_HARD_REMOVE");
+	return e && *e;
+}
+
+#ifndef HLPATH_FUSE2
+/* libfuse3 takes hard_remove from init's config, not from the command line */
+static void *x_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	cfg->hard_remove = hard_remove();
+	return NULL;
+}
+#endif
+
 static const struct fuse_operations ops = {
 	.getattr = x_getattr, .readdir = x_readdir, .open = x_open, .create = x_create,
 	.read = x_read, .write = x_write, .rename = x_rename, .unlink = x_unlink,
 	.mkdir = x_mkdir, .rmdir = x_rmdir, .flush = x_flush, .fsync = x_fsync,
 	.release = x_release, .destroy = x_destroy,
+#ifndef HLPATH_FUSE2
+	.init = x_init,
+#endif
 };
 
 int main(int argc, char **argv)
@@ -212,5 +236,14 @@ int main(int argc, char **argv)
 		return 2;
 	src = rsrc;
 	argv[1] = argv[0];
+#ifdef HLPATH_FUSE2
+	char *args[argc + 1];
+	if (hard_remove()) {
+		memcpy(args, argv + 1, sizeof(char *) * (size_t)(argc - 1));
+		args[argc - 1] = "-ohard_remove";
+		args[argc] = NULL;
+		return fuse_main(argc, args, &ops, NULL);
+	}
+#endif
 	return fuse_main(argc - 1, argv + 1, &ops, NULL);
 }

@@ -2,8 +2,10 @@
 # High-level callbacks name a handle's current path (libfuse passes its
 # node's path): tests/fuse/hlpath (libfuse3 and libfuse2 builds) checks the
 # path of every flush and fsync against its fh's file while a file stays
-# open across a rename, a rename of its directory and a hidden unlink; the
-# shim's callbacks (interval=1, both modes) must name the right file too.
+# open across a rename, a rename of its directory, a hidden unlink and a
+# rename over another open file; the shim's callbacks (interval=1, both
+# modes) must name the right file too.  Inline mode runs with -o hard_remove:
+# the file a rename replaces is then unlinked, not hidden, and has no path.
 set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
 RUN=$top_builddir/preload/fsreclaim-run
@@ -25,7 +27,12 @@ workload() {   # on the mount $1
 	writes 4
 	rm "$1/e/c"                   # unlinked while open: libfuse hides it
 	writes 4
-	exec 3>&- 4>&-
+	exec 5> "$1/e/x"
+	writes 5
+	mv "$1/e/b" "$1/e/x"          # the open x replaced by the open b (hard_remove: x not hidden)
+	writes 3
+	writes 5                      # its callbacks must not name b's path, x's is gone
+	exec 3>&- 4>&- 5>&-
 	set +e
 }
 
@@ -36,8 +43,9 @@ for bin in $BINS; do
 	for mode in handoff inline; do
 		n=$(basename "$bin").$mode
 		S=$T/$n.src M=$T/$n.mnt; mkdir -p "$S" "$M"
-		timeout -k 5 60 "$RUN" --opt interval=1 --opt stats=1 --opt "mode=$mode" --opt "log_path=$T/$n.log" -- \
-			"$bin" "$S" "$M" -f > "$T/$n.out" 2>&1 &
+		hr=; [ $mode = inline ] && hr=1
+		HLPATH_HARD_REMOVE=$hr timeout -k 5 60 "$RUN" --opt interval=1 --opt stats=1 --opt "mode=$mode" \
+			--opt "log_path=$T/$n.log" -- "$bin" "$S" "$M" -f > "$T/$n.out" 2>&1 &
 		pid=$!
 		fsr_wait_mount "$M" $pid
 		case $? in

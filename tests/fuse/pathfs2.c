@@ -8,7 +8,17 @@
  * counted, with those that name a renamed file (a name ending in
  * ".renamed").  At destroy:
  *   pathfs2: N checks (S by the shim, R on renamed files), W wrong
- * Usage: pathfs2 SOURCE MOUNTPOINT [-f] [-s] ... */
+ * A file named "nolookup" can be created but never looked up (getattr
+ * fails): libfuse2 releases it inside the create, before any reply, and
+ * the create fails.  The shim's callbacks after that are counted too:
+ *   pathfs2: K shim callbacks after a failed create
+ * With PATHFS2_FLUSH_HELPER=1, a flush of a file named "helper" starts a
+ * thread that stats a name on the daemon's own mount and joins it, as a
+ * daemon handing its flush to a worker does: the thread is part of the op,
+ * so the shim fails its stat with EDEADLK (fs-reentry); without that a
+ * single-threaded daemon (-s) deadlocks.  Each (the shim's first five):
+ *   flush-helper (kernel|shim): errno N   or   flush-helper (...): ok
+ * Usage: [PATHFS2_FLUSH_HELPER=1] pathfs2 SOURCE MOUNTPOINT [-f] [-s] ... */
 #define FUSE_USE_VERSION 26
 #include <fuse/fuse.h>
 #include <dirent.h>
@@ -28,6 +38,12 @@ static const char *src;
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { ino_t ino; int n; } opened[MAXOPEN];   /* under open_lock */
 static int nchecks, nshim, nrenamed, nwrong;
+static int failed_create, nafter;   /* a create's release inside it; the shim's callbacks since */
+
+static int is_nolookup(const char *path)
+{
+	return path && strcmp(path, "/nolookup") == 0;
+}
 
 static void full(char *out, const char *path)
 {
@@ -67,6 +83,8 @@ static void check(const char *what, const char *path, int by_shim)
 	__atomic_add_fetch(&nchecks, 1, __ATOMIC_RELAXED);
 	if (by_shim) {
 		__atomic_add_fetch(&nshim, 1, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&failed_create, __ATOMIC_RELAXED))
+			__atomic_add_fetch(&nafter, 1, __ATOMIC_RELAXED);
 		size_t l = path ? strlen(path) : 0;
 		if (l > 8 && strcmp(path + l - 8, ".renamed") == 0)
 			__atomic_add_fetch(&nrenamed, 1, __ATOMIC_RELAXED);
@@ -81,6 +99,8 @@ static void check(const char *what, const char *path, int by_shim)
 static int x_getattr(const char *path, struct stat *st)
 {
 	char p[PATH_MAX];
+	if (is_nolookup(path))
+		return -ENOENT;
 	full(p, path);
 	return lstat(p, st) ? -errno : 0;
 }
@@ -178,9 +198,42 @@ static int x_unlink(const char *path)
 	return unlink(p) ? -errno : 0;
 }
 
+static char mountpoint[PATH_MAX];   /* set: flush helpers on */
+static int nshim_helpers, nprobes;
+
+static void *flush_helper(void *arg)
+{
+	char p[PATH_MAX + 32];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/probe-%d", mountpoint, *(int *)arg);   /* a LOOKUP: never cached */
+	*(int *)arg = stat(p, &st) == 0 ? 0 : errno;
+	return NULL;
+}
+
+static void flush_helper_run(const char *path, int by_shim)
+{
+	size_t l = path ? strlen(path) : 0;
+	if (!mountpoint[0] || l < 7 || strcmp(path + l - 7, "/helper") != 0)
+		return;
+	if (by_shim && __atomic_add_fetch(&nshim_helpers, 1, __ATOMIC_RELAXED) > 5)
+		return;
+	pthread_t h;
+	int r = __atomic_add_fetch(&nprobes, 1, __ATOMIC_RELAXED);   /* in: its probe's number; out: errno */
+	if (pthread_create(&h, NULL, flush_helper, &r) != 0)
+		return;
+	pthread_join(h, NULL);
+	if (r)
+		printf("flush-helper (%s): errno %d\n", by_shim ? "shim" : "kernel", r);
+	else
+		printf("flush-helper (%s): ok\n", by_shim ? "shim" : "kernel");
+	fflush(stdout);
+}
+
 static int x_flush(const char *path, struct fuse_file_info *fi)
 {
-	check("flush", path, (fi->lock_owner >> 48) == 0x6673);
+	int by_shim = (fi->lock_owner >> 48) == 0x6673;
+	check("flush", path, by_shim);
+	flush_helper_run(path, by_shim);
 	return 0;
 }
 
@@ -196,6 +249,8 @@ static int x_release(const char *path, struct fuse_file_info *fi)
 	(void)fi;
 	if (count_opens(path, -1) < 0)
 		fprintf(stderr, "pathfs2: release of %s, which is gone\n", path);
+	if (is_nolookup(path))
+		__atomic_store_n(&failed_create, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -204,6 +259,8 @@ static void x_destroy(void *pd)
 	(void)pd;
 	printf("pathfs2: %d checks (%d by the shim, %d on renamed files), %d wrong\n", nchecks, nshim, nrenamed,
 	       nwrong);
+	if (failed_create)
+		printf("pathfs2: %d shim callbacks after a failed create\n", nafter);
 	fflush(stdout);
 }
 
@@ -224,6 +281,9 @@ int main(int argc, char **argv)
 	if (!realpath(argv[1], rsrc))
 		return 2;
 	src = rsrc;
+	const char *fh = getenv("PATHFS2_FLUSH_HELPER");
+	if (fh && *fh && !realpath(argv[2], mountpoint))
+		return 2;
 	argv[1] = argv[0];
 	return fuse_main(argc - 1, argv + 1, &ops, NULL);
 }

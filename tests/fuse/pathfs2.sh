@@ -5,7 +5,10 @@
 # flush/fsync callbacks (interval=1, both modes) must name the renamed
 # file by its new path, and never the closed one: its handle is released
 # though the other open file has the same fh.  The daemon checks every
-# flush and fsync path against the files open now.
+# flush and fsync path against the files open now.  Then a third file stays
+# open (fh 0) while a create fails (pathfs2's nolookup: libfuse2 releases
+# it inside the create, before any reply, a release the shim recorded no
+# handle for): the shim must still call the open file back after it.
 set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
 RUN=$top_builddir/preload/fsreclaim-run
@@ -31,6 +34,11 @@ workload() {   # on the mount $1
 	writes 3
 	exec 3>&-
 	for i in $(seq 20); do ls -l "$1" > /dev/null; stat "$1/a.renamed" > /dev/null; done
+	exec 5> "$1/kept"             # open (fh 0) across a create released inside it
+	writes 5
+	if : 2> /dev/null > "$1/nolookup"; then echo "the create of nolookup succeeded"; exit 1; fi
+	for i in $(seq 20); do echo "more $i" >&5; ls "$1" > /dev/null; done
+	exec 5>&-
 	set +e
 }
 
@@ -58,6 +66,10 @@ for mode in handoff inline; do
 	[ "$shim" -gt 0 ] || FAIL "$n: no flush/fsync callback by the shim"
 	[ "$renamed" -gt 0 ] || FAIL "$n: no callback by the shim named the renamed file's new path"
 	grep -q "release of .*gone" "$T/$n.out" && FAIL "$n: a release named a file that is gone"
+	after=$(sed -n 's/^pathfs2: \([0-9]*\) shim callbacks after a failed create$/\1/p' "$T/$n.out")
+	echo "$n: ${after:-no} shim callbacks after the failed create"
+	[ -n "$after" ] || FAIL "$n: the create of nolookup was not released inside it"
+	[ "${after:-0}" -gt 0 ] || FAIL "$n: no callback after the failed create (its release took kept's handle)"
 done
 [ $fail = 0 ] && echo PASS
 exit $fail

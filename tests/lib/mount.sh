@@ -149,16 +149,18 @@ fsr_abort_conn() {
 	return $_fsr_r
 }
 
-# fsr_bounded_stat PATH MNT [SECS]: stat PATH, on the FUSE mount MNT; when it
-# takes more than SECS (20) s, abort MNT's connection (see fsr_abort_conn)
-# and return 124, else return stat's status.
-fsr_bounded_stat() {
-	stat "$1" > /dev/null 2>&1 &
+# fsr_bounded MNT SECS CMD [ARGS...]: run CMD, which uses the FUSE mount
+# MNT; when it takes more than SECS s, abort MNT's connection (see
+# fsr_abort_conn) and return 124, else return CMD's status.
+fsr_bounded() {
+	_fsr_bm=$1 _fsr_bs=$2
+	shift 2
+	"$@" &
 	_fsr_sp=$!
 	_fsr_i=0
 	while kill -0 $_fsr_sp 2>/dev/null; do
-		if [ $_fsr_i -ge $((${3:-20} * 10)) ]; then
-			fsr_abort_conn "$2"
+		if [ $_fsr_i -ge $((_fsr_bs * 10)) ]; then
+			fsr_abort_conn "$_fsr_bm"
 			wait $_fsr_sp
 			return 124
 		fi
@@ -166,4 +168,10 @@ fsr_bounded_stat() {
 		_fsr_i=$((_fsr_i + 1))
 	done
 	wait $_fsr_sp
+}
+
+# fsr_bounded_stat PATH MNT [SECS]: stat PATH, on the FUSE mount MNT, as
+# fsr_bounded (SECS: 20)
+fsr_bounded_stat() {
+	fsr_bounded "$2" "${3:-20}" stat "$1" > /dev/null 2>&1
 }
