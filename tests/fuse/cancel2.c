@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #define NPATHS 8
 static struct { char path[32]; int n; } called[NPATHS];
