@@ -176,11 +176,15 @@ void fsr_wire_closed(int fd)
 {
 	if (unlikely(fsr_wire_is_fd(fd)))
 		fsr_wire_fd_del(fd);
+	if (unlikely(fsr_wire_is_epfd(fd)))
+		fsr_wire_epfd_closed(fd);
 }
 void fsr_wire_dup2(int oldfd, int newfd, int r)
 {
 	if (r >= 0 && unlikely(fsr_wire_is_fd(oldfd) || fsr_wire_is_fd(newfd)))
 		dup_of(oldfd, newfd);
+	if (r >= 0 && newfd != oldfd && unlikely(fsr_wire_is_epfd(newfd)))
+		fsr_wire_epfd_closed(newfd);   /* dup2 onto an epoll fd closed it */
 }
 
 /* ---- the interposers ---- */

@@ -18,6 +18,15 @@ static inline int fsr_wire_is_fd(int fd)
 	return (unsigned int)fd < FSR_WIRE_FDS && ((fsr_wire_fdbits[(unsigned int)fd >> 6] >> (fd & 63)) & 1);
 }
 
+/* epoll fds that watch a FUSE fd for input (wire_poll.c) */
+extern uint64_t fsr_wire_epbits[FSR_WIRE_FDS / 64] FSR_HIDDEN;
+
+static inline int fsr_wire_is_epfd(int fd)
+{
+	return (unsigned int)fd < FSR_WIRE_FDS && ((fsr_wire_epbits[(unsigned int)fd >> 6] >> (fd & 63)) & 1);
+}
+void fsr_wire_epfd_closed(int epfd) FSR_HIDDEN;
+
 /* wire.c: fd bookkeeping (conn: a connection index, or -1 for a new one) */
 void fsr_wire_fd_add(int fd, int conn) FSR_HIDDEN;
 void fsr_wire_fd_del(int fd) FSR_HIDDEN;
@@ -43,6 +52,11 @@ typedef ssize_t (*fsr_wire_io_fn)(int fd, const struct iovec *iov, int iovcnt);
 /* a read of one request into iov on FUSE fd `fd`; rd does the real read.
  * caller: the return address of the interposed call (who reads: libfuse?) */
 ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn rd, void *caller) FSR_HIDDEN;
+/* a thread begins to wait in poll/select/epoll for FUSE fd `fd` to become
+ * readable: returns its connection (-1: not followed), for the matching
+ * end (ready: the wait said something is readable) */
+int fsr_wire_wait_begin(int fd) FSR_HIDDEN;
+void fsr_wire_wait_end(int conn, int ready) FSR_HIDDEN;
 size_t fsr_wire_read_room(fsr_wire_io_fn rd, size_t cap) FSR_HIDDEN;
 /* a write of one reply or notification; wr does the real write */
 ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr) FSR_HIDDEN;

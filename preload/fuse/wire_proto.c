@@ -23,8 +23,9 @@
  * and then FORGET of exactly the node that reply returned, FSYNC and FLUSH
  * (a private lock owner) on file handles, FSYNCDIR on directory handles.
  * The next reader of the connection gets one instead of a kernel request
- * (a reader parked in the kernel is woken by a NOTIFY_RETRIEVE whose
- * NOTIFY_REPLY the wire swallows), serves it as reclaim (NORECLAIM, the
+ * (a reader parked in the kernel, or waiting in poll/select/epoll for the
+ * fd, wire_poll.c, is woken by a NOTIFY_RETRIEVE whose NOTIFY_REPLY the
+ * wire swallows), serves it as reclaim (NORECLAIM, the
  * fs_reclaim pseudo-lock held), and its reply is absorbed.  A kernel
  * FORGET or RELEASE that touches what a synthetic request uses is held back
  * until that request is done.  Passes are asynchronous: nobody waits. */
@@ -101,6 +102,8 @@ struct wconn {
 	                                   not read yet (c->lock): at most one at a time */
 	int polling;                    /* a reader reads a nonblocking fd: an event loop, which
 	                                   waits in poll/epoll, not in read (atomic) */
+	int waiting;                    /* threads in poll/select/epoll on one of its fds (wire_poll.c;
+	                                   atomic) */
 	uint64_t lib_owners;            /* owner bits (oplocks.c) of the libfuse sessions whose ops
 	                                   replied on this connection (atomic) */
 	struct fsr_mutex lock;
@@ -128,6 +131,8 @@ struct wthr {
 	int serving;                    /* a synthetic request, as reclaim */
 	unsigned int saved_noreclaim;
 	int serving_pass;               /* t->pass set: its allocator waits for this reply */
+	int polled;                     /* its last poll/select/epoll on a FUSE fd said readable */
+	int read_own;                   /* its last read got a synthetic request */
 };
 static __thread struct wthr wt __attribute__((tls_model("initial-exec")));
 
@@ -679,6 +684,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 				s->fd = fd;
 			}
 			c->own_last = 1;
+			wt.read_own = 1;
 			serve_begin(c, t, s);
 			return s->len;
 		}
@@ -954,6 +960,9 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 	int e = errno;
 	uint64_t held_since = 0;
 	int swallowed = 0, ended = 0;
+	int polled = wt.polled;   /* a poll said readable before this read */
+	wt.polled = 0;
+	wt.read_own = 0;
 	for (;;) {
 		/* after the shim's request the kernel's, when one is ready: a daemon
 		 * that allocates between requests (each allocation a pass that
@@ -993,6 +1002,14 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 			continue;
 		}
 		held_since = 0;
+		/* the poll that let this reader in was woken by what the wire
+		 * swallowed, and the kernel has nothing else: a blocking read now
+		 * would sleep where the daemon was told it would not (a loop that
+		 * polls other fds too): "try again", as for a nonblocking fd */
+		if (swallowed && polled && !kernel_ready(fd)) {
+			errno = EINTR;
+			return -1;
+		}
 		ssize_t r = parked_read(c, fd, iov, iovcnt, rd);
 		if (r < 0 && (errno == ECONNABORTED || errno == ENODEV)) {
 			int gone = errno;
@@ -1139,12 +1156,65 @@ static void syn_unpin(struct wconn *c, struct wsyn *s)
 
 static int wake_reader(struct wconn *c);
 
+static int late_ready(struct wconn *c)
+{
+	return c->nheld && c->held[0].late && !held_pinned(c, &c->held[0]);
+}
+
 /* a held message no reader waits for (late) may go now: a reader parked in
- * the kernel is woken for it (c->lock held) */
+ * the kernel, or waiting in poll, is woken for it (c->lock held) */
 static void late_wake(struct wconn *c)
 {
-	if (c->nheld && c->held[0].late && !held_pinned(c, &c->held[0]))
-		wake_reader(c);
+	if (late_ready(c) && !wake_reader(c))
+		wake_idle(c);
+}
+
+int fsr_wire_wait_begin(int fd)
+{
+	int ci = fsr_wire_conn_of(fd);
+	struct wconn *c = ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
+	if (!c || fsr_opt.fuse_transport == FSR_TRANSPORT_LIB || __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != CONN_WIRE)
+		return -1;
+	/* a nonblocking fd's readers are woken as before (c->polling): a wait
+	 * that woke itself for every queued request made pyfuse3's trio loop,
+	 * which polls between all its steps, serve the shim's requests almost
+	 * alone (its workload timed out in 2 of 6 runs) */
+	if (fsr_wire_fd_nonblock(fd))
+		return -1;
+	__atomic_add_fetch(&c->waiting, 1, __ATOMIC_SEQ_CST);
+	/* what was queued before this wait counted itself: the pass saw no
+	 * waiter, so the waiter wakes itself (through the fd, as a pass would).
+	 * Not after a read that got one of the shim's requests: a loop that
+	 * polls before every read would then serve the shim's requests back
+	 * to back, each allocation queueing the next, and the kernel's only
+	 * between them (pyfuse3's trio loop under interval=1 served ~1.2
+	 * million synthetic requests in 200 s and its workload timed out, 2
+	 * runs of 6); the rest wait for a kernel request or another thread's
+	 * pass, as before */
+	int queued = 0;
+	for (int i = 0; i < WIRE_SYN && !queued; i++)
+		queued = __atomic_load_n(&c->syn[i].state, __ATOMIC_RELAXED) == SYN_QUEUED;
+	if (!wt.read_own && (queued || __atomic_load_n(&c->nheld, __ATOMIC_RELAXED))) {
+		struct fsr_thread *t = fsr_thread_self();
+		int e = errno;
+		fsr_busy_enter(t);
+		fsr_mutex_lock(&c->lock);
+		if (c->state == CONN_WIRE && (syn_queued(c) || late_ready(c)))
+			wake_idle(c);
+		fsr_mutex_unlock(&c->lock);
+		t->busy--;
+		errno = e;
+	}
+	return ci;
+}
+
+void fsr_wire_wait_end(int ci, int ready)
+{
+	struct wconn *c = ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
+	if (!c)
+		return;
+	__atomic_sub_fetch(&c->waiting, 1, __ATOMIC_RELEASE);
+	wt.polled = ready;
 }
 
 /* fd is being closed: the synthetic requests read on it and unanswered
@@ -1538,19 +1608,26 @@ static int wake_reader(struct wconn *c)
 }
 
 /* synthetic requests were queued and no reader is parked in the kernel's
- * read: one may wait in poll/epoll for the fd to become readable (pyfuse3's
- * trio loop, any event loop), which a queued request of the shim's does not
- * make it.  The same wake-up makes it readable: the NOTIFY_REPLY wakes the
- * poll, the reader's read takes the queued request first, and its next read
- * swallows the NOTIFY_REPLY.  Only where a reader reads a nonblocking fd
- * (c->polling: event loops set O_NONBLOCK; a blocking reader is parked in
- * read, woken by wake_reader, or busy and back in read soon), and one
+ * read: one may wait in poll/select/epoll for the fd to become readable
+ * (pyfuse3's trio loop, any event loop, a blocking reader that polls with a
+ * timeout), which a queued request of the shim's does not make it.  The
+ * same wake-up makes it readable: the NOTIFY_REPLY wakes the poll, the
+ * reader's read takes the queued request first, and its next read swallows
+ * the NOTIFY_REPLY.  Only where a thread waits in such a call on a fd of
+ * the connection now (c->waiting, wire_poll.c), or, for the waits the
+ * interposers cannot see (an epoll fd from a raw syscall), where a reader
+ * reads a nonblocking fd (c->polling: event loops set O_NONBLOCK); and one
  * outstanding at a time (c->wake_out), so a reader that is merely busy gets
  * at most one more message to swallow per wake-up.  c->lock held. */
 static void wake_idle(struct wconn *c)
 {
-	if (c->wake_out || !__atomic_load_n(&c->polling, __ATOMIC_RELAXED) ||
-	    __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+	if (c->wake_out || __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+		return;
+	/* against fsr_wire_wait_begin: the request was queued (c->lock) before
+	 * the waiter count is read; the waiter counts itself before it looks
+	 * for queued requests */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&c->waiting, __ATOMIC_RELAXED) && !__atomic_load_n(&c->polling, __ATOMIC_RELAXED))
 		return;
 	if (wake_write(c))
 		c->wake_out = 1;
@@ -1624,9 +1701,13 @@ static int holds_untracked(const struct fsr_thread *a)
 	return 0;
 }
 
+/* a pass can queue into c, or (every slot queued already) wake a reader
+ * that waits in poll for what is queued: nothing else would (a poll loop
+ * wakes itself only after a kernel request, fsr_wire_wait_begin) */
 static int conn_usable(struct wconn *c)
 {
-	return c && c->state == CONN_WIRE && c->inited && (c->led.nent || c->led.nhnd) && syn_free(c);
+	return c && c->state == CONN_WIRE && c->inited && (c->led.nent || c->led.nhnd) &&
+	       (syn_free(c) || (__atomic_load_n(&c->waiting, __ATOMIC_RELAXED) && !c->wake_out && syn_queued(c)));
 }
 
 int fsr_wire_reclaim_possible(struct fsr_thread *t)
@@ -1685,7 +1766,10 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 			/* synchronous when another reader is parked in the kernel and
 			 * can be woken for it: the pass then waits for the reply */
 			int woke = n > before && wake_reader(c);
-			if (n > before && !woke)
+			/* a waiter in poll is woken also for what earlier passes
+			 * queued: those may hold every slot and target this pass
+			 * could use (conn_usable) */
+			if (!woke && (n > before || syn_queued(c)))
 				wake_idle(c);
 			struct wsyn *w = hs[0] ? hs[0] : hs[1];
 			if (w && parked && woke && !c->async_only && p->allocator != t &&

@@ -27,6 +27,11 @@
  *   -U    runs as uid/gid 65534 once mounted (the shim's requests must say so)
  *   -W    a directory w/ of 40 files (w00..w39) in the root: its READDIRPLUS
  *         reply is over 4 KiB (the largest is printed as dirplus_max)
+ *   -w N  the same with N files (w00..w99, w100..; at most 400)
+ *   -F    after each kernel FORGET or BATCH_FORGET the reader waits 300 ms
+ *         before it reads again, so that the FORGETs the kernel queues
+ *         meanwhile (a dropped cache) come as one BATCH_FORGET (the largest
+ *         count is printed as batch_forget_max)
  *   -Y    the replies to the first 6 of the shim's FSYNC/FLUSH/FSYNCDIR
  *         requests are written 2 s later by a thread of their own; a
  *         RELEASE of a handle meanwhile is an error (the kernel never
@@ -37,6 +42,9 @@
  *         connection, when its reply can no longer matter)
  *   -E    the fds are nonblocking and each reader waits in poll(2) before
  *         every read, as an event loop does (pyfuse3's trio loop)
+ *   -e M  the fds stay blocking and each reader waits for input before
+ *         every read with M: poll, ppoll, select or epoll (a loop that
+ *         also watches other fds, or waits with a timeout)
  *   -I F  an idle thread: for each line written to the FIFO F it allocates
  *         once (outside every request), then waits up to 20 s for a
  *         synthetic request to be served and prints "rawfs: idle pass:
@@ -79,7 +87,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -89,7 +99,8 @@
 
 #define BUFSZ (16u * 1024 * 1024 + 4096)
 #define WIDE 40          /* -W: w/'s files */
-#define NNODES (18 + 1 + WIDE)
+#define WIDE_MAX 400     /* -w N: at most */
+#define NNODES (18 + 1 + WIDE_MAX)
 
 struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t nlookup; };
 static struct node nodes[NNODES];
@@ -99,6 +110,9 @@ static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice,
 enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT, BAD_DUPCLOSE };
 static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort", "dupclose" };
 static int opt_bad, opt_poll;
+static const char *opt_wait;
+static int opt_forgetwait;     /* -F */
+static unsigned long batch_forget_max;   /* -e: poll, ppoll, select or epoll before each read */
 static const char *opt_idle;
 static int hidden_fd = -1;
 static unsigned long dirplus_max;   /* the largest READDIRPLUS reply, header included */
@@ -200,7 +214,7 @@ static void tree(void)
 {
 	static const char *names[NNODES] = { "", "", "d", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
 					     "f8", "f9", "g0", "g1", "g2", "g3", "g4", "w" };
-	static char wide[WIDE][4];
+	static char wide[WIDE_MAX][5];
 	for (int i = 1; i < NNODES; i++) {
 		if (i > 18) {
 			snprintf(wide[i - 19], sizeof wide[0], "w%02d", i - 19);
@@ -208,7 +222,7 @@ static void tree(void)
 		}
 		nodes[i].name = names[i];
 		/* w/ and its files: in the tree with -W only (parent 0: nowhere) */
-		nodes[i].parent = i <= 12 ? 1 : i < 18 ? 2 : i == 18 ? (opt_wide ? 1 : 0) : 18;
+		nodes[i].parent = i <= 12 ? 1 : i < 18 ? 2 : i == 18 ? (opt_wide ? 1 : 0) : i - 19 < opt_wide ? 18 : 0;
 		nodes[i].dir = i <= 2 || i == 18;
 		snprintf(nodes[i].data, sizeof nodes[i].data, "this is %s (node %d)\n", names[i], i);
 	}
@@ -524,6 +538,14 @@ static void serve(int fd, char *msg, size_t n)
 		free(out);
 		return;
 	}
+	/* the kernel sends nothing on a node after its last FORGET (it evicted
+	 * the inode), and a shim must not either: a daemon that frees its
+	 * node there would use freed memory */
+	if (ino != FUSE_ROOT_ID && nodes[ino].nlookup <= 0 && h->opcode != FUSE_INIT && h->opcode != FUSE_FORGET &&
+	    h->opcode != FUSE_BATCH_FORGET && h->opcode != FUSE_INTERRUPT && h->opcode != FUSE_DESTROY &&
+	    h->opcode != FUSE_NOTIFY_REPLY)
+		err("opcode %u (unique %#llx) on node %llu (%s), whose lookups were all forgotten", h->opcode,
+		    (unsigned long long)h->unique, (unsigned long long)ino, nodes[ino].name);
 	size_t olen = 0;
 	int error = 0, noreply = 0;
 	memset(out, 0, 512);
@@ -562,6 +584,8 @@ static void serve(int fd, char *msg, size_t n)
 		struct fuse_forget_one *o = (void *)(b + 1);
 		if (sizeof *h + sizeof *b + b->count * sizeof *o != n)
 			err("BATCH_FORGET of %u entries in %zu bytes", b->count, n);
+		if (b->count > batch_forget_max)
+			batch_forget_max = b->count;
 		for (uint32_t i = 0; i < b->count; i++)
 			forget(o[i].nodeid, o[i].nlookup);
 		noreply = 1;
@@ -753,6 +777,26 @@ static int copy_fd(int fd, int k)
 	return r;
 }
 
+/* -e: wait until fd is readable (or the mount is gone: POLLERR) */
+static int wait_input(int fd, int ep)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	if (strcmp(opt_wait, "poll") == 0)
+		return poll(&pf, 1, -1);
+	if (strcmp(opt_wait, "ppoll") == 0)
+		return ppoll(&pf, 1, NULL, NULL);
+	if (strcmp(opt_wait, "select") == 0) {
+		fd_set rd, ex;
+		FD_ZERO(&rd);
+		FD_ZERO(&ex);
+		FD_SET(fd, &rd);
+		FD_SET(fd, &ex);
+		return select(fd + 1, &rd, NULL, &ex, NULL);
+	}
+	struct epoll_event ev;
+	return epoll_wait(ep, &ev, 1, -1);
+}
+
 static void *reader(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -766,6 +810,12 @@ static void *reader(void *arg)
 		fcntl(pfd[1], F_SETPIPE_SZ, 1024 * 1024);
 	}
 	int ndup = 0;
+	int ep = -1;
+	if (opt_wait && strcmp(opt_wait, "epoll") == 0) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) { err("epoll: %s", strerror(errno)); return NULL; }
+	}
 	for (unsigned long k = 0;; k++) {
 		ssize_t n;
 		if (opt_poll) {
@@ -773,6 +823,8 @@ static void *reader(void *arg)
 			if (poll(&pf, 1, -1) < 0 && errno != EINTR)
 				break;
 		}
+		if (opt_wait && wait_input(fd, ep) < 0 && errno != EINTR)
+			break;
 		if (opt_bad == BAD_READ && k % 7 == 3) {
 			outcome("smallread", read(fd, buf, 100));   /* EINVAL: below FUSE_MIN_READ_BUFFER */
 			continue;
@@ -822,7 +874,13 @@ static void *reader(void *arg)
 			}
 		}
 		serve(fd, buf, (size_t)n);
+		const struct fuse_in_header *sh = (const void *)buf;
+		if (opt_forgetwait && n >= (ssize_t)sizeof *sh && !(sh->unique & (1ull << 62)) &&
+		    (sh->opcode == FUSE_FORGET || sh->opcode == FUSE_BATCH_FORGET))
+			usleep(300000);
 	}
+	if (ep >= 0)
+		close(ep);
 	free(hdr);
 	free(buf);
 	return NULL;
@@ -831,7 +889,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsSRCPnDLUWYEI:X:")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSRCPnDLUWw:FYEe:I:X:")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -846,9 +904,21 @@ int main(int argc, char **argv)
 		case 'D': opt_hidden = 1; break;
 		case 'L': opt_lockalloc = 1; break;
 		case 'U': opt_nobody = 1; break;
-		case 'W': opt_wide = 1; break;
+		case 'W': opt_wide = WIDE; break;
+		case 'w':
+			opt_wide = atoi(optarg);
+			if (opt_wide < 1 || opt_wide > WIDE_MAX) { fprintf(stderr, "rawfs: -w %s: not 1..%d\n", optarg, WIDE_MAX); return 2; }
+			break;
+		case 'F': opt_forgetwait = 1; break;
 		case 'Y': opt_slow = 1; break;
 		case 'E': opt_poll = 1; break;
+		case 'e':
+			opt_wait = optarg;
+			if (strcmp(optarg, "poll") && strcmp(optarg, "ppoll") && strcmp(optarg, "select") && strcmp(optarg, "epoll")) {
+				fprintf(stderr, "rawfs: -e %s: not poll, ppoll, select or epoll\n", optarg);
+				return 2;
+			}
+			break;
 		case 'I': opt_idle = optarg; break;
 		case 'X':
 			for (int i = 1; i < (int)(sizeof bad_names / sizeof bad_names[0]); i++)
@@ -856,11 +926,11 @@ int main(int argc, char **argv)
 					opt_bad = i;
 			if (!opt_bad) { fprintf(stderr, "rawfs: -X %s: unknown\n", optarg); return 2; }
 			break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-E] [-I FIFO] [-X KIND] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-w N] [-F] [-Y] [-E] [-e MODE] [-I FIFO] [-X KIND] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-E] [-I FIFO] [-X KIND] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-w N] [-F] [-Y] [-E] [-e MODE] [-I FIFO] [-X KIND] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -912,7 +982,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < noutcomes; i++)
 		fprintf(stderr, "rawfs: bad-input %s: %s\n", outcomes[i].what, outcomes[i].err ? strerror(outcomes[i].err) : "accepted");
 	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu spliced_in=%lu spliced_out=%lu "
-		"foreign_pipes_closed=%lu private_half_closed=%lu private_after_close=%lu errors=%d dirplus_max=%lu\n",
-		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_half, nsynth_after, errors, dirplus_max);
+		"foreign_pipes_closed=%lu private_half_closed=%lu private_after_close=%lu errors=%d dirplus_max=%lu "
+		"batch_forget_max=%lu\n",
+		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_half, nsynth_after, errors, dirplus_max,
+		batch_forget_max);
 	return errors ? 1 : 0;
 }
