@@ -1633,36 +1633,69 @@ static void wake_idle(struct wconn *c)
 		c->wake_out = 1;
 }
 
+/* one NOTIFY_RETRIEVE of 0 bytes of node ino: 1 written, 0 refused for
+ * good, -1 the kernel has no such inode (ENOENT: another may do) */
+static int retrieve_write(struct wconn *c, uint64_t ino)
+{
+	struct { struct fuse_out_header h; struct fuse_notify_retrieve_out r; } m;
+	memset(&m, 0, sizeof m);
+	m.h.len = sizeof m;
+	m.h.error = FUSE_NOTIFY_RETRIEVE;
+	m.r.notify_unique = private_unique(c);
+	m.r.nodeid = ino;
+	/* wake_fd is /dev/fuse unless the daemon closed and reused the
+	 * number behind the shim's back (a raw close): never a SIGPIPE */
+	int e0 = errno;
+	long w = fsr_wire_nosigpipe_write(c->wake_fd, &m, sizeof m);
+	int werr = errno;
+	errno = e0;
+	if (w == (long)sizeof m)
+		return 1;
+	/* ENOENT: the kernel no longer has that inode (its FORGET is held
+	 * back for a synthetic request, the ledger still counts it) */
+	return w < 0 && werr == ENOENT ? -1 : 0;
+}
+
+/* The wake-up: the kernel accepts a NOTIFY_RETRIEVE only on a regular
+ * file it holds (since "reject NOTIFY_RETRIEVE on anything other than
+ * regular files"), so the wire needs one.  In turn: a counted entry the
+ * replies said is a regular file; the node of a file handle open now (an
+ * open file keeps its inode; OPEN and CREATE give handles of regular files
+ * only, the kernel opens special files itself); the node of a kernel
+ * RELEASE held back (the kernel keeps the inode until that RELEASE is
+ * answered, fuse_release_end).  So an open file is enough, where the
+ * ledger has no entry (lookups it could not count, entries dropped after a
+ * BATCH_FORGET it could not read whole, a listing without READDIRPLUS).
+ * At most 8 tries.  c->lock held. */
 static int wake_write(struct wconn *c)
 {
 	if (c->minor < 15 || c->wake_fd < 0)
 		return 0;
-	int tries = 0;
+	int tries = 0, r;
 	for (unsigned int b = 0; b < FSR_LEDGER_BUCKETS && tries < 8; b++)
 		for (struct fsr_entry *e = c->led.ent[b]; e && tries < 8; e = e->next) {
 			if (e->count <= 0 || !S_ISREG(e->mode))
 				continue;
 			tries++;
-			struct { struct fuse_out_header h; struct fuse_notify_retrieve_out r; } m;
-			memset(&m, 0, sizeof m);
-			m.h.len = sizeof m;
-			m.h.error = FUSE_NOTIFY_RETRIEVE;
-			m.r.notify_unique = private_unique(c);
-			m.r.nodeid = e->ino;
-			/* wake_fd is /dev/fuse unless the daemon closed and reused the
-			 * number behind the shim's back (a raw close): never a SIGPIPE */
-			int e0 = errno;
-			long w = fsr_wire_nosigpipe_write(c->wake_fd, &m, sizeof m);
-			int werr = errno;
-			errno = e0;
-			if (w == (long)sizeof m)
-				return 1;
-			/* ENOENT: the kernel no longer has that inode (its FORGET is
-			 * held back for a synthetic request, the ledger still counts
-			 * it): another file may do */
-			if (w >= 0 || werr != ENOENT)
-				return 0;
+			if ((r = retrieve_write(c, e->ino)) >= 0)
+				return r;
 		}
+	for (unsigned int b = 0; b < FSR_LEDGER_BUCKETS && tries < 8; b++)
+		for (struct fsr_handle *h = c->led.hnd[b]; h && tries < 8; h = h->next) {
+			if (h->dir || h->refs <= 0)
+				continue;
+			tries++;
+			if ((r = retrieve_write(c, h->ino)) >= 0)
+				return r;
+		}
+	for (int i = 0; i < c->nheld && tries < 8; i++) {
+		const struct fuse_in_header *h = (const void *)c->held[i].buf;
+		if (h->opcode != FUSE_RELEASE)
+			continue;
+		tries++;
+		if ((r = retrieve_write(c, h->nodeid)) >= 0)
+			return r;
+	}
 	return 0;
 }
 

@@ -182,7 +182,12 @@ idle_run() {   # name rawfs-args...
 	wait $ipid; rc=$?
 	[ $rc = 0 ] || { FAIL "$name: daemon exit $rc"; tail -20 "$T/$name.log"; }
 	grep -q "rawfs: ERROR" "$T/$name.log" && { FAIL "$name: the daemon found a protocol error"; grep "rawfs: ERROR" "$T/$name.log" | head -5; }
-	[ "$(fsr_stat_of hazards "$T/$name.log")" = 0 ] || { FAIL "$name: reports on a correct daemon"; cat "$T/$name.log"; }
+	if [ -n "${IDLE_REPORTS:-}" ]; then     # rawfs -D: its lookups are unseen, a kernel FORGET may drift
+		others=$(sed -n 's/^SUMMARY: fsreclaim: \([a-z-]*\).*/\1/p' "$T/$name.log" | grep -vx "$IDLE_REPORTS")
+		[ -z "$others" ] || { FAIL "$name: reports: $others"; cat "$T/$name.log"; }
+	else
+		[ "$(fsr_stat_of hazards "$T/$name.log")" = 0 ] || { FAIL "$name: reports on a correct daemon"; cat "$T/$name.log"; }
+	fi
 	[ "$(grep -c 'rawfs: idle pass: served' "$T/$name.log")" = 3 ] ||
 		{ FAIL "$name: a pass made while the reader waited for input ($*) was not served"; grep "idle pass" "$T/$name.log"; }
 	[ "$(grep -c 'rawfs: idle pass: served (kernel requests meanwhile: 0)' "$T/$name.log")" -ge 1 ] ||
@@ -193,6 +198,12 @@ idle_run rawidle -E
 for m in poll ppoll select epoll; do
 	idle_run "rawidle_$m" -e $m
 done
+# the wake-up needs a regular file the kernel holds: here the ledger has
+# no entry at all (rawfs -D answers lookups on an fd the shim cannot see,
+# -P lists without READDIRPLUS), only the handle of the file held open.
+# The node of an open handle does (before, only a counted entry of a
+# regular file did, and no pass was served: 0 of 3)
+IDLE_REPORTS=lookup-drift idle_run rawidle_noent -e poll -D -P
 
 # fuse_transport=lib: the wire does nothing
 run rawlib.wire "interval=1:stats=1:fuse_transport=lib" $RAWFS
