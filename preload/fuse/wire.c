@@ -3,7 +3,8 @@
  * A FUSE fd is born by an open of /dev/fuse (reentry.c's open interposers
  * tell us), arrives over a socket (recvmsg SCM_RIGHTS: fusermount3,
  * mergerfs-fusermount), is cloned (FUSE_DEV_IOC_CLONE: same connection, its
- * own processing queue), duplicated (dup, dup2, dup3, fcntl F_DUPFD*), or is
+ * own processing queue), duplicated (dup, dup2, dup3, fcntl F_DUPFD*, and
+ * the same through libc's syscall(3): wire_syscall.c), or is
  * inherited (found at load by fstat: char device 10:229).  Each known fd has
  * a bit in fsr_wire_fdbits and the index of its connection in fd_conn; every
  * read or write of any other fd pays that one bit test and nothing more.

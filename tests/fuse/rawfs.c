@@ -20,8 +20,9 @@
  *         write into such a pipe has no reader: EPIPE and SIGPIPE)
  *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
  *         notify-in-op pattern of CurvineIO/curvine#607)
- *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
- *         a shim following the fds cannot know (its ledger then drifts)
+ *   -D    LOOKUP replies go through an fd dup'ed by the syscall instruction
+ *         itself (not libc's syscall(3)), which a shim following the fds
+ *         cannot know (its ledger then drifts)
  *   -L    OPEN allocates while it holds the tree lock, which FLUSH and
  *         FSYNC need (a reclaim deadlock once reclaim waits for them)
  *   -U    runs as uid/gid 65534 once mounted (the shim's requests must say so)
@@ -66,7 +67,8 @@
  *                     FLUSH (the shim's) closes its fd unanswered and ends
  *           dupclose  (with -t 2 -c) the clone reader that reads a synthetic
  *                     FLUSH (its first 10) copies its fd (dup, dup2, dup3,
- *                     fcntl F_DUPFD, SCM_RIGHTS to itself, in turn), closes
+ *                     fcntl F_DUPFD, SCM_RIGHTS to itself, syscall(3) with
+ *                     SYS_dup, SYS_dup3, SYS_fcntl F_DUPFD_CLOEXEC, in turn), closes
  *                     the original, answers the FLUSH on the copy and reads
  *                     on from it: the file, and its requests, live on
  *           abort     FUSE_ABORT_ERROR negotiated (an aborted connection's
@@ -115,6 +117,25 @@ static int opt_forgetwait;     /* -F */
 static unsigned long batch_forget_max;   /* -e: poll, ppoll, select or epoll before each read */
 static const char *opt_idle;
 static int hidden_fd = -1;
+
+/* -D: dup(2) made with the syscall instruction itself, as Go does, which
+ * no LD_PRELOAD shim sees (libc's syscall(3) is a function it may
+ * interpose, and a shim that follows fd copies does) */
+static int insn_dup(int fd)
+{
+#if defined(__x86_64__)
+	long ret;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"((long)SYS_dup), "D"((long)fd) : "rcx", "r11", "memory");
+	return ret < 0 ? -1 : (int)ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = SYS_dup;
+	register long x0 __asm__("x0") = fd;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8) : "memory");
+	return x0 < 0 ? -1 : (int)x0;
+#else
+#error "rawfs -D needs the syscall instruction of this architecture"
+#endif
+}
 static unsigned long dirplus_max;   /* the largest READDIRPLUS reply, header included */
 static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, nsynth_half;
 static int closed_foreign;   /* -C: 1 read ends being closed, 2 closed, 3 write ends being closed, 4 all closed */
@@ -740,13 +761,17 @@ static void *idle_thread(void *arg)
 /* -X dupclose: a copy of fd made the k-th way (the same open file) */
 static int copy_fd(int fd, int k)
 {
-	static const char *const how[] = { "dup", "dup2", "dup3", "F_DUPFD", "SCM_RIGHTS" };
+	static const char *const how[] = { "dup", "dup2", "dup3", "F_DUPFD", "SCM_RIGHTS", "syscall-dup",
+					   "syscall-dup3", "syscall-F_DUPFD_CLOEXEC" };
 	int r = -1;
-	switch (k % 5) {
+	switch (k % 8) {
 	case 0: r = dup(fd); break;
 	case 1: r = dup2(fd, 200 + k); break;
 	case 2: r = dup3(fd, 200 + k, O_CLOEXEC); break;
 	case 3: r = fcntl(fd, F_DUPFD, 300); break;
+	case 5: r = (int)syscall(SYS_dup, fd); break;
+	case 6: r = (int)syscall(SYS_dup3, fd, 200 + k, O_CLOEXEC); break;
+	case 7: r = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 300); break;
 	case 4: {
 		int sv[2];
 		char c = 0, cb[CMSG_SPACE(sizeof(int))];
@@ -771,9 +796,9 @@ static int copy_fd(int fd, int k)
 	}
 	}
 	if (r < 0)
-		err("%s of the FUSE fd: %s", how[k % 5], strerror(errno));
+		err("%s of the FUSE fd: %s", how[k % 8], strerror(errno));
 	else
-		fprintf(stderr, "rawfs: dupclose %s: fd %d -> %d\n", how[k % 5], fd, r);
+		fprintf(stderr, "rawfs: dupclose %s: fd %d -> %d\n", how[k % 8], fd, r);
 	return r;
 }
 
@@ -942,7 +967,7 @@ int main(int argc, char **argv)
 		perror("rawfs: mount");
 		return 1;
 	}
-	hidden_fd = (int)syscall(SYS_dup, fd0);
+	hidden_fd = insn_dup(fd0);
 	pthread_t th[64], rt;
 	int fds[64];
 	for (int i = 1; i < opt_threads; i++) {
