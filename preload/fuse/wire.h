@@ -7,6 +7,7 @@
 #define FSR_WIRE_H
 
 #include "fsr.h"
+#include <dlfcn.h>
 #include <sys/uio.h>
 
 /* fds the wire knows, one bit each: every read/write of other fds pays this test */
@@ -26,6 +27,16 @@ static inline int fsr_wire_is_epfd(int fd)
 	return (unsigned int)fd < FSR_WIRE_FDS && ((fsr_wire_epbits[(unsigned int)fd >> 6] >> (fd & 63)) & 1);
 }
 void fsr_wire_epfd_closed(int epfd) FSR_HIDDEN;
+
+/* the wire's interposers (wire.c, wire_poll.c): WIRE_REAL(ret, sym, params)
+ * declares real_sym, the next definition of sym (resolved at first use);
+ * WIRE_IPOS(ret, sym, params) defines the exported sym as fsrw_sym */
+#define WIRE_REAL(ret, sym, params) \
+	static ret (*real_##sym) params; \
+	if (unlikely(!real_##sym)) real_##sym = (ret (*) params)dlsym(RTLD_NEXT, #sym)
+#define WIRE_IPOS(ret, sym, params) \
+	FSR_EXPORT ret fsrw_##sym params __asm__(#sym); \
+	ret fsrw_##sym params
 
 /* wire.c: fd bookkeeping (conn: a connection index, or -1 for a new one) */
 void fsr_wire_fd_add(int fd, int conn) FSR_HIDDEN;

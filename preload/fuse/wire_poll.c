@@ -27,13 +27,6 @@
 uint64_t fsr_wire_epbits[FSR_WIRE_FDS / 64];
 static int ep_fuse[FSR_WIRE_FDS];
 
-#define REAL(ret, sym, params) \
-	static ret (*real_##sym) params; \
-	if (unlikely(!real_##sym)) real_##sym = (ret (*) params)dlsym(RTLD_NEXT, #sym)
-#define IPOS(ret, sym, params) \
-	FSR_EXPORT ret fsrw_##sym params __asm__(#sym); \
-	ret fsrw_##sym params
-
 static void ep_mark(int epfd, int fuse_fd)
 {
 	if ((unsigned int)epfd >= FSR_WIRE_FDS)
@@ -59,9 +52,9 @@ static int ep_target(int epfd)
 	return fd >= 0 && fsr_wire_is_fd(fd) ? fd : -1;
 }
 
-IPOS(int, epoll_ctl, (int epfd, int op, int fd, struct epoll_event *ev))
+WIRE_IPOS(int, epoll_ctl, (int epfd, int op, int fd, struct epoll_event *ev))
 {
-	REAL(int, epoll_ctl, (int, int, int, struct epoll_event *));
+	WIRE_REAL(int, epoll_ctl, (int, int, int, struct epoll_event *));
 	int r = real_epoll_ctl(epfd, op, fd, ev);
 	if (likely(!fsr_wire_is_fd(fd) && !fsr_wire_is_epfd(fd)) || r != 0)
 		return r;
@@ -121,57 +114,57 @@ static int select_fuse_fd(int n, const fd_set *rd)
 	return -1;
 }
 
-IPOS(int, poll, (struct pollfd *p, nfds_t n, int timeout))
+WIRE_IPOS(int, poll, (struct pollfd *p, nfds_t n, int timeout))
 {
-	REAL(int, poll, (struct pollfd *, nfds_t, int));
+	WIRE_REAL(int, poll, (struct pollfd *, nfds_t, int));
 	return COUNTED_WAIT(poll_fuse_fd(p, n), real_poll(p, n, timeout));
 }
 
-IPOS(int, __poll_chk, (struct pollfd *p, nfds_t n, int timeout, size_t len))
+WIRE_IPOS(int, __poll_chk, (struct pollfd *p, nfds_t n, int timeout, size_t len))
 {
-	REAL(int, __poll_chk, (struct pollfd *, nfds_t, int, size_t));
+	WIRE_REAL(int, __poll_chk, (struct pollfd *, nfds_t, int, size_t));
 	return COUNTED_WAIT(poll_fuse_fd(p, n), real___poll_chk(p, n, timeout, len));
 }
 
-IPOS(int, ppoll, (struct pollfd *p, nfds_t n, const struct timespec *ts, const sigset_t *ss))
+WIRE_IPOS(int, ppoll, (struct pollfd *p, nfds_t n, const struct timespec *ts, const sigset_t *ss))
 {
-	REAL(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *));
+	WIRE_REAL(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *));
 	return COUNTED_WAIT(poll_fuse_fd(p, n), real_ppoll(p, n, ts, ss));
 }
 
-IPOS(int, __ppoll_chk, (struct pollfd *p, nfds_t n, const struct timespec *ts, const sigset_t *ss, size_t len))
+WIRE_IPOS(int, __ppoll_chk, (struct pollfd *p, nfds_t n, const struct timespec *ts, const sigset_t *ss, size_t len))
 {
-	REAL(int, __ppoll_chk, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t));
+	WIRE_REAL(int, __ppoll_chk, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t));
 	return COUNTED_WAIT(poll_fuse_fd(p, n), real___ppoll_chk(p, n, ts, ss, len));
 }
 
-IPOS(int, select, (int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv))
+WIRE_IPOS(int, select, (int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv))
 {
-	REAL(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *));
+	WIRE_REAL(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *));
 	return COUNTED_WAIT(select_fuse_fd(n, rd), real_select(n, rd, wr, ex, tv));
 }
 
-IPOS(int, pselect, (int n, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *ss))
+WIRE_IPOS(int, pselect, (int n, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *ss))
 {
-	REAL(int, pselect, (int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *));
+	WIRE_REAL(int, pselect, (int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *));
 	return COUNTED_WAIT(select_fuse_fd(n, rd), real_pselect(n, rd, wr, ex, ts, ss));
 }
 
-IPOS(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout))
+WIRE_IPOS(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout))
 {
-	REAL(int, epoll_wait, (int, struct epoll_event *, int, int));
+	WIRE_REAL(int, epoll_wait, (int, struct epoll_event *, int, int));
 	return COUNTED_WAIT(ep_target(epfd), real_epoll_wait(epfd, ev, max, timeout));
 }
 
-IPOS(int, epoll_pwait, (int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *ss))
+WIRE_IPOS(int, epoll_pwait, (int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *ss))
 {
-	REAL(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *));
+	WIRE_REAL(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *));
 	return COUNTED_WAIT(ep_target(epfd), real_epoll_pwait(epfd, ev, max, timeout, ss));
 }
 
-IPOS(int, epoll_pwait2, (int epfd, struct epoll_event *ev, int max, const struct timespec *ts, const sigset_t *ss))
+WIRE_IPOS(int, epoll_pwait2, (int epfd, struct epoll_event *ev, int max, const struct timespec *ts, const sigset_t *ss))
 {
-	REAL(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *, const sigset_t *));
+	WIRE_REAL(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *, const sigset_t *));
 	if (unlikely(!real_epoll_pwait2)) {
 		errno = ENOSYS;    /* an older glibc: the program could not have linked it */
 		return -1;

@@ -531,34 +531,61 @@ static int syn_queued(const struct wconn *c)
 
 /* ---- what a reader gets before the kernel's requests (c->lock held) ---- */
 
-static int held_pinned(struct wconn *c, const struct wheld *m)
+/* What a kernel FORGET releases (node ino, rel 0) or a RELEASE/RELEASEDIR
+ * (the handle (ino, fh, dir), rel 1): the key by which held messages,
+ * pins and synthetic requests are matched.  NULL where a key is taken:
+ * everything (a BATCH_FORGET not read whole may release any node). */
+struct relkey { uint64_t ino, fh; int rel, dir; };
+
+static struct relkey forget_key(uint64_t ino)
+{
+	return (struct relkey){ .ino = ino };
+}
+
+static struct relkey release_key(uint64_t ino, uint64_t fh, int dir)
+{
+	return (struct relkey){ .ino = ino, .fh = fh, .rel = 1, .dir = dir };
+}
+
+/* the key of a held message (only FORGETs and RELEASEs are held) */
+static struct relkey held_key(const struct wheld *m)
 {
 	const struct fuse_in_header *h = (const void *)m->buf;
-	if (h->opcode == FUSE_FORGET)
-		return node_busy(c, h->nodeid, 0);   /* the held ones before it went first */
-	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR) {
-		const struct fuse_release_in *a = (const void *)(m->buf + HDR);
-		return hnd_pinned(c, h->nodeid, a->fh, h->opcode == FUSE_RELEASEDIR);
-	}
-	return 0;
+	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
+	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR)
+		return release_key(h->nodeid, a->fh, h->opcode == FUSE_RELEASEDIR);
+	return forget_key(h->nodeid);
+}
+
+/* a synthetic request uses what k releases (held messages before a FORGET
+ * went first: not counted) */
+static int key_pinned(struct wconn *c, const struct relkey *k)
+{
+	return k->rel ? hnd_pinned(c, k->ino, k->fh, k->dir) : node_busy(c, k->ino, 0);
+}
+
+static int held_pinned(struct wconn *c, const struct wheld *m)
+{
+	struct relkey k = held_key(m);
+	return key_pinned(c, &k);
 }
 
 static void syn_unpin(struct wconn *c, struct wsyn *s);
 
-/* A kernel FORGET of ino (rel 0) or RELEASE/RELEASEDIR of handle (ino,
- * fh, dir) waited timeout_ms for the synthetic requests that use it: those
- * still queued are dropped (the daemon never got them), so that none
- * reaches what the message releases (c->lock held) */
-/* synthetic request s uses what a FORGET of ino (rel 0) or a RELEASE of
- * handle (ino, fh, dir) releases: a lookup under ino, an FSYNC, FSYNCDIR or
- * FLUSH on ino or on that handle */
-static int syn_on(const struct wsyn *s, uint64_t ino, int rel, uint64_t fh, int dir)
+/* synthetic request s uses what k releases: a lookup under a forgotten
+ * node, an FSYNC, FSYNCDIR or FLUSH on it or on a released handle (k NULL:
+ * any request but the shim's FORGETs, which give back the shim's own
+ * reference and use no kernel one; one dropped would leave the daemon's
+ * count one too high for good) */
+static int syn_on(const struct wsyn *s, const struct relkey *k)
 {
 	if (s->kind == SK_FORGET)
 		return 0;
-	if (rel)
-		return s->kind != SK_LOOKUP && s->nodeid == ino && s->fh == fh && s->dir == dir;
-	return (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == ino;
+	if (!k)
+		return 1;
+	if (k->rel)
+		return s->kind != SK_LOOKUP && s->nodeid == k->ino && s->fh == k->fh && s->dir == k->dir;
+	return (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == k->ino;
 }
 
 /* a queued synthetic request dropped: the daemon never gets it, and a
@@ -569,12 +596,13 @@ static void syn_drop(struct wconn *c, struct wsyn *s)
 	s->state = SYN_FREE;
 }
 
-static int syn_cancel(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir)
+/* the queued synthetic requests on what k releases dropped: how many */
+static int syn_cancel(struct wconn *c, const struct relkey *k)
 {
 	int n = 0;
 	for (int i = 0; i < WIRE_SYN; i++) {
 		struct wsyn *s = &c->syn[i];
-		if (s->state == SYN_QUEUED && syn_on(s, ino, rel, fh, dir)) {
+		if (s->state == SYN_QUEUED && syn_on(s, k)) {
 			syn_drop(c, s);
 			n++;
 		}
@@ -582,73 +610,37 @@ static int syn_cancel(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int d
 	return n;
 }
 
-static int syn_cancel_for(struct wconn *c, const struct wheld *m)
+/* a synthetic request in state `state` (any but free: -1) uses what k releases */
+static int syn_uses(struct wconn *c, const struct relkey *k, int state)
 {
-	const struct fuse_in_header *h = (const void *)m->buf;
-	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
-	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR)
-		return syn_cancel(c, h->nodeid, 1, a->fh, h->opcode == FUSE_RELEASEDIR);
-	return syn_cancel(c, h->nodeid, 0, 0, 0);
+	for (int i = 0; i < WIRE_SYN; i++) {
+		const struct wsyn *s = &c->syn[i];
+		if ((state < 0 ? s->state != SYN_FREE : s->state == state) && syn_on(s, k))
+			return 1;
+	}
+	return 0;
 }
 
-/* A kernel FORGET of ino (rel 0) or RELEASE of handle (ino, fh, dir) that
- * a synthetic request uses and that cannot be held back (the queue is
- * full, or a BATCH_FORGET not copied whole): the reader waits for the
- * pins until `until`, then drops the synthetic requests still queued on
- * it (c->lock held; dropped and retaken while waiting) */
-static void wait_pins(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir, uint64_t until)
+/* A kernel FORGET or RELEASE that a synthetic request uses and that cannot
+ * be held back (the queue is full), or (k NULL) a BATCH_FORGET not copied
+ * whole, which may release anything: the reader waits until no synthetic
+ * request uses it (k: by the pins; NULL: none runs or is queued at all but
+ * FORGETs) until `until`, then drops those still queued (c->lock held;
+ * dropped and retaken while waiting) */
+static void wait_syn(struct wconn *c, const struct relkey *k, uint64_t until)
 {
 	for (;;) {
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-		if (!(rel ? hnd_pinned(c, ino, fh, dir) : node_busy(c, ino, 0)))
+		if (!(k ? key_pinned(c, k) : syn_uses(c, NULL, -1)))
 			return;
 		if (fsr_now_ns() >= until) {
-			syn_cancel(c, ino, rel, fh, dir);
+			syn_cancel(c, k);
 			return;
 		}
 		fsr_mutex_unlock(&c->lock);
 		fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
 		fsr_mutex_lock(&c->lock);
 	}
-}
-
-/* every synthetic request of c that uses a node done, or dropped if still
- * queued at `until`: all but its FORGETs, which give back the shim's own
- * reference and use no kernel one (syn_on); one dropped would leave the
- * daemon's count one too high for good (c->lock held; dropped and retaken
- * while waiting) */
-static void wait_syn_all(struct wconn *c, uint64_t until)
-{
-	for (;;) {
-		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE), busy = 0;
-		for (int i = 0; i < WIRE_SYN; i++)
-			busy |= c->syn[i].state != SYN_FREE && c->syn[i].kind != SK_FORGET;
-		if (!busy)
-			return;
-		if (fsr_now_ns() >= until) {
-			for (int i = 0; i < WIRE_SYN; i++)
-				if (c->syn[i].state == SYN_QUEUED && c->syn[i].kind != SK_FORGET)
-					syn_drop(c, &c->syn[i]);
-			return;
-		}
-		fsr_mutex_unlock(&c->lock);
-		fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
-		fsr_mutex_lock(&c->lock);
-	}
-}
-
-/* a synthetic request the daemon has uses what held message m releases
- * (by the requests alone: an ended connection's ledger is gone) */
-static int syn_sent_on(struct wconn *c, const struct wheld *m)
-{
-	const struct fuse_in_header *h = (const void *)m->buf;
-	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
-	int rel = h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR;
-	for (int i = 0; i < WIRE_SYN; i++)
-		if (c->syn[i].state == SYN_SENT &&
-		    syn_on(&c->syn[i], h->nodeid, rel, rel ? a->fh : 0, h->opcode == FUSE_RELEASEDIR))
-			return 1;
-	return 0;
 }
 
 /* >0: a message of that length was put into iov; 0: none; -1: a held
@@ -699,10 +691,11 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	 * node (Fuse.pm: "fuse internal error: node N not found"; likely also
 	 * glusterfs' segfault in fuse.so's reader under a fairness cap tried
 	 * once: its nodeids are its inode pointers) */
-	if (c->state == CONN_WIRE && held_pinned(c, m)) {
-		if (force && syn_cancel_for(c, m))
+	struct relkey mk = held_key(m);
+	if (c->state == CONN_WIRE && key_pinned(c, &mk)) {
+		if (force && syn_cancel(c, &mk))
 			*note |= 1;
-		if (held_pinned(c, m)) {
+		if (key_pinned(c, &mk)) {
 			if (force && !m->late)
 				*note |= 2;
 			if (force || m->late)
@@ -713,7 +706,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	/* the connection ended (its held messages go before the end): the
 	 * reply of a synthetic request the daemon has on the same node or
 	 * handle is awaited, at most timeout_ms */
-	if (c->state == CONN_OFF && !force && syn_sent_on(c, m))
+	if (c->state == CONN_OFF && !force && syn_uses(c, &mk, SYN_SENT))
 		return -1;
 	if (m->len > cap)
 		return 0;
@@ -830,7 +823,8 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		if (ent_forget(c, h->nodeid, a->nlookup)) {
 			if (hold(c, msg, h->len) == 0)
 				return SWALLOW;
-			wait_pins(c, h->nodeid, 0, 0, 0, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
+			struct relkey k = forget_key(h->nodeid);
+			wait_syn(c, &k, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
 		}
 		break;
 	}
@@ -851,7 +845,8 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 				struct wforget m = forget_msg(c, o.nodeid, o.nlookup);
 				if (hold(c, &m, sizeof m) == 0)
 					continue;
-				wait_pins(c, o.nodeid, 0, 0, 0, until);   /* the queue is full */
+				struct relkey k = forget_key(o.nodeid);
+				wait_syn(c, &k, until);   /* the queue is full */
 				pinned = 0;
 			}
 			any_pinned |= pinned;
@@ -863,7 +858,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 			 * of them, so wait for them all (bounded, then the queued
 			 * ones are dropped), and keep no entry (an under-count:
 			 * the ledger must never hold a node the kernel forgot) */
-			wait_syn_all(c, until);
+			wait_syn(c, NULL, until);
 			fsr_ledger_clear_entries(&c->led);
 			inexact(c);
 			break;
@@ -888,7 +883,8 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		if (pinned) {
 			if (hold(c, msg, h->len) == 0)
 				return SWALLOW;
-			wait_pins(c, h->nodeid, 1, a->fh, dir, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
+			struct relkey k = release_key(h->nodeid, a->fh, dir);
+			wait_syn(c, &k, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
 		}
 		break;
 	}
