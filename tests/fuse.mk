@@ -5,7 +5,7 @@
 if !SANITIZED
 TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/forkown.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/wire_splice.sh tests/fuse/wire_bundled.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
-	tests/fuse/badargs.sh tests/fuse/hlpath.sh tests/fuse/wire_static.sh tests/fuse/wire_selfmount.sh tests/fuse/wire_strace.sh tests/fuse/wire_badinput.sh tests/fuse/wire_dirplus.sh tests/fuse/wire_gluster.sh \
+	tests/fuse/badargs.sh tests/fuse/hlpath.sh tests/fuse/wire_static.sh tests/fuse/wire_selfmount.sh tests/fuse/wire_strace.sh tests/fuse/wire_badinput.sh tests/fuse/wire_dirplus.sh tests/fuse/wire_gluster.sh tests/fuse/wire_forgetbatch.sh \
 	tests/fuse/condfs.sh \
 	tests/fuse/notifylock.sh tests/fuse/pathfs2.sh tests/fuse/flushhelper2.sh tests/fuse/cancel2.sh
 endif
@@ -13,7 +13,7 @@ EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.s
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/lib/libfuse317.sh tests/lib/tree.sh tests/lib/wire.sh tests/fuse/devfd.sh tests/fuse/forkown.sh \
 	tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/wire_splice.sh tests/fuse/wire_bundled.sh tests/fuse/callout.c tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
 	tests/fuse/rt_fusepy.py tests/fuse/rt_pyfuse3.py tests/fuse/rt_fuse.pl tests/fuse/badargs.sh tests/fuse/hlpath.sh \
-	tests/lib/wirerun.sh tests/fuse/wire_static.sh tests/fuse/wire_selfmount.sh tests/fuse/wire_strace.sh tests/fuse/wire_decode.py tests/fuse/wire_badinput.sh tests/fuse/wire_dirplus.sh tests/fuse/wire_gluster.sh \
+	tests/lib/wirerun.sh tests/fuse/wire_static.sh tests/fuse/wire_selfmount.sh tests/fuse/wire_strace.sh tests/fuse/wire_decode.py tests/fuse/wire_badinput.sh tests/fuse/wire_dirplus.sh tests/fuse/wire_gluster.sh tests/fuse/wire_forgetbatch.sh \
 	tests/fuse/condfs.sh \
 	tests/fuse/notifylock.sh tests/fuse/pathfs2.sh tests/fuse/flushhelper2.sh tests/fuse/cancel2.sh
 check_PROGRAMS += tests/fuse/selfcall tests/fuse/ctxcheck tests/fuse/lockfs tests/fuse/asyncll tests/fuse/devfd_mount \

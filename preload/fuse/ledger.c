@@ -291,77 +291,91 @@ int fsr_ledger_hnd_ok(const struct fsr_handle *h, unsigned int ops)
 	return (ops & (FSR_LOP_FSYNC | FSR_LOP_FLUSH)) != 0;
 }
 
-struct fsr_entry *fsr_ledger_pick_ent(struct fsr_ledger *l, struct fsr_pass *p, struct fsr_pick *k)
+/* A kind of callback target, for the one choice below: entries or
+ * handles, walked bucket by bucket */
+struct pick_kind {
+	char type;                                      /* fsr_schedule_want's: 'e' or 'h' */
+	void *(*head)(struct fsr_ledger *l, unsigned long b);
+	void *(*next)(void *it);
+	int (*ok)(struct fsr_ledger *l, void *it, void *arg, struct fsr_pick *k);   /* eligible now */
+	void (*target)(struct fsr_ledger *l, void *it, char *b, size_t len);
+};
+
+/* the target a replayed pass wants if it is eligible now, else the first
+ * eligible one from bucket `cursor` on (k->bucket: where) */
+static void *pick(struct fsr_ledger *l, struct fsr_pass *p, const struct pick_kind *pk, unsigned long cursor, void *arg,
+		  struct fsr_pick *k)
 {
-	uint32_t want = fsr_schedule_want(p, 'e');
-	struct fsr_entry *pick = NULL;
+	uint32_t want = fsr_schedule_want(p, pk->type);
+	void *got = NULL;
 	k->wanted = want != 0;
 	k->matched = 0;
 	k->parent = NULL;
 	k->tgt[0] = 0;
-	/* a replayed pass: the entry the original chose, if the kernel holds it */
-	for (unsigned long b = 0; want && b < FSR_LEDGER_BUCKETS && !pick; b++)
-		for (struct fsr_entry *e = l->ent[b]; e; e = e->next) {
-			if (!fsr_ledger_ent_ok(l, e, &k->parent))
+	for (unsigned long b = 0; want && b < FSR_LEDGER_BUCKETS && !got; b++)
+		for (void *it = pk->head(l, b); it; it = pk->next(it)) {
+			if (!pk->ok(l, it, arg, k))
 				continue;
-			fsr_ledger_ent_target(l, e->ino, k->tgt, sizeof k->tgt);
+			pk->target(l, it, k->tgt, sizeof k->tgt);
 			if (fsr_target_hash(k->tgt) == want) {
-				pick = e;
+				got = it;
 				k->matched = 1;
 				break;
 			}
 		}
-	for (unsigned long i = 0; i < FSR_LEDGER_BUCKETS && !pick; i++) {
-		unsigned long b = (l->cur_e + i) % FSR_LEDGER_BUCKETS;
-		for (struct fsr_entry *e = l->ent[b]; e; e = e->next)
-			if (fsr_ledger_ent_ok(l, e, &k->parent)) {
-				pick = e;
+	for (unsigned long i = 0; i < FSR_LEDGER_BUCKETS && !got; i++) {
+		unsigned long b = (cursor + i) % FSR_LEDGER_BUCKETS;
+		for (void *it = pk->head(l, b); it; it = pk->next(it))
+			if (pk->ok(l, it, arg, k)) {
+				got = it;
 				k->bucket = b;
 				break;
 			}
 	}
-	if (pick && !k->matched)
-		fsr_ledger_ent_target(l, pick->ino, k->tgt, sizeof k->tgt);
-	return pick;
+	if (got && !k->matched)
+		pk->target(l, got, k->tgt, sizeof k->tgt);
+	return got;
 }
 
-static int hnd_ok(const struct fsr_handle *h, unsigned int ops, fsr_hnd_also_fn also, void *arg)
+static void *ent_head(struct fsr_ledger *l, unsigned long b) { return l->ent[b]; }
+static void *ent_next(void *it) { return ((struct fsr_entry *)it)->next; }
+static int ent_pick_ok(struct fsr_ledger *l, void *it, void *arg, struct fsr_pick *k)
 {
-	return fsr_ledger_hnd_ok(h, ops) && (!also || also(arg, h, ops));
+	(void)arg;
+	return fsr_ledger_ent_ok(l, it, &k->parent);   /* the choice's parent: the last judged */
 }
+static void ent_pick_target(struct fsr_ledger *l, void *it, char *b, size_t len)
+{
+	fsr_ledger_ent_target(l, ((struct fsr_entry *)it)->ino, b, len);
+}
+static const struct pick_kind ent_kind = { 'e', ent_head, ent_next, ent_pick_ok, ent_pick_target };
+
+struct fsr_entry *fsr_ledger_pick_ent(struct fsr_ledger *l, struct fsr_pass *p, struct fsr_pick *k)
+{
+	return pick(l, p, &ent_kind, l->cur_e, NULL, k);
+}
+
+struct hnd_rule { unsigned int ops; fsr_hnd_also_fn also; void *arg; };
+static void *hnd_head(struct fsr_ledger *l, unsigned long b) { return l->hnd[b]; }
+static void *hnd_next(void *it) { return ((struct fsr_handle *)it)->next; }
+static int hnd_pick_ok(struct fsr_ledger *l, void *it, void *arg, struct fsr_pick *k)
+{
+	const struct hnd_rule *r = arg;
+	(void)l;
+	(void)k;
+	return fsr_ledger_hnd_ok(it, r->ops) && (!r->also || r->also(r->arg, it, r->ops));
+}
+static void hnd_pick_target(struct fsr_ledger *l, void *it, char *b, size_t len)
+{
+	fsr_ledger_hnd_target(l, it, b, len);
+}
+static const struct pick_kind hnd_kind = { 'h', hnd_head, hnd_next, hnd_pick_ok, hnd_pick_target };
 
 struct fsr_handle *fsr_ledger_pick_hnd(struct fsr_ledger *l, struct fsr_pass *p, unsigned int ops,
 				       fsr_hnd_also_fn also, void *arg, struct fsr_pick *k)
 {
-	uint32_t want = fsr_schedule_want(p, 'h');
-	struct fsr_handle *pick = NULL;
-	k->wanted = want != 0;
-	k->matched = 0;
-	k->parent = NULL;
-	k->tgt[0] = 0;
-	for (unsigned long b = 0; want && b < FSR_LEDGER_BUCKETS && !pick; b++)
-		for (struct fsr_handle *h = l->hnd[b]; h; h = h->next) {
-			if (!hnd_ok(h, ops, also, arg))
-				continue;
-			fsr_ledger_hnd_target(l, h, k->tgt, sizeof k->tgt);
-			if (fsr_target_hash(k->tgt) == want) {
-				pick = h;
-				k->matched = 1;
-				break;
-			}
-		}
-	for (unsigned long i = 0; i < FSR_LEDGER_BUCKETS && !pick; i++) {
-		unsigned long b = (l->cur_h + i) % FSR_LEDGER_BUCKETS;
-		for (struct fsr_handle *h = l->hnd[b]; h; h = h->next)
-			if (hnd_ok(h, ops, also, arg)) {
-				pick = h;
-				k->bucket = b;
-				break;
-			}
-	}
-	if (pick && !k->matched)
-		fsr_ledger_hnd_target(l, pick, k->tgt, sizeof k->tgt);
-	return pick;
+	struct hnd_rule r = { ops, also, arg };
+	return pick(l, p, &hnd_kind, l->cur_h, &r, k);
 }
 
 void fsr_ledger_say_instead(struct fsr_pass *p, char type, const char *kind, const struct fsr_pick *k, int took)

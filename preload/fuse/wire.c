@@ -3,7 +3,8 @@
  * A FUSE fd is born by an open of /dev/fuse (reentry.c's open interposers
  * tell us), arrives over a socket (recvmsg SCM_RIGHTS: fusermount3,
  * mergerfs-fusermount), is cloned (FUSE_DEV_IOC_CLONE: same connection, its
- * own processing queue), duplicated (dup, dup2, dup3, fcntl F_DUPFD*), or is
+ * own processing queue), duplicated (dup, dup2, dup3, fcntl F_DUPFD*, and
+ * the same through libc's syscall(3): wire_syscall.c), or is
  * inherited (found at load by fstat: char device 10:229).  Each known fd has
  * a bit in fsr_wire_fdbits and the index of its connection in fd_conn; every
  * read or write of any other fd pays that one bit test and nothing more.
@@ -51,39 +52,49 @@ int fsr_wire_fd_is_fuse(int fd)
 	return S_ISCHR(st.st_mode) && major(st.st_rdev) == 10 && minor(st.st_rdev) == 229;
 }
 
-/* a known FUSE fd, other than fd, on the same open file as fd (-1: none) */
-static int same_file_other(int fd, unsigned int file)
+/* the first known FUSE fd other than fd for which is(o, arg) holds (-1: none) */
+static int known_fd_such(int fd, int (*is)(int o, const void *arg), const void *arg)
 {
 	for (unsigned int w = 0; w < FSR_WIRE_FDS / 64; w++) {
 		uint64_t b = __atomic_load_n(&fsr_wire_fdbits[w], __ATOMIC_ACQUIRE);
 		while (b) {
 			int o = (int)(w * 64 + (unsigned int)__builtin_ctzll(b));
 			b &= b - 1;
-			if (o != fd && fd_file[o] == file)
+			if (o != fd && is(o, arg))
 				return o;
 		}
 	}
 	return -1;
 }
 
+static int on_file(int o, const void *file)
+{
+	return fd_file[o] == *(const unsigned int *)file;
+}
+
+/* a known FUSE fd, other than fd, on the same open file as fd (-1: none) */
+static int same_file_other(int fd, unsigned int file)
+{
+	return known_fd_such(fd, on_file, &file);
+}
+
 #ifndef KCMP_FILE
 #define KCMP_FILE 0
 #endif
+struct kcmp_of { pid_t pid; int fd; };
+
+static int same_kernel_file(int o, const void *arg)
+{
+	const struct kcmp_of *k = arg;
+	return syscall(SYS_kcmp, k->pid, k->pid, KCMP_FILE, k->fd, o) == 0;
+}
+
 /* a known FUSE fd whose open file fd (not known yet) also refers to, by
  * kcmp (-1: none, or no kcmp in this kernel) */
 static int known_copy_of(int fd)
 {
-	pid_t pid = (pid_t)syscall(SYS_getpid);
-	for (unsigned int w = 0; w < FSR_WIRE_FDS / 64; w++) {
-		uint64_t b = __atomic_load_n(&fsr_wire_fdbits[w], __ATOMIC_ACQUIRE);
-		while (b) {
-			int o = (int)(w * 64 + (unsigned int)__builtin_ctzll(b));
-			b &= b - 1;
-			if (o != fd && syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd, o) == 0)
-				return o;
-		}
-	}
-	return -1;
+	struct kcmp_of k = { (pid_t)syscall(SYS_getpid), fd };
+	return known_fd_such(fd, same_kernel_file, &k);
 }
 
 /* a FUSE fd that arrived from outside (SCM_RIGHTS, inherited): a copy of
@@ -176,27 +187,24 @@ void fsr_wire_closed(int fd)
 {
 	if (unlikely(fsr_wire_is_fd(fd)))
 		fsr_wire_fd_del(fd);
+	if (unlikely(fsr_wire_is_epfd(fd)))
+		fsr_wire_epfd_closed(fd);
 }
 void fsr_wire_dup2(int oldfd, int newfd, int r)
 {
 	if (r >= 0 && unlikely(fsr_wire_is_fd(oldfd) || fsr_wire_is_fd(newfd)))
 		dup_of(oldfd, newfd);
+	if (r >= 0 && newfd != oldfd && unlikely(fsr_wire_is_epfd(newfd)))
+		fsr_wire_epfd_closed(newfd);   /* dup2 onto an epoll fd closed it */
 }
 
 /* ---- the interposers ---- */
 
-#define REAL(ret, sym, params) \
-	static ret (*real_##sym) params; \
-	if (unlikely(!real_##sym)) real_##sym = (ret (*) params)dlsym(RTLD_NEXT, #sym)
-#define IPOS(ret, sym, params) \
-	FSR_EXPORT ret fsrw_##sym params __asm__(#sym); \
-	ret fsrw_##sym params
-
 static ssize_t rd_readv(int fd, const struct iovec *v, int n)
 {
-	REAL(ssize_t, readv, (int, const struct iovec *, int));
+	WIRE_REAL(ssize_t, readv, (int, const struct iovec *, int));
 	if (n == 1) {
-		REAL(ssize_t, read, (int, void *, size_t));
+		WIRE_REAL(ssize_t, read, (int, void *, size_t));
 		return real_read(fd, v[0].iov_base, v[0].iov_len);
 	}
 	return real_readv(fd, v, n);
@@ -204,9 +212,9 @@ static ssize_t rd_readv(int fd, const struct iovec *v, int n)
 
 static ssize_t wr_writev(int fd, const struct iovec *v, int n)
 {
-	REAL(ssize_t, writev, (int, const struct iovec *, int));
+	WIRE_REAL(ssize_t, writev, (int, const struct iovec *, int));
 	if (n == 1) {
-		REAL(ssize_t, write, (int, const void *, size_t));
+		WIRE_REAL(ssize_t, write, (int, const void *, size_t));
 		return real_write(fd, v[0].iov_base, v[0].iov_len);
 	}
 	return real_writev(fd, v, n);
@@ -228,29 +236,29 @@ ssize_t fsr_wire_write1(int fd, const void *b, size_t n)
 	return fsr_wire_write(fd, &v, 1, wr_writev);
 }
 
-IPOS(ssize_t, writev, (int fd, const struct iovec *v, int n))
+WIRE_IPOS(ssize_t, writev, (int fd, const struct iovec *v, int n))
 {
 	if (unlikely(fsr_wire_is_fd(fd)))
 		return fsr_wire_write(fd, v, n, wr_writev);
-	REAL(ssize_t, writev, (int, const struct iovec *, int));
+	WIRE_REAL(ssize_t, writev, (int, const struct iovec *, int));
 	return real_writev(fd, v, n);
 }
 
-IPOS(ssize_t, splice, (int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned int fl))
+WIRE_IPOS(ssize_t, splice, (int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned int fl))
 {
 	if (unlikely(fsr_wire_is_fd(in) || fsr_wire_is_fd(out)))
 		return fsr_wire_splice(in, oin, out, oout, len, fl, __builtin_return_address(0));
-	REAL(ssize_t, splice, (int, loff_t *, int, loff_t *, size_t, unsigned int));
+	WIRE_REAL(ssize_t, splice, (int, loff_t *, int, loff_t *, size_t, unsigned int));
 	return real_splice(in, oin, out, oout, len, fl);
 }
 
-IPOS(int, ioctl, (int fd, unsigned long req, ...))
+WIRE_IPOS(int, ioctl, (int fd, unsigned long req, ...))
 {
 	va_list ap;
 	va_start(ap, req);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	REAL(int, ioctl, (int, unsigned long, void *));
+	WIRE_REAL(int, ioctl, (int, unsigned long, void *));
 	int r = real_ioctl(fd, req, arg);
 	/* a fresh /dev/fuse fd joins oldfd's connection (fuse_device_clone) */
 	if (unlikely(req == FUSE_DEV_IOC_CLONE) && r == 0 && arg) {
@@ -276,18 +284,18 @@ static void received(struct msghdr *m)
 	}
 }
 
-IPOS(ssize_t, recvmsg, (int fd, struct msghdr *m, int fl))
+WIRE_IPOS(ssize_t, recvmsg, (int fd, struct msghdr *m, int fl))
 {
-	REAL(ssize_t, recvmsg, (int, struct msghdr *, int));
+	WIRE_REAL(ssize_t, recvmsg, (int, struct msghdr *, int));
 	ssize_t r = real_recvmsg(fd, m, fl);
 	if (r >= 0 && m && m->msg_controllen >= sizeof(struct cmsghdr))
 		received(m);
 	return r;
 }
 
-IPOS(int, dup, (int fd))
+WIRE_IPOS(int, dup, (int fd))
 {
-	REAL(int, dup, (int));
+	WIRE_REAL(int, dup, (int));
 	int r = real_dup(fd);
 	if (unlikely(fsr_wire_is_fd(fd)))
 		dup_of(fd, r);

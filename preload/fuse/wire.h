@@ -7,6 +7,7 @@
 #define FSR_WIRE_H
 
 #include "fsr.h"
+#include <dlfcn.h>
 #include <sys/uio.h>
 
 /* fds the wire knows, one bit each: every read/write of other fds pays this test */
@@ -17,6 +18,25 @@ static inline int fsr_wire_is_fd(int fd)
 {
 	return (unsigned int)fd < FSR_WIRE_FDS && ((fsr_wire_fdbits[(unsigned int)fd >> 6] >> (fd & 63)) & 1);
 }
+
+/* epoll fds that watch a FUSE fd for input (wire_poll.c) */
+extern uint64_t fsr_wire_epbits[FSR_WIRE_FDS / 64] FSR_HIDDEN;
+
+static inline int fsr_wire_is_epfd(int fd)
+{
+	return (unsigned int)fd < FSR_WIRE_FDS && ((fsr_wire_epbits[(unsigned int)fd >> 6] >> (fd & 63)) & 1);
+}
+void fsr_wire_epfd_closed(int epfd) FSR_HIDDEN;
+
+/* the wire's interposers (wire.c, wire_poll.c): WIRE_REAL(ret, sym, params)
+ * declares real_sym, the next definition of sym (resolved at first use);
+ * WIRE_IPOS(ret, sym, params) defines the exported sym as fsrw_sym */
+#define WIRE_REAL(ret, sym, params) \
+	static ret (*real_##sym) params; \
+	if (unlikely(!real_##sym)) real_##sym = (ret (*) params)dlsym(RTLD_NEXT, #sym)
+#define WIRE_IPOS(ret, sym, params) \
+	FSR_EXPORT ret fsrw_##sym params __asm__(#sym); \
+	ret fsrw_##sym params
 
 /* wire.c: fd bookkeeping (conn: a connection index, or -1 for a new one) */
 void fsr_wire_fd_add(int fd, int conn) FSR_HIDDEN;
@@ -46,6 +66,11 @@ typedef ssize_t (*fsr_wire_io_fn)(int fd, const struct iovec *iov, int iovcnt);
 /* a read of one request into iov on FUSE fd `fd`; rd does the real read.
  * caller: the return address of the interposed call (who reads: libfuse?) */
 ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn rd, void *caller) FSR_HIDDEN;
+/* a thread begins to wait in poll/select/epoll for FUSE fd `fd` to become
+ * readable: returns its connection (-1: not followed), for the matching
+ * end (ready: the wait said something is readable) */
+int fsr_wire_wait_begin(int fd) FSR_HIDDEN;
+void fsr_wire_wait_end(int conn, int ready) FSR_HIDDEN;
 size_t fsr_wire_read_room(fsr_wire_io_fn rd, size_t cap) FSR_HIDDEN;
 /* a write of one reply or notification; wr does the real write */
 ssize_t fsr_wire_write(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_fn wr) FSR_HIDDEN;

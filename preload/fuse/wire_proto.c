@@ -23,8 +23,9 @@
  * and then FORGET of exactly the node that reply returned, FSYNC and FLUSH
  * (a private lock owner) on file handles, FSYNCDIR on directory handles.
  * The next reader of the connection gets one instead of a kernel request
- * (a reader parked in the kernel is woken by a NOTIFY_RETRIEVE whose
- * NOTIFY_REPLY the wire swallows), serves it as reclaim (NORECLAIM, the
+ * (a reader parked in the kernel, or waiting in poll/select/epoll for the
+ * fd, wire_poll.c, is woken by a NOTIFY_RETRIEVE whose NOTIFY_REPLY the
+ * wire swallows), serves it as reclaim (NORECLAIM, the
  * fs_reclaim pseudo-lock held), and its reply is absorbed.  A kernel
  * FORGET or RELEASE that touches what a synthetic request uses is held back
  * until that request is done.  Passes are asynchronous: nobody waits. */
@@ -101,6 +102,8 @@ struct wconn {
 	                                   not read yet (c->lock): at most one at a time */
 	int polling;                    /* a reader reads a nonblocking fd: an event loop, which
 	                                   waits in poll/epoll, not in read (atomic) */
+	int waiting;                    /* threads in poll/select/epoll on one of its fds (wire_poll.c;
+	                                   atomic) */
 	uint64_t lib_owners;            /* owner bits (oplocks.c) of the libfuse sessions whose ops
 	                                   replied on this connection (atomic) */
 	struct fsr_mutex lock;
@@ -128,6 +131,8 @@ struct wthr {
 	int serving;                    /* a synthetic request, as reclaim */
 	unsigned int saved_noreclaim;
 	int serving_pass;               /* t->pass set: its allocator waits for this reply */
+	int polled;                     /* its last poll/select/epoll on a FUSE fd said readable */
+	int read_own;                   /* its last read got a synthetic request */
 };
 static __thread struct wthr wt __attribute__((tls_model("initial-exec")));
 
@@ -532,34 +537,61 @@ static int syn_queued(const struct wconn *c)
 
 /* ---- what a reader gets before the kernel's requests (c->lock held) ---- */
 
-static int held_pinned(struct wconn *c, const struct wheld *m)
+/* What a kernel FORGET releases (node ino, rel 0) or a RELEASE/RELEASEDIR
+ * (the handle (ino, fh, dir), rel 1): the key by which held messages,
+ * pins and synthetic requests are matched.  NULL where a key is taken:
+ * everything (a BATCH_FORGET not read whole may release any node). */
+struct relkey { uint64_t ino, fh; int rel, dir; };
+
+static struct relkey forget_key(uint64_t ino)
+{
+	return (struct relkey){ .ino = ino };
+}
+
+static struct relkey release_key(uint64_t ino, uint64_t fh, int dir)
+{
+	return (struct relkey){ .ino = ino, .fh = fh, .rel = 1, .dir = dir };
+}
+
+/* the key of a held message (only FORGETs and RELEASEs are held) */
+static struct relkey held_key(const struct wheld *m)
 {
 	const struct fuse_in_header *h = (const void *)m->buf;
-	if (h->opcode == FUSE_FORGET)
-		return node_busy(c, h->nodeid, 0);   /* the held ones before it went first */
-	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR) {
-		const struct fuse_release_in *a = (const void *)(m->buf + HDR);
-		return hnd_pinned(c, h->nodeid, a->fh, h->opcode == FUSE_RELEASEDIR);
-	}
-	return 0;
+	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
+	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR)
+		return release_key(h->nodeid, a->fh, h->opcode == FUSE_RELEASEDIR);
+	return forget_key(h->nodeid);
+}
+
+/* a synthetic request uses what k releases (held messages before a FORGET
+ * went first: not counted) */
+static int key_pinned(struct wconn *c, const struct relkey *k)
+{
+	return k->rel ? hnd_pinned(c, k->ino, k->fh, k->dir) : node_busy(c, k->ino, 0);
+}
+
+static int held_pinned(struct wconn *c, const struct wheld *m)
+{
+	struct relkey k = held_key(m);
+	return key_pinned(c, &k);
 }
 
 static void syn_unpin(struct wconn *c, struct wsyn *s);
 
-/* A kernel FORGET of ino (rel 0) or RELEASE/RELEASEDIR of handle (ino,
- * fh, dir) waited timeout_ms for the synthetic requests that use it: those
- * still queued are dropped (the daemon never got them), so that none
- * reaches what the message releases (c->lock held) */
-/* synthetic request s uses what a FORGET of ino (rel 0) or a RELEASE of
- * handle (ino, fh, dir) releases: a lookup under ino, an FSYNC, FSYNCDIR or
- * FLUSH on ino or on that handle */
-static int syn_on(const struct wsyn *s, uint64_t ino, int rel, uint64_t fh, int dir)
+/* synthetic request s uses what k releases: a lookup under a forgotten
+ * node, an FSYNC, FSYNCDIR or FLUSH on it or on a released handle (k NULL:
+ * any request but the shim's FORGETs, which give back the shim's own
+ * reference and use no kernel one; one dropped would leave the daemon's
+ * count one too high for good) */
+static int syn_on(const struct wsyn *s, const struct relkey *k)
 {
 	if (s->kind == SK_FORGET)
 		return 0;
-	if (rel)
-		return s->kind != SK_LOOKUP && s->nodeid == ino && s->fh == fh && s->dir == dir;
-	return (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == ino;
+	if (!k)
+		return 1;
+	if (k->rel)
+		return s->kind != SK_LOOKUP && s->nodeid == k->ino && s->fh == k->fh && s->dir == k->dir;
+	return (s->kind == SK_LOOKUP ? s->parent : s->nodeid) == k->ino;
 }
 
 /* a queued synthetic request dropped: the daemon never gets it, and a
@@ -570,12 +602,13 @@ static void syn_drop(struct wconn *c, struct wsyn *s)
 	s->state = SYN_FREE;
 }
 
-static int syn_cancel(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir)
+/* the queued synthetic requests on what k releases dropped: how many */
+static int syn_cancel(struct wconn *c, const struct relkey *k)
 {
 	int n = 0;
 	for (int i = 0; i < WIRE_SYN; i++) {
 		struct wsyn *s = &c->syn[i];
-		if (s->state == SYN_QUEUED && syn_on(s, ino, rel, fh, dir)) {
+		if (s->state == SYN_QUEUED && syn_on(s, k)) {
 			syn_drop(c, s);
 			n++;
 		}
@@ -583,73 +616,37 @@ static int syn_cancel(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int d
 	return n;
 }
 
-static int syn_cancel_for(struct wconn *c, const struct wheld *m)
+/* a synthetic request in state `state` (any but free: -1) uses what k releases */
+static int syn_uses(struct wconn *c, const struct relkey *k, int state)
 {
-	const struct fuse_in_header *h = (const void *)m->buf;
-	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
-	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR)
-		return syn_cancel(c, h->nodeid, 1, a->fh, h->opcode == FUSE_RELEASEDIR);
-	return syn_cancel(c, h->nodeid, 0, 0, 0);
+	for (int i = 0; i < WIRE_SYN; i++) {
+		const struct wsyn *s = &c->syn[i];
+		if ((state < 0 ? s->state != SYN_FREE : s->state == state) && syn_on(s, k))
+			return 1;
+	}
+	return 0;
 }
 
-/* A kernel FORGET of ino (rel 0) or RELEASE of handle (ino, fh, dir) that
- * a synthetic request uses and that cannot be held back (the queue is
- * full, or a BATCH_FORGET not copied whole): the reader waits for the
- * pins until `until`, then drops the synthetic requests still queued on
- * it (c->lock held; dropped and retaken while waiting) */
-static void wait_pins(struct wconn *c, uint64_t ino, int rel, uint64_t fh, int dir, uint64_t until)
+/* A kernel FORGET or RELEASE that a synthetic request uses and that cannot
+ * be held back (the queue is full), or (k NULL) a BATCH_FORGET not copied
+ * whole, which may release anything: the reader waits until no synthetic
+ * request uses it (k: by the pins; NULL: none runs or is queued at all but
+ * FORGETs) until `until`, then drops those still queued (c->lock held;
+ * dropped and retaken while waiting) */
+static void wait_syn(struct wconn *c, const struct relkey *k, uint64_t until)
 {
 	for (;;) {
 		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE);
-		if (!(rel ? hnd_pinned(c, ino, fh, dir) : node_busy(c, ino, 0)))
+		if (!(k ? key_pinned(c, k) : syn_uses(c, NULL, -1)))
 			return;
 		if (fsr_now_ns() >= until) {
-			syn_cancel(c, ino, rel, fh, dir);
+			syn_cancel(c, k);
 			return;
 		}
 		fsr_mutex_unlock(&c->lock);
 		fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
 		fsr_mutex_lock(&c->lock);
 	}
-}
-
-/* every synthetic request of c that uses a node done, or dropped if still
- * queued at `until`: all but its FORGETs, which give back the shim's own
- * reference and use no kernel one (syn_on); one dropped would leave the
- * daemon's count one too high for good (c->lock held; dropped and retaken
- * while waiting) */
-static void wait_syn_all(struct wconn *c, uint64_t until)
-{
-	for (;;) {
-		int seq = __atomic_load_n(&c->unpin_seq, __ATOMIC_ACQUIRE), busy = 0;
-		for (int i = 0; i < WIRE_SYN; i++)
-			busy |= c->syn[i].state != SYN_FREE && c->syn[i].kind != SK_FORGET;
-		if (!busy)
-			return;
-		if (fsr_now_ns() >= until) {
-			for (int i = 0; i < WIRE_SYN; i++)
-				if (c->syn[i].state == SYN_QUEUED && c->syn[i].kind != SK_FORGET)
-					syn_drop(c, &c->syn[i]);
-			return;
-		}
-		fsr_mutex_unlock(&c->lock);
-		fsr_futex_wait(&c->unpin_seq, seq, 20000000ull);
-		fsr_mutex_lock(&c->lock);
-	}
-}
-
-/* a synthetic request the daemon has uses what held message m releases
- * (by the requests alone: an ended connection's ledger is gone) */
-static int syn_sent_on(struct wconn *c, const struct wheld *m)
-{
-	const struct fuse_in_header *h = (const void *)m->buf;
-	const struct fuse_release_in *a = (const void *)(m->buf + HDR);
-	int rel = h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR;
-	for (int i = 0; i < WIRE_SYN; i++)
-		if (c->syn[i].state == SYN_SENT &&
-		    syn_on(&c->syn[i], h->nodeid, rel, rel ? a->fh : 0, h->opcode == FUSE_RELEASEDIR))
-			return 1;
-	return 0;
 }
 
 /* >0: a message of that length was put into iov; 0: none; -1: a held
@@ -685,6 +682,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 				s->fd = fd;
 			}
 			c->own_last = 1;
+			wt.read_own = 1;
 			serve_begin(c, t, s);
 			return s->len;
 		}
@@ -699,10 +697,11 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	 * node (Fuse.pm: "fuse internal error: node N not found"; likely also
 	 * glusterfs' segfault in fuse.so's reader under a fairness cap tried
 	 * once: its nodeids are its inode pointers) */
-	if (c->state == CONN_WIRE && held_pinned(c, m)) {
-		if (force && syn_cancel_for(c, m))
+	struct relkey mk = held_key(m);
+	if (c->state == CONN_WIRE && key_pinned(c, &mk)) {
+		if (force && syn_cancel(c, &mk))
 			*note |= 1;
-		if (held_pinned(c, m)) {
+		if (key_pinned(c, &mk)) {
 			if (force && !m->late)
 				*note |= 2;
 			if (force || m->late)
@@ -713,7 +712,7 @@ static ssize_t take_own(struct wconn *c, int fd, const struct iovec *iov, int n,
 	/* the connection ended (its held messages go before the end): the
 	 * reply of a synthetic request the daemon has on the same node or
 	 * handle is awaited, at most timeout_ms */
-	if (c->state == CONN_OFF && !force && syn_sent_on(c, m))
+	if (c->state == CONN_OFF && !force && syn_uses(c, &mk, SYN_SENT))
 		return -1;
 	if (m->len > cap)
 		return 0;
@@ -830,7 +829,8 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		if (ent_forget(c, h->nodeid, a->nlookup)) {
 			if (hold(c, msg, h->len) == 0)
 				return SWALLOW;
-			wait_pins(c, h->nodeid, 0, 0, 0, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
+			struct relkey k = forget_key(h->nodeid);
+			wait_syn(c, &k, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
 		}
 		break;
 	}
@@ -851,7 +851,8 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 				struct wforget m = forget_msg(c, o.nodeid, o.nlookup);
 				if (hold(c, &m, sizeof m) == 0)
 					continue;
-				wait_pins(c, o.nodeid, 0, 0, 0, until);   /* the queue is full */
+				struct relkey k = forget_key(o.nodeid);
+				wait_syn(c, &k, until);   /* the queue is full */
 				pinned = 0;
 			}
 			any_pinned |= pinned;
@@ -863,7 +864,7 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 			 * of them, so wait for them all (bounded, then the queued
 			 * ones are dropped), and keep no entry (an under-count:
 			 * the ledger must never hold a node the kernel forgot) */
-			wait_syn_all(c, until);
+			wait_syn(c, NULL, until);
 			fsr_ledger_clear_entries(&c->led);
 			inexact(c);
 			break;
@@ -888,7 +889,8 @@ static int on_request(struct wconn *c, int fd, char *msg, size_t have, size_t r,
 		if (pinned) {
 			if (hold(c, msg, h->len) == 0)
 				return SWALLOW;
-			wait_pins(c, h->nodeid, 1, a->fh, dir, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
+			struct relkey k = release_key(h->nodeid, a->fh, dir);
+			wait_syn(c, &k, fsr_now_ns() + fsr_opt.timeout_ms * 1000000ull);
 		}
 		break;
 	}
@@ -960,6 +962,9 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 	int e = errno;
 	uint64_t held_since = 0;
 	int swallowed = 0, ended = 0;
+	int polled = wt.polled;   /* a poll said readable before this read */
+	wt.polled = 0;
+	wt.read_own = 0;
 	for (;;) {
 		/* after the shim's request the kernel's, when one is ready: a daemon
 		 * that allocates between requests (each allocation a pass that
@@ -999,6 +1004,14 @@ ssize_t fsr_wire_read(int fd, const struct iovec *iov, int iovcnt, fsr_wire_io_f
 			continue;
 		}
 		held_since = 0;
+		/* the poll that let this reader in was woken by what the wire
+		 * swallowed, and the kernel has nothing else: a blocking read now
+		 * would sleep where the daemon was told it would not (a loop that
+		 * polls other fds too): "try again", as for a nonblocking fd */
+		if (swallowed && polled && !kernel_ready(fd)) {
+			errno = EINTR;
+			return -1;
+		}
 		ssize_t r = parked_read(c, fd, iov, iovcnt, rd);
 		if (r < 0 && (errno == ECONNABORTED || errno == ENODEV)) {
 			int gone = errno;
@@ -1145,12 +1158,65 @@ static void syn_unpin(struct wconn *c, struct wsyn *s)
 
 static int wake_reader(struct wconn *c);
 
+static int late_ready(struct wconn *c)
+{
+	return c->nheld && c->held[0].late && !held_pinned(c, &c->held[0]);
+}
+
 /* a held message no reader waits for (late) may go now: a reader parked in
- * the kernel is woken for it (c->lock held) */
+ * the kernel, or waiting in poll, is woken for it (c->lock held) */
 static void late_wake(struct wconn *c)
 {
-	if (c->nheld && c->held[0].late && !held_pinned(c, &c->held[0]))
-		wake_reader(c);
+	if (late_ready(c) && !wake_reader(c))
+		wake_idle(c);
+}
+
+int fsr_wire_wait_begin(int fd)
+{
+	int ci = fsr_wire_conn_of(fd);
+	struct wconn *c = ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
+	if (!c || fsr_opt.fuse_transport == FSR_TRANSPORT_LIB || __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != CONN_WIRE)
+		return -1;
+	/* a nonblocking fd's readers are woken as before (c->polling): a wait
+	 * that woke itself for every queued request made pyfuse3's trio loop,
+	 * which polls between all its steps, serve the shim's requests almost
+	 * alone (its workload timed out in 2 of 6 runs) */
+	if (fsr_wire_fd_nonblock(fd))
+		return -1;
+	__atomic_add_fetch(&c->waiting, 1, __ATOMIC_SEQ_CST);
+	/* what was queued before this wait counted itself: the pass saw no
+	 * waiter, so the waiter wakes itself (through the fd, as a pass would).
+	 * Not after a read that got one of the shim's requests: a loop that
+	 * polls before every read would then serve the shim's requests back
+	 * to back, each allocation queueing the next, and the kernel's only
+	 * between them (pyfuse3's trio loop under interval=1 served ~1.2
+	 * million synthetic requests in 200 s and its workload timed out, 2
+	 * runs of 6); the rest wait for a kernel request or another thread's
+	 * pass, as before */
+	int queued = 0;
+	for (int i = 0; i < WIRE_SYN && !queued; i++)
+		queued = __atomic_load_n(&c->syn[i].state, __ATOMIC_RELAXED) == SYN_QUEUED;
+	if (!wt.read_own && (queued || __atomic_load_n(&c->nheld, __ATOMIC_RELAXED))) {
+		struct fsr_thread *t = fsr_thread_self();
+		int e = errno;
+		fsr_busy_enter(t);
+		fsr_mutex_lock(&c->lock);
+		if (c->state == CONN_WIRE && (syn_queued(c) || late_ready(c)))
+			wake_idle(c);
+		fsr_mutex_unlock(&c->lock);
+		t->busy--;
+		errno = e;
+	}
+	return ci;
+}
+
+void fsr_wire_wait_end(int ci, int ready)
+{
+	struct wconn *c = ci >= 0 && ci < WIRE_CONNS ? conns[ci] : NULL;
+	if (!c)
+		return;
+	__atomic_sub_fetch(&c->waiting, 1, __ATOMIC_RELEASE);
+	wt.polled = ready;
 }
 
 /* fd is being closed: the synthetic requests read on it and unanswered
@@ -1544,54 +1610,94 @@ static int wake_reader(struct wconn *c)
 }
 
 /* synthetic requests were queued and no reader is parked in the kernel's
- * read: one may wait in poll/epoll for the fd to become readable (pyfuse3's
- * trio loop, any event loop), which a queued request of the shim's does not
- * make it.  The same wake-up makes it readable: the NOTIFY_REPLY wakes the
- * poll, the reader's read takes the queued request first, and its next read
- * swallows the NOTIFY_REPLY.  Only where a reader reads a nonblocking fd
- * (c->polling: event loops set O_NONBLOCK; a blocking reader is parked in
- * read, woken by wake_reader, or busy and back in read soon), and one
+ * read: one may wait in poll/select/epoll for the fd to become readable
+ * (pyfuse3's trio loop, any event loop, a blocking reader that polls with a
+ * timeout), which a queued request of the shim's does not make it.  The
+ * same wake-up makes it readable: the NOTIFY_REPLY wakes the poll, the
+ * reader's read takes the queued request first, and its next read swallows
+ * the NOTIFY_REPLY.  Only where a thread waits in such a call on a fd of
+ * the connection now (c->waiting, wire_poll.c), or, for the waits the
+ * interposers cannot see (an epoll fd from a raw syscall), where a reader
+ * reads a nonblocking fd (c->polling: event loops set O_NONBLOCK); and one
  * outstanding at a time (c->wake_out), so a reader that is merely busy gets
  * at most one more message to swallow per wake-up.  c->lock held. */
 static void wake_idle(struct wconn *c)
 {
-	if (c->wake_out || !__atomic_load_n(&c->polling, __ATOMIC_RELAXED) ||
-	    __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+	if (c->wake_out || __atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+		return;
+	/* against fsr_wire_wait_begin: the request was queued (c->lock) before
+	 * the waiter count is read; the waiter counts itself before it looks
+	 * for queued requests */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&c->waiting, __ATOMIC_RELAXED) && !__atomic_load_n(&c->polling, __ATOMIC_RELAXED))
 		return;
 	if (wake_write(c))
 		c->wake_out = 1;
 }
 
+/* one NOTIFY_RETRIEVE of 0 bytes of node ino: 1 written, 0 refused for
+ * good, -1 the kernel has no such inode (ENOENT: another may do) */
+static int retrieve_write(struct wconn *c, uint64_t ino)
+{
+	struct { struct fuse_out_header h; struct fuse_notify_retrieve_out r; } m;
+	memset(&m, 0, sizeof m);
+	m.h.len = sizeof m;
+	m.h.error = FUSE_NOTIFY_RETRIEVE;
+	m.r.notify_unique = private_unique(c);
+	m.r.nodeid = ino;
+	/* wake_fd is /dev/fuse unless the daemon closed and reused the
+	 * number behind the shim's back (a raw close): never a SIGPIPE */
+	int e0 = errno;
+	long w = fsr_wire_nosigpipe_write(c->wake_fd, &m, sizeof m);
+	int werr = errno;
+	errno = e0;
+	if (w == (long)sizeof m)
+		return 1;
+	/* ENOENT: the kernel no longer has that inode (its FORGET is held
+	 * back for a synthetic request, the ledger still counts it) */
+	return w < 0 && werr == ENOENT ? -1 : 0;
+}
+
+/* The wake-up: the kernel accepts a NOTIFY_RETRIEVE only on a regular
+ * file it holds (since "reject NOTIFY_RETRIEVE on anything other than
+ * regular files"), so the wire needs one.  In turn: a counted entry the
+ * replies said is a regular file; the node of a file handle open now (an
+ * open file keeps its inode; OPEN and CREATE give handles of regular files
+ * only, the kernel opens special files itself); the node of a kernel
+ * RELEASE held back (the kernel keeps the inode until that RELEASE is
+ * answered, fuse_release_end).  So an open file is enough, where the
+ * ledger has no entry (lookups it could not count, entries dropped after a
+ * BATCH_FORGET it could not read whole, a listing without READDIRPLUS).
+ * At most 8 tries.  c->lock held. */
 static int wake_write(struct wconn *c)
 {
 	if (c->minor < 15 || c->wake_fd < 0)
 		return 0;
-	int tries = 0;
+	int tries = 0, r;
 	for (unsigned int b = 0; b < FSR_LEDGER_BUCKETS && tries < 8; b++)
 		for (struct fsr_entry *e = c->led.ent[b]; e && tries < 8; e = e->next) {
 			if (e->count <= 0 || !S_ISREG(e->mode))
 				continue;
 			tries++;
-			struct { struct fuse_out_header h; struct fuse_notify_retrieve_out r; } m;
-			memset(&m, 0, sizeof m);
-			m.h.len = sizeof m;
-			m.h.error = FUSE_NOTIFY_RETRIEVE;
-			m.r.notify_unique = private_unique(c);
-			m.r.nodeid = e->ino;
-			/* wake_fd is /dev/fuse unless the daemon closed and reused the
-			 * number behind the shim's back (a raw close): never a SIGPIPE */
-			int e0 = errno;
-			long w = fsr_wire_nosigpipe_write(c->wake_fd, &m, sizeof m);
-			int werr = errno;
-			errno = e0;
-			if (w == (long)sizeof m)
-				return 1;
-			/* ENOENT: the kernel no longer has that inode (its FORGET is
-			 * held back for a synthetic request, the ledger still counts
-			 * it): another file may do */
-			if (w >= 0 || werr != ENOENT)
-				return 0;
+			if ((r = retrieve_write(c, e->ino)) >= 0)
+				return r;
 		}
+	for (unsigned int b = 0; b < FSR_LEDGER_BUCKETS && tries < 8; b++)
+		for (struct fsr_handle *h = c->led.hnd[b]; h && tries < 8; h = h->next) {
+			if (h->dir || h->refs <= 0)
+				continue;
+			tries++;
+			if ((r = retrieve_write(c, h->ino)) >= 0)
+				return r;
+		}
+	for (int i = 0; i < c->nheld && tries < 8; i++) {
+		const struct fuse_in_header *h = (const void *)c->held[i].buf;
+		if (h->opcode != FUSE_RELEASE)
+			continue;
+		tries++;
+		if ((r = retrieve_write(c, h->nodeid)) >= 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -1630,9 +1736,13 @@ static int holds_untracked(const struct fsr_thread *a)
 	return 0;
 }
 
+/* a pass can queue into c, or (every slot queued already) wake a reader
+ * that waits in poll for what is queued: nothing else would (a poll loop
+ * wakes itself only after a kernel request, fsr_wire_wait_begin) */
 static int conn_usable(struct wconn *c)
 {
-	return c && c->state == CONN_WIRE && c->inited && (c->led.nent || c->led.nhnd) && syn_free(c);
+	return c && c->state == CONN_WIRE && c->inited && (c->led.nent || c->led.nhnd) &&
+	       (syn_free(c) || (__atomic_load_n(&c->waiting, __ATOMIC_RELAXED) && !c->wake_out && syn_queued(c)));
 }
 
 int fsr_wire_reclaim_possible(struct fsr_thread *t)
@@ -1691,7 +1801,10 @@ unsigned long fsr_wire_reclaim(struct fsr_pass *p)
 			/* synchronous when another reader is parked in the kernel and
 			 * can be woken for it: the pass then waits for the reply */
 			int woke = n > before && wake_reader(c);
-			if (n > before && !woke)
+			/* a waiter in poll is woken also for what earlier passes
+			 * queued: those may hold every slot and target this pass
+			 * could use (conn_usable) */
+			if (!woke && (n > before || syn_queued(c)))
 				wake_idle(c);
 			struct wsyn *w = hs[0] ? hs[0] : hs[1];
 			if (w && parked && woke && !c->async_only && p->allocator != t &&

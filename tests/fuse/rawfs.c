@@ -20,13 +20,19 @@
  *         write into such a pipe has no reader: EPIPE and SIGPIPE)
  *   -n    FLUSH sends INVAL_INODE of its own node before its reply (the
  *         notify-in-op pattern of CurvineIO/curvine#607)
- *   -D    LOOKUP replies go through an fd dup'ed by a raw syscall, which
- *         a shim following the fds cannot know (its ledger then drifts)
+ *   -D    LOOKUP replies go through an fd dup'ed by the syscall instruction
+ *         itself (not libc's syscall(3)), which a shim following the fds
+ *         cannot know (its ledger then drifts)
  *   -L    OPEN allocates while it holds the tree lock, which FLUSH and
  *         FSYNC need (a reclaim deadlock once reclaim waits for them)
  *   -U    runs as uid/gid 65534 once mounted (the shim's requests must say so)
  *   -W    a directory w/ of 40 files (w00..w39) in the root: its READDIRPLUS
  *         reply is over 4 KiB (the largest is printed as dirplus_max)
+ *   -w N  the same with N files (w00..w99, w100..; at most 400)
+ *   -F    after each kernel FORGET or BATCH_FORGET the reader waits 300 ms
+ *         before it reads again, so that the FORGETs the kernel queues
+ *         meanwhile (a dropped cache) come as one BATCH_FORGET (the largest
+ *         count is printed as batch_forget_max)
  *   -Y    the replies to the first 6 of the shim's FSYNC/FLUSH/FSYNCDIR
  *         requests are written 2 s later by a thread of their own; a
  *         RELEASE of a handle meanwhile is an error (the kernel never
@@ -37,6 +43,9 @@
  *         connection, when its reply can no longer matter)
  *   -E    the fds are nonblocking and each reader waits in poll(2) before
  *         every read, as an event loop does (pyfuse3's trio loop)
+ *   -e M  the fds stay blocking and each reader waits for input before
+ *         every read with M: poll, ppoll, select or epoll (a loop that
+ *         also watches other fds, or waits with a timeout)
  *   -I F  an idle thread: for each line written to the FIFO F it allocates
  *         once (outside every request), then waits up to 20 s for a
  *         synthetic request to be served and prints "rawfs: idle pass:
@@ -58,7 +67,8 @@
  *                     FLUSH (the shim's) closes its fd unanswered and ends
  *           dupclose  (with -t 2 -c) the clone reader that reads a synthetic
  *                     FLUSH (its first 10) copies its fd (dup, dup2, dup3,
- *                     fcntl F_DUPFD, SCM_RIGHTS to itself, in turn), closes
+ *                     fcntl F_DUPFD, SCM_RIGHTS to itself, syscall(3) with
+ *                     SYS_dup, SYS_dup3, SYS_fcntl F_DUPFD_CLOEXEC, in turn), closes
  *                     the original, answers the FLUSH on the copy and reads
  *                     on from it: the file, and its requests, live on
  *           abort     FUSE_ABORT_ERROR negotiated (an aborted connection's
@@ -79,7 +89,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -89,7 +101,8 @@
 
 #define BUFSZ (16u * 1024 * 1024 + 4096)
 #define WIDE 40          /* -W: w/'s files */
-#define NNODES (18 + 1 + WIDE)
+#define WIDE_MAX 400     /* -w N: at most */
+#define NNODES (18 + 1 + WIDE_MAX)
 
 struct node { const char *name; uint64_t parent; int dir; char data[64]; int64_t nlookup; };
 static struct node nodes[NNODES];
@@ -99,8 +112,30 @@ static int errors, opt_threads = 1, opt_clone, opt_other, opt_readv, opt_splice,
 enum { BAD_NONE, BAD_LEN, BAD_UNIQUE, BAD_SHORT, BAD_READ, BAD_CLOSE, BAD_ABORT, BAD_DUPCLOSE };
 static const char *const bad_names[] = { "", "badlen", "unique", "short", "smallread", "closefd", "abort", "dupclose" };
 static int opt_bad, opt_poll;
+static const char *opt_wait;
+static int opt_forgetwait;     /* -F */
+static unsigned long batch_forget_max;   /* -e: poll, ppoll, select or epoll before each read */
 static const char *opt_idle;
 static int hidden_fd = -1;
+
+/* -D: dup(2) made with the syscall instruction itself, as Go does, which
+ * no LD_PRELOAD shim sees (libc's syscall(3) is a function it may
+ * interpose, and a shim that follows fd copies does) */
+static int insn_dup(int fd)
+{
+#if defined(__x86_64__)
+	long ret;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"((long)SYS_dup), "D"((long)fd) : "rcx", "r11", "memory");
+	return ret < 0 ? -1 : (int)ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = SYS_dup;
+	register long x0 __asm__("x0") = fd;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8) : "memory");
+	return x0 < 0 ? -1 : (int)x0;
+#else
+#error "rawfs -D needs the syscall instruction of this architecture"
+#endif
+}
 static unsigned long dirplus_max;   /* the largest READDIRPLUS reply, header included */
 static unsigned long nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_after, nsynth_half;
 static int closed_foreign;   /* -C: 1 read ends being closed, 2 closed, 3 write ends being closed, 4 all closed */
@@ -200,7 +235,7 @@ static void tree(void)
 {
 	static const char *names[NNODES] = { "", "", "d", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
 					     "f8", "f9", "g0", "g1", "g2", "g3", "g4", "w" };
-	static char wide[WIDE][4];
+	static char wide[WIDE_MAX][5];
 	for (int i = 1; i < NNODES; i++) {
 		if (i > 18) {
 			snprintf(wide[i - 19], sizeof wide[0], "w%02d", i - 19);
@@ -208,7 +243,7 @@ static void tree(void)
 		}
 		nodes[i].name = names[i];
 		/* w/ and its files: in the tree with -W only (parent 0: nowhere) */
-		nodes[i].parent = i <= 12 ? 1 : i < 18 ? 2 : i == 18 ? (opt_wide ? 1 : 0) : 18;
+		nodes[i].parent = i <= 12 ? 1 : i < 18 ? 2 : i == 18 ? (opt_wide ? 1 : 0) : i - 19 < opt_wide ? 18 : 0;
 		nodes[i].dir = i <= 2 || i == 18;
 		snprintf(nodes[i].data, sizeof nodes[i].data, "this is %s (node %d)\n", names[i], i);
 	}
@@ -524,6 +559,14 @@ static void serve(int fd, char *msg, size_t n)
 		free(out);
 		return;
 	}
+	/* the kernel sends nothing on a node after its last FORGET (it evicted
+	 * the inode), and a shim must not either: a daemon that frees its
+	 * node there would use freed memory */
+	if (ino != FUSE_ROOT_ID && nodes[ino].nlookup <= 0 && h->opcode != FUSE_INIT && h->opcode != FUSE_FORGET &&
+	    h->opcode != FUSE_BATCH_FORGET && h->opcode != FUSE_INTERRUPT && h->opcode != FUSE_DESTROY &&
+	    h->opcode != FUSE_NOTIFY_REPLY)
+		err("opcode %u (unique %#llx) on node %llu (%s), whose lookups were all forgotten", h->opcode,
+		    (unsigned long long)h->unique, (unsigned long long)ino, nodes[ino].name);
 	size_t olen = 0;
 	int error = 0, noreply = 0;
 	memset(out, 0, 512);
@@ -562,6 +605,8 @@ static void serve(int fd, char *msg, size_t n)
 		struct fuse_forget_one *o = (void *)(b + 1);
 		if (sizeof *h + sizeof *b + b->count * sizeof *o != n)
 			err("BATCH_FORGET of %u entries in %zu bytes", b->count, n);
+		if (b->count > batch_forget_max)
+			batch_forget_max = b->count;
 		for (uint32_t i = 0; i < b->count; i++)
 			forget(o[i].nodeid, o[i].nlookup);
 		noreply = 1;
@@ -716,13 +761,17 @@ static void *idle_thread(void *arg)
 /* -X dupclose: a copy of fd made the k-th way (the same open file) */
 static int copy_fd(int fd, int k)
 {
-	static const char *const how[] = { "dup", "dup2", "dup3", "F_DUPFD", "SCM_RIGHTS" };
+	static const char *const how[] = { "dup", "dup2", "dup3", "F_DUPFD", "SCM_RIGHTS", "syscall-dup",
+					   "syscall-dup3", "syscall-F_DUPFD_CLOEXEC" };
 	int r = -1;
-	switch (k % 5) {
+	switch (k % 8) {
 	case 0: r = dup(fd); break;
 	case 1: r = dup2(fd, 200 + k); break;
 	case 2: r = dup3(fd, 200 + k, O_CLOEXEC); break;
 	case 3: r = fcntl(fd, F_DUPFD, 300); break;
+	case 5: r = (int)syscall(SYS_dup, fd); break;
+	case 6: r = (int)syscall(SYS_dup3, fd, 200 + k, O_CLOEXEC); break;
+	case 7: r = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 300); break;
 	case 4: {
 		int sv[2];
 		char c = 0, cb[CMSG_SPACE(sizeof(int))];
@@ -747,10 +796,30 @@ static int copy_fd(int fd, int k)
 	}
 	}
 	if (r < 0)
-		err("%s of the FUSE fd: %s", how[k % 5], strerror(errno));
+		err("%s of the FUSE fd: %s", how[k % 8], strerror(errno));
 	else
-		fprintf(stderr, "rawfs: dupclose %s: fd %d -> %d\n", how[k % 5], fd, r);
+		fprintf(stderr, "rawfs: dupclose %s: fd %d -> %d\n", how[k % 8], fd, r);
 	return r;
+}
+
+/* -e: wait until fd is readable (or the mount is gone: POLLERR) */
+static int wait_input(int fd, int ep)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	if (strcmp(opt_wait, "poll") == 0)
+		return poll(&pf, 1, -1);
+	if (strcmp(opt_wait, "ppoll") == 0)
+		return ppoll(&pf, 1, NULL, NULL);
+	if (strcmp(opt_wait, "select") == 0) {
+		fd_set rd, ex;
+		FD_ZERO(&rd);
+		FD_ZERO(&ex);
+		FD_SET(fd, &rd);
+		FD_SET(fd, &ex);
+		return select(fd + 1, &rd, NULL, &ex, NULL);
+	}
+	struct epoll_event ev;
+	return epoll_wait(ep, &ev, 1, -1);
 }
 
 static void *reader(void *arg)
@@ -766,6 +835,12 @@ static void *reader(void *arg)
 		fcntl(pfd[1], F_SETPIPE_SZ, 1024 * 1024);
 	}
 	int ndup = 0;
+	int ep = -1;
+	if (opt_wait && strcmp(opt_wait, "epoll") == 0) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) { err("epoll: %s", strerror(errno)); return NULL; }
+	}
 	for (unsigned long k = 0;; k++) {
 		ssize_t n;
 		if (opt_poll) {
@@ -773,6 +848,8 @@ static void *reader(void *arg)
 			if (poll(&pf, 1, -1) < 0 && errno != EINTR)
 				break;
 		}
+		if (opt_wait && wait_input(fd, ep) < 0 && errno != EINTR)
+			break;
 		if (opt_bad == BAD_READ && k % 7 == 3) {
 			outcome("smallread", read(fd, buf, 100));   /* EINVAL: below FUSE_MIN_READ_BUFFER */
 			continue;
@@ -822,7 +899,13 @@ static void *reader(void *arg)
 			}
 		}
 		serve(fd, buf, (size_t)n);
+		const struct fuse_in_header *sh = (const void *)buf;
+		if (opt_forgetwait && n >= (ssize_t)sizeof *sh && !(sh->unique & (1ull << 62)) &&
+		    (sh->opcode == FUSE_FORGET || sh->opcode == FUSE_BATCH_FORGET))
+			usleep(300000);
 	}
+	if (ep >= 0)
+		close(ep);
 	free(hdr);
 	free(buf);
 	return NULL;
@@ -831,7 +914,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt(argc, argv, "t:covsSRCPnDLUWYEI:X:")) != -1) {
+	while ((c = getopt(argc, argv, "t:covsSRCPnDLUWw:FYEe:I:X:")) != -1) {
 		switch (c) {
 		case 't': opt_threads = atoi(optarg); break;
 		case 'c': opt_clone = 1; break;
@@ -846,9 +929,21 @@ int main(int argc, char **argv)
 		case 'D': opt_hidden = 1; break;
 		case 'L': opt_lockalloc = 1; break;
 		case 'U': opt_nobody = 1; break;
-		case 'W': opt_wide = 1; break;
+		case 'W': opt_wide = WIDE; break;
+		case 'w':
+			opt_wide = atoi(optarg);
+			if (opt_wide < 1 || opt_wide > WIDE_MAX) { fprintf(stderr, "rawfs: -w %s: not 1..%d\n", optarg, WIDE_MAX); return 2; }
+			break;
+		case 'F': opt_forgetwait = 1; break;
 		case 'Y': opt_slow = 1; break;
 		case 'E': opt_poll = 1; break;
+		case 'e':
+			opt_wait = optarg;
+			if (strcmp(optarg, "poll") && strcmp(optarg, "ppoll") && strcmp(optarg, "select") && strcmp(optarg, "epoll")) {
+				fprintf(stderr, "rawfs: -e %s: not poll, ppoll, select or epoll\n", optarg);
+				return 2;
+			}
+			break;
 		case 'I': opt_idle = optarg; break;
 		case 'X':
 			for (int i = 1; i < (int)(sizeof bad_names / sizeof bad_names[0]); i++)
@@ -856,11 +951,11 @@ int main(int argc, char **argv)
 					opt_bad = i;
 			if (!opt_bad) { fprintf(stderr, "rawfs: -X %s: unknown\n", optarg); return 2; }
 			break;
-		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-E] [-I FIFO] [-X KIND] MOUNTPOINT\n"); return 2;
+		default: fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-w N] [-F] [-Y] [-E] [-e MODE] [-I FIFO] [-X KIND] MOUNTPOINT\n"); return 2;
 		}
 	}
 	if (optind + 1 != argc || opt_threads < 1 || opt_threads > 64) {
-		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-Y] [-E] [-I FIFO] [-X KIND] MOUNTPOINT\n");
+		fprintf(stderr, "usage: rawfs [-t N] [-c] [-o] [-v] [-s] [-S] [-R] [-C] [-P] [-n] [-D] [-L] [-U] [-W] [-w N] [-F] [-Y] [-E] [-e MODE] [-I FIFO] [-X KIND] MOUNTPOINT\n");
 		return 2;
 	}
 	tree();
@@ -872,7 +967,7 @@ int main(int argc, char **argv)
 		perror("rawfs: mount");
 		return 1;
 	}
-	hidden_fd = (int)syscall(SYS_dup, fd0);
+	hidden_fd = insn_dup(fd0);
 	pthread_t th[64], rt;
 	int fds[64];
 	for (int i = 1; i < opt_threads; i++) {
@@ -912,7 +1007,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < noutcomes; i++)
 		fprintf(stderr, "rawfs: bad-input %s: %s\n", outcomes[i].what, outcomes[i].err ? strerror(outcomes[i].err) : "accepted");
 	fprintf(stderr, "rawfs: requests=%lu replies=%lu forgets=%lu private=%lu spliced_in=%lu spliced_out=%lu "
-		"foreign_pipes_closed=%lu private_half_closed=%lu private_after_close=%lu errors=%d dirplus_max=%lu\n",
-		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_half, nsynth_after, errors, dirplus_max);
+		"foreign_pipes_closed=%lu private_half_closed=%lu private_after_close=%lu errors=%d dirplus_max=%lu "
+		"batch_forget_max=%lu\n",
+		nreq, nreply, nforget, nsynth, nspliced_in, nspliced_out, nclosed, nsynth_half, nsynth_after, errors, dirplus_max,
+		batch_forget_max);
 	return errors ? 1 : 0;
 }

@@ -57,7 +57,9 @@ grep -q "^SUMMARY: fsreclaim: reclaim-wait-timeout" "$T/closefd.wire.log" && FAI
 once closefd.wire "fsreclaim: a FUSE fd closed with"
 
 # the same, but the reader first copied its fd (dup, dup2, dup3, fcntl
-# F_DUPFD, SCM_RIGHTS to itself: rawfs -X dupclose, each way in turn) and
+# F_DUPFD, SCM_RIGHTS to itself, and through libc's syscall(3): SYS_dup,
+# SYS_dup3, SYS_fcntl F_DUPFD_CLOEXEC, which wire_syscall.c follows; rawfs
+# -X dupclose, each way in turn) and
 # answers the FLUSH on the copy: the open file lives on (the kernel ends
 # its requests only with its last fd), so the synthetic request does too,
 # moved to the copy, and its reply there is absorbed, not passed to the
@@ -66,7 +68,7 @@ wr_run dupclose.plain - "$RAWFS" -t 2 -c -X dupclose
 wr_run dupclose.wire "interval=1:stats=1" "$RAWFS" -t 2 -c -X dupclose
 wr_check dupclose.wire dupclose.plain
 wr_need_absorbed dupclose.wire
-for how in dup dup2 dup3 F_DUPFD SCM_RIGHTS; do
+for how in dup dup2 dup3 F_DUPFD SCM_RIGHTS syscall-dup syscall-dup3 syscall-F_DUPFD_CLOEXEC; do
 	grep -q "rawfs: dupclose $how:" "$T/dupclose.wire.log" || FAIL "dupclose: no copy made with $how"
 done
 grep -q "fsreclaim: a reply to the private unique" "$T/dupclose.wire.log" &&
