@@ -34,6 +34,7 @@ total() { # VARIANT BIN ARGS... -> instructions of the whole run
 	esac
 	rm -f "$tmp/cg.out"
 	valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" --trace-children=yes "$@" >/dev/null 2>&1
+	[ -s "$tmp/cg.out" ] || { echo "icount.sh: callgrind wrote no profile for $*" >&2; exit 2; }
 	sed -n 's/^summary: *//p; s/^totals: *//p' "$tmp/cg.out" | head -1
 }
 
@@ -46,10 +47,11 @@ for c in $cases; do
 	lock) bin=$top_builddir/tests/bench/lock_bench; per=1 ;;        # ITERS in all
 	*) echo "icount.sh: $c?" >&2; exit 2 ;;
 	esac
+	[ -x "$bin" ] || { echo "icount.sh: $bin is not built (make bench)" >&2; exit 2; }
 	printf '%-18s' "$c"
 	for v in plain forward idle default; do
-		a=$(total $v "$bin" "$w" "$t" "$n")
-		b=$(total $v "$bin" "$w" "$t" $((2 * n)))
+		a=$(total $v "$bin" "$w" "$t" "$n") || exit 2
+		b=$(total $v "$bin" "$w" "$t" $((2 * n))) || exit 2
 		awk -v a="$a" -v b="$b" -v n="$n" -v p="$per" 'BEGIN { printf " %8.1f", (b - a) / (n * p) }'
 	done
 	echo
