@@ -382,6 +382,21 @@ void fsr_lock_free_range(const void *p, size_t n)
 	}
 }
 
+/* would free() of [p, p + n) take hl_lock and probe (a marked line in it)?
+ * lockdep_test's view of the table */
+int fsr_lock_free_would_probe(const void *p, size_t n)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + n;
+	for (uint64_t pg = lo >> 12; n && pg <= (hi - 1) >> 12; pg++) {
+		struct hl_bucket *b = hl_bucket_of(pg);
+		for (int i = 0; i < HL_WAYS; i++)
+			if (__atomic_load_n(&b->page[i], __ATOMIC_ACQUIRE) == pg &&
+			    (__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & hl_lines_in(pg, lo, hi)))
+				return 1;
+	}
+	return 0;
+}
+
 /* ---- is an address in a loaded object (static data)? ----
  * modules.h's table, never the loader: a lock is taken for the first time
  * anywhere, also while another thread is inside dlopen holding the

@@ -114,6 +114,38 @@ int main(void)
 	CHECK(fsr_lock_class(&h[0], FSR_LOCK_MUTEX, SITE(7)) != fsr_lock_class(&h[1], FSR_LOCK_MUTEX, SITE(8)),
 	      "destroyed and initialised elsewhere: a new class");
 
+	/* heap lock lines: a destroy unmarks the line of its lock (the free
+	 * after it takes no lock) unless another lock starts there; a lock
+	 * freed without destroy is still forgotten by free */
+	unsigned char *blk = aligned_alloc(4096, 4096);
+	void *m1 = blk + 64, *m2 = blk + 64 + 40;       /* two mutexes starting in one line */
+	fsr_lock_init_instance(m1, FSR_LOCK_MUTEX, SITE(60));
+	unsigned int c1 = fsr_lock_class(m1, FSR_LOCK_MUTEX, SITE(7));
+	CHECK(fsr_lock_free_would_probe(m1, 40), "an initialised heap lock: its line is marked");
+	fsr_lock_forget_instance(m1);
+	CHECK(!fsr_lock_free_would_probe(m1, 40), "destroyed: its line unmarked (free takes no lock)");
+	fsr_lock_free_range(m1, 40);
+	unsigned int c2 = fsr_lock_class(m1, FSR_LOCK_MUTEX, SITE(61));
+	CHECK(c2 && c2 != c1, "destroyed, freed, first taken at another site: not the old class");
+	fsr_lock_free_range(m1, 40);
+	CHECK(!fsr_inst_lookup(fsr_inst_bucket_of(m1), (uintptr_t)m1),
+	      "a lock marked again after a destroy unmarked its line: free forgets it");
+	fsr_lock_init_instance(m1, FSR_LOCK_MUTEX, SITE(60));
+	fsr_lock_init_instance(m2, FSR_LOCK_MUTEX, SITE(62));
+	fsr_lock_forget_instance(m1);
+	CHECK(fsr_lock_free_would_probe(m1, 40), "one of two locks in a line destroyed: still marked");
+	fsr_lock_free_range(m2, 40);
+	CHECK(!fsr_inst_lookup(fsr_inst_bucket_of(m2), (uintptr_t)m2), "the other freed undestroyed: forgotten");
+	CHECK(!fsr_lock_free_would_probe(blk + 64, 64), "both gone: the line unmarked");
+	void *s1 = blk + 128 + 4, *s2 = blk + 128 + 12;  /* spinlocks at 4 mod 8 */
+	fsr_lock_init_instance(s1, FSR_LOCK_SPIN, SITE(63));
+	fsr_lock_forget_instance(s1);
+	CHECK(!fsr_lock_free_would_probe(s1, 4), "a destroyed spinlock: its line unmarked");
+	CHECK(fsr_lock_class(s2, FSR_LOCK_SPIN, SITE(64)), "a spinlock first taken in that line");
+	fsr_lock_free_range(blk + 128 + 8, 8);
+	CHECK(!fsr_inst_lookup(fsr_inst_bucket_of(s2), (uintptr_t)s2), "... forgotten by free (the odd mark is back)");
+	free(blk);
+
 	/* the 2-cycle through fs_reclaim, across threads, reported once */
 	uint64_t h0 = hazards();
 	on_thread(hold_and_alloc, &s_a);
