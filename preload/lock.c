@@ -514,9 +514,11 @@ static uintptr_t func_len(void *pc)
 static void *plain_sites[PLAIN_SITES];
 
 /* the frame that keys a class learned at site */
+static void **plain_slot(void *site) { return &plain_sites[((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56]; }
+
 static void *key_site(void *site)
 {
-	void **slot = &plain_sites[((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56];
+	void **slot = plain_slot(site);
 	if (__atomic_load_n(slot, __ATOMIC_RELAXED) == site)
 		return site;
 	/* the walk below stops at site's own frame when it is no wrapper */
@@ -596,22 +598,44 @@ static unsigned int class_get(uintptr_t key, const void *rep, void *site, int ki
 	return c;
 }
 
+/* the last init site this thread learnt a class for, when that site keys
+ * the class itself (no wrapper: key_site gave it back), and the class: a
+ * lock initialised, destroyed and freed per request (libfuse's) is
+ * initialised at that site again, and its class is the same whatever the
+ * address (an init's class is keyed by site only).  Only a site that is no
+ * wrapper (in plain_sites) is memoised: a wrapper's key is its caller's. */
+static __thread struct {
+	void *site;
+	unsigned int cls;
+} init_memo __attribute__((tls_model("initial-exec")));
+
 unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	fsr_busy_enter(t);
 	int st = addr_is_static(lock);
-	if (init || !st)
-		site = key_site(site);
-	uintptr_t key = init || !st ? (uintptr_t)site : (uintptr_t)lock;
 	int ex = addr_excluded(lock);
-	fsr_mutex_lock(&cls_lock);
-	unsigned int c = class_get(key, lock, site, kind, st && !init);
-	if (c && ex && !fsr_class_excluded(c)) {
-		__atomic_store_n(&fsr_classes[c].excluded, 1, __ATOMIC_RELAXED);
-		inst_gen_bump();
+	unsigned int c;
+	if (init && !ex && site && init_memo.site == site) {
+		c = init_memo.cls;
+	} else {
+		void *raw = site;
+		if (init || !st)
+			site = key_site(site);
+		uintptr_t key = init || !st ? (uintptr_t)site : (uintptr_t)lock;
+		fsr_mutex_lock(&cls_lock);
+		c = class_get(key, lock, site, kind, st && !init);
+		if (c && ex && !fsr_class_excluded(c)) {
+			__atomic_store_n(&fsr_classes[c].excluded, 1, __ATOMIC_RELAXED);
+			inst_gen_bump();
+		}
+		fsr_mutex_unlock(&cls_lock);
+		/* a wrapper's site is keyed by its caller: never memoised */
+		if (init && c && !ex && __atomic_load_n(plain_slot(raw), __ATOMIC_RELAXED) == raw) {
+			init_memo.site = raw;
+			init_memo.cls = c;
+		}
 	}
-	fsr_mutex_unlock(&cls_lock);
 	if (c) {
 		if (!st)
 			hl_note(lock);  /* marked before the instance is there */
@@ -625,7 +649,8 @@ unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 
 void fsr_lock_init_instance(const void *lock, int kind, void *site)
 {
-	if (fsr_module_flags((uintptr_t)site) & FSR_MOD_LIBC) {
+	/* a site in init_memo passed this test when it was learnt */
+	if (site != init_memo.site && (fsr_module_flags((uintptr_t)site) & FSR_MOD_LIBC)) {
 		/* tail-called from a function glibc called (a constructor such
 		 * as mergerfs' libfuse's fuse_ll_constructor, a thread's start
 		 * routine): the site names glibc's caller, not the lock's code.

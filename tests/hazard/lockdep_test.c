@@ -145,6 +145,19 @@ int main(void)
 	fsr_lock_free_range(blk + 128 + 8, 8);
 	CHECK(!fsr_inst_lookup(fsr_inst_bucket_of(s2), (uintptr_t)s2), "... forgotten by free (the odd mark is back)");
 	free(blk);
+	/* a thread's init memo (last site -> class) keeps sites apart */
+	pthread_mutex_t *im = calloc(3, sizeof *im);
+	fsr_lock_init_instance(&im[0], FSR_LOCK_MUTEX, SITE(70));
+	fsr_lock_init_instance(&im[1], FSR_LOCK_MUTEX, SITE(71));
+	fsr_lock_init_instance(&im[2], FSR_LOCK_MUTEX, SITE(71));
+	unsigned int i0 = fsr_lock_class(&im[0], FSR_LOCK_MUTEX, SITE(7)),
+		     i1 = fsr_lock_class(&im[1], FSR_LOCK_MUTEX, SITE(7));
+	CHECK(i0 && i1 && i0 != i1 && fsr_lock_class(&im[2], FSR_LOCK_MUTEX, SITE(7)) == i1,
+	      "inits at one site after another: a class per site");
+	fsr_lock_forget_instance(&im[0]);
+	fsr_lock_init_instance(&im[0], FSR_LOCK_MUTEX, SITE(70));
+	CHECK(fsr_lock_class(&im[0], FSR_LOCK_MUTEX, SITE(7)) == i0, "... and the same class again at the first");
+	free(im);
 
 	/* the 2-cycle through fs_reclaim, across threads, reported once */
 	uint64_t h0 = hazards();
