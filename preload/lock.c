@@ -513,9 +513,9 @@ static uintptr_t func_len(void *pc)
 #define PLAIN_SITES 256
 static void *plain_sites[PLAIN_SITES];
 
-/* the frame that keys a class learned at site */
 static void **plain_slot(void *site) { return &plain_sites[((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56]; }
 
+/* the frame that keys a class learned at site */
 static void *key_site(void *site)
 {
 	void **slot = plain_slot(site);

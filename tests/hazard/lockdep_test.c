@@ -88,6 +88,22 @@ static void *stress(void *arg)
 	return NULL;
 }
 
+/* two threads initialise and destroy locks that start in one line: the
+ * one left initialised must keep the line marked (the unmarker and the
+ * learner race without hl_lock) */
+static unsigned char *shared_line;
+static void *line_churn(void *arg)
+{
+	void *m = shared_line + (arg ? 40 : 0);
+	for (int n = 0; n < 20000; n++) {
+		fsr_lock_init_instance(m, FSR_LOCK_MUTEX, SITE(arg ? 81 : 80));
+		fsr_lock_forget_instance(m);
+	}
+	if (arg)
+		fsr_lock_init_instance(m, FSR_LOCK_MUTEX, SITE(81));
+	return NULL;
+}
+
 int main(void)
 {
 	char err[256];
@@ -145,6 +161,18 @@ int main(void)
 	fsr_lock_free_range(blk + 128 + 8, 8);
 	CHECK(!fsr_inst_lookup(fsr_inst_bucket_of(s2), (uintptr_t)s2), "... forgotten by free (the odd mark is back)");
 	free(blk);
+	shared_line = aligned_alloc(4096, 4096);
+	pthread_t lc[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&lc[i], NULL, line_churn, (void *)(uintptr_t)i);
+	for (int i = 0; i < 2; i++)
+		pthread_join(lc[i], NULL);
+	CHECK(fsr_lock_free_would_probe(shared_line + 40, 40),
+	      "two threads churning locks in one line: the lock left keeps it marked");
+	/* (its destroy need not unmark it: a race counts a lock twice) */
+	fsr_lock_forget_instance(shared_line + 40);
+	free(shared_line);
+
 	/* a thread's init memo (last site -> class) keeps sites apart */
 	pthread_mutex_t *im = calloc(3, sizeof *im);
 	fsr_lock_init_instance(&im[0], FSR_LOCK_MUTEX, SITE(70));
