@@ -91,7 +91,8 @@ static void inst_store(const void *lock, unsigned int cls)
 			if (freeway >= 0 && o)
 				continue;
 		}
-		if (__atomic_compare_exchange_n(&b->e[i], &o, w, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		/* sequentially consistent: hl_note_again reads the page after it */
+		if (__atomic_compare_exchange_n(&b->e[i], &o, w, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 			return;
 	}
 }
@@ -156,8 +157,9 @@ static int inst_forget_lines(uint64_t pg, uint64_t lines, uint64_t odd, uintptr_
  * 0 unmarks the line, so that the free() after pthread_mutex_destroy
  * (libfuse's request: init, lock, destroy, free) takes no lock.  Without
  * hl_lock: a learner counts, marks, and looks at its marks again; the
- * unmarker unmarks and looks at the count again (the fences: one of the two
- * sees the other, and a count seen marks the line again). */
+ * unmarker unmarks and looks at the count again (sequentially consistent
+ * writes and reads, on x86 locked instructions and plain loads, no fence:
+ * one of the two sees the other, and a count seen marks the line again). */
 #define HL_BUCKETS 16384
 #define HL_WAYS 4
 struct hl_bucket {
@@ -199,16 +201,18 @@ static void hl_count_up(uint8_t *c)
 {
 	uint8_t o = __atomic_load_n(c, __ATOMIC_RELAXED);
 	while (o != HL_COUNT_MAX &&
-	       !__atomic_compare_exchange_n(c, &o, (uint8_t)(o + 1), 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	       !__atomic_compare_exchange_n(c, &o, (uint8_t)(o + 1), 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		;
 }
 
-/* the line of lock marked in page entry i (and odd where it must be) */
+/* the line of lock marked in page entry i (and odd where it must be);
+ * sequentially consistent loads after the caller's sequentially consistent
+ * write (the count, the instance): plain loads on x86, no fence */
 static int hl_marked(struct hl_bucket *b, int i, uint64_t pg, uint64_t bit, uint64_t odd)
 {
-	return __atomic_load_n(&b->page[i], __ATOMIC_RELAXED) == pg &&
-	       (__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & bit) &&
-	       (__atomic_load_n(&b->odd[i], __ATOMIC_RELAXED) & odd) == odd;
+	return __atomic_load_n(&b->page[i], __ATOMIC_SEQ_CST) == pg &&
+	       (__atomic_load_n(&b->lines[i], __ATOMIC_SEQ_CST) & bit) &&
+	       (__atomic_load_n(&b->odd[i], __ATOMIC_SEQ_CST) & odd) == odd;
 }
 
 /* a non-static instance about to be stored: count it and mark its line */
@@ -227,10 +231,10 @@ static void hl_note(const void *lock)
 			if (odd)
 				__atomic_or_fetch(&b->odd[i], odd, __ATOMIC_RELAXED);   /* before the line bit */
 			if (!(__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & bit))
-				__atomic_or_fetch(&b->lines[i], bit, __ATOMIC_RELEASE);
+				__atomic_or_fetch(&b->lines[i], bit, __ATOMIC_SEQ_CST);
 			/* free() and an eviction, under hl_lock, change the page
-			 * first and then read the lines: one of us sees the other */
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			 * first and then read the lines, and an unmarker reads the
+			 * count after unmarking: one of us sees the other */
 			if (hl_marked(b, i, pg, bit, odd))
 				return;
 			break;
@@ -276,14 +280,15 @@ static void hl_note(const void *lock)
 	fsr_mutex_unlock(&hl_lock);
 }
 
-/* after the instance is stored: its mark still there (an unmarker that ran
- * between hl_note and the store did not see its count: the fences) */
+/* after the instance is stored (inst_store's compare-and-swap is
+ * sequentially consistent): its mark still there (an eviction between
+ * hl_note and the store read the instances before it was there, and changed
+ * the page before that) */
 static void hl_note_again(const void *lock)
 {
 	uintptr_t a = (uintptr_t)lock;
 	uint64_t pg = a >> 12, bit = 1ull << ((a >> 6) & 63), odd = a & 4 ? bit : 0;
 	struct hl_bucket *b = hl_bucket_of(pg);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (int i = 0; i < HL_WAYS; i++)
 		if (hl_marked(b, i, pg, bit, odd))
 			return;
@@ -303,10 +308,9 @@ static void hl_line_forgot(struct hl_bucket *b, int i, unsigned int k, int n)
 	if (v)
 		return;
 	uint64_t bit = 1ull << k;
-	__atomic_and_fetch(&b->lines[i], ~bit, __ATOMIC_RELAXED);
-	uint64_t oo = __atomic_fetch_and(&b->odd[i], ~bit, __ATOMIC_RELAXED) & bit;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(c, __ATOMIC_RELAXED)) {
+	__atomic_and_fetch(&b->lines[i], ~bit, __ATOMIC_SEQ_CST);
+	uint64_t oo = __atomic_fetch_and(&b->odd[i], ~bit, __ATOMIC_SEQ_CST) & bit;
+	if (__atomic_load_n(c, __ATOMIC_SEQ_CST)) {     /* after the unmarking (no fence) */
 		if (oo)
 			__atomic_or_fetch(&b->odd[i], oo, __ATOMIC_RELAXED);
 		__atomic_or_fetch(&b->lines[i], bit, __ATOMIC_RELEASE);
