@@ -91,7 +91,8 @@ static void inst_store(const void *lock, unsigned int cls)
 			if (freeway >= 0 && o)
 				continue;
 		}
-		if (__atomic_compare_exchange_n(&b->e[i], &o, w, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		/* sequentially consistent: hl_note_again reads the page after it */
+		if (__atomic_compare_exchange_n(&b->e[i], &o, w, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 			return;
 	}
 }
@@ -114,10 +115,14 @@ static int inst_forget_range(uintptr_t lo, uintptr_t hi, uintptr_t step)
 	return n;
 }
 
+static void hl_unnote(const void *lock, int n);
+
 void fsr_lock_forget_instance(const void *lock)
 {
 	inst_gen_bump();
-	inst_forget_range((uintptr_t)lock, (uintptr_t)lock + 1, 4);   /* locks are 4-aligned */
+	int n = inst_forget_range((uintptr_t)lock, (uintptr_t)lock + 1, 4);   /* locks are 4-aligned */
+	if (n)
+		hl_unnote(lock, n);
 }
 
 /* the instances in [lo, hi) that start in the marked lines of page pg (a
@@ -144,7 +149,17 @@ static int inst_forget_lines(uint64_t pg, uint64_t lines, uint64_t odd, uintptr_
  * page number and a bit per 64-byte line in which such a lock starts.
  * free() reads fsr_heap_lock_pages only (no entry: a plain jump into
  * glibc); with entries it looks up the block's pages, and only a block with
- * a marked line in its range probes the instance table. */
+ * a marked line in its range probes the instance table.
+ *
+ * A line's count is how many instances were learnt in it and not yet
+ * forgotten (at least: a duplicate or an instance the table evicted keeps
+ * it higher, which only keeps the line marked).  A destroy that takes it to
+ * 0 unmarks the line, so that the free() after pthread_mutex_destroy
+ * (libfuse's request: init, lock, destroy, free) takes no lock.  Without
+ * hl_lock: a learner counts, marks, and looks at its marks again; the
+ * unmarker unmarks and looks at the count again (sequentially consistent
+ * writes and reads, on x86 locked instructions and plain loads, no fence:
+ * one of the two sees the other, and a count seen marks the line again). */
 #define HL_BUCKETS 16384
 #define HL_WAYS 4
 struct hl_bucket {
@@ -153,7 +168,9 @@ struct hl_bucket {
 	uint64_t odd[HL_WAYS];   /* bit k: one starts there at an address 4 mod 8
 				  * (a spinlock; the others are 8-aligned): free()
 				  * probes the other lines at half the addresses */
+	uint8_t count[HL_WAYS][64];     /* instances per line; HL_COUNT_MAX: sticks */
 } __attribute__((aligned(64)));
+#define HL_COUNT_MAX 255
 static struct hl_bucket hl_dir[HL_BUCKETS];
 static struct fsr_mutex hl_lock;        /* writers; free() reads without it */
 struct fsr_heap_lock_count fsr_heap_locks = { 0, __libc_free };
@@ -180,18 +197,46 @@ static uint64_t hl_lines_in(uint64_t pg, uintptr_t lo, uintptr_t hi)
 	return (l == 63 ? ~0ull : (1ull << (l + 1)) - 1) & ~((1ull << f) - 1);
 }
 
-/* a non-static instance learned: mark its line */
+static void hl_count_up(uint8_t *c)
+{
+	uint8_t o = __atomic_load_n(c, __ATOMIC_RELAXED);
+	while (o != HL_COUNT_MAX &&
+	       !__atomic_compare_exchange_n(c, &o, (uint8_t)(o + 1), 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+}
+
+/* the line of lock marked in page entry i (and odd where it must be);
+ * sequentially consistent loads after the caller's sequentially consistent
+ * write (the count, the instance): plain loads on x86, no fence */
+static int hl_marked(struct hl_bucket *b, int i, uint64_t pg, uint64_t bit, uint64_t odd)
+{
+	return __atomic_load_n(&b->page[i], __ATOMIC_SEQ_CST) == pg &&
+	       (__atomic_load_n(&b->lines[i], __ATOMIC_SEQ_CST) & bit) &&
+	       (__atomic_load_n(&b->odd[i], __ATOMIC_SEQ_CST) & odd) == odd;
+}
+
+/* a non-static instance about to be stored: count it and mark its line */
 static void hl_note(const void *lock)
 {
 	uintptr_t a = (uintptr_t)lock;
-	uint64_t pg = a >> 12, bit = 1ull << ((a >> 6) & 63), odd = a & 4 ? bit : 0;
+	unsigned int k = (unsigned int)((a >> 6) & 63);
+	uint64_t pg = a >> 12, bit = 1ull << k, odd = a & 4 ? bit : 0;
 	struct hl_bucket *b = hl_bucket_of(pg);
 	int i, freeway = -1;
 	for (i = 0; i < HL_WAYS; i++)
 		if (__atomic_load_n(&b->page[i], __ATOMIC_RELAXED) == pg) {
-			if ((__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & bit) &&
-			    (__atomic_load_n(&b->odd[i], __ATOMIC_RELAXED) & odd) == odd)
-				return;         /* the common case: nothing to write */
+			/* the common case, without hl_lock: the page has its
+			 * entry (it stays when a destroy unmarks its last line) */
+			hl_count_up(&b->count[i][k]);
+			if (odd)
+				__atomic_or_fetch(&b->odd[i], odd, __ATOMIC_RELAXED);   /* before the line bit */
+			if (!(__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & bit))
+				__atomic_or_fetch(&b->lines[i], bit, __ATOMIC_SEQ_CST);
+			/* free() and an eviction, under hl_lock, change the page
+			 * first and then read the lines, and an unmarker reads the
+			 * count after unmarking: one of us sees the other */
+			if (hl_marked(b, i, pg, bit, odd))
+				return;
 			break;
 		}
 	fsr_mutex_lock(&hl_lock);
@@ -205,23 +250,84 @@ static void hl_note(const void *lock)
 	if (i == HL_WAYS) {
 		if (freeway < 0) {
 			/* full: the page evicted forgets its instances (learned
-			 * again at their next acquisition, by then rightly) */
+			 * again at their next acquisition, by then rightly).  The
+			 * entry is the new page's before its lines are read: a
+			 * learner of the old page that marked without hl_lock
+			 * looks at its marks again, or is seen here */
 			i = (int)(pg & (HL_WAYS - 1));
-			inst_forget_lines(b->page[i], b->lines[i], b->odd[i], 0, UINTPTR_MAX);
+			uint64_t opg = b->page[i];
+			__atomic_store_n(&b->page[i], pg, __ATOMIC_RELEASE);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			uint64_t ol = __atomic_exchange_n(&b->lines[i], 0, __ATOMIC_RELAXED);
+			uint64_t oo = __atomic_exchange_n(&b->odd[i], 0, __ATOMIC_RELAXED);
+			for (unsigned int l = 0; l < 64; l++)
+				__atomic_store_n(&b->count[i][l], 0, __ATOMIC_RELAXED);
+			inst_forget_lines(opg, ol, oo, 0, UINTPTR_MAX);
 			inst_gen_bump();
-			__atomic_store_n(&b->lines[i], 0, __ATOMIC_RELAXED);
-			__atomic_store_n(&b->odd[i], 0, __ATOMIC_RELAXED);
 		} else {
+			/* a way free()'s drop left may keep a learner's count
+			 * and marks: too high only, never cleared here */
 			i = freeway;
 			__atomic_add_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
 			fsr_heap_locks_on();
+			__atomic_store_n(&b->page[i], pg, __ATOMIC_RELEASE);
 		}
-		__atomic_store_n(&b->page[i], pg, __ATOMIC_RELEASE);
 	}
+	hl_count_up(&b->count[i][k]);
 	if (odd)
 		__atomic_or_fetch(&b->odd[i], odd, __ATOMIC_RELAXED);   /* before the line bit */
 	__atomic_or_fetch(&b->lines[i], bit, __ATOMIC_RELEASE);
 	fsr_mutex_unlock(&hl_lock);
+}
+
+/* after the instance is stored (inst_store's compare-and-swap is
+ * sequentially consistent): its mark still there (an eviction between
+ * hl_note and the store read the instances before it was there, and changed
+ * the page before that) */
+static void hl_note_again(const void *lock)
+{
+	uintptr_t a = (uintptr_t)lock;
+	uint64_t pg = a >> 12, bit = 1ull << ((a >> 6) & 63), odd = a & 4 ? bit : 0;
+	struct hl_bucket *b = hl_bucket_of(pg);
+	for (int i = 0; i < HL_WAYS; i++)
+		if (hl_marked(b, i, pg, bit, odd))
+			return;
+	hl_note(lock);          /* counted twice: the line only stays marked longer */
+}
+
+/* n instances forgotten in line k of page entry i: counted down; at 0 the
+ * line is unmarked, and marked again if a learner counted meanwhile */
+static void hl_line_forgot(struct hl_bucket *b, int i, unsigned int k, int n)
+{
+	uint8_t *c = &b->count[i][k], o = __atomic_load_n(c, __ATOMIC_RELAXED), v;
+	do {
+		if (o == HL_COUNT_MAX || o < n)
+			return;         /* saturated, or learnt before counting: stays marked */
+		v = (uint8_t)(o - n);
+	} while (!__atomic_compare_exchange_n(c, &o, v, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	if (v)
+		return;
+	uint64_t bit = 1ull << k;
+	__atomic_and_fetch(&b->lines[i], ~bit, __ATOMIC_SEQ_CST);
+	uint64_t oo = __atomic_fetch_and(&b->odd[i], ~bit, __ATOMIC_SEQ_CST) & bit;
+	if (__atomic_load_n(c, __ATOMIC_SEQ_CST)) {     /* after the unmarking (no fence) */
+		if (oo)
+			__atomic_or_fetch(&b->odd[i], oo, __ATOMIC_RELAXED);
+		__atomic_or_fetch(&b->lines[i], bit, __ATOMIC_RELEASE);
+	}
+}
+
+/* pthread_mutex_destroy and friends: n instances of lock forgotten */
+static void hl_unnote(const void *lock, int n)
+{
+	uintptr_t a = (uintptr_t)lock;
+	uint64_t pg = a >> 12;
+	struct hl_bucket *b = hl_bucket_of(pg);
+	for (int i = 0; i < HL_WAYS; i++)
+		if (__atomic_load_n(&b->page[i], __ATOMIC_ACQUIRE) == pg) {
+			hl_line_forgot(b, i, (unsigned int)((a >> 6) & 63), n);
+			return;
+		}
 }
 
 void fsr_lock_free_range(const void *p, size_t n)
@@ -244,15 +350,30 @@ void fsr_lock_free_range(const void *p, size_t n)
 			}
 			if (b->page[i] != pg)
 				break;
-			forgot += inst_forget_lines(pg, __atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & in,
-						    __atomic_load_n(&b->odd[i], __ATOMIC_RELAXED), lo, hi);
 			/* lines wholly inside the block hold no other object's lock */
 			uint64_t whole = hl_lines_in(pg, (lo + 63) & ~(uintptr_t)63, hi & ~(uintptr_t)63);
+			uint64_t odd = __atomic_load_n(&b->odd[i], __ATOMIC_RELAXED);
+			for (uint64_t m = __atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & in; m; m &= m - 1) {
+				unsigned int k = (unsigned int)__builtin_ctzll(m);
+				int n = inst_forget_lines(pg, 1ull << k, odd, lo, hi);
+				forgot += n;
+				if (whole >> k & 1)
+					__atomic_store_n(&b->count[i][k], 0, __ATOMIC_RELAXED);
+				else if (n)
+					hl_line_forgot(b, i, k, n);     /* another block's part */
+			}
 			uint64_t left = __atomic_and_fetch(&b->lines[i], ~whole, __ATOMIC_RELAXED);
 			__atomic_and_fetch(&b->odd[i], ~whole, __ATOMIC_RELAXED);
 			if (!left) {
+				/* the page first, then the lines: a learner counting
+				 * there without hl_lock looks at the page after its
+				 * marks (hl_note), one of us sees the other */
 				__atomic_store_n(&b->page[i], 0, __ATOMIC_RELEASE);
-				__atomic_sub_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
+				__atomic_thread_fence(__ATOMIC_SEQ_CST);
+				if (__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED))
+					__atomic_store_n(&b->page[i], pg, __ATOMIC_RELEASE);
+				else
+					__atomic_sub_fetch(&fsr_heap_lock_pages, 1, __ATOMIC_RELEASE);
 			}
 			break;
 		}
@@ -263,6 +384,21 @@ void fsr_lock_free_range(const void *p, size_t n)
 		fsr_mutex_unlock(&hl_lock);
 		fsr_self.busy--;
 	}
+}
+
+/* would free() of [p, p + n) take hl_lock and probe (a marked line in it)?
+ * lockdep_test's view of the table */
+int fsr_lock_free_would_probe(const void *p, size_t n)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + n;
+	for (uint64_t pg = lo >> 12; n && pg <= (hi - 1) >> 12; pg++) {
+		struct hl_bucket *b = hl_bucket_of(pg);
+		for (int i = 0; i < HL_WAYS; i++)
+			if (__atomic_load_n(&b->page[i], __ATOMIC_ACQUIRE) == pg &&
+			    (__atomic_load_n(&b->lines[i], __ATOMIC_RELAXED) & hl_lines_in(pg, lo, hi)))
+				return 1;
+	}
+	return 0;
 }
 
 /* ---- is an address in a loaded object (static data)? ----
@@ -381,10 +517,12 @@ static uintptr_t func_len(void *pc)
 #define PLAIN_SITES 256
 static void *plain_sites[PLAIN_SITES];
 
+static void **plain_slot(void *site) { return &plain_sites[((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56]; }
+
 /* the frame that keys a class learned at site */
 static void *key_site(void *site)
 {
-	void **slot = &plain_sites[((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56];
+	void **slot = plain_slot(site);
 	if (__atomic_load_n(slot, __ATOMIC_RELAXED) == site)
 		return site;
 	/* the walk below stops at site's own frame when it is no wrapper */
@@ -464,33 +602,59 @@ static unsigned int class_get(uintptr_t key, const void *rep, void *site, int ki
 	return c;
 }
 
+/* the last init site this thread learnt a class for, when that site keys
+ * the class itself (no wrapper: key_site gave it back), and the class: a
+ * lock initialised, destroyed and freed per request (libfuse's) is
+ * initialised at that site again, and its class is the same whatever the
+ * address (an init's class is keyed by site only).  Only a site that is no
+ * wrapper (in plain_sites) is memoised: a wrapper's key is its caller's. */
+static __thread struct {
+	void *site;
+	unsigned int cls;
+} init_memo __attribute__((tls_model("initial-exec")));
+
 unsigned int fsr_lock_learn(const void *lock, int kind, void *site, int init)
 {
 	struct fsr_thread *t = fsr_thread_self();
 	fsr_busy_enter(t);
 	int st = addr_is_static(lock);
-	if (init || !st)
-		site = key_site(site);
-	uintptr_t key = init || !st ? (uintptr_t)site : (uintptr_t)lock;
-	if (!st)
-		hl_note(lock);
 	int ex = addr_excluded(lock);
-	fsr_mutex_lock(&cls_lock);
-	unsigned int c = class_get(key, lock, site, kind, st && !init);
-	if (c && ex && !fsr_class_excluded(c)) {
-		__atomic_store_n(&fsr_classes[c].excluded, 1, __ATOMIC_RELAXED);
-		inst_gen_bump();
+	unsigned int c;
+	if (init && !ex && site && init_memo.site == site) {
+		c = init_memo.cls;
+	} else {
+		void *raw = site;
+		if (init || !st)
+			site = key_site(site);
+		uintptr_t key = init || !st ? (uintptr_t)site : (uintptr_t)lock;
+		fsr_mutex_lock(&cls_lock);
+		c = class_get(key, lock, site, kind, st && !init);
+		if (c && ex && !fsr_class_excluded(c)) {
+			__atomic_store_n(&fsr_classes[c].excluded, 1, __ATOMIC_RELAXED);
+			inst_gen_bump();
+		}
+		fsr_mutex_unlock(&cls_lock);
+		/* a wrapper's site is keyed by its caller: never memoised */
+		if (init && c && !ex && __atomic_load_n(plain_slot(raw), __ATOMIC_RELAXED) == raw) {
+			init_memo.site = raw;
+			init_memo.cls = c;
+		}
 	}
-	fsr_mutex_unlock(&cls_lock);
-	if (c)
+	if (c) {
+		if (!st)
+			hl_note(lock);  /* marked before the instance is there */
 		inst_store(lock, c);
+		if (!st)
+			hl_note_again(lock);
+	}
 	t->busy--;
 	return c;
 }
 
 void fsr_lock_init_instance(const void *lock, int kind, void *site)
 {
-	if (fsr_module_flags((uintptr_t)site) & FSR_MOD_LIBC) {
+	/* a site in init_memo passed this test when it was learnt */
+	if (site != init_memo.site && (fsr_module_flags((uintptr_t)site) & FSR_MOD_LIBC)) {
 		/* tail-called from a function glibc called (a constructor such
 		 * as mergerfs' libfuse's fuse_ll_constructor, a thread's start
 		 * routine): the site names glibc's caller, not the lock's code.

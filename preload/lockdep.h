@@ -185,6 +185,8 @@ void fsr_free_tracked(void *p) FSR_HIDDEN __attribute__((weak));
 void fsr_lock_free_range(const void *p, size_t n) FSR_HIDDEN;
 /* pthread_mutex_destroy: forget the instance */
 void fsr_lock_forget_instance(const void *lock) FSR_HIDDEN;
+/* a test's look: would free() of [p, p + n) probe for instances? */
+int fsr_lock_free_would_probe(const void *p, size_t n) FSR_HIDDEN;
 void fsr_graph_acquire(struct fsr_thread *t, unsigned int cls, int read, int quiet) FSR_HIDDEN;
 /* Lock classes taken inside FUSE ops: bit k of fsr_oplock_cls[c] is set
  * once class c was taken by a thread inside an op of the connection whose

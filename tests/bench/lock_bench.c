@@ -7,6 +7,8 @@
  *       rwread   pthread_rwlock_rdlock + unlock
  *       malloc   lock, malloc(64) + free, unlock (the lock benchmark: an
  *                allocation under a lock)
+ *       initfree malloc(64), pthread_mutex_init, lock + unlock, destroy, free
+ *                (libfuse's per-request struct: a heap mutex's whole life)
  * Each thread has its own locks (static, one cache line each: no lock is
  * contended) and runs ITERS / THREADS iterations (default 4M in all).
  * Prints `ns_per_op=X cpu_ns_per_op=Y`: wall time and process CPU time per
@@ -65,6 +67,17 @@ static void *loop(void *a)
 			pthread_rwlock_unlock(&per[k].rw);
 		}
 		break;
+	case 5:
+		for (long i = 0; i < iters; i++) {
+			pthread_mutex_t *h = malloc(64);
+			pthread_mutex_init(h, NULL);
+			pthread_mutex_lock(h);
+			pthread_mutex_unlock(h);
+			pthread_mutex_destroy(h);
+			keep = h;
+			free(h);
+		}
+		break;
 	default:
 		for (long i = 0; i < iters; i++) {
 			pthread_mutex_lock(&m[0]);
@@ -85,15 +98,15 @@ static double clk(clockid_t c)
 
 int main(int argc, char **argv)
 {
-	static const char *cases[] = { "plain", "nested2", "nested4", "rwread", "malloc" };
+	static const char *cases[] = { "plain", "nested2", "nested4", "rwread", "malloc", "initfree" };
 	which = -1;
-	for (int i = 0; argc > 1 && i < 5; i++)
+	for (int i = 0; argc > 1 && i < 6; i++)
 		if (!strcmp(argv[1], cases[i]))
 			which = i;
 	int nt = argc > 2 ? atoi(argv[2]) : 1;
 	long total = argc > 3 ? atol(argv[3]) : 4000000;
 	if (which < 0 || nt < 1 || nt > MAXT || total < nt) {
-		fprintf(stderr, "usage: lock_bench plain|nested2|nested4|rwread|malloc THREADS [ITERS]\n");
+		fprintf(stderr, "usage: lock_bench plain|nested2|nested4|rwread|malloc|initfree THREADS [ITERS]\n");
 		return 2;
 	}
 	iters = total / nt;

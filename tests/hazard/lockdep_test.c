@@ -88,6 +88,22 @@ static void *stress(void *arg)
 	return NULL;
 }
 
+/* two threads initialise and destroy locks that start in one line: the
+ * one left initialised must keep the line marked (the unmarker and the
+ * learner race without hl_lock) */
+static unsigned char *shared_line;
+static void *line_churn(void *arg)
+{
+	void *m = shared_line + (arg ? 40 : 0);
+	for (int n = 0; n < 20000; n++) {
+		fsr_lock_init_instance(m, FSR_LOCK_MUTEX, SITE(arg ? 81 : 80));
+		fsr_lock_forget_instance(m);
+	}
+	if (arg)
+		fsr_lock_init_instance(m, FSR_LOCK_MUTEX, SITE(81));
+	return NULL;
+}
+
 int main(void)
 {
 	char err[256];
@@ -113,6 +129,63 @@ int main(void)
 	fsr_lock_init_instance(&h[1], FSR_LOCK_MUTEX, SITE(51));
 	CHECK(fsr_lock_class(&h[0], FSR_LOCK_MUTEX, SITE(7)) != fsr_lock_class(&h[1], FSR_LOCK_MUTEX, SITE(8)),
 	      "destroyed and initialised elsewhere: a new class");
+
+	/* heap lock lines: a destroy unmarks the line of its lock (the free
+	 * after it takes no lock) unless another lock starts there; a lock
+	 * freed without destroy is still forgotten by free */
+	unsigned char *blk = aligned_alloc(4096, 4096);
+	void *m1 = blk + 64, *m2 = blk + 64 + 40;       /* two mutexes starting in one line */
+	fsr_lock_init_instance(m1, FSR_LOCK_MUTEX, SITE(60));
+	unsigned int c1 = fsr_lock_class(m1, FSR_LOCK_MUTEX, SITE(7));
+	CHECK(fsr_lock_free_would_probe(m1, 40), "an initialised heap lock: its line is marked");
+	fsr_lock_forget_instance(m1);
+	CHECK(!fsr_lock_free_would_probe(m1, 40), "destroyed: its line unmarked (free takes no lock)");
+	fsr_lock_free_range(m1, 40);
+	unsigned int c2 = fsr_lock_class(m1, FSR_LOCK_MUTEX, SITE(61));
+	CHECK(c2 && c2 != c1, "destroyed, freed, first taken at another site: not the old class");
+	fsr_lock_free_range(m1, 40);
+	CHECK(!fsr_inst_lookup(fsr_inst_bucket_of(m1), (uintptr_t)m1),
+	      "a lock marked again after a destroy unmarked its line: free forgets it");
+	fsr_lock_init_instance(m1, FSR_LOCK_MUTEX, SITE(60));
+	fsr_lock_init_instance(m2, FSR_LOCK_MUTEX, SITE(62));
+	fsr_lock_forget_instance(m1);
+	CHECK(fsr_lock_free_would_probe(m1, 40), "one of two locks in a line destroyed: still marked");
+	fsr_lock_free_range(m2, 40);
+	CHECK(!fsr_inst_lookup(fsr_inst_bucket_of(m2), (uintptr_t)m2), "the other freed undestroyed: forgotten");
+	CHECK(!fsr_lock_free_would_probe(blk + 64, 64), "both gone: the line unmarked");
+	void *s1 = blk + 128 + 4, *s2 = blk + 128 + 12;  /* spinlocks at 4 mod 8 */
+	fsr_lock_init_instance(s1, FSR_LOCK_SPIN, SITE(63));
+	fsr_lock_forget_instance(s1);
+	CHECK(!fsr_lock_free_would_probe(s1, 4), "a destroyed spinlock: its line unmarked");
+	CHECK(fsr_lock_class(s2, FSR_LOCK_SPIN, SITE(64)), "a spinlock first taken in that line");
+	fsr_lock_free_range(blk + 128 + 8, 8);
+	CHECK(!fsr_inst_lookup(fsr_inst_bucket_of(s2), (uintptr_t)s2), "... forgotten by free (the odd mark is back)");
+	free(blk);
+	shared_line = aligned_alloc(4096, 4096);
+	pthread_t lc[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&lc[i], NULL, line_churn, (void *)(uintptr_t)i);
+	for (int i = 0; i < 2; i++)
+		pthread_join(lc[i], NULL);
+	CHECK(fsr_lock_free_would_probe(shared_line + 40, 40),
+	      "two threads churning locks in one line: the lock left keeps it marked");
+	/* (its destroy need not unmark it: a race counts a lock twice) */
+	fsr_lock_forget_instance(shared_line + 40);
+	free(shared_line);
+
+	/* a thread's init memo (last site -> class) keeps sites apart */
+	pthread_mutex_t *im = calloc(3, sizeof *im);
+	fsr_lock_init_instance(&im[0], FSR_LOCK_MUTEX, SITE(70));
+	fsr_lock_init_instance(&im[1], FSR_LOCK_MUTEX, SITE(71));
+	fsr_lock_init_instance(&im[2], FSR_LOCK_MUTEX, SITE(71));
+	unsigned int i0 = fsr_lock_class(&im[0], FSR_LOCK_MUTEX, SITE(7)),
+		     i1 = fsr_lock_class(&im[1], FSR_LOCK_MUTEX, SITE(7));
+	CHECK(i0 && i1 && i0 != i1 && fsr_lock_class(&im[2], FSR_LOCK_MUTEX, SITE(7)) == i1,
+	      "inits at one site after another: a class per site");
+	fsr_lock_forget_instance(&im[0]);
+	fsr_lock_init_instance(&im[0], FSR_LOCK_MUTEX, SITE(70));
+	CHECK(fsr_lock_class(&im[0], FSR_LOCK_MUTEX, SITE(7)) == i0, "... and the same class again at the first");
+	free(im);
 
 	/* the 2-cycle through fs_reclaim, across threads, reported once */
 	uint64_t h0 = hazards();
