@@ -261,6 +261,10 @@ __attribute__((noinline)) static int contended(struct fsr_thread *t, void *l, in
 					       int read, void *site)
 {
 	int chain, r;
+	/* the fast paths call only the trylocks (resolving stubs) before
+	 * this: another thread may be inside resolve(), the trylock already
+	 * stored, the blocking call (op_block, op_step) not yet */
+	ENSURE();
 	if (unlikely(!fsr_ready))
 		return op_block(op, l);     /* hot_track: not tracked */
 	fsr_lock_contended(t, l, kind, read, site, &chain);   /* also notes this waiter's own stack */

@@ -81,5 +81,17 @@ done
 under memo-none interval=0 -- "$d/lk_memo" none
 clean "memo (control): the same acquisitions without the allocations: no report"
 
+# a thread that exists before the shim's init takes a busy mutex while
+# resolve() is half done (lk_resolve_lib.c): the lock's slow path must not
+# call a real function that is not resolved yet (it called NULL: SIGSEGV)
+LD_PRELOAD="$d/.libs/lk_resolve_lib.so"; export LD_PRELOAD
+under resolve interval=0 -- "$d/lk_resolve"
+unset LD_PRELOAD
+if [ $rc = 0 ] && grep -qx window "$out"; then
+	ok "a busy mutex taken during resolve: blocks and returns"
+else
+	no "busy mutex during resolve: status $rc, $(cat "$out") $(head -c 400 "$err")"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
