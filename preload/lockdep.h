@@ -206,6 +206,13 @@ static inline __attribute__((always_inline)) void fsr_oplock_note(struct fsr_thr
 	if (unlikely(m) && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & m) != m)
 		fsr_oplock_first(t, cls);
 }
+/* A signal handler that locks and unlocks between a push's stores and its
+ * count (nheld still n) pushes at held[n] too: its unlock leaves its own
+ * entry there and top at chain[n], and the interrupted push's lock would
+ * stay untracked, the handler's lock held for good (false reports).  The
+ * push checks its entry and top after the count and, clobbered, writes
+ * them again (lock.c); a handler after the count pushes above it. */
+void fsr_held_redo(int n, const void *lock, uint64_t word, void *site, uint64_t next) FSR_HIDDEN;
 /* put a lock at held[n] of the calling thread (the caller has checked
  * n < FSR_MAX_HELD) and make it the top: n + 1 held, the chain extended
  * by it (next: chain[n + 1]); word is fsr_held_word(cls, kind, read).
@@ -222,6 +229,9 @@ static inline __attribute__((always_inline)) void fsr_held_put(int n, const void
 	fsr_ltls.chain[n + 1] = next;
 	fsr_ltls.top = next;
 	__atomic_store_n(&fsr_self.nheld, n + 1, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);   /* loaded again, not the values stored */
+	if (unlikely(fsr_self.held[n].lock != lock || fsr_ltls.top != next))
+		fsr_held_redo(n, lock, word, site, next);   /* a signal handler's lock */
 	fsr_self.held_pushes++;   /* abandon.c: did an inline callback release a lock? (no memo hit in reclaim) */
 	fsr_oplock_note(&fsr_self, fsr_self.held[n].cls);
 	fsr_look(&fsr_self);

@@ -11,6 +11,10 @@ tests_locks_lk_initwrap_CFLAGS = $(LK_CFLAGS)
 tests_locks_lk_initwrap_LDADD = -lpthread
 tests_locks_lk_memo_CFLAGS = $(LK_CFLAGS)
 tests_locks_lk_memo_LDADD = -lpthread
+# lk_sigpush: a signal handler's lock between a push's stores and its count
+check_PROGRAMS += tests/locks/lk_sigpush
+tests_locks_lk_sigpush_CFLAGS = $(LK_CFLAGS)
+tests_locks_lk_sigpush_LDADD = -lpthread
 # lk_resolve: a busy mutex taken while the shim resolves its real functions
 check_PROGRAMS += tests/locks/lk_resolve
 tests_locks_lk_resolve_CFLAGS = $(LK_CFLAGS)

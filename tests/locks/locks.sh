@@ -93,5 +93,17 @@ else
 	no "busy mutex during resolve: status $rc, $(cat "$out") $(head -c 400 "$err")"
 fi
 
+# a signal handler locking and unlocking its own mutex lands inside the
+# main thread's lock pushes: no handler's mutex is left on held[] (which
+# made the allocation afterwards "under" it: reclaim-lock-inversion).
+# Before the fix every 2 s run reported; the handlers must have run.
+under sigpush interval=0 -- "$d/lk_sigpush" sig
+n=$(sed -n 's/^handled //p' "$err")
+if [ $rc = 0 ] && [ "$(reports)" = 0 ] && [ "${n:-0}" -ge 100 ]; then
+	ok "signal handlers' locks inside lock pushes: nothing left held ($n handlers)"
+else
+	no "signal handlers' locks: status $rc, ${n:-no} handlers, $(head -c 600 "$err")"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
