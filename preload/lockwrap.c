@@ -382,16 +382,19 @@ static inline __attribute__((always_inline)) int took_memo(const void *l, int ki
 	uint64_t word = FSR_TLS_AT(uint64_t, ts + 8 * j, LT(acq_word));
 	uintptr_t h = ts + n * sizeof(struct fsr_held);
 #define HELD(f) (offsetof(struct fsr_thread, held) + offsetof(struct fsr_held, f))
+	/* top first: a signal handler's lock and unlock after it, before the
+	 * count, overwrites the entry and chain[n + 1] and leaves top at
+	 * chain[n], which the one test after the count sees (fsr_held_redo,
+	 * lockdep.h); one before it is overwritten by the stores after it */
+	FSR_TLS_AT(uint64_t, ts, LT(top)) = next;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	FSR_TLS_AT(const void *, h, HELD(lock)) = l;
 	FSR_TLS_AT(uint64_t, h, HELD(cls)) = word;
 	FSR_TLS_AT(void *, h, HELD(site)) = site;
 	FSR_TLS_AT(uint64_t, ts + 8 * n, LT(chain) + 8) = next;
-	FSR_TLS_AT(uint64_t, ts, LT(top)) = next;
 	FSR_TLS_PUBLISH_ADD(int, ts, offsetof(struct fsr_thread, nheld), 1);   /* the entry before the count */
-	/* a signal handler's lock and unlock before the count overwrote the
-	 * entry and top (fsr_held_redo, lockdep.h) */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (unlikely(FSR_TLS_AT(const void *, h, HELD(lock)) != l || FSR_TLS_AT(uint64_t, ts, LT(top)) != next))
+	if (unlikely(FSR_TLS_AT(uint64_t, ts, LT(top)) != next))
 		fsr_held_redo((int)n, l, word, site, next);
 	FSR_TLS_AT(int64_t, ts, offsetof(struct fsr_thread, gate)) |= FSR_LOOK;   /* fsr_look */
 	/* inside a FUSE op: the class noted as taken in it (lock_in_op) */
