@@ -11,6 +11,10 @@ tests_locks_lk_initwrap_CFLAGS = $(LK_CFLAGS)
 tests_locks_lk_initwrap_LDADD = -lpthread
 tests_locks_lk_memo_CFLAGS = $(LK_CFLAGS)
 tests_locks_lk_memo_LDADD = -lpthread
+# lk_edges: the held stack's edge cases leave nothing held
+check_PROGRAMS += tests/locks/lk_edges
+tests_locks_lk_edges_CFLAGS = $(LK_CFLAGS)
+tests_locks_lk_edges_LDADD = -lpthread
 # lk_sigpush: a signal handler's lock between a push's stores and its count
 check_PROGRAMS += tests/locks/lk_sigpush
 tests_locks_lk_sigpush_CFLAGS = $(LK_CFLAGS)

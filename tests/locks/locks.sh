@@ -93,6 +93,17 @@ else
 	no "busy mutex during resolve: status $rc, $(cat "$out") $(head -c 400 "$err")"
 fi
 
+# held[] overflow, recursive, error-checking and robust mutexes, failed
+# trylock and timedlock, another thread's lock, a condition wait below the
+# top, a fork child: glibc's results, and nothing left held after them
+timeout 60 "$d/lk_edges" >"$tmp/edges.plain" 2>&1
+under edges interval=0 -- "$d/lk_edges"
+if [ $rc = 0 ] && [ "$(reports)" = 0 ] && grep -qx '1 1 1 1 1 1 1 0 child 0' "$out" && cmp -s "$tmp/edges.plain" "$out"; then
+	ok "held stack edge cases: glibc's results, nothing left held"
+else
+	no "held stack edge cases: status $rc, $(cat "$out") (plain: $(cat "$tmp/edges.plain")) $(head -c 600 "$err")"
+fi
+
 # a signal handler locking and unlocking its own mutex lands inside the
 # main thread's lock pushes: no handler's mutex is left on held[] (which
 # made the allocation afterwards "under" it: reclaim-lock-inversion).
