@@ -45,6 +45,17 @@ struct fsr_inst_bucket fsr_inst[1u << FSR_INST_BITS];
 struct fsr_inst_gen_word fsr_inst_genw = { 1 };
 static void inst_gen_bump(void) { __atomic_add_fetch(&fsr_inst_gen, 1, __ATOMIC_RELEASE); }
 
+__attribute__((noinline, cold)) void fsr_held_redo(int n, const void *lock, uint64_t word, void *site,
+						    uint64_t next)
+{
+	fsr_self.held[n].lock = lock;
+	memcpy(&fsr_self.held[n].cls, &word, sizeof word);
+	fsr_self.held[n].site = site;
+	fsr_ltls.chain[n + 1] = next;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);   /* chain before top: a handler's pop restores top from it */
+	fsr_ltls.top = next;
+}
+
 void fsr_held_resig(struct fsr_thread *t)
 {
 	if (t != fsr_thread_self())

@@ -208,6 +208,15 @@ static inline __attribute__((always_inline)) void fsr_oplock_note(struct fsr_thr
 	if (unlikely(m) && (__atomic_load_n(&fsr_oplock_cls[cls], __ATOMIC_RELAXED) & m) != m)
 		fsr_oplock_first(t, cls);
 }
+/* A signal handler that locks and unlocks between a push's stores and its
+ * count (nheld still n) pushes at held[n] too: its unlock leaves its own
+ * entry there and top at chain[n], and the interrupted push's lock would
+ * stay untracked, the handler's lock held for good (false reports).  The
+ * push stores top first and tests it after the count: not what it stored,
+ * a handler ran in between, and the entry and chain are written again
+ * (lock.c); a handler before top's store is overwritten by the stores
+ * after it, one after the count pushes above it. */
+void fsr_held_redo(int n, const void *lock, uint64_t word, void *site, uint64_t next) FSR_HIDDEN;
 /* put a lock at held[n] of the calling thread (the caller has checked
  * n < FSR_MAX_HELD) and make it the top: n + 1 held, the chain extended
  * by it (next: chain[n + 1]); word is fsr_held_word(cls, kind, read).
@@ -218,12 +227,16 @@ static inline __attribute__((always_inline)) void fsr_oplock_note(struct fsr_thr
 static inline __attribute__((always_inline)) void fsr_held_put(int n, const void *lock, uint64_t word,
 							       void *site, uint64_t next)
 {
+	fsr_ltls.top = next;        /* first: fsr_held_redo's test */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	fsr_self.held[n].lock = lock;
 	memcpy(&fsr_self.held[n].cls, &word, sizeof word);
 	fsr_self.held[n].site = site;
 	fsr_ltls.chain[n + 1] = next;
-	fsr_ltls.top = next;
 	__atomic_store_n(&fsr_self.nheld, n + 1, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);   /* top loaded again, not the value stored */
+	if (unlikely(fsr_ltls.top != next))
+		fsr_held_redo(n, lock, word, site, next);   /* a signal handler's lock */
 	fsr_self.held_pushes++;   /* abandon.c: did an inline callback release a lock? (no memo hit in reclaim) */
 	fsr_oplock_note(&fsr_self, fsr_self.held[n].cls);
 	fsr_look(&fsr_self);

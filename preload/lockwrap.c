@@ -261,6 +261,10 @@ __attribute__((noinline)) static int contended(struct fsr_thread *t, void *l, in
 					       int read, void *site)
 {
 	int chain, r;
+	/* the fast paths call only the trylocks (resolving stubs) before
+	 * this: another thread may be inside resolve(), the trylock already
+	 * stored, the blocking call (op_block, op_step) not yet */
+	ENSURE();
 	if (unlikely(!fsr_ready))
 		return op_block(op, l);     /* hot_track: not tracked */
 	fsr_lock_contended(t, l, kind, read, site, &chain);   /* also notes this waiter's own stack */
@@ -375,14 +379,23 @@ static inline __attribute__((always_inline)) int took_memo(const void *l, int ki
 	if (unlikely(n >= FSR_MAX_HELD))
 		return took_slow(l, kind, read, site, k, edges);
 	uint64_t next = FSR_TLS_AT(uint64_t, ts + 8 * j, LT(acq_next));
+	uint64_t word = FSR_TLS_AT(uint64_t, ts + 8 * j, LT(acq_word));
 	uintptr_t h = ts + n * sizeof(struct fsr_held);
 #define HELD(f) (offsetof(struct fsr_thread, held) + offsetof(struct fsr_held, f))
+	/* top first: a signal handler's lock and unlock after it, before the
+	 * count, overwrites the entry and chain[n + 1] and leaves top at
+	 * chain[n], which the one test after the count sees (fsr_held_redo,
+	 * lockdep.h); one before it is overwritten by the stores after it */
+	FSR_TLS_AT(uint64_t, ts, LT(top)) = next;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	FSR_TLS_AT(const void *, h, HELD(lock)) = l;
-	FSR_TLS_AT(uint64_t, h, HELD(cls)) = FSR_TLS_AT(uint64_t, ts + 8 * j, LT(acq_word));
+	FSR_TLS_AT(uint64_t, h, HELD(cls)) = word;
 	FSR_TLS_AT(void *, h, HELD(site)) = site;
 	FSR_TLS_AT(uint64_t, ts + 8 * n, LT(chain) + 8) = next;
-	FSR_TLS_AT(uint64_t, ts, LT(top)) = next;
 	FSR_TLS_PUBLISH_ADD(int, ts, offsetof(struct fsr_thread, nheld), 1);   /* the entry before the count */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (unlikely(FSR_TLS_AT(uint64_t, ts, LT(top)) != next))
+		fsr_held_redo((int)n, l, word, site, next);
 	FSR_TLS_AT(int64_t, ts, offsetof(struct fsr_thread, gate)) |= FSR_LOOK;   /* fsr_look */
 	/* inside a FUSE op: the class noted as taken in it (lock_in_op) */
 	if (in_op && unlikely(FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, op_locks))))
@@ -549,7 +562,7 @@ static int cond_wait_until(struct fsr_thread *t, pthread_cond_t *c, pthread_mute
 {
 	struct timespec ts = { (time_t)(dl / 1000000000u), (long)(dl % 1000000000u) };
 	int i = held_index(t, m);
-	struct fsr_held h;
+	struct fsr_held h = { 0 };   /* set when i >= 0 (GCC cannot tell) */
 	if (i >= 0) {
 		h = t->held[i];
 		fsr_lock_released(t, m);
