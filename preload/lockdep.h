@@ -288,9 +288,15 @@ static inline __attribute__((always_inline)) int fsr_lock_pop_top(const void *lo
 	/* n == 0 reads held_floor (fsr.h): no count test */
 	if (likely(FSR_TLS_AT(const void *, ts + n * sizeof(struct fsr_held),
 			      offsetof(struct fsr_thread, held_floor) + offsetof(struct fsr_held, lock)) == lock)) {
-		FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, lt.top)) =
-			FSR_TLS_AT(uint64_t, ts + 8 * n, offsetof(struct fsr_thread, lt.chain) - 8);
+		uint64_t k = FSR_TLS_AT(uint64_t, ts + 8 * n, offsetof(struct fsr_thread, lt.chain) - 8);
+		FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, lt.top)) = k;
 		FSR_TLS_PUBLISH_ADD(int, ts, offsetof(struct fsr_thread, nheld), -1);
+		/* again: a signal handler's lock+unlock between the two stores
+		 * above leaves top at chain[n], the key of a set that still
+		 * holds this lock (a memo entry filled under it would skip an
+		 * edge later) */
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		FSR_TLS_AT(uint64_t, ts, offsetof(struct fsr_thread, lt.top)) = k;
 		return 1;
 	}
 	return 0;
