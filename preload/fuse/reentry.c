@@ -102,66 +102,101 @@ struct mi_line {
 	const char *mp;           /* unescaped */
 };
 
-/* calls fn for each FUSE mount (fuse, fuseblk, fuse.*, fuseblk.*) of this
- * process's mount namespace; under mlock (static buffer) */
-static void mountinfo_scan(void (*fn)(const struct mi_line *, void *), void *arg)
+/* calls fn(line, arg) for each line of the /proc file path (a line cut
+ * at linesz - 1 bytes) until fn returns nonzero; buf and line are the
+ * caller's (static, under mlock: these files are large) */
+static void proc_lines(const char *path, char *buf, size_t bufsz, char *line, size_t linesz,
+		       int (*fn)(char *line, void *arg), void *arg)
 {
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	static char buf[65536];
-	char line[8192];
 	size_t ll = 0;
 	ssize_t n;
-	while ((n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
-		for (ssize_t i = 0; i < n; i++) {
-			char ch = buf[i];
-			if (ch != '\n') {
-				if (ll < sizeof line - 1)
-					line[ll++] = ch;
+	int stop = 0;
+	while (!stop && (n = syscall(SYS_read, fd, buf, bufsz)) > 0) {
+		for (ssize_t i = 0; i < n && !stop; i++) {
+			if (buf[i] != '\n') {
+				if (ll < linesz - 1)
+					line[ll++] = buf[i];
 				continue;
 			}
 			line[ll] = 0;
 			ll = 0;
-			/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPER */
-			char *f[5], *p = line;
-			int k;
-			for (k = 0; k < 5 && p; k++) {
-				f[k] = p;
-				p = strchr(p, ' ');
-				if (p)
-					*p++ = 0;
-			}
-			if (k < 5 || !p)
-				continue;
-			char *dash = strstr(p, " - ");
-			if (!dash || strncmp(dash + 3, "fuse", 4) != 0)
-				continue;
-			/* unescape \040 etc. in the mount point */
-			char mp[PATH_MAX];
-			size_t m = 0;
-			for (char *q = f[4]; *q && m < sizeof mp - 1; q++) {
-				if (q[0] == '\\' && q[1] >= '0' && q[1] <= '7' && q[2] && q[3]) {
-					mp[m++] = (char)(((q[1] - '0') << 6) | ((q[2] - '0') << 3) | (q[3] - '0'));
-					q += 3;
-				} else {
-					mp[m++] = *q;
-				}
-			}
-			mp[m] = 0;
-			const char *q = f[0];
-			struct mi_line l = { decimal(&q), 0, mp };
-			q = f[2];
-			uint32_t maj = (uint32_t)decimal(&q), min = 0;
-			if (*q == ':') {
-				q++;
-				min = (uint32_t)decimal(&q);
-			}
-			l.dev = (maj << 20) | min;
-			fn(&l, arg);
+			stop = fn(line, arg);
 		}
 	}
 	syscall(SYS_close, fd);
+}
+
+/* a small /proc file whole (one read: the kernel gives it in one go)
+ * into buf, NUL-terminated; 0 when it cannot be read or is empty */
+static int proc_read(const char *path, char *buf, size_t len)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = syscall(SYS_read, fd, buf, len - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return 1;
+}
+
+struct mi_scan { void (*fn)(const struct mi_line *, void *); void *arg; };
+
+/* one line of /proc/self/mountinfo: a FUSE mount's to the scan's fn */
+static int mi_scan_line(char *line, void *arg)
+{
+	struct mi_scan *sc = arg;
+	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPER */
+	char *f[5], *p = line;
+	int k;
+	for (k = 0; k < 5 && p; k++) {
+		f[k] = p;
+		p = strchr(p, ' ');
+		if (p)
+			*p++ = 0;
+	}
+	if (k < 5 || !p)
+		return 0;
+	char *dash = strstr(p, " - ");
+	if (!dash || strncmp(dash + 3, "fuse", 4) != 0)
+		return 0;
+	/* unescape \040 etc. in the mount point */
+	char mp[PATH_MAX];
+	size_t m = 0;
+	for (char *q = f[4]; *q && m < sizeof mp - 1; q++) {
+		if (q[0] == '\\' && q[1] >= '0' && q[1] <= '7' && q[2] && q[3]) {
+			mp[m++] = (char)(((q[1] - '0') << 6) | ((q[2] - '0') << 3) | (q[3] - '0'));
+			q += 3;
+		} else {
+			mp[m++] = *q;
+		}
+	}
+	mp[m] = 0;
+	const char *q = f[0];
+	struct mi_line l = { decimal(&q), 0, mp };
+	q = f[2];
+	uint32_t maj = (uint32_t)decimal(&q), min = 0;
+	if (*q == ':') {
+		q++;
+		min = (uint32_t)decimal(&q);
+	}
+	l.dev = (maj << 20) | min;
+	sc->fn(&l, sc->arg);
+	return 0;
+}
+
+/* calls fn for each FUSE mount (fuse, fuseblk, fuse.*, fuseblk.*) of this
+ * process's mount namespace; under mlock (static buffer) */
+static void mountinfo_scan(void (*fn)(const struct mi_line *, void *), void *arg)
+{
+	static char buf[65536];
+	static char line[8192];
+	struct mi_scan sc = { fn, arg };
+	proc_lines("/proc/self/mountinfo", buf, sizeof buf, line, sizeof line, mi_scan_line, &sc);
 }
 
 struct mi_find { const char *path; uint64_t id; uint32_t dev; };
@@ -232,14 +267,8 @@ static uint64_t fdinfo_number(int fd, const char *key)
 {
 	char p[64], buf[1024];
 	fsr_fmt(p, sizeof p, "/proc/self/fdinfo/%d", fd);
-	int f = (int)syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	if (!proc_read(p, buf, sizeof buf))
 		return 0;
-	ssize_t n = syscall(SYS_read, f, buf, sizeof buf - 1);
-	syscall(SYS_close, f);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	const char *q = strstr(buf, key);
 	if (!q)
 		return 0;
@@ -815,14 +844,8 @@ static uintptr_t heap_lo;        /* 0: not known */
 static uintptr_t start_brk(void)
 {
 	char buf[2048];
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!proc_read("/proc/self/stat", buf, sizeof buf))
 		return 0;
-	ssize_t n = syscall(SYS_read, fd, buf, sizeof buf - 1);
-	syscall(SYS_close, fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	const char *q = strrchr(buf, ')');   /* the command may hold spaces and ')' */
 	if (!q)
 		return 0;
@@ -836,39 +859,32 @@ static uintptr_t start_brk(void)
 	return (uintptr_t)decimal(&q);
 }
 
+/* a /proc/self/maps line: the [heap] mapping, from lo over hi? */
+struct heap_cover { uintptr_t lo, hi; int ok; };
+
+static int heap_line(char *line, void *arg)
+{
+	struct heap_cover *h = arg;
+	size_t len = strlen(line);
+	if (len < 6 || strcmp(line + len - 6, "[heap]") != 0)
+		return 0;
+	char *e;
+	uintptr_t a = (uintptr_t)strtoull(line, &e, 16);
+	uintptr_t z = *e == '-' ? (uintptr_t)strtoull(e + 1, NULL, 16) : 0;
+	h->ok = a == h->lo && z >= h->hi;
+	return h->ok;
+}
+
 /* is [lo, hi) inside the mapping /proc/self/maps names [heap], which
  * starts at lo?  (under an emulator such as valgrind the break that sbrk
  * reports is not the kernel's: then the range is not used) */
 static int heap_mapping_covers(uintptr_t lo, uintptr_t hi)
 {
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
 	static char buf[8192];       /* under mlock */
 	char line[512];
-	size_t ll = 0;
-	ssize_t n;
-	int ok = 0;
-	while (!ok && (n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
-		for (ssize_t i = 0; i < n && !ok; i++) {
-			if (buf[i] != '\n') {
-				if (ll < sizeof line - 1)
-					line[ll++] = buf[i];
-				continue;
-			}
-			line[ll] = 0;
-			ll = 0;
-			size_t len = strlen(line);
-			if (len < 6 || strcmp(line + len - 6, "[heap]") != 0)
-				continue;
-			char *e;
-			uintptr_t a = (uintptr_t)strtoull(line, &e, 16);
-			uintptr_t z = *e == '-' ? (uintptr_t)strtoull(e + 1, NULL, 16) : 0;
-			ok = a == lo && z >= hi;
-		}
-	}
-	syscall(SYS_close, fd);
-	return ok;
+	struct heap_cover h = { lo, hi, 0 };
+	proc_lines("/proc/self/maps", buf, sizeof buf, line, sizeof line, heap_line, &h);
+	return h.ok;
 }
 
 /* under mlock; once */
