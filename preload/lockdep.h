@@ -406,13 +406,14 @@ static inline int fsr_alloc_locked_fast(struct fsr_thread *t, size_t size, int c
  * lock and nothing else, and the fast part was not used up (a lock held
  * implies the look mark).  1: done; 2: done, but the held set's edges to
  * the reclaim pseudo-locks are not known yet (the caller calls
- * fsr_graph_might_alloc, off this path: no stack frame here); 0: look. */
-static inline __attribute__((always_inline)) int fsr_alloc_under_lock(struct fsr_thread *t, size_t size)
+ * fsr_graph_might_alloc, off this path: no stack frame here); 0: look.
+ * The calling thread's. */
+static inline __attribute__((always_inline)) int fsr_alloc_under_lock(void)
 {
+	/* the calling thread's state, %fs-relative (no size: t->space is read
+	 * only under space=, which is slow_all) */
 	typedef uint64_t __attribute__((may_alias)) u64_alias;
 	uintptr_t ts = FSR_TLS_BASE(fsr_self);
-	(void)t;        /* the calling thread: %fs-relative */
-	(void)size;     /* t->space is read only under space=, which is slow_all */
 	_Static_assert(offsetof(struct fsr_thread, busy) == offsetof(struct fsr_thread, flags) + 4,
 		       "flags and busy are one word");
 	/* flags and busy, one word; txn_depth and in_reclaim; fsr_ready and

@@ -119,7 +119,7 @@ static __attribute__((noinline)) void *malloc_look(size_t n, void *ra)
 HOT_ENTRY void *malloc(size_t n)
 {
 	FAST_PATH(__libc_malloc(n));
-	switch (fsr_alloc_under_lock(&fsr_self, n)) {
+	switch (fsr_alloc_under_lock()) {
 	case 1: return __libc_malloc(n);
 	case 2: return malloc_new_edges(n);
 	default: return malloc_look(n, __builtin_return_address(0));
@@ -176,7 +176,7 @@ HOT_ENTRY void *calloc(size_t n, size_t m)
 	if (unlikely(__builtin_mul_overflow(n, m, &total)))
 		return enomem();
 	FAST_PATH(__libc_calloc(n, m));
-	switch (fsr_alloc_under_lock(&fsr_self, total)) {   /* as malloc's */
+	switch (fsr_alloc_under_lock()) {   /* as malloc's */
 	case 1: return __libc_calloc(n, m);
 	case 2: return calloc_new_edges(n, m);
 	default: return calloc_look(n, m, total, __builtin_return_address(0));
