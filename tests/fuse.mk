@@ -7,7 +7,11 @@ TESTS += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tes
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/fuse/devfd.sh tests/fuse/forkown.sh tests/fuse/wire.sh tests/fuse/wire_daemons.sh tests/fuse/wire_splice.sh tests/fuse/wire_bundled.sh tests/fuse/reach.sh tests/fuse/mounted_wire.sh \
 	tests/fuse/badargs.sh tests/fuse/hlpath.sh tests/fuse/wire_static.sh tests/fuse/wire_selfmount.sh tests/fuse/wire_strace.sh tests/fuse/wire_badinput.sh tests/fuse/wire_dirplus.sh tests/fuse/wire_gluster.sh tests/fuse/wire_forgetbatch.sh \
 	tests/fuse/condfs.sh \
-	tests/fuse/notifylock.sh tests/fuse/pathfs2.sh tests/fuse/flushhelper2.sh tests/fuse/cancel2.sh
+	tests/fuse/notifylock.sh
+# libfuse2's high level: its test daemons are built only with libfuse2's headers
+if HAVE_FUSE2
+TESTS += tests/fuse/pathfs2.sh tests/fuse/flushhelper2.sh tests/fuse/cancel2.sh
+endif
 endif
 EXTRA_DIST += tests/fuse/replies.sh tests/fuse/selfcall.sh tests/fuse/ctxcheck.sh tests/fuse/lockfs.sh tests/fuse/mounted.sh \
 	tests/fuse/asyncll.sh tests/fuse/fuse317.sh tests/lib/libfuse317.sh tests/lib/tree.sh tests/lib/wire.sh tests/fuse/devfd.sh tests/fuse/forkown.sh \

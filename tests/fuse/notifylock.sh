@@ -16,7 +16,8 @@ set -u
 . "$top_srcdir/tests/lib/mount.sh"
 fsr_require_fuse
 SHIM=$top_builddir/preload/.libs/libfsreclaim.so
-BINS="$top_builddir/tests/fuse/notifylock $top_builddir/tests/fuse/notifylock2"
+BINS=$top_builddir/tests/fuse/notifylock
+[ "${fsr_fuse2:-1}" = 1 ] && BINS="$BINS $top_builddir/tests/fuse/notifylock2"   # libfuse2 built
 fsr_require_built $BINS
 fsr_mounted_test notifylock
 
