@@ -527,10 +527,11 @@ static void serve_begin(struct wconn *c, struct fsr_thread *t, const struct wsyn
 static void wake_idle(struct wconn *c);
 
 /* a synthetic request waits for a reader (c->lock held) */
+/* (relaxed loads: also asked without c->lock, by fsr_wire_wait_begin) */
 static int syn_queued(const struct wconn *c)
 {
 	for (int i = 0; i < WIRE_SYN; i++)
-		if (c->syn[i].state == SYN_QUEUED)
+		if (__atomic_load_n(&c->syn[i].state, __ATOMIC_RELAXED) == SYN_QUEUED)
 			return 1;
 	return 0;
 }
@@ -1193,10 +1194,7 @@ int fsr_wire_wait_begin(int fd)
 	 * million synthetic requests in 200 s and its workload timed out, 2
 	 * runs of 6); the rest wait for a kernel request or another thread's
 	 * pass, as before */
-	int queued = 0;
-	for (int i = 0; i < WIRE_SYN && !queued; i++)
-		queued = __atomic_load_n(&c->syn[i].state, __ATOMIC_RELAXED) == SYN_QUEUED;
-	if (!wt.read_own && (queued || __atomic_load_n(&c->nheld, __ATOMIC_RELAXED))) {
+	if (!wt.read_own && (syn_queued(c) || __atomic_load_n(&c->nheld, __ATOMIC_RELAXED))) {
 		struct fsr_thread *t = fsr_thread_self();
 		int e = errno;
 		fsr_busy_enter(t);
